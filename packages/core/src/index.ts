@@ -1,3 +1,7 @@
+export * as Allocation from "./Allocation.ts"
+export * as CostBreakdown from "./CostBreakdown.ts"
+export * as CostEngine from "./CostEngine.ts"
+export { PricingError } from "./CostEngine.ts"
 export * as Money from "./Money.ts"
-export * as Usage from "./Usage.ts"
 export * as PricingSnapshot from "./PricingSnapshot.ts"
+export * as Usage from "./Usage.ts"
