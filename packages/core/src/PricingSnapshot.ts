@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto"
 import { Schema } from "effect"
 import { CurrencyCode, NonNegativeDecimal, Percent } from "./Money.ts"
-import { Count, TokenBuckets, type TokenBucket } from "./Usage.ts"
+import { Count, strict, TokenBuckets, type TokenBucket } from "./Usage.ts"
 
 const rateFields = Object.fromEntries(
   TokenBuckets.map((bucket) => [bucket, Schema.optionalKey(NonNegativeDecimal)])
@@ -83,7 +83,7 @@ export const PricingSnapshot = Schema.Struct({
 export type PricingSnapshot = typeof PricingSnapshot.Type
 export type PricingSnapshotEncoded = typeof PricingSnapshot.Encoded
 
-export const decodeSnapshot = Schema.decodeUnknownSync(PricingSnapshot)
+export const decodeSnapshot = Schema.decodeUnknownSync(PricingSnapshot, strict)
 export const encodeSnapshot = Schema.encodeSync(PricingSnapshot)
 
 /** JSON with object keys sorted at every depth: the canonical text that the id hashes. */

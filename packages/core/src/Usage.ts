@@ -73,7 +73,10 @@ export const Usage = Schema.Struct({
 export type Usage = typeof Usage.Type
 export type UsageEncoded = typeof Usage.Encoded
 
-export const decodeUsage = Schema.decodeUnknownSync(Usage)
+/** Unknown keys are errors: a misspelt bucket ("input_tokens") must never be silently dropped. */
+export const strict = { onExcessProperty: "error", errors: "all" } as const
+
+export const decodeUsage = Schema.decodeUnknownSync(Usage, strict)
 export const encodeUsage = Schema.encodeSync(Usage)
 
 export const empty: Usage = { tokens: {} }

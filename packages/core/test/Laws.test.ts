@@ -30,7 +30,7 @@ const addUsage = (a: Usage.Usage, b: Usage.Usage): Usage.Usage => {
 
 /** The same usage context (batch, tier, region) on both sides, as additivity requires. */
 const pairWithSameContext = (options: Parameters<typeof Arb.usage>[0] = {}) =>
-  fc.tuple(Arb.usage(options), Arb.usage(options)).map(([a, b]) => [a, { ...b, batch: a.batch, serviceTier: a.serviceTier, region: a.region }] as const)
+  fc.tuple(Arb.usage(options), Arb.usage(options)).map(([a, b]) => [a, { ...b, batch: a.batch ?? false, serviceTier: a.serviceTier ?? "default", region: a.region ?? "us" }] as const)
 
 describe("cost engine laws", () => {
   it("agrees exactly with an independent BigInt-rational reference", () => {

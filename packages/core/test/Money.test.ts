@@ -77,3 +77,11 @@ describe("Money", () => {
     expect(Money.minorUnits("KWD")).toBe(3)
   })
 })
+
+describe("strict decoding", () => {
+  it("rejects unknown keys instead of dropping them", () => {
+    expect(failure(() => Usage.decodeUsage({ tokens: { input_tokens: 10 } }))).toContain(`["tokens"]["input_tokens"]`)
+    expect(failure(() => PricingSnapshot.decodeSnapshot({ provider: "p", modelKey: "m", rates: {}, batchDiscount: "50" })))
+      .toContain(`["batchDiscount"]`)
+  })
+})

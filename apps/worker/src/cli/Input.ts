@@ -1,0 +1,51 @@
+/** Reading the CLI's input files: JSON from a path or stdin ("-"), decoded with a Schema. */
+import { readFile } from "node:fs/promises"
+import { Effect, Schema } from "effect"
+import { invalidInput, type CliError } from "./CliError.ts"
+
+const readStdin = Effect.tryPromise({
+  try: async () => {
+    const chunks: Array<Buffer> = []
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+    return Buffer.concat(chunks).toString("utf8")
+  },
+  catch: (cause) => invalidInput(`stdin: cannot read: ${String(cause)}`)
+})
+
+/** The text of a file, or of stdin for "-". */
+export const readText = (path: string): Effect.Effect<string, CliError> =>
+  path === "-"
+    ? readStdin
+    : Effect.tryPromise({
+      try: () => readFile(path, "utf8"),
+      catch: (cause) => invalidInput(`${path}: cannot read: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`)
+    })
+
+export const parseJson = (path: string, text: string): Effect.Effect<unknown, CliError> =>
+  Effect.try({
+    try: () => JSON.parse(text) as unknown,
+    catch: (cause) => invalidInput(`${path}: not valid JSON: ${(cause as Error).message}`)
+  })
+
+/** Schema issues as one line: `message at ["a"]["b"]; message at ["c"]`, at most five of them. */
+export const oneLine = (message: string): string => {
+  const issues: Array<string> = []
+  for (const raw of message.split("\n")) {
+    const line = raw.trim()
+    if (line === "") continue
+    if (line.startsWith("at ") && issues.length > 0) issues[issues.length - 1] += ` ${line}`
+    else issues.push(line)
+  }
+  const shown = issues.slice(0, 5).join("; ")
+  return issues.length > 5 ? `${shown}; (+${issues.length - 5} more)` : shown
+}
+
+export const decodeFile = <S extends Schema.Decoder<unknown>>(schema: S, path: string): Effect.Effect<S["Type"], CliError> =>
+  readText(path).pipe(
+    Effect.flatMap((text) => parseJson(path, text)),
+    Effect.flatMap((json) =>
+      Schema.decodeUnknownEffect(schema)(json, { onExcessProperty: "error", errors: "all" }).pipe(
+        Effect.mapError((error) => invalidInput(`${path}: ${oneLine(error.message)}`))
+      )
+    )
+  ) as Effect.Effect<S["Type"], CliError>
