@@ -23,56 +23,189 @@ export class PricingError extends Schema.TaggedError<PricingError>()("PricingErr
 
 const THOUSAND = new Decimal(1000)
 
-interface ResolvedRate {
-  readonly perMillion: Decimal
+/** One token bucket's price within a band: the list rate and where it came from. */
+interface BandRate {
+  readonly listRate: Decimal
+  readonly perToken: Decimal
   readonly source: string
   readonly conditions: ReadonlyArray<string>
 }
 
-/** Where a rate came from: the tier that set it, else the base (or fine-tuned) rates. */
-const originOf = (bucket: TokenBucket, tier: Tier | undefined, baseOrigin: string): string =>
-  tier?.rates[bucket] !== undefined ? `tiers[>${tier.aboveTokens}].rates` : baseOrigin
-
-const tierLabel = (tier: Tier, mode: string): string =>
-  `tier:${tier.name ?? `>${tier.aboveTokens}`}(>${tier.aboveTokens} prompt tokens, ${mode})`
-
-/** The rate for one bucket given a set of rates, following the documented fallbacks. */
-const resolveRate = (
-  bucket: TokenBucket,
-  rates: TokenRates,
-  discountPercent: Decimal | undefined,
-  originOf: (bucket: TokenBucket) => string
-): ResolvedRate | undefined => {
-  const own = rates[bucket]
-  if (own !== undefined) return { perMillion: own, source: `${originOf(bucket)}.${bucket}`, conditions: [] }
-  if (bucket === "reasoning" && rates.outputText !== undefined) {
-    return { perMillion: rates.outputText, source: `${originOf("outputText")}.outputText`, conditions: ["reasoning:priced-at-output-rate"] }
-  }
-  if (bucket === "cacheRead" && discountPercent !== undefined && rates.inputText !== undefined) {
-    return {
-      perMillion: rates.inputText.times(HUNDRED.minus(discountPercent)).div(HUNDRED),
-      source: `${originOf("inputText")}.inputText`,
-      conditions: [`cached-input-discount:-${format(discountPercent)}%`]
-    }
-  }
-  return undefined
+/** What a line needs from its band and multipliers; cached, since a snapshot prices many calls. */
+interface LineTemplate {
+  readonly listRate: Decimal
+  readonly rateSource: string
+  readonly unitPrice: Decimal
+  /** unitPrice = mantissa * 10^-scale with a safe-integer mantissa, or undefined when it has too many digits. */
+  readonly mantissa: number | undefined
+  readonly scale: number
+  readonly conditions: ReadonlyArray<string>
 }
 
-/** Base rates with the fine-tuned overlay when the call ran on a fine-tuned model. */
-const baseRates = (snapshot: PricingSnapshot, usage: Usage): { rates: TokenRates; origin: string; conditions: Array<string> } =>
-  usage.fineTuned === true && snapshot.fineTunedRates !== undefined
-    ? { rates: { ...snapshot.rates, ...snapshot.fineTunedRates }, origin: "fineTunedRates", conditions: ["fine-tuned"] }
-    : { rates: snapshot.rates, origin: "rates", conditions: [] }
+/**
+ * Sums token-line amounts as integers at a power-of-ten scale while every step stays a safe
+ * integer (exact in a double); otherwise it gives up and the total is summed in Decimal.
+ * Summing with integers saves a Decimal addition per line on the hot path.
+ */
+interface ScaledSum {
+  value: number
+  scale: number
+  exact: boolean
+}
 
-const sortedTiers = (snapshot: PricingSnapshot): ReadonlyArray<Tier> =>
-  [...(snapshot.tiers ?? [])].sort((a, b) => a.aboveTokens - b.aboveTokens)
+const POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => 10 ** i)
+
+const addScaled = (sum: ScaledSum, quantity: number, template: LineTemplate): void => {
+  if (!sum.exact) return
+  const { mantissa, scale } = template
+  if (mantissa === undefined) {
+    sum.exact = false
+    return
+  }
+  let part = quantity * mantissa
+  if (scale > sum.scale) {
+    const grown = sum.value * POWERS_OF_TEN[scale - sum.scale]!
+    sum.value = grown
+    sum.scale = scale
+  } else if (scale < sum.scale) {
+    part *= POWERS_OF_TEN[sum.scale - scale]!
+  }
+  sum.value += part
+  if (!Number.isSafeInteger(sum.value) || !Number.isSafeInteger(part)) sum.exact = false
+}
+
+const scaledMantissa = (unitPrice: Decimal): { mantissa: number | undefined; scale: number } => {
+  const scale = unitPrice.decimalPlaces()
+  if (scale >= POWERS_OF_TEN.length) return { mantissa: undefined, scale }
+  const mantissa = unitPrice.times(POWERS_OF_TEN[scale]!).toNumber()
+  return { mantissa: Number.isSafeInteger(mantissa) ? mantissa : undefined, scale }
+}
+
+/** The rates in force for one band: base (or fine-tuned) rates overlaid with tier rates. */
+interface Band {
+  readonly rates: ReadonlyMap<TokenBucket, BandRate>
+  readonly conditions: ReadonlyArray<string>
+  /** By multiplier key, then by bucket index in `TokenBuckets`; null where the bucket has no rate. */
+  readonly templates: Map<string, Array<LineTemplate | null | undefined>>
+}
+
+interface Compiled {
+  /** Tiers by ascending threshold. */
+  readonly tiers: ReadonlyArray<Tier>
+  /** Indexed by `fineTuned ? 1 : 0`, then by tierIndex + 1 (0 is the base band). */
+  readonly bands: [Array<Band | undefined>, Array<Band | undefined>]
+  readonly multipliers: Map<string, { readonly tokens: Multiplier; readonly units: Multiplier }>
+}
 
 interface Multiplier {
+  readonly key: string
   readonly factor: Decimal
   readonly conditions: ReadonlyArray<string>
 }
 
-const multipliers = (snapshot: PricingSnapshot, usage: Usage): { tokens: Multiplier; units: Multiplier } => {
+const compiledSnapshots = new WeakMap<PricingSnapshot, Compiled>()
+
+const compile = (snapshot: PricingSnapshot): Compiled => {
+  let compiled = compiledSnapshots.get(snapshot)
+  if (compiled === undefined) {
+    compiled = {
+      tiers: [...(snapshot.tiers ?? [])].sort((a, b) => a.aboveTokens - b.aboveTokens),
+      bands: [[], []],
+      multipliers: new Map()
+    }
+    compiledSnapshots.set(snapshot, compiled)
+  }
+  return compiled
+}
+
+const tierLabel = (tier: Tier, mode: string): string =>
+  `tier:${tier.name ?? `>${tier.aboveTokens}`}(>${tier.aboveTokens} prompt tokens, ${mode})`
+
+/**
+ * Builds a band. Cliff bands overlay one tier on the base rates; graduated bands overlay every
+ * tier up to `tierIndex`, since each band continues from the one below it.
+ */
+const makeBand = (snapshot: PricingSnapshot, compiled: Compiled, fineTuned: boolean, tierIndex: number): Band => {
+  const layers: Array<{ readonly origin: string; readonly rates: TokenRates; readonly discount: Decimal | undefined }> = [
+    { origin: "rates", rates: snapshot.rates, discount: snapshot.cachedInputDiscountPercent }
+  ]
+  const conditions: Array<string> = []
+  if (fineTuned && snapshot.fineTunedRates !== undefined) {
+    layers.push({ origin: "fineTunedRates", rates: snapshot.fineTunedRates, discount: undefined })
+    conditions.push("fine-tuned")
+  }
+  const graduated = snapshot.tierMode === "graduated"
+  for (let i = graduated ? 0 : tierIndex; i >= 0 && i <= tierIndex; i++) {
+    const tier = compiled.tiers[i]!
+    layers.push({ origin: `tiers[>${tier.aboveTokens}].rates`, rates: tier.rates, discount: tier.cachedInputDiscountPercent })
+  }
+  if (tierIndex >= 0) conditions.push(tierLabel(compiled.tiers[tierIndex]!, graduated ? "graduated" : "cliff"))
+
+  const own = new Map<TokenBucket, { readonly rate: Decimal; readonly origin: string }>()
+  let discount: Decimal | undefined
+  for (const layer of layers) {
+    for (const bucket of TokenBuckets) {
+      const rate = layer.rates[bucket]
+      if (rate !== undefined) own.set(bucket, { rate, origin: layer.origin })
+    }
+    discount = layer.discount ?? discount
+  }
+  const rates = new Map<TokenBucket, BandRate>()
+  const set = (bucket: TokenBucket, listRate: Decimal, source: string, extra: ReadonlyArray<string>) =>
+    rates.set(bucket, { listRate, perToken: listRate.div(MILLION), source, conditions: extra })
+  for (const bucket of TokenBuckets) {
+    const found = own.get(bucket)
+    if (found !== undefined) set(bucket, found.rate, `${found.origin}.${bucket}`, [])
+  }
+  // Documented fallbacks: reasoning at the output rate; cached input as a discount off input.
+  const output = own.get("outputText")
+  if (!rates.has("reasoning") && output !== undefined) {
+    set("reasoning", output.rate, `${output.origin}.outputText`, ["reasoning:priced-at-output-rate"])
+  }
+  const input = own.get("inputText")
+  if (!rates.has("cacheRead") && discount !== undefined && input !== undefined) {
+    set("cacheRead", input.rate.times(HUNDRED.minus(discount)).div(HUNDRED), `${input.origin}.inputText`, [`cached-input-discount:-${format(discount)}%`])
+  }
+  return { rates, conditions, templates: new Map() }
+}
+
+const bandOf = (snapshot: PricingSnapshot, compiled: Compiled, fineTuned: boolean, tierIndex: number): Band => {
+  const bands = compiled.bands[fineTuned ? 1 : 0]
+  let band = bands[tierIndex + 1]
+  if (band === undefined) {
+    band = makeBand(snapshot, compiled, fineTuned, tierIndex)
+    bands[tierIndex + 1] = band
+  }
+  return band
+}
+
+/** The line template of bucket number `index`; null when the band has no rate for it. */
+const templateOf = (band: Band, index: number, multiplier: Multiplier): LineTemplate | null => {
+  let byBucket = band.templates.get(multiplier.key)
+  if (byBucket === undefined) {
+    byBucket = []
+    band.templates.set(multiplier.key, byBucket)
+  }
+  let template = byBucket[index]
+  if (template === undefined) {
+    const rate = band.rates.get(TokenBuckets[index]!)
+    if (rate === undefined) template = null
+    else {
+      const unitPrice = multiplier.factor.equals(ONE) ? rate.perToken : rate.perToken.times(multiplier.factor)
+      template = {
+        listRate: rate.listRate,
+        rateSource: rate.source,
+        unitPrice,
+        ...scaledMantissa(unitPrice),
+        conditions: [...band.conditions, ...rate.conditions, ...multiplier.conditions]
+      }
+    }
+    byBucket[index] = template
+  }
+  return template
+}
+
+const makeMultipliers = (snapshot: PricingSnapshot, usage: Usage): { tokens: Multiplier; units: Multiplier } => {
   let common = ONE
   const commonConditions: Array<string> = []
   if (usage.serviceTier !== undefined) {
@@ -99,7 +232,28 @@ const multipliers = (snapshot: PricingSnapshot, usage: Usage): { tokens: Multipl
       tokenConditions.push("batch:no-discount-in-snapshot")
     }
   }
-  return { tokens: { factor: tokens, conditions: tokenConditions }, units: { factor: common, conditions: commonConditions } }
+  const key = multiplierKey(usage)
+  return {
+    tokens: { key, factor: tokens, conditions: tokenConditions },
+    units: { key, factor: common, conditions: commonConditions }
+  }
+}
+
+const PLAIN = "false||"
+
+const multiplierKey = (usage: Usage): string =>
+  usage.batch !== true && usage.serviceTier === undefined && usage.region === undefined
+    ? PLAIN
+    : `${usage.batch === true}|${usage.serviceTier ?? ""}|${usage.region ?? ""}`
+
+const multipliersOf = (snapshot: PricingSnapshot, compiled: Compiled, usage: Usage) => {
+  const key = multiplierKey(usage)
+  let found = compiled.multipliers.get(key)
+  if (found === undefined) {
+    found = makeMultipliers(snapshot, usage)
+    compiled.multipliers.set(key, found)
+  }
+  return found
 }
 
 const line = (
@@ -110,81 +264,72 @@ const line = (
   listRatePer: CostLine["listRatePer"],
   rateSource: string,
   perUnit: Decimal,
-  factor: Decimal,
-  conditions: ReadonlyArray<string>
+  multiplier: Multiplier
 ): CostLine => {
-  const unitPrice = perUnit.times(factor)
-  return { component, quantity, unit, listRate, listRatePer, rateSource, unitPrice, amount: quantity.times(unitPrice), conditions }
+  const unitPrice = perUnit.times(multiplier.factor)
+  return { component, quantity, unit, listRate, listRatePer, rateSource, unitPrice, amount: quantity.times(unitPrice), conditions: multiplier.conditions }
+}
+
+const tokenLine = (bucket: TokenBucket, quantity: number, template: LineTemplate, sum: ScaledSum): CostLine => {
+  addScaled(sum, quantity, template)
+  const q = new Decimal(quantity)
+  return {
+    component: bucket,
+    quantity: q,
+    unit: "token",
+    listRate: template.listRate,
+    listRatePer: "1M tokens",
+    rateSource: template.rateSource,
+    unitPrice: template.unitPrice,
+    amount: q.times(template.unitPrice),
+    conditions: template.conditions
+  }
 }
 
 const tokenLines = (
   snapshot: PricingSnapshot,
+  compiled: Compiled,
   usage: Usage,
   multiplier: Multiplier,
   lines: Array<CostLine>,
-  missing: Array<string>
+  missing: Array<string>,
+  sum: ScaledSum
 ): void => {
-  const base = baseRates(snapshot, usage)
-  const tiers = sortedTiers(snapshot)
-  const mode = snapshot.tierMode ?? "cliff"
-  const emit = (bucket: TokenBucket, quantity: number, resolved: ResolvedRate, extra: ReadonlyArray<string>) =>
-    lines.push(line(
-      bucket,
-      new Decimal(quantity),
-      "token",
-      resolved.perMillion,
-      "1M tokens",
-      resolved.source,
-      resolved.perMillion.div(MILLION),
-      multiplier.factor,
-      [...base.conditions, ...extra, ...resolved.conditions, ...multiplier.conditions]
-    ))
+  const fineTuned = usage.fineTuned === true && snapshot.fineTunedRates !== undefined
+  const tiers = compiled.tiers
 
-  if (mode === "cliff" || tiers.length === 0) {
+  if (snapshot.tierMode !== "graduated" || tiers.length === 0) {
     const prompt = promptSize(usage)
-    let tier: Tier | undefined
-    for (const candidate of tiers) if (prompt > candidate.aboveTokens) tier = candidate
-    const rates = tier === undefined ? base.rates : { ...base.rates, ...tier.rates }
-    const discount = tier?.cachedInputDiscountPercent ?? snapshot.cachedInputDiscountPercent
-    const tierConditions = tier === undefined ? [] : [tierLabel(tier, "cliff")]
-    for (const bucket of TokenBuckets) {
-      const quantity = usage.tokens[bucket] ?? 0
-      if (quantity === 0) continue
-      const resolved = resolveRate(bucket, rates, discount, (key) => originOf(key, tier, base.origin))
-      if (resolved === undefined) missing.push(bucket)
-      else emit(bucket, quantity, resolved, tierConditions)
+    let tierIndex = -1
+    for (let i = 0; i < tiers.length; i++) if (prompt > tiers[i]!.aboveTokens) tierIndex = i
+    const band = bandOf(snapshot, compiled, fineTuned, tierIndex)
+    for (let index = 0; index < TokenBuckets.length; index++) {
+      const bucket = TokenBuckets[index]!
+      const quantity = usage.tokens[bucket]
+      if (quantity === undefined || quantity === 0) continue
+      const template = templateOf(band, index, multiplier)
+      if (template === null) missing.push(bucket)
+      else lines.push(tokenLine(bucket, quantity, template, sum))
     }
     return
   }
 
   // Graduated: each bucket's own quantity is split into bands at the tier thresholds.
-  for (const bucket of TokenBuckets) {
+  for (let index = 0; index < TokenBuckets.length; index++) {
+    const bucket = TokenBuckets[index]!
     const quantity = usage.tokens[bucket] ?? 0
-    if (quantity === 0) continue
-    let rates = base.rates
-    let discount = snapshot.cachedInputDiscountPercent
     let lower = 0
-    let label: Array<string> = []
-    let tier: Tier | undefined
-    for (let band = 0; band <= tiers.length && lower < quantity; band++) {
-      const next = tiers[band]
+    for (let tierIndex = -1; tierIndex < tiers.length && lower < quantity; tierIndex++) {
+      const next = tiers[tierIndex + 1]
       const upper = next === undefined ? quantity : Math.min(quantity, next.aboveTokens)
-      if (upper > lower) {
-        const bandTier = tier
-        const resolved = resolveRate(bucket, rates, discount, (key) => originOf(key, bandTier, base.origin))
-        if (resolved === undefined) {
-          missing.push(bucket)
-          break
-        }
-        emit(bucket, upper - lower, resolved, label)
-        lower = upper
+      if (upper <= lower) continue
+      const template = templateOf(bandOf(snapshot, compiled, fineTuned, tierIndex), index, multiplier)
+      if (template === null) {
+        missing.push(bucket)
+        break
       }
-      if (next !== undefined) {
-        rates = { ...rates, ...next.rates }
-        discount = next.cachedInputDiscountPercent ?? discount
-        label = [tierLabel(next, "graduated")]
-        tier = next
-      }
+      lines.push(tokenLine(bucket, upper - lower, template, sum))
+      lower = upper
     }
   }
 }
@@ -216,8 +361,7 @@ const keyed = (
         "unit",
         `${source}.${own !== undefined ? key : "*"}`,
         price,
-        multiplier.factor,
-        multiplier.conditions
+        multiplier
       ))
     }
   }
@@ -233,20 +377,20 @@ const unitLines = (
   const units = snapshot.units ?? {}
   // Every call is a request; requests are priced only where the snapshot sets a per-request price.
   if (usage.requests !== undefined && usage.requests > 0 && units.perRequest !== undefined) {
-    lines.push(line("requests", new Decimal(usage.requests), "request", units.perRequest, "unit", "units.perRequest", units.perRequest, multiplier.factor, multiplier.conditions))
+    lines.push(line("requests", new Decimal(usage.requests), "request", units.perRequest, "unit", "units.perRequest", units.perRequest, multiplier))
   }
   keyed("image", usage.imagesGenerated, units.perImage, "image", "units.perImage", multiplier, lines, missing)
   const seconds = (component: string, quantity: Decimal | undefined, price: Decimal | undefined, source: string) => {
     if (quantity === undefined || quantity.isZero()) return
     if (price === undefined) missing.push(component)
-    else lines.push(line(component, quantity, "second", price, "unit", source, price, multiplier.factor, multiplier.conditions))
+    else lines.push(line(component, quantity, "second", price, "unit", source, price, multiplier))
   }
   seconds("audioSeconds", usage.audioSeconds, units.perAudioSecond, "units.perAudioSecond")
   seconds("videoSeconds", usage.videoSeconds, units.perVideoSecond, "units.perVideoSecond")
   if (usage.webSearches !== undefined && usage.webSearches > 0) {
     const price = units.perThousandWebSearches
     if (price === undefined) missing.push("webSearches")
-    else lines.push(line("webSearches", new Decimal(usage.webSearches), "search", price, "1k searches", "units.perThousandWebSearches", price.div(THOUSAND), multiplier.factor, multiplier.conditions))
+    else lines.push(line("webSearches", new Decimal(usage.webSearches), "search", price, "1k searches", "units.perThousandWebSearches", price.div(THOUSAND), multiplier))
   }
   keyed("toolCall", usage.toolCalls, units.perToolCall, "call", "units.perToolCall", multiplier, lines, missing)
 }
@@ -258,8 +402,11 @@ const unitLines = (
 export const price = (usage: Usage, snapshot: PricingSnapshot): Result.Result<CostBreakdown, PricingError> => {
   const lines: Array<CostLine> = []
   const missing: Array<string> = []
-  const { tokens, units } = multipliers(snapshot, usage)
-  tokenLines(snapshot, usage, tokens, lines, missing)
+  const compiled = compile(snapshot)
+  const { tokens, units } = multipliersOf(snapshot, compiled, usage)
+  const sum: ScaledSum = { value: 0, scale: 0, exact: true }
+  tokenLines(snapshot, compiled, usage, tokens, lines, missing, sum)
+  const tokenLineCount = lines.length
   unitLines(snapshot, usage, units, lines, missing)
   const id = snapshotId(snapshot)
   if (missing.length > 0) {
@@ -273,8 +420,15 @@ export const price = (usage: Usage, snapshot: PricingSnapshot): Result.Result<Co
       message: `${snapshot.provider}/${snapshot.modelKey} (snapshot ${id}) has usage but no price for: ${unique.join(", ")}`
     }))
   }
-  let total = ZERO
-  for (const l of lines) total = total.plus(l.amount)
+  let total: Decimal
+  if (sum.exact) {
+    total = new Decimal(sum.value)
+    if (sum.scale > 0) total = total.div(POWERS_OF_TEN[sum.scale]!)
+    for (let i = tokenLineCount; i < lines.length; i++) total = total.plus(lines[i]!.amount)
+  } else {
+    total = ZERO
+    for (const l of lines) total = total.plus(l.amount)
+  }
   return Result.succeed({ snapshotId: id, provider: snapshot.provider, modelKey: snapshot.modelKey, currency: currencyOf(snapshot), lines, total })
 }
 
