@@ -1,0 +1,235 @@
+/**
+ * Google Gemini API and Vertex AI `generateContent` (docs/pricing-semantics.md#google).
+ * `promptTokenCount` INCLUDES `cachedContentTokenCount`; `candidatesTokenCount` EXCLUDES
+ * `thoughtsTokenCount`; `toolUsePromptTokenCount` is outside the prompt count;
+ * total = prompt + toolUsePrompt + candidates + thoughts. Streams carry running totals: the last
+ * chunk with counts wins, never a sum.
+ */
+import { Result, Schema } from "effect"
+import type * as NormalizedCall from "../NormalizedCall.ts"
+import * as NormalizeError from "../NormalizeError.ts"
+import * as Decode from "../internal/Decode.ts"
+import * as Ledger from "../internal/Ledger.ts"
+import * as Path from "../internal/Path.ts"
+import * as Payload from "../internal/Payload.ts"
+import type * as Provider from "../internal/Provider.ts"
+import * as Text from "../internal/Text.ts"
+import * as UsageParts from "../internal/UsageParts.ts"
+
+const ModalityCount = Schema.Struct({ modality: Decode.OptString, tokenCount: Decode.OptCount })
+const Details = Schema.optionalKey(Schema.NullOr(Schema.Array(ModalityCount)))
+
+const UsageMetadata = Schema.Struct({
+  promptTokenCount: Decode.OptCount,
+  cachedContentTokenCount: Decode.OptCount,
+  candidatesTokenCount: Decode.OptCount,
+  toolUsePromptTokenCount: Decode.OptCount,
+  thoughtsTokenCount: Decode.OptCount,
+  totalTokenCount: Decode.OptCount,
+  promptTokensDetails: Details,
+  cacheTokensDetails: Details,
+  candidatesTokensDetails: Details,
+  toolUsePromptTokensDetails: Details,
+  trafficType: Decode.OptString
+})
+type UsageMetadata = typeof UsageMetadata.Type
+
+const Candidate = Schema.Struct({
+  content: Schema.optionalKey(Schema.Unknown),
+  groundingMetadata: Schema.optionalKey(Schema.NullOr(Schema.Struct({
+    webSearchQueries: Schema.optionalKey(Schema.NullOr(Schema.Array(Schema.Unknown)))
+  })))
+})
+
+const Response = Schema.Struct({
+  candidates: Schema.optionalKey(Schema.NullOr(Schema.Array(Candidate))),
+  usageMetadata: Schema.optionalKey(Schema.NullOr(UsageMetadata)),
+  modelVersion: Decode.OptString,
+  responseId: Decode.OptString,
+  error: Schema.optionalKey(Schema.Unknown)
+})
+const decodeResponse = Decode.decoder(Response)
+
+type Modal = "text" | "image" | "audio" | "video"
+
+/** Gemini modalities → Tally's modality. DOCUMENT (PDF pages) and unspecified are priced as text. */
+const modalOf = (modality: string | null | undefined): Modal =>
+  modality === "IMAGE" ? "image" : modality === "AUDIO" ? "audio" : modality === "VIDEO" ? "video" : "text"
+
+interface Split {
+  readonly text: Ledger.Field
+  readonly image: Ledger.Field
+  readonly audio: Ledger.Field
+  readonly video: Ledger.Field
+}
+
+/**
+ * A per-modality breakdown of `parent`. Absent details put everything in text; present details
+ * must add up to the parent.
+ */
+const splitOf = (
+  provider: string,
+  parent: Ledger.Field,
+  details: ReadonlyArray<typeof ModalityCount.Type> | null | undefined,
+  path: Path.Path
+): Result.Result<Split, NormalizeError.NormalizeError> => {
+  if (details == null || details.length === 0) {
+    const zero = (m: string) => Ledger.field(Path.append(path, m), 0)
+    return Result.succeed({ text: parent, image: zero("IMAGE"), audio: zero("AUDIO"), video: zero("VIDEO") })
+  }
+  const sums: Record<Modal, number> = { text: 0, image: 0, audio: 0, video: 0 }
+  const parts: Array<Ledger.Field> = []
+  for (const [index, entry] of details.entries()) {
+    const count = Ledger.at(Path.append(path, index), "tokenCount", entry.tokenCount)
+    parts.push(count)
+    sums[modalOf(entry.modality)] += count.value
+  }
+  return Result.map(Ledger.checkTotal(provider, parent, parts), () => ({
+    text: Ledger.derived(Path.append(path, "TEXT"), sums.text),
+    image: Ledger.derived(Path.append(path, "IMAGE"), sums.image),
+    audio: Ledger.derived(Path.append(path, "AUDIO"), sums.audio),
+    video: Ledger.derived(Path.append(path, "VIDEO"), sums.video)
+  }))
+}
+
+export const usageOf = (
+  provider: string,
+  base: Path.Path,
+  meta: UsageMetadata
+): Result.Result<{ parts: UsageParts.Parts; corrections: ReadonlyArray<NormalizedCall.Correction> }, NormalizeError.NormalizeError> =>
+  Result.gen(function*() {
+    const prompt = Ledger.at(base, "promptTokenCount", meta.promptTokenCount)
+    const cached = Ledger.at(base, "cachedContentTokenCount", meta.cachedContentTokenCount)
+    const toolUse = Ledger.at(base, "toolUsePromptTokenCount", meta.toolUsePromptTokenCount)
+    const thoughts = Ledger.at(base, "thoughtsTokenCount", meta.thoughtsTokenCount)
+    const total = Ledger.at(base, "totalTokenCount", meta.totalTokenCount)
+    let candidates = Ledger.at(base, "candidatesTokenCount", meta.candidatesTokenCount)
+    const corrections: Array<NormalizedCall.Correction> = []
+    if (!candidates.present && total.present) {
+      // Gemini omits candidatesTokenCount on some responses (empty or blocked output, some
+      // thinking-only answers); the total still counts every token, so the rest is the output.
+      const rest = yield* Ledger.remainder(provider, total, [prompt, toolUse, thoughts])
+      candidates = Ledger.derived(candidates.path, rest)
+      if (rest > 0) {
+        corrections.push({
+          rule: "google.candidates-from-total",
+          path: Path.format(candidates.path),
+          detail: `candidatesTokenCount absent; derived ${rest} = totalTokenCount − promptTokenCount − toolUsePromptTokenCount − thoughtsTokenCount`
+        })
+      }
+    }
+    yield* Ledger.remainder(provider, prompt, [cached])
+    const promptSplit = yield* splitOf(provider, prompt, meta.promptTokensDetails, Path.append(base, "promptTokensDetails"))
+    const uncached = { text: promptSplit.text.value, image: promptSplit.image.value, audio: promptSplit.audio.value, video: promptSplit.video.value }
+    if (meta.cacheTokensDetails != null && meta.cacheTokensDetails.length > 0) {
+      const cacheSplit = yield* splitOf(provider, cached, meta.cacheTokensDetails, Path.append(base, "cacheTokensDetails"))
+      uncached.text = yield* Ledger.remainder(provider, promptSplit.text, [cacheSplit.text])
+      uncached.image = yield* Ledger.remainder(provider, promptSplit.image, [cacheSplit.image])
+      uncached.audio = yield* Ledger.remainder(provider, promptSplit.audio, [cacheSplit.audio])
+      uncached.video = yield* Ledger.remainder(provider, promptSplit.video, [cacheSplit.video])
+    } else {
+      // Without a cache breakdown the cached content is taken from the text prompt.
+      uncached.text = yield* Ledger.remainder(provider, promptSplit.text, [cached])
+    }
+    const toolSplit = yield* splitOf(provider, toolUse, meta.toolUsePromptTokensDetails, Path.append(base, "toolUsePromptTokensDetails"))
+    const outSplit = yield* splitOf(provider, candidates, meta.candidatesTokensDetails, Path.append(base, "candidatesTokensDetails"))
+    yield* Ledger.checkTotal(provider, total, [prompt, toolUse, candidates, thoughts])
+    return {
+      parts: {
+        tokens: {
+          inputText: uncached.text + toolSplit.text.value,
+          inputImage: uncached.image + toolSplit.image.value,
+          inputAudio: uncached.audio + toolSplit.audio.value,
+          inputVideo: uncached.video + toolSplit.video.value,
+          cacheRead: cached.value,
+          outputText: outSplit.text.value,
+          outputVideo: outSplit.video.value,
+          outputImage: outSplit.image.value,
+          outputAudio: outSplit.audio.value,
+          reasoning: thoughts.value
+        },
+        promptTokens: prompt.value,
+        serviceTier: meta.trafficType ?? undefined
+      },
+      corrections
+    }
+  })
+
+const hasCounts = (meta: UsageMetadata): boolean =>
+  meta.promptTokenCount != null || meta.candidatesTokenCount != null || meta.totalTokenCount != null
+
+const errorText = (error: unknown): string =>
+  Payload.isRecord(error) ? [error["status"], error["message"]].filter((v) => typeof v === "string").join(": ") : ""
+
+/**
+ * One response or a stream of chunks. Vertex may send intermediate chunks with only
+ * `{trafficType}`; the traffic type is kept from whichever chunk carries it.
+ */
+export const generateContent = (
+  provider: string,
+  payload: Payload.Single | Payload.Stream,
+  context: Provider.Context
+): Result.Result<Provider.Extracted, NormalizeError.NormalizeError> =>
+  Result.gen(function*() {
+    let meta: { value: UsageMetadata; path: Path.Path } | undefined
+    let trafficType: string | undefined
+    let model: string | undefined
+    let responseId: string | undefined
+    let webSearches: number | undefined
+    let text = ""
+    for (const item of Payload.items(payload)) {
+      const response = yield* decodeResponse(provider, item.path, item.value)
+      if (response.error != null && response.candidates == null && response.usageMetadata == null) {
+        return yield* Result.fail(NormalizeError.make(provider, Path.append(item.path, "error"), "failed-response",
+          `the API answered with an error (${errorText(response.error)}); nothing is billable`))
+      }
+      if (response.modelVersion != null) model = response.modelVersion
+      if (response.responseId != null) responseId = response.responseId
+      const usage = response.usageMetadata
+      if (usage != null) {
+        if (usage.trafficType != null) trafficType = usage.trafficType
+        if (hasCounts(usage)) meta = { value: usage, path: Path.append(item.path, "usageMetadata") }
+      }
+      let queries: number | undefined
+      for (const candidate of response.candidates ?? []) {
+        text += Text.collect(candidate.content)
+        const list = candidate.groundingMetadata?.webSearchQueries
+        if (list != null) queries = (queries ?? 0) + list.length
+      }
+      // Grounding metadata is repeated or completed on later chunks: the last report wins.
+      if (queries !== undefined) webSearches = queries
+    }
+    const common = { api: "generateContent" as const, model: model ?? context.model, responseId, outputText: text }
+    if (meta === undefined) return common
+    const { parts, corrections } = yield* usageOf(provider, meta.path, meta.value)
+    const serviceTier = trafficType ?? parts.serviceTier
+    return {
+      ...common,
+      usage: UsageParts.make({ ...parts, serviceTier, webSearches }),
+      serviceTier,
+      corrections
+    }
+  })
+
+const looksLikeGemini = (value: unknown): boolean =>
+  Payload.isRecord(value) && ("usageMetadata" in value || "modelVersion" in value ||
+    (Array.isArray(value["candidates"]) && !("choices" in value)))
+
+export const module: Provider.Module = {
+  id: "google",
+  apis: ["generateContent"],
+  detect: (payload) => {
+    const body = payload._tag === "Http" ? payload.body : payload
+    return body !== undefined && Payload.items(body).some((item) => looksLikeGemini(item.value)) ? "generateContent" : undefined
+  },
+  normalize: (payload, _api, context) => {
+    if (payload._tag === "Http") {
+      if (payload.status !== undefined && payload.status >= 400) {
+        return Result.fail(NormalizeError.make("google", ["status"], "failed-response", `HTTP status ${payload.status}; nothing is billable`))
+      }
+      if (payload.body === undefined) return Result.fail(NormalizeError.make("google", ["body"], "missing-usage", "the HTTP capture has no body"))
+      return generateContent("google", payload.body, context)
+    }
+    return generateContent("google", payload, context)
+  }
+}
