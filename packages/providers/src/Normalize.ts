@@ -78,12 +78,21 @@ export const apisOf = (provider: NormalizedCall.ProviderId): ReadonlyArray<Norma
 /** Apis whose usage cannot be estimated from text (audio, images, realtime sessions). */
 const NOT_ESTIMABLE: ReadonlySet<NormalizedCall.Api> = new Set(["images", "audio.transcriptions", "realtime", "rerank"])
 
-const topLevelError = (payload: Payload.Payload): Path.Path | undefined => {
-  if (payload._tag === "Http") return payload.status !== undefined && payload.status >= 400 ? ["status"] : undefined
+/** Where an error response says what went wrong, and its code and message when it has them. */
+const topLevelError = (payload: Payload.Payload): { path: Path.Path; detail: string } | undefined => {
+  const describe = (error: unknown): string => {
+    const fields = Payload.isRecord(error) ? [error["code"], error["type"], error["message"]].filter((v) => typeof v === "string") : []
+    return fields.length > 0 ? ` (${fields.join(": ")})` : ""
+  }
+  if (payload._tag === "Http") {
+    if (payload.status === undefined || payload.status < 400) return undefined
+    const body = payload.body?._tag === "Single" ? payload.body.item.value : undefined
+    return { path: ["status"], detail: `HTTP status ${payload.status}${describe(Payload.isRecord(body) ? body["error"] : undefined)}` }
+  }
   const first = Payload.items(payload)[0]
-  return first !== undefined && Payload.isRecord(first.value) && ("error" in first.value || first.value["type"] === "error")
-    ? Path.append(first.path, "error")
-    : undefined
+  if (first === undefined || !Payload.isRecord(first.value)) return undefined
+  if (!("error" in first.value) && first.value["type"] !== "error") return undefined
+  return { path: Path.append(first.path, "error"), detail: `an error response${describe(first.value["error"])}` }
 }
 
 const safe = (provider: string, usage: Usage.Usage): Result.Result<Usage.Usage, NormalizeError.NormalizeError> => {
@@ -146,9 +155,9 @@ export const normalize = (input: NormalizeInput): Result.Result<NormalizedCall.N
     } else {
       api = module.detect(payload)
       if (api === undefined) {
-        const errorPath = topLevelError(payload)
-        if (errorPath !== undefined) {
-          return yield* Result.fail(NormalizeError.make(provider, errorPath, "failed-response", "the payload is an error response; nothing is billable"))
+        const error = topLevelError(payload)
+        if (error !== undefined) {
+          return yield* Result.fail(NormalizeError.make(provider, error.path, "failed-response", `${error.detail}; nothing is billable`))
         }
         return yield* Result.fail(NormalizeError.make(provider, Path.root, "unsupported",
           `cannot tell which ${provider} api produced this payload; pass api (one of ${module.apis.join(", ")})`))

@@ -329,8 +329,9 @@ const batchLine = (provider: NormalizedCall.ProviderId, item: Payload.Item, cont
     const status = line.response?.status_code
     if (line.error != null || line.response == null || (status != null && status >= 400)) {
       const path = line.error != null ? Path.append(item.path, "error") : Path.append(item.path, "response")
+      const code = Payload.isRecord(line.error) && typeof line.error["code"] === "string" ? ` (${line.error["code"]})` : ""
       return yield* Result.fail(NormalizeError.make(provider, path, "failed-response",
-        `batch line ${line.custom_id ?? line.id ?? ""} failed${status != null ? ` with status ${status}` : ""}; nothing is billable`))
+        `batch line ${line.custom_id ?? line.id ?? ""} failed${status != null ? ` with status ${status}` : ""}${code}; nothing is billable`))
     }
     const bodyPath = Path.append(item.path, "response", "body")
     const body = Payload.single(line.response.body, bodyPath)
