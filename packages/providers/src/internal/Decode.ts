@@ -9,21 +9,25 @@ import * as Path from "./Path.ts"
 /** No single call comes near 10^15 tokens; the bound keeps every sum of counts a safe integer. */
 export const MAX_COUNT = 1e15
 
-const nonNegative = Schema.makeFilter<number>(
-  (n) => (n >= 0 ? undefined : `expected a non-negative count, got ${n}`),
-  { identifier: "NonNegativeCount" }
-)
+/** The failure reason a filter stands for, read back when mapping an issue to a NormalizeError. */
+const REASON = "tallyReason"
+
+const nonNegative = (expected: string) =>
+  Schema.makeFilter<number>(
+    (n) => (n >= 0 ? undefined : `expected a non-negative number, got ${n}`),
+    { identifier: expected, [REASON]: "negative" }
+  )
 const whole = Schema.makeFilter<number>(
   (n) => (Number.isInteger(n) ? undefined : `expected a whole number, got ${n}`),
-  { identifier: "WholeCount" }
+  { identifier: "a whole number", [REASON]: "not-integer" }
 )
 const bounded = Schema.makeFilter<number>(
   (n) => (n <= MAX_COUNT ? undefined : `expected at most 10^15, got ${n}`),
-  { identifier: "BoundedCount" }
+  { identifier: "a count (a non-negative whole number)" }
 )
 
 /** A token or unit count: a non-negative whole number (JSON `12` and `12.0` both qualify). */
-export const Count = Schema.Number.check(nonNegative, whole, bounded).annotate({ identifier: "a count" })
+export const Count = Schema.Number.check(nonNegative("a non-negative number"), whole, bounded)
 
 /** A count field that may be absent or null (null is what streaming chunks send before the total). */
 export const OptCount = Schema.optionalKey(Schema.NullOr(Count))
@@ -31,7 +35,7 @@ export const OptString = Schema.optionalKey(Schema.NullOr(Schema.String))
 export const OptNumber = Schema.optionalKey(Schema.NullOr(Schema.Finite))
 
 /** A non-negative finite number (seconds, provider-reported cost). */
-export const NonNegativeNumber = Schema.Finite.check(nonNegative).annotate({ identifier: "a non-negative number" })
+export const NonNegativeNumber = Schema.Finite.check(nonNegative("a non-negative number"))
 export const OptNonNegativeNumber = Schema.optionalKey(Schema.NullOr(NonNegativeNumber))
 
 /** A decimal count sent as text (HTTP headers, OTLP `intValue`): digits only. */
@@ -39,8 +43,10 @@ export const CountString = Schema.String.check(
   Schema.isPattern(/^\d{1,15}$/, { message: "expected a count written as digits" })
 )
 
-const reasonOfFilter = (identifier: unknown): NormalizeError.Reason =>
-  identifier === "NonNegativeCount" ? "negative" : identifier === "WholeCount" ? "not-integer" : "malformed"
+const reasonOfFilter = (annotations: unknown): NormalizeError.Reason => {
+  const reason = annotations !== null && typeof annotations === "object" ? (annotations as Record<string, unknown>)[REASON] : undefined
+  return reason === "negative" || reason === "not-integer" ? reason : "malformed"
+}
 
 /** Follows the first failure down the issue tree and names the rule that broke. */
 const reasonOf = (issue: SchemaIssue.Issue): NormalizeError.Reason => {
@@ -53,7 +59,7 @@ const reasonOf = (issue: SchemaIssue.Issue): NormalizeError.Reason => {
     case "AnyOf":
       return issue.issues.length > 0 && issue.issues[0] !== undefined ? reasonOf(issue.issues[0]) : "malformed"
     case "Filter":
-      return reasonOfFilter(issue.filter.annotations?.identifier)
+      return reasonOfFilter(issue.filter.annotations)
     default:
       return "malformed"
   }
@@ -83,7 +89,7 @@ export const decoder = <S extends Schema.Decoder<unknown>>(schema: S): Decode<S[
     )
     const reason = reasonOf(issue)
     const message = first?.message ?? "malformed value"
-    const detail = reason === "malformed" ? `${message}, got ${preview(Path.get(input, relative))}` : message
+    const detail = reason === "malformed" && !message.includes(", got ") ? `${message}, got ${preview(Path.get(input, relative))}` : message
     return Result.fail(NormalizeError.make(provider, [...path, ...relative], reason, detail))
   }
 }
