@@ -5,6 +5,7 @@
 import { Cause, Effect, Exit } from "effect"
 import type { CliError} from "./CliError.ts";
 import { ExitCode, invalidInput } from "./CliError.ts"
+import * as Normalize from "./commands/Normalize.ts"
 import * as Price from "./commands/Price.ts"
 
 interface Command {
@@ -13,7 +14,8 @@ interface Command {
 }
 
 const commands: Record<string, Command> = {
-  price: Price
+  price: Price,
+  normalize: Normalize
 }
 
 const help = () => ({ usage: Object.values(commands).map((c) => c.usage) })

@@ -49,3 +49,37 @@ export const decodeFile = <S extends Schema.Decoder<unknown>>(schema: S, path: s
       )
     )
   ) as Effect.Effect<S["Type"], CliError>
+
+/**
+ * A provider payload file: JSON when it parses, else the raw text (an SSE or NDJSON stream).
+ * An envelope `{ provider, api?, model?, request?, payload }` (the shape ingest events and the
+ * fixtures use) is unwrapped, its fields filling in flags the caller left out.
+ */
+export interface PayloadInput {
+  readonly payload: unknown
+  readonly provider?: string | undefined
+  readonly api?: string | undefined
+  readonly model?: string | undefined
+  readonly request?: unknown
+}
+
+export const readPayload = (path: string): Effect.Effect<PayloadInput, CliError> =>
+  readText(path).pipe(Effect.map((text): PayloadInput => {
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch {
+      return { payload: text }
+    }
+    if (json !== null && typeof json === "object" && !Array.isArray(json) && "payload" in json && typeof (json as { provider?: unknown }).provider === "string") {
+      const envelope = json as { provider: string; api?: unknown; model?: unknown; request?: unknown; payload: unknown }
+      return {
+        payload: envelope.payload,
+        provider: envelope.provider,
+        api: typeof envelope.api === "string" ? envelope.api : undefined,
+        model: typeof envelope.model === "string" ? envelope.model : undefined,
+        request: envelope.request
+      }
+    }
+    return { payload: json }
+  }))
