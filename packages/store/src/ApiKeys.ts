@@ -1,0 +1,206 @@
+/**
+ * API keys: a secret shown once at creation, stored only as its sha256. A key carries scopes and
+ * default attribution labels; verifying a presented secret yields its tenant.
+ *
+ * A secret reads `tly_<8 hex>_<43 base64url>`; the part before the second underscore is the
+ * prefix kept in clear so people can tell their keys apart.
+ */
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as PgTypes from "@effect/sql-pg/PgTypes"
+import type { SqlError } from "effect/sql/SqlError"
+import { createHash, randomBytes } from "node:crypto"
+import { Database } from "./Database.ts"
+import { Labels } from "./PricedCall.ts"
+import { notFound, type TenantNotFound } from "./Tenants.ts"
+
+export const Scope = Schema.Literals(["ingest", "read", "admin"])
+export type Scope = typeof Scope.Type
+
+export interface ApiKey {
+  readonly id: string
+  readonly tenantId: string
+  readonly name: string
+  /** The clear start of the secret, e.g. `tly_3f9a1c2b`. */
+  readonly prefix: string
+  readonly scopes: ReadonlyArray<Scope>
+  /** Labels applied to usage ingested with this key unless the event sets them. */
+  readonly defaultLabels: Labels
+  readonly createdAt: DateTime.Utc
+  readonly revokedAt: DateTime.Utc | null
+}
+
+export interface CreateApiKey {
+  readonly name: string
+  readonly scopes: ReadonlyArray<Scope>
+  readonly defaultLabels?: Labels | undefined
+}
+
+export interface CreatedApiKey {
+  readonly key: ApiKey
+  /** The only time the secret exists outside its holder's hands. */
+  readonly secret: Redacted.Redacted<string>
+}
+
+export interface VerifiedKey {
+  readonly keyId: string
+  readonly tenantId: string
+  readonly scopes: ReadonlyArray<Scope>
+  readonly defaultLabels: Labels
+}
+
+export class InvalidApiKey extends Schema.TaggedError<InvalidApiKey>()("InvalidApiKey", {
+  field: Schema.String,
+  message: Schema.String
+}) {}
+
+/** The presented secret is malformed, unknown or revoked; deliberately not saying which. */
+export class ApiKeyRejected extends Schema.TaggedError<ApiKeyRejected>()("ApiKeyRejected", {
+  message: Schema.String
+}) {}
+
+export class ApiKeyNotFound extends Schema.TaggedError<ApiKeyNotFound>()("ApiKeyNotFound", {
+  tenantId: Schema.String,
+  keyId: Schema.String,
+  message: Schema.String
+}) {}
+
+const SECRET = /^(tly_[0-9a-f]{8})_[A-Za-z0-9_-]{43}$/
+
+export const hashSecret = (secret: string): Uint8Array => createHash("sha256").update(secret, "utf8").digest()
+
+const newSecret = (): { readonly prefix: string; readonly secret: string } => {
+  const prefix = `tly_${randomBytes(4).toString("hex")}`
+  return { prefix, secret: `${prefix}_${randomBytes(32).toString("base64url")}` }
+}
+
+const decodeLabels = Schema.decodeUnknownSync(Labels)
+const decodeScopes = Schema.decodeUnknownSync(Schema.Array(Scope))
+
+interface KeyRow {
+  readonly id: string
+  readonly tenant_id: string
+  readonly name: string
+  readonly prefix: string
+  readonly scopes: ReadonlyArray<string>
+  readonly default_labels: unknown
+  readonly created_at: Date
+  readonly revoked_at: Date | null
+}
+
+const fromRow = (row: KeyRow): ApiKey => ({
+  id: row.id,
+  tenantId: row.tenant_id,
+  name: row.name,
+  prefix: row.prefix,
+  scopes: decodeScopes(row.scopes),
+  defaultLabels: decodeLabels(row.default_labels),
+  createdAt: DateTime.fromDateUnsafe(row.created_at),
+  revokedAt: row.revoked_at === null ? null : DateTime.fromDateUnsafe(row.revoked_at)
+})
+
+const columns = "id, tenant_id, name, prefix, scopes, default_labels, created_at, revoked_at"
+
+const isLabels = Schema.is(Labels)
+const isScope = Schema.is(Scope)
+
+const validate = (input: CreateApiKey): InvalidApiKey | undefined => {
+  if (input.name.trim().length === 0 || input.name.length > 200) {
+    return new InvalidApiKey({ field: "name", message: "expected a name of 1 to 200 characters" })
+  }
+  if (input.scopes.length === 0 || !input.scopes.every(isScope)) {
+    return new InvalidApiKey({ field: "scopes", message: "expected one or more of ingest, read, admin" })
+  }
+  if (input.defaultLabels !== undefined && !isLabels(input.defaultLabels)) {
+    return new InvalidApiKey({ field: "defaultLabels", message: "expected string labels" })
+  }
+  return undefined
+}
+
+export interface ApiKeysService {
+  /** Creates a key and returns its secret, once. */
+  readonly create: (
+    tenantId: string,
+    input: CreateApiKey
+  ) => Effect.Effect<CreatedApiKey, InvalidApiKey | TenantNotFound | SqlError>
+  /** The tenant, scopes and default labels of an active key, found by the hash of its secret. */
+  readonly verify: (secret: Redacted.Redacted<string> | string) => Effect.Effect<VerifiedKey, ApiKeyRejected | SqlError>
+  /** Revokes a key; revoking it again keeps the first revocation time. */
+  readonly revoke: (tenantId: string, keyId: string) => Effect.Effect<ApiKey, ApiKeyNotFound | SqlError>
+  readonly list: (tenantId: string) => Effect.Effect<ReadonlyArray<ApiKey>, SqlError>
+}
+
+export class ApiKeys extends Context.Service<ApiKeys, ApiKeysService>()("@tally/store/ApiKeys") {
+  static readonly layer: Layer.Layer<ApiKeys, never, Database> = Layer.effect(
+    ApiKeys,
+    Effect.gen(function*() {
+      const db = yield* Database
+      const sql = db.sql
+
+      const create = Effect.fn("ApiKeys.create")(function*(tenantId: string, input: CreateApiKey) {
+        const invalid = validate(input)
+        if (invalid !== undefined) return yield* invalid
+        const { prefix, secret } = newSecret()
+        const id = `key_${randomBytes(10).toString("hex")}`
+        const rows = yield* db.withTenant(
+          tenantId,
+          Effect.gen(function*() {
+            const exists = yield* sql`SELECT 1 FROM tally.tenants WHERE id = ${tenantId}`
+            if (exists.length === 0) return yield* notFound(tenantId)
+            return yield* sql<KeyRow>`INSERT INTO tally.api_keys (id, tenant_id, name, prefix, secret_hash, scopes, default_labels)
+              VALUES (${id}, ${tenantId}, ${input.name}, ${prefix}, ${hashSecret(secret)}, ${[...input.scopes]}::text[], ${
+              PgTypes.jsonb(input.defaultLabels ?? {})
+            })
+              RETURNING ${sql.literal(columns)}`
+          })
+        )
+        return { key: fromRow(rows[0]!), secret: Redacted.make(secret) }
+      })
+
+      const rejected = new ApiKeyRejected({ message: "the API key is not valid" })
+
+      const verify = Effect.fn("ApiKeys.verify")(function*(presented: Redacted.Redacted<string> | string) {
+        const secret = typeof presented === "string" ? presented : Redacted.value(presented)
+        if (!SECRET.test(secret)) return yield* rejected
+        const rows = yield* db.withoutTenant(
+          sql<{ key_id: string; tenant_id: string; scopes: ReadonlyArray<string>; default_labels: unknown }>`
+            SELECT key_id, tenant_id, scopes, default_labels FROM tally.verify_api_key(${hashSecret(secret)})`
+        )
+        const row = rows[0]
+        if (row === undefined) return yield* rejected
+        return {
+          keyId: row.key_id,
+          tenantId: row.tenant_id,
+          scopes: decodeScopes(row.scopes),
+          defaultLabels: decodeLabels(row.default_labels)
+        }
+      })
+
+      const revoke = Effect.fn("ApiKeys.revoke")(function*(tenantId: string, keyId: string) {
+        const rows = yield* db.withTenant(
+          tenantId,
+          sql<KeyRow>`UPDATE tally.api_keys SET revoked_at = coalesce(revoked_at, now())
+            WHERE id = ${keyId} AND tenant_id = ${tenantId}
+            RETURNING ${sql.literal(columns)}`
+        )
+        const row = rows[0]
+        if (row === undefined) {
+          return yield* new ApiKeyNotFound({ tenantId, keyId, message: `no API key ${JSON.stringify(keyId)} in this tenant` })
+        }
+        return fromRow(row)
+      })
+
+      const list = (tenantId: string) =>
+        db.withTenant(
+          tenantId,
+          sql<KeyRow>`SELECT ${sql.literal(columns)} FROM tally.api_keys WHERE tenant_id = ${tenantId} ORDER BY created_at, id`
+        ).pipe(Effect.map((rows) => rows.map(fromRow)), Effect.withSpan("ApiKeys.list"))
+
+      return ApiKeys.of({ create, verify, revoke, list })
+    })
+  )
+}

@@ -1,0 +1,178 @@
+/**
+ * Quarantine for events that could not be recorded: the raw payload exactly as received, what
+ * was wrong with it (field and reason), and the event as far as it could be encoded. Nothing in a
+ * billing pipeline is silently dropped; it lands here.
+ */
+import * as PgTypes from "@effect/sql-pg/PgTypes"
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
+import type * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+import { Database } from "./Database.ts"
+
+export interface DeadLetterInput {
+  /** The stage that refused the event, e.g. `usage-batch`, `ingest-http`, `nats`. */
+  readonly source: string
+  /** What went wrong, e.g. `rejected`, `conflict`, `malformed`, `unpriced`. */
+  readonly kind: string
+  readonly requestId?: string | null | undefined
+  /** The field at fault, as a dotted path, when one is known. */
+  readonly field?: string | null | undefined
+  readonly reason: string
+  /** The event as the stage saw it, made JSON-safe. */
+  readonly item?: unknown
+  /** The raw provider payload, as JSON. */
+  readonly raw?: unknown
+  /** The raw payload's original text. */
+  readonly rawText?: string | null | undefined
+}
+
+export interface DeadLetter {
+  readonly id: string
+  readonly tenantId: string
+  readonly receivedAt: DateTime.Utc
+  readonly source: string
+  readonly kind: string
+  readonly requestId: string | null
+  readonly field: string | null
+  readonly reason: string
+  readonly item: unknown
+  readonly raw: unknown
+  readonly rawText: string | null
+}
+
+/**
+ * A JSON value for anything: decimals and instants as their text, bigints as strings, cycles
+ * and functions dropped. Used for events that failed validation, whose shape cannot be trusted.
+ */
+export const toJsonSafe = (value: unknown): unknown => {
+  const seen = new WeakSet<object>()
+  const text = JSON.stringify(value, function(this: unknown, _key, v: unknown) {
+    if (typeof v === "bigint") return v.toString()
+    if (typeof v === "function" || typeof v === "symbol") return undefined
+    if (DateTime.isDateTime(v)) {
+      const millis = DateTime.toEpochMillis(v)
+      return Number.isFinite(millis) ? DateTime.formatIso(v) : String(millis)
+    }
+    if (typeof v === "object" && v !== null) {
+      if (seen.has(v)) return "[Circular]"
+      seen.add(v)
+    }
+    return v
+  })
+  return text === undefined ? null : JSON.parse(text)
+}
+
+const { OID } = PgTypes
+const array = (values: ReadonlyArray<unknown>, oid: number) => Result.getOrThrow(PgTypes.array(values, oid))
+
+/** Inserts dead letters in the current transaction; the caller has set the tenant scope. */
+export const insert = (
+  sql: SqlClient.SqlClient,
+  tenantId: string,
+  entries: ReadonlyArray<DeadLetterInput>
+): Effect.Effect<ReadonlyArray<string>, SqlError> =>
+  entries.length === 0
+    ? Effect.succeed([])
+    : Effect.map(
+      sql.unsafe<{ id: string }>(
+        `INSERT INTO tally.dead_letters (tenant_id, source, kind, request_id, field, reason, item, raw, raw_text)
+          SELECT $1, source, kind, request_id, field, reason, item, raw, raw_text
+          FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[], $9::text[])
+            WITH ORDINALITY AS e(source, kind, request_id, field, reason, item, raw, raw_text, n)
+          ORDER BY n
+          RETURNING id`,
+        [
+          tenantId,
+          array(entries.map((e) => e.source), OID.text),
+          array(entries.map((e) => e.kind), OID.text),
+          array(entries.map((e) => e.requestId ?? null), OID.text),
+          array(entries.map((e) => e.field ?? null), OID.text),
+          array(entries.map((e) => e.reason), OID.text),
+          array(entries.map((e) => (e.item === undefined ? null : toJsonSafe(e.item))), OID.jsonb),
+          array(entries.map((e) => (e.raw === undefined ? null : toJsonSafe(e.raw))), OID.jsonb),
+          array(entries.map((e) => e.rawText ?? null), OID.text)
+        ]
+      ),
+      (rows) => rows.map((row) => row.id)
+    )
+
+interface DeadLetterRow {
+  readonly id: string
+  readonly tenant_id: string
+  readonly received_at: Date
+  readonly source: string
+  readonly kind: string
+  readonly request_id: string | null
+  readonly field: string | null
+  readonly reason: string
+  readonly item: unknown
+  readonly raw: unknown
+  readonly raw_text: string | null
+}
+
+const fromRow = (row: DeadLetterRow): DeadLetter => ({
+  id: row.id,
+  tenantId: row.tenant_id,
+  receivedAt: DateTime.fromDateUnsafe(row.received_at),
+  source: row.source,
+  kind: row.kind,
+  requestId: row.request_id,
+  field: row.field,
+  reason: row.reason,
+  item: row.item,
+  raw: row.raw,
+  rawText: row.raw_text
+})
+
+export interface ListOptions {
+  /** Newest first; at most this many (default 100, at most 1000). */
+  readonly limit?: number | undefined
+  readonly requestId?: string | undefined
+}
+
+export interface DeadLettersService {
+  /** Quarantines events in their own transaction; returns the new ids in input order. */
+  readonly record: (
+    tenantId: string,
+    entries: ReadonlyArray<DeadLetterInput>
+  ) => Effect.Effect<ReadonlyArray<string>, SqlError>
+  readonly list: (tenantId: string, options?: ListOptions) => Effect.Effect<ReadonlyArray<DeadLetter>, SqlError>
+}
+
+export class DeadLetters extends Context.Service<DeadLetters, DeadLettersService>()("@tally/store/DeadLetters") {
+  static readonly layer: Layer.Layer<DeadLetters, never, Database> = Layer.effect(
+    DeadLetters,
+    Effect.gen(function*() {
+      const db = yield* Database
+      const sql = db.sql
+
+      const record = Effect.fn("DeadLetters.record")(function*(
+        tenantId: string,
+        entries: ReadonlyArray<DeadLetterInput>
+      ) {
+        return yield* db.withTenant(tenantId, insert(sql, tenantId, entries))
+      })
+
+      const list = Effect.fn("DeadLetters.list")(function*(tenantId: string, options: ListOptions = {}) {
+        const limit = Math.max(1, Math.min(1000, Math.trunc(options.limit ?? 100)))
+        const rows = yield* db.withTenant(
+          tenantId,
+          sql<DeadLetterRow>`SELECT id, tenant_id, received_at, source, kind, request_id, field, reason, item, raw, raw_text
+            FROM tally.dead_letters
+            WHERE tenant_id = ${tenantId} ${
+            options.requestId === undefined ? sql.literal("") : sql`AND request_id = ${options.requestId}`
+          }
+            ORDER BY received_at DESC, id
+            LIMIT ${limit}`
+        )
+        return rows.map(fromRow)
+      })
+
+      return DeadLetters.of({ record, list })
+    })
+  )
+}

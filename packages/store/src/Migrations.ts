@@ -1,0 +1,44 @@
+/**
+ * The one set of migrations, run by effect's SQL migrator on real PostgreSQL and on PGlite alike.
+ * Each migration is frozen once released: a change to the schema is a new migration.
+ */
+import * as Effect from "effect/Effect"
+import * as Migrator from "effect/sql/Migrator"
+import * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+import Tenancy from "./internal/migrations/0001_tenancy.ts"
+import Catalog from "./internal/migrations/0002_catalog.ts"
+import Usage from "./internal/migrations/0003_usage.ts"
+import BudgetsChargebackReconciliation from "./internal/migrations/0004_budgets_chargeback_reconciliation.ts"
+
+export const loader: Migrator.Loader = Migrator.fromRecord({
+  "0001_tenancy": Tenancy,
+  "0002_catalog": Catalog,
+  "0003_usage": Usage,
+  "0004_budgets_chargeback_reconciliation": BudgetsChargebackReconciliation
+})
+
+/** Where the migrator records what ran, inside Tally's own schema. */
+export const table = "tally.schema_migrations"
+
+/**
+ * Applies pending migrations and returns the ones it ran. Concurrent runs against one database are
+ * serialized by the migrator's table lock; the loser finds nothing left to do.
+ *
+ * This is `PgMigrator.run` without its `pg_dump` schema-dump hook, which would require child
+ * process and file system services that an embedded store has no use for.
+ */
+export const run: Effect.Effect<
+  ReadonlyArray<readonly [id: number, name: string]>,
+  Migrator.MigrationError | SqlError,
+  SqlClient.SqlClient
+> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  // The migrator's own table lives in the schema, so the schema comes first. Two sessions creating
+  // it at once can collide on the catalog's unique index even with IF NOT EXISTS; the loser's
+  // retry then finds it.
+  yield* sql`CREATE SCHEMA IF NOT EXISTS tally`.unprepared.pipe(
+    Effect.retry({ times: 3, while: (error) => error.reason._tag === "UniqueViolation" })
+  )
+  return yield* Migrator.make({})({ loader, table })
+})

@@ -1,0 +1,27 @@
+/**
+ * Every repository of the store in one layer. The worker picks the database layer (PostgreSQL,
+ * PGlite, from config) and provides it; everything above depends on these services only.
+ */
+import * as Layer from "effect/Layer"
+import { ApiKeys } from "./ApiKeys.ts"
+import type { Database } from "./Database.ts"
+import { DeadLetters } from "./DeadLetters.ts"
+import { PricingSnapshots } from "./PricingSnapshots.ts"
+import { Rollups } from "./Rollups.ts"
+import { Tenants } from "./Tenants.ts"
+import { UsageLedger } from "./UsageLedger.ts"
+
+export type Services = Tenants | ApiKeys | UsageLedger | Rollups | DeadLetters | PricingSnapshots
+
+export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
+  Tenants.layer,
+  ApiKeys.layer,
+  UsageLedger.layer,
+  Rollups.layer,
+  DeadLetters.layer,
+  PricingSnapshots.layer
+)
+
+/** The repositories over the given database layer, with the `Database` itself kept in context. */
+export const layerWith = <E, R>(database: Layer.Layer<Database, E, R>): Layer.Layer<Services | Database, E, R> =>
+  layer.pipe(Layer.provideMerge(database))
