@@ -6,9 +6,11 @@
  * (`usage.prompt_audio_seconds`).
  */
 import { Result, Schema } from "effect"
+import * as NormalizeError from "../NormalizeError.ts"
 import * as ChatCompletions from "../internal/ChatCompletions.ts"
 import * as Decode from "../internal/Decode.ts"
 import * as OpenAICompatible from "../internal/OpenAICompatible.ts"
+import * as Path from "../internal/Path.ts"
 import * as Payload from "../internal/Payload.ts"
 import type * as Provider from "../internal/Provider.ts"
 import * as UsageParts from "../internal/UsageParts.ts"
@@ -40,7 +42,10 @@ export const module: Provider.Module = {
     if (api !== "audio.transcriptions") return chat.normalize(payload, api, context)
     return Result.gen(function*() {
       const body = yield* OpenAICompatible.bodyOf("mistral", payload)
-      const item = Payload.items(body).at(-1)!
+      const item = Payload.items(body).at(-1)
+      if (item === undefined) {
+        return yield* Result.fail(NormalizeError.make("mistral", Path.root, "malformed", "an empty stream has nothing to normalize"))
+      }
       const response = yield* decodeTranscription("mistral", item.path, item.value)
       const seconds = response.usage?.prompt_audio_seconds
       return {
