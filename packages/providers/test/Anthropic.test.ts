@@ -78,7 +78,7 @@ describe("Anthropic streaming", () => {
     expect(Fixtures.usageOf("anthropic/messages_stream_prompt_cache").tokens).toEqual({ inputText: 2, cacheWrite5m: 3068, outputText: 152 })
   })
 
-  it("a changed cache-creation count drops message_start's split; a start with only 1h writes makes them 1h (correction)", () => {
+  it("a changed cache-creation count drops message_start's split: the writes take its single TTL, else 5 minutes (correction)", () => {
     const events = [
       start({ input_tokens: 5, cache_creation_input_tokens: 100, cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 100 }, output_tokens: 1 }),
       delta({ input_tokens: 5, cache_creation_input_tokens: 250, output_tokens: 9 })
@@ -86,6 +86,13 @@ describe("Anthropic streaming", () => {
     const call = Fixtures.success(run({ events }))
     expect(call.usage.tokens).toEqual({ inputText: 5, cacheWrite1h: 250, outputText: 9 })
     expect(call.corrections.map((c) => c.rule)).toEqual(["anthropic.stream-cache-ttl"])
+    const mixed = [
+      start({ input_tokens: 5, cache_creation_input_tokens: 100, cache_creation: { ephemeral_5m_input_tokens: 40, ephemeral_1h_input_tokens: 60 }, output_tokens: 1 }),
+      delta({ cache_creation_input_tokens: 250, output_tokens: 9 })
+    ]
+    const fallback = Fixtures.success(run({ events: mixed }))
+    expect(fallback.usage.tokens).toEqual({ inputText: 5, cacheWrite5m: 250, outputText: 9 })
+    expect(fallback.corrections.map((c) => c.rule)).toEqual(["anthropic.stream-cache-ttl"])
   })
 
   it("a stream cut before message_delta estimates its output from the streamed text and says so", () => {

@@ -96,14 +96,16 @@ const tokensOf = (
       if (creation.present) yield* Ledger.checkTotal(provider, creation, [write5m, write1h])
       cacheWrite5m = write5m.value
       cacheWrite1h = write1h.value
-    } else if (ttlHint === "1h") {
-      cacheWrite5m = 0
-      cacheWrite1h = creation.value
+    } else if (ttlHint !== undefined) {
+      // A stream whose message_start split no longer adds up: the writes take message_start's TTL.
+      cacheWrite5m = ttlHint === "5m" ? creation.value : 0
+      cacheWrite1h = ttlHint === "1h" ? creation.value : 0
       if (creation.value > 0) {
         corrections.push({
           rule: "anthropic.stream-cache-ttl",
           path: Path.format(creation.path),
-          detail: `no TTL split for ${creation.value} cache-write tokens; message_start wrote only 1h entries, so they are 1h writes`
+          detail: `message_delta changed cache_creation_input_tokens to ${creation.value} without a TTL split; taken as ${ttlHint} writes, ` +
+            (ttlHint === "1h" ? "the only TTL message_start wrote" : "the API default")
         })
       }
     } else {
@@ -219,6 +221,7 @@ export const messages = (
     let merged: AnthropicUsage | undefined
     let lastPath: Path.Path = Path.root
     let sawDelta = false
+    let splitDropped = false
     let text = ""
     for (const item of Payload.items(payload)) {
       const event = yield* decodeEvent(provider, item.path, item.value)
@@ -243,6 +246,7 @@ export const messages = (
           (split.ephemeral_5m_input_tokens ?? 0) + (split.ephemeral_1h_input_tokens ?? 0) !== (merged.cache_creation_input_tokens ?? 0)) {
           const { cache_creation: _stale, ...rest } = merged
           merged = rest
+          splitDropped = true
         }
         lastPath = Path.append(item.path, "usage")
         sawDelta = true
@@ -251,7 +255,8 @@ export const messages = (
       }
     }
     const message: Message = start?.message ?? {}
-    const result = yield* fromMessage(provider, api, message, lastPath, merged, ttlHintOf(start?.message.usage ?? undefined), context)
+    const ttlHint = splitDropped ? (ttlHintOf(start?.message.usage ?? undefined) ?? "5m") : undefined
+    const result = yield* fromMessage(provider, api, message, lastPath, merged, ttlHint, context)
     // A stream cut before message_delta has only message_start's provisional output count.
     return sawDelta || merged === undefined ? { ...result, outputText: text } : { ...result, outputText: text, outputMissing: true }
   })
