@@ -178,7 +178,8 @@ export const normalize = (input: NormalizeInput): Result.Result<NormalizedCall.N
       usage = UsageParts.make({ ...usage, tokens: { ...usage.tokens, outputText: output } })
     }
     const batch = input.batch ?? extracted.batch ?? false
-    usage = yield* safe(provider, batch ? UsageParts.withContext(usage, { batch: true }) : usage)
+    // The call's batch flag and its usage's always agree (the caller's flag wins over the payload's).
+    usage = yield* safe(provider, UsageParts.withContext(usage, { batch }))
     const model = extracted.model ?? input.model
     return {
       provider,

@@ -213,10 +213,12 @@ describe("OpenAI Batch", () => {
     expect(Result.isSuccess(first) && first.success.usage.batch).toBe(true)
   })
 
-  it("the caller's batch flag marks any call as batch", () => {
+  it("the caller's batch flag marks any call as batch, and the call's flag and its usage's always agree", () => {
     const call = Fixtures.success(Fixtures.normalize("openai/chat_completion_basic", { batch: true }))
     expect(call.batch).toBe(true)
     expect(NormalizedCall.toJson(call).usage.batch).toBe(true)
+    const overridden = Fixtures.success(Fixtures.normalize("anthropic/messages_batch_tier", { batch: false }))
+    expect([overridden.batch, overridden.usage.batch]).toEqual([false, undefined])
   })
 })
 

@@ -21,7 +21,7 @@ export const collect = (value: unknown, depth = 0): string => {
     if (TEXT_KEYS.has(key)) {
       if (typeof child === "string") out += child
       else out += collect(child, depth + 1)
-    } else if (key === "function" || key === "tool_calls" || key === "parts" || key === "message" || key === "function_call" || key === "input") {
+    } else if (key === "function" || key === "tool_calls" || key === "parts" || key === "message" || key === "function_call" || key === "input" || key === "output") {
       out += typeof child === "string" ? child : collect(child, depth + 1)
     }
   }

@@ -216,6 +216,7 @@ const StreamChunk = Schema.Struct({
   chunk: Schema.optionalKey(Schema.NullOr(Schema.Struct({ bytes: Schema.String })))
 })
 const decodeStreamChunk = Decode.decoder(StreamChunk)
+const decodeInvocationMetrics = Decode.decoder(InvocationMetrics)
 
 /** Meta Llama bodies report their own counts. */
 const LlamaBody = Schema.Struct({ prompt_token_count: Decode.OptCount, generation_token_count: Decode.OptCount })
@@ -277,7 +278,7 @@ const invokeModel = (
         const metrics = Payload.isRecord(item.value) ? item.value["amazon-bedrock-invocationMetrics"] : undefined
         if (metrics == null) continue
         const path = Path.append(item.path, "amazon-bedrock-invocationMetrics")
-        const decoded = yield* Decode.decoder(InvocationMetrics)(provider, path, metrics)
+        const decoded = yield* decodeInvocationMetrics(provider, path, metrics)
         counts = {
           input: Ledger.at(path, "inputTokenCount", decoded.inputTokenCount),
           output: Ledger.at(path, "outputTokenCount", decoded.outputTokenCount),
