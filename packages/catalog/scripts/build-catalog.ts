@@ -1,0 +1,73 @@
+/**
+ * Generates data/builtin-catalog.json from the installed @pydantic/genai-prices package:
+ *
+ *   pnpm catalog:build
+ *
+ * To refresh prices, bump "@pydantic/genai-prices" in the catalog of pnpm-workspace.yaml,
+ * `pnpm install`, run this script, then `pnpm vitest run packages/catalog` (the comparison test
+ * prices every converted model with both engines) and commit the data file.
+ */
+import { readFileSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
+import { waitForUpdate } from "@pydantic/genai-prices"
+import { Result } from "effect"
+import * as BuiltInCatalog from "../src/BuiltInCatalog.ts"
+import * as GenaiPrices from "../src/GenaiPrices.ts"
+import { writeCatalogJson } from "../src/internal/catalogJson.ts"
+
+const PACKAGE = "@pydantic/genai-prices"
+
+const packageJson = (): { version: string; license: string; homepage: string } => {
+  const require = createRequire(import.meta.url)
+  const entry = require.resolve(PACKAGE)
+  let dir = dirname(entry)
+  for (;;) {
+    try {
+      const json = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version: string; license: string; homepage: string }
+      if (json.name === PACKAGE) return json
+    } catch {
+      // keep walking up
+    }
+    const parent = dirname(dir)
+    if (parent === dir) throw new Error(`cannot find ${PACKAGE}/package.json`)
+    dir = parent
+  }
+}
+
+/** Names Tally's normalizers use for providers that the source's alias rules do not cover. */
+const EXTRA_ALIASES: Readonly<Record<string, GenaiPrices.SourceMatch>> = {
+  azure: { starts_with: "azure" }
+}
+
+const main = async (): Promise<void> => {
+  const data = await waitForUpdate()
+  if (data === null) throw new Error(`${PACKAGE} returned no bundled data`)
+  const pkg = packageJson()
+  const providers = (data as unknown as ReadonlyArray<GenaiPrices.SourceProvider>).map((provider) => {
+    const extra = EXTRA_ALIASES[provider.id]
+    if (extra === undefined) return provider
+    return { ...provider, provider_match: provider.provider_match === undefined ? extra : { or: [provider.provider_match, extra] } }
+  })
+  const builtAt = process.env.TALLY_CATALOG_BUILT_AT ?? new Date().toISOString().slice(0, 10)
+  const document = GenaiPrices.convertAll(providers, {
+    source: { package: PACKAGE, version: pkg.version, license: pkg.license, homepage: pkg.homepage },
+    builtAt
+  })
+  const withNotes = {
+    ...document,
+    conversion: [...document.conversion, `Tally adds provider aliases: ${Object.entries(EXTRA_ALIASES).map(([id, rule]) => `${id} ${JSON.stringify(rule)}`).join(", ")}.`]
+  }
+  // Validate before writing: the file must decode as the catalog will read it.
+  const decoded = BuiltInCatalog.decode(withNotes)
+  if (Result.isFailure(decoded)) throw new Error(`generated catalog does not decode: ${decoded.failure.message}`)
+  const path = BuiltInCatalog.defaultPath
+  writeFileSync(path, writeCatalogJson(withNotes))
+  const c = withNotes.counts
+  console.log(
+    `wrote ${path}: ${PACKAGE} ${pkg.version}, ${c.providers} providers, ${c.definitions} of ${c.sourceModels} models ` +
+      `(${c.snapshots} snapshots; ${c.skipped} skipped, ${c.partial} partially expressible)`
+  )
+}
+
+await main()
