@@ -35,35 +35,21 @@ const packageJson = (): { version: string; license: string; homepage: string } =
   }
 }
 
-/** Names Tally's normalizers use for providers that the source's alias rules do not cover. */
-const EXTRA_ALIASES: Readonly<Record<string, GenaiPrices.SourceMatch>> = {
-  azure: { starts_with: "azure" }
-}
-
 const main = async (): Promise<void> => {
   const data = await waitForUpdate()
   if (data === null) throw new Error(`${PACKAGE} returned no bundled data`)
   const pkg = packageJson()
-  const providers = (data as unknown as ReadonlyArray<GenaiPrices.SourceProvider>).map((provider) => {
-    const extra = EXTRA_ALIASES[provider.id]
-    if (extra === undefined) return provider
-    return { ...provider, provider_match: provider.provider_match === undefined ? extra : { or: [provider.provider_match, extra] } }
-  })
   const builtAt = process.env.TALLY_CATALOG_BUILT_AT ?? new Date().toISOString().slice(0, 10)
-  const document = GenaiPrices.convertAll(providers, {
+  const document = GenaiPrices.buildCatalog(data as unknown as ReadonlyArray<GenaiPrices.SourceProvider>, {
     source: { package: PACKAGE, version: pkg.version, license: pkg.license, homepage: pkg.homepage },
     builtAt
   })
-  const withNotes = {
-    ...document,
-    conversion: [...document.conversion, `Tally adds provider aliases: ${Object.entries(EXTRA_ALIASES).map(([id, rule]) => `${id} ${JSON.stringify(rule)}`).join(", ")}.`]
-  }
   // Validate before writing: the file must decode as the catalog will read it.
-  const decoded = BuiltInCatalog.decode(withNotes)
+  const decoded = BuiltInCatalog.decode(document)
   if (Result.isFailure(decoded)) throw new Error(`generated catalog does not decode: ${decoded.failure.message}`)
   const path = BuiltInCatalog.defaultPath
-  writeFileSync(path, writeCatalogJson(withNotes))
-  const c = withNotes.counts
+  writeFileSync(path, writeCatalogJson(document))
+  const c = document.counts
   console.log(
     `wrote ${path}: ${PACKAGE} ${pkg.version}, ${c.providers} providers, ${c.definitions} of ${c.sourceModels} models ` +
       `(${c.snapshots} snapshots; ${c.skipped} skipped, ${c.partial} partially expressible)`

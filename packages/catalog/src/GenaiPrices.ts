@@ -448,9 +448,23 @@ export const CONVERSION_NOTES: ReadonlyArray<string> = [
   "start_date constraints become effective-dated snapshots (from inclusive, UTC midnight); time_of_date constraints become daily UTC windows on each date segment they apply to."
 ]
 
+/** Provider names Tally's normalizers use that the source's alias rules do not cover. */
+export const TALLY_PROVIDER_ALIASES: Readonly<Record<string, SourceMatch>> = {
+  azure: { starts_with: "azure" }
+}
+
+/** The source providers with Tally's extra aliases OR-ed into their alias rules. */
+export const withTallyAliases = (providers: ReadonlyArray<SourceProvider>): ReadonlyArray<SourceProvider> =>
+  providers.map((provider) => {
+    const extra = TALLY_PROVIDER_ALIASES[provider.id]
+    if (extra === undefined) return provider
+    return { ...provider, provider_match: provider.provider_match === undefined ? extra : { or: [provider.provider_match, extra] } }
+  })
+
 export interface ConvertAllOptions {
   readonly source: BuiltInCatalogEncoded["source"]
   readonly builtAt: string
+  readonly notes?: ReadonlyArray<string> | undefined
 }
 
 /** Converts a whole source document into a built-in catalog document. */
@@ -483,7 +497,7 @@ export const convertAll = (providers: ReadonlyArray<SourceProvider>, options: Co
     format: FORMAT,
     source: options.source,
     builtAt: options.builtAt,
-    conversion: CONVERSION_NOTES,
+    conversion: options.notes ?? CONVERSION_NOTES,
     counts: {
       providers: providers.length,
       sourceModels,
@@ -498,3 +512,13 @@ export const convertAll = (providers: ReadonlyArray<SourceProvider>, options: Co
     partial
   }
 }
+
+/** What `pnpm catalog:build` writes: the source with Tally's provider aliases, converted. */
+export const buildCatalog = (providers: ReadonlyArray<SourceProvider>, options: Omit<ConvertAllOptions, "notes">): BuiltInCatalogEncoded =>
+  convertAll(withTallyAliases(providers), {
+    ...options,
+    notes: [
+      ...CONVERSION_NOTES,
+      `Tally adds provider aliases: ${Object.entries(TALLY_PROVIDER_ALIASES).map(([id, rule]) => `${id} ${JSON.stringify(rule)}`).join(", ")}.`
+    ]
+  })

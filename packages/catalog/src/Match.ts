@@ -16,7 +16,7 @@
  * The best-ranked candidate with a snapshot in force at the event time wins; candidates without
  * one are skipped (and say so). Layer multipliers then scale the winning snapshot.
  */
-import { PricingSnapshot } from "@tally/core"
+import { Money, PricingSnapshot } from "@tally/core"
 import { Result, Schema } from "effect"
 import * as MatchRule from "./MatchRule.ts"
 import * as ModelDefinition from "./ModelDefinition.ts"
@@ -184,6 +184,28 @@ export const instantOf = (at: Date | string | number): number | undefined => {
   return ms === undefined || !Number.isFinite(ms) ? undefined : ms
 }
 
+const scaledCache = new WeakMap<PricingSnapshot.PricingSnapshot, Map<string, PricingSnapshot.PricingSnapshot>>()
+
+/** The snapshot with the multipliers applied in order; the same inputs give the same object (and id). */
+const scaled = (snapshot: PricingSnapshot.PricingSnapshot, multipliers: ReadonlyArray<PriceBook.AppliedMultiplier>): PricingSnapshot.PricingSnapshot => {
+  if (multipliers.length === 0) return snapshot
+  const key = JSON.stringify(multipliers)
+  let byKey = scaledCache.get(snapshot)
+  if (byKey === undefined) {
+    byKey = new Map()
+    scaledCache.set(snapshot, byKey)
+  }
+  let result = byKey.get(key)
+  if (result === undefined) {
+    result = multipliers.reduce(
+      (s, m) => PriceBook.scaleSnapshot(s, new Money.Decimal(m.factor), `x${m.factor} ${m.reason} (layer ${m.layerId})`),
+      snapshot
+    )
+    byKey.set(key, result)
+  }
+  return result
+}
+
 interface Outcome {
   readonly explanation: Explanation
   readonly match: Match | undefined
@@ -323,13 +345,9 @@ const resolve = (book: PriceBook.PriceBook, query: MatchQuery): Outcome => {
   })
 
   // Multipliers.
-  let snapshot = inForce.entry.snapshot
-  const applied: Array<PriceBook.AppliedMultiplier> = []
-  for (const { layerId, multiplier } of PriceBook.multipliersFor(book, view.layers, winner.effective)) {
-    const factor = multiplier.factor
-    snapshot = PriceBook.scaleSnapshot(snapshot, factor, `x${factor.toFixed()} ${multiplier.reason} (layer ${layerId})`)
-    applied.push({ layerId, factor: factor.toFixed(), reason: multiplier.reason })
-  }
+  const applied: Array<PriceBook.AppliedMultiplier> = PriceBook.multipliersFor(book, view.layers, winner.effective)
+    .map(({ layerId, multiplier }) => ({ layerId, factor: multiplier.factor.toFixed(), reason: multiplier.reason }))
+  const snapshot = scaled(inForce.entry.snapshot, applied)
   const snapshotId = PricingSnapshot.snapshotId(snapshot)
   const entry = inForce.entry
   const definition = winner.effective.definition

@@ -181,7 +181,6 @@ export const make = (options: MakeOptions): Result.Result<PriceBook, CatalogInva
   return Result.succeed({ builtIn, layers, providers, providerById, builtInById, canonicalProvider, views: new Map() })
 }
 
-const scopeKey = (scope: Scope): string => ScopeKeys.map((key) => scope[key] ?? "").join("\u0000")
 
 /** Layers that apply to `scope`, narrowest first. */
 export const applicableLayers = (book: PriceBook, scope: Scope): ReadonlyArray<PriceBookLayer> =>
@@ -191,12 +190,15 @@ export const applicableLayers = (book: PriceBook, scope: Scope): ReadonlyArray<P
     .sort((a, b) => b.level - a.level || b.keys - a.keys || (a.layer.id < b.layer.id ? -1 : a.layer.id > b.layer.id ? 1 : 0))
     .map(({ layer }) => layer)
 
-/** The definitions `scope` sees, with overrides applied. Cached per scope. */
+/**
+ * The definitions `scope` sees, with overrides applied. Cached by the set of layers that apply,
+ * so the many scopes without layers of their own (most API keys) share one view.
+ */
 export const view = (book: PriceBook, scope: Scope = {}): View => {
-  const key = scopeKey(scope)
+  const layers = applicableLayers(book, scope)
+  const key = layers.map((layer) => layer.id).join("\u0000")
   const cached = book.views.get(key)
   if (cached !== undefined) return cached
-  const layers = applicableLayers(book, scope)
   const switchLayer = layers.find((layer) => layer.builtIn !== undefined)
   const builtInEnabled = switchLayer?.builtIn !== "disabled"
 

@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as Catalog from "../src/Catalog.ts"
+import * as Listing from "../src/Listing.ts"
 import * as PriceBook from "../src/PriceBook.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "tally-catalog-"))
@@ -92,6 +93,18 @@ describe("Catalog service", () => {
         assert.strictEqual(error.reason, reason, path)
       }
     }))
+
+  it("lists definitions by provider alias and text, with the snapshot in force at a time", () => {
+    const book = Result.getOrThrow(Catalog.loadBookSync())
+    const listed = Listing.list(book, { provider: "bedrock", search: "claude-sonnet-4-5", at: "2026-05-01" })
+    expect(listed.length).toBeGreaterThan(0)
+    for (const entry of listed) {
+      expect(entry).toMatchObject({ provider: "aws", maintainer: "built-in", layer: "built-in" })
+      expect(entry.id.toLowerCase()).toContain("claude-sonnet-4-5")
+      expect(entry.snapshotId).toMatch(/^ps_[0-9a-f]{32}$/)
+    }
+    expect(Listing.list(book, { provider: "openai" }).every((e) => e.snapshotId === null)).toBe(true)
+  })
 
   it("loads synchronously for scripts", () => {
     const book = Catalog.loadBookSync({ builtIn: "none", customCatalogPath: custom })
