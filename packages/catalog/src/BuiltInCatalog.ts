@@ -5,6 +5,7 @@
  * converted (or only in part) with the reason.
  */
 import { readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import { Effect, Result, Schema } from "effect"
 import * as ModelDefinition from "./ModelDefinition.ts"
 import * as Provider from "./Provider.ts"
@@ -80,7 +81,7 @@ export const decode = (json: unknown, path = "<memory>"): Result.Result<BuiltInC
   )
 
 /** Where the generated catalog lives in this package. */
-export const defaultPath: string = new URL("../data/builtin-catalog.json", import.meta.url).pathname
+export const defaultPath: string = fileURLToPath(new URL("../data/builtin-catalog.json", import.meta.url))
 
 let cached: BuiltInCatalog | undefined
 

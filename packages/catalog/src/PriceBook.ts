@@ -318,6 +318,10 @@ export type CustomCatalogFileEncoded = typeof CustomCatalogFile.Encoded
 const decodeCustomFile = Schema.decodeUnknownResult(CustomCatalogFile, { onExcessProperty: "error" })
 export const encodeCustomFile = Schema.encodeSync(CustomCatalogFile)
 
+/** A custom catalog file (JSON-ready) holding `definitions`, e.g. the output of an importer. */
+export const customCatalogFileOf = (definitions: ReadonlyArray<ModelDefinition.ModelDefinition>): CustomCatalogFileEncoded =>
+  encodeCustomFile({ format: CUSTOM_FORMAT, definitions })
+
 /** The id of the layer formed by a custom file's top-level fields. */
 export const FILE_LAYER_ID = "file"
 

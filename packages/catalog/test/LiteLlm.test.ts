@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest"
 import * as LiteLlm from "../src/LiteLlm.ts"
 import * as Match from "../src/Match.ts"
 import * as ModelDefinition from "../src/ModelDefinition.ts"
+import * as PriceBook from "../src/PriceBook.ts"
 import { book } from "./support/Builders.ts"
 
 const fixture = JSON.parse(readFileSync(new URL("./fixtures/litellm-model-prices.json", import.meta.url), "utf8")) as unknown
@@ -105,6 +106,13 @@ describe("LiteLLM import", () => {
 })
 
 describe("LiteLLM round trips", () => {
+  it("imported definitions survive a custom catalog file", () => {
+    const file = JSON.parse(JSON.stringify(PriceBook.customCatalogFileOf(report.definitions))) as unknown
+    const layers = Result.getOrThrow(PriceBook.decodeCustomCatalog(file))
+    expect(layers).toHaveLength(1)
+    expect(layers[0]!.definitions!.map((d) => ModelDefinition.encode(d))).toEqual(report.definitions.map((d) => ModelDefinition.encode(d)))
+  })
+
   const perMillion = fc.integer({ min: 0, max: 200_000 }).map((n) => new Money.Decimal(n).div(10_000))
   const perToken = (d: Money.Decimal) => Number(Money.format(d.div(1_000_000)))
   const entry = fc.record({
