@@ -13,12 +13,14 @@
  * The currency of `total` is the breakdown's for computed and estimated calls and the reported
  * currency for provider-priced calls.
  */
-import { CostBreakdown, Money, PricingSnapshot, Usage } from "@tally/core"
+import { CostBreakdown, Money, Usage } from "@tally/core"
 import * as DateTime from "effect/DateTime"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import { Buffer } from "node:buffer"
 import { createHash } from "node:crypto"
+import * as CanonicalJson from "./internal/CanonicalJson.ts"
+import * as EncodeCall from "./internal/EncodeCall.ts"
 
 export const CostSource = Schema.Literals(["provider", "computed", "estimated", "unpriced"])
 export type CostSource = typeof CostSource.Type
@@ -95,7 +97,8 @@ export interface Rejection {
 /** A call that passed every check, with what the ledger needs computed once. */
 export interface Checked {
   readonly call: PricedCall
-  readonly encoded: PricedCallEncoded
+  /** The breakdown as encoded for storage (decimals as strings); null when there is none. */
+  readonly breakdown: CostBreakdown.CostBreakdownEncoded | null
   /** sha256 of the canonical encoding: equal for equal events, whatever their key order. */
   readonly eventHash: Uint8Array
   readonly occurredAtMillis: number
@@ -214,11 +217,13 @@ const decimalFields = (usage: Usage.Usage): Rejection | undefined => {
  * (counts are non-negative integers, codes are codes); the rest are the cost rules above.
  */
 export const check = (call: PricedCall): Checked | Rejection => {
-  let encoded: PricedCallEncoded
-  try {
-    encoded = encode(call)
-  } catch (error) {
-    return schemaRejection(error)
+  let encoded = EncodeCall.encode(call)
+  if (encoded === undefined) {
+    try {
+      encoded = encode(call)
+    } catch (error) {
+      return schemaRejection(error)
+    }
   }
   if (!DateTime.isDateTime(call.occurredAt)) return reject("occurredAt", "expected an instant")
   const occurredAtMillis = DateTime.toEpochMillis(call.occurredAt)
@@ -227,9 +232,21 @@ export const check = (call: PricedCall): Checked | Rejection => {
   }
   const bad = decimalFields(call.usage) ?? checkCost(call)
   if (bad !== undefined) return bad
-  const eventHash = createHash("sha256").update(PricingSnapshot.canonicalJson(encoded)).digest()
-  return { call, encoded, eventHash, occurredAtMillis, currency: currencyOf(call) }
+  return {
+    call,
+    breakdown: encoded.breakdown,
+    eventHash: eventHash(encoded),
+    occurredAtMillis,
+    currency: currencyOf(call)
+  }
 }
+
+/**
+ * The idempotency hash of an event: sha256 of the canonical JSON of its encoding (keys sorted at
+ * every depth), so equal events hash equally whatever their key order.
+ */
+export const eventHash = (encoded: PricedCallEncoded): Uint8Array =>
+  createHash("sha256").update(CanonicalJson.canonicalJson(encoded)).digest()
 
 export const isRejection = (u: Checked | Rejection): u is Rejection => "message" in u
 

@@ -206,7 +206,7 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
                 reason: `request id already recorded with a different event (recorded ${hex(stored)}, this ${
                   hex(c.eventHash)
                 })`,
-                item: c.encoded,
+                item: PricedCall.encode(c.call),
                 raw: c.call.raw,
                 rawText: c.call.rawText ?? null
               })

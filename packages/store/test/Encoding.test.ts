@@ -1,0 +1,191 @@
+/**
+ * The hot path's hand-written encoding and canonical JSON agree with the schema and with core's
+ * reference algorithm, on valid calls and on every kind of broken one.
+ */
+import { describe, it } from "@effect/vitest"
+import { Money, PricingSnapshot } from "@tally/core"
+import * as DateTime from "effect/DateTime"
+import fc from "fast-check"
+import { assert } from "vitest"
+import * as CanonicalJson from "../src/internal/CanonicalJson.ts"
+import * as EncodeCall from "../src/internal/EncodeCall.ts"
+import * as PricedCall from "../src/PricedCall.ts"
+import { callArbitrary, pricedCall } from "./Fixtures.ts"
+
+const schemaEncode = (call: unknown): PricedCall.PricedCallEncoded | "refused" => {
+  try {
+    return PricedCall.encode(call as PricedCall.PricedCall)
+  } catch {
+    return "refused"
+  }
+}
+
+/** Valid calls, with every optional field present or not. */
+const validCall = fc.tuple(
+  callArbitrary({ ids: 1000, months: 24 }),
+  fc.option(fc.string(), { nil: undefined }),
+  fc.option(fc.string(), { nil: undefined }),
+  fc.dictionary(fc.string(), fc.string()),
+  fc.jsonValue()
+).map(([call, api, rawText, tags, raw]) => {
+  const { api: _api, rawText: _rawText, ...rest } = call
+  return {
+    ...rest,
+    tags,
+    raw: raw as PricedCall.PricedCall["raw"],
+    ...(api === undefined ? {} : { api }),
+    ...(rawText === undefined ? {} : { rawText })
+  } satisfies PricedCall.PricedCall
+})
+
+const paths: ReadonlyArray<ReadonlyArray<string | number>> = [
+  ["requestId"],
+  ["occurredAt"],
+  ["provider"],
+  ["api"],
+  ["model"],
+  ["definitionId"],
+  ["snapshotId"],
+  ["usage"],
+  ["usage", "tokens"],
+  ["usage", "tokens", "inputText"],
+  ["usage", "tokens", "training"],
+  ["usage", "requests"],
+  ["usage", "imagesGenerated"],
+  ["usage", "audioSeconds"],
+  ["usage", "toolCalls", "file_search"],
+  ["usage", "batch"],
+  ["breakdown"],
+  ["breakdown", "currency"],
+  ["breakdown", "lines"],
+  ["breakdown", "lines", 0, "amount"],
+  ["breakdown", "lines", 0, "unit"],
+  ["breakdown", "lines", 0, "listRatePer"],
+  ["breakdown", "lines", 0, "conditions"],
+  ["total"],
+  ["costSource"],
+  ["unpricedReason"],
+  ["reportedCost"],
+  ["reportedCurrency"],
+  ["difference"],
+  ["labels"],
+  ["labels", "project"],
+  ["tags"],
+  ["tags", "k"],
+  ["raw"],
+  ["rawText"]
+]
+
+const setAt = (value: unknown, path: ReadonlyArray<string | number>, replacement: unknown): unknown => {
+  if (path.length === 0) return replacement
+  const [head, ...rest] = path
+  if (Array.isArray(value)) {
+    const copy = [...value]
+    copy[head as number] = setAt(copy[head as number], rest, replacement)
+    return copy
+  }
+  if (value !== null && typeof value === "object" && !Money.isDecimal(value) && !DateTime.isDateTime(value)) {
+    return { ...value, [head!]: setAt((value as Record<string, unknown>)[head as string], rest, replacement) }
+  }
+  return { [head!]: setAt(undefined, rest, replacement) }
+}
+
+const oddValue: fc.Arbitrary<unknown> = fc.oneof(
+  fc.anything(),
+  fc.constantFrom(
+    undefined,
+    null,
+    -1,
+    1.5,
+    NaN,
+    Infinity,
+    2 ** 53,
+    "",
+    "a".repeat(300),
+    "usd",
+    "USD",
+    new Money.Decimal(NaN),
+    new Money.Decimal("-1"),
+    new Money.Decimal("1.50"),
+    DateTime.makeUnsafe(0),
+    DateTime.makeZonedUnsafe(0, { timeZone: "Europe/Berlin" }),
+    new Date(0),
+    [undefined],
+    // An array with a hole at index 1.
+    Object.assign(new Array<number>(3), { 0: 1, 2: 3 }),
+    { toJSON: () => 1 },
+    Object.create(null)
+  )
+)
+
+describe("the hot path's encoding", () => {
+  it("encodes every valid call exactly as the schema does", () => {
+    fc.assert(
+      fc.property(validCall, (call) => {
+        assert.deepStrictEqual(EncodeCall.encode(call), PricedCall.encode(call))
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it("never accepts what the schema refuses, and agrees whenever it accepts", () => {
+    fc.assert(
+      fc.property(validCall, fc.constantFrom(...paths), oddValue, (call, path, value) => {
+        const broken = setAt(call, path, value) as PricedCall.PricedCall
+        const fast = EncodeCall.encode(broken)
+        const schema = schemaEncode(broken)
+        if (fast !== undefined) assert.deepStrictEqual(fast, schema)
+      }),
+      { numRuns: 2000 }
+    )
+  })
+
+  it("canonical JSON is core's reference text for any value", () => {
+    const keys = fc.oneof(fc.string(), fc.constantFrom("__proto__", "10", "2", "01", "-1", "constructor", "é", "Z", "a"))
+    const nested = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: "small" },
+        fc.jsonValue(),
+        fc.constantFrom(undefined, NaN, -0, () => 1),
+        fc.array(tie("value"), { maxLength: 4 }),
+        fc.dictionary(keys, tie("value"), { maxKeys: 5 }),
+        fc.dictionary(keys, tie("value"), { maxKeys: 5, noNullPrototype: false })
+      )
+    })).value
+    fc.assert(
+      fc.property(fc.oneof(nested, fc.anything({ withNullPrototype: true, withObjectString: true })), (value) => {
+        assert.strictEqual(CanonicalJson.canonicalJson(value), PricingSnapshot.canonicalJson(value))
+      }),
+      { numRuns: 2000 }
+    )
+  })
+
+  it("the event hash ignores key order and sees every change", () => {
+    fc.assert(
+      fc.property(validCall, (call) => {
+        const checked = PricedCall.check(call)
+        if (PricedCall.isRejection(checked)) return
+        const reversed = Object.fromEntries(Object.entries(call).reverse()) as unknown as PricedCall.PricedCall
+        const shuffled = {
+          ...reversed,
+          tags: Object.fromEntries(Object.entries(call.tags).reverse()),
+          labels: Object.fromEntries(Object.entries(call.labels).reverse())
+        }
+        const again = PricedCall.check(shuffled)
+        assert.isFalse(PricedCall.isRejection(again))
+        if (!PricedCall.isRejection(again)) assert.deepStrictEqual(again.eventHash, checked.eventHash)
+        const changed = PricedCall.check({ ...call, model: `${call.model}-x` })
+        if (!PricedCall.isRejection(changed)) assert.notDeepEqual(changed.eventHash, checked.eventHash)
+      }),
+      { numRuns: 200 }
+    )
+  })
+
+  it("a call the fast path gives up on is still checked by the schema", () => {
+    const call = pricedCall({ requestId: "r" })
+    const zoned = { ...call, occurredAt: DateTime.makeZonedUnsafe(0, { timeZone: "Europe/Berlin" }) }
+    assert.isUndefined(EncodeCall.encode(zoned as unknown as PricedCall.PricedCall))
+    const result = PricedCall.check(zoned as unknown as PricedCall.PricedCall)
+    assert.isTrue(PricedCall.isRejection(result))
+  })
+})
