@@ -311,3 +311,10 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
     })
   )
 }
+
+/** `UsageLedger.insertBatch` as a function of the context. */
+export const insertUsageBatch = (
+  tenantId: string,
+  calls: ReadonlyArray<PricedCall.PricedCall>
+): Effect.Effect<BatchResult, TenantNotFound | SqlError, UsageLedger> =>
+  UsageLedger.use((ledger) => ledger.insertBatch(tenantId, calls))

@@ -6,11 +6,13 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import * as SqlClient from "effect/sql/SqlClient"
+import { randomBytes } from "node:crypto"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ApiKeys } from "../src/ApiKeys.ts"
 import * as Database from "../src/Database.ts"
+import { ensureRole } from "../src/internal/migrations/0001_tenancy.ts"
 import * as PgliteStream from "../src/internal/PgliteStream.ts"
 import * as Migrations from "../src/Migrations.ts"
 import * as Store from "../src/Store.ts"
@@ -36,6 +38,24 @@ describe.each(targets)("Database on $name", (target) => {
           "4_budgets_chargeback_reconciliation"
         ])
       }))
+
+    if (target.name === "postgres") {
+      it.effect("creating the application role tolerates other databases creating it at the same moment", () =>
+        Effect.gen(function*() {
+          const { sql } = yield* Database.Database
+          // The migration's own statement, for a throwaway role: four transactions all find it
+          // missing, one creates it, the others wait for that one and then see the duplicate.
+          const role = `tally_race_${randomBytes(6).toString("hex")}`
+          yield* Effect.addFinalizer(() => sql.unsafe(`DROP ROLE IF EXISTS ${role}`).pipe(Effect.ignore))
+          yield* Effect.forEach(
+            [1, 2, 3, 4],
+            () => sql.withTransaction(Effect.andThen(sql.unsafe(ensureRole(role)).unprepared, sql`SELECT pg_sleep(0.3)`)),
+            { concurrency: 4, discard: true }
+          )
+          const rows = yield* sql`SELECT 1 FROM pg_roles WHERE rolname = ${role} AND NOT rolbypassrls AND NOT rolcanlogin`
+          assert.strictEqual(rows.length, 1)
+        }))
+    }
 
     it.effect("NUMERIC comes back exact, as text, at any scale", () =>
       Effect.gen(function*() {

@@ -5,22 +5,29 @@
  */
 import { statements } from "./run.ts"
 
-export default statements(
-  // Roles are cluster-wide: another database of the same cluster may create it at the same moment.
+/**
+ * Creates `role` unless it exists and makes the current user a member (so it may `SET ROLE`).
+ * Roles are cluster-wide: another database of the same cluster may be creating it at this moment,
+ * in which case this one waits for that transaction and then finds the duplicate, which is fine.
+ */
+export const ensureRole = (role: string) =>
   `DO $$
   BEGIN
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'tally_app') THEN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '${role}') THEN
       BEGIN
-        CREATE ROLE tally_app NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+        CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
       EXCEPTION WHEN duplicate_object OR unique_violation THEN
         NULL;
       END;
     END IF;
-    IF NOT pg_catalog.pg_has_role(current_user, 'tally_app', 'MEMBER') THEN
-      EXECUTE format('GRANT tally_app TO %I', current_user);
+    IF NOT pg_catalog.pg_has_role(current_user, '${role}', 'MEMBER') THEN
+      EXECUTE format('GRANT ${role} TO %I', current_user);
     END IF;
   END
-  $$`,
+  $$`
+
+export default statements(
+  ensureRole("tally_app"),
   `CREATE SCHEMA IF NOT EXISTS tally`,
   `REVOKE ALL ON SCHEMA tally FROM PUBLIC`,
   `GRANT USAGE ON SCHEMA tally TO tally_app`,
