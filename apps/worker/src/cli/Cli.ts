@@ -3,8 +3,9 @@
  * line on stderr (`tally: <what is wrong>`) and a meaningful exit code (see CliError.ExitCode).
  */
 import { Cause, Effect, Exit } from "effect"
-import type { CliError} from "./CliError.ts";
-import { ExitCode, invalidInput } from "./CliError.ts"
+import type { CliError } from "./CliError.ts"
+import { ExitCode, invalidInput, WithExitCode } from "./CliError.ts"
+import * as Cost from "./commands/Cost.ts"
 import * as Normalize from "./commands/Normalize.ts"
 import * as Price from "./commands/Price.ts"
 
@@ -15,7 +16,8 @@ interface Command {
 
 const commands: Record<string, Command> = {
   price: Price,
-  normalize: Normalize
+  normalize: Normalize,
+  cost: Cost
 }
 
 const help = () => ({ usage: Object.values(commands).map((c) => c.usage) })
@@ -35,6 +37,9 @@ export const run = async (argv: ReadonlyArray<string>): Promise<Outcome> => {
     ? Effect.fail(invalidInput(`unknown command "${name}"; commands: ${Object.keys(commands).join(", ")}`))
     : command.run(args)
   const exit = await Effect.runPromiseExit(program)
+  if (Exit.isSuccess(exit) && exit.value instanceof WithExitCode) {
+    return { exitCode: exit.value.exitCode, stdout: `${JSON.stringify(exit.value.value, null, 2)}\n`, stderr: `tally: ${exit.value.stderr}\n` }
+  }
   if (Exit.isSuccess(exit)) return { exitCode: ExitCode.ok, stdout: `${JSON.stringify(exit.value, null, 2)}\n`, stderr: "" }
   const failure = Cause.findErrorOption(exit.cause)
   if (failure._tag === "Some") return { exitCode: failure.value.exitCode, stdout: "", stderr: `tally: ${failure.value.message}\n` }

@@ -12,3 +12,15 @@ export class CliError extends Schema.TaggedError<CliError>()("CliError", {
 }) {}
 
 export const invalidInput = (message: string) => new CliError({ message, exitCode: ExitCode.invalidInput })
+
+/** A result printed on stdout with a non-zero exit code and one line on stderr (e.g. an unpriced call). */
+export class WithExitCode {
+  readonly value: unknown
+  readonly exitCode: number
+  readonly stderr: string
+  constructor(options: { readonly value: unknown; readonly exitCode: number; readonly stderr: string }) {
+    this.value = options.value
+    this.exitCode = options.exitCode
+    this.stderr = options.stderr
+  }
+}

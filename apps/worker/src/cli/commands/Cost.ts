@@ -1,0 +1,54 @@
+/**
+ * `tally cost --provider <id> <payload.json|->`: normalize a raw provider payload, match its model
+ * in the catalog at the event time and price it. An unmatched or unpriceable call still prints its
+ * usage, with `costSource: "unpriced"` and the reason, and exits 3.
+ */
+import { Catalog } from "@tally/catalog"
+import { Costing } from "@tally/engine"
+import { Effect, Result } from "effect"
+import * as Args from "../Args.ts"
+import { type CliError, ExitCode, invalidInput, WithExitCode } from "../CliError.ts"
+import { normalizeOrFail, payloadFlags, readNormalizeInput } from "./Normalize.ts"
+
+export const usage =
+  "tally cost --provider <id> [--at <ISO time>] [--catalog <custom-catalog.json>] [--no-builtin] [--model <model>] [--api <api>] [--request <request.json>] [--batch] <payload.json|->"
+
+/** Parses `--at`; the default is now, the time a live call happens. */
+export const parseAt = (command: string, value: string | undefined): Effect.Effect<Date, CliError> => {
+  if (value === undefined) return Effect.sync(() => new Date())
+  const date = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2}))?$/.test(value) ? new Date(value) : undefined
+  return date === undefined || Number.isNaN(date.getTime())
+    ? Effect.fail(invalidInput(`${command}: --at must be an ISO 8601 date or date-time such as 2026-05-01 or 2026-05-01T12:00:00Z, got "${value}"`))
+    : Effect.succeed(date)
+}
+
+export const loadBook = (catalogPath: string | undefined, builtIn: boolean) => {
+  const loaded = Catalog.loadBookSync({ customCatalogPath: catalogPath, builtIn: builtIn ? "default" : "none" })
+  return Result.isSuccess(loaded)
+    ? Effect.succeed(loaded.success)
+    : Effect.fail(invalidInput(loaded.failure.message))
+}
+
+export const run = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const { values, positionals } = yield* Args.parse("cost", args, {
+      ...payloadFlags,
+      at: { type: "string" },
+      catalog: { type: "string" },
+      "no-builtin": { type: "boolean" }
+    })
+    const at = yield* parseAt("cost", values.at)
+    const input = yield* readNormalizeInput("cost", values, positionals)
+    const call = yield* normalizeOrFail(input)
+    const book = yield* loadBook(values.catalog, values["no-builtin"] !== true)
+    const costed = Costing.cost(book, call, { at })
+    const json = Costing.toJson(costed)
+    if (costed.costSource === "unpriced") {
+      return new WithExitCode({
+        value: json,
+        exitCode: ExitCode.unpriced,
+        stderr: `unpriced (${costed.unpriced?.reason ?? "unknown"}): ${costed.unpriced?.message ?? ""}`
+      })
+    }
+    return json
+  })
