@@ -1,0 +1,149 @@
+/**
+ * A usage event as producers send it (HTTP ingest, NATS, the embedding API): who made the call,
+ * when, attributed to what, and either the raw provider call or its usage already normalized.
+ *
+ * Decoding is strict: an unknown key is an error, so a misspelt label (`enviroment`) is never
+ * silently dropped. A rejection names the JSON path of the first problem.
+ */
+import { Usage } from "@tally/core"
+import type { PricedCall } from "@tally/store"
+import { Predicate, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
+
+/** An instant with its zone, e.g. `2026-05-01T12:00:00Z` or `2026-05-01T14:00:00.250+02:00`. */
+const IsoDateTime = Schema.String.check(
+  Schema.isPattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i, {
+    message: "expected an ISO 8601 date-time with a zone, e.g. 2026-05-01T12:00:00Z"
+  })
+)
+
+export const OccurredAt = IsoDateTime.pipe(Schema.decodeTo(Schema.DateTimeUtc, SchemaTransformation.dateTimeUtcFromString))
+
+export const RequestId = Schema.String.check(
+  Schema.isMinLength(1, { message: "expected a non-empty request id" }),
+  Schema.isMaxLength(256, { message: "expected a request id of at most 256 characters" })
+)
+
+/** Attribution labels as producers name them (`user` is the end user of the caller's product). */
+export const EventLabels = Schema.Struct({
+  project: Schema.optionalKey(Schema.String),
+  environment: Schema.optionalKey(Schema.String),
+  feature: Schema.optionalKey(Schema.String),
+  team: Schema.optionalKey(Schema.String),
+  customer: Schema.optionalKey(Schema.String),
+  user: Schema.optionalKey(Schema.String),
+  workflow: Schema.optionalKey(Schema.String),
+  costCenter: Schema.optionalKey(Schema.String)
+})
+export type EventLabels = typeof EventLabels.Type
+
+const common = {
+  requestId: RequestId,
+  occurredAt: OccurredAt,
+  labels: Schema.optionalKey(EventLabels),
+  tags: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
+  provider: Schema.NonEmptyString
+}
+
+/** A raw provider call: the payload exactly as `tally cost` accepts it (JSON, chunk array, SSE/NDJSON text). */
+export const RawEvent = Schema.Struct({
+  ...common,
+  api: Schema.optionalKey(Schema.String),
+  model: Schema.optionalKey(Schema.String),
+  request: Schema.optionalKey(Schema.Unknown),
+  payload: Schema.Unknown
+})
+export type RawEvent = typeof RawEvent.Type
+
+/** Usage already normalized by the producer (`Usage` JSON: disjoint token buckets, units). */
+export const NormalizedEvent = Schema.Struct({
+  ...common,
+  model: Schema.NonEmptyString,
+  usage: Usage.Usage
+})
+export type NormalizedEvent = typeof NormalizedEvent.Type
+
+export type UsageEvent = RawEvent | NormalizedEvent
+
+export const isRaw = (event: UsageEvent): event is RawEvent => "payload" in event
+
+/** An event that cannot be decoded: where (a JSON path such as `labels.team`) and what is wrong. */
+export class EventRejected extends Schema.TaggedError<EventRejected>()("EventRejected", {
+  /** The request id, when the event has a usable one. */
+  requestId: Schema.NullOr(Schema.String),
+  /** JSON path of the problem inside the event; `(event)` for the event as a whole. */
+  path: Schema.String,
+  message: Schema.String
+}) {}
+
+const options = { onExcessProperty: "error", errors: "first" } as const
+const decodeRaw = Schema.decodeUnknownResult(RawEvent, options)
+const decodeNormalized = Schema.decodeUnknownResult(NormalizedEvent, options)
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+const pathText = (path: ReadonlyArray<PropertyKey>): string => {
+  let out = ""
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`
+    else {
+      const name = String(key)
+      out += /^[A-Za-z_$][\w$]*$/.test(name) ? (out === "" ? name : `.${name}`) : `[${JSON.stringify(name)}]`
+    }
+  }
+  return out === "" ? "(event)" : out
+}
+
+const requestIdOf = (input: Record<string, unknown>): string | null => {
+  const id = input["requestId"]
+  return Predicate.isString(id) && id.length > 0 && id.length <= 256 ? id : null
+}
+
+const rejected = (requestId: string | null, path: string, message: string): EventRejected =>
+  new EventRejected({ requestId, path, message: `${path}: ${message}` })
+
+/** Decodes one event; the rejection names the JSON path and the problem. */
+export const decodeEvent = (input: unknown): Result.Result<UsageEvent, EventRejected> => {
+  if (!Predicate.isObject(input) || Array.isArray(input)) {
+    return Result.fail(rejected(null, "(event)", `expected an event object, got ${input === null ? "null" : Array.isArray(input) ? "an array" : typeof input}`))
+  }
+  const record = input as Record<string, unknown>
+  const requestId = requestIdOf(record)
+  const hasPayload = "payload" in record
+  const hasUsage = "usage" in record
+  if (hasPayload && hasUsage) {
+    return Result.fail(rejected(requestId, "usage", "an event carries either a raw `payload` or normalized `usage`, not both"))
+  }
+  if (!hasPayload && !hasUsage) {
+    return Result.fail(rejected(requestId, "(event)", "expected a raw provider call (`payload`) or normalized usage (`usage` with `model`)"))
+  }
+  const decoded: Result.Result<UsageEvent, Schema.SchemaError> = hasPayload ? decodeRaw(input) : decodeNormalized(input)
+  if (Result.isSuccess(decoded)) return Result.succeed(decoded.success)
+  const issue = formatter(decoded.failure.issue).issues[0]
+  const path = (issue?.path ?? []).map((key) => (Predicate.isObject(key) && "key" in key ? key.key : key) as PropertyKey)
+  return Result.fail(rejected(requestId, pathText(path), issue?.message ?? decoded.failure.message))
+}
+
+/**
+ * The ledger labels of an event: the event's own labels over the defaults (field by field),
+ * `user` stored as `endUser`, and the API key id from the caller.
+ */
+export const ledgerLabels = (
+  labels: EventLabels | undefined,
+  defaults: Partial<PricedCall.Labels> | undefined,
+  apiKeyId: string | undefined
+): PricedCall.Labels => {
+  const out: { -readonly [K in keyof PricedCall.Labels]?: string } = { ...defaults }
+  if (labels !== undefined) {
+    if (labels.project !== undefined) out.project = labels.project
+    if (labels.environment !== undefined) out.environment = labels.environment
+    if (labels.feature !== undefined) out.feature = labels.feature
+    if (labels.team !== undefined) out.team = labels.team
+    if (labels.customer !== undefined) out.customer = labels.customer
+    if (labels.user !== undefined) out.endUser = labels.user
+    if (labels.workflow !== undefined) out.workflow = labels.workflow
+    if (labels.costCenter !== undefined) out.costCenter = labels.costCenter
+  }
+  if (apiKeyId !== undefined) out.apiKeyId = apiKeyId
+  for (const key of Object.keys(out) as Array<keyof PricedCall.Labels>) if (out[key] === undefined) delete out[key]
+  return out
+}
+
