@@ -1,9 +1,32 @@
 /**
  * Ingest: decode, normalize, match, price and store one batch of usage events for one tenant.
+ *
+ * Per event, in input order, the result is one of:
+ * - `inserted`: recorded now; `duplicate`: the same event was recorded before (a replay);
+ * - `conflict`: the request id was recorded with a different event (this one is dead-lettered);
+ * - `rejected`: the event cannot be recorded (bad shape, unknown provider, negative tokens, a
+ *   normalizer error); it is dead-lettered with its raw input and the reason, naming the field.
+ * An unmatched model is not a rejection: the call is recorded `unpriced` with its usage and the
+ * reason, so it can be repriced later and is never billed as $0.
+ *
+ * Every priced call of a batch goes to the ledger in one `insertBatch` call, which is one
+ * transaction; the dead letters of events rejected before pricing are recorded right after it,
+ * in a second one. If either fails the whole batch fails with `IngestFailure` and the caller
+ * retries: the ledger is idempotent, so a retry reports the calls already written as duplicates
+ * and changes no total.
+ *
+ * Hot path: decoding, normalizing and pricing are pure and synchronous; the database sees one
+ * tenant lookup per tenant every few seconds (cached) and one or two transactions per batch.
  */
-import type { Catalog } from "@tally/catalog"
-import type { DeadLetters, PricedCall, Tenants, UsageLedger } from "@tally/store"
-import { Context, Effect, Layer, Schema } from "effect"
+import { Catalog, PriceBook } from "@tally/catalog"
+import { Money } from "@tally/core"
+import { Normalize, type NormalizedCall, type NormalizeError } from "@tally/providers"
+import type { PricedCall } from "@tally/store"
+import { DeadLetters, Tenants, UsageLedger } from "@tally/store"
+import { Cache, Context, DateTime, Duration, Effect, Exit, Layer, Result, Schema } from "effect"
+import type { SqlError } from "effect/sql/SqlError"
+import * as Costing from "./Costing.ts"
+import * as UsageEvent from "./UsageEvent.ts"
 
 export interface IngestOptions {
   /** Labels from the API key; an event's own labels win field by field. */
@@ -19,7 +42,7 @@ export interface IngestItem {
   readonly status: ItemStatus
   /** rejected / conflict: what is wrong, naming the field. */
   readonly reason?: string
-  readonly costSource?: "provider" | "computed" | "estimated" | "unpriced"
+  readonly costSource?: Costing.CostSource
   /** Exact decimal string. */
   readonly total?: string | null
   readonly currency?: string | null
@@ -35,9 +58,15 @@ export interface IngestResult {
   readonly rejected: number
 }
 
+/** One caller's events with their options, for `ingestBatch`. */
+export interface Submission {
+  readonly events: ReadonlyArray<unknown>
+  readonly options?: IngestOptions | undefined
+}
+
 /**
  * The batch was not committed: nothing of it was written and the caller must retry (or not ack).
- * `unavailable`: the database failed; `unknown-tenant`: no such tenant.
+ * `unavailable`: the database failed; `unknown-tenant`: no such tenant (retrying will not help).
  */
 export class IngestFailure extends Schema.TaggedError<IngestFailure>()("IngestFailure", {
   reason: Schema.Literals(["unavailable", "unknown-tenant"]),
@@ -53,12 +82,304 @@ export interface IngestService {
     events: ReadonlyArray<unknown>,
     options?: IngestOptions
   ) => Effect.Effect<IngestResult, IngestFailure>
+  /**
+   * Several callers' events for one tenant in one ledger transaction (what the pipeline batches);
+   * one result per submission, each in its own input order. All commit or none.
+   */
+  readonly ingestBatch: (
+    tenantId: string,
+    submissions: ReadonlyArray<Submission>
+  ) => Effect.Effect<ReadonlyArray<IngestResult>, IngestFailure>
 }
 
-export class Ingest extends Context.Service<Ingest, IngestService>()("@tally/engine/Ingest") {
-  static readonly layer: Layer.Layer<Ingest, never, Catalog.Catalog | Tenants.Tenants | UsageLedger.UsageLedger | DeadLetters.DeadLetters> =
-    Layer.succeed(Ingest, {
-      ingest: (tenantId) =>
-        Effect.fail(new IngestFailure({ reason: "unavailable", tenantId, message: "not implemented yet" }))
+/** Which stage dead-letters the events that fail before pricing. */
+export const deadLetterSource = "ingest"
+
+/** How long a tenant's settings (built-in catalog on or off) are reused before being read again. */
+export const tenantCacheTtl = Duration.seconds(5)
+
+// ---------------------------------------------------------------------------------------------
+// Preparing one event (pure)
+
+interface Rejected {
+  readonly _tag: "Rejected"
+  readonly requestId: string | null
+  readonly field: string
+  readonly reason: string
+  /** `malformed` (the event's shape) or `rejected` (its payload or provider). */
+  readonly kind: "malformed" | "rejected"
+  readonly input: unknown
+}
+
+interface Priced {
+  readonly _tag: "Priced"
+  readonly call: PricedCall.PricedCall
+  readonly costed: Costing.CostedCall
+}
+
+type Prepared = Rejected | Priced
+
+const reject = (
+  requestId: string | null,
+  field: string,
+  reason: string,
+  kind: Rejected["kind"],
+  input: unknown
+): Rejected => ({ _tag: "Rejected", requestId, field, reason: `${field}: ${reason}`, kind, input })
+
+/** The field a normalizer error concerns, as a path into the event. */
+const normalizeField = (event: UsageEvent.RawEvent, error: NormalizeError.NormalizeError): string => {
+  if (Normalize.resolveProvider(event.provider) === undefined) return "provider"
+  if (error.reason === "unsupported" && error.path === "(payload)" && event.api !== undefined) return "api"
+  if (error.path === "(payload)") return "payload"
+  if (error.path === "request" || error.path.startsWith("request.") || error.path.startsWith("request[")) {
+    return error.path
+  }
+  return error.path.startsWith("[") ? `payload${error.path}` : `payload.${error.path}`
+}
+
+/** The normalizer's message without its `provider: path: ` prefix, which the field replaces. */
+const normalizeDetail = (error: NormalizeError.NormalizeError): string => {
+  const prefix = `${error.provider}: ${error.path}: `
+  return error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message
+}
+
+/**
+ * A normalized event as the call `Costing` prices. Its `provider` may be any catalog provider
+ * (not only those Tally has a normalizer for): prices are searched under `modelProvider`.
+ */
+const callOfNormalized = (event: UsageEvent.NormalizedEvent, raw: unknown): NormalizedCall.NormalizedCall => ({
+  provider: Normalize.resolveProvider(event.provider) ?? "otel",
+  api: "span",
+  model: event.model,
+  modelProvider: event.provider,
+  usage: event.usage,
+  batch: event.usage.batch ?? false,
+  estimated: false,
+  corrections: [],
+  subCalls: [],
+  raw
+})
+
+interface PrepareContext {
+  readonly book: PriceBook.PriceBook
+  readonly tenantId: string
+  readonly options: IngestOptions
+}
+
+const scopeOf = (context: PrepareContext, labels: PricedCall.Labels): PriceBook.Scope => {
+  const scope: { -readonly [K in keyof PriceBook.Scope]: string } = { tenant: context.tenantId }
+  if (context.options.apiKeyId !== undefined && context.options.apiKeyId !== "") scope.apiKey = context.options.apiKeyId
+  if (labels.project !== undefined && labels.project !== "") scope.project = labels.project
+  if (labels.team !== undefined && labels.team !== "") scope.team = labels.team
+  return scope
+}
+
+const prepare = (context: PrepareContext, input: unknown): Prepared => {
+  const decoded = UsageEvent.decodeEvent(input)
+  if (Result.isFailure(decoded)) {
+    const { path, requestId } = decoded.failure
+    const message = decoded.failure.message.startsWith(`${path}: `)
+      ? decoded.failure.message.slice(path.length + 2)
+      : decoded.failure.message
+    return reject(requestId, path, message, "malformed", input)
+  }
+  const event = decoded.success
+  const labels = UsageEvent.ledgerLabels(event.labels, context.options.defaultLabels, context.options.apiKeyId)
+  let call: NormalizedCall.NormalizedCall
+  let rawText: string | undefined
+  if (UsageEvent.isRaw(event)) {
+    const normalized = Normalize.normalize({
+      provider: event.provider,
+      api: event.api,
+      model: event.model,
+      request: event.request,
+      payload: event.payload,
+      batch: event.batch
     })
+    if (Result.isFailure(normalized)) {
+      return reject(event.requestId, normalizeField(event, normalized.failure), normalizeDetail(normalized.failure), "rejected", input)
+    }
+    call = normalized.success
+    if (typeof event.payload === "string") rawText = event.payload
+  } else {
+    call = callOfNormalized(event, (input as { readonly usage: unknown }).usage)
+  }
+  const costed = Costing.cost(context.book, call, {
+    at: DateTime.toEpochMillis(event.occurredAt),
+    scope: scopeOf(context, labels)
+  })
+  if (!UsageEvent.isRaw(event) && costed.unpriced?.reason === "unknown-provider" && Normalize.resolveProvider(event.provider) === undefined) {
+    return reject(event.requestId, "provider", `unknown provider ${JSON.stringify(event.provider)}: ${costed.unpriced.message}`, "rejected", input)
+  }
+  const priced = Costing.toPricedCall(costed, {
+    requestId: event.requestId,
+    occurredAt: event.occurredAt,
+    labels,
+    tags: event.tags ?? {},
+    rawText
+  })
+  if (UsageEvent.isRaw(event)) return { _tag: "Priced", call: priced, costed }
+  // The producer named the provider and sent no api: record exactly that.
+  const { api: _api, ...rest } = priced
+  return { _tag: "Priced", call: { ...rest, provider: event.provider }, costed }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+const pricedFields = (costed: Costing.CostedCall) => ({
+  costSource: costed.costSource,
+  total: costed.total === null ? null : Money.format(costed.total),
+  currency: costed.currency,
+  model: costed.model,
+  definition: costed.definitionId
+})
+
+const itemOf = (index: number, prepared: Prepared, stored: UsageLedger.ItemResult | undefined): IngestItem => {
+  if (prepared._tag === "Rejected") {
+    return { index, requestId: prepared.requestId, status: "rejected", reason: prepared.reason }
+  }
+  const fields = pricedFields(prepared.costed)
+  switch (stored?.status) {
+    case "inserted":
+    case "duplicate":
+      return { index, requestId: stored.requestId, status: stored.status, ...fields }
+    case "conflict":
+      return {
+        index,
+        requestId: stored.requestId,
+        status: "conflict",
+        reason: `requestId: already recorded with a different event (recorded ${stored.recordedHash}, this ${stored.eventHash})`,
+        ...fields
+      }
+    case "rejected":
+      return { index, requestId: stored.requestId, status: "rejected", reason: `${stored.field}: ${stored.reason}` }
+    case undefined:
+      // insertBatch returns one result per call; a missing one is a broken invariant, not input.
+      throw new Error(`the ledger returned no result for event ${index}`)
+  }
+}
+
+export const summarize = (items: ReadonlyArray<IngestItem>): IngestResult => {
+  let inserted = 0
+  let duplicates = 0
+  let conflicts = 0
+  let rejected = 0
+  for (const item of items) {
+    if (item.status === "inserted") inserted++
+    else if (item.status === "duplicate") duplicates++
+    else if (item.status === "conflict") conflicts++
+    else rejected++
+  }
+  return { items, inserted, duplicates, conflicts, rejected }
+}
+
+const deadLetterOf = (rejected: Rejected): DeadLetters.DeadLetterInput => {
+  const input = rejected.input
+  const payload = input !== null && typeof input === "object" && !Array.isArray(input) && "payload" in input
+    ? (input as { readonly payload: unknown }).payload
+    : undefined
+  return {
+    source: deadLetterSource,
+    kind: rejected.kind,
+    requestId: rejected.requestId,
+    field: rejected.field,
+    reason: rejected.reason,
+    item: input,
+    raw: payload === undefined ? input : payload,
+    rawText: typeof payload === "string" ? payload : null
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The service
+
+/** The price book a tenant sees: the catalog's, with the built-in catalog off when the tenant says so. */
+const bookForTenant = (base: PriceBook.PriceBook, tenantId: string): PriceBook.PriceBook =>
+  Result.getOrThrow(
+    PriceBook.make({
+      builtIn: base.builtIn,
+      layers: [...base.layers, { id: `tally:tenant-settings:${tenantId}`, scope: { tenant: tenantId }, builtIn: "disabled" }]
+    })
+  )
+
+export const make = Effect.gen(function*() {
+  const catalog = yield* Catalog.Catalog
+  const tenants = yield* Tenants.Tenants
+  const ledger = yield* UsageLedger.UsageLedger
+  const deadLetters = yield* DeadLetters.DeadLetters
+
+  // Books of tenants with the built-in catalog off, kept for the life of the service so their
+  // match views are built once; tenants with it on share the catalog's book.
+  const withoutBuiltIn = new Map<string, PriceBook.PriceBook>()
+  const tenantBook = yield* Cache.makeWith(
+    (tenantId: string) =>
+      Effect.map(tenants.get(tenantId), (tenant) => {
+        if (tenant.builtinCatalog) return catalog.book
+        let book = withoutBuiltIn.get(tenantId)
+        if (book === undefined) {
+          book = bookForTenant(catalog.book, tenantId)
+          withoutBuiltIn.set(tenantId, book)
+        }
+        return book
+      }),
+    {
+      capacity: 10_000,
+      // Settings are reused briefly; a failed lookup (database down, unknown tenant) is not kept.
+      timeToLive: (exit) => (Exit.isSuccess(exit) ? tenantCacheTtl : Duration.zero)
+    }
+  )
+
+  const failure = (tenantId: string) => (error: Tenants.TenantNotFound | SqlError) =>
+    error._tag === "TenantNotFound"
+      ? new IngestFailure({ reason: "unknown-tenant", tenantId, message: error.message })
+      : new IngestFailure({
+        reason: "unavailable",
+        tenantId,
+        message: `the database failed; nothing of the batch was written: ${error.message}`,
+        cause: error
+      })
+
+  const ingestBatch = Effect.fn("Ingest.ingestBatch")(function*(tenantId: string, submissions: ReadonlyArray<Submission>) {
+    const book = yield* Cache.get(tenantBook, tenantId).pipe(Effect.mapError(failure(tenantId)))
+    const prepared = submissions.map((submission) => {
+      const context: PrepareContext = { book, tenantId, options: submission.options ?? {} }
+      return submission.events.map((event) => prepare(context, event))
+    })
+    const calls: Array<PricedCall.PricedCall> = []
+    const rejected: Array<DeadLetters.DeadLetterInput> = []
+    for (const list of prepared) {
+      for (const p of list) {
+        if (p._tag === "Priced") calls.push(p.call)
+        else rejected.push(deadLetterOf(p))
+      }
+    }
+    const stored = calls.length === 0 ? undefined : yield* ledger.insertBatch(tenantId, calls).pipe(Effect.mapError(failure(tenantId)))
+    if (rejected.length > 0) yield* deadLetters.record(tenantId, rejected).pipe(Effect.mapError(failure(tenantId)))
+
+    let next = 0
+    return prepared.map((list) =>
+      summarize(list.map((p, index) => itemOf(index, p, p._tag === "Priced" ? stored?.items[next++] : undefined)))
+    )
+  })
+
+  const ingest = Effect.fn("Ingest.ingest")(function*(
+    tenantId: string,
+    events: ReadonlyArray<unknown>,
+    options?: IngestOptions
+  ) {
+    const [result] = yield* ingestBatch(tenantId, [{ events, options }])
+    return result!
+  })
+
+  return Ingest.of({ ingest, ingestBatch })
+})
+
+export class Ingest extends Context.Service<Ingest, IngestService>()("@tally/engine/Ingest") {
+  static readonly layer: Layer.Layer<
+    Ingest,
+    never,
+    Catalog.Catalog | Tenants.Tenants | UsageLedger.UsageLedger | DeadLetters.DeadLetters
+  > = Layer.effect(Ingest, make)
 }

@@ -50,6 +50,8 @@ export const RawEvent = Schema.Struct({
   api: Schema.optionalKey(Schema.String),
   model: Schema.optionalKey(Schema.String),
   request: Schema.optionalKey(Schema.Unknown),
+  /** The call ran as part of a provider batch job (billed at the batch discount). */
+  batch: Schema.optionalKey(Schema.Boolean),
   payload: Schema.Unknown
 })
 export type RawEvent = typeof RawEvent.Type

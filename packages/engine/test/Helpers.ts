@@ -1,0 +1,45 @@
+/** Layers and owner-side reads shared by the engine tests. */
+import { Catalog } from "@tally/catalog"
+import { Database, DeadLetters, Store, Tenants } from "@tally/store"
+import { Effect, Layer } from "effect"
+import { readFileSync } from "node:fs"
+import * as Ingest from "../src/Ingest.ts"
+
+export const fixture = (name: string): string => readFileSync(new URL(`fixtures/${name}`, import.meta.url), "utf8")
+export const fixtureJson = <A = unknown>(name: string): A => JSON.parse(fixture(name)) as A
+
+/** The store on PGlite, or on a fresh PostgreSQL database when TALLY_TEST_DATABASE_URL is set. */
+export const storeLayer = Store.layerWith(Database.layerTest)
+
+/** Ingest over the shipped built-in catalog and the test store, with the store kept in context. */
+export const ingestLayer = Layer.provideMerge(Ingest.Ingest.layer, Layer.merge(storeLayer, Catalog.Catalog.layer))
+
+export const backend = process.env.TALLY_TEST_DATABASE_URL ? "postgres" : "pglite"
+
+/** Options for `layer(...)`: real clock (the pool's timers), and time for PGlite to start. */
+export const layerOptions = { excludeTestServices: true, timeout: "120 seconds" } as const
+
+export const newTenant = (input: Partial<Tenants.CreateTenant> = {}) =>
+  Effect.map(Tenants.Tenants.use((tenants) => tenants.create({ name: "Acme", ...input })), (tenant) => tenant.id)
+
+/** What is stored for a tenant, counted as the owner (no row security). */
+export const counts = (tenantId: string) =>
+  Effect.gen(function*() {
+    const { sql } = yield* Database.Database
+    const [row] = yield* sql<{ ledger: bigint | number; dead: bigint | number; requests: string }>`SELECT
+      (SELECT count(*) FROM tally.usage_ledger WHERE tenant_id = ${tenantId}) AS ledger,
+      (SELECT count(*) FROM tally.dead_letters WHERE tenant_id = ${tenantId}) AS dead,
+      (SELECT coalesce(sum(request_count), 0)::text FROM tally.usage_rollups_hourly WHERE tenant_id = ${tenantId}) AS requests`
+    return { ledger: Number(row!.ledger), deadLetters: Number(row!.dead), rollupRequests: Number(row!.requests) }
+  })
+
+/** Request ids in the ledger, ordered by id. */
+export const ledgerIds = (tenantId: string) =>
+  Effect.gen(function*() {
+    const { sql } = yield* Database.Database
+    const rows = yield* sql<{ request_id: string }>`SELECT request_id FROM tally.usage_ledger WHERE tenant_id = ${tenantId} ORDER BY request_id`
+    return rows.map((row) => row.request_id)
+  })
+
+export const deadLetters = (tenantId: string) =>
+  DeadLetters.DeadLetters.use((letters) => letters.list(tenantId, { limit: 1000 }))
