@@ -8,6 +8,7 @@ import { ExitCode, invalidInput, WithExitCode } from "./CliError.ts"
 import * as Cost from "./commands/Cost.ts"
 import * as Normalize from "./commands/Normalize.ts"
 import * as Price from "./commands/Price.ts"
+import * as Serve from "./commands/Serve.ts"
 
 interface Command {
   readonly usage: string
@@ -17,7 +18,8 @@ interface Command {
 const commands: Record<string, Command> = {
   price: Price,
   normalize: Normalize,
-  cost: Cost
+  cost: Cost,
+  serve: Serve
 }
 
 const help = () => ({ usage: Object.values(commands).map((c) => c.usage) })

@@ -1,0 +1,142 @@
+/**
+ * `tally serve`: the worker process. One HTTP server (usage ingest, OTLP traces, health, metrics)
+ * over the configured database, plus any extension (the NATS consumer when `TALLY_NATS_URL` is
+ * set). Runs until SIGTERM or SIGINT, then shuts down gracefully: stop accepting, finish requests
+ * in flight, drain the pipeline, close the database.
+ *
+ * Once listening it prints one JSON line on stdout, `{ "listening": "<url>", ... }` (scripts and
+ * tests read the port from it, e.g. with `--port 0`); logs go to stderr. On shutdown it prints
+ * `{ "stopped": "<signal>" }`.
+ */
+import type * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as HttpServer from "effect/http/HttpServer"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as Redacted from "effect/Redacted"
+import * as Args from "../Args.ts"
+import { CliError, ExitCode, invalidInput } from "../CliError.ts"
+import * as Server from "../../server/Server.ts"
+import * as ServerConfig from "../../server/ServerConfig.ts"
+
+export const usage =
+  "tally serve [--port <n>] [--host <addr>] [--database-url <postgres://…>] [--data-dir <dir>] [--nats-url <nats://…>] [--max-body-bytes <n>] [--max-batch-events <n>]"
+
+/**
+ * THE place where further intakes join the serve process: each returned layer runs beside the HTTP
+ * server over the same services (`Server.Services`: the ingest pipeline, metrics, store, database,
+ * config), is started after them and stopped before them. `tally serve` and `tally demo` both use it.
+ */
+export const extensions = (_config: ServerConfig.ServerConfigShape): ReadonlyArray<Server.Extension> => [
+  // NATS JetStream consumer: added here when config.natsUrl is set (apps/worker/src/nats).
+]
+
+export const flags = {
+  port: { type: "string" },
+  host: { type: "string" },
+  "database-url": { type: "string" },
+  "data-dir": { type: "string" },
+  "nats-url": { type: "string" },
+  "max-body-bytes": { type: "string" },
+  "max-batch-events": { type: "string" }
+} as const
+
+interface FlagValues {
+  readonly port?: string | undefined
+  readonly host?: string | undefined
+  readonly "database-url"?: string | undefined
+  readonly "data-dir"?: string | undefined
+  readonly "nats-url"?: string | undefined
+  readonly "max-body-bytes"?: string | undefined
+  readonly "max-batch-events"?: string | undefined
+}
+
+/** The configuration: environment first, flags over it, then `defaults` for what neither sets. */
+export const readConfig = Effect.fnUntraced(function*(command: string, values: FlagValues) {
+  const env = yield* Effect.mapError(
+    ServerConfig.fromEnv,
+    (error: Config.ConfigError) => invalidInput(`${command}: invalid configuration: ${error.message}`)
+  )
+  const port = yield* Args.nonNegativeInt(command, "port", values.port)
+  if (port !== undefined && port > 65_535) return yield* invalidInput(`${command}: --port must be at most 65535, got ${port}`)
+  const url = values["database-url"]
+  return ServerConfig.override(env, {
+    port,
+    host: values.host,
+    databaseUrl: url === undefined || url === "" ? undefined : Redacted.make(url),
+    dataDir: values["data-dir"],
+    natsUrl: values["nats-url"],
+    maxBodyBytes: yield* Args.nonNegativeInt(command, "max-body-bytes", values["max-body-bytes"]),
+    maxBatchEvents: yield* Args.nonNegativeInt(command, "max-batch-events", values["max-batch-events"])
+  })
+})
+
+export type Signal = "SIGINT" | "SIGTERM"
+
+/** Resolves with the first SIGINT or SIGTERM. Its handlers are removed then, so a second signal ends the process at once. */
+const awaitSignal = Effect.callback<Signal>((resume) => {
+  const remove = () => {
+    process.off("SIGINT", onInt)
+    process.off("SIGTERM", onTerm)
+  }
+  const onInt = () => {
+    remove()
+    resume(Effect.succeed("SIGINT"))
+  }
+  const onTerm = () => {
+    remove()
+    resume(Effect.succeed("SIGTERM"))
+  }
+  process.on("SIGINT", onInt)
+  process.on("SIGTERM", onTerm)
+  return Effect.sync(remove)
+})
+
+const describeStartError = (config: ServerConfig.ServerConfigShape, error: unknown): string => {
+  const tag = (error as { readonly _tag?: unknown })?._tag
+  const cause = (error as { readonly cause?: unknown })?.cause
+  const detail = cause instanceof Error ? `${cause.message}` : error instanceof Error ? error.message : String(error)
+  if (tag === "ServeError") return `cannot listen on ${config.host}:${config.port}: ${detail}`
+  if (tag === "SqlError" || tag === "MigrationError") return `cannot open the database (${ServerConfig.describeDatabase(config)}): ${detail}`
+  return `cannot start: ${detail}`
+}
+
+/** The URL a client on this machine reaches the server at (the bound port, for `--port 0`). */
+const localUrl = (host: string, address: HttpServer.HttpServer["Service"]["address"]): string => {
+  if (address._tag === "UnixPathAddress") return `unix:${address.path}`
+  const shown = host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host
+  return `http://${shown.includes(":") ? `[${shown}]` : shown}:${address.port}`
+}
+
+/**
+ * Runs the worker until a signal: builds the process, announces it, runs `onReady` (the demo sets
+ * up its tenant there), waits, then releases everything in order.
+ */
+export const runServer = <E>(
+  config: ServerConfig.ServerConfigShape,
+  onReady: (url: string) => Effect.Effect<void, E, Server.Services>
+): Effect.Effect<{ readonly stopped: Signal }, CliError | E> =>
+  Effect.scoped(Effect.gen(function*() {
+    const context = yield* Layer.build(Server.layer(config, extensions(config))).pipe(
+      Effect.mapError((error) => new CliError({ message: describeStartError(config, error), exitCode: ExitCode.unexpected }))
+    )
+    const url = localUrl(config.host, Context.get(context, HttpServer.HttpServer).address)
+    const database = ServerConfig.describeDatabase(config)
+    yield* Effect.sync(() => process.stdout.write(`${JSON.stringify({ listening: url, database })}\n`))
+    yield* Effect.logInfo(`listening on ${url} (${database})`)
+    yield* onReady(url).pipe(Effect.provide(context))
+    const signal = yield* awaitSignal
+    yield* Effect.logInfo(`${signal}: shutting down; finishing requests and batches in flight`)
+    return { stopped: signal }
+  })).pipe(
+    Effect.tap(() => Effect.logInfo("stopped")),
+    Effect.provideService(Logger.LogToStderr, true)
+  )
+
+export const run = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const { values } = yield* Args.parse("serve", args, flags)
+    const config = yield* readConfig("serve", values)
+    return yield* runServer(config, () => Effect.void)
+  })

@@ -1,0 +1,56 @@
+/**
+ * A request the worker answers with an error status. The body is always
+ * `{ "error": { "code", "message" } }`: `code` is stable for programs, `message` says what is wrong
+ * in words a person can act on.
+ */
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as Schema from "effect/Schema"
+
+export const Code = Schema.Literals([
+  "malformed_body",
+  "unauthorized",
+  "forbidden",
+  "not_found",
+  "body_too_large",
+  "unsupported_media_type",
+  "invalid_batch",
+  "batch_too_large",
+  "unavailable",
+  "internal"
+])
+export type Code = typeof Code.Type
+
+const statusOf: Record<Code, number> = {
+  malformed_body: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  body_too_large: 413,
+  unsupported_media_type: 415,
+  invalid_batch: 422,
+  batch_too_large: 422,
+  unavailable: 503,
+  internal: 500
+}
+
+export class ApiError extends Schema.TaggedError<ApiError>()("ApiError", {
+  code: Code,
+  message: Schema.String
+}) {
+  get status(): number {
+    return statusOf[this.code]
+  }
+}
+
+export const make = (code: Code, message: string) => new ApiError({ code, message })
+
+/** The standard error body, with `WWW-Authenticate` on 401 as RFC 6750 asks. */
+export const toResponse = (error: ApiError): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.jsonUnsafe(
+    { error: { code: error.code, message: error.message } },
+    {
+      status: error.status,
+      ...(error.code === "unauthorized" ? { headers: { "www-authenticate": "Bearer" } } : {}),
+      ...(error.code === "unavailable" ? { headers: { "retry-after": "1" } } : {})
+    }
+  )

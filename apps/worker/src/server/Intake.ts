@@ -1,0 +1,34 @@
+/**
+ * Handing a request's events to the one ingest pipeline, for the HTTP and OTLP routes alike:
+ * the API key's tenant and default labels apply, the outcome is counted in the metrics, and a
+ * batch the database did not commit becomes a 503 the client retries.
+ */
+import { IngestPipeline, type Ingest } from "@tally/engine"
+import type { ApiKeys } from "@tally/store"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as ApiError from "./ApiError.ts"
+import { Metrics } from "./Metrics.ts"
+
+const empty: Ingest.IngestResult = { items: [], inserted: 0, duplicates: 0, conflicts: 0, rejected: 0 }
+
+export const submit = Effect.fnUntraced(function*(
+  key: ApiKeys.VerifiedKey,
+  events: ReadonlyArray<unknown>
+): Effect.fn.Return<Ingest.IngestResult, ApiError.ApiError, IngestPipeline | Metrics> {
+  if (events.length === 0) return empty
+  const pipeline = yield* IngestPipeline
+  const metrics = yield* Metrics
+  const started = yield* Clock.currentTimeNanos
+  const result = yield* pipeline.submit(key.tenantId, events, { defaultLabels: key.defaultLabels, apiKeyId: key.keyId }).pipe(
+    Effect.catchTag("IngestFailure", (failure) =>
+      failure.reason === "unknown-tenant"
+        ? Effect.fail(ApiError.make("unauthorized", "the API key's tenant does not exist"))
+        : Effect.logError("ingest batch not committed", failure).pipe(
+          Effect.andThen(Effect.fail(ApiError.make("unavailable", "the database is unavailable; nothing of this batch was stored, retry it")))
+        ))
+  )
+  const finished = yield* Clock.currentTimeNanos
+  yield* metrics.recordBatch(result, Number(finished - started) / 1e9)
+  return result
+})

@@ -1,0 +1,77 @@
+/**
+ * The worker process as layers: the database (PostgreSQL or embedded PGlite), the store, the
+ * catalog, the ingest pipeline, the metrics, and one HTTP server with every route.
+ *
+ * `layer(config, extensions)` is the whole process. Extensions are further layers that run in the
+ * same process over the same services (the NATS JetStream consumer is one); see
+ * `cli/commands/Serve.ts` for where they are chosen.
+ *
+ * Releasing the layer shuts down in dependency order: the HTTP server stops accepting and lets
+ * requests in flight finish, extensions stop, the pipeline drains its in-flight batches, and the
+ * database closes last.
+ */
+import { NodeHttpServer } from "@effect/platform-node"
+import { Catalog } from "@tally/catalog"
+import { Ingest, IngestPipeline } from "@tally/engine"
+import { Database, Store } from "@tally/store"
+import * as Effect from "effect/Effect"
+import * as HttpRouter from "effect/http/HttpRouter"
+import type * as HttpServer from "effect/http/HttpServer"
+import * as Layer from "effect/Layer"
+import { createServer } from "node:http"
+import * as ApiError from "./ApiError.ts"
+import { Metrics } from "./Metrics.ts"
+import * as Health from "./routes/Health.ts"
+import * as IngestRoute from "./routes/Ingest.ts"
+import * as OtlpRoute from "./routes/Otlp.ts"
+import { ServerConfig, type ServerConfigShape } from "./ServerConfig.ts"
+
+/** What the routes and every extension can use. */
+export type Services =
+  | ServerConfig
+  | Metrics
+  | IngestPipeline
+  | Ingest.Ingest
+  | Catalog.Catalog
+  | Database.Database
+  | Store.Services
+
+/** A layer that runs beside the HTTP server in the same process, over the same services. */
+export type Extension = Layer.Layer<never, unknown, Services>
+
+const notFound = Effect.succeed(ApiError.toResponse(ApiError.make("not_found", "no such route; see docs/worker.md for the API")))
+
+export const routes = HttpRouter.use((router) =>
+  Effect.all([
+    router.add("POST", IngestRoute.path, IngestRoute.handler),
+    router.add("POST", OtlpRoute.path, OtlpRoute.handler),
+    router.add("GET", "/healthz", Health.healthz),
+    router.add("GET", "/readyz", Health.readyz),
+    router.add("GET", "/metrics", Health.metrics),
+    router.add("*", "*", notFound)
+  ], { discard: true })
+)
+
+/** PostgreSQL when a URL is configured, else PGlite in the data directory. */
+export const layerDatabase = (config: ServerConfigShape) =>
+  config.databaseUrl === undefined
+    ? Database.layerPglite({ dataDir: config.dataDir })
+    : Database.layerPostgres({ url: config.databaseUrl })
+
+/** Everything but the HTTP server: what an extension or a test needs to run intake in-process. */
+export const layerServices = (config: ServerConfigShape) =>
+  IngestPipeline.layer().pipe(
+    Layer.provideMerge(Ingest.Ingest.layer),
+    Layer.provideMerge(Layer.mergeAll(Catalog.Catalog.layer, Metrics.layer, Layer.succeed(ServerConfig, config))),
+    Layer.provideMerge(Store.layerWith(layerDatabase(config)))
+  )
+
+/** The HTTP server with every route, listening on the configured host and port. */
+export const layerHttp = (config: ServerConfigShape): Layer.Layer<HttpServer.HttpServer, unknown, Services> =>
+  HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true }).pipe(
+    Layer.provideMerge(NodeHttpServer.layer(() => createServer(), { port: config.port, host: config.host }))
+  )
+
+/** The whole worker process. */
+export const layer = (config: ServerConfigShape, extensions: ReadonlyArray<Extension> = []) =>
+  Layer.mergeAll(layerHttp(config), ...extensions).pipe(Layer.provideMerge(layerServices(config)))
