@@ -121,7 +121,8 @@ export const decodeEvent = (input: unknown): Result.Result<UsageEvent, EventReje
   if (Result.isSuccess(decoded)) return Result.succeed(decoded.success)
   const issue = formatter(decoded.failure.issue).issues[0]
   const path = (issue?.path ?? []).map((key) => (Predicate.isObject(key) && "key" in key ? key.key : key) as PropertyKey)
-  return Result.fail(rejected(requestId, pathText(path), issue?.message ?? decoded.failure.message))
+  const message = issue?.message ?? decoded.failure.message
+  return Result.fail(rejected(requestId, pathText(path), message === "Expected no excess property" ? "unknown key" : message))
 }
 
 /**
