@@ -8,6 +8,7 @@ import { ExitCode, invalidInput, WithExitCode } from "./CliError.ts"
 import * as Cost from "./commands/Cost.ts"
 import * as Normalize from "./commands/Normalize.ts"
 import * as Price from "./commands/Price.ts"
+import * as Tenant from "./commands/Tenant.ts"
 import * as Serve from "./commands/Serve.ts"
 
 interface Command {
@@ -19,7 +20,9 @@ const commands: Record<string, Command> = {
   price: Price,
   normalize: Normalize,
   cost: Cost,
-  serve: Serve
+  serve: Serve,
+  tenant: Tenant.tenant,
+  apikey: Tenant.apikey
 }
 
 const help = () => ({ usage: Object.values(commands).map((c) => c.usage) })

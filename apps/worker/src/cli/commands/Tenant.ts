@@ -1,0 +1,220 @@
+/**
+ * Setting up tenants and API keys from scripts, against the configured database
+ * (`TALLY_DATABASE_URL` / `TALLY_DATA_DIR`, or `--database-url` / `--data-dir`):
+ *
+ *   tally tenant create --name N [--id ID] [--currency USD] [--time-zone UTC]
+ *   tally tenant list
+ *   tally apikey create --tenant T --scopes ingest,read [--label project=x]... [--name N]
+ *   tally apikey list --tenant T
+ *   tally apikey revoke --tenant T --key K
+ *
+ * A key's secret is printed once, at creation; only its hash is stored.
+ *
+ * The embedded database (PGlite) is one process's: run these while `tally serve` on the same
+ * data directory is stopped, or point both at PostgreSQL.
+ */
+import { ApiKeys, PricedCall, Store, Tenants } from "@tally/store"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import type { MigrationError } from "effect/sql/Migrator"
+import type { SqlError } from "effect/sql/SqlError"
+import * as Args from "../Args.ts"
+import { CliError, type CliError as CliErrorType, ExitCode, invalidInput } from "../CliError.ts"
+import * as Server from "../../server/Server.ts"
+import * as ServerConfig from "../../server/ServerConfig.ts"
+
+const databaseFlags = {
+  "database-url": { type: "string" },
+  "data-dir": { type: "string" }
+} as const
+
+/** Every scope; a tenant's first key gets all of them. */
+export const allScopes: ReadonlyArray<ApiKeys.Scope> = ["ingest", "read", "admin"]
+
+/** Runs `effect` over the store of the configured database; a database failure exits 1. */
+const withStore = <A>(
+  command: string,
+  values: { readonly "database-url"?: string | undefined; readonly "data-dir"?: string | undefined },
+  effect: Effect.Effect<A, CliErrorType | SqlError | MigrationError, Store.Services>
+): Effect.Effect<A, CliErrorType> =>
+  Effect.gen(function*() {
+    const env = yield* Effect.mapError(ServerConfig.fromEnv, (error) => invalidInput(`${command}: invalid configuration: ${error.message}`))
+    const url = values["database-url"]
+    const config = ServerConfig.override(env, {
+      databaseUrl: url === undefined || url === "" ? undefined : Redacted.make(url),
+      dataDir: values["data-dir"]
+    })
+    return yield* effect.pipe(
+      Effect.provide(Store.layerWith(Server.layerDatabase(config))),
+      Effect.mapError((error) =>
+        error._tag === "CliError"
+          ? error
+          : new CliError({
+            message: `${command}: database error (${ServerConfig.describeDatabase(config)}): ${error.message}`,
+            exitCode: ExitCode.unexpected
+          })
+      )
+    )
+  })
+
+const invalid = (command: string) => (error: { readonly message: string }) => Effect.fail(invalidInput(`${command}: ${error.message}`))
+
+const tenantJson = (tenant: Tenants.Tenant) => ({
+  tenantId: tenant.id,
+  name: tenant.name,
+  currency: tenant.currency,
+  timeZone: tenant.timeZone,
+  builtinCatalog: tenant.builtinCatalog,
+  createdAt: DateTime.formatIso(tenant.createdAt)
+})
+
+const keyJson = (key: ApiKeys.ApiKey) => ({
+  apiKeyId: key.id,
+  tenantId: key.tenantId,
+  name: key.name,
+  prefix: key.prefix,
+  scopes: key.scopes,
+  defaultLabels: key.defaultLabels,
+  createdAt: DateTime.formatIso(key.createdAt),
+  revokedAt: key.revokedAt === null ? null : DateTime.formatIso(key.revokedAt)
+})
+
+/** Creates a tenant and its first key (all scopes); the secret is in the result, once. */
+export const createTenantWithKey = (input: Tenants.CreateTenant) =>
+  Effect.gen(function*() {
+    const tenant = yield* (yield* Tenants.Tenants).create(input)
+    const created = yield* (yield* ApiKeys.ApiKeys).create(tenant.id, { name: "default", scopes: allScopes })
+    return { tenant, key: created.key, secret: Redacted.value(created.secret) }
+  })
+
+const tenantCreate = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const command = "tenant create"
+    const { values } = yield* Args.parse(command, args, {
+      ...databaseFlags,
+      name: { type: "string" },
+      id: { type: "string" },
+      currency: { type: "string" },
+      "time-zone": { type: "string" }
+    })
+    const name = yield* Args.required(command, "name", values.name)
+    const created = yield* withStore(
+      command,
+      values,
+      createTenantWithKey({ name, id: values.id, currency: values.currency, timeZone: values["time-zone"] }).pipe(
+        Effect.catchTag(["InvalidTenant", "TenantAlreadyExists", "InvalidApiKey", "TenantNotFound"], invalid(command))
+      )
+    )
+    return { ...tenantJson(created.tenant), apiKey: created.secret, apiKeyId: created.key.id }
+  })
+
+const tenantList = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const { values } = yield* Args.parse("tenant list", args, databaseFlags)
+    const tenants = yield* withStore("tenant list", values, Tenants.Tenants.use((t) => t.list))
+    return tenants.map(tenantJson)
+  })
+
+/** Label names a key may default, as events name them (`user` is stored as `endUser`). */
+const labelNames: Record<string, keyof PricedCall.Labels> = {
+  project: "project",
+  environment: "environment",
+  feature: "feature",
+  team: "team",
+  customer: "customer",
+  user: "endUser",
+  endUser: "endUser",
+  workflow: "workflow",
+  costCenter: "costCenter"
+}
+
+const parseLabels = (command: string, raw: ReadonlyArray<string>): Effect.Effect<PricedCall.Labels, CliErrorType> => {
+  const labels: Record<string, string> = {}
+  for (const entry of raw) {
+    const at = entry.indexOf("=")
+    const name = at < 0 ? undefined : labelNames[entry.slice(0, at)]
+    if (at < 0 || name === undefined) {
+      return Effect.fail(invalidInput(`${command}: --label must read name=value with name one of ${Object.keys(labelNames).join(", ")}; got "${entry}"`))
+    }
+    labels[name] = entry.slice(at + 1)
+  }
+  return Effect.succeed(labels)
+}
+
+const parseScopes = (command: string, raw: string): Effect.Effect<ReadonlyArray<ApiKeys.Scope>, CliErrorType> => {
+  const scopes = raw.split(",").map((s) => s.trim()).filter((s) => s !== "")
+  const unknown = scopes.filter((s) => !(allScopes as ReadonlyArray<string>).includes(s))
+  return unknown.length > 0 || scopes.length === 0
+    ? Effect.fail(invalidInput(`${command}: --scopes must list one or more of ${allScopes.join(", ")}, comma-separated; got "${raw}"`))
+    : Effect.succeed([...new Set(scopes)] as ReadonlyArray<ApiKeys.Scope>)
+}
+
+const apikeyCreate = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const command = "apikey create"
+    const { values } = yield* Args.parse(command, args, {
+      ...databaseFlags,
+      tenant: { type: "string" },
+      scopes: { type: "string" },
+      label: { type: "string", multiple: true },
+      name: { type: "string" }
+    })
+    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const scopes = yield* parseScopes(command, yield* Args.required(command, "scopes", values.scopes))
+    const defaultLabels = yield* parseLabels(command, values.label ?? [])
+    const created = yield* withStore(
+      command,
+      values,
+      ApiKeys.ApiKeys.use((keys) => keys.create(tenantId, { name: values.name ?? "cli", scopes, defaultLabels })).pipe(
+        Effect.catchTag(["InvalidApiKey", "TenantNotFound"], invalid(command))
+      )
+    )
+    return { apiKey: Redacted.value(created.secret), ...keyJson(created.key) }
+  })
+
+const apikeyList = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const command = "apikey list"
+    const { values } = yield* Args.parse(command, args, { ...databaseFlags, tenant: { type: "string" } })
+    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const keys = yield* withStore(command, values, ApiKeys.ApiKeys.use((k) => k.list(tenantId)))
+    return keys.map(keyJson)
+  })
+
+const apikeyRevoke = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const command = "apikey revoke"
+    const { values } = yield* Args.parse(command, args, { ...databaseFlags, tenant: { type: "string" }, key: { type: "string" } })
+    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const keyId = yield* Args.required(command, "key", values.key)
+    const key = yield* withStore(
+      command,
+      values,
+      ApiKeys.ApiKeys.use((k) => k.revoke(tenantId, keyId)).pipe(Effect.catchTag("ApiKeyNotFound", invalid(command)))
+    )
+    return keyJson(key)
+  })
+
+const subcommands = (
+  name: string,
+  table: Record<string, (args: ReadonlyArray<string>) => Effect.Effect<unknown, CliErrorType>>
+) =>
+(args: ReadonlyArray<string>): Effect.Effect<unknown, CliErrorType> => {
+  const [sub, ...rest] = args
+  const run = sub === undefined ? undefined : table[sub]
+  return run === undefined
+    ? Effect.fail(invalidInput(`${name}: expected a subcommand: ${Object.keys(table).join(", ")}`))
+    : run(rest)
+}
+
+export const tenant = {
+  usage: "tally tenant create --name <name> [--id <id>] [--currency USD] [--time-zone UTC] | tally tenant list  [--database-url <url>] [--data-dir <dir>]",
+  run: subcommands("tenant", { create: tenantCreate, list: tenantList })
+}
+
+export const apikey = {
+  usage:
+    "tally apikey create --tenant <id> --scopes ingest,read,admin [--label name=value]... [--name <name>] | tally apikey list --tenant <id> | tally apikey revoke --tenant <id> --key <key id>  [--database-url <url>] [--data-dir <dir>]",
+  run: subcommands("apikey", { create: apikeyCreate, list: apikeyList, revoke: apikeyRevoke })
+}
