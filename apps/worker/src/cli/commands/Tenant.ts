@@ -13,7 +13,7 @@
  * The embedded database (PGlite) is one process's: run these while `tally serve` on the same
  * data directory is stopped, or point both at PostgreSQL.
  */
-import { ApiKeys, PricedCall, Store, Tenants } from "@tally/store"
+import { ApiKeys, type PricedCall, Store, Tenants } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
