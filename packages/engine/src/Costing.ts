@@ -47,6 +47,7 @@ export interface CostedCall {
   /** The provider whose prices were searched (the call's `modelProvider` when it names one). */
   readonly pricingProvider: string
   readonly model: string | null
+  /** The matched definition and its snapshot; also set when a matched snapshot lacks a rate (`missing-rate`). */
   readonly definitionId: string | null
   readonly snapshotId: string | null
   /** The usage as priced (`fineTuned` set when the reported name designates a fine-tuned model). */
@@ -79,22 +80,28 @@ interface Priced {
   readonly breakdown: CostBreakdown.CostBreakdown
 }
 
+/** Why a part could not be priced and, for a missing rate, the definition that did match. */
+interface PriceFailure {
+  readonly unpriced: Unpriced
+  readonly match: Match.Match | null
+}
+
 const priceOne = (
   book: PriceBook.PriceBook,
   provider: string,
   model: string | undefined,
   usage: Usage.Usage,
   options: CostOptions
-): Result.Result<Priced, Unpriced> => {
+): Result.Result<Priced, PriceFailure> => {
   if (model === undefined || model.trim() === "") {
-    return Result.fail({ reason: "no-model", model: null, message: "the payload names no model; pass the model the request used" })
+    return Result.fail({ unpriced: { reason: "no-model", model: null, message: "the payload names no model; pass the model the request used" }, match: null })
   }
   const matched = Match.match(book, { provider, model, at: options.at, scope: options.scope })
-  if (Result.isFailure(matched)) return Result.fail({ reason: matched.failure.reason, model, message: matched.failure.message })
+  if (Result.isFailure(matched)) return Result.fail({ unpriced: { reason: matched.failure.reason, model, message: matched.failure.message }, match: null })
   const match = matched.success
   const pricedUsage: Usage.Usage = match.fineTuned && usage.fineTuned !== true ? { ...usage, fineTuned: true } : usage
   const priced = CostEngine.price(pricedUsage, match.snapshot)
-  if (Result.isFailure(priced)) return Result.fail({ reason: "missing-rate", model, message: priced.failure.message })
+  if (Result.isFailure(priced)) return Result.fail({ unpriced: { reason: "missing-rate", model, message: priced.failure.message }, match })
   return Result.succeed({ match, usage: pricedUsage, breakdown: priced.success })
 }
 
@@ -108,14 +115,14 @@ export const cost = (book: PriceBook.PriceBook, call: NormalizedCall.NormalizedC
   const reportedCost = call.reportedCost ?? null
   const main = priceOne(book, pricingProvider, call.model, call.usage, options)
 
-  let unpriced: Unpriced | null = Result.isFailure(main) ? main.failure : null
+  let unpriced: Unpriced | null = Result.isFailure(main) ? main.failure.unpriced : null
   const subCalls: Array<SubCallCost> = []
   const subLines: Array<CostBreakdown.CostLine> = []
   if (Result.isSuccess(main)) {
     for (const sub of call.subCalls) {
       const priced = priceOne(book, pricingProvider, sub.model, sub.usage, options)
       if (Result.isFailure(priced)) {
-        unpriced = { ...priced.failure, message: `sub-call ${sub.model}: ${priced.failure.message}` }
+        unpriced = { ...priced.failure.unpriced, message: `sub-call ${sub.model}: ${priced.failure.unpriced.message}` }
         break
       }
       if (priced.success.breakdown.currency !== main.success.breakdown.currency) {
@@ -132,6 +139,8 @@ export const cost = (book: PriceBook.PriceBook, call: NormalizedCall.NormalizedC
   }
 
   const matched = Result.isSuccess(main) ? main.success : null
+  // A call unpriced for a missing rate still names the definition and snapshot that lack it.
+  const match = matched?.match ?? (Result.isFailure(main) ? main.failure.match : null)
   const breakdown: CostBreakdown.CostBreakdown | null = matched === null || unpriced !== null
     ? null
     : subLines.length === 0
@@ -147,8 +156,8 @@ export const cost = (book: PriceBook.PriceBook, call: NormalizedCall.NormalizedC
     call,
     pricingProvider,
     model,
-    definitionId: matched?.match.definition.id ?? null,
-    snapshotId: matched?.match.snapshotId ?? null,
+    definitionId: match?.definition.id ?? null,
+    snapshotId: match?.snapshotId ?? null,
     usage: matched?.usage ?? call.usage,
     breakdown,
     total: reportedCost !== null ? reportedCost.amount : breakdown?.total ?? null,
@@ -158,7 +167,7 @@ export const cost = (book: PriceBook.PriceBook, call: NormalizedCall.NormalizedC
     reportedCost,
     difference,
     subCalls: breakdown === null ? [] : subCalls,
-    matchSummary: matched?.match.explanation.summary ?? null
+    matchSummary: match?.explanation.summary ?? null
   }
 }
 

@@ -13,11 +13,28 @@ import { normalizeOrFail, payloadFlags, readNormalizeInput } from "./Normalize.t
 export const usage =
   "tally cost --provider <id> [--at <ISO time>] [--catalog <custom-catalog.json>] [--no-builtin] [--model <model>] [--api <api>] [--request <request.json>] [--batch] <payload.json|->"
 
+const isoTime = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):(\d{2})))?$/
+
+/**
+ * An ISO 8601 date or date-time with its calendar fields in range. `Date` alone would roll
+ * 2026-02-30 over to March 2 and 24:00 to the next day: an event silently priced on another day.
+ */
+const parseIso = (value: string): Date | undefined => {
+  const m = isoTime.exec(value)
+  if (m === null) return undefined
+  const [year, month, day, hour, minute, second, offsetHour, offsetMinute] = m.slice(1).map((part) => part === undefined ? 0 : Number(part))
+  const calendarDay = new Date(Date.UTC(year!, month! - 1, day!))
+  if (calendarDay.getUTCFullYear() !== year || calendarDay.getUTCMonth() !== month! - 1 || calendarDay.getUTCDate() !== day) return undefined
+  if (hour! > 23 || minute! > 59 || second! > 59 || offsetHour! > 23 || offsetMinute! > 59) return undefined
+  const date = new Date(value)
+  return Number.isNaN(date.getTime()) ? undefined : date
+}
+
 /** Parses `--at`; the default is now, the time a live call happens. */
 export const parseAt = (command: string, value: string | undefined): Effect.Effect<Date, CliError> => {
   if (value === undefined) return Effect.sync(() => new Date())
-  const date = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2}))?$/.test(value) ? new Date(value) : undefined
-  return date === undefined || Number.isNaN(date.getTime())
+  const date = parseIso(value)
+  return date === undefined
     ? Effect.fail(invalidInput(`${command}: --at must be an ISO 8601 date or date-time such as 2026-05-01 or 2026-05-01T12:00:00Z, got "${value}"`))
     : Effect.succeed(date)
 }
