@@ -7,7 +7,8 @@
  */
 import { Usage } from "@tally/core"
 import type { PricedCall } from "@tally/store"
-import { Predicate, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import { Predicate, Result, Schema, SchemaTransformation } from "effect"
+import * as SchemaPath from "./internal/SchemaPath.ts"
 
 /** An instant with its zone, e.g. `2026-05-01T12:00:00Z` or `2026-05-01T14:00:00.250+02:00`. */
 const IsoDateTime = Schema.String.check(
@@ -80,20 +81,6 @@ export class EventRejected extends Schema.TaggedError<EventRejected>()("EventRej
 const options = { onExcessProperty: "error", errors: "first" } as const
 const decodeRaw = Schema.decodeUnknownResult(RawEvent, options)
 const decodeNormalized = Schema.decodeUnknownResult(NormalizedEvent, options)
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
-
-const pathText = (path: ReadonlyArray<PropertyKey>): string => {
-  let out = ""
-  for (const key of path) {
-    if (typeof key === "number") out += `[${key}]`
-    else {
-      const name = String(key)
-      out += /^[A-Za-z_$][\w$]*$/.test(name) ? (out === "" ? name : `.${name}`) : `[${JSON.stringify(name)}]`
-    }
-  }
-  return out === "" ? "(event)" : out
-}
-
 const requestIdOf = (input: Record<string, unknown>): string | null => {
   const id = input["requestId"]
   return Predicate.isString(id) && id.length > 0 && id.length <= 256 ? id : null
@@ -119,10 +106,8 @@ export const decodeEvent = (input: unknown): Result.Result<UsageEvent, EventReje
   }
   const decoded: Result.Result<UsageEvent, Schema.SchemaError> = hasPayload ? decodeRaw(input) : decodeNormalized(input)
   if (Result.isSuccess(decoded)) return Result.succeed(decoded.success)
-  const issue = formatter(decoded.failure.issue).issues[0]
-  const path = (issue?.path ?? []).map((key) => (Predicate.isObject(key) && "key" in key ? key.key : key) as PropertyKey)
-  const message = issue?.message ?? decoded.failure.message
-  return Result.fail(rejected(requestId, pathText(path), message === "Expected no excess property" ? "unknown key" : message))
+  const problem = SchemaPath.firstProblem(decoded.failure)
+  return Result.fail(rejected(requestId, SchemaPath.format(problem.path, "(event)"), problem.message))
 }
 
 /**
