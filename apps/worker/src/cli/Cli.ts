@@ -8,6 +8,7 @@ import { ExitCode, invalidInput, WithExitCode } from "./CliError.ts"
 import * as Cost from "./commands/Cost.ts"
 import * as Normalize from "./commands/Normalize.ts"
 import * as Price from "./commands/Price.ts"
+import * as Demo from "./commands/Demo.ts"
 import * as Tenant from "./commands/Tenant.ts"
 import * as Serve from "./commands/Serve.ts"
 
@@ -22,7 +23,8 @@ const commands: Record<string, Command> = {
   cost: Cost,
   serve: Serve,
   tenant: Tenant.tenant,
-  apikey: Tenant.apikey
+  apikey: Tenant.apikey,
+  demo: Demo
 }
 
 const help = () => ({ usage: Object.values(commands).map((c) => c.usage) })
