@@ -35,7 +35,8 @@ describe.each(targets)("Database on $name", (target) => {
           "1_tenancy",
           "2_catalog",
           "3_usage",
-          "4_budgets_chargeback_reconciliation"
+          "4_budgets_chargeback_reconciliation",
+          "5_budgets"
         ])
       }))
 
