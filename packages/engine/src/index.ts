@@ -1,4 +1,8 @@
+export * as BudgetPeriod from "./BudgetPeriod.ts"
+export * as Budgets from "./Budgets.ts"
 export * as Costing from "./Costing.ts"
+export * as Enforcement from "./Enforcement.ts"
+export * as Forecast from "./Forecast.ts"
 export * as Ingest from "./Ingest.ts"
 export * as Otlp from "./Otlp.ts"
 export * as Pipeline from "./Pipeline.ts"
