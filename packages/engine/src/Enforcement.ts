@@ -1,0 +1,436 @@
+/**
+ * Enforcement for gateways: may this call run?
+ *
+ * `check` answers allow or deny, with what remains of every budget that covers the call's labels.
+ * `reserve` answers the same and, when allowed, holds the estimate against every covering budget
+ * until the call is `settle`d with its actual cost, `release`d, or its time-to-live runs out.
+ *
+ * Guarantee. `reserve` locks the covering budgets (in id order, one transaction), reads spend and
+ * live holds after taking the locks, and admits only if, for every `block` budget,
+ *   spent + held + estimate ≤ amount.
+ * Admissions against one budget are therefore serialized: no two concurrent reservations both
+ * see the same headroom. What is admitted can exceed a block budget only by the error of the
+ * estimates of calls still in flight (actual above estimate), and by usage ingested without a
+ * reservation. With one call in flight at a time that is at most one estimate's error; when every
+ * actual cost is within its estimate, never.
+ *
+ * A settled reservation keeps holding its actual cost until the call's usage lands in the ledger
+ * under the same request id (the ledger then counts it), or until `settleGraceSeconds` passed.
+ * An expired or released reservation holds nothing.
+ */
+import { Money } from "@tally/core"
+import { Budgets as BudgetStore, Database, type Tenants } from "@tally/store"
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import type { SqlError } from "effect/sql/SqlError"
+import * as BudgetPeriod from "./BudgetPeriod.ts"
+import { budgetToJson } from "./Budgets.ts"
+
+export const defaultTtlSeconds = 600
+export const maxTtlSeconds = 86_400
+export const defaultSettleGraceSeconds = 900
+
+export interface CheckInput {
+  /** The call's labels (and model); a budget covers the call when its scope is a subset. */
+  readonly labels?: BudgetStore.CallScope | undefined
+  /** In the tenant's currency. */
+  readonly estimatedCost: Money.Decimal
+  /** When given, must be the tenant's currency. */
+  readonly currency?: string | undefined
+}
+
+export interface ReserveInput extends CheckInput {
+  /** The request id the call's usage will be ingested with: its hold ends when that lands. */
+  readonly requestId?: string | undefined
+  /** Default 600, at most 86400. */
+  readonly ttlSeconds?: number | undefined
+}
+
+export interface SettleInput {
+  readonly actualCost: Money.Decimal
+  readonly requestId?: string | undefined
+}
+
+export interface BudgetDecision {
+  readonly budget: BudgetStore.Budget
+  readonly window: BudgetPeriod.PeriodWindow
+  readonly spent: Money.Decimal
+  readonly reserved: Money.Decimal
+  /** amount − spent − reserved, before this call. */
+  readonly remaining: Money.Decimal
+  /** `remaining` − the estimate. */
+  readonly remainingAfter: Money.Decimal
+  /** False only for a `block` budget the call would overspend. */
+  readonly allowed: boolean
+}
+
+export interface Decision {
+  readonly allowed: boolean
+  readonly currency: string
+  readonly estimatedCost: Money.Decimal
+  /** The least `remaining` of the covering block budgets (of all covering budgets when none blocks); null when none covers. */
+  readonly remaining: Money.Decimal | null
+  readonly budgets: ReadonlyArray<BudgetDecision>
+  /** Ids of the block budgets that deny. */
+  readonly deniedBy: ReadonlyArray<string>
+  readonly reservation?: { readonly id: string; readonly expiresAt: DateTime.Utc } | undefined
+}
+
+export class InvalidEnforcementRequest extends Schema.TaggedError<InvalidEnforcementRequest>()(
+  "InvalidEnforcementRequest",
+  {
+    field: Schema.String,
+    message: Schema.String
+  }
+) {}
+
+/** The reservation is settled or released and cannot move that way. */
+export class ReservationClosed extends Schema.TaggedError<ReservationClosed>()("ReservationClosed", {
+  reservationId: Schema.String,
+  status: Schema.String,
+  message: Schema.String
+}) {}
+
+// Request bodies ------------------------------------------------------------------------------
+
+const NonNegativeCost = Money.NonNegativeDecimal
+const RequestId = Schema.String.check(
+  Schema.isMinLength(1, { message: "expected a non-empty request id" }),
+  Schema.isMaxLength(256, { message: "expected a request id of at most 256 characters" })
+)
+
+/** Labels a gateway sends; the API key's id comes from the key itself. */
+export const RequestLabels = Schema.Struct({
+  project: Schema.optionalKey(Schema.String),
+  environment: Schema.optionalKey(Schema.String),
+  feature: Schema.optionalKey(Schema.String),
+  team: Schema.optionalKey(Schema.String),
+  customer: Schema.optionalKey(Schema.String),
+  model: Schema.optionalKey(Schema.String)
+})
+
+export const CheckBody = Schema.Struct({
+  labels: Schema.optionalKey(RequestLabels),
+  estimatedCost: NonNegativeCost,
+  currency: Schema.optionalKey(Money.CurrencyCode)
+})
+
+export const ReserveBody = Schema.Struct({
+  labels: Schema.optionalKey(RequestLabels),
+  estimatedCost: NonNegativeCost,
+  currency: Schema.optionalKey(Money.CurrencyCode),
+  requestId: Schema.optionalKey(RequestId),
+  ttlSeconds: Schema.optionalKey(Schema.Int)
+})
+
+export const SettleBody = Schema.Struct({
+  reservationId: Schema.String,
+  actualCost: NonNegativeCost,
+  requestId: Schema.optionalKey(RequestId)
+})
+
+export const ReleaseBody = Schema.Struct({
+  reservationId: Schema.String
+})
+
+const decoder = <S extends Schema.Codec<unknown, unknown, never, never>>(schema: S) => {
+  const decode = Schema.decodeUnknownResult(schema as never, { onExcessProperty: "error", errors: "first" }) as (
+    input: unknown
+  ) => Result.Result<S["Type"], Schema.SchemaError>
+  return (input: unknown): Result.Result<S["Type"], InvalidEnforcementRequest> => {
+    const decoded = decode(input)
+    if (Result.isSuccess(decoded)) return Result.succeed(decoded.success)
+    const { field, message } = BudgetStore.firstIssue(decoded.failure, "(body)")
+    return Result.fail(new InvalidEnforcementRequest({ field, message: `${field}: ${message}` }))
+  }
+}
+
+export const decodeCheck = decoder(CheckBody)
+export const decodeReserve = decoder(ReserveBody)
+export const decodeSettle = decoder(SettleBody)
+export const decodeRelease = decoder(ReleaseBody)
+
+// JSON ---------------------------------------------------------------------------------------
+
+export const decisionToJson = (decision: Decision) => ({
+  decision: decision.allowed ? "allow" : "deny",
+  allowed: decision.allowed,
+  currency: decision.currency,
+  estimatedCost: Money.format(decision.estimatedCost),
+  remaining: decision.remaining === null ? null : Money.format(decision.remaining),
+  deniedBy: decision.deniedBy,
+  budgets: decision.budgets.map((b) => ({
+    budgetId: b.budget.id,
+    name: b.budget.name,
+    action: b.budget.action,
+    scope: b.budget.scope,
+    period: BudgetPeriod.toJson(b.window),
+    amount: Money.format(b.budget.amount),
+    spent: Money.format(b.spent),
+    reserved: Money.format(b.reserved),
+    remaining: Money.format(b.remaining),
+    remainingAfter: Money.format(b.remainingAfter),
+    allowed: b.allowed
+  })),
+  ...(decision.reservation === undefined ? {} : {
+    reservation: { id: decision.reservation.id, expiresAt: DateTime.formatIso(decision.reservation.expiresAt) }
+  })
+})
+
+export const reservationToJson = (r: BudgetStore.Reservation) => ({
+  id: r.id,
+  status: r.status,
+  requestId: r.requestId,
+  labels: r.labels,
+  estimate: Money.format(r.estimate),
+  actual: r.actual === null ? null : Money.format(r.actual),
+  currency: r.currency,
+  createdAt: DateTime.formatIso(r.createdAt),
+  expiresAt: DateTime.formatIso(r.expiresAt),
+  settledAt: r.settledAt === null ? null : DateTime.formatIso(r.settledAt),
+  releasedAt: r.releasedAt === null ? null : DateTime.formatIso(r.releasedAt),
+  budgetIds: r.holds.map((h) => h.budgetId)
+})
+
+export { budgetToJson }
+
+// The service ----------------------------------------------------------------------------------
+
+export interface EnforcementService {
+  readonly check: (
+    tenantId: string,
+    input: CheckInput
+  ) => Effect.Effect<Decision, InvalidEnforcementRequest | Tenants.TenantNotFound | SqlError>
+  /** `check`, and when allowed a hold on every covering budget, in one transaction. */
+  readonly reserve: (
+    tenantId: string,
+    input: ReserveInput
+  ) => Effect.Effect<Decision, InvalidEnforcementRequest | Tenants.TenantNotFound | SqlError>
+  /** Records the call's actual cost; settling again with the same cost is a no-op. */
+  readonly settle: (
+    tenantId: string,
+    reservationId: string,
+    input: SettleInput
+  ) => Effect.Effect<
+    BudgetStore.Reservation,
+    BudgetStore.ReservationNotFound | ReservationClosed | InvalidEnforcementRequest | SqlError
+  >
+  /** Frees the hold of a call that did not run; releasing twice is a no-op. */
+  readonly release: (
+    tenantId: string,
+    reservationId: string
+  ) => Effect.Effect<BudgetStore.Reservation, BudgetStore.ReservationNotFound | ReservationClosed | SqlError>
+  readonly get: (
+    tenantId: string,
+    reservationId: string
+  ) => Effect.Effect<BudgetStore.Reservation, BudgetStore.ReservationNotFound | SqlError>
+  /** Deletes reservations that stopped counting before `before` (housekeeping). */
+  readonly purge: (tenantId: string, before: DateTime.Utc) => Effect.Effect<number, SqlError>
+}
+
+export interface EnforcementConfig {
+  readonly settleGraceSeconds?: number | undefined
+}
+
+const isRetryable = (error: { readonly _tag: string }): boolean =>
+  error._tag === "SqlError" &&
+  ((error as SqlError).reason._tag === "DeadlockError" || (error as SqlError).reason._tag === "SerializationError")
+
+const invalid = (field: string, message: string) =>
+  new InvalidEnforcementRequest({ field, message: `${field}: ${message}` })
+
+export class Enforcement extends Context.Service<Enforcement, EnforcementService>()("@tally/engine/Enforcement") {
+  static readonly layerConfig = (config: EnforcementConfig = {}): Layer.Layer<Enforcement, never, Database.Database> =>
+    Layer.effect(
+      Enforcement,
+      Effect.gen(function*() {
+        const db = yield* Database.Database
+        const sql = db.sql
+        const graceMillis = (config.settleGraceSeconds ?? defaultSettleGraceSeconds) * 1000
+
+        const validate = (input: ReserveInput): InvalidEnforcementRequest | undefined => {
+          if (!input.estimatedCost.isFinite() || input.estimatedCost.isNegative()) {
+            return invalid("estimatedCost", `expected a non-negative amount, got ${Money.format(input.estimatedCost)}`)
+          }
+          const ttl = input.ttlSeconds
+          if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1 || ttl > maxTtlSeconds)) {
+            return invalid("ttlSeconds", `expected whole seconds from 1 to ${maxTtlSeconds}, got ${ttl}`)
+          }
+          return undefined
+        }
+
+        /** The decision for a call, read inside the caller's transaction (after any locks). */
+        const decide = (tenantId: string, input: ReserveInput, now: DateTime.Utc, lock: boolean) =>
+          Effect.gen(function*() {
+            const tenant = yield* BudgetStore.tenantSettings(sql, tenantId)
+            if (input.currency !== undefined && input.currency !== tenant.currency) {
+              return yield* invalid("currency", `budgets of this tenant are in ${tenant.currency}, got ${input.currency}`)
+            }
+            const labels = BudgetStore.normalizeScope(input.labels)
+            const budgets = yield* BudgetStore.covering(sql, tenantId, labels, { lock })
+            const windows = budgets.map((b) => BudgetPeriod.containing(b.period, now, tenant.timeZone))
+            const spend = yield* BudgetStore.spend(
+              sql,
+              tenantId,
+              tenant.currency,
+              budgets.map((b, i) => ({ key: b.id, scope: b.scope, from: windows[i]!.start, to: windows[i]!.end }))
+            )
+            const holds = yield* BudgetStore.held(
+              sql,
+              tenantId,
+              budgets.map((b, i) => ({ budgetId: b.id, periodStart: windows[i]!.start })),
+              now
+            )
+            const decisions = budgets.map((budget, i): BudgetDecision => {
+              const spent = spend.get(budget.id)!.amount
+              const reserved = holds.get(budget.id) ?? Money.ZERO
+              const remaining = budget.amount.minus(spent).minus(reserved)
+              const remainingAfter = remaining.minus(input.estimatedCost)
+              return {
+                budget,
+                window: windows[i]!,
+                spent,
+                reserved,
+                remaining,
+                remainingAfter,
+                allowed: budget.action === "alert" || !remainingAfter.isNegative()
+              }
+            })
+            const blocking = decisions.filter((d) => d.budget.action === "block")
+            const pool = blocking.length > 0 ? blocking : decisions
+            const remaining = pool.length === 0
+              ? null
+              : pool.reduce((min, d) => (d.remaining.lt(min) ? d.remaining : min), pool[0]!.remaining)
+            const deniedBy = decisions.filter((d) => !d.allowed).map((d) => d.budget.id)
+            return {
+              decision: {
+                allowed: deniedBy.length === 0,
+                currency: tenant.currency,
+                estimatedCost: input.estimatedCost,
+                remaining,
+                budgets: decisions,
+                deniedBy
+              } satisfies Decision,
+              labels,
+              currency: tenant.currency
+            }
+          })
+
+        const check = Effect.fn("Enforcement.check")(function*(tenantId: string, input: CheckInput) {
+          const bad = validate(input)
+          if (bad !== undefined) return yield* bad
+          const now = yield* DateTime.now
+          const { decision } = yield* db.withTenant(tenantId, decide(tenantId, input, now, false))
+          return decision
+        })
+
+        const reserve = Effect.fn("Enforcement.reserve")(function*(tenantId: string, input: ReserveInput) {
+          const bad = validate(input)
+          if (bad !== undefined) return yield* bad
+          const now = yield* DateTime.now
+          const expiresAt = DateTime.makeUnsafe(
+            DateTime.toEpochMillis(now) + (input.ttlSeconds ?? defaultTtlSeconds) * 1000
+          )
+          return yield* db.withTenant(
+            tenantId,
+            Effect.gen(function*() {
+              const { currency, decision, labels } = yield* decide(tenantId, input, now, true)
+              if (!decision.allowed) return decision
+              const id = yield* BudgetStore.insertReservation(sql, tenantId, {
+                requestId: input.requestId ?? null,
+                labels,
+                estimate: input.estimatedCost,
+                currency,
+                createdAt: now,
+                expiresAt,
+                holds: decision.budgets.map((b) => ({ budgetId: b.budget.id, periodStart: b.window.start }))
+              })
+              return { ...decision, reservation: { id, expiresAt } } satisfies Decision
+            })
+          ).pipe(
+            Effect.retry({ times: 5, schedule: Schedule.exponential("10 millis"), while: isRetryable })
+          )
+        })
+
+        const settle = Effect.fn("Enforcement.settle")(function*(
+          tenantId: string,
+          reservationId: string,
+          input: SettleInput
+        ) {
+          if (!input.actualCost.isFinite() || input.actualCost.isNegative()) {
+            return yield* invalid("actualCost", `expected a non-negative amount, got ${Money.format(input.actualCost)}`)
+          }
+          const now = yield* DateTime.now
+          return yield* db.withTenant(
+            tenantId,
+            Effect.gen(function*() {
+              const current = yield* BudgetStore.getReservation(sql, tenantId, reservationId, { forUpdate: true })
+              if (current.status === "released") {
+                return yield* new ReservationClosed({
+                  reservationId,
+                  status: current.status,
+                  message: `reservation ${reservationId} was released; it cannot be settled`
+                })
+              }
+              if (current.status === "settled") {
+                const same = current.actual !== null && current.actual.eq(input.actualCost) &&
+                  (input.requestId === undefined || input.requestId === current.requestId)
+                if (same) return current
+                return yield* new ReservationClosed({
+                  reservationId,
+                  status: current.status,
+                  message: `reservation ${reservationId} was settled with ${
+                    Money.format(current.actual ?? Money.ZERO)
+                  } already`
+                })
+              }
+              yield* BudgetStore.settleReservation(sql, tenantId, reservationId, {
+                actual: input.actualCost,
+                requestId: input.requestId ?? null,
+                now,
+                expiresAt: DateTime.makeUnsafe(DateTime.toEpochMillis(now) + graceMillis)
+              })
+              return yield* BudgetStore.getReservation(sql, tenantId, reservationId)
+            })
+          )
+        })
+
+        const release = Effect.fn("Enforcement.release")(function*(tenantId: string, reservationId: string) {
+          const now = yield* DateTime.now
+          return yield* db.withTenant(
+            tenantId,
+            Effect.gen(function*() {
+              const current = yield* BudgetStore.getReservation(sql, tenantId, reservationId, { forUpdate: true })
+              if (current.status === "released") return current
+              if (current.status === "settled") {
+                return yield* new ReservationClosed({
+                  reservationId,
+                  status: current.status,
+                  message: `reservation ${reservationId} was settled; it cannot be released`
+                })
+              }
+              yield* BudgetStore.releaseReservation(sql, tenantId, reservationId, now)
+              return yield* BudgetStore.getReservation(sql, tenantId, reservationId)
+            })
+          )
+        })
+
+        const get = Effect.fn("Enforcement.get")(function*(tenantId: string, reservationId: string) {
+          return yield* db.withTenant(tenantId, BudgetStore.getReservation(sql, tenantId, reservationId))
+        })
+
+        const purge = Effect.fn("Enforcement.purge")(function*(tenantId: string, before: DateTime.Utc) {
+          return yield* db.withTenant(tenantId, BudgetStore.purgeReservations(sql, tenantId, before))
+        })
+
+        return Enforcement.of({ check, reserve, settle, release, get, purge })
+      })
+    )
+
+  static readonly layer: Layer.Layer<Enforcement, never, Database.Database> = Enforcement.layerConfig()
+}
