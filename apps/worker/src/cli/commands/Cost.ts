@@ -30,12 +30,12 @@ const parseIso = (value: string): Date | undefined => {
   return Number.isNaN(date.getTime()) ? undefined : date
 }
 
-/** Parses `--at`; the default is now, the time a live call happens. */
-export const parseAt = (command: string, value: string | undefined): Effect.Effect<Date, CliError> => {
+/** Parses `--at` (or the flag or field `what` names); the default is now, the time a live call happens. */
+export const parseAt = (command: string, value: string | undefined, what = "--at"): Effect.Effect<Date, CliError> => {
   if (value === undefined) return Effect.sync(() => new Date())
   const date = parseIso(value)
   return date === undefined
-    ? Effect.fail(invalidInput(`${command}: --at must be an ISO 8601 date or date-time such as 2026-05-01 or 2026-05-01T12:00:00Z, got "${value}"`))
+    ? Effect.fail(invalidInput(`${command}: ${what} must be an ISO 8601 date or date-time such as 2026-05-01 or 2026-05-01T12:00:00Z, got "${value}"`))
     : Effect.succeed(date)
 }
 
