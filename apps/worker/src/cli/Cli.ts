@@ -5,9 +5,11 @@
 import { Cause, Effect, Exit } from "effect"
 import type { CliError } from "./CliError.ts"
 import { ExitCode, invalidInput, WithExitCode } from "./CliError.ts"
+import * as Catalog from "./commands/Catalog.ts"
 import * as Cost from "./commands/Cost.ts"
 import * as Normalize from "./commands/Normalize.ts"
 import * as Price from "./commands/Price.ts"
+import * as Rollups from "./commands/Rollups.ts"
 import * as Demo from "./commands/Demo.ts"
 import * as Tenant from "./commands/Tenant.ts"
 import * as Serve from "./commands/Serve.ts"
@@ -21,6 +23,8 @@ const commands: Record<string, Command> = {
   price: Price,
   normalize: Normalize,
   cost: Cost,
+  catalog: Catalog,
+  rollups: Rollups,
   serve: Serve,
   tenant: Tenant.tenant,
   apikey: Tenant.apikey,
