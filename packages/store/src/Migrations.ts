@@ -11,13 +11,15 @@ import Catalog from "./internal/migrations/0002_catalog.ts"
 import Usage from "./internal/migrations/0003_usage.ts"
 import BudgetsChargebackReconciliation from "./internal/migrations/0004_budgets_chargeback_reconciliation.ts"
 import Budgets from "./internal/migrations/0005_budgets.ts"
+import UsageDaily from "./internal/migrations/0008_usage_daily.ts"
 
 export const loader: Migrator.Loader = Migrator.fromRecord({
   "0001_tenancy": Tenancy,
   "0002_catalog": Catalog,
   "0003_usage": Usage,
   "0004_budgets_chargeback_reconciliation": BudgetsChargebackReconciliation,
-  "0005_budgets": Budgets
+  "0005_budgets": Budgets,
+  "0008_usage_daily": UsageDaily
 })
 
 /** Where the migrator records what ran, inside Tally's own schema. */

@@ -7,11 +7,12 @@ import { ApiKeys } from "./ApiKeys.ts"
 import type { Database } from "./Database.ts"
 import { DeadLetters } from "./DeadLetters.ts"
 import { PricingSnapshots } from "./PricingSnapshots.ts"
+import { Queries } from "./Queries.ts"
 import { Rollups } from "./Rollups.ts"
 import { Tenants } from "./Tenants.ts"
 import { UsageLedger } from "./UsageLedger.ts"
 
-export type Services = Tenants | ApiKeys | UsageLedger | Rollups | DeadLetters | PricingSnapshots
+export type Services = Tenants | ApiKeys | UsageLedger | Rollups | DeadLetters | PricingSnapshots | Queries
 
 export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Tenants.layer,
@@ -19,7 +20,8 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   UsageLedger.layer,
   Rollups.layer,
   DeadLetters.layer,
-  PricingSnapshots.layer
+  PricingSnapshots.layer,
+  Queries.layer
 )
 
 /** The repositories over the given database layer, with the `Database` itself kept in context. */
