@@ -19,6 +19,7 @@ import * as Args from "../Args.ts"
 import { CliError, ExitCode, invalidInput } from "../CliError.ts"
 import * as Server from "../../server/Server.ts"
 import * as ServerConfig from "../../server/ServerConfig.ts"
+import * as UsageConsumer from "../../nats/UsageConsumer.ts"
 
 export const usage =
   "tally serve [--port <n>] [--host <addr>] [--database-url <postgres://…>] [--data-dir <dir>] [--nats-url <nats://…>] [--max-body-bytes <n>] [--max-batch-events <n>]"
@@ -28,8 +29,9 @@ export const usage =
  * server over the same services (`Server.Services`: the ingest pipeline, metrics, store, database,
  * config), is started after them and stopped before them. `tally serve` and `tally demo` both use it.
  */
-export const extensions = (_config: ServerConfig.ServerConfigShape): ReadonlyArray<Server.Extension> => [
+export const extensions = (config: ServerConfig.ServerConfigShape): ReadonlyArray<Server.Extension> => [
   // NATS JetStream consumer: added here when config.natsUrl is set (apps/worker/src/nats).
+  ...(config.natsUrl === undefined ? [] : [UsageConsumer.serveExtension(config.natsUrl)])
 ]
 
 export const flags = {
