@@ -36,7 +36,8 @@ describe.each(targets)("Database on $name", (target) => {
           "2_catalog",
           "3_usage",
           "4_budgets_chargeback_reconciliation",
-          "5_budgets"
+          "5_budgets",
+          "8_usage_daily"
         ])
       }))
 
