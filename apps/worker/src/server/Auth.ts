@@ -28,7 +28,7 @@ export const authenticate = Effect.fnUntraced(function*(
     Effect.catchTags({
       ApiKeyRejected: () => Effect.fail(ApiError.make("unauthorized", "the API key is not valid (unknown or revoked)")),
       SqlError: (error) =>
-        Effect.logError("API key verification failed", error).pipe(
+        Effect.logError(`API key verification failed: ${error.message}`).pipe(
           Effect.andThen(Effect.fail(ApiError.make("unavailable", "the database is unavailable; retry later")))
         )
     })

@@ -24,7 +24,7 @@ export const submit = Effect.fnUntraced(function*(
     Effect.catchTag("IngestFailure", (failure) =>
       failure.reason === "unknown-tenant"
         ? Effect.fail(ApiError.make("unauthorized", "the API key's tenant does not exist"))
-        : Effect.logError("ingest batch not committed", failure).pipe(
+        : Effect.logError(`ingest batch not committed: ${failure.message}`).pipe(
           Effect.andThen(Effect.fail(ApiError.make("unavailable", "the database is unavailable; nothing of this batch was stored, retry it")))
         ))
   )
