@@ -22,9 +22,10 @@ import { Catalog, PriceBook } from "@tally/catalog"
 import { Money } from "@tally/core"
 import { Normalize, type NormalizedCall, type NormalizeError } from "@tally/providers"
 import type { PricedCall } from "@tally/store"
-import { DeadLetters, Tenants, UsageLedger } from "@tally/store"
+import { type Database, DeadLetters, Tenants, UsageLedger } from "@tally/store"
 import { Cache, Context, DateTime, Duration, Effect, Exit, Layer, Result, Schema } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
+import * as Budgets from "./Budgets.ts"
 import * as Costing from "./Costing.ts"
 import * as UsageEvent from "./UsageEvent.ts"
 
@@ -309,6 +310,7 @@ export const make = Effect.gen(function*() {
   const tenants = yield* Tenants.Tenants
   const ledger = yield* UsageLedger.UsageLedger
   const deadLetters = yield* DeadLetters.DeadLetters
+  const budgets = yield* Budgets.Budgets
 
   // Books of tenants with the built-in catalog off, kept for the life of the service so their
   // match views are built once; tenants with it on share the catalog's book.
@@ -356,6 +358,8 @@ export const make = Effect.gen(function*() {
       }
     }
     const stored = calls.length === 0 ? undefined : yield* ledger.insertBatch(tenantId, calls).pipe(Effect.mapError(failure(tenantId)))
+    // Committed: budgets see the calls really inserted (never fails; a sweep catches up if it gave up).
+    if (stored !== undefined) yield* budgets.evaluateAfterCommit(tenantId, calls.filter((_, i) => stored.items[i]?.status === "inserted"))
     if (rejected.length > 0) yield* deadLetters.record(tenantId, rejected).pipe(Effect.mapError(failure(tenantId)))
 
     let next = 0
@@ -380,6 +384,6 @@ export class Ingest extends Context.Service<Ingest, IngestService>()("@tally/eng
   static readonly layer: Layer.Layer<
     Ingest,
     never,
-    Catalog.Catalog | Tenants.Tenants | UsageLedger.UsageLedger | DeadLetters.DeadLetters
-  > = Layer.effect(Ingest, make)
+    Catalog.Catalog | Tenants.Tenants | UsageLedger.UsageLedger | DeadLetters.DeadLetters | Database.Database
+  > = Layer.effect(Ingest, make).pipe(Layer.provide(Budgets.layerWith))
 }
