@@ -39,6 +39,12 @@ export interface IngestPipelineService {
     events: ReadonlyArray<unknown>,
     options?: IngestOptions
   ) => Effect.Effect<IngestResult, IngestFailure>
+  /**
+   * Stops intake (later `submit`s fail `unavailable`) and waits until every queued and in-flight
+   * submission is recorded and answered. Releasing the layer does the same; this lets a caller
+   * drain first and answer its own callers before tearing anything down. Idempotent.
+   */
+  readonly drain: Effect.Effect<void>
 }
 
 interface Pending {
@@ -124,9 +130,10 @@ export const make = (config: PipelineConfig = {}) =>
       Stream.runDrain
     )
     const fiber = yield* Effect.forkScoped(pipeline)
+    const drain = Effect.andThen(Queue.end(queue), Effect.asVoid(Fiber.await(fiber)))
     // Runs before the fork's own finalizer (finalizers run in reverse): end intake, then wait
     // until every queued and in-flight batch is recorded.
-    yield* Effect.addFinalizer(() => Effect.andThen(Queue.end(queue), Effect.ignore(Fiber.join(fiber))))
+    yield* Effect.addFinalizer(() => drain)
 
     const submit = Effect.fn("IngestPipeline.submit")(function*(
       tenantId: string,
@@ -146,7 +153,7 @@ export const make = (config: PipelineConfig = {}) =>
       return yield* Deferred.await(deferred)
     })
 
-    return IngestPipeline.of({ submit })
+    return IngestPipeline.of({ submit, drain })
   })
 
 export class IngestPipeline extends Context.Service<IngestPipeline, IngestPipelineService>()("@tally/engine/IngestPipeline") {

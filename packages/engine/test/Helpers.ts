@@ -1,7 +1,7 @@
 /** Layers and owner-side reads shared by the engine tests. */
 import { Catalog } from "@tally/catalog"
 import { Database, DeadLetters, Store, Tenants } from "@tally/store"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { readFileSync } from "node:fs"
 import * as Ingest from "../src/Ingest.ts"
 
@@ -43,3 +43,20 @@ export const ledgerIds = (tenantId: string) =>
 
 export const deadLetters = (tenantId: string) =>
   DeadLetters.DeadLetters.use((letters) => letters.list(tenantId, { limit: 1000 }))
+
+/**
+ * A URL to the test database when it is real PostgreSQL (the fresh database `Database.layerTest`
+ * made for this file), for code under test that opens its own connection; undefined otherwise.
+ */
+export const testDatabaseUrl = Effect.gen(function*() {
+  const admin = process.env.TALLY_TEST_DATABASE_URL
+  const database = yield* Effect.serviceOption(Database.Database)
+  if (admin === undefined || admin === "" || Option.isNone(database)) return undefined
+  const [row] = yield* database.value.sql<{ name: string }>`SELECT current_database() AS name`
+  const url = new URL(admin)
+  url.pathname = `/${row!.name}`
+  return url.toString()
+})
+
+/** The fresh PostgreSQL database of `Database.layerTest` when there is one; nothing on PGlite. */
+export const postgresOnlyLayer = backend === "postgres" ? Layer.orDie(storeLayer) : Layer.empty
