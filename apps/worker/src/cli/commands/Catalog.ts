@@ -269,10 +269,13 @@ const importCatalog = (args: ReadonlyArray<string>) =>
     }
     if (report.definitions.length === 0) {
       const first = report.issues[0]
+      const where = first === undefined ? "" : [first.model, first.key].filter((part) => part !== null).join(" ")
       return new WithExitCode({
         value: summary,
         exitCode: ExitCode.invalidInput,
-        stderr: `${command}: ${path}: no definitions imported${first === undefined ? " (the input has no models)" : ` (${report.issues.length} issue(s); first: ${first.model ?? "-"} ${first.key ?? ""} ${first.kind}: ${first.detail})`}`
+        stderr: `${command}: ${path}: no definitions imported${
+          first === undefined ? " (the input has no models)" : ` (${report.issues.length} issue(s); first: ${where === "" ? "" : `${where}: `}${first.kind}: ${first.detail})`
+        }`
       })
     }
 
