@@ -1,5 +1,6 @@
 export * as BudgetPeriod from "./BudgetPeriod.ts"
 export * as Budgets from "./Budgets.ts"
+export * as Chargeback from "./chargeback/Run.ts"
 export * as Costing from "./Costing.ts"
 export * as Enforcement from "./Enforcement.ts"
 export * as Forecast from "./Forecast.ts"

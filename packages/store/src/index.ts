@@ -1,5 +1,6 @@
 export * as ApiKeys from "./ApiKeys.ts"
 export * as Budgets from "./Budgets.ts"
+export * as Chargeback from "./Chargeback.ts"
 export * as Database from "./Database.ts"
 export * as DeadLetters from "./DeadLetters.ts"
 export * as Migrations from "./Migrations.ts"

@@ -1,0 +1,68 @@
+/**
+ * CSV (RFC 4180) for chargeback exports: the lines of a run, and FOCUS rows. A field is quoted
+ * when it holds a comma, a quote, or a line break, with quotes doubled; null is an empty field.
+ * Records end with CRLF, as the RFC has it.
+ */
+import { Money } from "@tally/core"
+import * as DateTime from "effect/DateTime"
+import * as Focus from "./Focus.ts"
+
+const NEEDS_QUOTES = /[",\r\n]/
+
+export const field = (value: string | null): string =>
+  value === null ? "" : NEEDS_QUOTES.test(value) ? `"${value.replaceAll("\"", "\"\"")}"` : value
+
+export const record = (values: ReadonlyArray<string | null>): string => `${values.map(field).join(",")}\r\n`
+
+/** Header and rows of FOCUS rows, columns in `Focus.columns` order. */
+export const focusHeader = (): string => record(Focus.columns)
+export const focusRecord = (row: Focus.Row): string => record(Focus.columns.map((c) => row[c]))
+export const focus = (rows: ReadonlyArray<Focus.Row>): string => focusHeader() + rows.map(focusRecord).join("")
+
+export const lineColumns = [
+  "run_id",
+  "status",
+  "period_start",
+  "period_end",
+  "dimension",
+  "line_no",
+  "kind",
+  "owner",
+  "direct",
+  "allocated",
+  "amount",
+  "currency",
+  "request_count",
+  "corrects_run_id",
+  "rule_version",
+  "inputs_sha256"
+] as const
+
+export interface LinesView extends Focus.RunView {
+  readonly ruleVersion: string
+  readonly lines: ReadonlyArray<Focus.RunView["lines"][number] & { readonly direct: Money.Decimal; readonly currency: string }>
+}
+
+/** A run's lines, one record each: what each owner is charged, with the exact parts behind it. */
+export const lines = (run: LinesView): string =>
+  record(lineColumns) +
+  run.lines.map((line) =>
+    record([
+      run.id,
+      run.status,
+      DateTime.formatIso(run.from),
+      DateTime.formatIso(run.to),
+      run.dimension,
+      String(line.lineNo),
+      line.kind,
+      line.owner,
+      Money.format(line.direct),
+      Money.format(line.allocated),
+      Money.format(line.amount),
+      line.currency,
+      String(line.requestCount),
+      line.correctsRunId,
+      run.ruleVersion,
+      run.inputs.sha256
+    ])
+  ).join("")

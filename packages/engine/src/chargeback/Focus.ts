@@ -1,0 +1,441 @@
+/**
+ * FinOps FOCUS 1.2 rows for a chargeback run and for raw usage.
+ *
+ * A run's rows break each line down by what was consumed: one row per owner, provider, model,
+ * pricing snapshot and priced component (token bucket, requests, images, ...), plus the owner's
+ * share of every shared or unowned component. Quantities of shared components are split among
+ * the owners in whole units (largest remainder), so list and contracted costs stay exact products
+ * of unit price and quantity; the billed (and effective) cost of a line is its charged amount,
+ * spread over its rows by largest remainder, so the rows sum exactly to the run's total.
+ * Corrections of final runs are one row each with ChargeClass "Correction" and the corrected
+ * period as their charge period.
+ *
+ * Column semantics follow the FOCUS 1.2 specification (see docs/chargeback.md for the column list
+ * and where each value comes from). Custom columns are prefixed `x_`.
+ */
+import { Money } from "@tally/core"
+import type { Chargeback as Store } from "@tally/store"
+import * as DateTime from "effect/DateTime"
+import { apportion } from "./Allocate.ts"
+
+/** FOCUS columns this export fills, in the specification's (alphabetical) order. */
+export const focusColumns = [
+  "BilledCost",
+  "BillingAccountId",
+  "BillingAccountName",
+  "BillingCurrency",
+  "BillingPeriodEnd",
+  "BillingPeriodStart",
+  "ChargeCategory",
+  "ChargeClass",
+  "ChargeDescription",
+  "ChargeFrequency",
+  "ChargePeriodEnd",
+  "ChargePeriodStart",
+  "ConsumedQuantity",
+  "ConsumedUnit",
+  "ContractedCost",
+  "ContractedUnitPrice",
+  "EffectiveCost",
+  "InvoiceId",
+  "InvoiceIssuerName",
+  "ListCost",
+  "ListUnitPrice",
+  "PricingCategory",
+  "PricingQuantity",
+  "PricingUnit",
+  "ProviderName",
+  "PublisherName",
+  "RegionId",
+  "ServiceCategory",
+  "ServiceName",
+  "ServiceSubcategory",
+  "SkuId",
+  "SkuMeter",
+  "SkuPriceId",
+  "SubAccountId",
+  "SubAccountName",
+  "Tags"
+] as const
+
+/** Custom columns: run lineage, and the ledger rows (request ids) behind each row. */
+export const customColumns = [
+  "x_RunId",
+  "x_RunStatus",
+  "x_LineNo",
+  "x_LineKind",
+  "x_Dimension",
+  "x_Owner",
+  "x_Allocation",
+  "x_Model",
+  "x_SnapshotId",
+  "x_CostSource",
+  "x_RequestCount",
+  "x_RequestId",
+  "x_CorrectedRunId",
+  "x_InputsSha256",
+  "x_LedgerAsOf",
+  "x_Lineage"
+] as const
+
+export const columns = [...focusColumns, ...customColumns] as const
+export type Column = typeof columns[number]
+export type Row = { readonly [K in Column]: string | null }
+
+const SERVICE_CATEGORY = "AI and Machine Learning"
+const SERVICE_SUBCATEGORY = "Generative AI"
+
+/** How a cost line's unit reads in FOCUS (Unit Format attribute: capitalized plural nouns). */
+const consumedUnits: Record<string, string> = {
+  token: "Tokens",
+  request: "Requests",
+  image: "Images",
+  second: "Seconds",
+  search: "Searches",
+  call: "Calls"
+}
+
+/** Units per pricing unit, and the pricing unit's name, by how the snapshot writes the rate. */
+const pricing = (listRatePer: string, unit: string): { readonly per: Money.Decimal; readonly name: string } => {
+  const consumed = consumedUnits[unit] ?? `${unit.charAt(0).toUpperCase()}${unit.slice(1)}s`
+  switch (listRatePer) {
+    case "1M tokens":
+      return { per: Money.MILLION, name: `1000000 ${consumed}` }
+    case "1k searches":
+      return { per: new Money.Decimal(1000), name: `1000 ${consumed}` }
+    default:
+      return { per: Money.ONE, name: consumed }
+  }
+}
+
+const iso = (dt: DateTime.Utc): string => DateTime.formatIso(dt).replace(/\.000Z$/, "Z")
+const fmt = (value: Money.Decimal): string => Money.format(value)
+
+const empty: Row = Object.fromEntries(columns.map((c) => [c, null])) as unknown as Row
+
+export interface Tenant {
+  readonly id: string
+  readonly name: string
+}
+
+/** What a run's rows need of the run (a `Run` from the service is one). */
+export interface RunView {
+  readonly id: string
+  readonly status: "draft" | "final"
+  readonly from: DateTime.Utc
+  readonly to: DateTime.Utc
+  readonly dimension: string
+  readonly currency: string
+  readonly shared: ReadonlyArray<string>
+  readonly asOf: DateTime.Utc
+  readonly total: Money.Decimal
+  readonly inputs: { readonly sha256: string }
+  readonly lines: ReadonlyArray<{
+    readonly lineNo: number
+    readonly kind: "owner" | "unallocated" | "correction"
+    readonly owner: string | null
+    readonly allocated: Money.Decimal
+    readonly amount: Money.Decimal
+    readonly requestCount: number
+    readonly correctsRunId: string | null
+  }>
+}
+
+/** The tag key of an owner dimension: the label name, or the tag's key for `tag:<key>`. */
+const tagKey = (dimension: string): string => (dimension.startsWith("tag:") ? dimension.slice(4) : dimension)
+
+interface Priced {
+  readonly group: Store.CostGroup
+  readonly quantity: Money.Decimal
+  /** Weight of the row in its line's billed amount. */
+  readonly weight: Money.Decimal
+  readonly allocation: "direct" | "allocated" | "unallocated"
+}
+
+/**
+ * Query of the usage export that lists the calls behind a row (each with its `x_RequestId`): the
+ * run's period and ledger instant, and the row's owner, or for shared cost the unowned calls and
+ * those of the shared owners.
+ */
+const lineage = (run: RunView, owners: ReadonlyArray<string>, unowned: boolean): string => {
+  const params = new URLSearchParams({ from: iso(run.from), to: iso(run.to), asOf: DateTime.formatIso(run.asOf), format: "focus" })
+  params.set("dimension", run.dimension)
+  for (const owner of owners) params.append("owner", owner)
+  if (unowned) params.set("unowned", "true")
+  return `/api/v1/exports/usage?${params.toString()}`
+}
+
+/**
+ * The FOCUS rows of a run from its period's cost groups (read as of the run's instant).
+ * `corrected` gives the periods of the final runs the correction lines correct.
+ */
+export const runRows = (
+  tenant: Tenant,
+  run: RunView,
+  groups: ReadonlyArray<Store.CostGroup>,
+  corrected: ReadonlyMap<string, { readonly from: DateTime.Utc; readonly to: DateTime.Utc }>
+): Array<Row> => {
+  const minorUnits = Money.minorUnits(run.currency)
+  const shared = new Set(run.shared)
+  const isPool = (owner: string | null) => owner === null || shared.has(owner)
+  const byOwner = new Map<string, Array<Store.CostGroup>>()
+  const pool: Array<Store.CostGroup> = []
+  for (const group of groups) {
+    if (isPool(group.owner)) pool.push(group)
+    else {
+      const list = byOwner.get(group.owner!) ?? []
+      list.push(group)
+      byOwner.set(group.owner!, list)
+    }
+  }
+
+  // Whole units of every shared component, split among the owners in proportion to their shares.
+  const takers = run.lines.filter((l) => l.kind === "owner" && !l.allocated.isZero())
+  const poolBilled = Money.sum(pool.map((g) => g.billed))
+  const allocatedQuantity = new Map<string, Array<Money.Decimal>>()
+  for (const [i, group] of pool.entries()) {
+    const parts = apportion(group.quantity, takers.map((t) => t.allocated), group.quantity.decimalPlaces())
+    takers.forEach((t, j) => {
+      const list = allocatedQuantity.get(t.owner!) ?? []
+      list[i] = parts[j]!
+      allocatedQuantity.set(t.owner!, list)
+    })
+  }
+  const totalAllocated = Money.sum(takers.map((t) => t.allocated))
+
+  const base = (): { -readonly [K in Column]: string | null } => ({
+    ...empty,
+    BillingAccountId: tenant.id,
+    BillingAccountName: tenant.name,
+    BillingCurrency: run.currency,
+    BillingPeriodStart: iso(run.from),
+    BillingPeriodEnd: iso(run.to),
+    ChargePeriodStart: iso(run.from),
+    ChargePeriodEnd: iso(run.to),
+    ChargeCategory: "Usage",
+    ChargeFrequency: "Usage-Based",
+    InvoiceId: run.id,
+    ServiceCategory: SERVICE_CATEGORY,
+    ServiceSubcategory: SERVICE_SUBCATEGORY,
+    x_RunId: run.id,
+    x_RunStatus: run.status,
+    x_Dimension: run.dimension,
+    x_InputsSha256: run.inputs.sha256,
+    x_LedgerAsOf: DateTime.formatIso(run.asOf)
+  })
+
+  const rows: Array<Row> = []
+  for (const line of run.lines) {
+    if (line.kind === "correction") {
+      const period = corrected.get(line.correctsRunId!)
+      const amount = fmt(line.amount)
+      rows.push({
+        ...base(),
+        ChargeClass: "Correction",
+        ChargePeriodStart: period === undefined ? iso(run.from) : iso(period.from),
+        ChargePeriodEnd: period === undefined ? iso(run.to) : iso(period.to),
+        ChargeDescription: `Correction of final run ${line.correctsRunId} for ${run.dimension} ${line.owner ?? "(unallocated)"}: usage recorded after it was final`,
+        BilledCost: amount,
+        EffectiveCost: amount,
+        ListCost: amount,
+        ContractedCost: amount,
+        PricingCategory: null,
+        ProviderName: tenant.name,
+        PublisherName: tenant.name,
+        InvoiceIssuerName: tenant.name,
+        ServiceName: "LLM usage",
+        SubAccountId: line.owner === null ? null : `${run.dimension}:${line.owner}`,
+        SubAccountName: line.owner,
+        Tags: JSON.stringify(line.owner === null ? {} : { [tagKey(run.dimension)]: line.owner }),
+        x_LineNo: String(line.lineNo),
+        x_LineKind: "correction",
+        x_Owner: line.owner,
+        x_RequestCount: String(line.requestCount),
+        x_CorrectedRunId: line.correctsRunId
+      })
+      continue
+    }
+
+    const priced: Array<Priced> = []
+    if (line.kind === "unallocated") {
+      for (const group of pool) priced.push({ group, quantity: group.quantity, weight: group.billed, allocation: "unallocated" })
+    } else {
+      for (const group of byOwner.get(line.owner!) ?? []) {
+        priced.push({ group, quantity: group.quantity, weight: group.billed, allocation: "direct" })
+      }
+      const quantities = allocatedQuantity.get(line.owner!)
+      if (quantities !== undefined && !totalAllocated.isZero() && !poolBilled.isZero()) {
+        const fraction = line.allocated.div(totalAllocated)
+        pool.forEach((group, i) => {
+          const quantity = quantities[i]!
+          priced.push({ group, quantity, weight: group.billed.times(fraction), allocation: "allocated" })
+        })
+      }
+    }
+    const kept = priced.filter((p) => !(p.quantity.isZero() && p.weight.isZero()))
+    if (kept.length === 0) {
+      if (line.amount.isZero()) continue
+      // A charge without recorded detail (usage that left the ledger view it was computed from):
+      // still a row, as an adjustment, so the rows keep summing to the run's total.
+      const amount = fmt(line.amount)
+      rows.push({
+        ...base(),
+        ChargeCategory: "Adjustment",
+        ChargeDescription: `Charge for ${run.dimension} ${line.owner ?? "(unallocated)"} without itemized usage`,
+        BilledCost: amount,
+        EffectiveCost: amount,
+        ListCost: amount,
+        ContractedCost: amount,
+        ProviderName: tenant.name,
+        PublisherName: tenant.name,
+        InvoiceIssuerName: tenant.name,
+        ServiceName: "LLM usage",
+        SubAccountId: line.owner === null ? null : `${run.dimension}:${line.owner}`,
+        SubAccountName: line.owner,
+        Tags: JSON.stringify(line.owner === null ? {} : { [tagKey(run.dimension)]: line.owner }),
+        x_LineNo: String(line.lineNo),
+        x_LineKind: line.kind,
+        x_Owner: line.owner,
+        x_RequestCount: String(line.requestCount)
+      })
+      continue
+    }
+    const billed = apportion(line.amount, kept.map((p) => p.weight), minorUnits)
+    kept.forEach((p, i) => {
+      const g = p.group
+      const { name, per } = pricing(g.listRatePer, g.unit)
+      const pricingQuantity = p.quantity.div(per)
+      const contractedUnitPrice = g.unitPrice.times(per)
+      const reported = g.component === "reported"
+      const skuPrice = reported
+        ? `${g.provider}/${g.model}/reported@${fmt(g.listRate)}`
+        : `${g.snapshotId ?? "none"}/${g.component}${contractedUnitPrice.equals(g.listRate) ? "" : `@${fmt(contractedUnitPrice)}`}`
+      const share = p.allocation === "allocated" ? " (share of shared cost)" : ""
+      rows.push({
+        ...base(),
+        BilledCost: fmt(billed[i]!),
+        EffectiveCost: fmt(billed[i]!),
+        ListUnitPrice: fmt(g.listRate),
+        ListCost: fmt(g.listRate.times(pricingQuantity)),
+        ContractedUnitPrice: fmt(contractedUnitPrice),
+        ContractedCost: fmt(contractedUnitPrice.times(pricingQuantity)),
+        PricingQuantity: fmt(pricingQuantity),
+        PricingUnit: name,
+        PricingCategory: "Standard",
+        ConsumedQuantity: fmt(p.quantity),
+        ConsumedUnit: consumedUnits[g.unit] ?? name,
+        ChargeDescription: reported
+          ? `${g.provider}/${g.model} calls at the cost the provider reported, for ${run.dimension} ${line.owner ?? "(unallocated)"}${share}`
+          : `${g.component} ${g.unit === "token" ? "tokens" : g.unit} of ${g.provider}/${g.model} for ${run.dimension} ${line.owner ?? "(unallocated)"}${share}`,
+        ProviderName: g.provider,
+        PublisherName: g.provider,
+        InvoiceIssuerName: g.provider,
+        ServiceName: g.provider,
+        SkuId: `${g.provider}/${g.model}`,
+        SkuMeter: g.component,
+        SkuPriceId: skuPrice,
+        SubAccountId: line.owner === null ? null : `${run.dimension}:${line.owner}`,
+        SubAccountName: line.owner,
+        Tags: JSON.stringify(line.owner === null ? {} : { [tagKey(run.dimension)]: line.owner }),
+        x_LineNo: String(line.lineNo),
+        x_LineKind: line.kind,
+        x_Owner: line.owner,
+        x_Allocation: p.allocation,
+        x_Model: g.model,
+        x_SnapshotId: g.snapshotId,
+        x_CostSource: reported ? "provider" : "computed",
+        x_RequestCount: String(g.requests),
+        x_Lineage: p.allocation === "direct" ? lineage(run, [line.owner!], false) : lineage(run, run.shared, true)
+      })
+    })
+  }
+  return rows
+}
+
+const HOUR = 3_600_000
+
+/**
+ * The FOCUS rows of one priced call: one per cost line (computed calls) or one for the whole call
+ * (provider-priced calls). Costs are exact, not rounded: a call often costs less than a cent.
+ */
+export const usageRows = (tenant: Tenant, record: Store.UsageRecord): Array<Row> => {
+  const millis = DateTime.toEpochMillis(record.occurredAt)
+  const hourStart = DateTime.makeUnsafe(Math.floor(millis / HOUR) * HOUR)
+  const hourEnd = DateTime.makeUnsafe(Math.floor(millis / HOUR) * HOUR + HOUR)
+  const monthStart = DateTime.makeUnsafe(Date.UTC(new Date(millis).getUTCFullYear(), new Date(millis).getUTCMonth(), 1))
+  const monthEnd = DateTime.makeUnsafe(Date.UTC(new Date(millis).getUTCFullYear(), new Date(millis).getUTCMonth() + 1, 1))
+  const tags: Record<string, string> = { ...record.tags, ...record.labels }
+  const common = {
+    ...empty,
+    BillingAccountId: tenant.id,
+    BillingAccountName: tenant.name,
+    BillingCurrency: record.currency,
+    BillingPeriodStart: iso(monthStart),
+    BillingPeriodEnd: iso(monthEnd),
+    ChargePeriodStart: iso(hourStart),
+    ChargePeriodEnd: iso(hourEnd),
+    ChargeCategory: "Usage",
+    ChargeFrequency: "Usage-Based",
+    PricingCategory: "Standard",
+    ProviderName: record.provider,
+    PublisherName: record.provider,
+    InvoiceIssuerName: record.provider,
+    RegionId: record.region,
+    ServiceCategory: SERVICE_CATEGORY,
+    ServiceName: record.provider,
+    ServiceSubcategory: SERVICE_SUBCATEGORY,
+    SkuId: `${record.provider}/${record.model}`,
+    SubAccountId: record.labels["project"] ?? null,
+    SubAccountName: record.labels["project"] ?? null,
+    Tags: JSON.stringify(Object.fromEntries(Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : 1)))),
+    x_Model: record.model,
+    x_SnapshotId: record.snapshotId,
+    x_CostSource: record.costSource,
+    x_RequestCount: "1",
+    x_RequestId: record.requestId
+  } satisfies Row
+  if (record.lines.length === 0) {
+    const total = fmt(record.total)
+    return [{
+      ...common,
+      BilledCost: total,
+      EffectiveCost: total,
+      ListUnitPrice: total,
+      ListCost: total,
+      ContractedUnitPrice: total,
+      ContractedCost: total,
+      PricingQuantity: "1",
+      PricingUnit: "Requests",
+      ConsumedQuantity: "1",
+      ConsumedUnit: "Requests",
+      ChargeDescription: `${record.provider}/${record.model} call ${record.requestId} at the cost the provider reported`,
+      SkuMeter: "reported",
+      SkuPriceId: `${record.provider}/${record.model}/reported@${total}`
+    }]
+  }
+  return record.lines.map((line): Row => {
+    const quantity = new Money.Decimal(line.quantity)
+    const listRate = new Money.Decimal(line.listRate)
+    const unitPrice = new Money.Decimal(line.unitPrice)
+    const amount = new Money.Decimal(line.amount)
+    const { name, per } = pricing(line.listRatePer, line.unit)
+    const pricingQuantity = quantity.div(per)
+    const contractedUnitPrice = unitPrice.times(per)
+    return {
+      ...common,
+      BilledCost: fmt(amount),
+      EffectiveCost: fmt(amount),
+      ListUnitPrice: fmt(listRate),
+      ListCost: fmt(listRate.times(pricingQuantity)),
+      ContractedUnitPrice: fmt(contractedUnitPrice),
+      ContractedCost: fmt(contractedUnitPrice.times(pricingQuantity)),
+      PricingQuantity: fmt(pricingQuantity),
+      PricingUnit: name,
+      ConsumedQuantity: fmt(quantity),
+      ConsumedUnit: consumedUnits[line.unit] ?? name,
+      ChargeDescription: `${line.component} ${line.unit === "token" ? "tokens" : line.unit} of ${record.provider}/${record.model} call ${record.requestId}`,
+      SkuMeter: line.component,
+      SkuPriceId: `${record.snapshotId ?? "none"}/${line.component}${contractedUnitPrice.equals(listRate) ? "" : `@${fmt(contractedUnitPrice)}`}`
+    }
+  })
+}
