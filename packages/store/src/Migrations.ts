@@ -11,6 +11,7 @@ import Catalog from "./internal/migrations/0002_catalog.ts"
 import Usage from "./internal/migrations/0003_usage.ts"
 import BudgetsChargebackReconciliation from "./internal/migrations/0004_budgets_chargeback_reconciliation.ts"
 import Budgets from "./internal/migrations/0005_budgets.ts"
+import Anomalies from "./internal/migrations/0006_anomalies.ts"
 import Chargeback from "./internal/migrations/0007_chargeback.ts"
 import UsageDaily from "./internal/migrations/0008_usage_daily.ts"
 
@@ -20,6 +21,7 @@ export const loader: Migrator.Loader = Migrator.fromRecord({
   "0003_usage": Usage,
   "0004_budgets_chargeback_reconciliation": BudgetsChargebackReconciliation,
   "0005_budgets": Budgets,
+  "0006_anomalies": Anomalies,
   "0007_chargeback": Chargeback,
   "0008_usage_daily": UsageDaily
 })

@@ -37,6 +37,7 @@ describe.each(targets)("Database on $name", (target) => {
           "3_usage",
           "4_budgets_chargeback_reconciliation",
           "5_budgets",
+          "6_anomalies",
           "8_usage_daily"
         ])
       }))
