@@ -18,15 +18,16 @@
  * Hot path: decoding, normalizing and pricing are pure and synchronous; the database sees one
  * tenant lookup per tenant every few seconds (cached) and one or two transactions per batch.
  */
-import { Catalog, PriceBook } from "@tally/catalog"
+import type { Catalog, PriceBook } from "@tally/catalog"
 import { Money } from "@tally/core"
 import { Normalize, type NormalizedCall, type NormalizeError } from "@tally/providers"
 import type { PricedCall } from "@tally/store"
-import { type Database, DeadLetters, Tenants, UsageLedger } from "@tally/store"
-import { Cache, Context, DateTime, Duration, Effect, Exit, Layer, Result, Schema } from "effect"
+import { type Database, DeadLetters, type PriceBooks, type Tenants, UsageLedger } from "@tally/store"
+import { Context, DateTime, Duration, Effect, Layer, Result, Schema } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Budgets from "./Budgets.ts"
 import * as Costing from "./Costing.ts"
+import * as TenantPricing from "./TenantPricing.ts"
 import * as UsageEvent from "./UsageEvent.ts"
 
 export interface IngestOptions {
@@ -296,46 +297,20 @@ const deadLetterOf = (rejected: Rejected): DeadLetters.DeadLetterInput => {
 // ---------------------------------------------------------------------------------------------
 // The service
 
-/** The price book a tenant sees: the catalog's, with the built-in catalog off when the tenant says so. */
-const bookForTenant = (base: PriceBook.PriceBook, tenantId: string): PriceBook.PriceBook =>
-  Result.getOrThrow(
-    PriceBook.make({
-      builtIn: base.builtIn,
-      layers: [...base.layers, { id: `tally:tenant-settings:${tenantId}`, scope: { tenant: tenantId }, builtIn: "disabled" }]
-    })
-  )
-
 export const make = Effect.gen(function*() {
-  const catalog = yield* Catalog.Catalog
-  const tenants = yield* Tenants.Tenants
   const ledger = yield* UsageLedger.UsageLedger
   const deadLetters = yield* DeadLetters.DeadLetters
   const budgets = yield* Budgets.Budgets
 
-  // Books of tenants with the built-in catalog off, kept for the life of the service so their
-  // match views are built once; tenants with it on share the catalog's book.
-  const withoutBuiltIn = new Map<string, PriceBook.PriceBook>()
-  const tenantBook = yield* Cache.makeWith(
-    (tenantId: string) =>
-      Effect.map(tenants.get(tenantId), (tenant) => {
-        if (tenant.builtinCatalog) return catalog.book
-        let book = withoutBuiltIn.get(tenantId)
-        if (book === undefined) {
-          book = bookForTenant(catalog.book, tenantId)
-          withoutBuiltIn.set(tenantId, book)
-        }
-        return book
-      }),
-    {
-      capacity: 10_000,
-      // Settings are reused briefly; a failed lookup (database down, unknown tenant) is not kept.
-      timeToLive: (exit) => (Exit.isSuccess(exit) ? tenantCacheTtl : Duration.zero)
-    }
-  )
+  // Each tenant's price book: the catalog with the tenant's custom definitions, overrides and
+  // multipliers, and its built-in switch; rebuilt only when those change (TenantPricing).
+  const tenantBook = yield* TenantPricing.makeBookLoader
 
-  const failure = (tenantId: string) => (error: Tenants.TenantNotFound | SqlError) =>
+  const failure = (tenantId: string) => (error: Tenants.TenantNotFound | SqlError | PriceBook.CatalogInvalid) =>
     error._tag === "TenantNotFound"
       ? new IngestFailure({ reason: "unknown-tenant", tenantId, message: error.message })
+      : error._tag === "CatalogInvalid"
+      ? new IngestFailure({ reason: "unavailable", tenantId, message: `nothing of the batch was written: ${error.message}`, cause: error })
       : new IngestFailure({
         reason: "unavailable",
         tenantId,
@@ -344,7 +319,7 @@ export const make = Effect.gen(function*() {
       })
 
   const ingestBatch = Effect.fn("Ingest.ingestBatch")(function*(tenantId: string, submissions: ReadonlyArray<Submission>) {
-    const book = yield* Cache.get(tenantBook, tenantId).pipe(Effect.mapError(failure(tenantId)))
+    const book = yield* tenantBook.get(tenantId).pipe(Effect.mapError(failure(tenantId)))
     const prepared = submissions.map((submission) => {
       const context: PrepareContext = { book, tenantId, options: submission.options ?? {} }
       return submission.events.map((event) => prepare(context, event))
@@ -384,6 +359,6 @@ export class Ingest extends Context.Service<Ingest, IngestService>()("@tally/eng
   static readonly layer: Layer.Layer<
     Ingest,
     never,
-    Catalog.Catalog | Tenants.Tenants | UsageLedger.UsageLedger | DeadLetters.DeadLetters | Database.Database
+    Catalog.Catalog | Tenants.Tenants | PriceBooks.PriceBooks | UsageLedger.UsageLedger | DeadLetters.DeadLetters | Database.Database
   > = Layer.effect(Ingest, make).pipe(Layer.provide(Budgets.layerWith))
 }

@@ -14,6 +14,7 @@ import Budgets from "./internal/migrations/0005_budgets.ts"
 import Anomalies from "./internal/migrations/0006_anomalies.ts"
 import Chargeback from "./internal/migrations/0007_chargeback.ts"
 import UsageDaily from "./internal/migrations/0008_usage_daily.ts"
+import PriceBooks from "./internal/migrations/0009_price_books.ts"
 
 export const loader: Migrator.Loader = Migrator.fromRecord({
   "0001_tenancy": Tenancy,
@@ -23,7 +24,8 @@ export const loader: Migrator.Loader = Migrator.fromRecord({
   "0005_budgets": Budgets,
   "0006_anomalies": Anomalies,
   "0007_chargeback": Chargeback,
-  "0008_usage_daily": UsageDaily
+  "0008_usage_daily": UsageDaily,
+  "0009_price_books": PriceBooks
 })
 
 /** Where the migrator records what ran, inside Tally's own schema. */

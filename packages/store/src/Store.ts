@@ -6,13 +6,14 @@ import * as Layer from "effect/Layer"
 import { ApiKeys } from "./ApiKeys.ts"
 import type { Database } from "./Database.ts"
 import { DeadLetters } from "./DeadLetters.ts"
+import { PriceBooks } from "./PriceBooks.ts"
 import { PricingSnapshots } from "./PricingSnapshots.ts"
 import { Queries } from "./Queries.ts"
 import { Rollups } from "./Rollups.ts"
 import { Tenants } from "./Tenants.ts"
 import { UsageLedger } from "./UsageLedger.ts"
 
-export type Services = Tenants | ApiKeys | UsageLedger | Rollups | DeadLetters | PricingSnapshots | Queries
+export type Services = Tenants | ApiKeys | UsageLedger | Rollups | DeadLetters | PricingSnapshots | Queries | PriceBooks
 
 export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Tenants.layer,
@@ -21,7 +22,8 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Rollups.layer,
   DeadLetters.layer,
   PricingSnapshots.layer,
-  Queries.layer
+  Queries.layer,
+  PriceBooks.layer.pipe(Layer.provide(PricingSnapshots.layer))
 )
 
 /** The repositories over the given database layer, with the `Database` itself kept in context. */

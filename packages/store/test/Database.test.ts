@@ -38,7 +38,8 @@ describe.each(targets)("Database on $name", (target) => {
           "4_budgets_chargeback_reconciliation",
           "5_budgets",
           "6_anomalies",
-          "8_usage_daily"
+          "8_usage_daily",
+          "9_price_books"
         ])
       }))
 
