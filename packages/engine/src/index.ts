@@ -1,3 +1,4 @@
+export * as BudgetJobs from "./BudgetJobs.ts"
 export * as BudgetPeriod from "./BudgetPeriod.ts"
 export * as Budgets from "./Budgets.ts"
 export * as Chargeback from "./chargeback/Run.ts"

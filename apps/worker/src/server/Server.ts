@@ -21,6 +21,8 @@ import * as Layer from "effect/Layer"
 import { createServer } from "node:http"
 import * as ApiError from "./ApiError.ts"
 import { Metrics } from "./Metrics.ts"
+import * as BudgetsRoute from "./routes/Budgets.ts"
+import * as ExportsRoute from "./routes/Exports.ts"
 import * as Health from "./routes/Health.ts"
 import * as IngestRoute from "./routes/Ingest.ts"
 import * as OtlpRoute from "./routes/Otlp.ts"
@@ -35,6 +37,8 @@ export type Services =
   | Catalog.Catalog
   | Database.Database
   | Store.Services
+  | BudgetsRoute.Services
+  | ExportsRoute.Services
 
 /** A layer that runs beside the HTTP server in the same process, over the same services. */
 export type Extension = Layer.Layer<never, unknown, Services>
@@ -48,6 +52,8 @@ export const routes = HttpRouter.use((router) =>
     router.add("GET", "/healthz", Health.healthz),
     router.add("GET", "/readyz", Health.readyz),
     router.add("GET", "/metrics", Health.metrics),
+    ...BudgetsRoute.add(router),
+    ...ExportsRoute.add(router),
     router.add("*", "*", notFound)
   ], { discard: true })
 )
@@ -62,7 +68,7 @@ export const layerDatabase = (config: ServerConfigShape) =>
 export const layerServices = (config: ServerConfigShape) =>
   IngestPipeline.layer().pipe(
     Layer.provideMerge(Ingest.Ingest.layer),
-    Layer.provideMerge(Layer.mergeAll(Catalog.Catalog.layer, Metrics.layer, Layer.succeed(ServerConfig, config))),
+    Layer.provideMerge(Layer.mergeAll(Catalog.Catalog.layer, Metrics.layer, Layer.succeed(ServerConfig, config), BudgetsRoute.layer, ExportsRoute.layer)),
     Layer.provideMerge(Store.layerWith(layerDatabase(config)))
   )
 

@@ -1,0 +1,194 @@
+/**
+ * Budget routes. Bodies are JSON; amounts are decimal strings in the tenant's currency.
+ *
+ * For gateways, with a key that has the `ingest` scope (the key a gateway also ingests with):
+ *   POST /api/v1/budgets/check    { labels?, estimatedCost, currency? }          -> decision
+ *   POST /api/v1/budgets/reserve  { labels?, estimatedCost, currency?, requestId?, ttlSeconds? }
+ *                                                                               -> decision + reservation
+ *   POST /api/v1/budgets/settle   { reservationId, actualCost, requestId? }      -> reservation
+ *   POST /api/v1/budgets/release  { reservationId }                              -> reservation
+ * A denial is an answer, not an error: 200 with `"decision": "deny"`. The key's id and default
+ * labels apply as in ingest (the body's labels win field by field).
+ *
+ * For people and dashboards:
+ *   GET  /api/v1/budgets   (`read`)  every active budget with its current period's status
+ *   POST /api/v1/budgets   (`admin`) creates a budget -> 201
+ *
+ * Errors use the worker's body `{ "error": { "code", "message" } }`: `invalid_request` (422, names
+ * the field), `not_found` (404, unknown reservation), `reservation_closed` (409).
+ */
+import { Budgets, BudgetJobs, Enforcement, WebhookDelivery } from "@tally/engine"
+import { type ApiKeys, Budgets as BudgetStore, Outbox } from "@tally/store"
+import * as Effect from "effect/Effect"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
+import type * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as Layer from "effect/Layer"
+import type * as Result from "effect/Result"
+import type { SqlError } from "effect/sql/SqlError"
+import * as ApiError from "../ApiError.ts"
+import * as Auth from "../Auth.ts"
+import * as RequestBody from "../RequestBody.ts"
+import { ServerConfig } from "../ServerConfig.ts"
+
+export const paths = {
+  budgets: "/api/v1/budgets",
+  check: "/api/v1/budgets/check",
+  reserve: "/api/v1/budgets/reserve",
+  settle: "/api/v1/budgets/settle",
+  release: "/api/v1/budgets/release"
+} as const
+
+/** Budget errors in the worker's error body; codes the shared `ApiError` does not have. */
+const problem = (status: number, code: string, message: string) =>
+  HttpServerResponse.jsonUnsafe({ error: { code, message } }, { status })
+
+type Failure =
+  | ApiError.ApiError
+  | Enforcement.InvalidEnforcementRequest
+  | Enforcement.ReservationClosed
+  | BudgetStore.ReservationNotFound
+  | BudgetStore.InvalidBudget
+  | { readonly _tag: "TenantNotFound"; readonly message: string }
+  | SqlError
+
+const respond = <R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, Failure, R>) =>
+  effect.pipe(
+    Effect.catch((error: Failure) => {
+      switch (error._tag) {
+        case "ApiError":
+          return Effect.succeed(ApiError.toResponse(error))
+        case "InvalidEnforcementRequest":
+        case "InvalidBudget":
+          return Effect.succeed(problem(422, "invalid_request", error.message))
+        case "ReservationNotFound":
+          return Effect.succeed(ApiError.toResponse(ApiError.make("not_found", error.message)))
+        case "ReservationClosed":
+          return Effect.succeed(problem(409, "reservation_closed", error.message))
+        case "TenantNotFound":
+          return Effect.succeed(ApiError.toResponse(ApiError.make("unauthorized", "the API key's tenant does not exist")))
+        case "SqlError":
+          return Effect.logError(`budget request failed: ${error.message}`).pipe(
+            Effect.as(ApiError.toResponse(ApiError.make("unavailable", "the database is unavailable; retry later")))
+          )
+      }
+    })
+  )
+
+const jsonBody = Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const config = yield* ServerConfig
+  const text = yield* RequestBody.readText(request, config.maxBodyBytes)
+  return yield* Effect.fromResult(RequestBody.parseJson(text))
+})
+
+const authenticated = (scope: ApiKeys.Scope) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    return yield* Auth.authenticate(request, scope)
+  })
+
+/** The call's labels: the key's defaults under the body's, and the key's own id. */
+const callLabels = (
+  key: ApiKeys.VerifiedKey,
+  labels: typeof Enforcement.RequestLabels.Type | undefined
+): BudgetStore.CallScope => ({
+  project: key.defaultLabels.project,
+  environment: key.defaultLabels.environment,
+  feature: key.defaultLabels.feature,
+  team: key.defaultLabels.team,
+  customer: key.defaultLabels.customer,
+  ...labels,
+  apiKeyId: key.keyId
+})
+
+const decoded = <A, E>(result: Result.Result<A, E>) => Effect.fromResult(result)
+
+export const check = respond(Effect.gen(function*() {
+  const key = yield* authenticated("ingest")
+  const body = yield* decoded(Enforcement.decodeCheck(yield* jsonBody))
+  const enforcement = yield* Enforcement.Enforcement
+  const decision = yield* enforcement.check(key.tenantId, {
+    labels: callLabels(key, body.labels),
+    estimatedCost: body.estimatedCost,
+    currency: body.currency
+  })
+  return HttpServerResponse.jsonUnsafe(Enforcement.decisionToJson(decision))
+}))
+
+export const reserve = respond(Effect.gen(function*() {
+  const key = yield* authenticated("ingest")
+  const body = yield* decoded(Enforcement.decodeReserve(yield* jsonBody))
+  const enforcement = yield* Enforcement.Enforcement
+  const decision = yield* enforcement.reserve(key.tenantId, {
+    labels: callLabels(key, body.labels),
+    estimatedCost: body.estimatedCost,
+    currency: body.currency,
+    requestId: body.requestId,
+    ttlSeconds: body.ttlSeconds
+  })
+  return HttpServerResponse.jsonUnsafe(Enforcement.decisionToJson(decision))
+}))
+
+export const settle = respond(Effect.gen(function*() {
+  const key = yield* authenticated("ingest")
+  const body = yield* decoded(Enforcement.decodeSettle(yield* jsonBody))
+  const enforcement = yield* Enforcement.Enforcement
+  const reservation = yield* enforcement.settle(key.tenantId, body.reservationId, {
+    actualCost: body.actualCost,
+    requestId: body.requestId
+  })
+  return HttpServerResponse.jsonUnsafe(Enforcement.reservationToJson(reservation))
+}))
+
+export const release = respond(Effect.gen(function*() {
+  const key = yield* authenticated("ingest")
+  const body = yield* decoded(Enforcement.decodeRelease(yield* jsonBody))
+  const enforcement = yield* Enforcement.Enforcement
+  const reservation = yield* enforcement.release(key.tenantId, body.reservationId)
+  return HttpServerResponse.jsonUnsafe(Enforcement.reservationToJson(reservation))
+}))
+
+export const list = respond(Effect.gen(function*() {
+  const key = yield* authenticated("read")
+  const budgets = yield* Budgets.Budgets
+  const status = yield* budgets.status(key.tenantId).pipe(
+    Effect.catchTag("BudgetNotFound", (error) => Effect.die(error))
+  )
+  return HttpServerResponse.jsonUnsafe({ budgets: status.map(Budgets.statusToJson) })
+}))
+
+export const create = respond(Effect.gen(function*() {
+  const key = yield* authenticated("admin")
+  const input = yield* decoded(BudgetStore.decodeBudgetInput(yield* jsonBody))
+  const budgets = yield* Budgets.Budgets
+  const budget = yield* budgets.create(key.tenantId, input)
+  return HttpServerResponse.jsonUnsafe(Budgets.budgetToJson(budget), { status: 201 })
+}))
+
+/** The routes, for the server's router. */
+export const add = (router: HttpRouter.HttpRouter) => [
+  router.add("POST", paths.check, check),
+  router.add("POST", paths.reserve, reserve),
+  router.add("POST", paths.settle, settle),
+  router.add("POST", paths.release, release),
+  router.add("GET", paths.budgets, list),
+  router.add("POST", paths.budgets, create)
+]
+
+/** What the routes need, and the background jobs: webhook delivery and the budget sweep. */
+export type Services = Budgets.Budgets | Enforcement.Enforcement | WebhookDelivery.WebhookDelivery | Outbox.Outbox
+
+export const layer = BudgetJobs.layer().pipe(
+  Layer.provideMerge(
+    Layer.mergeAll(
+      Budgets.layerWith,
+      Enforcement.Enforcement.layer,
+      WebhookDelivery.WebhookDelivery.layer.pipe(
+        Layer.provide(FetchHttpClient.layer),
+        Layer.provideMerge(Outbox.Outbox.layer)
+      )
+    )
+  )
+)
