@@ -35,7 +35,6 @@ natsDescribe(`the NATS consumer on ${backend}`, () => {
   layer(services, { excludeTestServices: true, timeout: "120 seconds" })((it) => {
     it.effect("every event of every body format lands once; a redelivered batch changes nothing", () =>
       Effect.scoped(Effect.gen(function*() {
-        const db = yield* Database.Database
         const bus = yield* nats
         const config = testConfig()
         const a = yield* newTenant
@@ -55,8 +54,8 @@ natsDescribe(`the NATS consumer on ${backend}`, () => {
             return yield* consumer.stats
           }))
         assert.deepStrictEqual(first, { acked: 5, retried: 0, deadLettered: 0 })
-        assert.deepStrictEqual(yield* ledger(db, a), { events: 6, tokens: 2310 })
-        assert.deepStrictEqual(yield* ledger(db, b), { events: 2, tokens: 6 })
+        assert.deepStrictEqual(yield* ledger(a), { events: 6, tokens: 2310 })
+        assert.deepStrictEqual(yield* ledger(b), { events: 2, tokens: 6 })
         // A work queue: acked messages are gone from the stream.
         assert.strictEqual((yield* Effect.promise(() => bus.jsm.streams.info(config.stream))).state.messages, 0)
 
@@ -64,13 +63,12 @@ natsDescribe(`the NATS consumer on ${backend}`, () => {
         for (const [tenant, body] of bodies) yield* bus.publish(config, tenant, body)
         const second = yield* withConsumer(config, (consumer) => Effect.andThen(bus.settled(config), consumer.stats))
         assert.deepStrictEqual(second, { acked: 5, retried: 0, deadLettered: 0 })
-        assert.deepStrictEqual(yield* ledger(db, a), { events: 6, tokens: 2310 })
-        assert.deepStrictEqual(yield* ledger(db, b), { events: 2, tokens: 6 })
+        assert.deepStrictEqual(yield* ledger(a), { events: 6, tokens: 2310 })
+        assert.deepStrictEqual(yield* ledger(b), { events: 2, tokens: 6 })
       })))
 
     it.effect("a bad event is dead-lettered alone by the pipeline; its message is acked once", () =>
       Effect.scoped(Effect.gen(function*() {
-        const db = yield* Database.Database
         const bus = yield* nats
         const config = testConfig()
         const tenant = yield* newTenant
@@ -78,7 +76,7 @@ natsDescribe(`the NATS consumer on ${backend}`, () => {
         yield* bus.publish(config, tenant, [usageEvent("ok-1", 10, 1), bad, usageEvent("ok-2", 20, 2)])
         const stats = yield* withConsumer(config, (consumer) => Effect.andThen(bus.settled(config), consumer.stats))
         assert.deepStrictEqual(stats, { acked: 1, retried: 0, deadLettered: 0 })
-        assert.deepStrictEqual(yield* ledger(db, tenant), { events: 2, tokens: 33 })
+        assert.deepStrictEqual(yield* ledger(tenant), { events: 2, tokens: 33 })
         const letters = yield* DeadLetters.DeadLetters.use((d) => d.list(tenant))
         assert.deepStrictEqual(letters.map((l) => l.requestId), ["bad-1"])
         assert.strictEqual((yield* Effect.promise(() => bus.consumerInfo(config))).num_redelivered, 0)
@@ -86,7 +84,6 @@ natsDescribe(`the NATS consumer on ${backend}`, () => {
 
     it.effect("a body that is not events is dead-lettered with its reason on the max_deliver-th delivery, then terminated", () =>
       Effect.scoped(Effect.gen(function*() {
-        const db = yield* Database.Database
         const bus = yield* nats
         const config = testConfig({ maxDeliver: 3 })
         const tenant = yield* newTenant
@@ -106,7 +103,7 @@ natsDescribe(`the NATS consumer on ${backend}`, () => {
         assert.match(letter!.reason, /^body: invalid JSON: .+ \(failed 3 of 3 deliveries\)$/)
         assert.strictEqual(letter!.rawText, "{\"requestId\": \"x\", oops")
         assert.deepInclude(letter!.item as object, { subject: `${config.subjectPrefix}.${tenant}`, deliveryCount: 3 })
-        assert.deepStrictEqual(yield* ledger(db, tenant), { events: 1, tokens: 10 })
+        assert.deepStrictEqual(yield* ledger(tenant), { events: 1, tokens: 10 })
         // Terminated, so neither pending nor waiting for an ack, and gone from the work queue.
         const info = yield* Effect.promise(() => bus.consumerInfo(config))
         assert.strictEqual(info.num_ack_pending + info.num_pending, 0)
@@ -141,7 +138,6 @@ natsDescribe(`the NATS consumer on ${backend}`, () => {
 
     it.effect("two consumers in one process share the stream and record each event once", () =>
       Effect.scoped(Effect.gen(function*() {
-        const db = yield* Database.Database
         const bus = yield* nats
         const config = testConfig({ maxInFlight: 8 })
         const tenant = yield* newTenant
@@ -157,7 +153,7 @@ natsDescribe(`the NATS consumer on ${backend}`, () => {
             })))
         assert.strictEqual(one.acked + two.acked, messages)
         // sum over m of 10 * (m + 1) input tokens, plus 0..9 output tokens per message
-        assert.deepStrictEqual(yield* ledger(db, tenant), { events: 2000, tokens: 10 * (messages * (messages + 1)) / 2 + 45 * messages })
+        assert.deepStrictEqual(yield* ledger(tenant), { events: 2000, tokens: 10 * (messages * (messages + 1)) / 2 + 45 * messages })
       })))
   })
 })

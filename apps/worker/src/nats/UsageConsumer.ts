@@ -115,6 +115,9 @@ export const make = (config: NatsConfig.NatsConfig): Effect.Effect<UsageConsumer
     const tenants = yield* Tenants.Tenants
     const metrics = yield* Metrics
 
+    // The series exist from the start, so a scrape shows zeros rather than nothing.
+    yield* Effect.forEach(Object.values(messagesBy), (metric) => Metric.update(metric, 0), { discard: true })
+
     const nc: NatsConnection = yield* connectTo(config)
     const jsm = yield* Effect.tryPromise({ try: () => jetstreamManager(nc), catch: fromCause("connect", "JetStream is not available") })
     yield* Streams.ensureUsageStream(jsm, config)

@@ -5,8 +5,8 @@
  */
 import { type JetStreamManager, jetstream, jetstreamManager, type StoredMsg } from "@nats-io/jetstream"
 import { connect, type NatsConnection } from "@nats-io/transport-node"
-import { Duration, Effect, Schedule } from "effect"
-import type { Database } from "@tally/store"
+import { Duration, Effect, Schedule, Semaphore } from "effect"
+import { Database } from "@tally/store"
 import { randomBytes } from "node:crypto"
 import * as NatsConfig from "../../src/nats/NatsConfig.ts"
 import * as Streams from "../../src/nats/Streams.ts"
@@ -71,13 +71,16 @@ export const nats = Effect.gen(function*() {
   )
   const js = jetstream(nc)
   /** Registers the config's streams for deletion and creates them, as a worker would at start. */
+  const lock = yield* Semaphore.make(1)
   const track = (config: NatsConfig.NatsConfig) =>
-    streams.has(config.stream) ? Effect.void : Effect.gen(function*() {
-      streams.add(config.stream)
-      streams.add(config.deadLetterStream)
-      yield* Effect.orDie(Streams.ensureUsageStream(jsm, config))
-      yield* Effect.orDie(Streams.ensureDeadLetterStream(jsm, config))
-    })
+    lock.withPermits(1)(Effect.suspend(() =>
+      streams.has(config.stream) ? Effect.void : Effect.gen(function*() {
+        streams.add(config.stream)
+        streams.add(config.deadLetterStream)
+        yield* Effect.orDie(Streams.ensureUsageStream(jsm, config))
+        yield* Effect.orDie(Streams.ensureDeadLetterStream(jsm, config))
+      })
+    ))
   const consumerInfo = (config: NatsConfig.NatsConfig) => jsm.consumers.info(config.stream, config.consumer)
   const service: Nats = {
     nc,
@@ -125,8 +128,9 @@ export const eventually = <A, E, R>(check: Effect.Effect<A, E, R>, timeout: Dura
   )
 
 /** Ledger rows of a tenant and their token sum, read as the owner (no row security). */
-export const ledger = (db: Database.Database["Service"], tenantId: string) =>
+export const ledger = (tenantId: string) =>
   Effect.gen(function*() {
+    const db = yield* Database.Database
     const [row] = yield* db.sql<{ n: string; tokens: string | null }>`SELECT count(*)::text AS n,
       sum(coalesce(input_text, 0) + coalesce(output_text, 0))::text AS tokens
       FROM tally.usage_ledger WHERE tenant_id = ${tenantId}`
