@@ -1,0 +1,168 @@
+/**
+ * Exports, with a key that has the `read` scope:
+ *
+ *   GET /api/v1/exports/chargeback/<run>?format=csv     the run's lines (one record per line)
+ *   GET /api/v1/exports/chargeback/<run>?format=focus   FinOps FOCUS 1.2 rows of the run
+ *   GET /api/v1/exports/usage?from=<ISO>&to=<ISO>&format=focus
+ *       [&asOf=<ISO>][&dimension=<d>&owner=<v>...&unowned=true]
+ *                                                       FOCUS rows of every priced call, one per cost
+ *                                                       line, each with its request id (x_RequestId)
+ *
+ * All are CSV (`text/csv`, RFC 4180) sent as attachments. The usage export streams page by page, so
+ * a month of calls never sits in memory; `x-tally-unpriced-calls` tells how many calls of the period
+ * have no price (they have no cost row). A chargeback FOCUS row's `x_Lineage` is the usage export
+ * query that lists the calls behind it.
+ *
+ * Errors use the worker's body `{ "error": { "code", "message" } }`: `invalid_request` (400, names
+ * the parameter), `not_found` (404, no such run for the key's tenant).
+ */
+import { Chargeback } from "@tally/engine"
+import type { Database } from "@tally/store"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import type * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type { SqlError } from "effect/sql/SqlError"
+import * as Stream from "effect/Stream"
+import * as ApiError from "../ApiError.ts"
+import * as Auth from "../Auth.ts"
+
+export const paths = {
+  chargeback: "/api/v1/exports/chargeback/:run",
+  usage: "/api/v1/exports/usage"
+} as const
+
+export type Services = Chargeback.Chargeback
+
+export const layer: Layer.Layer<Chargeback.Chargeback, never, Database.Database> = Chargeback.Chargeback.layer
+
+/** A request the export cannot answer as asked (400 `invalid_request`, not a code of the shared `ApiError`). */
+class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("InvalidRequest", { message: Schema.String }) {}
+
+const invalid = (message: string) => new InvalidRequest({ message })
+
+type Failure =
+  | ApiError.ApiError
+  | InvalidRequest
+  | Chargeback.InvalidChargeback
+  | Chargeback.RunNotFound
+  | { readonly _tag: "TenantNotFound"; readonly message: string }
+  | SqlError
+
+const respond = <R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, Failure, R>) =>
+  effect.pipe(
+    Effect.catch((error: Failure) => {
+      switch (error._tag) {
+        case "ApiError":
+          return Effect.succeed(ApiError.toResponse(error))
+        case "InvalidRequest":
+        case "InvalidChargeback":
+          return Effect.succeed(HttpServerResponse.jsonUnsafe({ error: { code: "invalid_request", message: error.message } }, { status: 400 }))
+        case "RunNotFound":
+          return Effect.succeed(ApiError.toResponse(ApiError.make("not_found", error.message)))
+        case "TenantNotFound":
+          return Effect.succeed(ApiError.toResponse(ApiError.make("unauthorized", "the API key's tenant does not exist")))
+        case "SqlError":
+          return Effect.logError(`export failed: ${error.message}`).pipe(
+            Effect.as(ApiError.toResponse(ApiError.make("unavailable", "the database is unavailable; retry later")))
+          )
+      }
+    })
+  )
+
+const csvHeaders = (filename: string) => ({
+  "content-disposition": `attachment; filename="${filename}"`,
+  "cache-control": "no-store"
+})
+
+/** One value of a query parameter; a repeated parameter is an error. */
+const single = (params: Readonly<Record<string, string | Array<string>>>, name: string): Effect.Effect<string | undefined, InvalidRequest> => {
+  const value = params[name]
+  if (Array.isArray(value)) return Effect.fail(invalid(`${name}: given more than once`))
+  return Effect.succeed(value)
+}
+
+const instant = (name: string, text: string | undefined): Effect.Effect<DateTime.Utc | undefined, InvalidRequest> => {
+  if (text === undefined) return Effect.succeed(undefined)
+  const parsed = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(text) ? DateTime.make(text) : Option.none()
+  return Option.isSome(parsed)
+    ? Effect.succeed(DateTime.toUtc(parsed.value))
+    : Effect.fail(invalid(`${name}: expected an ISO 8601 date-time such as 2026-03-01T00:00:00Z, got ${JSON.stringify(text)}`))
+}
+
+const format = (text: string | undefined, allowed: ReadonlyArray<string>, fallback: string) =>
+  text === undefined
+    ? Effect.succeed(fallback)
+    : allowed.includes(text)
+    ? Effect.succeed(text)
+    : Effect.fail(invalid(`format: expected ${allowed.join(" or ")}, got ${JSON.stringify(text)}`))
+
+export const chargeback = respond(Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const key = yield* Auth.authenticate(request, "read")
+  const params = yield* HttpServerRequest.ParsedSearchParams
+  const runId = (yield* HttpRouter.params).run ?? ""
+  const kind = yield* format(yield* single(params, "format"), ["csv", "focus"], "csv")
+  const service = yield* Chargeback.Chargeback
+  if (kind === "csv") {
+    const run = yield* service.get(key.tenantId, runId)
+    return HttpServerResponse.text(Chargeback.Csv.lines(run), {
+      contentType: "text/csv; charset=utf-8",
+      headers: csvHeaders(`chargeback-${run.id}.csv`)
+    })
+  }
+  const { rows, run } = yield* service.focus(key.tenantId, runId)
+  return HttpServerResponse.text(Chargeback.Csv.focus(rows), {
+    contentType: "text/csv; charset=utf-8",
+    headers: csvHeaders(`chargeback-${run.id}-focus.csv`)
+  })
+}))
+
+export const usage = respond(Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const key = yield* Auth.authenticate(request, "read")
+  const params = yield* HttpServerRequest.ParsedSearchParams
+  yield* format(yield* single(params, "format"), ["focus"], "focus")
+  const from = yield* instant("from", yield* single(params, "from"))
+  const to = yield* instant("to", yield* single(params, "to"))
+  if (from === undefined) return yield* invalid("from: required, an ISO 8601 date-time")
+  if (to === undefined) return yield* invalid("to: required, an ISO 8601 date-time")
+  const asOf = yield* instant("asOf", yield* single(params, "asOf"))
+  const dimension = yield* single(params, "dimension")
+  const ownerParam = params["owner"]
+  const owners = ownerParam === undefined ? undefined : Array.isArray(ownerParam) ? ownerParam : [ownerParam]
+  const unownedText = yield* single(params, "unowned")
+  if (unownedText !== undefined && unownedText !== "true" && unownedText !== "false") {
+    return yield* invalid(`unowned: expected true or false, got ${JSON.stringify(unownedText)}`)
+  }
+  const service = yield* Chargeback.Chargeback
+  const { csv, unpriced } = yield* service.usage(key.tenantId, {
+    from,
+    to,
+    asOf,
+    dimension,
+    owners,
+    unowned: unownedText === "true"
+  })
+  const body = csv.pipe(
+    // Headers are sent by now: a failure mid-stream can only end the response early, so say why in the log.
+    Stream.tapError((error) => Effect.logError(`usage export failed mid-stream: ${error.message}`)),
+    Stream.encodeText
+  )
+  return HttpServerResponse.stream(body, {
+    contentType: "text/csv; charset=utf-8",
+    headers: {
+      ...csvHeaders(`usage-${DateTime.formatIso(from)}-${DateTime.formatIso(to)}-focus.csv`),
+      "x-tally-unpriced-calls": String(unpriced)
+    }
+  })
+}))
+
+export const add = (router: HttpRouter.HttpRouter) => [
+  router.add("GET", paths.chargeback, chargeback),
+  router.add("GET", paths.usage, usage)
+]
