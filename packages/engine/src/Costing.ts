@@ -15,12 +15,13 @@
  * model's own match; its lines join the call's breakdown marked `sub-call:<model>`. If any part
  * cannot be priced the whole call is unpriced, so a partial figure never looks complete.
  */
-import { Match, type PriceBook } from "@tally/catalog"
+import type { Match, PriceBook } from "@tally/catalog"
 import { CostBreakdown, CostEngine, Money, Usage } from "@tally/core"
 import type { NormalizedCall } from "@tally/providers"
 import type { PricedCall } from "@tally/store"
 import type { DateTime } from "effect"
 import { Result } from "effect"
+import * as MatchMemo from "./internal/MatchMemo.ts"
 
 export type CostSource = "provider" | "computed" | "estimated" | "unpriced"
 
@@ -96,7 +97,7 @@ const priceOne = (
   if (model === undefined || model.trim() === "") {
     return Result.fail({ unpriced: { reason: "no-model", model: null, message: "the payload names no model; pass the model the request used" }, match: null })
   }
-  const matched = Match.match(book, { provider, model, at: options.at, scope: options.scope })
+  const matched = MatchMemo.match(book, { provider, model, at: options.at, scope: options.scope })
   if (Result.isFailure(matched)) return Result.fail({ unpriced: { reason: matched.failure.reason, model, message: matched.failure.message }, match: null })
   const match = matched.success
   const pricedUsage: Usage.Usage = match.fineTuned && usage.fineTuned !== true ? { ...usage, fineTuned: true } : usage

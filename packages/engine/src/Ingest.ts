@@ -103,7 +103,8 @@ export const tenantCacheTtl = Duration.seconds(5)
 // ---------------------------------------------------------------------------------------------
 // Preparing one event (pure)
 
-interface Rejected {
+/** An event refused before pricing, with the field at fault. */
+export interface Rejected {
   readonly _tag: "Rejected"
   readonly requestId: string | null
   readonly field: string
@@ -113,13 +114,14 @@ interface Rejected {
   readonly input: unknown
 }
 
-interface Priced {
+/** An event priced and ready for the ledger. */
+export interface Priced {
   readonly _tag: "Priced"
   readonly call: PricedCall.PricedCall
   readonly costed: Costing.CostedCall
 }
 
-type Prepared = Rejected | Priced
+export type Prepared = Rejected | Priced
 
 const reject = (
   requestId: string | null,
@@ -163,7 +165,8 @@ const callOfNormalized = (event: UsageEvent.NormalizedEvent, raw: unknown): Norm
   raw
 })
 
-interface PrepareContext {
+/** What pricing an event needs besides the event: the tenant's price book, the tenant, the caller's options. */
+export interface PrepareContext {
   readonly book: PriceBook.PriceBook
   readonly tenantId: string
   readonly options: IngestOptions
@@ -177,7 +180,11 @@ const scopeOf = (context: PrepareContext, labels: PricedCall.Labels): PriceBook.
   return scope
 }
 
-const prepare = (context: PrepareContext, input: unknown): Prepared => {
+/**
+ * Decodes, normalizes and prices one event without touching the database: the ledger row, or
+ * why the event is refused. Pure; `Ingest` runs it for every event of a batch.
+ */
+export const prepare = (context: PrepareContext, input: unknown): Prepared => {
   const decoded = UsageEvent.decodeEvent(input)
   if (Result.isFailure(decoded)) {
     const { path, requestId } = decoded.failure
