@@ -7,8 +7,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Database, DeadLetters, Store, Tenants } from "@tally/store"
 import { Context, Duration, Effect, Layer, Redacted } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync } from "node:fs"
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import type * as NatsConfig from "../src/nats/NatsConfig.ts"
@@ -216,6 +216,47 @@ natsDescribe(`tally serve workers on NATS and ${backend}`, () => {
         tokens: tokensOf(messages, perMessage)
       })
     })), 300_000)
+
+  it.live("tally publish puts a file's events on the stream, and a worker ingests each once", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const database = yield* sharedDatabase
+      const bus = yield* nats
+      const config = testConfig()
+      const tenant = yield* database.use(newTenant)
+      const env = workerEnv(config, database)
+      yield* bus.track(config)
+      const file = join(root, "examples/usage-events.json")
+      const sent = JSON.parse(readFileSync(file, "utf8")) as ReadonlyArray<{ readonly requestId: string }>
+      const publish = () => {
+        const out = spawnSync(process.execPath, [bin, "publish", "--tenant", tenant, "--per-message", "2", file], {
+          cwd: root,
+          env: { ...process.env, ...env },
+          encoding: "utf8"
+        })
+        assert.strictEqual(out.status, 0, out.stderr)
+        return JSON.parse(out.stdout) as unknown
+      }
+      assert.deepStrictEqual(publish(), {
+        messages: Math.ceil(sent.length / 2),
+        events: sent.length,
+        subject: `${config.subjectPrefix}.${tenant}`,
+        stream: config.stream
+      })
+      publish()
+
+      const worker = yield* startWorker(env)
+      yield* bus.settled(config, "120 seconds")
+      const settled = yield* settledBy(worker)
+      assert.strictEqual(settled.acked, 2 * Math.ceil(sent.length / 2))
+      assert.strictEqual(settled.duplicateEvents, sent.length)
+      assert.strictEqual(yield* stop(worker, "SIGTERM"), 0, worker.stderr())
+      const ids = yield* database.use(Effect.gen(function*() {
+        const db = yield* Database.Database
+        const rows = yield* db.sql<{ request_id: string }>`SELECT request_id FROM tally.usage_ledger WHERE tenant_id = ${tenant} ORDER BY request_id`
+        return rows.map((row) => row.request_id)
+      }))
+      assert.deepStrictEqual(ids, sent.map((e) => e.requestId).sort())
+    })), 180_000)
 
   it.live("a poison message ends in the tenant's dead letters after max_deliver deliveries, with its reason", () =>
     Effect.scoped(Effect.gen(function*() {

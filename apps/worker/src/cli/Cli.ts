@@ -9,6 +9,7 @@ import * as Catalog from "./commands/Catalog.ts"
 import * as Cost from "./commands/Cost.ts"
 import * as Normalize from "./commands/Normalize.ts"
 import * as Price from "./commands/Price.ts"
+import * as Publish from "./commands/Publish.ts"
 import * as Rollups from "./commands/Rollups.ts"
 import * as Demo from "./commands/Demo.ts"
 import * as Tenant from "./commands/Tenant.ts"
@@ -26,6 +27,7 @@ const commands: Record<string, Command> = {
   catalog: Catalog,
   rollups: Rollups,
   serve: Serve,
+  publish: Publish,
   tenant: Tenant.tenant,
   apikey: Tenant.apikey,
   demo: Demo
