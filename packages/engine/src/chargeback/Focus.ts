@@ -179,15 +179,26 @@ export const runRows = (
   const shared = new Set(run.shared)
   const isPool = (owner: string | null) => owner === null || shared.has(owner)
   const byOwner = new Map<string, Array<Store.CostGroup>>()
-  const pool: Array<Store.CostGroup> = []
+  // Shared and unowned cost of one price point is one group, whoever it came from.
+  const poolByPrice = new Map<string, Store.CostGroup>()
   for (const group of groups) {
-    if (isPool(group.owner)) pool.push(group)
-    else {
+    if (isPool(group.owner)) {
+      const key = [group.provider, group.model, group.snapshotId, group.component, group.unit, fmt(group.listRate), group.listRatePer, fmt(group.unitPrice)].join("\u0000")
+      const found = poolByPrice.get(key)
+      poolByPrice.set(key, found === undefined ? { ...group, owner: null } : {
+        ...found,
+        quantity: found.quantity.plus(group.quantity),
+        amount: found.amount.plus(group.amount),
+        billed: found.billed.plus(group.billed),
+        requests: found.requests + group.requests
+      })
+    } else {
       const list = byOwner.get(group.owner!) ?? []
       list.push(group)
       byOwner.set(group.owner!, list)
     }
   }
+  const pool = [...poolByPrice.values()]
 
   // Whole units of every shared component, split among the owners in proportion to their shares.
   const takers = run.lines.filter((l) => l.kind === "owner" && !l.allocated.isZero())
