@@ -101,7 +101,7 @@ const inHours = (rows: Rows, from: string, to: string) => rows.filter((r) => r.h
 const adminUrl = process.env.TALLY_TEST_DATABASE_URL
 const targetNames = ["pglite", ...(adminUrl === undefined || adminUrl === "" ? [] : ["postgres"])]
 
-describe.each(targetNames)("tally rollups rebuild (%s)", (name) => {
+describe.each(targetNames)("tally rollups rebuild (%s)", { timeout: 300_000 }, (name) => {
   let target: Target
   let before: Record<string, Rows>
 
@@ -123,7 +123,7 @@ describe.each(targetNames)("tally rollups rebuild (%s)", (name) => {
       yield* sql`UPDATE tally.usage_rollups_hourly SET cost = cost + 1, request_count = request_count + 5 WHERE tenant_id = ${GLOBEX}`
       return expected
     }))
-  })
+  }, 300_000)
 
   afterAll(async () => {
     await target?.close()
@@ -176,14 +176,15 @@ describe.each(targetNames)("tally rollups rebuild (%s)", (name) => {
     expect(await target.run(rollups(GLOBEX))).toEqual(before[GLOBEX])
   })
 
-  it("an unknown tenant is an error, not an empty success", () => {
-    const out = tally(["rollups", "rebuild", "--from", "2026-05-01", "--to", "2026-05-02", "--tenant", "initech"], { env: target.env })
+  it("an unknown tenant is an error, not an empty success (the database named by flag instead of the environment)", () => {
+    const flag = name === "postgres" ? ["--database-url", target.env.TALLY_DATABASE_URL!] : ["--data-dir", target.env.TALLY_DATA_DIR!]
+    const out = tally(["rollups", "rebuild", "--from", "2026-05-01", "--to", "2026-05-02", "--tenant", "initech", ...flag])
     expect(out).toMatchObject({ code: 2, stdout: "" })
     expect(oneStderrLine(out)).toBe(`tally: rollups rebuild: no tenant with id "initech"`)
   })
 })
 
-describe("tally rollups rebuild: bad input exits 2 before any database is opened", () => {
+describe("tally rollups rebuild: bad input exits 2 before any database is opened", { timeout: 300_000 }, () => {
   // A data directory that must never come to exist: these fail on the arguments alone.
   const neverCreated = join(tmpdir(), `tally-never-created-${process.pid}`)
 
@@ -202,7 +203,8 @@ describe("tally rollups rebuild: bad input exits 2 before any database is opened
     [["--from", "2026-05-01T10:00:00Z", "--to", "2026-05-01T10:00:00+00:00"], "tally: rollups rebuild: --to (2026-05-01T10:00:00.000Z) must be after --from (2026-05-01T10:00:00.000Z)"],
     [["--from", "2026-05-01", "--to", "2026-05-02", "--tenant", ""], "tally: rollups rebuild: --tenant must not be empty"],
     [["--from", "2026-05-01", "--to", "2026-05-02", "extra"], `tally: rollups rebuild: unexpected argument "extra"`],
-    [["--since", "2026-05-01"], "tally: rollups rebuild: Unknown option '--since'"]
+    [["--since", "2026-05-01"], "tally: rollups rebuild: Unknown option '--since'"],
+    [["--from", "2026-05-01", "--to", "2026-05-02", "--database-url", "postgres://x", "--data-dir", "d"], "tally: rollups rebuild: give --database-url or --data-dir, not both"]
   ])("%j", async (args, message) => {
     const out = await Cli.run(["rollups", "rebuild", ...args])
     expect(out).toMatchObject({ exitCode: 2, stdout: "" })
@@ -214,7 +216,7 @@ describe("tally rollups rebuild: bad input exits 2 before any database is opened
     for (const args of [["rollups"], ["rollups", "refresh"]]) {
       const out = await Cli.run(args)
       expect(out.exitCode).toBe(2)
-      expect(out.stderr).toContain("usage: tally rollups rebuild --from <ISO time> --to <ISO time> [--tenant <id>]")
+      expect(out.stderr).toContain("usage: tally rollups rebuild --from <ISO time> --to <ISO time> [--tenant <id>] [--database-url <url>] [--data-dir <dir>]")
     }
     expect(existsSync(neverCreated)).toBe(false)
   })

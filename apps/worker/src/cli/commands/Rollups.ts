@@ -1,15 +1,16 @@
 /**
  * `tally rollups rebuild --from <ISO> --to <ISO> [--tenant <id>]`: recompute the hourly rollups of
  * a time range from the usage ledger, in the database the worker uses (`TALLY_DATABASE_URL`, else
- * the embedded one in `TALLY_DATA_DIR`, default `./.tally/data`). The range is widened to whole
- * UTC hours; a rebuild of an intact range changes nothing, so it is safe to repeat.
+ * the embedded one in `TALLY_DATA_DIR`, default `./.tally/data`; `--database-url` / `--data-dir`
+ * override them as for `tally tenant`). The range is widened to whole UTC hours; a rebuild of an
+ * intact range changes nothing, so it is safe to repeat.
  */
-import { DateTime, Effect } from "effect"
+import { DateTime, Effect, Redacted } from "effect"
 import * as Args from "../Args.ts"
 import { CliError, ExitCode, invalidInput } from "../CliError.ts"
 import { parseAt } from "./Cost.ts"
 
-export const usage = "tally rollups rebuild --from <ISO time> --to <ISO time> [--tenant <id>]"
+export const usage = "tally rollups rebuild --from <ISO time> --to <ISO time> [--tenant <id>] [--database-url <url>] [--data-dir <dir>]"
 
 const HOUR = 3_600_000
 
@@ -22,7 +23,9 @@ const rebuild = (args: ReadonlyArray<string>) =>
     const { values, positionals } = yield* Args.parse("rollups rebuild", args, {
       from: { type: "string" },
       to: { type: "string" },
-      tenant: { type: "string" }
+      tenant: { type: "string" },
+      "database-url": { type: "string" },
+      "data-dir": { type: "string" }
     })
     if (positionals.length > 0) return yield* invalidInput(`rollups rebuild: unexpected argument "${positionals[0]}"`)
     // Everything the caller typed is checked before the database is opened.
@@ -36,6 +39,14 @@ const rebuild = (args: ReadonlyArray<string>) =>
 
     // Loaded here, not at the top: every other command would otherwise pay for the database drivers.
     const { Database, Rollups, Store, Tenants } = yield* Effect.promise(() => import("@tally/store"))
+    const url = values["database-url"]
+    const dataDir = values["data-dir"]
+    if (url !== undefined && dataDir !== undefined) return yield* invalidInput("rollups rebuild: give --database-url or --data-dir, not both")
+    const database = url !== undefined && url !== ""
+      ? Database.layerPostgres({ url: Redacted.make(url) })
+      : dataDir !== undefined && dataDir !== ""
+      ? Database.layerPglite({ dataDir })
+      : Database.layerFromConfig
     return yield* Effect.gen(function*() {
       const db = yield* Database.Database
       if (tenantId !== undefined) {
@@ -55,7 +66,7 @@ const rebuild = (args: ReadonlyArray<string>) =>
         rows: result.rows
       }
     }).pipe(
-      Effect.provide(Store.layerWith(Database.layerFromConfig)),
+      Effect.provide(Store.layerWith(database)),
       Effect.catchTags({
         InvalidRange: (error) => Effect.fail(invalidInput(`rollups rebuild: ${error.message}`)),
         SqlError: databaseError,
