@@ -22,7 +22,7 @@ const chat = (model: string) =>
     usage: { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500, completion_tokens_details: { reasoning_tokens: 300 } }
   })
 
-describe("tally cost", () => {
+describe("tally cost", { timeout: 300_000 }, () => {
   it("prints the provider, model, definition, snapshot, usage, lines and exact total as JSON", () => {
     const out = tally(["cost", "--provider", "anthropic", "--at", "2026-05-01", join(fixtures, "anthropic/messages_basic.json")])
     expect(out).toMatchObject({ code: 0, stderr: "" })

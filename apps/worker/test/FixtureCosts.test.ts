@@ -9,6 +9,7 @@
  * 2026-05-01 means 00:00 UTC: inside time-of-day windows that wrap midnight (DeepSeek's off-peak).
  */
 import { readdirSync } from "node:fs"
+import { availableParallelism } from "node:os"
 import { join } from "node:path"
 import { Money } from "@tally/core"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -334,15 +335,16 @@ const results = new Map<string, Run>()
 
 beforeAll(async () => {
   const entries = Object.entries(CASES)
-  // One process per fixture, a few at a time: each loads the built-in catalog on its own.
+  // One process per fixture, one per core at a time. Each costs about 3 CPU-seconds (module loading
+  // and the built-in catalog), so on a loaded machine this takes long: the timeout allows for it.
   const runs = await pool(
     entries.map(([name, c]) => () =>
       tallyAsync(["cost", "--provider", c.provider, "--at", AT, ...(c.model === undefined ? [] : ["--model", c.model]), join(dir, name)])
     ),
-    4
+    Math.max(2, availableParallelism())
   )
   entries.forEach(([name], i) => results.set(name, runs[i]!))
-})
+}, 600_000)
 
 /** The hand computation re-added: quantity × rate / 1M per token line, / 1k per search. */
 const handTotal = (lines: ReadonlyArray<Line>) =>
