@@ -8,6 +8,8 @@
  * - http:   the load generator's wall clock from the first request to the last answer (JSON
  *           encoding on the client, HTTP, auth, decode, normalize, match, price, the pipeline,
  *           one ledger transaction per batch, the JSON answer);
+ * - pipeline: the same batches handed to the worker's `IngestPipeline` in this process, 4 at a
+ *           time (decode, normalize, match, price, ledger): the HTTP path without HTTP;
  * - store:  `UsageLedger.insertBatch` of the same calls already priced (priced outside the
  *           timer), batches of 500, 4 at a time on a pool of 10 (the pipeline's concurrency);
  * - store (sequential): the same, one batch at a time (as the store's own benchmark runs).
@@ -20,9 +22,10 @@
  * TALLY_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) is the server;
  * the bench creates two databases there (one per path) and drops them afterwards.
  * TALLY_BENCH_EVENTS (default 50,000), TALLY_BENCH_BATCH (500), TALLY_BENCH_CONCURRENCY (4).
+ * TALLY_BENCH_PROFILE=<dir> writes a V8 CPU profile of the server process there (where time goes).
  */
 import { Catalog } from "@tally/catalog"
-import { Ingest } from "@tally/engine"
+import { Ingest, IngestPipeline } from "@tally/engine"
 import { ApiKeys, Database, type PricedCall, Store, Tenants, UsageLedger } from "@tally/store"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -31,6 +34,8 @@ import * as Redacted from "effect/Redacted"
 import { spawn } from "node:child_process"
 import { join, resolve } from "node:path"
 import { createInterface } from "node:readline"
+import * as Server from "../src/server/Server.ts"
+import * as ServerConfig from "../src/server/ServerConfig.ts"
 import { events } from "./support/Events.ts"
 
 const root = resolve(import.meta.dirname, "../../..")
@@ -81,7 +86,8 @@ const httpPath = Effect.gen(function*() {
   const url = yield* urlOf
   const tenantId = (yield* (yield* Tenants.Tenants).create({ name: "Bench http" })).id
   const key = yield* (yield* ApiKeys.ApiKeys).create(tenantId, { name: "bench", scopes: ["ingest"] })
-  const server = run([join(root, "apps/worker/src/bin.ts"), "serve", "--port", "0", "--host", "127.0.0.1", "--database-url", url], { TALLY_NATS_URL: "" })
+  const profile = process.env["TALLY_BENCH_PROFILE"]
+  const server = run([...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []), join(root, "apps/worker/src/bin.ts"), "serve", "--port", "0", "--host", "127.0.0.1", "--database-url", url], { TALLY_NATS_URL: "" })
   const listening = (yield* nextJson(server)).listening as string
   const generator = run([join(root, "apps/worker/bench/support/LoadGenerator.ts")], {
     BENCH_URL: listening,
@@ -97,6 +103,22 @@ const httpPath = Effect.gen(function*() {
   const [count] = yield* sql<{ n: string }>`SELECT count(*)::text AS n FROM tally.usage_ledger WHERE tenant_id = ${tenantId} AND request_id LIKE 'bench-%'`
   if (Number(count!.n) < total) return yield* Effect.die(new Error(`the ledger holds ${count!.n} of ${total} events`))
   return measured as { seconds: number; bytes: number }
+})
+
+/** The worker's services without HTTP: the same raw batches through `IngestPipeline.submit`. */
+const pipelinePath = Effect.gen(function*() {
+  const url = yield* urlOf
+  const config = ServerConfig.override({ ...ServerConfig.defaults, natsUrl: undefined, databaseUrl: undefined }, { databaseUrl: Redacted.make(url) })
+  return yield* Effect.gen(function*() {
+    const pipeline = yield* IngestPipeline
+    const tenantId = (yield* (yield* Tenants.Tenants).create({ name: "Bench pipeline" })).id
+    for (let b = 0; b < 4; b++) yield* pipeline.submit(tenantId, events(total + b * batch, batch))
+    const batches = Array.from({ length: Math.ceil(total / batch) }, (_, b) => events(b * batch, Math.min(batch, total - b * batch)))
+    const [elapsed, results] = yield* Effect.timed(Effect.forEach(batches, (list) => pipeline.submit(tenantId, list), { concurrency }))
+    const inserted = results.reduce((n, r) => n + r.inserted, 0)
+    if (inserted !== total) return yield* Effect.die(new Error(`pipeline inserted ${inserted} of ${total}`))
+    return Duration.toMillis(elapsed) / 1000
+  }).pipe(Effect.provide(Server.layerServices(config).pipe(Layer.orDie)))
 })
 
 /** The store path: the same events priced outside the timer, then `insertBatch`. */
@@ -131,19 +153,22 @@ const line = (path: string, seconds: number, extra: Record<string, unknown> = {}
 
 const main = Effect.gen(function*() {
   const http = yield* httpPath.pipe(Effect.provide(ephemeral))
+  const pipeline = yield* pipelinePath.pipe(Effect.provide(ephemeral))
   const [store, storeSequential] = yield* Effect.all([storePath(concurrency, "bench"), storePath(1, "bench")]).pipe(
     Effect.provide(Layer.merge(ephemeral, Catalog.Catalog.layer.pipe(Layer.orDie)))
   )
   const httpLine = line("http (load generator process -> tally serve -> PostgreSQL)", http.seconds, { concurrency, requestBytes: http.bytes })
+  const pipelineLine = line(`pipeline in-process (IngestPipeline.submit, ${concurrency} at a time, no HTTP)`, pipeline)
   const storeLine = line(`store insertBatch of the same calls, ${concurrency} batches at a time`, store)
   const sequentialLine = line("store insertBatch of the same calls, one batch at a time", storeSequential)
   const fastestStore = Math.max(storeLine.eventsPerSecond, sequentialLine.eventsPerSecond)
   const overhead = fastestStore / httpLine.eventsPerSecond - 1
-  for (const l of [httpLine, storeLine, sequentialLine]) console.log(JSON.stringify(l))
+  for (const l of [httpLine, pipelineLine, storeLine, sequentialLine]) console.log(JSON.stringify(l))
   console.log(JSON.stringify({
     bench: "worker.http-ingest",
     httpOverStore: Number((httpLine.eventsPerSecond / fastestStore).toFixed(3)),
     overhead: Number(overhead.toFixed(3)),
+    httpOverPipeline: Number((httpLine.eventsPerSecond / pipelineLine.eventsPerSecond).toFixed(3)),
     goal: { eventsPerSecond: 10_000, overhead: 0.5 },
     ok: httpLine.eventsPerSecond >= 10_000 && overhead < 0.5
   }))
