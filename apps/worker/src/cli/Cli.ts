@@ -5,6 +5,7 @@
 import { Cause, Effect, Exit } from "effect"
 import type { CliError } from "./CliError.ts"
 import { ExitCode, invalidInput, WithExitCode } from "./CliError.ts"
+import * as Budget from "./commands/Budget.ts"
 import * as Catalog from "./commands/Catalog.ts"
 import * as Cost from "./commands/Cost.ts"
 import * as Normalize from "./commands/Normalize.ts"
@@ -25,6 +26,7 @@ const commands: Record<string, Command> = {
   normalize: Normalize,
   cost: Cost,
   catalog: Catalog,
+  budget: Budget,
   rollups: Rollups,
   serve: Serve,
   publish: Publish,

@@ -1,0 +1,265 @@
+/**
+ * Budgets from scripts, against the configured database (`TALLY_DATABASE_URL` / `TALLY_DATA_DIR`,
+ * or `--database-url` / `--data-dir`). JSON on stdout; amounts are decimal strings.
+ *
+ *   tally budget create --tenant T --name N --period day|week|month --amount 100.00
+ *                       [--threshold 80]... [--action alert|block]
+ *                       [--project P] [--environment E] [--feature F] [--team T] [--customer C]
+ *                       [--api-key K] [--model M]
+ *   tally budget list    --tenant T [--all]
+ *   tally budget status  --tenant T [--budget ID] [--at ISO-8601]
+ *   tally budget suggest --tenant T --period day|week|month [--lookback-days 30..60] [scope flags]
+ *   tally budget archive --tenant T --budget ID
+ *   tally budget webhook --tenant T (--url U --secret S | --remove)
+ *
+ * `status` also records any threshold the current spend has reached and no evaluation recorded yet
+ * (the same sweep `tally serve` runs), so what it prints and what was alerted agree.
+ */
+import { Budgets } from "@tally/engine"
+import { Budgets as BudgetStore, Outbox, Store } from "@tally/store"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
+import type { MigrationError } from "effect/sql/Migrator"
+import type { SqlError } from "effect/sql/SqlError"
+import * as Args from "../Args.ts"
+import { CliError, type CliError as CliErrorType, ExitCode, invalidInput } from "../CliError.ts"
+import * as Server from "../../server/Server.ts"
+import * as ServerConfig from "../../server/ServerConfig.ts"
+import { parseAt } from "./Cost.ts"
+
+const databaseFlags = {
+  "database-url": { type: "string" },
+  "data-dir": { type: "string" }
+} as const
+
+const scopeFlags = {
+  project: { type: "string" },
+  environment: { type: "string" },
+  feature: { type: "string" },
+  team: { type: "string" },
+  customer: { type: "string" },
+  "api-key": { type: "string" },
+  model: { type: "string" }
+} as const
+
+type Services = Store.Services | Budgets.Budgets | BudgetStore.Budgets | Outbox.Outbox
+
+/** Runs `effect` over the budget services of the configured database; a database failure exits 1. */
+const withBudgets = <A>(
+  command: string,
+  values: { readonly "database-url"?: string | undefined; readonly "data-dir"?: string | undefined },
+  effect: Effect.Effect<A, CliErrorType | SqlError | MigrationError, Services>
+): Effect.Effect<A, CliErrorType> =>
+  Effect.gen(function*() {
+    const env = yield* Effect.mapError(ServerConfig.fromEnv, (error) => invalidInput(`${command}: invalid configuration: ${error.message}`))
+    const url = values["database-url"]
+    const config = ServerConfig.override(env, {
+      databaseUrl: url === undefined || url === "" ? undefined : Redacted.make(url),
+      dataDir: values["data-dir"]
+    })
+    const layer = Layer.merge(Budgets.layerWith, Outbox.Outbox.layer).pipe(
+      Layer.provideMerge(Store.layerWith(Server.layerDatabase(config)))
+    )
+    return yield* effect.pipe(
+      Effect.provide(layer),
+      Effect.mapError((error) =>
+        error._tag === "CliError"
+          ? error
+          : new CliError({
+            message: `${command}: database error (${ServerConfig.describeDatabase(config)}): ${error.message}`,
+            exitCode: ExitCode.unexpected
+          })
+      )
+    )
+  })
+
+const invalid = (command: string) => (error: { readonly message: string }) => Effect.fail(invalidInput(`${command}: ${error.message}`))
+
+const scopeOf = (values: { readonly [K in keyof typeof scopeFlags]?: string | undefined }): Record<string, string> => {
+  const scope: Record<string, string> = {}
+  const names: Record<keyof typeof scopeFlags, BudgetStore.ScopeKey> = {
+    project: "project",
+    environment: "environment",
+    feature: "feature",
+    team: "team",
+    customer: "customer",
+    "api-key": "apiKeyId",
+    model: "model"
+  }
+  for (const [flag, key] of Object.entries(names)) {
+    const value = values[flag as keyof typeof scopeFlags]
+    if (value !== undefined) scope[key] = value
+  }
+  return scope
+}
+
+const create = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const command = "budget create"
+    const { values } = yield* Args.parse(command, args, {
+      ...databaseFlags,
+      ...scopeFlags,
+      tenant: { type: "string" },
+      name: { type: "string" },
+      period: { type: "string" },
+      amount: { type: "string" },
+      threshold: { type: "string", multiple: true },
+      action: { type: "string" }
+    })
+    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const raw = {
+      name: yield* Args.required(command, "name", values.name),
+      period: yield* Args.required(command, "period", values.period),
+      amount: yield* Args.required(command, "amount", values.amount),
+      scope: scopeOf(values),
+      ...(values.threshold === undefined ? {} : { thresholds: values.threshold }),
+      ...(values.action === undefined ? {} : { action: values.action })
+    }
+    const decoded = BudgetStore.decodeBudgetInput(raw)
+    if (Result.isFailure(decoded)) return yield* invalidInput(`${command}: --${flagOf(decoded.failure.field)}: ${messageOf(decoded.failure)}`)
+    const budget = yield* withBudgets(
+      command,
+      values,
+      Budgets.Budgets.use((b) => b.create(tenantId, decoded.success)).pipe(
+        Effect.catchTag(["InvalidBudget", "TenantNotFound"], invalid(command))
+      )
+    )
+    return Budgets.budgetToJson(budget)
+  })
+
+/** The flag a budget field came from. */
+const flagOf = (field: string): string => {
+  const top = field.split(/[.[]/)[0]!
+  if (top === "thresholds") return "threshold"
+  if (top === "scope") {
+    const key = field.split(".")[1] ?? ""
+    return key === "apiKeyId" ? "api-key" : key
+  }
+  return top
+}
+
+const messageOf = (error: BudgetStore.InvalidBudget): string =>
+  error.message.startsWith(`${error.field}: `) ? error.message.slice(error.field.length + 2) : error.message
+
+const list = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const command = "budget list"
+    const { values } = yield* Args.parse(command, args, { ...databaseFlags, tenant: { type: "string" }, all: { type: "boolean" } })
+    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const budgets = yield* withBudgets(command, values, Budgets.Budgets.use((b) => b.list(tenantId, { includeArchived: values.all === true })))
+    return budgets.map(Budgets.budgetToJson)
+  })
+
+const status = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const command = "budget status"
+    const { values } = yield* Args.parse(command, args, {
+      ...databaseFlags,
+      tenant: { type: "string" },
+      budget: { type: "string" },
+      at: { type: "string" }
+    })
+    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const at = values.at === undefined ? undefined : DateTime.fromDateUnsafe(yield* parseAt(command, values.at))
+    const statuses = yield* withBudgets(
+      command,
+      values,
+      Effect.gen(function*() {
+        const budgets = yield* Budgets.Budgets
+        if (values.at === undefined) yield* budgets.evaluate(tenantId)
+        return yield* budgets.status(tenantId, { budgetId: values.budget, at })
+      }).pipe(Effect.catchTag(["BudgetNotFound", "TenantNotFound"], invalid(command)))
+    )
+    return statuses.map(Budgets.statusToJson)
+  })
+
+const suggest = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const command = "budget suggest"
+    const { values } = yield* Args.parse(command, args, {
+      ...databaseFlags,
+      ...scopeFlags,
+      tenant: { type: "string" },
+      period: { type: "string" },
+      "lookback-days": { type: "string" }
+    })
+    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const period = yield* Args.required(command, "period", values.period)
+    if (period !== "day" && period !== "week" && period !== "month") {
+      return yield* invalidInput(`${command}: --period must be day, week or month, got "${period}"`)
+    }
+    const lookbackDays = yield* Args.nonNegativeInt(command, "lookback-days", values["lookback-days"])
+    const suggestion = yield* withBudgets(
+      command,
+      values,
+      Budgets.Budgets.use((b) => b.suggest(tenantId, { scope: scopeOf(values), period, lookbackDays })).pipe(
+        Effect.catchTag(["InvalidBudget", "TenantNotFound"], invalid(command))
+      )
+    )
+    return Budgets.suggestionToJson(suggestion)
+  })
+
+const archive = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const command = "budget archive"
+    const { values } = yield* Args.parse(command, args, { ...databaseFlags, tenant: { type: "string" }, budget: { type: "string" } })
+    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const budgetId = yield* Args.required(command, "budget", values.budget)
+    const budget = yield* withBudgets(
+      command,
+      values,
+      Budgets.Budgets.use((b) => b.archive(tenantId, budgetId)).pipe(Effect.catchTag("BudgetNotFound", invalid(command)))
+    )
+    return Budgets.budgetToJson(budget)
+  })
+
+const webhook = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const command = "budget webhook"
+    const { values } = yield* Args.parse(command, args, {
+      ...databaseFlags,
+      tenant: { type: "string" },
+      url: { type: "string" },
+      secret: { type: "string" },
+      remove: { type: "boolean" }
+    })
+    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    if (values.remove === true) {
+      const removed = yield* withBudgets(command, values, Outbox.Outbox.use((o) => o.removeWebhook(tenantId)))
+      return { tenantId, removed }
+    }
+    const url = yield* Args.required(command, "url", values.url)
+    const secret = yield* Args.required(command, "secret", values.secret)
+    const set = yield* withBudgets(
+      command,
+      values,
+      Outbox.Outbox.use((o) => o.setWebhook(tenantId, { url, secret })).pipe(
+        Effect.catchTag(["InvalidWebhook", "TenantNotFound"], invalid(command))
+      )
+    )
+    // The secret stays where it was given; it is not echoed.
+    return { tenantId, url: set.url, updatedAt: DateTime.formatIso(set.updatedAt) }
+  })
+
+const table: Record<string, (args: ReadonlyArray<string>) => Effect.Effect<unknown, CliErrorType>> = {
+  create,
+  list,
+  status,
+  suggest,
+  archive,
+  webhook
+}
+
+export const usage =
+  "tally budget create --tenant <id> --name <name> --period day|week|month --amount <decimal> [--threshold <percent>]... [--action alert|block] [--project|--environment|--feature|--team|--customer|--api-key|--model <value>] | tally budget list --tenant <id> [--all] | tally budget status --tenant <id> [--budget <id>] [--at <ISO time>] | tally budget suggest --tenant <id> --period day|week|month [--lookback-days 30..60] [scope flags] | tally budget archive --tenant <id> --budget <id> | tally budget webhook --tenant <id> (--url <url> --secret <secret> | --remove)  [--database-url <url>] [--data-dir <dir>]"
+
+export const run = (args: ReadonlyArray<string>): Effect.Effect<unknown, CliErrorType> => {
+  const [sub, ...rest] = args
+  const command = sub === undefined ? undefined : table[sub]
+  return command === undefined
+    ? Effect.fail(invalidInput(`budget: expected a subcommand: ${Object.keys(table).join(", ")}`))
+    : command(rest)
+}

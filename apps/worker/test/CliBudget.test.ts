@@ -1,0 +1,193 @@
+/**
+ * `tally budget` as a script runs it: a spawned CLI process over a real database (an embedded
+ * PGlite data directory always; a throwaway PostgreSQL database when `TALLY_TEST_DATABASE_URL` is
+ * set), with usage seeded through the store beforehand.
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Money } from "@tally/core"
+import { BudgetPeriod } from "@tally/engine"
+import { Database, type PricedCall, Store, Tenants, UsageLedger } from "@tally/store"
+import { DateTime, Effect, ManagedRuntime, Redacted } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as Cli from "../src/cli/Cli.ts"
+import { oneStderrLine, tally } from "./support/Tally.ts"
+
+type Services = Store.Services | Database.Database
+
+interface Target {
+  readonly env: Readonly<Record<string, string>>
+  /** The same database as CLI flags, for in-process runs. */
+  readonly flags: ReadonlyArray<string>
+  readonly run: <A, E>(effect: Effect.Effect<A, E, Services>) => Promise<A>
+  readonly close: () => Promise<void>
+}
+
+const pgliteTarget = (): Target => {
+  const dir = mkdtempSync(join(tmpdir(), "tally-cli-budget-"))
+  // Opened and closed around each use: one process at a time may hold the data directory.
+  const layer = Store.layerWith(Database.layerPglite({ dataDir: dir }))
+  return {
+    env: { TALLY_DATA_DIR: dir },
+    flags: ["--data-dir", dir],
+    run: (effect) => Effect.runPromise(Effect.provide(effect, layer)),
+    close: async () => rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const postgresTarget = async (adminUrl: string): Promise<Target> => {
+  const runtime = ManagedRuntime.make(Store.layerWith(Database.layerEphemeralPostgres(Redacted.make(adminUrl))))
+  const [row] = await runtime.runPromise(Effect.gen(function*() {
+    const { sql } = yield* Database.Database
+    return yield* sql<{ name: string }>`SELECT current_database() AS name`
+  }))
+  const url = new URL(adminUrl)
+  url.pathname = `/${row!.name}`
+  return {
+    env: { TALLY_DATABASE_URL: url.toString() },
+    flags: ["--database-url", url.toString()],
+    run: (effect) => runtime.runPromise(effect),
+    close: () => runtime.dispose()
+  }
+}
+
+const call = (requestId: string, occurredAt: string, cost: string, labels: PricedCall.Labels = {}): PricedCall.PricedCall => ({
+  requestId,
+  occurredAt: DateTime.makeUnsafe(occurredAt),
+  provider: "openai",
+  model: "gpt-4o",
+  definitionId: null,
+  snapshotId: null,
+  usage: { tokens: { inputText: 10 } },
+  breakdown: null,
+  total: new Money.Decimal(cost),
+  costSource: "provider",
+  unpricedReason: null,
+  reportedCost: new Money.Decimal(cost),
+  reportedCurrency: "EUR",
+  difference: null,
+  labels,
+  tags: {},
+  raw: {}
+})
+
+const adminUrl = process.env.TALLY_TEST_DATABASE_URL
+const targetNames = ["pglite", ...(adminUrl === undefined || adminUrl === "" ? [] : ["postgres"])]
+
+describe.each(targetNames)("tally budget (%s)", { timeout: 300_000 }, (name) => {
+  let target: Target
+  const tenant = "cli-budgets"
+  /** Noon of the Berlin day `d` days before today: each seeded day is a whole local day. */
+  const noonDaysAgo = (d: number) =>
+    new Date(DateTime.toEpochMillis(BudgetPeriod.localDayStart(Date.now(), "Europe/Berlin", d)) + 12 * 3_600_000).toISOString()
+  /**
+   * `tally budget ...` through `Cli.run`, the function bin.ts prints, with the database as flags:
+   * opening an embedded database per spawned process is slow, so one test spawns the real binary.
+   */
+  const run = async (args: ReadonlyArray<string>) => {
+    const out = await Cli.run(["budget", ...args, ...target.flags])
+    return { code: out.exitCode, stdout: out.stdout, stderr: out.stderr }
+  }
+
+  beforeAll(async () => {
+    target = name === "postgres" ? await postgresTarget(adminUrl!) : pgliteTarget()
+    await target.run(Effect.gen(function*() {
+      yield* (yield* Tenants.Tenants).create({ id: tenant, name: "CLI budgets", currency: "EUR", timeZone: "Europe/Berlin" })
+      const calls: Array<PricedCall.PricedCall> = []
+      // 3 EUR a day for the last 40 days for team "a"; a fixed day in 2025 for `status --at`.
+      for (let d = 1; d <= 40; d++) calls.push(call(`daily-${d}`, noonDaysAgo(d), "3", { team: "a" }))
+      calls.push(call("fixed-1", "2025-03-30T10:00:00Z", "7", { team: "a" }))
+      // Today's spend: 2.5 of the 10 budgeted below, past its 20% threshold.
+      calls.push(call("today-1", new Date().toISOString(), "2.5", { team: "a" }))
+      const result = yield* (yield* UsageLedger.UsageLedger).insertBatch(tenant, calls)
+      if (result.inserted !== calls.length) throw new Error(JSON.stringify(result.items))
+    }))
+  })
+
+  afterAll(async () => {
+    await target?.close()
+  })
+
+  it("create prints the budget; list shows it; a bad flag is named with exit 2", async () => {
+    const created = await run(["create", "--tenant", tenant, "--name", "team a", "--period", "day", "--amount", "10", "--threshold", "20", "--threshold", "50", "--action", "block", "--team", "a"])
+    expect(created.stderr).toBe("")
+    expect(created.code).toBe(0)
+    const budget = JSON.parse(created.stdout)
+    expect(budget).toMatchObject({ name: "team a", period: "day", amount: "10", currency: "EUR", thresholds: ["20", "50"], action: "block", scope: { team: "a" } })
+    const listed = await run(["list", "--tenant", tenant])
+    expect(listed.code).toBe(0)
+    expect(JSON.parse(listed.stdout).map((b: { id: string }) => b.id)).toEqual([budget.id])
+
+    const bad = await run(["create", "--tenant", tenant, "--name", "x", "--period", "day", "--amount", "1e3"])
+    expect(bad.code).toBe(2)
+    expect(oneStderrLine(bad)).toMatch(/^tally: budget create: --amount: expected a decimal string/)
+    const threshold = await run(["create", "--tenant", tenant, "--name", "x", "--period", "day", "--amount", "1", "--threshold", "0"])
+    expect(threshold.code).toBe(2)
+    expect(oneStderrLine(threshold)).toContain("thresholds[0]")
+    const currency = await run(["create", "--tenant", "nobody", "--name", "x", "--period", "day", "--amount", "1"])
+    expect(currency.code).toBe(2)
+    expect(oneStderrLine(currency)).toContain("does not exist")
+    const missing = await run(["create", "--tenant", tenant, "--period", "day", "--amount", "1"])
+    expect(missing.code).toBe(2)
+    expect(oneStderrLine(missing)).toBe("tally: budget create: --name is required")
+  })
+
+  it("status prints spend, crossings and the forecast of the current period", async () => {
+    const status = await run(["status", "--tenant", tenant])
+    expect(status.stderr).toBe("")
+    expect(status.code).toBe(0)
+    const [entry] = JSON.parse(status.stdout)
+    expect(entry.budget.name).toBe("team a")
+    expect(entry.period.timeZone).toBe("Europe/Berlin")
+    expect(entry.spent).toBe("2.5")
+    // No evaluation ran when the usage was seeded: status recorded the crossing.
+    expect(entry.crossed.map((c: { threshold: string }) => c.threshold)).toEqual(["20"])
+    expect(entry.forecast.method).toBe("linear-trailing-7d")
+    // The last 7 × 24 hours hold today's call and 6 or 7 of the daily noon calls, by the time of day.
+    expect(["20.5", "23.5"]).toContain(entry.forecast.trailingSpend)
+    expect(entry.forecast.dailyRate).toBe(Money.format(new Money.Decimal(entry.forecast.trailingSpend).div(7).toDecimalPlaces(6)))
+    const at = await run(["status", "--tenant", tenant, "--at", "2025-03-30T21:00:00Z"])
+    const [then] = JSON.parse(at.stdout)
+    // Berlin's 23-hour day of the spring DST change.
+    expect(then.period).toEqual({ period: "day", start: "2025-03-29T23:00:00.000Z", end: "2025-03-30T22:00:00.000Z", timeZone: "Europe/Berlin", label: "2025-03-30" })
+    expect(then.spent).toBe("7")
+    expect(then.percent).toBe("70")
+    expect((await run(["status", "--tenant", tenant, "--at", "yesterday"])).code).toBe(2)
+    expect((await run(["status", "--tenant", tenant, "--budget", "00000000-0000-4000-8000-000000000000"])).code).toBe(2)
+  })
+
+  it("suggest shows the baseline and a budget 15% above it", async () => {
+    const out = await run(["suggest", "--tenant", tenant, "--period", "week", "--team", "a"])
+    expect(out.stderr).toBe("")
+    const suggestion = JSON.parse(out.stdout)
+    expect(suggestion.baseline).toEqual({ total: "90", perDay: "3", perPeriod: "21", periodDays: 7 })
+    expect(suggestion.suggested).toEqual({ amount: "24.15", low: "23.1", high: "25.2", factor: "1.15" })
+    expect(suggestion.currency).toBe("EUR")
+    const bad = await run(["suggest", "--tenant", tenant, "--period", "week", "--lookback-days", "7"])
+    expect(bad.code).toBe(2)
+    expect(oneStderrLine(bad)).toContain("lookbackDays")
+  })
+
+  it("the real binary prints the same JSON on stdout", () => {
+    const out = tally(["budget", "list", "--tenant", tenant], { env: target.env })
+    expect(out.stderr).toBe("")
+    expect(out.code).toBe(0)
+    expect(JSON.parse(out.stdout).map((b: { name: string }) => b.name)).toEqual(["team a"])
+  })
+
+  it("webhook sets where alerts go without echoing the secret; archive retires a budget", async () => {
+    const set = await run(["webhook", "--tenant", tenant, "--url", "https://example.test/hooks", "--secret", "whsec_cli_0123456789abc"])
+    expect(set.code).toBe(0)
+    expect(set.stdout).not.toContain("whsec_cli")
+    expect(JSON.parse(set.stdout).url).toBe("https://example.test/hooks")
+    const bad = await run(["webhook", "--tenant", tenant, "--url", "https://example.test/hooks", "--secret", "short"])
+    expect(bad.code).toBe(2)
+    const [budget] = JSON.parse((await run(["list", "--tenant", tenant])).stdout)
+    const archived = await run(["archive", "--tenant", tenant, "--budget", budget.id])
+    expect(JSON.parse(archived.stdout).archivedAt).not.toBeNull()
+    expect(JSON.parse((await run(["list", "--tenant", tenant])).stdout)).toEqual([])
+    expect(JSON.parse((await run(["list", "--tenant", tenant, "--all"])).stdout)).toHaveLength(1)
+    expect((await run(["frobnicate"])).code).toBe(2)
+  })
+})
