@@ -19,6 +19,7 @@ import * as HttpRouter from "effect/http/HttpRouter"
 import type * as HttpServer from "effect/http/HttpServer"
 import * as Layer from "effect/Layer"
 import { createServer } from "node:http"
+import * as GraphqlRoute from "../graphql/Http.ts"
 import * as ApiError from "./ApiError.ts"
 import { Metrics } from "./Metrics.ts"
 import * as BudgetsRoute from "./routes/Budgets.ts"
@@ -39,6 +40,7 @@ export type Services =
   | Store.Services
   | BudgetsRoute.Services
   | ExportsRoute.Services
+  | GraphqlRoute.GraphqlApi
 
 /** A layer that runs beside the HTTP server in the same process, over the same services. */
 export type Extension = Layer.Layer<never, unknown, Services>
@@ -54,6 +56,7 @@ export const routes = HttpRouter.use((router) =>
     router.add("GET", "/metrics", Health.metrics),
     ...BudgetsRoute.add(router),
     ...ExportsRoute.add(router),
+    router.add("*", GraphqlRoute.path, GraphqlRoute.handler),
     router.add("*", "*", notFound)
   ], { discard: true })
 )
@@ -68,6 +71,7 @@ export const layerDatabase = (config: ServerConfigShape) =>
 export const layerServices = (config: ServerConfigShape) =>
   IngestPipeline.layer().pipe(
     Layer.provideMerge(Ingest.Ingest.layer),
+    Layer.provideMerge(GraphqlRoute.layer),
     Layer.provideMerge(Layer.mergeAll(Catalog.Catalog.layer, Metrics.layer, Layer.succeed(ServerConfig, config), BudgetsRoute.layer, ExportsRoute.layer)),
     Layer.provideMerge(Store.layerWith(layerDatabase(config)))
   )

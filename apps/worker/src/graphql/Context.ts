@@ -1,0 +1,56 @@
+/**
+ * What a GraphQL request runs with: the verified API key (its tenant and scopes) and a runner that
+ * executes one service call in the worker's services, turning the services' typed failures into
+ * the API's typed errors (`Errors.fromFailure`).
+ *
+ * Every read and write goes through the store's services, which open the tenant's scope
+ * (`Database.withTenant`): row-level security decides what the key's tenant can see.
+ */
+import type { Catalog } from "@tally/catalog"
+import type { Budgets, Chargeback, Enforcement, TenantPricing } from "@tally/engine"
+import type { ApiKeys, Database, Store } from "@tally/store"
+import * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Result from "effect/Result"
+import * as Errors from "./Errors.ts"
+
+/** The services resolvers call. */
+export type Services =
+  | Store.Services
+  | Database.Database
+  | Catalog.Catalog
+  | Budgets.Budgets
+  | Enforcement.Enforcement
+  | Chargeback.Chargeback
+  | TenantPricing.TenantPricing
+
+/** Runs one effect for a resolver; rejects with the API's error for its failure. */
+export type Runner = <A, E>(effect: Effect.Effect<A, E, Services>) => Promise<A>
+
+export interface GraphqlContext {
+  readonly tenantId: string
+  readonly key: ApiKeys.VerifiedKey
+  readonly run: Runner
+  /** How often subscriptions look for changes, in milliseconds, unless they say. */
+  readonly pollMillis: number
+  /** Aborted when the client goes away: ends subscriptions and interrupts running calls. */
+  readonly signal?: AbortSignal | undefined
+}
+
+/** A runner over the worker's services; `signal` interrupts the call when the client goes away. */
+export const makeRunner = (
+  context: Context.Context<Services>,
+  options: { readonly signal?: AbortSignal | undefined; readonly onDefect?: (cause: Cause.Cause<unknown>) => void } = {}
+): Runner => {
+  const run = Effect.runPromiseExitWith(context)
+  return async (effect) => {
+    const exit = await run(effect, { signal: options.signal })
+    if (Exit.isSuccess(exit)) return exit.value
+    const error = Cause.findError(exit.cause)
+    if (Result.isSuccess(error)) throw Errors.fromFailure(error.success)
+    options.onDefect?.(exit.cause)
+    throw new Error(Cause.hasInterruptsOnly(exit.cause) ? "the request was cancelled" : "internal error")
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * `/graphql` on the worker's HTTP server: the request handed to yoga as a web Request, its
+ * Response (JSON, or a server-sent event stream for subscriptions) handed back.
+ *
+ * The layer builds yoga once over the worker's services, adding the engine services resolvers
+ * call (budgets, enforcement, chargeback, tenant pricing), which need only the database and the
+ * store.
+ */
+import { Budgets, Chargeback, Enforcement, TenantPricing } from "@tally/engine"
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as Layer from "effect/Layer"
+import type { Catalog } from "@tally/catalog"
+import type { Database, Store } from "@tally/store"
+import { makeRunner, type Services } from "./Context.ts"
+import { endpoint, makeYoga } from "./yoga.ts"
+
+export const path = endpoint
+
+export class GraphqlApi extends Context.Service<GraphqlApi, {
+  readonly fetch: (request: Request) => Promise<Response>
+}>()("@tally/worker/graphql/GraphqlApi") {}
+
+/** `TALLY_GRAPHIQL` (default: on unless NODE_ENV=production), `TALLY_GRAPHQL_POLL_MS` (default 2000). */
+const settings = Config.all({
+  graphiql: Config.Boolean("TALLY_GRAPHIQL").pipe(Config.withDefault(process.env["NODE_ENV"] !== "production")),
+  pollMillis: Config.Int("TALLY_GRAPHQL_POLL_MS").pipe(Config.withDefault(2000))
+})
+
+const make = Effect.gen(function*() {
+  const { graphiql, pollMillis } = yield* settings
+  const context = yield* Effect.context<Services>()
+  const yoga = makeYoga({
+    graphiql,
+    pollMillis,
+    runner: (signal) =>
+      makeRunner(context, {
+        signal,
+        onDefect: (cause) => Effect.runFork(Effect.logError("GraphQL resolver failed", cause))
+      })
+  })
+  return GraphqlApi.of({ fetch: (request) => Promise.resolve(yoga.fetch(request)) })
+})
+
+/** What the API needs from the worker. */
+export type Requirements = Catalog.Catalog | Database.Database | Store.Services
+
+/** The API over the worker's services. */
+export const layer: Layer.Layer<GraphqlApi, Config.ConfigError, Requirements> = Layer.effect(GraphqlApi, make).pipe(
+  Layer.provide(Layer.mergeAll(Budgets.layerWith, Enforcement.Enforcement.layer, Chargeback.Chargeback.layer, TenantPricing.TenantPricing.layer))
+)
+
+export const handler = Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const api = yield* GraphqlApi
+  const web = yield* HttpServerRequest.toWeb(request)
+  const response = yield* Effect.promise(() => api.fetch(web))
+  return HttpServerResponse.fromWeb(response)
+}).pipe(
+  Effect.catchTag("RequestParseError", (error) =>
+    Effect.succeed(HttpServerResponse.jsonUnsafe({ errors: [{ message: `malformed request: ${error.message}` }] }, { status: 400 })))
+)

@@ -1,0 +1,103 @@
+/**
+ * API keys of the tenant: listed, issued (the secret is shown once, in the answer) and revoked by
+ * admin keys. Keys of other tenants read as not found.
+ */
+import { resolveArrayConnection } from "@pothos/plugin-relay"
+import { ApiKeys, type PricedCall } from "@tally/store"
+import * as Redacted from "effect/Redacted"
+import { builder, changeErrors, readErrors } from "../builder.ts"
+import { InvalidInput } from "../Errors.ts"
+import { connectionComplexity, LabelsRef, pageSize } from "./Common.ts"
+
+const ScopeEnum = builder.enumType("ApiKeyScope", {
+  values: {
+    INGEST: { value: "ingest", description: "Send usage." },
+    READ: { value: "read", description: "Query usage, records, budgets, models, chargeback." },
+    ADMIN: { value: "admin", description: "Everything `read` can, and change budgets, prices, keys and chargeback runs." }
+  } as const
+})
+
+const ApiKeyRef = builder.objectRef<ApiKeys.ApiKey>("ApiKey").implement({
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    name: t.exposeString("name"),
+    prefix: t.exposeString("prefix", { description: "The clear start of the secret, to tell keys apart." }),
+    scopes: t.field({ type: [ScopeEnum], resolve: (k) => k.scopes }),
+    defaultLabels: t.field({ type: LabelsRef, description: "Labels applied to usage sent with this key unless the event sets them.", resolve: (k) => k.defaultLabels }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    revokedAt: t.expose("revokedAt", { type: "DateTime", nullable: true })
+  })
+})
+
+const IssuedKeyRef = builder.objectRef<{ readonly key: ApiKeys.ApiKey; readonly secret: string }>("IssuedApiKey").implement({
+  fields: (t) => ({
+    key: t.field({ type: ApiKeyRef, resolve: (i) => i.key }),
+    secret: t.exposeString("secret", { description: "Shown this once; only its hash is kept." })
+  })
+})
+
+const DefaultLabelsInput = builder.inputType("DefaultLabelsInput", {
+  fields: (t) => ({
+    project: t.string(),
+    environment: t.string(),
+    feature: t.string(),
+    team: t.string(),
+    customer: t.string(),
+    endUser: t.string(),
+    workflow: t.string(),
+    costCenter: t.string()
+  })
+})
+
+builder.queryField("apiKeys", (t) =>
+  t.connection({
+    type: ApiKeyRef,
+    description: "The tenant's API keys, oldest first (admin).",
+    authScopes: { admin: true },
+    errors: { types: [...readErrors], directResult: true },
+    complexity: connectionComplexity(50),
+    resolve: async (_root, args, context) => {
+      pageSize(args.first, 50, 200)
+      const keys = await context.run(ApiKeys.ApiKeys.use((keys) => keys.list(context.tenantId)))
+      try {
+        return resolveArrayConnection({ args, defaultSize: 50, maxSize: 200 }, keys)
+      } catch (error) {
+        throw new InvalidInput(`after: ${error instanceof Error ? error.message : String(error)}`, "after")
+      }
+    }
+  },
+    { name: "ApiKeyConnection" },
+    { name: "ApiKeyEdge" }
+  ))
+
+builder.mutationField("issueApiKey", (t) =>
+  t.field({
+    type: IssuedKeyRef,
+    authScopes: { admin: true },
+    errors: { types: [...changeErrors], directResult: true },
+    args: {
+      name: t.arg.string({ required: true }),
+      scopes: t.arg({ type: [ScopeEnum], required: true }),
+      defaultLabels: t.arg({ type: DefaultLabelsInput })
+    },
+    resolve: async (_root, args, context) => {
+      const labels: { -readonly [K in keyof PricedCall.Labels]: string } = {}
+      for (const [name, value] of Object.entries(args.defaultLabels ?? {})) {
+        if (value !== null && value !== undefined) labels[name as keyof PricedCall.Labels] = value
+      }
+      const created = await context.run(ApiKeys.ApiKeys.use((keys) =>
+        keys.create(context.tenantId, { name: args.name, scopes: args.scopes, defaultLabels: labels })
+      ))
+      return { key: created.key, secret: Redacted.value(created.secret) }
+    }
+  }))
+
+builder.mutationField("revokeApiKey", (t) =>
+  t.field({
+    type: ApiKeyRef,
+    description: "Revokes a key at once; revoking again keeps the first time.",
+    authScopes: { admin: true },
+    errors: { types: [...changeErrors], directResult: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, context) => context.run(ApiKeys.ApiKeys.use((keys) => keys.revoke(context.tenantId, String(args.id))))
+  }))

@@ -1,0 +1,174 @@
+/**
+ * Types several parts of the schema share: money, token counts, tags, labels, the usage filter and
+ * the dimensions usage is grouped by, and the connection arguments every list takes.
+ */
+import type { Money } from "@tally/core"
+import { PricedCall, type Queries } from "@tally/store"
+import { builder } from "../builder.ts"
+import { InvalidInput } from "../Errors.ts"
+
+export interface MoneyShape {
+  readonly amount: Money.Decimal
+  readonly currency: string
+}
+
+export const MoneyRef = builder.objectRef<MoneyShape>("Money").implement({
+  description: "An exact amount in one currency. Amounts in different currencies are never added together.",
+  fields: (t) => ({
+    amount: t.expose("amount", { type: "Decimal" }),
+    currency: t.exposeString("currency", { description: "ISO 4217 code." })
+  })
+})
+
+export const TokenCountsRef = builder.objectRef<Queries.TokenCounts>("TokenCounts").implement({
+  description: "Tokens per usage bucket. Buckets are disjoint: no token is counted in two of them.",
+  fields: (t) => ({
+    inputText: t.expose("inputText", { type: "Long" }),
+    cacheRead: t.expose("cacheRead", { type: "Long" }),
+    cacheWrite5m: t.expose("cacheWrite5m", { type: "Long" }),
+    cacheWrite1h: t.expose("cacheWrite1h", { type: "Long" }),
+    inputImage: t.expose("inputImage", { type: "Long" }),
+    inputAudio: t.expose("inputAudio", { type: "Long" }),
+    inputVideo: t.expose("inputVideo", { type: "Long" }),
+    outputText: t.expose("outputText", { type: "Long" }),
+    reasoning: t.expose("reasoning", { type: "Long" }),
+    outputImage: t.expose("outputImage", { type: "Long" }),
+    outputAudio: t.expose("outputAudio", { type: "Long" }),
+    outputVideo: t.expose("outputVideo", { type: "Long" }),
+    embedding: t.expose("embedding", { type: "Long" }),
+    training: t.expose("training", { type: "Long" }),
+    total: t.field({
+      type: "Long",
+      description: "Every bucket together.",
+      resolve: (tokens) => Object.values(tokens).reduce((sum: number, n) => sum + (n as number), 0)
+    })
+  })
+})
+
+export interface TagShape {
+  readonly key: string
+  readonly value: string | null
+}
+
+export const TagRef = builder.objectRef<TagShape>("Tag").implement({
+  fields: (t) => ({
+    key: t.exposeString("key"),
+    value: t.exposeString("value", { nullable: true })
+  })
+})
+
+export const tagsOf = (record: Readonly<Record<string, string | null>>): ReadonlyArray<TagShape> =>
+  Object.entries(record).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, value]) => ({ key, value }))
+
+export const LabelsRef = builder.objectRef<PricedCall.Labels>("Labels").implement({
+  description: "Attribution labels of a call; null where the call had none.",
+  fields: (t) => ({
+    project: t.exposeString("project", { nullable: true }),
+    environment: t.exposeString("environment", { nullable: true }),
+    feature: t.exposeString("feature", { nullable: true }),
+    team: t.exposeString("team", { nullable: true }),
+    customer: t.exposeString("customer", { nullable: true }),
+    endUser: t.exposeString("endUser", { nullable: true }),
+    workflow: t.exposeString("workflow", { nullable: true, description: "Workflow or trace id grouping the calls of one task." }),
+    costCenter: t.exposeString("costCenter", { nullable: true }),
+    apiKeyId: t.exposeString("apiKeyId", { nullable: true })
+  })
+})
+
+/** GraphQL names of the usage dimensions, and the store's. */
+export const dimensionValues = {
+  PROVIDER: { value: "provider" },
+  MODEL: { value: "model" },
+  PROJECT: { value: "project" },
+  ENVIRONMENT: { value: "environment" },
+  FEATURE: { value: "feature" },
+  TEAM: { value: "team" },
+  CUSTOMER: { value: "customer" },
+  COST_CENTER: { value: "costCenter" },
+  API_KEY: { value: "apiKeyId" },
+  END_USER: { value: "endUser", description: "Read from the ledger: slower over long ranges." },
+  WORKFLOW: { value: "workflow", description: "Read from the ledger: slower over long ranges." },
+  CURRENCY: { value: "currency" }
+} as const satisfies Record<string, { value: Queries.Dimension; description?: string }>
+
+export const DimensionEnum = builder.enumType("UsageDimension", {
+  description: "What usage can be grouped and filtered by: any label, the model, the provider or the currency.",
+  values: dimensionValues
+})
+
+export const TagInput = builder.inputType("TagInput", {
+  fields: (t) => ({
+    key: t.string({ required: true }),
+    value: t.string({ required: true })
+  })
+})
+
+const filterFields = {
+  provider: "provider",
+  model: "model",
+  project: "project",
+  environment: "environment",
+  feature: "feature",
+  team: "team",
+  customer: "customer",
+  costCenter: "costCenter",
+  apiKeyId: "apiKeyId",
+  endUser: "endUser",
+  workflow: "workflow",
+  currency: "currency"
+} as const satisfies Record<string, Queries.Dimension>
+
+export const UsageFilterInput = builder.inputType("UsageFilter", {
+  description: "Keeps calls whose value is one of those listed, for every dimension given. `\"\"` selects calls without that label. Tags must all match.",
+  fields: (t) => ({
+    provider: t.stringList(),
+    model: t.stringList(),
+    project: t.stringList(),
+    environment: t.stringList(),
+    feature: t.stringList(),
+    team: t.stringList(),
+    customer: t.stringList(),
+    costCenter: t.stringList(),
+    apiKeyId: t.stringList(),
+    endUser: t.stringList({ description: "Read from the ledger." }),
+    workflow: t.stringList({ description: "Read from the ledger." }),
+    currency: t.stringList({ description: "`\"\"` selects unpriced calls." }),
+    tags: t.field({ type: [TagInput], description: "Read from the ledger." })
+  })
+})
+
+export type UsageFilterShape = typeof UsageFilterInput.$inferInput
+
+/** The filter as the store takes it. */
+export const toFilter = (input: UsageFilterShape | null | undefined): Queries.UsageFilter | undefined => {
+  if (input === null || input === undefined) return undefined
+  const filter: { -readonly [K in Queries.Dimension]?: ReadonlyArray<string> } & { tags?: Record<string, string> } = {}
+  for (const [field, dimension] of Object.entries(filterFields) as ReadonlyArray<[keyof typeof filterFields, Queries.Dimension]>) {
+    const values = input[field]
+    if (values !== null && values !== undefined) filter[dimension] = values
+  }
+  if (input.tags !== null && input.tags !== undefined) {
+    const tags: Record<string, string> = {}
+    for (const [i, tag] of input.tags.entries()) {
+      if (tag.key in tags) throw new InvalidInput(`filter.tags[${i}]: the tag ${JSON.stringify(tag.key)} is given twice`, `filter.tags[${i}]`)
+      tags[tag.key] = tag.value
+    }
+    filter.tags = tags
+  }
+  return filter
+}
+
+export const labelNames = PricedCall.LabelNames
+
+/** The page size of a connection: `first`, at most `max`, `fallback` when absent. */
+export const pageSize = (first: number | null | undefined, fallback: number, max: number): number => {
+  if (first === null || first === undefined) return fallback
+  if (!Number.isInteger(first) || first < 0 || first > max) throw new InvalidInput(`first: expected 0 to ${max}, got ${first}`, "first")
+  return first
+}
+
+/** What a connection costs: its items times what each selects. */
+export const connectionComplexity = (fallback: number) => (args: { readonly first?: number | null | undefined }) => ({
+  field: 2,
+  multiplier: Math.max(1, args.first ?? fallback)
+})

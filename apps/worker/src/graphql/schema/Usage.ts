@@ -1,0 +1,126 @@
+/**
+ * `usage`: spend, request counts and every usage bucket over a range, grouped by any labels, the
+ * model, the provider or the currency, and cut into hours, days or months of the tenant's time
+ * zone. Answered from the daily summary, the hourly rollups and the ledger (see the store's
+ * `Queries`), so its sums are the ledger's sums.
+ */
+import { Queries } from "@tally/store"
+import { builder, readErrors } from "../builder.ts"
+import { DimensionEnum, MoneyRef, TagRef, tagsOf, toFilter, TokenCountsRef, UsageFilterInput } from "./Common.ts"
+
+export const GranularityEnum = builder.enumType("Granularity", {
+  description: "How a range is cut: hours, days or months of the time zone, or one bucket for all of it.",
+  values: {
+    HOUR: { value: "hour" },
+    DAY: { value: "day" },
+    MONTH: { value: "month" },
+    TOTAL: { value: "total" }
+  } as const
+})
+
+const SourceEnum = builder.enumType("UsageSource", {
+  description: "Where an answer came from: the daily summary, the hourly rollups, or the ledger itself.",
+  values: { DAILY: { value: "daily" }, HOURLY: { value: "hourly" }, LEDGER: { value: "ledger" } } as const
+})
+
+export const UsageTotalsRef = builder.objectRef<Queries.UsageMeasures>("UsageTotals").implement({
+  description: "Usage and spend of every call counted.",
+  fields: (t) => ({
+    requests: t.expose("requests", { type: "Long", description: "Calls, priced or not." }),
+    estimatedRequests: t.expose("estimatedRequests", { type: "Long", description: "Calls whose usage was partly estimated." }),
+    unpricedRequests: t.expose("unpricedRequests", { type: "Long", description: "Calls no price was found for: counted here, not in `spend`." }),
+    spend: t.field({ type: [MoneyRef], description: "Billed spend per currency, exact.", resolve: (m) => m.spend }),
+    tokens: t.field({ type: TokenCountsRef, resolve: (m) => m.tokens }),
+    billableRequests: t.expose("billableRequests", { type: "Long", description: "Requests billed per request (e.g. search calls)." }),
+    webSearches: t.expose("webSearches", { type: "Long" }),
+    imagesGenerated: t.expose("imagesGenerated", { type: "Long" }),
+    toolCalls: t.expose("toolCalls", { type: "Long" }),
+    audioSeconds: t.expose("audioSeconds", { type: "Decimal" }),
+    videoSeconds: t.expose("videoSeconds", { type: "Decimal" })
+  })
+})
+
+const UsageGroupRef = builder.objectRef<Queries.UsageBucket>("UsageGroup").implement({
+  description: "The values a bucket is grouped by; null where its calls had no value (or the dimension is not grouped).",
+  fields: (t) => ({
+    provider: t.string({ nullable: true, resolve: (b) => b.group.provider ?? null }),
+    model: t.string({ nullable: true, resolve: (b) => b.group.model ?? null }),
+    project: t.string({ nullable: true, resolve: (b) => b.group.project ?? null }),
+    environment: t.string({ nullable: true, resolve: (b) => b.group.environment ?? null }),
+    feature: t.string({ nullable: true, resolve: (b) => b.group.feature ?? null }),
+    team: t.string({ nullable: true, resolve: (b) => b.group.team ?? null }),
+    customer: t.string({ nullable: true, resolve: (b) => b.group.customer ?? null }),
+    costCenter: t.string({ nullable: true, resolve: (b) => b.group.costCenter ?? null }),
+    apiKeyId: t.string({ nullable: true, resolve: (b) => b.group.apiKeyId ?? null }),
+    endUser: t.string({ nullable: true, resolve: (b) => b.group.endUser ?? null }),
+    workflow: t.string({ nullable: true, resolve: (b) => b.group.workflow ?? null }),
+    currency: t.string({ nullable: true, resolve: (b) => b.group.currency ?? null }),
+    tags: t.field({ type: [TagRef], description: "The grouped tag keys and their values.", resolve: (b) => tagsOf(b.tags) })
+  })
+})
+
+const UsageBucketRef = builder.objectRef<Queries.UsageBucket>("UsageBucket").implement({
+  description: "One time bucket of one group.",
+  fields: (t) => ({
+    start: t.expose("start", { type: "DateTime", description: "Clipped to the range asked for." }),
+    end: t.expose("end", { type: "DateTime", description: "Exclusive; clipped to the range asked for." }),
+    label: t.exposeString("label", { description: "The bucket in the time zone: `2025-03-14T15`, `2025-03-14`, `2025-03` or `total`." }),
+    group: t.field({ type: UsageGroupRef, resolve: (b) => b }),
+    requests: t.expose("requests", { type: "Long" }),
+    estimatedRequests: t.expose("estimatedRequests", { type: "Long" }),
+    unpricedRequests: t.expose("unpricedRequests", { type: "Long" }),
+    spend: t.field({ type: [MoneyRef], resolve: (b) => b.spend }),
+    tokens: t.field({ type: TokenCountsRef, resolve: (b) => b.tokens }),
+    billableRequests: t.expose("billableRequests", { type: "Long" }),
+    webSearches: t.expose("webSearches", { type: "Long" }),
+    imagesGenerated: t.expose("imagesGenerated", { type: "Long" }),
+    toolCalls: t.expose("toolCalls", { type: "Long" }),
+    audioSeconds: t.expose("audioSeconds", { type: "Decimal" }),
+    videoSeconds: t.expose("videoSeconds", { type: "Decimal" })
+  })
+})
+
+const UsageReportRef = builder.objectRef<Queries.UsageReport>("UsageReport").implement({
+  fields: (t) => ({
+    from: t.expose("from", { type: "DateTime" }),
+    to: t.expose("to", { type: "DateTime" }),
+    timeZone: t.exposeString("timeZone"),
+    granularity: t.field({ type: GranularityEnum, resolve: (r) => r.granularity }),
+    groupBy: t.field({ type: [DimensionEnum], resolve: (r) => r.groupBy }),
+    groupByTags: t.exposeStringList("groupByTags"),
+    buckets: t.field({ type: [UsageBucketRef], description: "Ordered by start, then group values.", resolve: (r) => r.buckets }),
+    totals: t.field({ type: UsageTotalsRef, resolve: (r) => r.totals }),
+    sources: t.field({ type: [SourceEnum], resolve: (r) => r.sources })
+  })
+})
+
+builder.queryField("usage", (t) =>
+  t.field({
+    type: UsageReportRef,
+    description: "Usage and spend in `[from, to)`, grouped and bucketed. Sums equal the ledger's.",
+    authScopes: { read: true },
+    errors: { types: [...readErrors], directResult: true },
+    // Up to tens of thousands of buckets: priced like a large page.
+    complexity: { field: 50, multiplier: 10 },
+    args: {
+      from: t.arg({ type: "DateTime", required: true }),
+      to: t.arg({ type: "DateTime", required: true }),
+      granularity: t.arg({ type: GranularityEnum, defaultValue: "day" }),
+      groupBy: t.arg({ type: [DimensionEnum], defaultValue: [] }),
+      groupByTags: t.arg.stringList({ description: "Tag keys to group by (read from the ledger)." }),
+      filter: t.arg({ type: UsageFilterInput }),
+      timeZone: t.arg.string({ description: "IANA zone for days and months; the tenant's by default." })
+    },
+    resolve: (_root, args, context) =>
+      context.run(Queries.Queries.use((queries) =>
+        queries.usage(context.tenantId, {
+          from: args.from,
+          to: args.to,
+          granularity: args.granularity ?? "day",
+          groupBy: args.groupBy ?? [],
+          groupByTags: args.groupByTags ?? [],
+          filter: toFilter(args.filter),
+          timeZone: args.timeZone ?? undefined
+        })
+      ))
+  }))

@@ -1,0 +1,57 @@
+/**
+ * The GraphQL server as a fetch handler (`yoga.fetch(request)`), apart from the HTTP server that
+ * listens, so tests can call it directly.
+ *
+ * A request needs `Authorization: Bearer <API key>`: a missing, malformed, unknown or revoked key
+ * is answered 401 before anything runs. What the key may do is decided per field by its scopes
+ * (`Forbidden` results). Subscriptions are served as server-sent events (`Accept:
+ * text/event-stream`). GraphiQL is served at GET /graphql to browsers when enabled.
+ */
+import type { ApiKeys } from "@tally/store"
+import { ApiKeys as ApiKeyStore } from "@tally/store"
+import { createGraphQLError, createYoga, type YogaServerInstance } from "graphql-yoga"
+import { type GraphqlContext, type Runner } from "./Context.ts"
+import { schema } from "./schema/index.ts"
+
+export const endpoint = "/graphql"
+
+export interface YogaOptions {
+  /** Runs service calls in the worker's services. */
+  readonly runner: (signal: AbortSignal | undefined) => Runner
+  readonly graphiql: boolean
+  /** Default interval of subscriptions' checks for changes, in milliseconds. */
+  readonly pollMillis: number
+}
+
+const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i
+
+const unauthenticated = (message: string) =>
+  createGraphQLError(message, {
+    extensions: { code: "UNAUTHENTICATED", http: { status: 401, headers: { "www-authenticate": "Bearer" } } }
+  })
+
+export const makeYoga = (options: YogaOptions): YogaServerInstance<Record<string, unknown>, GraphqlContext> =>
+  createYoga<Record<string, unknown>, GraphqlContext>({
+    schema,
+    graphqlEndpoint: endpoint,
+    landingPage: false,
+    logging: false,
+    graphiql: options.graphiql ? { title: "Tally GraphQL", defaultQuery: "{ viewer { tenant { id name currency timeZone } scopes } }" } : false,
+    context: async ({ request }): Promise<GraphqlContext> => {
+      const header = request.headers.get("authorization")
+      if (header === null || header === "") throw unauthenticated("missing API key: send the header Authorization: Bearer <key>")
+      const secret = bearer.exec(header)?.[1]
+      if (secret === undefined) throw unauthenticated("the Authorization header must read Bearer <key>")
+      const run = options.runner(request.signal)
+      let key: ApiKeys.VerifiedKey
+      try {
+        key = await run(ApiKeyStore.ApiKeys.use((keys) => keys.verify(secret)))
+      } catch (error) {
+        if (error instanceof Error && error.message === "the API key is not valid") throw unauthenticated("the API key is not valid (unknown or revoked)")
+        throw createGraphQLError("the database is unavailable; retry later", {
+          extensions: { code: "UNAVAILABLE", http: { status: 503, headers: { "retry-after": "1" } } }
+        })
+      }
+      return { tenantId: key.tenantId, key, run, pollMillis: options.pollMillis, signal: request.signal }
+    }
+  })
