@@ -65,7 +65,7 @@ natsDescribe(`the NATS consumer on ${backend}`, () => {
         assert.deepStrictEqual(second, { acked: 5, retried: 0, deadLettered: 0 })
         assert.deepStrictEqual(yield* ledger(a), { events: 6, tokens: 2310 })
         assert.deepStrictEqual(yield* ledger(b), { events: 2, tokens: 6 })
-      })))
+      })), 120_000)
 
     it.effect("a bad event is dead-lettered alone by the pipeline; its message is acked once", () =>
       Effect.scoped(Effect.gen(function*() {
@@ -80,7 +80,7 @@ natsDescribe(`the NATS consumer on ${backend}`, () => {
         const letters = yield* DeadLetters.DeadLetters.use((d) => d.list(tenant))
         assert.deepStrictEqual(letters.map((l) => l.requestId), ["bad-1"])
         assert.strictEqual((yield* Effect.promise(() => bus.consumerInfo(config))).num_redelivered, 0)
-      })))
+      })), 120_000)
 
     it.effect("a body that is not events is dead-lettered with its reason on the max_deliver-th delivery, then terminated", () =>
       Effect.scoped(Effect.gen(function*() {
@@ -108,7 +108,7 @@ natsDescribe(`the NATS consumer on ${backend}`, () => {
         const info = yield* Effect.promise(() => bus.consumerInfo(config))
         assert.strictEqual(info.num_ack_pending + info.num_pending, 0)
         assert.strictEqual((yield* Effect.promise(() => bus.jsm.streams.info(config.stream))).state.messages, 0)
-      })))
+      })), 120_000)
 
     it.effect("messages naming no tenant go to the dead-letter stream with the reason in a header", () =>
       Effect.scoped(Effect.gen(function*() {
@@ -134,7 +134,7 @@ natsDescribe(`the NATS consumer on ${backend}`, () => {
         assert.strictEqual(original.header.get("Tally-Subject"), `${config.subjectPrefix}.nobody`)
         assert.strictEqual(original.header.get("Tally-Delivery-Count"), "2")
         assert.deepStrictEqual(original.json(), [usageEvent("n-1", 1, 1)])
-      })))
+      })), 120_000)
 
     it.effect("two consumers in one process share the stream and record each event once", () =>
       Effect.scoped(Effect.gen(function*() {
@@ -150,10 +150,10 @@ natsDescribe(`the NATS consumer on ${backend}`, () => {
             Effect.gen(function*() {
               yield* bus.settled(config)
               return [yield* first.stats, yield* second.stats] as const
-            })))
+            })), 120_000)
         assert.strictEqual(one.acked + two.acked, messages)
         // sum over m of 10 * (m + 1) input tokens, plus 0..9 output tokens per message
         assert.deepStrictEqual(yield* ledger(tenant), { events: 2000, tokens: 10 * (messages * (messages + 1)) / 2 + 45 * messages })
-      })))
+      })), 120_000)
   })
 })

@@ -8,8 +8,10 @@
  * did commit before the crash finds its (tenant, request id) taken and counts as a duplicate: the
  * totals do not change.
  *
- * A message that fails is redelivered with a growing delay (`nak`). On its `maxDeliver`-th failed
- * delivery it is dead-lettered with the reason and then terminated, never acked silently:
+ * A message that fails is redelivered with a growing delay (`nak`). Its last allowed delivery is
+ * ingested alone, outside the shared batches, so only a message that fails by itself is given up
+ * on. If that fails too, it is dead-lettered with the reason and then terminated, never acked
+ * silently:
  * - to the tenant's dead letters in the database (`DeadLetters`, source `nats`) when the tenant
  *   exists: a body that is not events, or a batch the database kept refusing;
  * - to the dead-letter stream (`<stream>_DEAD_LETTERS`, subject `<prefix>-dead-letters.<tenant>`,
@@ -23,7 +25,7 @@
  */
 import { type JetStreamClient, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream"
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node"
-import { type IngestFailure, IngestPipeline } from "@tally/engine"
+import { Ingest, type IngestFailure, IngestPipeline } from "@tally/engine"
 import { DeadLetters, Tenants } from "@tally/store"
 import * as Clock from "effect/Clock"
 import type * as Config from "effect/Config"
@@ -96,11 +98,12 @@ export interface Stats {
   readonly deadLettered: number
 }
 
-export type Requirements = IngestPipeline | DeadLetters.DeadLetters | Tenants.Tenants | Metrics
+export type Requirements = IngestPipeline | Ingest.Ingest | DeadLetters.DeadLetters | Tenants.Tenants | Metrics
 
 /**
  * Consumes `config`'s stream from the moment it is built until its scope closes. Needs the ingest
- * pipeline, the store's dead letters and tenants, and the worker's metrics.
+ * pipeline (and `Ingest` itself for last attempts), the store's dead letters and tenants, and the
+ * worker's metrics.
  */
 export const make = (config: NatsConfig.NatsConfig): Effect.Effect<UsageConsumer["Service"], NatsError, Requirements | Scope.Scope> =>
   Effect.gen(function*() {
@@ -111,6 +114,7 @@ export const make = (config: NatsConfig.NatsConfig): Effect.Effect<UsageConsumer
       })
     }
     const pipeline = yield* IngestPipeline
+    const ingest = yield* Ingest.Ingest
     const deadLetters = yield* DeadLetters.DeadLetters
     const tenants = yield* Tenants.Tenants
     const metrics = yield* Metrics
@@ -217,7 +221,12 @@ export const make = (config: NatsConfig.NatsConfig): Effect.Effect<UsageConsumer
       const events = eventsOf(msg.data)
       if (Result.isFailure(events)) return yield* settleFailure(msg, yield* malformed(tenantId, events.failure))
       const started = yield* Clock.currentTimeMillis
-      const submitted = yield* Effect.result(pipeline.submit(tenantId, events.success))
+      // The last allowed delivery is ingested on its own: in a shared batch, another message's
+      // failure would fail it too, and it would be dead-lettered for something it did not do.
+      const alone = msg.info.deliveryCount >= config.maxDeliver
+      const submitted = yield* Effect.result(
+        alone ? ingest.ingest(tenantId, events.success) : pipeline.submit(tenantId, events.success)
+      )
       if (Result.isFailure(submitted)) {
         const error: IngestFailure = submitted.failure
         return yield* settleFailure(
