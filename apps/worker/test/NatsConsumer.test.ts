@@ -150,7 +150,7 @@ natsDescribe(`the NATS consumer on ${backend}`, () => {
             Effect.gen(function*() {
               yield* bus.settled(config)
               return [yield* first.stats, yield* second.stats] as const
-            })), 120_000)
+            })))
         assert.strictEqual(one.acked + two.acked, messages)
         // sum over m of 10 * (m + 1) input tokens, plus 0..9 output tokens per message
         assert.deepStrictEqual(yield* ledger(tenant), { events: 2000, tokens: 10 * (messages * (messages + 1)) / 2 + 45 * messages })
