@@ -391,10 +391,16 @@ export const spend = (
     }
   })
   return Effect.map(
-    sql.unsafe<{ key: string; currency: string; amount: string; calls: string; unpriced: string }>(spendStatement, [
-      tenantId,
-      JSON.stringify(input)
-    ]),
+    // The planner cannot see how few windows the recordset holds, guesses 100, and on PostgreSQL
+    // the cost estimate then crosses `jit_above_cost`: compiling takes ~0.5 s for a query that
+    // runs in milliseconds. JIT stays off for the rest of this (short) transaction.
+    Effect.andThen(
+      sql`SELECT set_config('jit', 'off', true)`,
+      sql.unsafe<{ key: string; currency: string; amount: string; calls: string; unpriced: string }>(spendStatement, [
+        tenantId,
+        JSON.stringify(input)
+      ])
+    ),
     (rows) => {
       const out = new Map<string, { amount: Money.Decimal; calls: number; unpricedCalls: number; otherCurrencies: Array<{ currency: string; amount: Money.Decimal }> }>()
       for (const w of windows) out.set(w.key, { amount: Money.ZERO, calls: 0, unpricedCalls: 0, otherCurrencies: [] })
