@@ -19,6 +19,9 @@ export const backend = process.env.TALLY_TEST_DATABASE_URL ? "postgres" : "pglit
 /** Options for `layer(...)`: real clock (the pool's timers), and time for PGlite to start. */
 export const layerOptions = { excludeTestServices: true, timeout: "120 seconds" } as const
 
+/** Per test: the first one in a file may wait for PGlite and the catalog on a busy machine. */
+export const testTimeout = 180_000
+
 export const newTenant = (input: Partial<Tenants.CreateTenant> = {}) =>
   Effect.map(Tenants.Tenants.use((tenants) => tenants.create({ name: "Acme", ...input })), (tenant) => tenant.id)
 

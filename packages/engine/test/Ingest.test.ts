@@ -2,7 +2,7 @@ import { assert, describe, layer } from "@effect/vitest"
 import { Tenants, UsageLedger } from "@tally/store"
 import { Effect, Exit, Option } from "effect"
 import { Ingest, IngestFailure } from "../src/Ingest.ts"
-import { backend, counts, deadLetters, fixture, fixtureJson, ingestLayer, layerOptions, newTenant } from "./Helpers.ts"
+import { backend, counts, deadLetters, fixture, fixtureJson, ingestLayer, layerOptions, testTimeout, newTenant } from "./Helpers.ts"
 
 const at = "2026-01-15T10:00:00Z"
 const openai = fixtureJson<{ payload: Record<string, unknown> }>("openai-chat-completion.json").payload
@@ -69,7 +69,7 @@ describe(`Ingest on ${backend}`, () => {
         assert.strictEqual(result.items[0]!.model, "gpt-4.1-nano-2025-04-14")
         assert.isString(result.items[0]!.definition)
         assert.deepStrictEqual(yield* counts(tenantId), { ledger: 3, deadLetters: 4, rollupRequests: 3 })
-      }))
+      }), testTimeout)
 
     it.effect("a replayed batch reports only duplicates and changes no totals", () =>
       Effect.gen(function*() {
@@ -83,7 +83,7 @@ describe(`Ingest on ${backend}`, () => {
         assert.deepStrictEqual(again.items.map((i) => i.status), ["duplicate", "duplicate", "duplicate"])
         assert.deepStrictEqual(again.items.map((i) => i.total), first.items.map((i) => i.total))
         assert.deepStrictEqual(yield* counts(tenantId), before)
-      }))
+      }), testTimeout)
 
     it.effect("the same request id with a different payload is a conflict, dead-lettered, and the first event stays", () =>
       Effect.gen(function*() {
@@ -100,7 +100,7 @@ describe(`Ingest on ${backend}`, () => {
         const letters = yield* deadLetters(tenantId)
         assert.deepStrictEqual(letters.map((l) => [l.kind, l.requestId, l.field]), [["conflict", "c1", "requestId"]])
         assert.deepStrictEqual(letters[0]!.raw, changed)
-      }))
+      }), testTimeout)
 
     it.effect("rejected events are dead-lettered with their raw input and a reason naming the field", () =>
       Effect.gen(function*() {
@@ -131,7 +131,7 @@ describe(`Ingest on ${backend}`, () => {
           assert.isTrue(letter.reason.startsWith(`${letter.field}: `), letter.reason)
         }
         assert.strictEqual((yield* counts(tenantId)).ledger, 0)
-      }))
+      }), testTimeout)
 
     it.effect("an unmatched model is recorded unpriced with its usage, never as $0", () =>
       Effect.gen(function*() {
@@ -153,7 +153,7 @@ describe(`Ingest on ${backend}`, () => {
         assert.deepStrictEqual(stored.call.usage.tokens, { inputText: 1000, outputText: 200 })
         assert.strictEqual(stored.call.provider, "openai")
         assert.deepStrictEqual(stored.call.raw, { tokens: { inputText: 1000, outputText: 200 } })
-      }))
+      }), testTimeout)
 
     it.effect("key default labels apply, the event's own labels win field by field, user is the end user", () =>
       Effect.gen(function*() {
@@ -178,7 +178,7 @@ describe(`Ingest on ${backend}`, () => {
         assert.deepStrictEqual(l1.call.tags, { run: "9" })
         const l2 = yield* recorded(tenantId, "l2")
         assert.deepStrictEqual(l2.call.labels, { project: "chatbot", team: "platform", environment: "prod", apiKeyId: "key_123" })
-      }))
+      }), testTimeout)
 
     it.effect("a stream sent as SSE text is kept byte for byte", () =>
       Effect.gen(function*() {
@@ -190,7 +190,7 @@ describe(`Ingest on ${backend}`, () => {
         assert.strictEqual(stored.call.rawText, sse)
         assert.strictEqual(stored.call.raw, sse)
         assert.strictEqual(stored.call.usage.tokens.outputText, 3)
-      }))
+      }), testTimeout)
 
     it.effect("a tenant with the built-in catalog off gets built-in models unpriced", () =>
       Effect.gen(function*() {
@@ -202,7 +202,7 @@ describe(`Ingest on ${backend}`, () => {
         assert.strictEqual(priced.items[0]!.costSource, "computed")
         assert.strictEqual(unpriced.items[0]!.costSource, "unpriced")
         assert.strictEqual(unpriced.items[0]!.status, "inserted")
-      }))
+      }), testTimeout)
 
     it.effect("an unknown tenant fails the whole batch and writes nothing", () =>
       Effect.gen(function*() {
@@ -213,6 +213,6 @@ describe(`Ingest on ${backend}`, () => {
         assert.isTrue(error?._tag === "Fail" && error.error instanceof IngestFailure && error.error.reason === "unknown-tenant")
         const tenants = yield* Tenants.Tenants
         assert.isFalse((yield* tenants.list).some((t) => t.id === "no-such-tenant"))
-      }))
+      }), testTimeout)
   })
 })

@@ -3,7 +3,7 @@ import { UsageLedger } from "@tally/store"
 import { Effect, Option, Result } from "effect"
 import { Ingest } from "../src/Ingest.ts"
 import * as Otlp from "../src/Otlp.ts"
-import { backend, fixtureJson, ingestLayer, layerOptions, newTenant } from "./Helpers.ts"
+import { backend, fixtureJson, ingestLayer, layerOptions, testTimeout, newTenant } from "./Helpers.ts"
 
 interface Traces {
   readonly resourceSpans: Array<{ scopeSpans: Array<{ spans: Array<{ spanId: string; attributes: Array<unknown> }> }> }>
@@ -149,6 +149,6 @@ describe(`OTLP spans through Ingest on ${backend}`, () => {
         assert.strictEqual(chat.tags["otel.trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736")
         const again = yield* ingest.ingest(tenantId, convert(traces).events, options)
         assert.strictEqual(again.duplicates, 3)
-      }))
+      }), testTimeout)
   })
 })

@@ -3,7 +3,7 @@ import { Database } from "@tally/store"
 import { Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { IngestFailure } from "../src/Ingest.ts"
 import { IngestPipeline, type PipelineConfig } from "../src/Pipeline.ts"
-import { backend, counts, fixtureJson, ingestLayer, layerOptions, ledgerIds, newTenant } from "./Helpers.ts"
+import { backend, counts, fixtureJson, ingestLayer, layerOptions, testTimeout, ledgerIds, newTenant } from "./Helpers.ts"
 
 const openai = fixtureJson<{ payload: Record<string, unknown> }>("openai-chat-completion.json").payload
 
@@ -42,7 +42,7 @@ describe(`IngestPipeline on ${backend}`, () => {
         const submissions = Array.from({ length: 60 }, (_, i) => ({
           tenantId: i % 2 === 0 ? a : b,
           events: submission(`s${String(i).padStart(2, "0")}`, 1 + (i % 7), i % 10 === 3)
-        }))
+        }), testTimeout)
         const results = yield* withPipeline({ maxBatch: 100, maxWait: "20 millis" }, (pipeline) =>
           Effect.forEach(submissions, (s) => pipeline.submit(s.tenantId, s.events), { concurrency: "unbounded" }))
 
@@ -65,7 +65,7 @@ describe(`IngestPipeline on ${backend}`, () => {
         assert.strictEqual(letters, bad.length)
         // 60 submissions arrived together: they shared transactions.
         assert.isBelow((yield* transactions(a)) + (yield* transactions(b)), 60)
-      }))
+      }), testTimeout)
 
     it.effect("backpressure: with a queue of one, many submitters all complete and nothing is dropped", () =>
       Effect.gen(function*() {
@@ -79,7 +79,7 @@ describe(`IngestPipeline on ${backend}`, () => {
         assert.strictEqual(results.length, 150)
         assert.strictEqual(results.reduce((n, r) => n + r.inserted, 0), 450)
         assert.strictEqual((yield* counts(tenantId)).ledger, 450)
-      }))
+      }), testTimeout)
 
     it.effect("closing the scope stops intake and records every queued and in-flight submission first", () =>
       Effect.gen(function*() {
@@ -103,7 +103,7 @@ describe(`IngestPipeline on ${backend}`, () => {
           const failure = late.cause.reasons[0]
           assert.isTrue(failure?._tag === "Fail" && failure.error instanceof IngestFailure && failure.error.reason === "unavailable")
         }
-      }))
+      }), testTimeout)
 
     it.effect("a failing tenant's submissions fail whole; another tenant's in the same batch commit", () =>
       Effect.gen(function*() {
@@ -116,6 +116,6 @@ describe(`IngestPipeline on ${backend}`, () => {
         assert.strictEqual(ok.inserted, 4)
         assert.strictEqual(failed.reason, "unknown-tenant")
         assert.strictEqual((yield* counts(good)).ledger, 4)
-      }))
+      }), testTimeout)
   })
 })

@@ -36,10 +36,12 @@ const reusable = (outcome: Outcome): boolean => {
   return explanation.snapshot !== null && explanation.candidates[0] !== undefined && explanation.candidates[0].lostOn === undefined
 }
 
-const atTime = (match: Match.Match, at: number): Match.Match =>
-  match.explanation.query.at === new Date(at).toISOString()
+const atTime = (match: Match.Match, at: number): Match.Match => {
+  const iso = new Date(at).toISOString()
+  return match.explanation.query.at === iso
     ? match
-    : { ...match, explanation: { ...match.explanation, query: { ...match.explanation.query, at: new Date(at).toISOString() } } }
+    : { ...match, explanation: { ...match.explanation, query: { ...match.explanation.query, at: iso } } }
+}
 
 /** The definition and snapshot that price `query`, or why there is none: exactly `Match.match`. */
 export const match = (book: PriceBook.PriceBook, query: Match.MatchQuery): Outcome => {
