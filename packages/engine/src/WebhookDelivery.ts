@@ -34,7 +34,7 @@ export interface DeliveryConfig {
   readonly baseDelayMs?: number | undefined
   /** Ceiling of the delay. Default 1 hour. */
   readonly maxDelayMs?: number | undefined
-  /** Attempts before a message is given up. Default 12 (about 10 hours of retrying). */
+  /** Attempts before a message is given up. Default 12 (about 3.4 hours of retrying). */
   readonly maxAttempts?: number | undefined
 }
 
