@@ -47,7 +47,7 @@ export const makeYoga = (options: YogaOptions): YogaServerInstance<Record<string
       try {
         key = await run(ApiKeyStore.ApiKeys.use((keys) => keys.verify(secret)))
       } catch (error) {
-        if (error instanceof Error && error.message === "the API key is not valid") throw unauthenticated("the API key is not valid (unknown or revoked)")
+        if ((error as { readonly _tag?: unknown })._tag === "ApiKeyRejected") throw unauthenticated("the API key is not valid (unknown or revoked)")
         throw createGraphQLError("the database is unavailable; retry later", {
           extensions: { code: "UNAVAILABLE", http: { status: 503, headers: { "retry-after": "1" } } }
         })
