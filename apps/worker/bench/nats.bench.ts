@@ -17,7 +17,7 @@ import { Database, Store, Tenants } from "@tally/store"
 import { Context, Effect, Layer, Redacted } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
-import { cpus } from "node:os"
+import { cpus, loadavg } from "node:os"
 import { join, resolve } from "node:path"
 import * as NatsConfig from "../src/nats/NatsConfig.ts"
 import * as Streams from "../src/nats/Streams.ts"
@@ -46,6 +46,13 @@ const spawnWorker = (env: Record<string, string>) =>
     })
     child.on("exit", (code) => reject(new Error(`tally serve exited (${code}) before listening: ${err}`)))
   })
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+const cpuSeconds = (child: ChildProcess): number => {
+  const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
 
 const stopWorker = (child: ChildProcess) =>
   new Promise<void>((done) => {
@@ -84,6 +91,7 @@ const program = Effect.scoped(Effect.gen(function*() {
     }
     const children = yield* Effect.promise(() => Promise.all(Array.from({ length: workers }, () => spawnWorker(env))))
 
+    const cpuBefore = children.map(cpuSeconds)
     const started = performance.now()
     const subject = `${config.subjectPrefix}.${tenant}`
     const bodies = Array.from({ length: total / perMessage }, (_, m) =>
@@ -96,6 +104,7 @@ const program = Effect.scoped(Effect.gen(function*() {
       yield* Effect.sleep("50 millis")
     }
     const finished = performance.now()
+    const workerCpu = children.reduce((sum, child, i) => sum + cpuSeconds(child) - cpuBefore[i]!, 0)
     const [count] = yield* db.sql<{ n: string }>`SELECT count(*)::text AS n FROM tally.usage_ledger WHERE tenant_id = ${tenant}`
     yield* Effect.promise(() => Promise.all(children.map(stopWorker)))
     if (Number(count!.n) !== total) throw new Error(`ledger holds ${count!.n} of ${total} events`)
@@ -109,6 +118,9 @@ const program = Effect.scoped(Effect.gen(function*() {
       publishSeconds: Number(((published - started) / 1000).toFixed(2)),
       seconds: Number(seconds.toFixed(2)),
       eventsPerSecond: Math.round(total / seconds),
+      // Less sensitive to other load on the machine than the wall-clock rate.
+      workerCpuMicrosPerEvent: Math.round((workerCpu * 1e6) / total),
+      loadAverage: Number(loadavg()[0]!.toFixed(1)),
       cores: cpus().length
     }))
   }

@@ -187,7 +187,9 @@ export const make = (config: NatsConfig.NatsConfig): Effect.Effect<UsageConsumer
         msg.nak(Duration.toMillis(retryDelayFor(config, deliveries)))
         return yield* count("retried")
       }
-      const reason = `${failure.reason} (failed ${deliveries} of ${config.maxDeliver} deliveries)`
+      const reason = deliveries === config.maxDeliver
+        ? `${failure.reason} (failed ${deliveries} of ${config.maxDeliver} deliveries)`
+        : `${failure.reason} (failed ${deliveries} deliveries, ${config.maxDeliver} allowed)`
       const recorded = yield* Effect.result(recordDeadLetter(msg, failure, reason))
       if (Result.isFailure(recorded)) {
         // Not recorded, so not terminated: it comes back and the dead letter is tried again.
