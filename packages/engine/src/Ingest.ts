@@ -15,8 +15,11 @@
  * retries: the ledger is idempotent, so a retry reports the calls already written as duplicates
  * and changes no total.
  *
- * Hot path: decoding, normalizing and pricing are pure and synchronous; the database sees one
- * tenant lookup per tenant every few seconds (cached) and one or two transactions per batch.
+ * After the ledger commit, `Budgets.evaluateAfterCommit` sees the calls really inserted.
+ *
+ * Hot path: decoding, normalizing and pricing are pure and synchronous; the database sees the
+ * tenant's price-book version every few seconds (`TenantPricing`, cached) and one or two
+ * transactions per batch, never a query per event.
  */
 import type { Catalog, PriceBook } from "@tally/catalog"
 import { Money } from "@tally/core"
