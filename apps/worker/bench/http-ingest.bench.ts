@@ -13,6 +13,9 @@
  * - store:  `UsageLedger.insertBatch` of the same calls already priced (priced outside the
  *           timer), batches of 500, 4 at a time on a pool of 10 (the pipeline's concurrency);
  * - store (sequential): the same, one batch at a time (as the store's own benchmark runs).
+ * Each line also gives the CPU seconds the Tally process spent per 1,000 events (the server for
+ * http, this process for the others; PostgreSQL's own CPU is not counted): on a shared machine
+ * wall-clock rates swing with the load, CPU time per event much less.
  * The goal (issue 6): http >= 10,000 events/s on this 2-core machine, and HTTP overhead
  * (store rate / http rate - 1, i.e. the extra time per event relative to the store path) < 50%,
  * measured against the faster of the two store figures.
@@ -31,7 +34,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
+import { readFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { createInterface } from "node:readline"
 import * as Server from "../src/server/Server.ts"
@@ -55,11 +59,24 @@ const urlOf = Effect.gen(function*() {
   return url.toString()
 })
 
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+const clockTicks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100
+const processCpuSeconds = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks
+}
+const ownCpuSeconds = () => {
+  const used = process.cpuUsage()
+  return (used.user + used.system) / 1e6
+}
+
 interface Child {
   readonly lines: AsyncIterator<string>
   readonly exited: Promise<number | null>
   readonly kill: () => void
   readonly stderr: () => string
+  readonly pid: number
 }
 
 const run = (args: ReadonlyArray<string>, env: Record<string, string>): Child => {
@@ -70,7 +87,8 @@ const run = (args: ReadonlyArray<string>, env: Record<string, string>): Child =>
     lines: createInterface({ input: child.stdout })[Symbol.asyncIterator](),
     exited: new Promise((done) => child.on("exit", (code) => done(code))),
     kill: () => child.kill("SIGTERM"),
-    stderr: () => stderr
+    stderr: () => stderr,
+    pid: child.pid!
   }
 }
 
@@ -84,6 +102,7 @@ const nextJson = (child: Child) =>
 /** The HTTP path: `tally serve` on its own database, the load generator posting to it. */
 const httpPath = Effect.gen(function*() {
   const url = yield* urlOf
+  let serverCpu = 0
   const tenantId = (yield* (yield* Tenants.Tenants).create({ name: "Bench http" })).id
   const key = yield* (yield* ApiKeys.ApiKeys).create(tenantId, { name: "bench", scopes: ["ingest"] })
   const profile = process.env["TALLY_BENCH_PROFILE"]
@@ -96,13 +115,19 @@ const httpPath = Effect.gen(function*() {
     BENCH_BATCH: String(batch),
     BENCH_CONCURRENCY: String(concurrency)
   })
-  const measured = yield* nextJson(generator).pipe(Effect.ensuring(Effect.sync(() => server.kill())))
+  const measuring = yield* nextJson(generator)
+  if (measuring.phase !== "measuring") return yield* Effect.die(new Error(`unexpected line from the load generator: ${JSON.stringify(measuring)}`))
+  const serverCpuBefore = processCpuSeconds(server.pid)
+  const measured = yield* nextJson(generator).pipe(
+    Effect.tap(() => Effect.sync(() => (serverCpu = processCpuSeconds(server.pid) - serverCpuBefore))),
+    Effect.ensuring(Effect.sync(() => server.kill()))
+  )
   const [generatorExit, serverExit] = yield* Effect.promise(() => Promise.all([generator.exited, server.exited]))
   if (generatorExit !== 0 || serverExit !== 0) return yield* Effect.die(new Error(`exit codes: generator ${generatorExit}, server ${serverExit}\n${server.stderr()}`))
   const { sql } = yield* Database.Database
   const [count] = yield* sql<{ n: string }>`SELECT count(*)::text AS n FROM tally.usage_ledger WHERE tenant_id = ${tenantId} AND request_id LIKE 'bench-%'`
   if (Number(count!.n) < total) return yield* Effect.die(new Error(`the ledger holds ${count!.n} of ${total} events`))
-  return measured as { seconds: number; bytes: number }
+  return { ...(measured as { seconds: number; bytes: number; cpuSeconds: number }), serverCpu }
 })
 
 /** The worker's services without HTTP: the same raw batches through `IngestPipeline.submit`. */
@@ -114,10 +139,12 @@ const pipelinePath = Effect.gen(function*() {
     const tenantId = (yield* (yield* Tenants.Tenants).create({ name: "Bench pipeline" })).id
     for (let b = 0; b < 4; b++) yield* pipeline.submit(tenantId, events(total + b * batch, batch))
     const batches = Array.from({ length: Math.ceil(total / batch) }, (_, b) => events(b * batch, Math.min(batch, total - b * batch)))
+    const cpu = ownCpuSeconds()
     const [elapsed, results] = yield* Effect.timed(Effect.forEach(batches, (list) => pipeline.submit(tenantId, list), { concurrency }))
+    const cpuSeconds = ownCpuSeconds() - cpu
     const inserted = results.reduce((n, r) => n + r.inserted, 0)
     if (inserted !== total) return yield* Effect.die(new Error(`pipeline inserted ${inserted} of ${total}`))
-    return Duration.toMillis(elapsed) / 1000
+    return { seconds: Duration.toMillis(elapsed) / 1000, cpuSeconds }
   }).pipe(Effect.provide(Server.layerServices(config).pipe(Layer.orDie)))
 })
 
@@ -135,19 +162,22 @@ const storePath = (parallel: number, prefix: string) =>
     // Warm-up, in the id space after the measured events, as the load generator does.
     for (let b = 0; b < 4; b++) yield* ledger.insertBatch(tenantId, priced(total + b * batch, batch))
     const batches = Array.from({ length: Math.ceil(total / batch) }, (_, b) => priced(b * batch, Math.min(batch, total - b * batch)))
+    const cpu = ownCpuSeconds()
     const [elapsed, results] = yield* Effect.timed(Effect.forEach(batches, (calls) => ledger.insertBatch(tenantId, calls), { concurrency: parallel }))
+    const cpuSeconds = ownCpuSeconds() - cpu
     const inserted = results.reduce((n, r) => n + r.inserted, 0)
     if (inserted !== total) return yield* Effect.die(new Error(`store path inserted ${inserted} of ${total}`))
-    return Duration.toMillis(elapsed) / 1000
+    return { seconds: Duration.toMillis(elapsed) / 1000, cpuSeconds }
   })
 
-const line = (path: string, seconds: number, extra: Record<string, unknown> = {}) => ({
+const line = (path: string, seconds: number, cpuSeconds: number, extra: Record<string, unknown> = {}) => ({
   bench: "worker.http-ingest",
   path,
   events: total,
   batch,
   seconds: Number(seconds.toFixed(3)),
   eventsPerSecond: Math.round(total / seconds),
+  tallyCpuSecondsPer1000: Number((cpuSeconds / total * 1000).toFixed(4)),
   ...extra
 })
 
@@ -157,10 +187,14 @@ const main = Effect.gen(function*() {
   const [store, storeSequential] = yield* Effect.all([storePath(concurrency, "bench"), storePath(1, "bench")]).pipe(
     Effect.provide(Layer.merge(ephemeral, Catalog.Catalog.layer.pipe(Layer.orDie)))
   )
-  const httpLine = line("http (load generator process -> tally serve -> PostgreSQL)", http.seconds, { concurrency, requestBytes: http.bytes })
-  const pipelineLine = line(`pipeline in-process (IngestPipeline.submit, ${concurrency} at a time, no HTTP)`, pipeline)
-  const storeLine = line(`store insertBatch of the same calls, ${concurrency} batches at a time`, store)
-  const sequentialLine = line("store insertBatch of the same calls, one batch at a time", storeSequential)
+  const httpLine = line("http (load generator process -> tally serve -> PostgreSQL)", http.seconds, http.serverCpu, {
+    concurrency,
+    requestBytes: http.bytes,
+    generatorCpuSecondsPer1000: Number((http.cpuSeconds / total * 1000).toFixed(4))
+  })
+  const pipelineLine = line(`pipeline in-process (IngestPipeline.submit, ${concurrency} at a time, no HTTP)`, pipeline.seconds, pipeline.cpuSeconds)
+  const storeLine = line(`store insertBatch of the same calls, ${concurrency} batches at a time`, store.seconds, store.cpuSeconds)
+  const sequentialLine = line("store insertBatch of the same calls, one batch at a time", storeSequential.seconds, storeSequential.cpuSeconds)
   const fastestStore = Math.max(storeLine.eventsPerSecond, sequentialLine.eventsPerSecond)
   const overhead = fastestStore / httpLine.eventsPerSecond - 1
   for (const l of [httpLine, pipelineLine, storeLine, sequentialLine]) console.log(JSON.stringify(l))

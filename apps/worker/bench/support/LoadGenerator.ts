@@ -63,9 +63,14 @@ const send = async (list: ReadonlyArray<Buffer>) => {
 const warm = bodies(total, warmup * batch)
 const measured = bodies(0, total)
 await send(warm)
+// Tells the bench the measured part starts (it samples the server's CPU time now).
+process.stdout.write(`${JSON.stringify({ phase: "measuring" })}\n`)
 const started = process.hrtime.bigint()
+const cpu = process.cpuUsage()
 const { inserted, bytes } = await send(measured)
 const seconds = Number(process.hrtime.bigint() - started) / 1e9
+const used = process.cpuUsage(cpu)
 agent.destroy()
 if (inserted !== total) throw new Error(`expected ${total} inserted, got ${inserted}`)
-process.stdout.write(`${JSON.stringify({ events: total, batch, concurrency, seconds, bytes, eventsPerSecond: total / seconds })}\n`)
+const cpuSeconds = (used.user + used.system) / 1e6
+process.stdout.write(`${JSON.stringify({ events: total, batch, concurrency, seconds, bytes, eventsPerSecond: total / seconds, cpuSeconds })}\n`)

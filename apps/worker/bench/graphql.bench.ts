@@ -1,0 +1,307 @@
+/**
+ * The FinOps question over GraphQL at volume: "what did each team spend on which model, per day,
+ * last month?" — `usage(groupBy: [TEAM, MODEL], granularity: DAY)` over one month of a tenant with
+ * 10M recorded calls spread over 90 days, on real PostgreSQL.
+ *
+ * The calls are generated (12 models of 4 providers, 12 teams with their cost centers, 10
+ * projects with 3 features each, 2 environments, 500 customers, 40 API keys, 5,000 end users,
+ * unique workflows, 1% unpriced) and recorded through the store's bulk path
+ * (`UsageLedger.insertBatch`: idempotency keys, month partitions, hourly rollups and the daily
+ * summary, one transaction per batch), in time order as a live stream would arrive, two streams
+ * at once (one per half of the range). Then the worker runs in this process (HTTP on a random
+ * port) and a real GraphQL client asks the month's question repeatedly.
+ *
+ * Prints JSON lines: the load (rows, seconds, rows/s, table sizes), then p50/p95/max of
+ * - graphql: the whole request through HTTP (auth, GraphQL, the query, JSON of every bucket);
+ * - store:   `Queries.usage` alone (the SQL and building the buckets);
+ * - hourly:  the same question forced onto the hourly rollups (what the daily summary saves);
+ * and whether the goal (graphql p95 < 100 ms) was met.
+ *
+ *   node apps/worker/bench/graphql.bench.ts      (or: pnpm bench graphql)
+ *
+ * TALLY_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) is the server.
+ * TALLY_BENCH_ROWS (default 10,000,000), TALLY_BENCH_BATCH (2,000), TALLY_BENCH_STREAMS (2),
+ * TALLY_BENCH_RUNS (50 timed runs after 5 warm-ups).
+ * The bench makes a throwaway database on that server and drops it afterwards. To load once and
+ * measure many times, create a database yourself and give its URL as TALLY_BENCH_TARGET_URL: it is
+ * kept, and a run that finds it loaded with TALLY_BENCH_ROWS calls measures without loading.
+ */
+import { CostEngine, PricingSnapshot, type Usage } from "@tally/core"
+import { ApiKeys, Database, type PricedCall, Queries, Store, Tenants, UsageLedger } from "@tally/store"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
+import * as Scope from "effect/Scope"
+import * as HttpServer from "effect/http/HttpServer"
+import * as Context from "effect/Context"
+import { GraphQLClient } from "graphql-request"
+import * as Server from "../src/server/Server.ts"
+import * as ServerConfig from "../src/server/ServerConfig.ts"
+
+const adminUrl = process.env.TALLY_BENCH_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres"
+const totalRows = Number(process.env.TALLY_BENCH_ROWS || 10_000_000)
+const batchSize = Number(process.env.TALLY_BENCH_BATCH || 2_000)
+const streams = Number(process.env.TALLY_BENCH_STREAMS || 2)
+const runs = Number(process.env.TALLY_BENCH_RUNS || 50)
+const targetUrl = process.env.TALLY_BENCH_TARGET_URL || undefined
+const tenantId = "bench-tenant"
+
+const start = Date.UTC(2025, 0, 1)
+const days = 90
+const span = days * 86_400_000
+/** The month asked about: March 2025 (the tenant's zone is UTC). */
+const month = { from: "2025-03-01T00:00:00.000Z", to: "2025-04-01T00:00:00.000Z" }
+
+// A small deterministic generator per stream, so every run records the same calls.
+const generator = (seed: number) => {
+  let state = seed
+  const random = () => {
+    state = (state + 0x6d2b79f5) | 0
+    let t = Math.imul(state ^ (state >>> 15), 1 | state)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const int = (max: number) => Math.floor(random() * max)
+  /** Skewed pick: earlier items are more common (a few teams and models carry most traffic). */
+  const skewed = <A>(items: ReadonlyArray<A>): A => items[Math.min(items.length - 1, Math.floor(items.length * random() * random()))]!
+  return { random, int, skewed }
+}
+
+const snapshot = (provider: string, modelKey: string, input: string, output: string, cacheRead?: string) =>
+  PricingSnapshot.decodeSnapshot({
+    provider,
+    modelKey,
+    rates: { inputText: input, outputText: output, reasoning: output, ...(cacheRead === undefined ? {} : { cacheRead }) }
+  })
+
+const snapshots = [
+  snapshot("openai", "gpt-4o", "2.50", "10", "1.25"),
+  snapshot("openai", "gpt-4o-mini", "0.15", "0.60", "0.075"),
+  snapshot("openai", "gpt-4.1", "2", "8", "0.50"),
+  snapshot("openai", "gpt-4.1-mini", "0.40", "1.60", "0.10"),
+  snapshot("openai", "o4-mini", "1.10", "4.40", "0.275"),
+  snapshot("anthropic", "claude-sonnet-4", "3", "15", "0.30"),
+  snapshot("anthropic", "claude-3-5-haiku", "0.80", "4", "0.08"),
+  snapshot("anthropic", "claude-opus-4", "15", "75", "1.50"),
+  snapshot("google", "gemini-2.5-pro", "1.25", "10", "0.31"),
+  snapshot("google", "gemini-2.5-flash", "0.30", "2.50", "0.075"),
+  snapshot("mistral", "mistral-large", "2", "6"),
+  snapshot("mistral", "mistral-small", "0.20", "0.60")
+]
+const teams = Array.from({ length: 12 }, (_, i) => `team-${String.fromCharCode(97 + i)}`)
+const projects = Array.from({ length: 10 }, (_, i) => `project-${i}`)
+
+const makeCall = (g: ReturnType<typeof generator>, stream: number, index: number, at: number): PricedCall.PricedCall => {
+  const model = g.skewed(snapshots)
+  const team = g.skewed(teams)
+  const project = projects[(teams.indexOf(team) + g.int(2)) % projects.length]!
+  const cached = model.rates.cacheRead !== undefined && g.random() < 0.4
+  const tokens: Usage.TokenCounts = { inputText: 200 + g.int(8_000), outputText: 20 + g.int(1_500), ...(cached ? { cacheRead: g.int(6_000) } : {}) }
+  const usage: Usage.Usage = { tokens }
+  const requestId = `s${stream}-${index.toString(36)}`
+  const labels = {
+    project,
+    environment: g.random() < 0.85 ? "prod" : "staging",
+    feature: `${project}/f${g.int(3)}`,
+    team,
+    customer: `customer-${g.int(500)}`,
+    endUser: `user-${g.int(5_000)}`,
+    workflow: `wf-${stream}-${Math.floor(index / 4).toString(36)}`,
+    costCenter: `cc-${teams.indexOf(team) % 6}`,
+    apiKeyId: `key_${g.int(40)}`
+  }
+  const base = {
+    requestId,
+    occurredAt: DateTime.makeUnsafe(at),
+    provider: model.provider,
+    model: model.modelKey,
+    usage,
+    labels,
+    tags: {},
+    raw: { id: requestId }
+  }
+  if (g.random() < 0.01) {
+    return {
+      ...base,
+      model: "internal-experimental",
+      definitionId: null,
+      snapshotId: null,
+      breakdown: null,
+      total: null,
+      costSource: "unpriced",
+      unpricedReason: "no model definition matches \"internal-experimental\"",
+      reportedCost: null,
+      reportedCurrency: null,
+      difference: null
+    }
+  }
+  const breakdown = Result.getOrThrow(CostEngine.price(usage, model))
+  return {
+    ...base,
+    definitionId: `${model.provider}/${model.modelKey}`,
+    snapshotId: breakdown.snapshotId,
+    breakdown,
+    total: breakdown.total,
+    costSource: "computed",
+    unpricedReason: null,
+    reportedCost: null,
+    reportedCurrency: null,
+    difference: null
+  }
+}
+
+
+const log = (line: Record<string, unknown>) => console.log(JSON.stringify(line))
+const progress = (text: string) => process.stderr.write(`bench graphql: ${text}\n`)
+
+/** Loads `totalRows` calls unless the kept database already holds exactly them. */
+const load = Effect.gen(function*() {
+  const { sql } = yield* Database.Database
+  const [existing] = yield* sql<{ n: string }>`SELECT count(*)::text AS n FROM tally.usage_request_ids WHERE tenant_id = ${tenantId}`
+  if (Number(existing!.n) === totalRows) {
+    progress(`reusing the ${totalRows} calls already recorded`)
+    return undefined
+  }
+  if (Number(existing!.n) !== 0) return yield* Effect.die(new Error(`the database holds ${existing!.n} calls, not ${totalRows}; use an empty one`))
+  yield* (yield* Tenants.Tenants).create({ id: tenantId, name: "Bench", timeZone: "UTC" })
+  const ledger = yield* UsageLedger.UsageLedger
+  const perStream = Math.ceil(totalRows / streams)
+  let recorded = 0
+  let lastReport = 0
+  const began = Date.now()
+  const stream = (s: number) =>
+    Effect.gen(function*() {
+      const g = generator(0x7a11c0de + s)
+      const rows = Math.min(perStream, totalRows - s * perStream)
+      // Each stream owns a contiguous slice of the 90 days and walks it in time order.
+      const sliceStart = start + Math.floor((span * s) / streams)
+      const slice = span / streams
+      for (let done = 0; done < rows; done += batchSize) {
+        const size = Math.min(batchSize, rows - done)
+        const calls = Array.from({ length: size }, (_, i) => {
+          const index = done + i
+          return makeCall(g, s, index, sliceStart + Math.floor(((index + g.random()) / rows) * slice))
+        })
+        const result = yield* ledger.insertBatch(tenantId, calls)
+        if (result.inserted !== size) return yield* Effect.die(new Error(`batch inserted ${result.inserted} of ${size}`))
+        recorded += size
+        if (recorded - lastReport >= 500_000) {
+          lastReport = recorded
+          progress(`${recorded} recorded, ${Math.round(recorded / ((Date.now() - began) / 1000))} rows/s`)
+        }
+      }
+    })
+  yield* Effect.all(Array.from({ length: streams }, (_, s) => stream(s)), { concurrency: streams, discard: true })
+  const seconds = (Date.now() - began) / 1000
+  return { rows: recorded, seconds: Number(seconds.toFixed(1)), rowsPerSecond: Math.round(recorded / seconds) }
+})
+
+const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
+const summary = (name: string, samples: ReadonlyArray<number>, extra: Record<string, unknown> = {}) => {
+  const sorted = [...samples].sort((a, b) => a - b)
+  const round = (n: number) => Number(n.toFixed(2))
+  return { bench: "graphql.usage", path: name, runs: samples.length, p50: round(percentile(sorted, 50)), p95: round(percentile(sorted, 95)), max: round(sorted[sorted.length - 1]!), ...extra }
+}
+
+const timeEach = async (count: number, f: () => Promise<unknown>) => {
+  const samples: Array<number> = []
+  for (let i = 0; i < 5; i++) await f()
+  for (let i = 0; i < count; i++) {
+    const began = performance.now()
+    await f()
+    samples.push(performance.now() - began)
+  }
+  return samples
+}
+
+const query = `query($from: DateTime!, $to: DateTime!) {
+  usage(from: $from, to: $to, groupBy: [TEAM, MODEL], granularity: DAY) {
+    ... on UsageReport {
+      sources
+      buckets { label group { team model } requests unpricedRequests spend { amount currency } tokens { inputText outputText cacheRead } }
+      totals { requests spend { amount currency } }
+    }
+  }
+}`
+
+const main = async () => {
+  // Either the database given (kept), or a throwaway one on the server (dropped on release).
+  const database = targetUrl === undefined
+    ? Database.layerEphemeralPostgres(Redacted.make(adminUrl))
+    : Database.layerPostgres({ url: Redacted.make(targetUrl), maxConnections: 4 })
+  const outer = Effect.runSync(Scope.make())
+  try {
+    const storeContext = await Effect.runPromise(Layer.buildWithScope(Store.layerWith(database).pipe(Layer.orDie), outer))
+    const inStore = <A, E>(effect: Effect.Effect<A, E, Store.Services | Database.Database>) => Effect.runPromise(Effect.provide(effect, storeContext))
+    const loaded = await inStore(load)
+    const sizes = await inStore(Effect.gen(function*() {
+      const { sql } = yield* Database.Database
+      yield* sql`ANALYZE`
+      const [row] = yield* sql<{ name: string; ledger: string; hourly: string; daily: string; daily_month: string; hourly_month: string }>`SELECT
+          current_database() AS name,
+          (SELECT count(*)::text FROM tally.usage_ledger) AS ledger,
+          (SELECT count(*)::text FROM tally.usage_rollups_hourly) AS hourly,
+          (SELECT count(*)::text FROM tally.usage_rollups_daily) AS daily,
+          (SELECT count(*)::text FROM tally.usage_rollups_daily WHERE day >= ${month.from}::timestamptz AND day < ${month.to}::timestamptz) AS daily_month,
+          (SELECT count(*)::text FROM tally.usage_rollups_hourly WHERE hour >= ${month.from}::timestamptz AND hour < ${month.to}::timestamptz) AS hourly_month`
+      return row!
+    }))
+    log({ bench: "graphql.load", ...(loaded ?? { reused: true }), ledgerRows: Number(sizes.ledger), hourlyRollupRows: Number(sizes.hourly), dailySummaryRows: Number(sizes.daily), monthHourlyRows: Number(sizes.hourly_month), monthDailyRows: Number(sizes.daily_month) })
+
+    // The worker, in this process, over the loaded database.
+    const url = new URL(targetUrl ?? adminUrl)
+    url.pathname = `/${sizes.name}`
+    const config = ServerConfig.override({ ...ServerConfig.defaults, natsUrl: undefined, databaseUrl: Redacted.make(url.toString()), dataDir: "unused" }, {
+      port: 0,
+      host: "127.0.0.1"
+    })
+    const scope = Effect.runSync(Scope.make())
+    const context = await Effect.runPromise(Layer.buildWithScope(Server.layer(config), scope))
+    try {
+      const run = <A, E>(effect: Effect.Effect<A, E, Server.Services>) => Effect.runPromise(Effect.provide(effect, context))
+      const address = Context.get(context, HttpServer.HttpServer).address
+      if (address._tag === "UnixPathAddress") throw new Error("expected a TCP address")
+      const created = await run(ApiKeys.ApiKeys.use((keys) => keys.create(tenantId, { name: `bench-${Date.now()}`, scopes: ["read"] })))
+      const client = new GraphQLClient(`http://127.0.0.1:${address.port}/graphql`, {
+        headers: { authorization: `Bearer ${Redacted.value(created.secret)}` }
+      })
+      let buckets = 0
+      let sources: ReadonlyArray<string> = []
+      const graphql = await timeEach(runs, async () => {
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        const answer: any = await client.request(query, month)
+        buckets = answer.usage.buckets.length
+        sources = answer.usage.sources
+      })
+      const usageQuery: Queries.UsageQuery = {
+        from: DateTime.makeUnsafe(month.from),
+        to: DateTime.makeUnsafe(month.to),
+        granularity: "day",
+        groupBy: ["team", "model"]
+      }
+      const storeSamples = await timeEach(runs, () => run(Queries.Queries.use((q) => q.usage(tenantId, usageQuery))))
+      // The same answer from the hourly rollups: a filter the daily summary does not keep (every
+      // customer) makes the planner read hours instead, with the same groups.
+      const hourly = await timeEach(Math.min(runs, 10), () =>
+        run(Queries.Queries.use((q) => q.usage(tenantId, { ...usageQuery, filter: { customer: Array.from({ length: 500 }, (_, i) => `customer-${i}`) } }))))
+      const graphqlLine = summary("graphql", graphql, { buckets, sources })
+      log(graphqlLine)
+      log(summary("store", storeSamples))
+      log(summary("hourly", hourly))
+      log({ bench: "graphql.usage", goal: "graphql p95 < 100 ms", ok: graphqlLine.p95 < 100, rows: Number(sizes.ledger) })
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  } finally {
+    await Effect.runPromise(Scope.close(outer, Exit.void))
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exitCode = 1
+})
+
