@@ -7,7 +7,7 @@ import { assert, describe, layer } from "@effect/vitest"
 import { Catalog } from "@tally/catalog"
 import { Ingest, IngestPipeline } from "@tally/engine"
 import { Database, DeadLetters, Store, Tenants } from "@tally/store"
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import type * as NatsConfig from "../src/nats/NatsConfig.ts"
 import { UsageConsumer } from "../src/nats/UsageConsumer.ts"
 import { Metrics } from "../src/server/Metrics.ts"
@@ -134,6 +134,22 @@ natsDescribe(`the NATS consumer on ${backend}`, () => {
         assert.strictEqual(original.header.get("Tally-Subject"), `${config.subjectPrefix}.nobody`)
         assert.strictEqual(original.header.get("Tally-Delivery-Count"), "2")
         assert.deepStrictEqual(original.json(), [usageEvent("n-1", 1, 1)])
+      })), 120_000)
+
+    it.effect("the consumer reports its backlog as tally_consumer_lag", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const bus = yield* nats
+        const metrics = yield* Metrics
+        const lag = Effect.map(metrics.render, (text) => Number(/^tally_consumer_lag (\d+)/m.exec(text)?.[1]))
+        const tenant = yield* newTenant
+        const names = testConfig()
+        for (let m = 0; m < 30; m++) yield* bus.publish(names, tenant, usageEvent(`lag-${m}`, 1, 1))
+        // One message at a time and one reading at start: the reading is the backlog before it moved.
+        const slow = testConfig({ ...names, maxInFlight: 1, lagInterval: Duration.hours(1) })
+        const before = yield* withConsumer(slow, () => eventually(Effect.filterOrFail(lag, (n) => n >= 20)))
+        assert.isAtMost(before, 30)
+        const quick = testConfig({ ...names, lagInterval: Duration.millis(50) })
+        yield* withConsumer(quick, () => Effect.andThen(bus.settled(quick), eventually(Effect.filterOrFail(lag, (n) => n === 0))))
       })), 120_000)
 
     it.effect("two consumers in one process share the stream and record each event once", () =>

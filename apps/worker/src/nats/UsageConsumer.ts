@@ -306,7 +306,8 @@ export const make = (config: NatsConfig.NatsConfig): Effect.Effect<UsageConsumer
     const readLag = Effect.tryPromise({ try: () => consumer.info(), catch: fromCause("consumer", "reading lag") }).pipe(
       Effect.flatMap((info) => metrics.setConsumerLag(info.num_pending)),
       Effect.catch((error) => Effect.logDebug(`nats: ${error.message}`)),
-      Effect.delay(config.lagInterval),
+      // Read at once, then every interval: a scrape right after start already shows the backlog.
+      Effect.andThen(Effect.sleep(config.lagInterval)),
       Effect.forever
     )
 
