@@ -179,7 +179,8 @@ export const hasLateUsage = (
 /**
  * One group of cost lines: calls of one owner, model and snapshot, priced at one rate for one
  * component (token bucket, requests, images, ...). Calls whose provider reported the billed cost
- * form groups of their own with `component` "reported", one per distinct reported amount.
+ * form groups of their own with `component` "reported": their `quantity` is the reported amount,
+ * priced at 1 per unit of the currency, so list cost = unit price x quantity stays exact.
  */
 export interface CostGroup {
   readonly owner: string | null
@@ -189,7 +190,7 @@ export interface CostGroup {
   readonly currency: string
   readonly component: string
   readonly unit: string
-  /** The snapshot's list rate per `listRatePer`; for "reported" groups the amount per call. */
+  /** The snapshot's list rate per `listRatePer`; 1 for "reported" groups. */
   readonly listRate: Money.Decimal
   readonly listRatePer: "1M tokens" | "1k searches" | "unit"
   /** Price of one unit (one token, one request, ...) after conditions. */
@@ -205,7 +206,8 @@ export interface CostGroup {
 /**
  * The period's cost lines grouped for FOCUS rows, as of the run's instant. Computed calls expand
  * their breakdown lines; provider-priced calls become one "reported" line each (the breakdown, if
- * any, is Tally's own estimate and not what was billed). Unpriced calls have no cost lines.
+ * any, is Tally's own estimate and not what was billed), grouped per owner and model. Unpriced
+ * calls have no cost lines.
  */
 export const costGroups = (
   sql: SqlClient.SqlClient,
@@ -228,8 +230,8 @@ export const costGroups = (
           FROM tally.usage_ledger, jsonb_array_elements(cost_breakdown -> 'lines') AS l
           WHERE ${ledgerWindow} AND currency = $5 AND cost_source IN ('computed', 'estimated')
           UNION ALL
-          SELECT ${owner}, provider, model, snapshot_id, 'reported', 'request', total, 'unit', total,
-            1, total, total
+          SELECT ${owner}, provider, model, NULL, 'reported', 'unit', 1, 'unit', 1,
+            total, total, total
           FROM tally.usage_ledger
           WHERE ${ledgerWindow} AND currency = $5 AND cost_source = 'provider'
         ) lines

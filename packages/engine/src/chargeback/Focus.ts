@@ -147,6 +147,7 @@ const tagKey = (dimension: string): string => (dimension.startsWith("tag:") ? di
 interface Priced {
   readonly group: Store.CostGroup
   readonly quantity: Money.Decimal
+  readonly requests: number
   /** Weight of the row in its line's billed amount. */
   readonly weight: Money.Decimal
   readonly allocation: "direct" | "allocated" | "unallocated"
@@ -203,12 +204,14 @@ export const runRows = (
   // Whole units of every shared component, split among the owners in proportion to their shares.
   const takers = run.lines.filter((l) => l.kind === "owner" && !l.allocated.isZero())
   const poolBilled = Money.sum(pool.map((g) => g.billed))
-  const allocatedQuantity = new Map<string, Array<Money.Decimal>>()
+  const allocatedQuantity = new Map<string, Array<{ quantity: Money.Decimal; requests: number }>>()
   for (const [i, group] of pool.entries()) {
-    const parts = apportion(group.quantity, takers.map((t) => t.allocated), group.quantity.decimalPlaces())
+    const weights = takers.map((t) => t.allocated)
+    const parts = apportion(group.quantity, weights, group.quantity.decimalPlaces())
+    const requests = apportion(new Money.Decimal(group.requests), weights, 0)
     takers.forEach((t, j) => {
       const list = allocatedQuantity.get(t.owner!) ?? []
-      list[i] = parts[j]!
+      list[i] = { quantity: parts[j]!, requests: requests[j]!.toNumber() }
       allocatedQuantity.set(t.owner!, list)
     })
   }
@@ -269,17 +272,19 @@ export const runRows = (
 
     const priced: Array<Priced> = []
     if (line.kind === "unallocated") {
-      for (const group of pool) priced.push({ group, quantity: group.quantity, weight: group.billed, allocation: "unallocated" })
+      for (const group of pool) {
+        priced.push({ group, quantity: group.quantity, requests: group.requests, weight: group.billed, allocation: "unallocated" })
+      }
     } else {
       for (const group of byOwner.get(line.owner!) ?? []) {
-        priced.push({ group, quantity: group.quantity, weight: group.billed, allocation: "direct" })
+        priced.push({ group, quantity: group.quantity, requests: group.requests, weight: group.billed, allocation: "direct" })
       }
       const quantities = allocatedQuantity.get(line.owner!)
       if (quantities !== undefined && !totalAllocated.isZero() && !poolBilled.isZero()) {
         const fraction = line.allocated.div(totalAllocated)
         pool.forEach((group, i) => {
-          const quantity = quantities[i]!
-          priced.push({ group, quantity, weight: group.billed.times(fraction), allocation: "allocated" })
+          const { quantity, requests } = quantities[i]!
+          priced.push({ group, quantity, requests, weight: group.billed.times(fraction), allocation: "allocated" })
         })
       }
     }
@@ -314,12 +319,13 @@ export const runRows = (
     const billed = apportion(line.amount, kept.map((p) => p.weight), minorUnits)
     kept.forEach((p, i) => {
       const g = p.group
-      const { name, per } = pricing(g.listRatePer, g.unit)
+      const reported = g.component === "reported"
+      // A reported cost is priced as that many units of the currency at 1 each: exact, and what was billed.
+      const { name, per } = reported ? { name: "Units", per: Money.ONE } : pricing(g.listRatePer, g.unit)
       const pricingQuantity = p.quantity.div(per)
       const contractedUnitPrice = g.unitPrice.times(per)
-      const reported = g.component === "reported"
       const skuPrice = reported
-        ? `${g.provider}/${g.model}/reported@${fmt(g.listRate)}`
+        ? `${g.provider}/${g.model}/reported`
         : `${g.snapshotId ?? "none"}/${g.component}${contractedUnitPrice.equals(g.listRate) ? "" : `@${fmt(contractedUnitPrice)}`}`
       const share = p.allocation === "allocated" ? " (share of shared cost)" : ""
       rows.push({
@@ -333,8 +339,8 @@ export const runRows = (
         PricingQuantity: fmt(pricingQuantity),
         PricingUnit: name,
         PricingCategory: "Standard",
-        ConsumedQuantity: fmt(p.quantity),
-        ConsumedUnit: consumedUnits[g.unit] ?? name,
+        ConsumedQuantity: reported ? String(p.requests) : fmt(p.quantity),
+        ConsumedUnit: reported ? "Requests" : consumedUnits[g.unit] ?? name,
         ChargeDescription: reported
           ? `${g.provider}/${g.model} calls at the cost the provider reported, for ${run.dimension} ${line.owner ?? "(unallocated)"}${share}`
           : `${g.component} ${g.unit === "token" ? "tokens" : g.unit} of ${g.provider}/${g.model} for ${run.dimension} ${line.owner ?? "(unallocated)"}${share}`,
@@ -355,7 +361,7 @@ export const runRows = (
         x_Model: g.model,
         x_SnapshotId: g.snapshotId,
         x_CostSource: reported ? "provider" : "computed",
-        x_RequestCount: String(g.requests),
+        x_RequestCount: String(p.requests),
         x_Lineage: p.allocation === "direct" ? lineage(run, [line.owner!], false) : lineage(run, run.shared, true)
       })
     })
@@ -406,22 +412,23 @@ export const usageRows = (tenant: Tenant, record: Store.UsageRecord): Array<Row>
     x_RequestId: record.requestId
   } satisfies Row
   if (record.lines.length === 0) {
+    // Billed at the cost the provider reported: that many units of the currency at 1 each.
     const total = fmt(record.total)
     return [{
       ...common,
       BilledCost: total,
       EffectiveCost: total,
-      ListUnitPrice: total,
+      ListUnitPrice: "1",
       ListCost: total,
-      ContractedUnitPrice: total,
+      ContractedUnitPrice: "1",
       ContractedCost: total,
-      PricingQuantity: "1",
-      PricingUnit: "Requests",
+      PricingQuantity: total,
+      PricingUnit: "Units",
       ConsumedQuantity: "1",
       ConsumedUnit: "Requests",
       ChargeDescription: `${record.provider}/${record.model} call ${record.requestId} at the cost the provider reported`,
       SkuMeter: "reported",
-      SkuPriceId: `${record.provider}/${record.model}/reported@${total}`
+      SkuPriceId: `${record.provider}/${record.model}/reported`
     }]
   }
   return record.lines.map((line): Row => {
