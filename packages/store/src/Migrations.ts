@@ -15,6 +15,7 @@ import Anomalies from "./internal/migrations/0006_anomalies.ts"
 import Chargeback from "./internal/migrations/0007_chargeback.ts"
 import UsageDaily from "./internal/migrations/0008_usage_daily.ts"
 import PriceBooks from "./internal/migrations/0009_price_books.ts"
+import Reconciliation from "./internal/migrations/0010_reconciliation.ts"
 
 export const loader: Migrator.Loader = Migrator.fromRecord({
   "0001_tenancy": Tenancy,
@@ -25,7 +26,8 @@ export const loader: Migrator.Loader = Migrator.fromRecord({
   "0006_anomalies": Anomalies,
   "0007_chargeback": Chargeback,
   "0008_usage_daily": UsageDaily,
-  "0009_price_books": PriceBooks
+  "0009_price_books": PriceBooks,
+  "0010_reconciliation": Reconciliation
 })
 
 /** Where the migrator records what ran, inside Tally's own schema. */
