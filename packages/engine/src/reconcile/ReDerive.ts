@@ -168,6 +168,9 @@ export const rederive = (row: PricedCall.PricedCall, options: Options): Result =
     reported: row.reportedCost
   }
 
+  // An estimated row's input was counted from the request body, which the ledger does not keep:
+  // its payload cannot reproduce the figure, so it is reported (streaming-without-usage), not re-derived.
+  if (row.costSource === "estimated") return { ...result, rederived: null, rederivedSnapshotId: null, whatIf: null, findings }
   const call = renormalize(row, options.normalize ?? Normalize.normalize)
   if (Result.isFailure(call)) {
     findings.push(Findings.make({ ...base, kind: Findings.Kinds.renormalizeFailed, severity: "error", message: call.failure, evidence: { api: row.api ?? null } }))
