@@ -139,7 +139,7 @@ export interface Reply {
 
 export const request = async (
   url: string,
-  init: { method?: string; body?: string | Uint8Array; headers?: Record<string, string> } = {}
+  init: { method?: string; body?: string | Uint8Array<ArrayBuffer>; headers?: Record<string, string> } = {}
 ): Promise<Reply> => {
   const response = await fetch(url, {
     method: init.method ?? (init.body === undefined ? "GET" : "POST"),
