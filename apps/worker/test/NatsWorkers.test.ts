@@ -3,6 +3,9 @@
  * database: a fresh PostgreSQL database with TALLY_TEST_DATABASE_URL, else PGlite in a temporary
  * directory. PGlite belongs to one process, so the two-worker test needs PostgreSQL (CI sets it);
  * on PGlite the database is opened by the test only while no worker runs.
+ *
+ * Timeouts are generous: each PGlite open and each worker start migrates and loads the catalog,
+ * which takes tens of seconds on a busy 2-core machine.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Database, DeadLetters, Store, Tenants } from "@tally/store"
@@ -180,7 +183,7 @@ natsDescribe(`tally serve workers on NATS and ${backend}`, () => {
         assert.strictEqual(yield* stop(second, "SIGTERM"), 0)
         assert.strictEqual(yield* stop(restarted, "SIGTERM"), 0)
       })),
-    300_000
+    600_000
   )
 
   it.live("SIGTERM mid-stream: the worker acks every message it committed before it exits", () =>
@@ -215,7 +218,7 @@ natsDescribe(`tally serve workers on NATS and ${backend}`, () => {
         events: messages * perMessage,
         tokens: tokensOf(messages, perMessage)
       })
-    })), 300_000)
+    })), 600_000)
 
   it.live("tally publish puts a file's events on the stream, and a worker ingests each once", () =>
     Effect.scoped(Effect.gen(function*() {
@@ -256,7 +259,7 @@ natsDescribe(`tally serve workers on NATS and ${backend}`, () => {
         return rows.map((row) => row.request_id)
       }))
       assert.deepStrictEqual(ids, sent.map((e) => e.requestId).sort())
-    })), 180_000)
+    })), 400_000)
 
   it.live("a poison message ends in the tenant's dead letters after max_deliver deliveries, with its reason", () =>
     Effect.scoped(Effect.gen(function*() {
@@ -284,5 +287,5 @@ natsDescribe(`tally serve workers on NATS and ${backend}`, () => {
       assert.deepStrictEqual(yield* database.use(ledger(tenant)), { events: 1, tokens: 10 })
       const stream = yield* Effect.promise(() => bus.jsm.streams.info(config.stream))
       assert.strictEqual(stream.state.messages, 0)
-    })), 180_000)
+    })), 400_000)
 })
