@@ -11,6 +11,7 @@ import * as Cost from "./commands/Cost.ts"
 import * as Normalize from "./commands/Normalize.ts"
 import * as Price from "./commands/Price.ts"
 import * as Publish from "./commands/Publish.ts"
+import * as Reconcile from "./commands/Reconcile.ts"
 import * as Rollups from "./commands/Rollups.ts"
 import * as Demo from "./commands/Demo.ts"
 import * as Tenant from "./commands/Tenant.ts"
@@ -28,6 +29,7 @@ const commands: Record<string, Command> = {
   catalog: Catalog,
   budget: Budget,
   rollups: Rollups,
+  reconcile: Reconcile,
   serve: Serve,
   publish: Publish,
   tenant: Tenant.tenant,
