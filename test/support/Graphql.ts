@@ -3,11 +3,16 @@
  * the GraphQL tests set up: tenants with keys of every scope, usage ingested over HTTP.
  */
 import { GraphQLClient, ClientError } from "../../apps/worker/node_modules/graphql-request/build/entrypoints/main.js"
+import { createClient as createSseClient } from "../../apps/worker/node_modules/graphql-sse/lib/index.mjs"
 import { ApiKeys, Tenants } from "../../packages/store/src/index.ts"
 import { type InProcess, postJson } from "./Worker.ts"
 import { Effect, Redacted } from "./Workspace.ts"
 
 export { ClientError, GraphQLClient }
+
+/** A graphql-sse client ("distinct connections" mode: one SSE stream per subscription) with `key`. */
+export const sseClient = (server: InProcess, key: string) =>
+  createSseClient({ url: `${server.url}/graphql`, headers: { authorization: `Bearer ${key}` }, retryAttempts: 0 })
 
 /** A client whose every request carries `key` (or no Authorization header at all). */
 export const client = (server: InProcess, key: string | undefined) =>

@@ -7,7 +7,7 @@
  * (`Database.withTenant`): row-level security decides what the key's tenant can see.
  */
 import type { Catalog } from "@tally/catalog"
-import type { Budgets, Chargeback, Enforcement, TenantPricing } from "@tally/engine"
+import type { Anomalies, Budgets, Chargeback, Enforcement, TenantPricing } from "@tally/engine"
 import type { ApiKeys, Database, Store } from "@tally/store"
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
@@ -25,6 +25,7 @@ export type Services =
   | Enforcement.Enforcement
   | Chargeback.Chargeback
   | TenantPricing.TenantPricing
+  | Anomalies.Anomalies
 
 /** Runs one effect for a resolver; rejects with the API's error for its failure. */
 export type Runner = <A, E>(effect: Effect.Effect<A, E, Services>) => Promise<A>
@@ -50,7 +51,9 @@ export const makeRunner = (
     if (Exit.isSuccess(exit)) return exit.value
     const error = Cause.findError(exit.cause)
     if (Result.isSuccess(error)) throw Errors.fromFailure(error.success)
+    // A client that went away interrupts its calls: nothing to report.
+    if (Cause.hasInterruptsOnly(exit.cause)) throw new Error("the request was cancelled")
     options.onDefect?.(exit.cause)
-    throw new Error(Cause.hasInterruptsOnly(exit.cause) ? "the request was cancelled" : "internal error")
+    throw new Error("internal error")
   }
 }

@@ -6,38 +6,44 @@
  */
 import { GraphQLError } from "./internal/Graphql.ts"
 
-export class InvalidInput extends Error {
+/*
+ * Each extends GraphQLError: where a field lists it, the errors plugin returns it as a member of
+ * the field's union; where nothing can (a subscription refused before it starts), it still
+ * reaches the client as a GraphQL error with a code, never as a masked internal error.
+ */
+
+export class InvalidInput extends GraphQLError {
   readonly field: string
   constructor(message: string, field: string) {
-    super(message)
+    super(message, { extensions: { code: "INVALID_INPUT", field } })
     this.name = "InvalidInput"
     this.field = field
   }
 }
 
-export class NotFound extends Error {
+export class NotFound extends GraphQLError {
   readonly resource: string
   readonly id: string
   constructor(message: string, resource: string, id: string) {
-    super(message)
+    super(message, { extensions: { code: "NOT_FOUND", resource, id } })
     this.name = "NotFound"
     this.resource = resource
     this.id = id
   }
 }
 
-export class Forbidden extends Error {
+export class Forbidden extends GraphQLError {
   readonly requiredScope: string
   constructor(message: string, requiredScope: string) {
-    super(message)
+    super(message, { extensions: { code: "FORBIDDEN", requiredScope } })
     this.name = "Forbidden"
     this.requiredScope = requiredScope
   }
 }
 
-export class Conflict extends Error {
+export class Conflict extends GraphQLError {
   constructor(message: string) {
-    super(message)
+    super(message, { extensions: { code: "CONFLICT" } })
     this.name = "Conflict"
   }
 }

@@ -3,10 +3,10 @@
  * Response (JSON, or a server-sent event stream for subscriptions) handed back.
  *
  * The layer builds yoga once over the worker's services, adding the engine services resolvers
- * call (budgets, enforcement, chargeback, tenant pricing), which need only the database and the
+ * call (budgets, enforcement, chargeback, tenant pricing, anomalies), which need only the database and the
  * store.
  */
-import { Budgets, Chargeback, Enforcement, TenantPricing } from "@tally/engine"
+import { Anomalies, Budgets, Chargeback, Enforcement, TenantPricing } from "@tally/engine"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -50,7 +50,13 @@ export type Requirements = Catalog.Catalog | Database.Database | Store.Services
 
 /** The API over the worker's services. */
 export const layer: Layer.Layer<GraphqlApi, Config.ConfigError, Requirements> = Layer.effect(GraphqlApi, make).pipe(
-  Layer.provide(Layer.mergeAll(Budgets.layerWith, Enforcement.Enforcement.layer, Chargeback.Chargeback.layer, TenantPricing.TenantPricing.layer))
+  Layer.provide(Layer.mergeAll(
+    Budgets.layerWith,
+    Enforcement.Enforcement.layer,
+    Chargeback.Chargeback.layer,
+    TenantPricing.TenantPricing.layer,
+    Anomalies.Anomalies.layer
+  ))
 )
 
 export const handler = Effect.gen(function*() {

@@ -14,6 +14,7 @@ import "./Coverage.ts"
 import "./Budget.ts"
 import "./ApiKey.ts"
 import "./Chargeback.ts"
+import "./Anomaly.ts"
 
 export const schema = builder.toSchema()
 
