@@ -28,7 +28,26 @@ const tenantTables = [
   ["budget_events", "tenant_id"],
   ["chargeback_runs", "tenant_id"],
   ["chargeback_lines", "tenant_id"],
-  ["reconciliation_findings", "tenant_id"]
+  ["reconciliation_findings", "tenant_id"],
+  // 0005
+  ["budget_reservations", "tenant_id"],
+  ["budget_holds", "tenant_id"],
+  ["tenant_webhooks", "tenant_id"],
+  ["outbox", "tenant_id"],
+  ["outbox_deliveries", "tenant_id"],
+  // 0006
+  ["anomalies", "tenant_id"],
+  // 0007
+  ["chargeback_audit", "tenant_id"],
+  // 0008 (filled by the hourly rollups' triggers)
+  ["usage_rollups_daily", "tenant_id"],
+  // 0009
+  ["price_overrides", "tenant_id"],
+  ["price_multipliers", "tenant_id"],
+  ["price_book_versions", "tenant_id"],
+  // 0010
+  ["reconciliation_runs", "tenant_id"],
+  ["provider_reports", "tenant_id"]
 ] as const
 
 const customSnapshot = (tenant: string) =>
@@ -55,12 +74,40 @@ const seed = (tenantId: string) =>
           VALUES (${tenantId}, 'monthly', 'month', 100, 'USD') RETURNING id`
         yield* sql`INSERT INTO tally.budget_events (tenant_id, budget_id, period_start, period_end, threshold, spent, budget_amount, currency)
           VALUES (${tenantId}, ${budget!.id}::uuid, '2025-03-01Z', '2025-04-01Z', 80, 81, 100, 'USD')`
-        const [run] = yield* sql<{ id: string }>`INSERT INTO tally.chargeback_runs (tenant_id, period_from, period_to, currency)
-          VALUES (${tenantId}, '2025-03-01Z', '2025-04-01Z', 'USD') RETURNING id`
-        yield* sql`INSERT INTO tally.chargeback_lines (tenant_id, run_id, line_no, dimension, amount, currency)
-          VALUES (${tenantId}, ${run!.id}::uuid, 0, '{"team":"core"}', 12.5, 'USD')`
-        yield* sql`INSERT INTO tally.reconciliation_findings (tenant_id, request_id, kind)
-          VALUES (${tenantId}, ${`${tenantId}-1`}, 'cost-mismatch')`
+        const [run] = yield* sql<{ id: string }>`INSERT INTO tally.chargeback_runs (tenant_id, period_from, period_to, currency, dimension)
+          VALUES (${tenantId}, '2025-03-01Z', '2025-04-01Z', 'USD', 'team') RETURNING id`
+        yield* sql`INSERT INTO tally.chargeback_lines (tenant_id, run_id, line_no, dimension, owner, amount, currency)
+          VALUES (${tenantId}, ${run!.id}::uuid, 0, '{"team":"core"}', 'core', 12.5, 'USD')`
+        yield* sql`INSERT INTO tally.chargeback_audit (tenant_id, run_id, action, actor)
+          VALUES (${tenantId}, ${run!.id}::uuid, 'created', 'ci')`
+        const [reservation] = yield* sql<{ id: string }>`INSERT INTO tally.budget_reservations
+          (tenant_id, estimate, currency, created_at, expires_at)
+          VALUES (${tenantId}, 1, 'USD', '2025-03-14Z', '2025-03-15Z') RETURNING id`
+        yield* sql`INSERT INTO tally.budget_holds (tenant_id, reservation_id, budget_id, period_start)
+          VALUES (${tenantId}, ${reservation!.id}::uuid, ${budget!.id}::uuid, '2025-03-01Z')`
+        yield* sql`INSERT INTO tally.tenant_webhooks (tenant_id, url, secret)
+          VALUES (${tenantId}, 'https://hooks.example/tally', 'sixteen-chars-secret')`
+        const [message] = yield* sql<{ id: string }>`INSERT INTO tally.outbox
+          (tenant_id, kind, dedupe_key, payload, created_at, next_attempt_at)
+          VALUES (${tenantId}, 'budget.threshold', 'k1', '{}', '2025-03-14Z', '2025-03-14Z') RETURNING id`
+        yield* sql`INSERT INTO tally.outbox_deliveries (tenant_id, outbox_id, attempt, attempted_at, url, outcome, duration_ms)
+          VALUES (${tenantId}, ${message!.id}::uuid, 1, '2025-03-14Z', 'https://hooks.example/tally', 'failed', 5)`
+        yield* sql`INSERT INTO tally.anomalies (tenant_id, kind, scope_kind, scope_value, window_start, window_end,
+            severity, currency, observed, expected, statistic, score, summary, evidence)
+          VALUES (${tenantId}, 'spend_spike', 'tenant', '', '2025-03-14Z', '2025-03-15Z',
+            'warning', 'USD', 10, 1, 'mad', 5, 'spend spike', '{}')`
+        yield* sql`INSERT INTO tally.price_overrides (tenant_id, scope_key, scope, definition_id, history)
+          VALUES (${tenantId}, '', '{}', 'openai/gpt-4o', '[{}]')`
+        yield* sql`INSERT INTO tally.price_multipliers (tenant_id, scope_key, scope, factor, reason)
+          VALUES (${tenantId}, '', '{}', 0.9, 'contract')`
+        yield* sql`INSERT INTO tally.price_book_versions (tenant_id, version) VALUES (${tenantId}, 1)`
+        const [reconciliation] = yield* sql<{ id: string }>`INSERT INTO tally.reconciliation_runs
+          (tenant_id, period_from, period_to, summary, report)
+          VALUES (${tenantId}, '2025-03-01Z', '2025-04-01Z', '{}', '{}') RETURNING id`
+        yield* sql`INSERT INTO tally.reconciliation_findings (tenant_id, request_id, kind, run_id)
+          VALUES (${tenantId}, ${`${tenantId}-1`}, 'cost-mismatch', ${reconciliation!.id}::uuid)`
+        yield* sql`INSERT INTO tally.provider_reports (tenant_id, format, period_from, period_to, row_count, content)
+          VALUES (${tenantId}, 'csv', '2025-03-01Z', '2025-03-02Z', 0, 'date,cost')`
       })
     )
   })
