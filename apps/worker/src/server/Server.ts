@@ -27,6 +27,7 @@ import * as ExportsRoute from "./routes/Exports.ts"
 import * as Health from "./routes/Health.ts"
 import * as IngestRoute from "./routes/Ingest.ts"
 import * as OtlpRoute from "./routes/Otlp.ts"
+import * as ReconcileRoute from "./routes/Reconcile.ts"
 import { ServerConfig, type ServerConfigShape } from "./ServerConfig.ts"
 
 /** What the routes and every extension can use. */
@@ -56,6 +57,7 @@ export const routes = HttpRouter.use((router) =>
     router.add("GET", "/metrics", Health.metrics),
     ...BudgetsRoute.add(router),
     ...ExportsRoute.add(router),
+    ...ReconcileRoute.add(router),
     router.add("*", GraphqlRoute.path, GraphqlRoute.handler),
     router.add("*", "*", notFound)
   ], { discard: true })
