@@ -208,6 +208,20 @@ export const latestRun = (tenantId: string, period: Period): Effect.Effect<Store
     return rows[0] === undefined ? undefined : runOf(rows[0])
   })
 
+/** One run by id, if the tenant has it. */
+export const getRun = (tenantId: string, runId: string): Effect.Effect<StoredRun | undefined, SqlError, Database> =>
+  Effect.gen(function*() {
+    const db = yield* Database
+    // Not a uuid cannot name a run; asking PostgreSQL would be a type error, not "none".
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(runId)) return undefined
+    const rows = yield* db.withTenant(
+      tenantId,
+      db.sql<RunRow>`SELECT id, period_from, period_to, created_at, summary, report FROM tally.reconciliation_runs
+        WHERE tenant_id = ${tenantId} AND id = ${runId}`
+    )
+    return rows[0] === undefined ? undefined : runOf(rows[0])
+  })
+
 const decimalText = (value: unknown): string | null => (value === null || value === undefined ? null : String(value))
 
 /** A run's findings, errors first. */

@@ -15,6 +15,7 @@ import "./Budget.ts"
 import "./ApiKey.ts"
 import "./Chargeback.ts"
 import "./Anomaly.ts"
+import "./Reconciliation.ts"
 
 export const schema = builder.toSchema()
 
