@@ -111,14 +111,14 @@ const windowParams = (q: SpendQuery): Array<unknown> => [q.tenantId, toDate(q.fr
 
 /**
  * Spend of `[from, to)` by owner and currency, and the snapshots used, in one pass over the
- * period's ledger partitions.
+ * period's ledger partitions. The groups are (owner, currency, snapshot): few, and a plain GROUP BY
+ * lets PostgreSQL aggregate in parallel workers (grouping sets would not).
  */
 export const spend = (sql: SqlClient.SqlClient, q: SpendQuery): Effect.Effect<Spend, SqlError> =>
   Effect.gen(function*() {
     const params = windowParams(q)
     if (q.dimension.kind === "tag") params.push(q.dimension.key)
     const rows = yield* sql.unsafe<{
-      by_snapshot: boolean
       owner: string | null
       currency: string | null
       snapshot_id: string | null
@@ -126,35 +126,30 @@ export const spend = (sql: SqlClient.SqlClient, q: SpendQuery): Effect.Effect<Sp
       unpriced: string
       cost: string
     }>(
-      `SELECT GROUPING(owner, currency) <> 0 AS by_snapshot, owner, currency, snapshot_id,
+      `SELECT ${ownerExpression(q.dimension, 5)} AS owner, currency, snapshot_id,
           count(*)::text AS requests,
           count(*) FILTER (WHERE cost_source = 'unpriced')::text AS unpriced,
           coalesce(sum(total), 0)::text AS cost
-        FROM (
-          SELECT ${ownerExpression(q.dimension, 5)} AS owner, currency, snapshot_id, cost_source, total
-          FROM tally.usage_ledger
-          WHERE ${ledgerWindow}
-        ) s
-        GROUP BY GROUPING SETS ((owner, currency), (snapshot_id))`,
+        FROM tally.usage_ledger
+        WHERE ${ledgerWindow}
+        GROUP BY 1, 2, 3`,
       params
     )
-    const owners: Array<OwnerSpend> = []
-    const snapshotIds: Array<string> = []
+    const owners = new Map<string, { owner: string | null; currency: string | null; cost: Money.Decimal; requests: number; unpriced: number }>()
+    const snapshotIds = new Set<string>()
     for (const row of rows) {
-      if (row.by_snapshot) {
-        if (row.snapshot_id !== null) snapshotIds.push(row.snapshot_id)
-        continue
-      }
-      owners.push({
+      if (row.snapshot_id !== null) snapshotIds.add(row.snapshot_id)
+      const key = JSON.stringify([row.owner, row.currency])
+      const found = owners.get(key)
+      owners.set(key, {
         owner: row.owner,
         currency: row.currency,
-        cost: new Money.Decimal(row.cost),
-        requests: num(row.requests),
-        unpriced: num(row.unpriced)
+        cost: (found?.cost ?? Money.ZERO).plus(row.cost),
+        requests: (found?.requests ?? 0) + num(row.requests),
+        unpriced: (found?.unpriced ?? 0) + num(row.unpriced)
       })
     }
-    snapshotIds.sort()
-    return { owners, snapshotIds }
+    return { owners: [...owners.values()], snapshotIds: [...snapshotIds].sort() }
   })
 
 /**
@@ -710,11 +705,17 @@ export const finalizedRuns = (
 /** Runs of a dimension and currency finalized after `since`. */
 export const finalizedSince = (
   sql: SqlClient.SqlClient,
-  q: { readonly dimension: string; readonly currency: string; readonly since: DateTime.Utc; readonly except: string }
+  q: {
+    readonly tenantId: string
+    readonly dimension: string
+    readonly currency: string
+    readonly since: DateTime.Utc
+    readonly except: string
+  }
 ): Effect.Effect<ReadonlyArray<string>, SqlError> =>
   Effect.map(
     sql<{ id: string }>`SELECT id FROM tally.chargeback_runs
-      WHERE status = 'frozen' AND dimension = ${q.dimension} AND currency = ${q.currency}
+      WHERE tenant_id = ${q.tenantId} AND status = 'frozen' AND dimension = ${q.dimension} AND currency = ${q.currency}
         AND frozen_at > ${toDate(q.since)} AND id <> ${q.except}
       ORDER BY frozen_at`,
     (rows) => rows.map((row) => row.id)

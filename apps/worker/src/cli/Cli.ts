@@ -7,6 +7,7 @@ import type { CliError } from "./CliError.ts"
 import { ExitCode, invalidInput, WithExitCode } from "./CliError.ts"
 import * as Budget from "./commands/Budget.ts"
 import * as Catalog from "./commands/Catalog.ts"
+import * as Chargeback from "./commands/Chargeback.ts"
 import * as Cost from "./commands/Cost.ts"
 import * as Normalize from "./commands/Normalize.ts"
 import * as Price from "./commands/Price.ts"
@@ -29,6 +30,7 @@ const commands: Record<string, Command> = {
   catalog: Catalog,
   budget: Budget,
   rollups: Rollups,
+  chargeback: Chargeback,
   reconcile: Reconcile,
   serve: Serve,
   publish: Publish,

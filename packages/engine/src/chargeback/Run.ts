@@ -327,10 +327,10 @@ const make = (db: Database.DatabaseService): ChargebackService => {
   })
 
   /** The whole computation of a run, inside the caller's tenant transaction. */
-  const compute = Effect.fnUntraced(function*(tenant: Store.TenantInfo, input: Input.RunInput) {
-    const resolved = yield* Effect.fromResult(Input.resolve(input, tenant))
-    const [{ as_of }] = (yield* sql<{ as_of: Date }>`SELECT now() AS as_of`) as unknown as [{ as_of: Date }]
-    const asOf = DateTime.fromDateUnsafe(as_of)
+  const compute = Effect.fnUntraced(function*(tenant: Store.TenantInfo, resolved: Input.Resolved) {
+    // The transaction's start: every row ingested up to it and committed is visible to the reads below.
+    const [now] = yield* sql<{ as_of: Date }>`SELECT now() AS as_of`
+    const asOf = DateTime.fromDateUnsafe(now!.as_of)
     const spend = splitSpend(
       yield* Store.spend(sql, { tenantId: tenant.id, from: resolved.from, to: resolved.to, dimension: resolved.dimension, asOf }),
       resolved.currency
@@ -399,7 +399,7 @@ const make = (db: Database.DatabaseService): ChargebackService => {
       },
       asOf
     }
-    return { computation, json, resolved }
+    return { computation, json }
   })
 
   const fromStored = (run: Store.StoredRun, lines: ReadonlyArray<Store.StoredLine>, audit: ReadonlyArray<Store.AuditEntry>): Run => {
@@ -478,7 +478,8 @@ const make = (db: Database.DatabaseService): ChargebackService => {
       tenantId,
       Effect.gen(function*() {
         const tenant = yield* Store.tenantInfo(sql, tenantId)
-        return (yield* compute(tenant, input)).computation
+        const resolved = yield* Effect.fromResult(Input.resolve(input, tenant))
+        return (yield* compute(tenant, resolved)).computation
       })
     )
   })
@@ -500,7 +501,7 @@ const make = (db: Database.DatabaseService): ChargebackService => {
           to: resolved.to
         })
         if (final !== undefined) return yield* periodFinalized(final)
-        const { computation, json } = yield* compute(tenant, input)
+        const { computation, json } = yield* compute(tenant, resolved)
         const stored = yield* Store.insertRun(sql, {
           tenantId,
           from: computation.from,
@@ -546,6 +547,7 @@ const make = (db: Database.DatabaseService): ChargebackService => {
         const [final] = yield* overlapping(tenantId, draft)
         if (final !== undefined) return yield* periodFinalized(final)
         const overtaken = yield* Store.finalizedSince(sql, {
+          tenantId,
           dimension: draft.dimension,
           currency: draft.currency,
           since: draft.asOf,

@@ -1,0 +1,323 @@
+/**
+ * Chargeback from scripts, against the configured database (`TALLY_DATABASE_URL` / `TALLY_DATA_DIR`,
+ * or `--database-url` / `--data-dir`):
+ *
+ *   tally chargeback run --tenant T (--month 2026-03 | --from ISO --to ISO) --dimension team
+ *       [--rule proportional|even|fixed|none] [--share owner=percent]... [--among owner]...
+ *       [--shared owner]... [--currency USD] [--by actor] [--showback]
+ *   tally chargeback finalize --tenant T --run R [--by actor]
+ *   tally chargeback show --tenant T [--run R] [--status draft|final] [--limit N] [--after cursor]
+ *   tally chargeback export --tenant T --run R [--format csv|focus] --out FILE
+ *
+ * `run` stores a draft (with `--showback`, computes the same lines and stores nothing); `finalize`
+ * makes a draft final, after which neither it nor its lines can change; `show` prints a run with
+ * its lines and audit trail, or lists runs; `export` writes the run's CSV lines or FOCUS 1.2 rows
+ * to a file. Results are JSON on stdout, money as exact decimal strings.
+ */
+import { Chargeback } from "@tally/engine"
+import { Money } from "@tally/core"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
+import type { MigrationError } from "effect/sql/Migrator"
+import type { SqlError } from "effect/sql/SqlError"
+import { writeFile } from "node:fs/promises"
+import * as Args from "../Args.ts"
+import { CliError, type CliError as CliErrorType, ExitCode, invalidInput } from "../CliError.ts"
+import * as Server from "../../server/Server.ts"
+import * as ServerConfig from "../../server/ServerConfig.ts"
+
+export const usage = [
+  "tally chargeback run --tenant <id> (--month YYYY-MM | --from <ISO> --to <ISO>) --dimension <team|costCenter|label|model|provider|tag:key> [--rule proportional|even|fixed|none] [--share owner=percent]... [--among owner]... [--shared owner]... [--currency XXX] [--by <actor>] [--showback]",
+  "tally chargeback finalize --tenant <id> --run <id> [--by <actor>]",
+  "tally chargeback show --tenant <id> [--run <id>] [--status draft|final] [--limit N] [--after <cursor>]",
+  "tally chargeback export --tenant <id> --run <id> [--format csv|focus] --out <file>"
+].join("\n")
+
+const databaseFlags = {
+  "database-url": { type: "string" },
+  "data-dir": { type: "string" }
+} as const
+
+type Failure = CliErrorType | SqlError | MigrationError
+
+/** Runs `effect` with the chargeback service over the configured database; a database failure exits 1. */
+const withChargeback = <A>(
+  command: string,
+  values: { readonly "database-url"?: string | undefined; readonly "data-dir"?: string | undefined },
+  effect: Effect.Effect<A, Failure, Chargeback.Chargeback>
+): Effect.Effect<A, CliErrorType> =>
+  Effect.gen(function*() {
+    const env = yield* Effect.mapError(ServerConfig.fromEnv, (error) => invalidInput(`${command}: invalid configuration: ${error.message}`))
+    const url = values["database-url"]
+    const config = ServerConfig.override(env, {
+      databaseUrl: url === undefined || url === "" ? undefined : Redacted.make(url),
+      dataDir: values["data-dir"]
+    })
+    return yield* effect.pipe(
+      Effect.provide(Chargeback.Chargeback.layer.pipe(Layer.provide(Server.layerDatabase(config)))),
+      Effect.mapError((error) =>
+        error._tag === "CliError"
+          ? error
+          : new CliError({
+            message: `${command}: database error (${ServerConfig.describeDatabase(config)}): ${error.message}`,
+            exitCode: ExitCode.unexpected
+          })
+      )
+    )
+  })
+
+/** A chargeback error the caller can fix: exit 2 with its message. */
+const domain = (command: string) => (error: { readonly message: string }) => Effect.fail(invalidInput(`${command}: ${error.message}`))
+
+const fmt = (value: Money.Decimal) => Money.format(value)
+const iso = (value: DateTime.Utc) => DateTime.formatIso(value)
+
+const lineJson = (line: Chargeback.Line) => ({
+  lineNo: line.lineNo,
+  kind: line.kind,
+  owner: line.owner,
+  direct: fmt(line.direct),
+  allocated: fmt(line.allocated),
+  amount: fmt(line.amount),
+  currency: line.currency,
+  requestCount: line.requestCount,
+  correctsRunId: line.correctsRunId
+})
+
+const computationJson = (c: Chargeback.Computation) => ({
+  tenantId: c.tenantId,
+  from: iso(c.from),
+  to: iso(c.to),
+  dimension: c.dimension,
+  currency: c.currency,
+  rule: Chargeback.Rules.encode(c.rule),
+  ruleVersion: c.ruleVersion,
+  shared: c.shared,
+  total: fmt(c.total),
+  asOf: iso(c.asOf),
+  inputs: {
+    ledgerTotal: fmt(c.inputs.ledgerTotal),
+    roundedTotal: fmt(c.inputs.roundedTotal),
+    requestCount: c.inputs.requestCount,
+    unpricedCount: c.inputs.unpricedCount,
+    otherCurrencies: c.inputs.otherCurrencies.map((o) => ({ currency: o.currency, amount: fmt(o.amount), requestCount: o.requestCount })),
+    snapshotIds: c.inputs.snapshotIds,
+    checked: c.inputs.checked,
+    sha256: c.inputs.sha256
+  },
+  lines: c.lines.map(lineJson)
+})
+
+const runJson = (run: Chargeback.Run) => ({
+  runId: run.id,
+  status: run.status,
+  ...computationJson(run),
+  createdBy: run.createdBy,
+  createdAt: iso(run.createdAt),
+  finalizedBy: run.finalizedBy,
+  finalizedAt: run.finalizedAt === null ? null : iso(run.finalizedAt),
+  audit: run.audit.map((a) => ({ action: a.action, actor: a.actor, at: iso(a.at) }))
+})
+
+const list = (value: string | Array<string> | undefined): Array<string> => (value === undefined ? [] : Array.isArray(value) ? value : [value])
+
+const runCommand = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const command = "chargeback run"
+    const { positionals, values } = yield* Args.parse(command, args, {
+      ...databaseFlags,
+      tenant: { type: "string" },
+      month: { type: "string" },
+      from: { type: "string" },
+      to: { type: "string" },
+      dimension: { type: "string" },
+      rule: { type: "string" },
+      share: { type: "string", multiple: true },
+      among: { type: "string", multiple: true },
+      shared: { type: "string", multiple: true },
+      currency: { type: "string" },
+      by: { type: "string" },
+      showback: { type: "boolean" }
+    })
+    if (positionals.length > 0) return yield* invalidInput(`${command}: unexpected argument "${positionals[0]}"`)
+    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const dimension = yield* Args.required(command, "dimension", values.dimension)
+    const kind = values.rule ?? "proportional"
+    const shares = list(values.share)
+    const among = list(values.among)
+    if (kind !== "fixed" && shares.length > 0) return yield* invalidInput(`${command}: --share needs --rule fixed`)
+    if (kind !== "even" && among.length > 0) return yield* invalidInput(`${command}: --among needs --rule even`)
+    const shareRecord: Record<string, string> = {}
+    for (const share of shares) {
+      const at = share.lastIndexOf("=")
+      if (at <= 0) return yield* invalidInput(`${command}: --share must read owner=percent, got "${share}"`)
+      shareRecord[share.slice(0, at)] = share.slice(at + 1)
+    }
+    const rule = kind === "fixed"
+      ? { kind, shares: shareRecord }
+      : kind === "even" && among.length > 0
+      ? { kind, among }
+      : { kind }
+    // Everything typed is decoded before the database is opened; errors name the flag's field.
+    const decoded = Chargeback.decodeRunInput({
+      ...(values.month === undefined ? {} : { month: values.month }),
+      ...(values.from === undefined ? {} : { from: values.from }),
+      ...(values.to === undefined ? {} : { to: values.to }),
+      dimension,
+      rule,
+      ...(values.shared === undefined ? {} : { shared: list(values.shared) }),
+      ...(values.currency === undefined ? {} : { currency: values.currency })
+    })
+    if (Result.isFailure(decoded)) return yield* invalidInput(`${command}: ${decoded.failure.message}`)
+    const input = decoded.success
+    return yield* withChargeback(
+      command,
+      values,
+      Effect.gen(function*() {
+        const service = yield* Chargeback.Chargeback
+        if (values.showback === true) {
+          return { showback: true, ...computationJson(yield* service.showback(tenantId, input)) }
+        }
+        return runJson(yield* service.run(tenantId, { ...input, createdBy: values.by ?? "cli" }))
+      }).pipe(Effect.catchTag(["InvalidChargeback", "PeriodFinalized", "TenantNotFound"], domain(command)))
+    )
+  })
+
+const finalizeCommand = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const command = "chargeback finalize"
+    const { positionals, values } = yield* Args.parse(command, args, {
+      ...databaseFlags,
+      tenant: { type: "string" },
+      run: { type: "string" },
+      by: { type: "string" }
+    })
+    if (positionals.length > 0) return yield* invalidInput(`${command}: unexpected argument "${positionals[0]}"`)
+    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const runId = yield* Args.required(command, "run", values.run)
+    return yield* withChargeback(
+      command,
+      values,
+      Chargeback.Chargeback.use((s) => s.finalize(tenantId, runId, { finalizedBy: values.by ?? "cli" })).pipe(
+        Effect.map(runJson),
+        Effect.catchTag(["InvalidChargeback", "RunNotFound", "RunAlreadyFinal", "RunStale", "PeriodFinalized"], domain(command))
+      )
+    )
+  })
+
+const showCommand = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const command = "chargeback show"
+    const { positionals, values } = yield* Args.parse(command, args, {
+      ...databaseFlags,
+      tenant: { type: "string" },
+      run: { type: "string" },
+      status: { type: "string" },
+      limit: { type: "string" },
+      after: { type: "string" }
+    })
+    if (positionals.length > 0) return yield* invalidInput(`${command}: unexpected argument "${positionals[0]}"`)
+    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const status = values.status
+    if (status !== undefined && status !== "draft" && status !== "final") {
+      return yield* invalidInput(`${command}: --status must be draft or final, got "${status}"`)
+    }
+    const limit = yield* Args.nonNegativeInt(command, "limit", values.limit)
+    const runId = values.run
+    return yield* withChargeback(
+      command,
+      values,
+      Effect.gen(function*() {
+        const service = yield* Chargeback.Chargeback
+        if (runId !== undefined) return runJson(yield* service.get(tenantId, runId))
+        const page = yield* service.list(tenantId, { limit, after: values.after, status })
+        return {
+          runs: page.runs.map((r) => ({
+            runId: r.id,
+            status: r.status,
+            from: iso(r.from),
+            to: iso(r.to),
+            dimension: r.dimension,
+            currency: r.currency,
+            total: fmt(r.total),
+            ruleVersion: r.ruleVersion,
+            inputsSha256: r.inputsSha256,
+            lineCount: r.lineCount,
+            createdBy: r.createdBy,
+            createdAt: iso(r.createdAt),
+            finalizedBy: r.finalizedBy,
+            finalizedAt: r.finalizedAt === null ? null : iso(r.finalizedAt)
+          })),
+          hasMore: page.hasMore,
+          endCursor: page.endCursor
+        }
+      }).pipe(Effect.catchTag(["InvalidChargeback", "RunNotFound"], domain(command)))
+    )
+  })
+
+const exportCommand = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const command = "chargeback export"
+    const { positionals, values } = yield* Args.parse(command, args, {
+      ...databaseFlags,
+      tenant: { type: "string" },
+      run: { type: "string" },
+      format: { type: "string" },
+      out: { type: "string" }
+    })
+    if (positionals.length > 0) return yield* invalidInput(`${command}: unexpected argument "${positionals[0]}"`)
+    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const runId = yield* Args.required(command, "run", values.run)
+    const out = yield* Args.required(command, "out", values.out)
+    const format = values.format ?? "csv"
+    if (format !== "csv" && format !== "focus") return yield* invalidInput(`${command}: --format must be csv or focus, got "${format}"`)
+    const written = yield* withChargeback(
+      command,
+      values,
+      Effect.gen(function*() {
+        const service = yield* Chargeback.Chargeback
+        if (format === "csv") {
+          const run = yield* service.get(tenantId, runId)
+          return { text: Chargeback.Csv.lines(run), records: run.lines.length, run }
+        }
+        const { rows, run } = yield* service.focus(tenantId, runId)
+        return { text: Chargeback.Csv.focus(rows), records: rows.length, run }
+      }).pipe(Effect.catchTag(["RunNotFound"], domain(command)))
+    )
+    yield* Effect.tryPromise({
+      try: () => writeFile(out, written.text),
+      catch: (cause) => invalidInput(`${command}: cannot write ${out}: ${(cause as Error).message}`)
+    })
+    return {
+      runId: written.run.id,
+      status: written.run.status,
+      format,
+      file: out,
+      records: written.records,
+      total: fmt(written.run.total),
+      currency: written.run.currency
+    }
+  })
+
+export const run = (args: ReadonlyArray<string>) => {
+  const [sub, ...rest] = args
+  switch (sub) {
+    case "run":
+      return runCommand(rest)
+    case "finalize":
+      return finalizeCommand(rest)
+    case "show":
+      return showCommand(rest)
+    case "export":
+      return exportCommand(rest)
+    default:
+      return Effect.fail(invalidInput(
+        sub === undefined
+          ? "chargeback: expected a subcommand: run, finalize, show or export (see tally help)"
+          : `chargeback: unknown subcommand "${sub}"; expected run, finalize, show or export (see tally help)`
+      ))
+  }
+}
