@@ -30,6 +30,7 @@ import { DeadLetters, Tenants } from "@tally/store"
 import * as Clock from "effect/Clock"
 import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -135,6 +136,7 @@ export const make = (config: NatsConfig.NatsConfig): Effect.Effect<UsageConsumer
 
     const termTakesReason = atLeast(nc.info?.version, 2, 11)
     const stopping = MutableRef.make(false)
+    const stopped = yield* Deferred.make<void>()
     const permits = yield* Semaphore.make(config.maxInFlight)
     const inFlight = new Set<JsMsg>()
     const processing = yield* FiberSet.make<void, never>()
@@ -291,7 +293,11 @@ export const make = (config: NatsConfig.NatsConfig): Effect.Effect<UsageConsumer
         failures++
         if (MutableRef.get(stopping)) break
         yield* Effect.logWarning(`nats: ${fetched.failure.message}; pulling again`)
-        yield* Effect.sleep(Duration.millis(Math.min(500 * 2 ** Math.min(failures, 6), 30_000)))
+        // A stop does not wait out the pause.
+        yield* Effect.raceFirst(
+          Effect.sleep(Duration.millis(Math.min(500 * 2 ** Math.min(failures, 6), 30_000))),
+          Deferred.await(stopped)
+        )
       }
     })
 
@@ -318,6 +324,7 @@ export const make = (config: NatsConfig.NatsConfig): Effect.Effect<UsageConsumer
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         MutableRef.set(stopping, true)
+        yield* Deferred.succeed(stopped, undefined)
         yield* Fiber.await(puller)
         yield* FiberSet.awaitEmpty(processing)
       }).pipe(
