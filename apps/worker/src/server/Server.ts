@@ -85,5 +85,11 @@ export const layerHttp = (config: ServerConfigShape): Layer.Layer<HttpServer.Htt
   )
 
 /** The whole worker process. */
-export const layer = (config: ServerConfigShape, extensions: ReadonlyArray<Extension> = []) =>
-  Layer.mergeAll(layerHttp(config), ...extensions).pipe(Layer.provideMerge(layerServices(config)))
+export const layer = (config: ServerConfigShape, extensions: ReadonlyArray<Extension> = []) => {
+  // Extensions start before the listener, not beside it: an extension failing at once would
+  // otherwise interrupt a listen in progress and leave its socket open, and the process would
+  // never exit. Released in reverse, the listener also closes before the extensions stop.
+  const [first, ...rest] = extensions
+  const http = first === undefined ? layerHttp(config) : layerHttp(config).pipe(Layer.provideMerge(Layer.mergeAll(first, ...rest)))
+  return http.pipe(Layer.provideMerge(layerServices(config)))
+}
