@@ -16,6 +16,7 @@ import Chargeback from "./internal/migrations/0007_chargeback.ts"
 import UsageDaily from "./internal/migrations/0008_usage_daily.ts"
 import PriceBooks from "./internal/migrations/0009_price_books.ts"
 import Reconciliation from "./internal/migrations/0010_reconciliation.ts"
+import UsageDailyTeams from "./internal/migrations/0011_usage_daily_teams.ts"
 
 export const loader: Migrator.Loader = Migrator.fromRecord({
   "0001_tenancy": Tenancy,
@@ -27,7 +28,8 @@ export const loader: Migrator.Loader = Migrator.fromRecord({
   "0007_chargeback": Chargeback,
   "0008_usage_daily": UsageDaily,
   "0009_price_books": PriceBooks,
-  "0010_reconciliation": Reconciliation
+  "0010_reconciliation": Reconciliation,
+  "0011_usage_daily_teams": UsageDailyTeams
 })
 
 /** Where the migrator records what ran, inside Tally's own schema. */

@@ -7,9 +7,10 @@
  * what is visible, whatever the filters say.
  *
  * Where usage comes from. A query range is cut into parts that each source answers exactly:
- * - whole local days from the daily summary (`usage_rollups_daily`: days of the tenant's time
- *   zone, by provider, model, project, environment, feature, team, cost center and currency),
- *   when the query groups and filters only by those;
+ * - whole local days from a daily summary (days of the tenant's time zone), when the query
+ *   groups and filters only by what it keeps: `usage_rollups_daily_teams` (provider, model, team,
+ *   cost center, currency; about one row per bucket of a team-and-model report) or else
+ *   `usage_rollups_daily` (those and project, environment and feature);
  * - whole UTC hours from the hourly rollups (every rollup dimension);
  * - everything else from the ledger: the parts of the range that do not fill an hour, and whole
  *   queries that group or filter by end user, workflow or tags (the rollups do not keep them),
@@ -108,6 +109,36 @@ export type UsageFilter = { readonly [K in Dimension]?: ReadonlyArray<string> | 
   readonly tags?: Readonly<Record<string, string>> | undefined
 }
 
+/** What a report can sum; a query may ask for some only (the rest then read as zero). */
+export type MeasureName =
+  | "requests"
+  | "estimatedRequests"
+  | "unpricedRequests"
+  | "spend"
+  | keyof typeof LedgerRow.tokenColumns
+  | "billableRequests"
+  | "webSearches"
+  | "imagesGenerated"
+  | "toolCalls"
+  | "audioSeconds"
+  | "videoSeconds"
+
+const measureColumnOf: Record<MeasureName, string> = {
+  requests: "request_count",
+  estimatedRequests: "estimated_count",
+  unpricedRequests: "unpriced_count",
+  spend: "cost",
+  ...LedgerRow.tokenColumns,
+  billableRequests: "billable_requests",
+  webSearches: "web_searches",
+  imagesGenerated: "images_generated",
+  toolCalls: "tool_calls",
+  audioSeconds: "audio_seconds",
+  videoSeconds: "video_seconds"
+}
+
+export const measureNames = Object.keys(measureColumnOf) as ReadonlyArray<MeasureName>
+
 export interface UsageQuery {
   readonly from: DateTime.Utc
   readonly to: DateTime.Utc
@@ -120,6 +151,13 @@ export interface UsageQuery {
   readonly timeZone?: string | undefined
   /** Answer from the ledger alone (slow; for audits and for checking the summaries). */
   readonly ledgerOnly?: boolean | undefined
+  /** Answer without the daily summaries (hours and the ledger), to check or measure them. */
+  readonly noDaily?: boolean | undefined
+  /**
+   * Only these sums (all by default): a report over many buckets reads and returns only what its
+   * caller shows. Measures not asked for read as zero.
+   */
+  readonly measures?: ReadonlyArray<MeasureName> | undefined
 }
 
 export interface Amount {
@@ -188,16 +226,32 @@ const HOUR = 3_600_000
 const DAY = 24 * HOUR
 
 const measureColumns = RollupSql.measures.map(([column]) => column)
-const countColumns = measureColumns.filter((c) => c !== "cost" && c !== "audio_seconds" && c !== "video_seconds")
 
 const tokenBuckets = Object.entries(LedgerRow.tokenColumns) as ReadonlyArray<readonly [keyof TokenCounts, string]>
+
+const zeroTokens = (): TokenCounts => ({
+  inputText: 0,
+  cacheRead: 0,
+  cacheWrite5m: 0,
+  cacheWrite1h: 0,
+  inputImage: 0,
+  inputAudio: 0,
+  inputVideo: 0,
+  outputText: 0,
+  reasoning: 0,
+  outputImage: 0,
+  outputAudio: 0,
+  outputVideo: 0,
+  embedding: 0,
+  training: 0
+})
 
 export const emptyMeasures = (): UsageMeasures => ({
   requests: 0,
   estimatedRequests: 0,
   unpricedRequests: 0,
   spend: [],
-  tokens: Object.fromEntries(tokenBuckets.map(([bucket]) => [bucket, 0])) as unknown as TokenCounts,
+  tokens: zeroTokens(),
   billableRequests: 0,
   webSearches: 0,
   imagesGenerated: 0,
@@ -213,21 +267,31 @@ type MutableMeasures = { -readonly [K in keyof UsageMeasures]: UsageMeasures[K] 
 
 const mutable = (): MutableMeasures => emptyMeasures() as MutableMeasures
 
-/** Adds one result row (one currency of one group) to `into`. */
-const addRow = (into: MutableMeasures, row: Record<string, unknown>) => {
-  into.requests += Number(row.request_count)
-  into.estimatedRequests += Number(row.estimated_count)
-  into.unpricedRequests += Number(row.unpriced_count)
-  for (const [bucket, column] of tokenBuckets) into.tokens[bucket] += Number(row[column])
-  into.billableRequests += Number(row.billable_requests)
-  into.webSearches += Number(row.web_searches)
-  into.imagesGenerated += Number(row.images_generated)
-  into.toolCalls += Number(row.tool_calls)
-  into.audioSeconds = into.audioSeconds.plus(row.audio_seconds as string)
-  into.videoSeconds = into.videoSeconds.plus(row.video_seconds as string)
-  const currency = row.currency as string
+type Adder = (into: MutableMeasures, row: Record<string, unknown>) => void
+
+const countAdders: Record<string, Adder> = {
+  request_count: (m, r) => (m.requests += Number(r.request_count)),
+  estimated_count: (m, r) => (m.estimatedRequests += Number(r.estimated_count)),
+  unpriced_count: (m, r) => (m.unpricedRequests += Number(r.unpriced_count)),
+  billable_requests: (m, r) => (m.billableRequests += Number(r.billable_requests)),
+  web_searches: (m, r) => (m.webSearches += Number(r.web_searches)),
+  images_generated: (m, r) => (m.imagesGenerated += Number(r.images_generated)),
+  tool_calls: (m, r) => (m.toolCalls += Number(r.tool_calls)),
+  audio_seconds: (m, r) => (m.audioSeconds = m.audioSeconds.plus(r.audio_seconds as string)),
+  video_seconds: (m, r) => (m.videoSeconds = m.videoSeconds.plus(r.video_seconds as string)),
   // Calls without a currency are the unpriced ones: counted, with no spend.
-  if (currency !== "") addSpend(into.spend, currency, new Money.Decimal(row.cost as string))
+  cost: (m, r) => {
+    if (r.currency !== "") addSpend(m.spend, r.currency as string, new Money.Decimal(r.cost as string))
+  },
+  ...Object.fromEntries(tokenBuckets.map(([bucket, column]): [string, Adder] => [column, (m, r) => (m.tokens[bucket] += Number(r[column]))]))
+}
+
+/** Adds one result row (one currency of one group) to a bucket, touching only the sums selected. */
+const adderOf = (columns: ReadonlyArray<string>): Adder => {
+  const adders = columns.map((column) => countAdders[column]!)
+  return (into, row) => {
+    for (const add of adders) add(into, row)
+  }
 }
 
 const addSpend = (spend: Array<Amount>, currency: string, amount: Money.Decimal) => {
@@ -245,6 +309,8 @@ interface Part {
   readonly source: Source
   readonly from: number
   readonly to: number
+  /** The summary table of a daily part. */
+  readonly table?: string | undefined
 }
 
 const needsLedger = (query: UsageQuery, groupBy: ReadonlyArray<Dimension>): boolean => {
@@ -254,10 +320,16 @@ const needsLedger = (query: UsageQuery, groupBy: ReadonlyArray<Dimension>): bool
   return [...groupBy, ...filtered].some((d) => !hourlyDimensions.has(d))
 }
 
-const dailyEligible = (query: UsageQuery, groupBy: ReadonlyArray<Dimension>): boolean => {
-  if (query.granularity === "hour") return false
-  const filtered = dimensions.filter((d) => query.filter?.[d] !== undefined)
-  return [...groupBy, ...filtered].every((d) => dailyDimensions.has(d))
+/** Dimensions the team summary keeps. */
+export const teamDimensions: ReadonlySet<Dimension> = new Set(["provider", "model", "team", "costCenter", "currency"])
+
+/** The narrowest daily summary that keeps every dimension the query groups or filters by. */
+const dailyTable = (query: UsageQuery, groupBy: ReadonlyArray<Dimension>): string | undefined => {
+  if (query.granularity === "hour") return undefined
+  const used = [...groupBy, ...dimensions.filter((d) => query.filter?.[d] !== undefined)]
+  if (used.every((d) => teamDimensions.has(d))) return "tally.usage_rollups_daily_teams"
+  if (used.every((d) => dailyDimensions.has(d))) return "tally.usage_rollups_daily"
+  return undefined
 }
 
 /**
@@ -269,8 +341,8 @@ export const plan = (
   to: number,
   options: {
     readonly ledgerOnly: boolean
-    /** The whole local days inside the range, when the daily summary may answer for them. */
-    readonly days?: { readonly from: number; readonly to: number } | undefined
+    /** The whole local days inside the range, when a daily summary (`table`) may answer for them. */
+    readonly days?: { readonly from: number; readonly to: number; readonly table: string } | undefined
   }
 ): ReadonlyArray<Part> => {
   if (options.ledgerOnly) return [{ source: "ledger", from, to }]
@@ -290,7 +362,7 @@ export const plan = (
   const days = options.days
   if (days !== undefined && from <= days.from && days.from < days.to && days.to <= to) {
     hourly(from, days.from)
-    parts.push({ source: "daily", from: days.from, to: days.to })
+    parts.push({ source: "daily", from: days.from, to: days.to, table: days.table })
     hourly(days.to, to)
     return parts
   }
@@ -326,6 +398,7 @@ const partSelect = (
   query: UsageQuery,
   groupBy: ReadonlyArray<Dimension>,
   tags: ReadonlyArray<string>,
+  columns: ReadonlyArray<string>,
   params: Params,
   names: { readonly tenant: string; readonly tz: string; readonly from: string }
 ): string => {
@@ -354,22 +427,30 @@ const partSelect = (
   if (part.source === "ledger") {
     return `SELECT ${bucketExpression(query.granularity, "occurred_at", names)} AS bucket, ${
       [...groups, ...tagGroups].map((g) => `${g}, `).join("")
-    }coalesce(currency, '') AS currency, ${RollupSql.measures.map(([column, aggregate]) => `${aggregate} AS ${column}`).join(", ")}
+    }coalesce(currency, '') AS currency, ${
+      RollupSql.measures.filter(([column]) => columns.includes(column)).map(([column, aggregate]) => `${aggregate} AS ${column}`).join(", ")
+    }
       FROM tally.usage_ledger
       WHERE tenant_id = ${names.tenant} AND occurred_at >= ${a} AND occurred_at < ${b}${where}
       GROUP BY ${groupPositions}`
   }
-  const table = part.source === "daily" ? "tally.usage_rollups_daily" : "tally.usage_rollups_hourly"
+  const table = part.source === "daily" ? part.table ?? "tally.usage_rollups_daily" : "tally.usage_rollups_hourly"
   const time = part.source === "daily" ? "day" : "hour"
   return `SELECT ${bucketExpression(query.granularity, time, names)} AS bucket, ${
     groups.map((g) => `${g}, `).join("")
-  }currency, ${measureColumns.map((column) => `sum(${column}) AS ${column}`).join(", ")}
+  }currency, ${columns.map((column) => `sum(${column}) AS ${column}`).join(", ")}
     FROM ${table}
     WHERE tenant_id = ${names.tenant} AND ${time} >= ${a} AND ${time} < ${b}${where}${
     // A day whose calls were all rebuilt away nets to zero rows of nothing; it is not a bucket.
     part.source === "daily" ? " AND request_count <> 0" : ""}
     GROUP BY ${groupPositions}`
 }
+
+/** The sums a query asks for, as summary columns. */
+const selectedColumns = (query: UsageQuery): ReadonlyArray<string> =>
+  query.measures === undefined
+    ? measureColumns
+    : measureColumns.filter((column) => query.measures!.some((m) => measureColumnOf[m] === column))
 
 const usageStatement = (
   tenantId: string,
@@ -390,7 +471,8 @@ const usageStatement = (
     from: params.add(new Date(DateTime.toEpochMillis(query.from)))
   }
   const toName = params.add(new Date(DateTime.toEpochMillis(query.to)))
-  const selects = parts.map((part) => partSelect(part, query, groupBy, tags, params, names))
+  const columns = selectedColumns(query)
+  const selects = parts.map((part) => partSelect(part, query, groupBy, tags, columns, params, names))
   const keys = [
     "bucket",
     ...groupBy.map((_, i) => `g${i}`),
@@ -405,12 +487,13 @@ const usageStatement = (
   const label = query.granularity === "total"
     ? `'total'`
     : `to_char(bucket AT TIME ZONE ${names.tz}, '${labelFormat[query.granularity]}')`
+  // One part is already grouped by every key: no second aggregation.
+  const single = selects.length === 1
   const text = `SELECT greatest(bucket, ${names.from}::timestamptz) AS start_at, ${end} AS end_at, ${label} AS label, ${
     keys.slice(1).join(", ")
-  }, ${countColumns.map((c) => `sum(${c})::text AS ${c}`).join(", ")}, sum(cost)::text AS cost,
-      sum(audio_seconds)::text AS audio_seconds, sum(video_seconds)::text AS video_seconds
+  }${columns.map((c) => `, ${single ? c : `sum(${c})`}::text AS ${c}`).join("")}
     FROM (${selects.join("\n    UNION ALL\n    ")}) AS parts
-    GROUP BY ${keys.join(", ")}
+    ${single ? "" : `GROUP BY ${keys.join(", ")}`}
     ORDER BY ${keys.join(", ")}
     LIMIT ${maxBuckets * 4 + 1}`
   return { text, params: params.values }
@@ -628,48 +711,54 @@ function make(db: DatabaseService): QueriesService {
         const zone = yield* zoneAndDays(sql, tenantId, query)
         const timeZone = zone.timeZone
         const wholeHours = TimeZones.wholeHourOffsets(timeZone, from, to)
+        const table = query.noDaily === true ? undefined : dailyTable(query, groupBy)
         const parts = plan(from, to, {
           ledgerOnly: query.ledgerOnly === true || needsLedger(query, groupBy) || !wholeHours,
-          // The daily summary is kept in the tenant's own zone only.
-          days: wholeHours && dailyEligible(query, groupBy) && zone.tenantZone ? zone.days : undefined
+          // The daily summaries are kept in the tenant's own zone only.
+          days: wholeHours && zone.tenantZone && table !== undefined ? { ...zone.days, table } : undefined
         })
         const statement = usageStatement(tenantId, query, parts, groupBy, tags, timeZone)
         const rows = yield* sql.unsafe<Record<string, unknown>>(statement.text, statement.params)
+        const add = adderOf(selectedColumns(query))
         const buckets: Array<UsageBucket & MutableMeasures> = []
         const totals = mutable()
-        let previous: string | undefined
+        const groupColumns = groupBy.map((_, i) => `g${i}`)
+        const tagColumns = tags.map((_, i) => `t${i}`)
+        // Rows come ordered by bucket, group, then currency: a bucket's rows are consecutive.
+        let last: Record<string, unknown> | undefined
+        let current: (UsageBucket & MutableMeasures) | undefined
+        const sameBucket = (row: Record<string, unknown>) =>
+          last !== undefined && (last.start_at as Date).getTime() === (row.start_at as Date).getTime() &&
+          groupColumns.every((c) => last![c] === row[c]) && tagColumns.every((c) => last![c] === row[c])
         for (const row of rows) {
-          const key = [
-            String((row.start_at as Date).getTime()),
-            ...groupBy.map((_, i) => row[`g${i}`] as string),
-            ...tags.map((_, i) => row[`t${i}`] as string)
-          ].join("\u0000")
-          if (key !== previous) {
+          if (current === undefined || !sameBucket(row)) {
             if (buckets.length >= maxBuckets) {
               return yield* invalid("groupBy", `more than ${maxBuckets} buckets; group by fewer dimensions, filter, or use a coarser granularity`)
             }
             const group: { [K in Dimension]?: string | null } = {}
-            groupBy.forEach((d, i) => {
-              const value = row[`g${i}`] as string
-              group[d] = value === "" ? null : value
-            })
+            for (let i = 0; i < groupBy.length; i++) {
+              const value = row[groupColumns[i]!] as string
+              group[groupBy[i]!] = value === "" ? null : value
+            }
             const tagValues: Record<string, string | null> = {}
-            tags.forEach((t, i) => {
-              const value = row[`t${i}`] as string
-              tagValues[t] = value === "" ? null : value
-            })
-            buckets.push({
-              ...mutable(),
+            for (let i = 0; i < tags.length; i++) {
+              const value = row[tagColumns[i]!] as string
+              tagValues[tags[i]!] = value === "" ? null : value
+            }
+            const bucket = mutable() as UsageBucket & MutableMeasures
+            Object.assign(bucket, {
               start: DateTime.fromDateUnsafe(row.start_at as Date),
               end: DateTime.fromDateUnsafe(row.end_at as Date),
               label: row.label as string,
               group,
               tags: tagValues
             })
-            previous = key
+            buckets.push(bucket)
+            current = bucket
           }
-          addRow(buckets[buckets.length - 1]!, row)
-          addRow(totals, row)
+          last = row
+          add(current, row)
+          add(totals, row)
         }
         return {
           from: query.from,

@@ -107,6 +107,9 @@ describe.each(targets)("usage queries on $name", (target) => {
             const slow = yield* queries.usage(target.tenant, { ...query, ledgerOnly: true })
             assert.deepStrictEqual(slow.sources, ["ledger"])
             assert.deepStrictEqual(plain(fast), plain(slow))
+            const hours = yield* queries.usage(target.tenant, { ...query, noDaily: true })
+            assert.notInclude(hours.sources, "daily")
+            assert.deepStrictEqual(plain(hours), plain(slow))
             if (q.teamFilter === undefined) {
               const expected = expectedTotals(target.recorded, from, to)
               assert.strictEqual(fast.totals.requests, expected.requests)

@@ -5,6 +5,7 @@
  * `Queries`), so its sums are the ledger's sums.
  */
 import { Queries } from "@tally/store"
+import type { GraphQLResolveInfo, SelectionSetNode } from "graphql"
 import { builder, readErrors } from "../builder.ts"
 import { DimensionEnum, MoneyRef, TagRef, tagsOf, toFilter, TokenCountsRef, UsageFilterInput } from "./Common.ts"
 
@@ -94,6 +95,41 @@ const UsageReportRef = builder.objectRef<Queries.UsageReport>("UsageReport").imp
   })
 })
 
+const tokenNames = new Set<string>(["inputText", "cacheRead", "cacheWrite5m", "cacheWrite1h", "inputImage", "inputAudio", "inputVideo", "outputText", "reasoning", "outputImage", "outputAudio", "outputVideo", "embedding", "training"])
+const plainMeasures = new Set<string>(["requests", "estimatedRequests", "unpricedRequests", "spend", "billableRequests", "webSearches", "imagesGenerated", "toolCalls", "audioSeconds", "videoSeconds"])
+
+/** The fields a selection set picks, through inline fragments and named fragments. */
+const fieldsOf = (set: SelectionSetNode | undefined, info: GraphQLResolveInfo, out: Array<{ name: string; set: SelectionSetNode | undefined }> = []) => {
+  for (const selection of set?.selections ?? []) {
+    if (selection.kind === "Field") out.push({ name: selection.name.value, set: selection.selectionSet })
+    else if (selection.kind === "InlineFragment") fieldsOf(selection.selectionSet, info, out)
+    else fieldsOf(info.fragments[selection.name.value]?.selectionSet, info, out)
+  }
+  return out
+}
+
+/**
+ * The sums the query shows in its buckets and totals: a month of buckets costs far less when the
+ * database sums and returns only those.
+ */
+const measuresOf = (info: GraphQLResolveInfo): ReadonlyArray<Queries.MeasureName> => {
+  const wanted = new Set<Queries.MeasureName>()
+  for (const node of info.fieldNodes) {
+    for (const part of fieldsOf(node.selectionSet, info)) {
+      if (part.name !== "buckets" && part.name !== "totals") continue
+      for (const field of fieldsOf(part.set, info)) {
+        if (plainMeasures.has(field.name)) wanted.add(field.name as Queries.MeasureName)
+        if (field.name !== "tokens") continue
+        for (const token of fieldsOf(field.set, info)) {
+          if (token.name === "total") for (const name of tokenNames) wanted.add(name as Queries.MeasureName)
+          else if (tokenNames.has(token.name)) wanted.add(token.name as Queries.MeasureName)
+        }
+      }
+    }
+  }
+  return [...wanted]
+}
+
 builder.queryField("usage", (t) =>
   t.field({
     type: UsageReportRef,
@@ -111,9 +147,10 @@ builder.queryField("usage", (t) =>
       filter: t.arg({ type: UsageFilterInput }),
       timeZone: t.arg.string({ description: "IANA zone for days and months; the tenant's by default." })
     },
-    resolve: (_root, args, context) =>
+    resolve: (_root, args, context, info) =>
       context.run(Queries.Queries.use((queries) =>
         queries.usage(context.tenantId, {
+          measures: measuresOf(info),
           from: args.from,
           to: args.to,
           granularity: args.granularity ?? "day",
