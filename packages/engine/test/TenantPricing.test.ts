@@ -1,7 +1,8 @@
 import { assert, describe, it as plainIt, layer } from "@effect/vitest"
 import { Catalog, PriceBook } from "@tally/catalog"
 import { Money, PricingSnapshot } from "@tally/core"
-import { Database, PriceBooks, UsageLedger } from "@tally/store"
+import type { PriceBooks} from "@tally/store";
+import { Database, UsageLedger } from "@tally/store"
 import { DateTime, Effect, Layer, Option, Result } from "effect"
 import { Ingest } from "../src/Ingest.ts"
 import * as TenantPricing from "../src/TenantPricing.ts"
