@@ -47,7 +47,9 @@ const tenantTables = [
   ["price_book_versions", "tenant_id"],
   // 0010
   ["reconciliation_runs", "tenant_id"],
-  ["provider_reports", "tenant_id"]
+  ["provider_reports", "tenant_id"],
+  // 0011 (filled by the hourly rollups' triggers)
+  ["usage_rollups_daily_teams", "tenant_id"]
 ] as const
 
 const customSnapshot = (tenant: string) =>
