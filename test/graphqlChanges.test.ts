@@ -87,12 +87,14 @@ describe.each(targets)("GraphQL changes on %s", (target) => {
       usageEvent("gpt-research", "2025-03-20T12:00:00Z", { model: "gpt-4o", labels: { team: "research" }, ...million })
     ])
     const records: Json = await client(server, tenant.read).request(`{ usageRecords(first: 10) {
-      ... on UsageRecordConnection { edges { node { requestId definitionId cost { amount } snapshot { source rates { inputText } } } } }
+      ... on UsageRecordConnection { edges { node { requestId definitionId cost { amount } snapshotId snapshot { id source rates { inputText } } } } }
     } }`)
     const byId = Object.fromEntries(records.usageRecords.edges.map((e: Json) => [e.node.requestId, e.node]))
     expect(byId["llama-before"]).toMatchObject({ definitionId: "acme/llama-70b", cost: { amount: "0.5" }, snapshot: { source: "stored" } })
     expect(byId["llama-after"].cost.amount).toBe("0.25")
     expect(byId["llama-internal"].cost.amount).toBe("0.125")
+    // Priced through the multiplier: the scaled prices are found again by matching the call.
+    expect(byId["llama-internal"].snapshot).toEqual({ id: byId["llama-internal"].snapshotId, source: "price-book", rates: { inputText: "0.125" } })
     expect(byId["gpt-plain"]).toMatchObject({ definitionId: "acme/gpt-4o", cost: { amount: "2" } })
     expect(byId["gpt-research"].cost.amount).toBe("1")
     const book: Json = await client(server, tenant.read).request(`{ priceBook { ... on PriceBook { version customDefinitionIds overrides { definitionId } multipliers { reason } } } }`)

@@ -4,10 +4,12 @@
  * computed one. The raw provider payload is read only when asked for, and the snapshot and model
  * of a page are each loaded once (dataloaders).
  */
-import { PriceBook } from "@tally/catalog"
+import { Match, PriceBook } from "@tally/catalog"
 import { type CostBreakdown, type Money, PricingSnapshot } from "@tally/core"
 import { TenantPricing } from "@tally/engine"
 import { Queries } from "@tally/store"
+import * as DateTime from "effect/DateTime"
+import * as Result from "effect/Result"
 import { builder, readErrors } from "../builder.ts"
 import type { GraphqlContext } from "../Context.ts"
 import { InvalidInput } from "../Errors.ts"
@@ -100,19 +102,42 @@ const indexOf = (book: PriceBook.PriceBook, tenantId: string): Map<string, Snaps
   return index
 }
 
-/** Snapshots by id: those stored (every custom price, cited snapshots), else found in the book. */
-const loadSnapshots = async (ids: ReadonlyArray<string>, context: GraphqlContext): Promise<ReadonlyArray<SnapshotShape | null>> => {
+/**
+ * The same price the call was priced with, found again: its match in today's book, when that
+ * match still yields the snapshot the call cites (e.g. prices scaled by a multiplier, which are
+ * not stored as such).
+ */
+const rematch = (book: PriceBook.PriceBook, tenantId: string, record: Queries.LedgerRecord): SnapshotShape | null => {
+  const labels = record.call.labels
+  const found = Match.match(book, {
+    provider: record.call.provider,
+    model: record.call.model,
+    at: DateTime.toEpochMillis(record.call.occurredAt),
+    scope: {
+      tenant: tenantId,
+      ...(labels.apiKeyId === undefined || labels.apiKeyId === "" ? {} : { apiKey: labels.apiKeyId }),
+      ...(labels.project === undefined || labels.project === "" ? {} : { project: labels.project }),
+      ...(labels.team === undefined || labels.team === "" ? {} : { team: labels.team })
+    }
+  })
+  if (Result.isFailure(found) || found.success.snapshotId !== record.call.snapshotId) return null
+  return { id: found.success.snapshotId, definitionId: found.success.definition.id, snapshot: found.success.snapshot, source: "price-book" }
+}
+
+/** Snapshots of records: those stored (every custom price, cited snapshots), else found in the book. */
+const loadSnapshots = async (records: ReadonlyArray<Queries.LedgerRecord>, context: GraphqlContext): Promise<ReadonlyArray<SnapshotShape | null>> => {
+  const ids = [...new Set(records.map((r) => r.call.snapshotId!))]
   const stored = await context.run(Queries.Queries.use((queries) => queries.snapshots(context.tenantId, ids)))
   const missing = ids.filter((id) => !stored.has(id))
-  const index = missing.length === 0
-    ? undefined
-    : indexOf(await context.run(TenantPricing.TenantPricing.use((pricing) => pricing.book(context.tenantId))), context.tenantId)
-  return ids.map((id) => {
+  const book = missing.length === 0 ? undefined : await context.run(TenantPricing.TenantPricing.use((pricing) => pricing.book(context.tenantId)))
+  const index = book === undefined ? undefined : indexOf(book, context.tenantId)
+  return records.map((record) => {
+    const id = record.call.snapshotId!
     const row = stored.get(id)
     if (row !== undefined) {
       return { id, definitionId: row.definitionId, snapshot: PricingSnapshot.decodeSnapshot(row.snapshot), source: "stored" as const }
     }
-    return index?.get(id) ?? null
+    return index?.get(id) ?? (book === undefined ? null : rematch(book, context.tenantId, record))
   })
 }
 
@@ -152,8 +177,9 @@ const UsageRecordRef = builder.objectRef<Queries.LedgerRecord>("UsageRecord").im
       type: PricingSnapshotRef,
       nullable: true,
       description: "The prices the call was priced with.",
-      load: (ids: Array<string>, context: GraphqlContext) => loadSnapshots(ids, context),
-      resolve: (r) => r.call.snapshotId
+      load: (records: Array<Queries.LedgerRecord>, context: GraphqlContext) => loadSnapshots(records, context),
+      resolve: (r) => (r.call.snapshotId === null ? null : r),
+      loaderOptions: { cacheKeyFn: (r: Queries.LedgerRecord) => `${r.call.snapshotId}\u0000${r.call.requestId}` }
     }),
     costSource: t.field({ type: CostSourceEnum, resolve: (r) => r.call.costSource }),
     unpricedReason: t.string({ nullable: true, resolve: (r) => r.call.unpricedReason }),
