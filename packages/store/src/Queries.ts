@@ -697,6 +697,9 @@ const filterOnLedger = (filter: UsageFilter | undefined, params: Params): Array<
 
 function make(db: DatabaseService): QueriesService {
   const sql = db.sql
+  // JIT off for the rest of the transaction: scans of a month's ledger or rollups cross
+  // jit_above_cost, and compiling their expressions costs more than running them.
+  const jitOff = sql`SELECT set_config('jit', 'off', true)`
 
   const usage = Effect.fn("Queries.usage")(function*(tenantId: string, query: UsageQuery) {
     const bad = validateUsage(query)
@@ -802,13 +805,13 @@ function make(db: DatabaseService): QueriesService {
     }
     const rows = yield* db.withTenant(
       tenantId,
-      sql.unsafe<LedgerRow.Row>(
+      Effect.andThen(jitOff, sql.unsafe<LedgerRow.Row>(
         `SELECT ${recordColumns.join(", ")}, ingested_at FROM tally.usage_ledger
           WHERE ${where.join(" AND ")}
           ORDER BY occurred_at DESC, request_id DESC
           LIMIT ${options.first + 1}`,
         params.values
-      )
+      ))
     )
     const page = rows.slice(0, options.first).map((row): LedgerRecord => {
       const call = LedgerRow.toPricedCall({ ...row, raw: null })
@@ -905,12 +908,12 @@ function make(db: DatabaseService): QueriesService {
     })
     const rows = yield* db.withTenant(
       tenantId,
-      sql.unsafe<Record<string, unknown>>(
+      Effect.andThen(jitOff, sql.unsafe<Record<string, unknown>>(
         `SELECT GROUPING(cur) AS whole, coalesce(cur, '') AS currency, ${selects.join(", ")}
           FROM (SELECT coalesce(currency, '') AS cur, * FROM tally.usage_ledger WHERE ${where.join(" AND ")}) AS l
           GROUP BY GROUPING SETS ((), (cur))`,
         params.values
-      )
+      ))
     )
     return kinds.map((kind, k): UnitCost => {
       let units = 0
@@ -963,14 +966,14 @@ function make(db: DatabaseService): QueriesService {
     const currency = params.add(options.currency)
     const rows = yield* db.withTenant(
       tenantId,
-      sql.unsafe<{ unit: string; requests: string; spend: string }>(
+      Effect.andThen(jitOff, sql.unsafe<{ unit: string; requests: string; spend: string }>(
         `SELECT ${column} AS unit, count(*)::text AS requests,
             coalesce(sum(total) FILTER (WHERE currency = ${currency}), 0)::text AS spend
           FROM tally.usage_ledger WHERE ${where.join(" AND ")}
           GROUP BY 1 ORDER BY sum(total) FILTER (WHERE currency = ${currency}) DESC NULLS LAST, 1
           LIMIT ${options.limit}`,
         params.values
-      )
+      ))
     )
     return rows.map((row) => ({ unit: row.unit, requests: Number(row.requests), spend: new Money.Decimal(row.spend) }))
   })
@@ -985,7 +988,9 @@ function make(db: DatabaseService): QueriesService {
  */
 const zoneAndDays = (sql: SqlClient.SqlClient, tenantId: string, query: UsageQuery) =>
   Effect.flatMap(
-    sql<{ time_zone: string; zone: string; from_day: Date; to_day: Date; next_day: Date }>`SELECT t.time_zone, z.zone,
+    // JIT off for the statement that follows in this transaction: a month of rows pushes its cost
+    // estimate over jit_above_cost, and compiling the sums takes far longer than running them.
+    sql<{ time_zone: string; zone: string; from_day: Date; to_day: Date; next_day: Date }>`SELECT set_config('jit', 'off', true), t.time_zone, z.zone,
         date_trunc('day', ${DateTime.toDateUtc(query.from)}::timestamptz, z.zone) AS from_day,
         date_trunc('day', ${DateTime.toDateUtc(query.to)}::timestamptz, z.zone) AS to_day,
         date_trunc('day', ((date_trunc('day', ${DateTime.toDateUtc(query.from)}::timestamptz, z.zone) AT TIME ZONE z.zone)
