@@ -72,6 +72,8 @@ export interface SpendConfig {
 
 export interface TokenRateConfig {
   readonly baselineDays: number
+  /** The baseline ends this many hours before the hour judged, so a burst earlier today is not part of it. */
+  readonly baselineGapHours: number
   /** Minutes with calls needed in the baseline to judge. */
   readonly minBaselineMinutes: number
   /** The baseline's reference level: this quantile of its minutes with calls. */
@@ -161,6 +163,7 @@ export const defaults: Config = {
   },
   tokenRate: {
     baselineDays: 7,
+    baselineGapHours: 24,
     minBaselineMinutes: 60,
     referenceQuantile: 0.99,
     minRatio: 4,
@@ -320,8 +323,10 @@ const validateConfig = (config: Config): InvalidDetection | undefined => {
     return bad("tokenRate.referenceQuantile", "expected a quantile in (0, 1]")
   }
   if (!(config.modelMix.minSpread > 0)) return bad("modelMix.minSpread", "expected > 0")
-  if (!Number.isSafeInteger(config.modelMix.baselineGapHours) || config.modelMix.baselineGapHours < 0 || config.modelMix.baselineGapHours >= config.modelMix.baselineDays * 24) {
-    return bad("modelMix.baselineGapHours", "expected a whole number of hours, shorter than the baseline")
+  for (const [name, section] of [["modelMix", config.modelMix], ["tokenRate", config.tokenRate]] as const) {
+    if (!Number.isSafeInteger(section.baselineGapHours) || section.baselineGapHours < 0 || section.baselineGapHours >= section.baselineDays * 24) {
+      return bad(`${name}.baselineGapHours`, "expected a whole number of hours, shorter than the baseline")
+    }
   }
   if (!(config.modelMix.noiseQuantile > 0 && config.modelMix.noiseQuantile <= 1)) {
     return bad("modelMix.noiseQuantile", "expected a quantile in (0, 1]")
@@ -341,7 +346,7 @@ const validateConfig = (config: Config): InvalidDetection | undefined => {
 export const make = (config: Config) =>
   Effect.gen(function*() {
     const invalidConfig = validateConfig(config)
-    if (invalidConfig !== undefined) return yield* Effect.die(invalidConfig)
+    if (invalidConfig !== undefined) return yield* invalidConfig
     const store = yield* AnomalyStore.Anomalies
     const baselineDays = Math.max(
       config.spend.baselineDays,
@@ -568,12 +573,12 @@ export const make = (config: Config) =>
 
 export class Anomalies extends Context.Service<Anomalies, AnomaliesService>()("@tally/engine/Anomalies") {
   /** Detection with the default thresholds, over the store's findings table. */
-  static readonly layer: Layer.Layer<Anomalies, never, Database.Database> = Layer.effect(Anomalies, make(defaults)).pipe(
+  static readonly layer: Layer.Layer<Anomalies, never, Database.Database> = Layer.effect(Anomalies, Effect.orDie(make(defaults))).pipe(
     Layer.provide(AnomalyStore.Anomalies.layer)
   )
 
-  /** Detection with some thresholds overridden. */
-  static readonly layerWith = (overrides: ConfigOverrides): Layer.Layer<Anomalies, never, Database.Database> =>
+  /** Detection with some thresholds overridden; fails with `InvalidDetection` naming a bad one. */
+  static readonly layerWith = (overrides: ConfigOverrides): Layer.Layer<Anomalies, InvalidDetection, Database.Database> =>
     Layer.effect(Anomalies, make(configure(overrides))).pipe(Layer.provide(AnomalyStore.Anomalies.layer))
 }
 
@@ -621,12 +626,18 @@ export const layerSchedule = (
       if (options.onRun !== undefined) yield* options.onRun(results)
     }).pipe(Effect.catchCause((cause) => Effect.logWarning("anomaly detection run failed", cause)))
 
+    // Runs at every boundary (`delay` past each multiple of `every`). A run that overruns the next
+    // boundary, or a process that slept through several, runs once at once and then keeps to the
+    // boundaries again: no burst of runs for the hours missed, whose data the next run sees anyway.
     const loop = Effect.gen(function*() {
+      const start = yield* Clock.currentTimeMillis
+      let next = ceilTo(start - delay, every) + delay
       while (true) {
         const now = yield* Clock.currentTimeMillis
-        const next = floorTo(now - delay, every) + every + delay
-        yield* Effect.sleep(Duration.millis(next - now))
+        if (now < next) yield* Effect.sleep(Duration.millis(next - now))
+        else next = floorTo(now - delay, every) + delay
         yield* runAll
+        next += every
       }
     })
     yield* Effect.forkScoped(loop)

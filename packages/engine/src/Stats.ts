@@ -77,7 +77,11 @@ export const sigma = (baseline: Robust): Decimal => baseline.mad.dividedBy(MAD_T
  */
 export const modifiedZ = (x: Decimal, baseline: Robust, minScale: Decimal): Decimal => {
   if (!minScale.isPositive() || minScale.isZero()) throw new RangeError("modifiedZ: minScale must be > 0")
-  return x.minus(baseline.median).dividedBy(Money.Decimal.max(sigma(baseline), minScale))
+  const deviation = x.minus(baseline.median)
+  // 0.6745 (x − median) / MAD as written, so exact inputs give exact scores.
+  return sigma(baseline).greaterThanOrEqualTo(minScale)
+    ? deviation.times(MAD_TO_SIGMA).dividedBy(baseline.mad)
+    : deviation.dividedBy(minScale)
 }
 
 /**

@@ -203,6 +203,8 @@ describe(`anomaly detection on generated traffic (${backend})`, () => {
         const anomalies = yield* make(defaults)
         const backwards = yield* anomalies.detectRange({ tenantId: "t", from: judged.to, to: judged.from }).pipe(Effect.flip)
         assert.strictEqual(backwards._tag === "InvalidDetection" ? backwards.field : backwards._tag, "to")
+        const badConfig = yield* make(configure({ tokenRate: { referenceQuantile: 2 } })).pipe(Effect.flip)
+        assert.strictEqual(badConfig.field, "config.tokenRate.referenceQuantile")
         const store = yield* AnomalyStore.Anomalies
         const tenant = yield* Tenants.Tenants.use((tenants) => tenants.create({ name: "Bad" }))
         const now = DateTime.makeUnsafe(T.judgedTo)

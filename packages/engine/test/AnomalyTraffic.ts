@@ -243,9 +243,9 @@ export const injections = {
   promptGrowth: at(9, 10),
   /** feature=summarize: gpt-4o-mini silently replaced by claude-opus-4 from 12:00 on. */
   modelSwap: at(9, 12),
-  /** project=agents: six times its usual calls in the hour from 13:00. */
+  /** project=agents: ten times its usual calls in the hour from 13:00. */
   agentsBurst: at(9, 13),
-  /** feature=assistant: three times its usual calls in the hour from 14:00. */
+  /** feature=assistant: three and a half times its usual calls in the hour from 14:00. */
   assistantBurst: at(9, 14),
   /** apiKey=key_agents, workflow trace-runaway: a call every 3 s from 16:10 to 16:40, context growing. */
   runawayLoop: at(9, 16, 10)
@@ -278,8 +278,8 @@ export const injectedTraffic = (seed: number): Array<Call> => {
   )
   const agents = workload("agents")
   const assistant = workload("assistant")
-  calls.push(...hourOf(random, agents, injections.agentsBurst, dailyFactor(injections.agentsBurst) * 5))
-  calls.push(...hourOf(random, assistant, injections.assistantBurst, dailyFactor(injections.assistantBurst) * 2))
+  calls.push(...hourOf(random, agents, injections.agentsBurst, dailyFactor(injections.agentsBurst) * 9))
+  calls.push(...hourOf(random, assistant, injections.assistantBurst, dailyFactor(injections.assistantBurst) * 2.5))
   for (let i = 0; i < 600; i++) {
     calls.push({
       occurredAt: injections.runawayLoop + i * 3_000,

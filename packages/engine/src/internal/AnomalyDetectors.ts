@@ -212,8 +212,11 @@ export const tokenRate = (config: TokenRateConfig, series: MinuteSeries, hour: n
   const i0 = lowerBound(series.minutes, hour)
   const i1 = lowerBound(series.minutes, end)
   if (i0 === i1) return notEvaluable("no calls")
+  // The last day is left out: a 99th percentile is no robust statistic, and an hour of a burst
+  // earlier today would already lift it.
   const b0 = lowerBound(series.minutes, hour - config.baselineDays * DAY)
-  const baseline = series.tokens.subarray(b0, i0)
+  const b1 = lowerBound(series.minutes, hour - config.baselineGapHours * HOUR)
+  const baseline = series.tokens.subarray(b0, Math.min(b1, i0))
   if (baseline.length < config.minBaselineMinutes) return notEvaluable("history")
   let peak = 0
   let peakAt = hour
@@ -267,7 +270,9 @@ export const tokenRate = (config: TokenRateConfig, series: MinuteSeries, hour: n
         evaluatedUntil: iso(end),
         observed: { peakTokensPerMinute: peak, peakMinute: iso(peakAt), spikeMinutes: spikes.length, spikeTokens },
         baseline: {
-          method: `minutes with calls in the previous ${config.baselineDays} days`,
+          method: `minutes with calls in the ${config.baselineDays} days before, the last ${config.baselineGapHours} hours left out`,
+          from: iso(hour - config.baselineDays * DAY),
+          to: iso(hour - config.baselineGapHours * HOUR),
           activeMinutes: baseline.length,
           [quantileName]: statNumber(reference),
           median: statNumber(median)
