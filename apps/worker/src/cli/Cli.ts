@@ -5,6 +5,7 @@
 import { Cause, Effect, Exit } from "effect"
 import type { CliError } from "./CliError.ts"
 import { ExitCode, invalidInput, WithExitCode } from "./CliError.ts"
+import * as Anomalies from "./commands/Anomalies.ts"
 import * as Budget from "./commands/Budget.ts"
 import * as Catalog from "./commands/Catalog.ts"
 import * as Chargeback from "./commands/Chargeback.ts"
@@ -29,6 +30,7 @@ const commands: Record<string, Command> = {
   cost: Cost,
   catalog: Catalog,
   budget: Budget,
+  anomalies: Anomalies,
   rollups: Rollups,
   chargeback: Chargeback,
   reconcile: Reconcile,
