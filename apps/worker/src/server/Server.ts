@@ -12,7 +12,7 @@
  */
 import { NodeHttpServer } from "@effect/platform-node"
 import { Catalog } from "@tally/catalog"
-import { Ingest, IngestPipeline } from "@tally/engine"
+import { Anomalies, Ingest, IngestPipeline } from "@tally/engine"
 import { Database, Store } from "@tally/store"
 import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
@@ -74,7 +74,15 @@ export const layerServices = (config: ServerConfigShape) =>
   IngestPipeline.layer().pipe(
     Layer.provideMerge(Ingest.Ingest.layer),
     Layer.provideMerge(GraphqlRoute.layer),
-    Layer.provideMerge(Layer.mergeAll(Catalog.Catalog.layer, Metrics.layer, Layer.succeed(ServerConfig, config), BudgetsRoute.layer, ExportsRoute.layer)),
+    Layer.provideMerge(Layer.mergeAll(
+      Catalog.Catalog.layer,
+      Metrics.layer,
+      Layer.succeed(ServerConfig, config),
+      BudgetsRoute.layer,
+      ExportsRoute.layer,
+      // Anomaly detection for every tenant at 5 past each hour; concurrent workers record nothing twice.
+      Anomalies.layerSchedule().pipe(Layer.provideMerge(Anomalies.Anomalies.layer))
+    )),
     Layer.provideMerge(Store.layerWith(layerDatabase(config)))
   )
 
