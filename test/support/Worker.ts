@@ -14,9 +14,9 @@ import { Database } from "../../packages/store/src/index.ts"
 import * as Server from "../../apps/worker/src/server/Server.ts"
 import * as ServerConfig from "../../apps/worker/src/server/ServerConfig.ts"
 import { Context, Effect, Exit, HttpServer, Layer, PgClient, Reactivity, Redacted, Scope } from "./Workspace.ts"
+import { tallyArgs } from "../../apps/worker/src/cli/Launch.ts"
 
 export const root = resolve(import.meta.dirname, "../..")
-export const bin = join(root, "apps/worker/src/bin.ts")
 
 export type TargetName = "pglite" | "postgres"
 
@@ -168,7 +168,7 @@ export const postJson = (url: string, key: string | undefined, body: unknown, he
 
 /** A `tally` command, run to completion. */
 export const tally = (args: ReadonlyArray<string>, env: Record<string, string>, cwd = root) => {
-  const result = spawnSync(process.execPath, [bin, ...args], { cwd, env: { ...process.env, ...env }, encoding: "utf8" })
+  const result = spawnSync(process.execPath, tallyArgs(args), { cwd, env: { ...process.env, ...env }, encoding: "utf8" })
   return { code: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 
@@ -183,7 +183,7 @@ export interface Spawned {
 }
 
 export const spawnTally = (args: ReadonlyArray<string>, env: Record<string, string>, cwd = root): Spawned => {
-  const child = spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+  const child = spawn(process.execPath, tallyArgs(args), { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
   let stderr = ""
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")))
   const lines: Array<string> = []

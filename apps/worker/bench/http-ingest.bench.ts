@@ -41,6 +41,7 @@ import { createInterface } from "node:readline"
 import * as Server from "../src/server/Server.ts"
 import * as ServerConfig from "../src/server/ServerConfig.ts"
 import { events } from "./support/Events.ts"
+import { tallyArgs } from "../src/cli/Launch.ts"
 
 const root = resolve(import.meta.dirname, "../../..")
 const adminUrl = process.env["TALLY_BENCH_DATABASE_URL"] || "postgres://postgres@127.0.0.1:5432/postgres"
@@ -106,7 +107,7 @@ const httpPath = Effect.gen(function*() {
   const tenantId = (yield* (yield* Tenants.Tenants).create({ name: "Bench http" })).id
   const key = yield* (yield* ApiKeys.ApiKeys).create(tenantId, { name: "bench", scopes: ["ingest"] })
   const profile = process.env["TALLY_BENCH_PROFILE"]
-  const server = run([...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []), join(root, "apps/worker/src/bin.ts"), "serve", "--port", "0", "--host", "127.0.0.1", "--database-url", url], { TALLY_NATS_URL: "" })
+  const server = run([...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []), ...tallyArgs(["serve", "--port", "0", "--host", "127.0.0.1", "--database-url", url])], { TALLY_NATS_URL: "" })
   const listening = (yield* nextJson(server)).listening as string
   const generator = run([join(root, "apps/worker/bench/support/LoadGenerator.ts")], {
     BENCH_URL: listening,

@@ -21,9 +21,9 @@ import { cpus, loadavg } from "node:os"
 import { join, resolve } from "node:path"
 import * as NatsConfig from "../src/nats/NatsConfig.ts"
 import * as Streams from "../src/nats/Streams.ts"
+import { tallyArgs } from "../src/cli/Launch.ts"
 
 const root = resolve(import.meta.dirname, "../../..")
-const bin = join(root, "apps/worker/src/bin.ts")
 const postgresUrl = process.env.TALLY_BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
 const natsUrl = process.env.TALLY_BENCH_NATS_URL ?? "nats://127.0.0.1:4222"
 const total = Number(process.env.TALLY_BENCH_NATS_EVENTS ?? 20_000)
@@ -34,7 +34,7 @@ const sample = (JSON.parse(readFileSync(join(root, "examples/usage-events.json")
 const spawnWorker = (env: Record<string, string>) =>
   new Promise<ChildProcess>((resolveWorker, reject) => {
     const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("TALLY_")))
-    const child = spawn(process.execPath, [bin, "serve", "--port", "0", "--host", "127.0.0.1"], {
+    const child = spawn(process.execPath, tallyArgs(["serve", "--port", "0", "--host", "127.0.0.1"]), {
       cwd: root,
       env: { ...inherited, ...env },
       stdio: ["ignore", "pipe", "pipe"]

@@ -2,11 +2,12 @@ import { spawnSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { describe, expect, it } from "vitest"
+import { tallyArgs } from "../src/cli/Launch.ts"
 
 const root = resolve(import.meta.dirname, "../../..")
 const fixtures = join(root, "packages/providers/test/fixtures")
 const tally = (args: ReadonlyArray<string>, input?: string) => {
-  const result = spawnSync(process.execPath, [join(root, "apps/worker/src/bin.ts"), ...args], { cwd: root, input, encoding: "utf8" })
+  const result = spawnSync(process.execPath, tallyArgs(args), { cwd: root, input, encoding: "utf8" })
   return { code: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 

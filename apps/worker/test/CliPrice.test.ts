@@ -3,12 +3,12 @@ import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { describe, expect, it } from "vitest"
+import { tallyArgs } from "../src/cli/Launch.ts"
 
 const root = resolve(import.meta.dirname, "../../..")
-const bin = join(root, "apps/worker/src/bin.ts")
 
 const tally = (args: ReadonlyArray<string>, input?: string) => {
-  const result = spawnSync(process.execPath, [bin, ...args], { cwd: root, input, encoding: "utf8" })
+  const result = spawnSync(process.execPath, tallyArgs(args), { cwd: root, input, encoding: "utf8" })
   return { code: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 

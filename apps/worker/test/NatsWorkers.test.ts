@@ -16,9 +16,9 @@ import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import type * as NatsConfig from "../src/nats/NatsConfig.ts"
 import { configEnv, eventually, ledger, nats, natsUrl, testConfig, usageEvent } from "./support/Nats.ts"
+import { tallyArgs } from "../src/cli/Launch.ts"
 
 const root = resolve(import.meta.dirname, "../../..")
-const bin = join(root, "apps/worker/src/bin.ts")
 const postgresUrl = process.env.TALLY_TEST_DATABASE_URL
 const backend = postgresUrl ? "postgres" : "pglite"
 
@@ -61,7 +61,7 @@ const startWorker = (env: Record<string, string>) =>
     Effect.promise(() =>
       new Promise<Worker>((resolveWorker, reject) => {
         const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("TALLY_")))
-        const child = spawn(process.execPath, [bin, "serve", "--port", "0", "--host", "127.0.0.1"], {
+        const child = spawn(process.execPath, tallyArgs(["serve", "--port", "0", "--host", "127.0.0.1"]), {
           cwd: root,
           env: { ...inherited, ...env },
           stdio: ["ignore", "pipe", "pipe"]
@@ -231,7 +231,7 @@ natsDescribe(`tally serve workers on NATS and ${backend}`, () => {
       const file = join(root, "examples/usage-events.json")
       const sent = JSON.parse(readFileSync(file, "utf8")) as ReadonlyArray<{ readonly requestId: string }>
       const publish = () => {
-        const out = spawnSync(process.execPath, [bin, "publish", "--tenant", tenant, "--per-message", "2", file], {
+        const out = spawnSync(process.execPath, tallyArgs(["publish", "--tenant", tenant, "--per-message", "2", file]), {
           cwd: root,
           env: { ...process.env, ...env },
           encoding: "utf8"

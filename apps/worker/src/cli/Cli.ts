@@ -5,43 +5,34 @@
 import { Cause, Effect, Exit } from "effect"
 import type { CliError } from "./CliError.ts"
 import { ExitCode, invalidInput, WithExitCode } from "./CliError.ts"
-import * as Anomalies from "./commands/Anomalies.ts"
-import * as Budget from "./commands/Budget.ts"
-import * as Catalog from "./commands/Catalog.ts"
-import * as Chargeback from "./commands/Chargeback.ts"
-import * as Cost from "./commands/Cost.ts"
-import * as Normalize from "./commands/Normalize.ts"
-import * as Price from "./commands/Price.ts"
-import * as Publish from "./commands/Publish.ts"
-import * as Reconcile from "./commands/Reconcile.ts"
-import * as Rollups from "./commands/Rollups.ts"
-import * as Demo from "./commands/Demo.ts"
-import * as Tenant from "./commands/Tenant.ts"
-import * as Serve from "./commands/Serve.ts"
 
 interface Command {
   readonly usage: string
   readonly run: (args: ReadonlyArray<string>) => Effect.Effect<unknown, CliError>
 }
 
-const commands: Record<string, Command> = {
-  price: Price,
-  normalize: Normalize,
-  cost: Cost,
-  catalog: Catalog,
-  budget: Budget,
-  anomalies: Anomalies,
-  rollups: Rollups,
-  chargeback: Chargeback,
-  reconcile: Reconcile,
-  serve: Serve,
-  publish: Publish,
-  tenant: Tenant.tenant,
-  apikey: Tenant.apikey,
-  demo: Demo
+/**
+ * Each command is imported only when it runs: a process pays for the modules of its own command
+ * (the database, the server, the catalog...) and not for all of them.
+ */
+const commands: Record<string, () => Promise<Command>> = {
+  price: () => import("./commands/Price.ts"),
+  normalize: () => import("./commands/Normalize.ts"),
+  cost: () => import("./commands/Cost.ts"),
+  catalog: () => import("./commands/Catalog.ts"),
+  budget: () => import("./commands/Budget.ts"),
+  anomalies: () => import("./commands/Anomalies.ts"),
+  rollups: () => import("./commands/Rollups.ts"),
+  chargeback: () => import("./commands/Chargeback.ts"),
+  reconcile: () => import("./commands/Reconcile.ts"),
+  serve: () => import("./commands/Serve.ts"),
+  publish: () => import("./commands/Publish.ts"),
+  tenant: () => import("./commands/Tenant.ts").then((module) => module.tenant),
+  apikey: () => import("./commands/Tenant.ts").then((module) => module.apikey),
+  demo: () => import("./commands/Demo.ts")
 }
 
-const help = () => ({ usage: Object.values(commands).map((c) => c.usage) })
+const help = async () => ({ usage: (await Promise.all(Object.values(commands).map((load) => load()))).map((c) => c.usage) })
 
 export interface Outcome {
   readonly exitCode: number
@@ -51,12 +42,12 @@ export interface Outcome {
 
 export const run = async (argv: ReadonlyArray<string>): Promise<Outcome> => {
   const [name, ...args] = argv
-  const command = name === undefined ? undefined : commands[name]
+  const load = name === undefined ? undefined : Object.hasOwn(commands, name) ? commands[name] : undefined
   const program: Effect.Effect<unknown, CliError> = name === undefined || name === "help" || name === "--help"
-    ? Effect.succeed(help())
-    : command === undefined
+    ? Effect.succeed(await help())
+    : load === undefined
     ? Effect.fail(invalidInput(`unknown command "${name}"; commands: ${Object.keys(commands).join(", ")}`))
-    : command.run(args)
+    : (await load()).run(args)
   const exit = await Effect.runPromiseExit(program)
   if (Exit.isSuccess(exit) && exit.value instanceof WithExitCode) {
     return { exitCode: exit.value.exitCode, stdout: `${JSON.stringify(exit.value.value, null, 2)}\n`, stderr: `tally: ${exit.value.stderr}\n` }

@@ -3,9 +3,9 @@ import { spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
+import { tallyArgs } from "../../src/cli/Launch.ts"
 
 export const root = resolve(import.meta.dirname, "../../../..")
-const bin = join(root, "apps/worker/src/bin.ts")
 
 export interface Run {
   readonly code: number | null
@@ -32,14 +32,14 @@ const baseEnv = (extra: Options["env"]): NodeJS.ProcessEnv => {
 }
 
 export const tally = (args: ReadonlyArray<string>, options: Options = {}): Run => {
-  const result = spawnSync(process.execPath, [bin, ...args], { cwd: root, input: options.input, encoding: "utf8", env: baseEnv(options.env) })
+  const result = spawnSync(process.execPath, tallyArgs(args), { cwd: root, input: options.input, encoding: "utf8", env: baseEnv(options.env) })
   return { code: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 
 /** The same, without blocking: several processes can run at once. */
 export const tallyAsync = (args: ReadonlyArray<string>, options: Options = {}): Promise<Run> =>
   new Promise((done, fail) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: baseEnv(options.env), stdio: ["pipe", "pipe", "pipe"] })
+    const child = spawn(process.execPath, tallyArgs(args), { cwd: root, env: baseEnv(options.env), stdio: ["pipe", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
