@@ -85,7 +85,33 @@ export interface BudgetsService {
     tenantId: string,
     options?: { readonly includeArchived?: boolean | undefined }
   ) => Effect.Effect<ReadonlyArray<Budget>, SqlError>
-  readonly archive: (tenantId: string, budgetId: string) => Effect.Effect<Budget, BudgetStore.BudgetNotFound | SqlError>
+  /**
+   * Changes name, amount, thresholds or action (period, scope and currency are fixed; see
+   * `BudgetStore.UpdateBudget`), records who changed what in the budget's audit, and then
+   * evaluates the budget's current period under its new terms: a lower amount or threshold that
+   * spend has already reached is recorded and announced (outbox) at once. Crossings recorded
+   * before stay; each threshold is still announced at most once per period. The evaluation never
+   * fails the update (it has committed); a sweep records what it missed.
+   */
+  readonly update: (
+    tenantId: string,
+    budgetId: string,
+    patch: BudgetStore.UpdateBudget,
+    options?: { readonly actor?: string | undefined }
+  ) => Effect.Effect<
+    Budget,
+    BudgetStore.InvalidBudget | BudgetStore.BudgetNotFound | BudgetStore.BudgetArchived | SqlError
+  >
+  readonly archive: (
+    tenantId: string,
+    budgetId: string,
+    options?: { readonly actor?: string | undefined }
+  ) => Effect.Effect<Budget, BudgetStore.BudgetNotFound | SqlError>
+  /** Recorded changes (updates, archiving), oldest first, of some budgets or of all. */
+  readonly changes: (
+    tenantId: string,
+    options?: { readonly budgetIds?: ReadonlyArray<string> | undefined }
+  ) => Effect.Effect<ReadonlyArray<BudgetStore.BudgetChange>, SqlError>
   /**
    * Spend, reservations, crossings and forecast of the current period (the one containing `at`,
    * default now) of every active budget, or of one.
@@ -142,6 +168,15 @@ export const budgetToJson = (budget: Budget) => ({
   action: budget.action,
   createdAt: DateTime.formatIso(budget.createdAt),
   archivedAt: budget.archivedAt === null ? null : DateTime.formatIso(budget.archivedAt)
+})
+
+/** JSON of a recorded change: who, when, and each field's old and new value. */
+export const changeToJson = (change: BudgetStore.BudgetChange) => ({
+  budgetId: change.budgetId,
+  action: change.action,
+  actor: change.actor,
+  at: DateTime.formatIso(change.at),
+  fields: change.fields
 })
 
 export const forecastToJson = (forecast: Forecast.Forecast) => ({
@@ -320,6 +355,39 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
             Effect.withSpan("Budgets.evaluateAfterCommit", { attributes: { tenantId, calls: calls.length } })
           )
 
+      /** One budget's current period, with the budget as stored now (a later change wins). */
+      const evaluateBudget = (tenantId: string, budgetId: string): Effect.Effect<Evaluation> =>
+        DateTime.now.pipe(
+          Effect.flatMap((now) =>
+            retryTransient(db.withTenant(
+              tenantId,
+              Effect.gen(function*() {
+                const { budgets, tenant } = yield* BudgetStore.activeBudgets(sql, tenantId)
+                const budget = budgets.find((b) => b.id === budgetId)
+                if (budget === undefined) return { evaluated: 0, crossings: [] } satisfies Evaluation
+                return yield* evaluatePairs(tenantId, [{ budget, window: BudgetPeriod.containing(budget.period, now, tenant.timeZone) }], now)
+              })
+            ))
+          ),
+          Effect.catch((error) =>
+            Effect.logWarning("budget evaluation after an update failed; the sweep records it", error).pipe(
+              Effect.as<Evaluation>({ evaluated: 0, crossings: [], error: error.message })
+            )
+          ),
+          Effect.withSpan("Budgets.evaluateBudget", { attributes: { tenantId, budgetId } })
+        )
+
+      const update = Effect.fn("Budgets.update")(function*(
+        tenantId: string,
+        budgetId: string,
+        patch: BudgetStore.UpdateBudget,
+        options: { readonly actor?: string | undefined } = {}
+      ) {
+        const budget = yield* repo.update(tenantId, budgetId, patch, options)
+        yield* evaluateBudget(tenantId, budget.id)
+        return budget
+      })
+
       const evaluate = Effect.fn("Budgets.evaluate")(function*(
         tenantId: string,
         options: { readonly at?: DateTime.Utc | undefined } = {}
@@ -467,7 +535,9 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
         create: repo.create,
         get: repo.get,
         list: repo.list,
+        update,
         archive: repo.archive,
+        changes: repo.changes,
         status,
         evaluateAfterCommit,
         evaluate,

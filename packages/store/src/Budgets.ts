@@ -109,6 +109,18 @@ export class BudgetNotFound extends Schema.TaggedError<BudgetNotFound>()("Budget
 const budgetNotFound = (budgetId: string) =>
   new BudgetNotFound({ budgetId, message: `budget ${JSON.stringify(budgetId)} does not exist` })
 
+/** An archived budget is history: it cannot be changed (create a new one). */
+export class BudgetArchived extends Schema.TaggedError<BudgetArchived>()("BudgetArchived", {
+  budgetId: Schema.String,
+  message: Schema.String
+}) {}
+
+const budgetArchived = (budgetId: string, archivedAt: DateTime.Utc) =>
+  new BudgetArchived({
+    budgetId,
+    message: `budget ${JSON.stringify(budgetId)} was archived at ${DateTime.formatIso(archivedAt)} and cannot be changed; create a new budget instead`
+  })
+
 // Decoding input -----------------------------------------------------------------------------
 
 const ThresholdInput = Schema.Union([Schema.Finite, Money.DecimalFromString])
@@ -168,17 +180,17 @@ const invalid = (field: string, message: string) => new InvalidBudget({ field, m
 
 const maxThreshold = new Money.Decimal(1000)
 
-/** Checks what a schema cannot: amount and thresholds in range, currency the tenant's. */
-const validate = (input: CreateBudget, tenantCurrency: string): InvalidBudget | { thresholds: Array<Money.Decimal> } => {
-  const name = input.name.trim()
-  if (name.length === 0 || input.name.length > 200) return invalid("name", "expected a name of 1 to 200 characters")
-  if (!input.amount.isFinite() || input.amount.lte(0)) {
-    return invalid("amount", `expected an amount greater than 0, got ${Money.format(input.amount)}`)
-  }
-  if (input.currency !== undefined && input.currency !== tenantCurrency) {
-    return invalid("currency", `budgets are kept in the tenant's currency ${tenantCurrency}, got ${input.currency}`)
-  }
-  const thresholds = [...(input.thresholds ?? defaultThresholds)]
+const checkName = (name: string): InvalidBudget | string =>
+  name.trim().length === 0 || name.length > 200 ? invalid("name", "expected a name of 1 to 200 characters") : name.trim()
+
+const checkAmount = (amount: Money.Decimal): InvalidBudget | Money.Decimal =>
+  !amount.isFinite() || amount.lte(0)
+    ? invalid("amount", `expected a positive decimal, got ${Money.format(amount)}`)
+    : amount
+
+/** Thresholds in range, without duplicates, ascending. */
+const checkThresholds = (given: ReadonlyArray<Money.Decimal>): InvalidBudget | Array<Money.Decimal> => {
+  const thresholds = [...given]
   if (thresholds.length === 0 || thresholds.length > 10) return invalid("thresholds", "expected 1 to 10 thresholds")
   for (const [i, t] of thresholds.entries()) {
     if (!t.isFinite() || t.lte(0) || t.gt(maxThreshold)) {
@@ -191,7 +203,172 @@ const validate = (input: CreateBudget, tenantCurrency: string): InvalidBudget | 
       return invalid("thresholds", `threshold ${Money.format(thresholds[i]!)} is given twice`)
     }
   }
-  return { thresholds }
+  return thresholds
+}
+
+/** Checks what a schema cannot: amount and thresholds in range, currency the tenant's. */
+const validate = (input: CreateBudget, tenantCurrency: string): InvalidBudget | { thresholds: Array<Money.Decimal> } => {
+  const name = checkName(input.name)
+  if (name instanceof InvalidBudget) return name
+  const amount = checkAmount(input.amount)
+  if (amount instanceof InvalidBudget) return amount
+  if (input.currency !== undefined && input.currency !== tenantCurrency) {
+    return invalid("currency", `budgets are kept in the tenant's currency ${tenantCurrency}, got ${input.currency}`)
+  }
+  const thresholds = checkThresholds(input.thresholds ?? defaultThresholds)
+  return thresholds instanceof InvalidBudget ? thresholds : { thresholds }
+}
+
+// Changing a budget ----------------------------------------------------------------------------
+
+/**
+ * What `update` may change. Period, scope and currency are fixed: the crossings already recorded
+ * were counted over that period, scope and currency, and would mean something else after a change.
+ * A patch may repeat their stored values (a client may send back the budget it read); a different
+ * value fails naming the field.
+ */
+export interface UpdateBudget {
+  readonly name?: string | undefined
+  readonly amount?: Money.Decimal | undefined
+  /** Replaces the whole list; the rules of `create` apply. */
+  readonly thresholds?: ReadonlyArray<Money.Decimal> | undefined
+  readonly action?: Action | undefined
+  /** Fixed: accepted only when equal to the stored value. */
+  readonly period?: Period | undefined
+  /** Fixed: accepted only when equal to the stored value (compared without empty dimensions). */
+  readonly scope?: Scope | undefined
+  /** Fixed: accepted only when equal to the stored value. */
+  readonly currency?: string | undefined
+}
+
+/** The fields an update can change, in the order changes are reported. */
+export const updatableFields = ["name", "amount", "thresholds", "action"] as const
+export type UpdatableField = typeof updatableFields[number]
+
+/** The fields an update cannot change. */
+export const fixedFields = ["period", "scope", "currency"] as const
+
+/** A patch as JSON (HTTP body, CLI flags): like `BudgetInput` with every field optional. */
+export const BudgetPatchInput = Schema.Struct({
+  name: Schema.optionalKey(Schema.String),
+  amount: Schema.optionalKey(Money.DecimalFromString),
+  thresholds: Schema.optionalKey(Schema.Array(ThresholdInput)),
+  action: Schema.optionalKey(Action),
+  period: Schema.optionalKey(Period),
+  scope: Schema.optionalKey(Scope),
+  currency: Schema.optionalKey(Money.CurrencyCode)
+})
+
+const decodeBudgetPatchResult = Schema.decodeUnknownResult(BudgetPatchInput, { onExcessProperty: "error", errors: "first" })
+
+/** Decodes a patch from JSON; the error names the field. `update` checks the rest. */
+export const decodeBudgetPatch = (input: unknown): Result.Result<UpdateBudget, InvalidBudget> => {
+  const decoded = decodeBudgetPatchResult(input)
+  if (Result.isFailure(decoded)) {
+    const { field, message } = firstIssue(decoded.failure)
+    return Result.fail(new InvalidBudget({ field, message: `${field}: ${message}` }))
+  }
+  const value = decoded.success
+  return Result.succeed({
+    ...value,
+    thresholds: value.thresholds?.map((t) => (typeof t === "number" ? new Money.Decimal(t) : t))
+  })
+}
+
+const emptyPatch = () =>
+  invalid("(input)", `expected at least one of ${updatableFields.join(", ")} to change (${fixedFields.join(", ")} cannot change)`)
+
+const fixedField = (field: typeof fixedFields[number], stored: string, given: string) =>
+  invalid(
+    field,
+    `a budget's ${field} cannot be changed (the crossings recorded so far were counted under ${stored}, not ${given}); create a new budget instead`
+  )
+
+/** The new values of the given fields, checked; an error names the first bad one. */
+const checkPatch = (patch: UpdateBudget): InvalidBudget | {
+  readonly name?: string
+  readonly amount?: Money.Decimal
+  readonly thresholds?: ReadonlyArray<Money.Decimal>
+  readonly action?: Action
+} => {
+  const out: { name?: string; amount?: Money.Decimal; thresholds?: ReadonlyArray<Money.Decimal>; action?: Action } = {}
+  if (patch.name !== undefined) {
+    const name = checkName(patch.name)
+    if (name instanceof InvalidBudget) return name
+    out.name = name
+  }
+  if (patch.amount !== undefined) {
+    const amount = checkAmount(patch.amount)
+    if (amount instanceof InvalidBudget) return amount
+    out.amount = amount
+  }
+  if (patch.thresholds !== undefined) {
+    const thresholds = checkThresholds(patch.thresholds)
+    if (thresholds instanceof InvalidBudget) return thresholds
+    out.thresholds = thresholds
+  }
+  if (patch.action !== undefined) {
+    if (patch.action !== "alert" && patch.action !== "block") return invalid("action", `expected alert or block, got ${String(patch.action)}`)
+    out.action = patch.action
+  }
+  return out
+}
+
+/** A field's value as the audit keeps it: JSON, decimals as strings. */
+const auditValue = (budget: Budget, field: UpdatableField): unknown => {
+  switch (field) {
+    case "name":
+      return budget.name
+    case "amount":
+      return Money.format(budget.amount)
+    case "thresholds":
+      return budget.thresholds.map(Money.format)
+    case "action":
+      return budget.action
+  }
+}
+
+const sameThresholds = (a: ReadonlyArray<Money.Decimal>, b: ReadonlyArray<Money.Decimal>): boolean =>
+  a.length === b.length && a.every((t, i) => t.eq(b[i]!))
+
+/** One recorded change of a budget: who, when, and each field's old and new value. */
+export interface BudgetChange {
+  readonly id: string
+  readonly budgetId: string
+  readonly action: "updated" | "archived"
+  /** The API key id, CLI user or embedding caller that made it; `system` when none was given. */
+  readonly actor: string
+  readonly at: DateTime.Utc
+  /** In a fixed order (name, amount, thresholds, action, archivedAt); values as JSON, decimals as strings. */
+  readonly fields: ReadonlyArray<{ readonly field: string; readonly from: unknown; readonly to: unknown }>
+}
+
+const changeFieldOrder = [...updatableFields, "archivedAt"] as ReadonlyArray<string>
+
+interface ChangeRow {
+  readonly id: string
+  readonly budget_id: string
+  readonly action: "updated" | "archived"
+  readonly actor: string
+  readonly changed_at: Date
+  readonly changes: { readonly [field: string]: { readonly from: unknown; readonly to: unknown } }
+}
+
+const changeFromRow = (row: ChangeRow): BudgetChange => ({
+  id: row.id,
+  budgetId: row.budget_id,
+  action: row.action,
+  actor: row.actor,
+  at: DateTime.fromDateUnsafe(row.changed_at),
+  fields: Object.entries(row.changes)
+    .sort(([a], [b]) => changeFieldOrder.indexOf(a) - changeFieldOrder.indexOf(b))
+    .map(([field, change]) => ({ field, from: change.from, to: change.to }))
+})
+
+/** Who made a change: the given actor, trimmed, or `system`. */
+export const actorOf = (actor: string | undefined): string => {
+  const trimmed = actor?.trim() ?? ""
+  return trimmed === "" ? "system" : trimmed.slice(0, 200)
 }
 
 // Rows ---------------------------------------------------------------------------------------
@@ -564,12 +741,13 @@ export const events = (
 ): Effect.Effect<ReadonlyArray<BudgetEvent>, SqlError> =>
   Effect.map(
     sql.unsafe<EventRow>(
-      `SELECT id, budget_id, period_start, period_end, threshold::text AS threshold, spent::text AS spent,
-          budget_amount::text AS budget_amount, currency, crossed_at
-        FROM tally.budget_events
-        WHERE tenant_id = $1 AND ($2::jsonb IS NULL OR budget_id::text IN (SELECT jsonb_array_elements_text($2::jsonb)))
-          AND ($4::timestamptz IS NULL OR period_start >= $4)
-        ORDER BY crossed_at, budget_id, period_start, threshold
+      `SELECT e.id, e.budget_id, e.period_start, e.period_end, e.threshold::text AS threshold, e.spent::text AS spent,
+          e.budget_amount::text AS budget_amount, e.currency, e.crossed_at
+        FROM tally.budget_events e
+        WHERE e.tenant_id = $1 AND ($2::jsonb IS NULL OR e.budget_id::text IN (SELECT jsonb_array_elements_text($2::jsonb)))
+          AND ($4::timestamptz IS NULL OR e.period_start >= $4)
+        -- e.threshold: the numeric column, not the text it is selected as ("100" sorts before "50").
+        ORDER BY e.crossed_at, e.budget_id, e.period_start, e.threshold
         LIMIT $3`,
       [
         tenantId,
@@ -804,8 +982,29 @@ export interface BudgetsService {
     tenantId: string,
     options?: { readonly includeArchived?: boolean | undefined }
   ) => Effect.Effect<ReadonlyArray<Budget>, SqlError>
-  /** Stops a budget from being evaluated or enforced; its events stay. */
-  readonly archive: (tenantId: string, budgetId: string) => Effect.Effect<Budget, BudgetNotFound | SqlError>
+  /**
+   * Changes name, amount, thresholds or action (see `UpdateBudget` for what cannot change) and
+   * records the change with `actor` in the budget's audit, in one transaction. Fields given with
+   * their stored value change nothing; a patch that changes nothing records nothing. Crossings
+   * already recorded stay; the caller evaluates the current period again (the engine does).
+   */
+  readonly update: (
+    tenantId: string,
+    budgetId: string,
+    patch: UpdateBudget,
+    options?: { readonly actor?: string | undefined }
+  ) => Effect.Effect<Budget, InvalidBudget | BudgetNotFound | BudgetArchived | SqlError>
+  /** Stops a budget from being evaluated or enforced; its events stay. Archiving twice changes nothing. */
+  readonly archive: (
+    tenantId: string,
+    budgetId: string,
+    options?: { readonly actor?: string | undefined }
+  ) => Effect.Effect<Budget, BudgetNotFound | SqlError>
+  /** Recorded changes (updates, archiving), oldest first, of some budgets or of all. */
+  readonly changes: (
+    tenantId: string,
+    options?: { readonly budgetIds?: ReadonlyArray<string> | undefined }
+  ) => Effect.Effect<ReadonlyArray<BudgetChange>, SqlError>
 }
 
 export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/store/Budgets") {
@@ -872,23 +1071,151 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
         return rows.map(fromRow)
       })
 
-      const archive = Effect.fn("Budgets.archive")(function*(tenantId: string, budgetId: string) {
+      /** The budget's row, locked against admissions and other changes until the transaction ends. */
+      const lockBudget = (tenantId: string, budgetId: string) =>
+        Effect.gen(function*() {
+          const rows = yield* sql.unsafe<BudgetRow>(
+            `SELECT ${budgetColumns} FROM tally.budgets b WHERE b.tenant_id = $1 AND b.id = $2 FOR NO KEY UPDATE`,
+            [tenantId, budgetId]
+          )
+          const row = rows[0]
+          return row === undefined ? yield* budgetNotFound(budgetId) : fromRow(row)
+        })
+
+      const recordChange = (
+        tenantId: string,
+        budgetId: string,
+        change: {
+          readonly action: BudgetChange["action"]
+          readonly actor: string
+          readonly at: DateTime.Utc
+          readonly fields: { readonly [field: string]: { readonly from: unknown; readonly to: unknown } }
+        }
+      ) =>
+        sql.unsafe(
+          `INSERT INTO tally.budget_changes (tenant_id, budget_id, action, actor, changed_at, changes)
+            VALUES ($1, $2, $3, $4, $5, $6::jsonb)`,
+          [tenantId, budgetId, change.action, change.actor, toDate(change.at), JSON.stringify(change.fields)]
+        )
+
+      const update = Effect.fn("Budgets.update")(function*(
+        tenantId: string,
+        budgetId: string,
+        patch: UpdateBudget,
+        options: { readonly actor?: string | undefined } = {}
+      ) {
+        const wanted = checkPatch(patch)
+        if (wanted instanceof InvalidBudget) return yield* wanted
+        const fixedGiven = fixedFields.some((field) => patch[field] !== undefined)
+        if (Object.keys(wanted).length === 0 && !fixedGiven) return yield* emptyPatch()
         if (!isUuid(budgetId)) return yield* budgetNotFound(budgetId)
         const now = yield* DateTime.now
-        const rows = yield* db.withTenant(
+        return yield* db.withTenant(
           tenantId,
-          sql.unsafe<BudgetRow>(
-            `UPDATE tally.budgets AS b SET archived_at = coalesce(b.archived_at, $3)
-              WHERE b.tenant_id = $1 AND b.id = $2
-              RETURNING ${budgetColumns}`,
-            [tenantId, budgetId, toDate(now)]
-          )
+          Effect.gen(function*() {
+            const current = yield* lockBudget(tenantId, budgetId)
+            if (current.archivedAt !== null) return yield* budgetArchived(budgetId, current.archivedAt)
+            if (patch.period !== undefined && patch.period !== current.period) {
+              return yield* fixedField("period", current.period, patch.period)
+            }
+            if (patch.scope !== undefined) {
+              const stored = JSON.stringify(normalizeScope(current.scope))
+              const given = JSON.stringify(normalizeScope(patch.scope))
+              if (stored !== given) return yield* fixedField("scope", stored, given)
+            }
+            if (patch.currency !== undefined && patch.currency !== current.currency) {
+              return yield* fixedField("currency", current.currency, patch.currency)
+            }
+            if (Object.keys(wanted).length === 0) return yield* emptyPatch()
+            const next: Budget = {
+              ...current,
+              name: wanted.name ?? current.name,
+              amount: wanted.amount ?? current.amount,
+              thresholds: wanted.thresholds ?? current.thresholds,
+              action: wanted.action ?? current.action
+            }
+            const changed = updatableFields.filter((field) =>
+              field === "amount"
+                ? !next.amount.eq(current.amount)
+                : field === "thresholds"
+                ? !sameThresholds(next.thresholds, current.thresholds)
+                : next[field] !== current[field]
+            )
+            if (changed.length === 0) return current
+            const rows = yield* sql.unsafe<BudgetRow>(
+              `UPDATE tally.budgets AS b SET name = $3, amount = $4::numeric, thresholds = $5::numeric[], action = $6
+                WHERE b.tenant_id = $1 AND b.id = $2
+                RETURNING ${budgetColumns}`,
+              [
+                tenantId,
+                budgetId,
+                next.name,
+                Money.format(next.amount),
+                `{${next.thresholds.map(Money.format).join(",")}}`,
+                next.action
+              ]
+            )
+            yield* recordChange(tenantId, budgetId, {
+              action: "updated",
+              actor: actorOf(options.actor),
+              at: now,
+              fields: Object.fromEntries(
+                changed.map((field) => [field, { from: auditValue(current, field), to: auditValue(next, field) }])
+              )
+            })
+            return fromRow(rows[0]!)
+          })
         )
-        const row = rows[0]
-        return row === undefined ? yield* budgetNotFound(budgetId) : fromRow(row)
       })
 
-      return Budgets.of({ create, get, list, archive })
+      const archive = Effect.fn("Budgets.archive")(function*(
+        tenantId: string,
+        budgetId: string,
+        options: { readonly actor?: string | undefined } = {}
+      ) {
+        if (!isUuid(budgetId)) return yield* budgetNotFound(budgetId)
+        const now = yield* DateTime.now
+        return yield* db.withTenant(
+          tenantId,
+          Effect.gen(function*() {
+            const current = yield* lockBudget(tenantId, budgetId)
+            if (current.archivedAt !== null) return current
+            const rows = yield* sql.unsafe<BudgetRow>(
+              `UPDATE tally.budgets AS b SET archived_at = $3
+                WHERE b.tenant_id = $1 AND b.id = $2
+                RETURNING ${budgetColumns}`,
+              [tenantId, budgetId, toDate(now)]
+            )
+            yield* recordChange(tenantId, budgetId, {
+              action: "archived",
+              actor: actorOf(options.actor),
+              at: now,
+              fields: { archivedAt: { from: null, to: iso(now) } }
+            })
+            return fromRow(rows[0]!)
+          })
+        )
+      })
+
+      const changes = Effect.fn("Budgets.changes")(function*(
+        tenantId: string,
+        options: { readonly budgetIds?: ReadonlyArray<string> | undefined } = {}
+      ) {
+        const ids = options.budgetIds?.filter(isUuid)
+        if (ids !== undefined && ids.length === 0) return []
+        const rows = yield* db.withTenant(
+          tenantId,
+          sql.unsafe<ChangeRow>(
+            `SELECT c.id::text AS id, c.budget_id, c.action, c.actor, c.changed_at, c.changes FROM tally.budget_changes c
+              WHERE c.tenant_id = $1 AND ($2::jsonb IS NULL OR c.budget_id::text IN (SELECT jsonb_array_elements_text($2::jsonb)))
+              ORDER BY c.id`,
+            [tenantId, ids === undefined ? null : JSON.stringify(ids)]
+          )
+        )
+        return rows.map(changeFromRow)
+      })
+
+      return Budgets.of({ create, get, list, update, archive, changes })
     })
   )
 }

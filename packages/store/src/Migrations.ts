@@ -17,6 +17,7 @@ import UsageDaily from "./internal/migrations/0008_usage_daily.ts"
 import PriceBooks from "./internal/migrations/0009_price_books.ts"
 import Reconciliation from "./internal/migrations/0010_reconciliation.ts"
 import UsageDailyTeams from "./internal/migrations/0011_usage_daily_teams.ts"
+import BudgetChanges from "./internal/migrations/0012_budget_changes.ts"
 
 export const loader: Migrator.Loader = Migrator.fromRecord({
   "0001_tenancy": Tenancy,
@@ -29,7 +30,8 @@ export const loader: Migrator.Loader = Migrator.fromRecord({
   "0008_usage_daily": UsageDaily,
   "0009_price_books": PriceBooks,
   "0010_reconciliation": Reconciliation,
-  "0011_usage_daily_teams": UsageDailyTeams
+  "0011_usage_daily_teams": UsageDailyTeams,
+  "0012_budget_changes": BudgetChanges
 })
 
 /** Where the migrator records what ran, inside Tally's own schema. */

@@ -49,7 +49,9 @@ const tenantTables = [
   ["reconciliation_runs", "tenant_id"],
   ["provider_reports", "tenant_id"],
   // 0011 (filled by the hourly rollups' triggers)
-  ["usage_rollups_daily_teams", "tenant_id"]
+  ["usage_rollups_daily_teams", "tenant_id"],
+  // 0012
+  ["budget_changes", "tenant_id"]
 ] as const
 
 const customSnapshot = (tenant: string) =>
@@ -76,6 +78,8 @@ const seed = (tenantId: string) =>
           VALUES (${tenantId}, 'monthly', 'month', 100, 'USD') RETURNING id`
         yield* sql`INSERT INTO tally.budget_events (tenant_id, budget_id, period_start, period_end, threshold, spent, budget_amount, currency)
           VALUES (${tenantId}, ${budget!.id}::uuid, '2025-03-01Z', '2025-04-01Z', 80, 81, 100, 'USD')`
+        yield* sql`INSERT INTO tally.budget_changes (tenant_id, budget_id, action, actor, changed_at, changes)
+          VALUES (${tenantId}, ${budget!.id}::uuid, 'updated', 'ci', '2025-03-14Z', '{"amount":{"from":"90","to":"100"}}')`
         const [run] = yield* sql<{ id: string }>`INSERT INTO tally.chargeback_runs (tenant_id, period_from, period_to, currency, dimension)
           VALUES (${tenantId}, '2025-03-01Z', '2025-04-01Z', 'USD', 'team') RETURNING id`
         yield* sql`INSERT INTO tally.chargeback_lines (tenant_id, run_id, line_no, dimension, owner, amount, currency)
