@@ -12,7 +12,8 @@
  * port) and a real GraphQL client asks the month's question repeatedly.
  *
  * Prints JSON lines: the load (rows, seconds, rows/s, table sizes), then p50/p95/max of
- * - graphql: the whole request through HTTP (auth, GraphQL, the query, JSON of every bucket);
+ * - graphql: the whole request through HTTP (auth, GraphQL, the query, JSON of every bucket), sent
+ *            by a graphql-request client in another process, so this process is the worker alone;
  * - store:   `Queries.usage` alone (the SQL and building the buckets);
  * - hourly:  the same question forced onto the hourly rollups (what the daily summaries save);
  * and whether the goal (graphql p95 < 100 ms) was met.
@@ -37,8 +38,9 @@ import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as HttpServer from "effect/http/HttpServer"
 import * as Context from "effect/Context"
-import { GraphQLClient } from "graphql-request"
+import { spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import * as Server from "../src/server/Server.ts"
 import * as ServerConfig from "../src/server/ServerConfig.ts"
 
@@ -238,12 +240,76 @@ const simulateMonthRows = (rows: number): number => {
   return keys.size
 }
 
+/**
+ * CPU seconds the database's backends used since `before` (pid -> CPU then): backends that
+ * started since count from zero; one that ended is lost (the pool keeps them open meanwhile).
+ */
+const postgresCpuSince = async (before: ReadonlyMap<number, number>, backends: () => Promise<ReadonlyArray<number>>) => {
+  let total = 0
+  for (const pid of await backends()) total += Math.max(0, cpuOf(pid) - (before.get(pid) ?? 0))
+  return total
+}
+
 const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
 const summary = (name: string, measured: { readonly samples: ReadonlyArray<number>; readonly cpu: Record<string, number> }, extra: Record<string, unknown> = {}) => {
   const samples = measured.samples
   const sorted = [...samples].sort((a, b) => a - b)
   const round = (n: number) => Number(n.toFixed(2))
   return { bench: "graphql.usage", path: name, runs: samples.length, p50: round(percentile(sorted, 50)), p95: round(percentile(sorted, 95)), max: round(sorted[sorted.length - 1]!), ...measured.cpu, ...extra }
+}
+
+/**
+ * `count` requests (after 5 warm-ups) from a graphql-request client in a child process, one at a
+ * time; resolves with the wall-clock milliseconds of each as the client saw them.
+ */
+const remoteClient = (url: string, key: string, document: string, variables: unknown, count: number) => {
+  const script = `
+    import { GraphQLClient } from "graphql-request"
+    const [url, key, document, variables, count] = JSON.parse(process.argv[1])
+    const client = new GraphQLClient(url, { headers: { authorization: "Bearer " + key } })
+    const ask = async () => {
+      const answer = await client.request(document, variables)
+      if (answer.usage.__typename !== "UsageReport") throw new Error(JSON.stringify(answer))
+      return answer.usage
+    }
+    for (let i = 0; i < 5; i++) await ask()
+    process.stdout.write("ready\\n")
+    await new Promise((resolve) => process.stdin.once("data", resolve))
+    const samples = []
+    let last
+    for (let i = 0; i < count; i++) {
+      const began = performance.now()
+      last = await ask()
+      samples.push(performance.now() - began)
+    }
+    process.stdout.write(JSON.stringify({ samples, buckets: last.buckets.length, sources: last.sources }) + "\\n", () => process.exit(0))
+  `
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script, JSON.stringify([url, key, document, variables, count])], {
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
+    stdio: ["pipe", "pipe", "inherit"]
+  })
+  let out = ""
+  child.stdout.setEncoding("utf8")
+  const lines: Array<(line: string) => void> = []
+  child.stdout.on("data", (chunk: string) => {
+    out += chunk
+    let i
+    while ((i = out.indexOf("\n")) >= 0) {
+      const line = out.slice(0, i)
+      out = out.slice(i + 1)
+      lines.shift()?.(line)
+    }
+  })
+  const nextLine = () => new Promise<string>((resolve) => lines.push(resolve))
+  return {
+    /** Resolves once the warm-ups are done; `go` starts the timed runs and resolves with them. */
+    ready: nextLine(),
+    go: () => {
+      const result = nextLine()
+      child.stdin.write("go\n")
+      return result.then((line) => JSON.parse(line) as { samples: Array<number>; buckets: number; sources: Array<string> })
+    }
+  }
 }
 
 /**
@@ -254,8 +320,7 @@ const summary = (name: string, measured: { readonly samples: ReadonlyArray<numbe
 const timeEach = async (count: number, f: () => Promise<unknown>, backends: () => Promise<ReadonlyArray<number>>) => {
   const samples: Array<number> = []
   for (let i = 0; i < 5; i++) await f()
-  const pids = await backends()
-  const pgBefore = pids.reduce((sum, pid) => sum + cpuOf(pid), 0)
+  const pgBefore = new Map((await backends()).map((pid) => [pid, cpuOf(pid)]))
   const nodeBefore = process.cpuUsage()
   for (let i = 0; i < count; i++) {
     const began = performance.now()
@@ -263,7 +328,7 @@ const timeEach = async (count: number, f: () => Promise<unknown>, backends: () =
     samples.push(performance.now() - began)
   }
   const node = process.cpuUsage(nodeBefore)
-  const pg = pids.reduce((sum, pid) => sum + cpuOf(pid), 0) - pgBefore
+  const pg = await postgresCpuSince(pgBefore, backends)
   return {
     samples,
     cpu: {
@@ -275,6 +340,7 @@ const timeEach = async (count: number, f: () => Promise<unknown>, backends: () =
 
 const query = `query($from: DateTime!, $to: DateTime!) {
   usage(from: $from, to: $to, groupBy: [TEAM, MODEL], granularity: DAY) {
+    __typename
     ... on UsageReport {
       sources
       buckets { label group { team model } requests unpricedRequests spend { amount currency } tokens { inputText outputText cacheRead } }
@@ -322,22 +388,28 @@ const main = async () => {
       const address = Context.get(context, HttpServer.HttpServer).address
       if (address._tag === "UnixPathAddress") throw new Error("expected a TCP address")
       const created = await run(ApiKeys.ApiKeys.use((keys) => keys.create(tenantId, { name: `bench-${Date.now()}`, scopes: ["read"] })))
-      const client = new GraphQLClient(`http://127.0.0.1:${address.port}/graphql`, {
-        headers: { authorization: `Bearer ${Redacted.value(created.secret)}` }
-      })
       const backends = () =>
         run(Effect.gen(function*() {
           const { sql } = yield* Database.Database
           return yield* sql<{ pid: number }>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`
         })).then((rows) => rows.map((r) => Number(r.pid)))
-      let buckets = 0
-      let sources: ReadonlyArray<string> = []
-      const graphql = await timeEach(runs, async () => {
-        // eslint-disable-next-line @typescript-eslint/no-explicit-any
-        const answer: any = await client.request(query, month)
-        buckets = answer.usage.buckets.length
-        sources = answer.usage.sources
-      }, backends)
+      const remote = remoteClient(`http://127.0.0.1:${address.port}/graphql`, Redacted.value(created.secret), query, month, runs)
+      progress("client warmed up")
+      await remote.ready
+      const pgBefore = new Map((await backends()).map((pid) => [pid, cpuOf(pid)]))
+      const workerBefore = process.cpuUsage()
+      const answered = await remote.go()
+      const worker = process.cpuUsage(workerBefore)
+      const pg = await postgresCpuSince(pgBefore, backends)
+      const graphql = {
+        samples: answered.samples,
+        cpu: {
+          workerMsPerQuery: Number((((worker.user + worker.system) / 1000) / runs).toFixed(1)),
+          postgresMsPerQuery: Number(((pg * 1000) / runs).toFixed(1))
+        }
+      }
+      const buckets = answered.buckets
+      const sources = answered.sources
       const usageQuery: Queries.UsageQuery = {
         from: DateTime.makeUnsafe(month.from),
         to: DateTime.makeUnsafe(month.to),
