@@ -74,7 +74,7 @@ const notFound: Record<string, readonly [resource: string, idField: string]> = {
   ReservationNotFound: ["reservation", "reservationId"]
 }
 
-const conflicts = new Set(["DefinitionExists", "RunAlreadyFinal", "PeriodFinalized", "RunStale", "ReservationClosed", "TenantAlreadyExists"])
+const conflicts = new Set(["DefinitionExists", "RunAlreadyFinal", "PeriodFinalized", "RunStale", "ReservationClosed", "TenantAlreadyExists", "BudgetArchived"])
 
 /**
  * A service failure as what the API returns. Errors that carry a `field` are invalid input, by

@@ -1,7 +1,8 @@
 /**
  * Budgets with their live status (spent, reserved, remaining, thresholds crossed, forecast to the
- * period's end), the gateway's pre-call check, changes by admin keys, and a subscription that
- * sends a budget's status whenever it moves (for live burn-down views).
+ * period's end) and their change history, the gateway's pre-call check, changes by admin keys
+ * (create, update, delete), and a subscription that sends a budget's status whenever it moves
+ * (for live burn-down views).
  */
 import { resolveArrayConnection } from "@pothos/plugin-relay"
 import { Money } from "@tally/core"
@@ -81,6 +82,38 @@ const CrossingRef = builder.objectRef<Budgets.BudgetStatus["crossed"][number]>("
 
 export const BudgetRef = builder.objectRef<Budgets.Budget>("Budget")
 
+const BudgetChangeActionEnum = builder.enumType("BudgetChangeAction", {
+  values: {
+    UPDATED: { value: "updated", description: "Name, amount, thresholds or action changed (updateBudget)." },
+    ARCHIVED: { value: "archived", description: "Archived (deleteBudget)." }
+  } as const
+})
+
+const BudgetFieldChangeRef = builder.objectRef<BudgetStore.BudgetChange["fields"][number]>("BudgetFieldChange").implement({
+  description: "One field's value before and after a change, as JSON (decimals as strings).",
+  fields: (t) => ({
+    field: t.exposeString("field", { description: "`name`, `amount`, `thresholds`, `action` or `archivedAt`." }),
+    from: t.field({ type: "JSON", nullable: true, resolve: (c) => c.from }),
+    to: t.field({ type: "JSON", nullable: true, resolve: (c) => c.to })
+  })
+})
+
+const BudgetChangeRef = builder.objectRef<BudgetStore.BudgetChange>("BudgetChange").implement({
+  description: "A recorded change of a budget: who made it, when, and what each changed field was and became.",
+  fields: (t) => ({
+    action: t.field({ type: BudgetChangeActionEnum, resolve: (c) => c.action }),
+    actor: t.exposeString("actor", { description: "The API key id that made it (`cli` or a name from the CLI, `system` when none was given)." }),
+    at: t.expose("at", { type: "DateTime" }),
+    fields: t.field({ type: [BudgetFieldChangeRef], resolve: (c) => c.fields })
+  })
+})
+
+/** The changes of many budgets with one service call. */
+const loadChanges = async (ids: ReadonlyArray<string>, context: GraphqlContext) => {
+  const all = await context.run(Budgets.Budgets.use((budgets) => budgets.changes(context.tenantId, { budgetIds: ids })))
+  return ids.map((id) => all.filter((c) => c.budgetId === id))
+}
+
 const BudgetStatusRef = builder.objectRef<Budgets.BudgetStatus>("BudgetStatus").implement({
   description: "Where a budget stands in its current period.",
   fields: (t) => ({
@@ -132,6 +165,12 @@ BudgetRef.implement({
       nullable: true,
       description: "Live status of the current period (statuses of a page are read together).",
       load: (ids: Array<string>, context: GraphqlContext) => loadStatuses(ids, context),
+      resolve: (b) => b.id
+    }),
+    changes: t.loadableList({
+      type: BudgetChangeRef,
+      description: "Every change made after creation (updates, archiving), oldest first; the changes of a page are read together.",
+      load: (ids: Array<string>, context: GraphqlContext) => loadChanges(ids, context),
       resolve: (b) => b.id
     })
   })
@@ -265,6 +304,37 @@ builder.mutationField("createBudget", (t) =>
       ))
   }))
 
+const UpdateBudgetInput = builder.inputType("UpdateBudgetInput", {
+  description: "The fields to change; at least one. Period, scope and currency cannot change (create a new budget instead).",
+  fields: (t) => ({
+    name: t.string(),
+    amount: t.field({ type: "Decimal", description: "Greater than 0, in the budget's currency." }),
+    thresholds: t.field({ type: ["Decimal"], description: "Replaces the whole list: 1 to 10 percentages, each in (0, 1000]." }),
+    action: t.field({ type: ActionEnum })
+  })
+})
+
+builder.mutationField("updateBudget", (t) =>
+  t.field({
+    type: BudgetRef,
+    description: "Changes name, amount, thresholds or action, recorded in the budget's `changes` with this key as actor. The current period is evaluated at once under the new terms: thresholds spend has already reached are announced now (each still once per period). An archived budget is a Conflict.",
+    authScopes: { admin: true },
+    errors: { types: [...changeErrors], directResult: true },
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateBudgetInput, required: true }) },
+    resolve: (_root, { id, input }, context) => {
+      const patch: BudgetStore.UpdateBudget = {
+        ...(input.name == null ? {} : { name: input.name }),
+        ...(input.amount == null ? {} : { amount: input.amount }),
+        ...(input.thresholds == null ? {} : { thresholds: input.thresholds as ReadonlyArray<Money.Decimal> }),
+        ...(input.action == null ? {} : { action: input.action })
+      }
+      if (Object.keys(patch).length === 0) {
+        throw new InvalidInput(`input: expected at least one of ${BudgetStore.updatableFields.join(", ")} to change`, "input")
+      }
+      return context.run(Budgets.Budgets.use((budgets) => budgets.update(context.tenantId, String(id), patch, { actor: context.key.keyId })))
+    }
+  }))
+
 builder.mutationField("deleteBudget", (t) =>
   t.field({
     type: BudgetRef,
@@ -272,15 +342,28 @@ builder.mutationField("deleteBudget", (t) =>
     authScopes: { admin: true },
     errors: { types: [...changeErrors], directResult: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, context) => context.run(Budgets.Budgets.use((budgets) => budgets.archive(context.tenantId, String(args.id))))
+    resolve: (_root, args, context) =>
+      context.run(Budgets.Budgets.use((budgets) => budgets.archive(context.tenantId, String(args.id), { actor: context.key.keyId })))
   }))
 
 // ---------------------------------------------------------------------------------------------
 // Live status
 
-/** What a burn-down view redraws on: a change in any of these. */
+/** What a burn-down view redraws on: a change in any of these (an updated budget too). */
 const fingerprint = (s: Budgets.BudgetStatus) =>
-  [s.window.label, Money.format(s.spent), Money.format(s.reserved), s.calls, s.unpricedCalls, s.crossed.length, Money.format(s.budget.amount), s.budget.archivedAt === null].join("|")
+  [
+    s.window.label,
+    Money.format(s.spent),
+    Money.format(s.reserved),
+    s.calls,
+    s.unpricedCalls,
+    s.crossed.length,
+    Money.format(s.budget.amount),
+    s.budget.thresholds.map(Money.format).join(","),
+    s.budget.action,
+    s.budget.name,
+    s.budget.archivedAt === null
+  ].join("|")
 
 const sleep = (millis: number, signal: AbortSignal | undefined) =>
   new Promise<void>((resolve) => {

@@ -11,17 +11,19 @@
  * labels apply as in ingest (the body's labels win field by field).
  *
  * For people and dashboards:
- *   GET  /api/v1/budgets   (`read`)  every active budget with its current period's status
- *   POST /api/v1/budgets   (`admin`) creates a budget -> 201
+ *   GET   /api/v1/budgets      (`read`)  every active budget with its current period's status
+ *   POST  /api/v1/budgets      (`admin`) creates a budget -> 201
+ *   PATCH /api/v1/budgets/:id  (`admin`) changes name, amount, thresholds or action -> the budget
  *
  * Errors use the worker's body `{ "error": { "code", "message" } }`: `invalid_request` (422, names
- * the field), `not_found` (404, unknown reservation), `reservation_closed` (409).
+ * the field), `not_found` (404, unknown reservation or budget), `reservation_closed` (409),
+ * `budget_archived` (409).
  */
 import { Budgets, BudgetJobs, Enforcement, WebhookDelivery } from "@tally/engine"
 import { type ApiKeys, Budgets as BudgetStore, Outbox } from "@tally/store"
 import * as Effect from "effect/Effect"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
-import type * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Layer from "effect/Layer"
@@ -34,6 +36,7 @@ import { ServerConfig } from "../ServerConfig.ts"
 
 export const paths = {
   budgets: "/api/v1/budgets",
+  budget: "/api/v1/budgets/:id",
   check: "/api/v1/budgets/check",
   reserve: "/api/v1/budgets/reserve",
   settle: "/api/v1/budgets/settle",
@@ -50,6 +53,8 @@ type Failure =
   | Enforcement.ReservationClosed
   | BudgetStore.ReservationNotFound
   | BudgetStore.InvalidBudget
+  | BudgetStore.BudgetNotFound
+  | BudgetStore.BudgetArchived
   | { readonly _tag: "TenantNotFound"; readonly message: string }
   | SqlError
 
@@ -63,7 +68,10 @@ const respond = <R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse,
         case "InvalidBudget":
           return Effect.succeed(problem(422, "invalid_request", error.message))
         case "ReservationNotFound":
+        case "BudgetNotFound":
           return Effect.succeed(ApiError.toResponse(ApiError.make("not_found", error.message)))
+        case "BudgetArchived":
+          return Effect.succeed(problem(409, "budget_archived", error.message))
         case "ReservationClosed":
           return Effect.succeed(problem(409, "reservation_closed", error.message))
         case "TenantNotFound":
@@ -167,6 +175,16 @@ export const create = respond(Effect.gen(function*() {
   return HttpServerResponse.jsonUnsafe(Budgets.budgetToJson(budget), { status: 201 })
 }))
 
+/** A JSON patch (`BudgetStore.decodeBudgetPatch`); the key's id is the change's actor in the audit. */
+export const update = respond(Effect.gen(function*() {
+  const key = yield* authenticated("admin")
+  const budgetId = (yield* HttpRouter.params).id ?? ""
+  const patch = yield* decoded(BudgetStore.decodeBudgetPatch(yield* jsonBody))
+  const budgets = yield* Budgets.Budgets
+  const budget = yield* budgets.update(key.tenantId, budgetId, patch, { actor: key.keyId })
+  return HttpServerResponse.jsonUnsafe(Budgets.budgetToJson(budget))
+}))
+
 /** The routes, for the server's router. */
 export const add = (router: HttpRouter.HttpRouter) => [
   router.add("POST", paths.check, check),
@@ -174,7 +192,8 @@ export const add = (router: HttpRouter.HttpRouter) => [
   router.add("POST", paths.settle, settle),
   router.add("POST", paths.release, release),
   router.add("GET", paths.budgets, list),
-  router.add("POST", paths.budgets, create)
+  router.add("POST", paths.budgets, create),
+  router.add("PATCH", paths.budget, update)
 ]
 
 /** What the routes need, and the background jobs: webhook delivery and the budget sweep. */
