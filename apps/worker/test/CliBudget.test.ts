@@ -190,4 +190,50 @@ describe.each(targetNames)("tally budget (%s)", { timeout: 300_000 }, (name) => 
     expect(JSON.parse((await run(["list", "--tenant", tenant, "--all"])).stdout)).toHaveLength(1)
     expect((await run(["frobnicate"])).code).toBe(2)
   })
+
+  it("update changes a budget, records a crossing its new amount has reached, and keeps who did it; what cannot change exits 2", async () => {
+    const created = await run(["create", "--tenant", tenant, "--name", "team a v2", "--period", "day", "--amount", "10", "--threshold", "20", "--threshold", "50", "--team", "a"])
+    const id = JSON.parse(created.stdout).id as string
+    // 2.5 spent today: 25% of 10, 62.5% of 4.
+    const updated = await run(["update", "--tenant", tenant, "--budget", id, "--amount", "4", "--action", "block", "--name", "team a (tight)", "--team", "a", "--by", "ops"])
+    expect(updated.stderr).toBe("")
+    expect(updated.code).toBe(0)
+    expect(JSON.parse(updated.stdout)).toMatchObject({ id, name: "team a (tight)", amount: "4", action: "block", thresholds: ["20", "50"], period: "day", scope: { team: "a" } })
+    const recorded = await target.run(Effect.gen(function*() {
+      const { sql } = yield* Database.Database
+      const events = yield* sql<{ threshold: string; budget_amount: string }>`SELECT threshold::text AS threshold, budget_amount::text AS budget_amount
+        FROM tally.budget_events WHERE budget_id = ${id} ORDER BY threshold::numeric`
+      const changes = yield* sql<{ actor: string; changes: unknown }>`SELECT actor, changes FROM tally.budget_changes WHERE budget_id = ${id} ORDER BY id`
+      const [archived] = yield* sql<{ id: string }>`SELECT id FROM tally.budgets WHERE tenant_id = ${tenant} AND archived_at IS NOT NULL`
+      return { events, changes, archivedId: archived!.id }
+    }))
+    // Recorded by the update itself (no status or sweep ran since), under the new amount.
+    expect(recorded.events).toEqual([{ threshold: "20", budget_amount: "4" }, { threshold: "50", budget_amount: "4" }])
+    expect(recorded.changes).toEqual([{
+      actor: "ops",
+      changes: { name: { from: "team a v2", to: "team a (tight)" }, amount: { from: "10", to: "4" }, action: { from: "alert", to: "block" } }
+    }])
+
+    const refusals = [
+      [["--period", "week", "--amount", "5"], /^tally: budget update: --period: a budget's period cannot be changed .*; create a new budget instead$/],
+      [["--team", "b", "--amount", "5"], /^tally: budget update: scope: a budget's scope cannot be changed .*; create a new budget instead$/],
+      // These three fail before the database is opened.
+      [["--amount", "1e3"], /^tally: budget update: --amount: expected a decimal string/],
+      [["--threshold", "x"], /^tally: budget update: --threshold: /],
+      [["--action", "deny"], /^tally: budget update: --action: /],
+      [[], /^tally: budget update: expected at least one of --name, --amount, --threshold, --action$/]
+    ] as const
+    for (const [flags, message] of refusals) {
+      const out = await run(["update", "--tenant", tenant, "--budget", id, ...flags])
+      expect(out.code, flags.join(" ")).toBe(2)
+      expect(oneStderrLine(out)).toMatch(message)
+    }
+    // The budget the archive test retired.
+    const old = await run(["update", "--tenant", tenant, "--budget", recorded.archivedId, "--amount", "5"])
+    expect(old.code).toBe(2)
+    expect(oneStderrLine(old)).toMatch(/^tally: budget update: budget ".*" was archived at .* create a new budget instead$/)
+    // Nothing refused above changed the budget.
+    const [now] = JSON.parse((await run(["list", "--tenant", tenant])).stdout)
+    expect(now).toMatchObject({ id, amount: "4", thresholds: ["20", "50"], period: "day", scope: { team: "a" } })
+  })
 })
