@@ -152,6 +152,11 @@ describe.each(targets)("tally serve and tally demo as processes on %s", (target)
     expect(badPort.stderr).toBe(`tally: serve: --port must be a non-negative integer, got "http"\n`)
     const badEnv = tally(["serve"], { ...env(), TALLY_MAX_BATCH_EVENTS: "-1" })
     expect(badEnv.code).toBe(2)
-    expect(badEnv.stderr).toContain("TALLY_MAX_BATCH_EVENTS")
+    expect(badEnv.stderr).toBe(`tally: serve: TALLY_MAX_BATCH_EVENTS: expected a non-negative integer, got "-1"\n`)
+    // Read by the GraphQL endpoint as it starts, yet refused as early, with the same one line.
+    const badGraphql = tally(["serve"], { ...env(), TALLY_GRAPHQL_POLL_MS: "soon" })
+    expect(badGraphql.code).toBe(2)
+    expect(badGraphql.stderr).toBe(`tally: serve: TALLY_GRAPHQL_POLL_MS: expected milliseconds from 1 to 300000, got "soon"\n`)
+    // Every setting, one by one: apps/worker/test/CliServe.test.ts.
   }, processTimeout)
 })

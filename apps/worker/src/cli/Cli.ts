@@ -2,7 +2,7 @@
  * The `tally` command line: a contract for scripts. Results are JSON on stdout; a failure is one
  * line on stderr (`tally: <what is wrong>`) and a meaningful exit code (see CliError.ExitCode).
  */
-import { Cause, Effect, Exit } from "effect"
+import { Cause, ConfigProvider, Effect, Exit } from "effect"
 import type { CliError } from "./CliError.ts"
 import { ExitCode, invalidInput, WithExitCode } from "./CliError.ts"
 
@@ -40,7 +40,16 @@ export interface Outcome {
   readonly stderr: string
 }
 
-export const run = async (argv: ReadonlyArray<string>): Promise<Outcome> => {
+/** The contract allows one line on stderr: a message that spans several is joined into one. */
+const oneLine = (message: string): string =>
+  message.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== "").join(" ")
+
+export interface Options {
+  /** The environment the command reads its settings from (`TALLY_*`); the process' by default. */
+  readonly env?: Readonly<Record<string, string>> | undefined
+}
+
+export const run = async (argv: ReadonlyArray<string>, options: Options = {}): Promise<Outcome> => {
   const [name, ...args] = argv
   const load = name === undefined ? undefined : Object.hasOwn(commands, name) ? commands[name] : undefined
   const program: Effect.Effect<unknown, CliError> = name === undefined || name === "help" || name === "--help"
@@ -48,12 +57,14 @@ export const run = async (argv: ReadonlyArray<string>): Promise<Outcome> => {
     : load === undefined
     ? Effect.fail(invalidInput(`unknown command "${name}"; commands: ${Object.keys(commands).join(", ")}`))
     : (await load()).run(args)
-  const exit = await Effect.runPromiseExit(program)
+  const exit = await Effect.runPromiseExit(
+    options.env === undefined ? program : Effect.provideService(program, ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env: options.env }))
+  )
   if (Exit.isSuccess(exit) && exit.value instanceof WithExitCode) {
-    return { exitCode: exit.value.exitCode, stdout: `${JSON.stringify(exit.value.value, null, 2)}\n`, stderr: `tally: ${exit.value.stderr}\n` }
+    return { exitCode: exit.value.exitCode, stdout: `${JSON.stringify(exit.value.value, null, 2)}\n`, stderr: `tally: ${oneLine(exit.value.stderr)}\n` }
   }
   if (Exit.isSuccess(exit)) return { exitCode: ExitCode.ok, stdout: `${JSON.stringify(exit.value, null, 2)}\n`, stderr: "" }
   const failure = Cause.findErrorOption(exit.cause)
-  if (failure._tag === "Some") return { exitCode: failure.value.exitCode, stdout: "", stderr: `tally: ${failure.value.message}\n` }
+  if (failure._tag === "Some") return { exitCode: failure.value.exitCode, stdout: "", stderr: `tally: ${oneLine(failure.value.message)}\n` }
   return { exitCode: ExitCode.unexpected, stdout: "", stderr: `tally: unexpected error: ${Cause.pretty(exit.cause).split("\n")[0]}\n` }
 }

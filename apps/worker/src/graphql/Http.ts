@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 import type { Catalog } from "@tally/catalog"
 import type { Database, Store } from "@tally/store"
 import { makeRunner, type Services } from "./Context.ts"
@@ -24,10 +25,18 @@ export class GraphqlApi extends Context.Service<GraphqlApi, {
   readonly fetch: (request: Request) => Promise<Response>
 }>()("@tally/worker/graphql/GraphqlApi") {}
 
-/** `TALLY_GRAPHIQL` (default: on unless NODE_ENV=production), `TALLY_GRAPHQL_POLL_MS` (default 2000). */
-const settings = Config.all({
+const pollMessage = "expected milliseconds from 1 to 300000"
+
+/**
+ * `TALLY_GRAPHIQL` (default: on unless NODE_ENV=production), `TALLY_GRAPHQL_POLL_MS` (default 2000,
+ * at most the 300 s a subscription may ask for). `tally serve` reads them before it starts.
+ */
+export const settings = Config.all({
   graphiql: Config.Boolean("TALLY_GRAPHIQL").pipe(Config.withDefault(process.env["NODE_ENV"] !== "production")),
-  pollMillis: Config.Int("TALLY_GRAPHQL_POLL_MS").pipe(Config.withDefault(2000))
+  pollMillis: Config.schema(
+    Schema.NumberFromString.check(Schema.isInt({ message: pollMessage }), Schema.isBetween({ minimum: 1, maximum: 300_000 }, { message: pollMessage })),
+    "TALLY_GRAPHQL_POLL_MS"
+  ).pipe(Config.withDefault(2000))
 })
 
 const make = Effect.gen(function*() {

@@ -51,11 +51,11 @@ const SubjectPrefix = Schema.String.check(
   })
 )
 
+export const expectedServers = "expected a NATS URL such as nats://127.0.0.1:4222, or several separated by commas"
+
 /** One NATS URL or several, comma-separated. */
 export const Servers = Schema.String.check(
-  Schema.isPattern(/^\s*(nats|tls|wss?):\/\/[^\s,]+(\s*,\s*(nats|tls|wss?):\/\/[^\s,]+)*\s*$/, {
-    message: "expected a NATS URL such as nats://127.0.0.1:4222, or several separated by commas"
-  })
+  Schema.isPattern(/^\s*(nats|tls|wss?):\/\/[^\s,]+(\s*,\s*(nats|tls|wss?):\/\/[^\s,]+)*\s*$/, { message: expectedServers })
 )
 
 const positiveInt = (name: string, max: number) =>

@@ -35,17 +35,30 @@ export const defaults = {
   maxBatchEvents: 5_000
 } as const
 
-const nonNegativeInt = (name: string, max: number) =>
-  Config.schema(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: max })), name)
+const nonNegativeInt = (name: string, max: number) => {
+  const message = max === Number.MAX_SAFE_INTEGER ? "expected a non-negative integer" : `expected an integer from 0 to ${max}`
+  return Config.schema(Schema.NumberFromString.check(Schema.isInt({ message }), Schema.isBetween({ minimum: 0, maximum: max }, { message })), name)
+}
 
 const optionalString = (name: string) =>
   Config.option(Config.String(name)).pipe(Config.map((value) => Option.getOrUndefined(Option.filter(value, (s) => s !== ""))))
+
+/** What a database URL must look like; `describeDatabase` and the PostgreSQL client read it as a URL. */
+export const expectedDatabaseUrl = "expected a PostgreSQL URL such as postgres://user@host:5432/database"
+
+/** True for a `postgres://` or `postgresql://` URL. */
+export const isDatabaseUrl = (url: string): boolean =>
+  URL.canParse(url) && ["postgres:", "postgresql:"].includes(new URL(url).protocol)
+
+const DatabaseUrl = Schema.String.check(Schema.makeFilter(isDatabaseUrl, { message: expectedDatabaseUrl }))
 
 /** The configuration from `TALLY_PORT`, `TALLY_HOST`, `TALLY_DATABASE_URL`, `TALLY_DATA_DIR`, `TALLY_NATS_URL`, `TALLY_MAX_BODY_BYTES`, `TALLY_MAX_BATCH_EVENTS`. */
 export const fromEnv: Config.Config<ServerConfigShape> = Config.all({
   port: nonNegativeInt("TALLY_PORT", 65_535).pipe(Config.withDefault(defaults.port)),
   host: Config.String("TALLY_HOST").pipe(Config.withDefault(defaults.host)),
-  databaseUrl: optionalString("TALLY_DATABASE_URL").pipe(Config.map((url) => (url === undefined ? undefined : Redacted.make(url)))),
+  databaseUrl: Config.option(Config.schema(DatabaseUrl, "TALLY_DATABASE_URL")).pipe(
+    Config.map((url) => Option.getOrUndefined(Option.map(url, Redacted.make)))
+  ),
   dataDir: Config.String("TALLY_DATA_DIR").pipe(Config.withDefault(defaults.dataDir)),
   natsUrl: optionalString("TALLY_NATS_URL"),
   maxBodyBytes: nonNegativeInt("TALLY_MAX_BODY_BYTES", Number.MAX_SAFE_INTEGER).pipe(Config.withDefault(defaults.maxBodyBytes)),
@@ -64,6 +77,7 @@ export const override = (base: ServerConfigShape, overrides: Overrides): ServerC
 /** Which database a configuration points at, in words safe to print (no password). */
 export const describeDatabase = (config: ServerConfigShape): string => {
   if (config.databaseUrl === undefined) return `PGlite at ${config.dataDir}`
+  if (!URL.canParse(Redacted.value(config.databaseUrl))) return "PostgreSQL at a URL that does not parse"
   const url = new URL(Redacted.value(config.databaseUrl))
   url.password = ""
   return `PostgreSQL at ${url.toString()}`

@@ -8,15 +8,17 @@
  * tests read the port from it, e.g. with `--port 0`); logs go to stderr. On shutdown it prints
  * `{ "stopped": "<signal>" }`.
  */
-import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as HttpServer from "effect/http/HttpServer"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import * as Args from "../Args.ts"
-import { CliError, ExitCode, invalidInput } from "../CliError.ts"
+import { CliError, ExitCode, invalidConfiguration, invalidInput } from "../CliError.ts"
+import * as GraphqlRoute from "../../graphql/Http.ts"
+import * as NatsConfig from "../../nats/NatsConfig.ts"
 import * as Server from "../../server/Server.ts"
 import * as ServerConfig from "../../server/ServerConfig.ts"
 import * as UsageConsumer from "../../nats/UsageConsumer.ts"
@@ -54,16 +56,21 @@ interface FlagValues {
   readonly "max-batch-events"?: string | undefined
 }
 
-/** The configuration: environment first, flags over it, then `defaults` for what neither sets. */
+/**
+ * The configuration: environment first, flags over it, then `defaults` for what neither sets.
+ * Every setting the process reads as it starts (GraphQL's, and NATS' when a consumer runs) is
+ * checked here too, so a bad one exits 2 with one line before the database is opened.
+ */
 export const readConfig = Effect.fnUntraced(function*(command: string, values: FlagValues) {
-  const env = yield* Effect.mapError(
-    ServerConfig.fromEnv,
-    (error: Config.ConfigError) => invalidInput(`${command}: invalid configuration: ${error.message}`)
-  )
+  const invalid = invalidConfiguration(command)
+  const env = yield* Effect.catch(ServerConfig.fromEnv, invalid)
   const port = yield* Args.nonNegativeInt(command, "port", values.port)
   if (port !== undefined && port > 65_535) return yield* invalidInput(`${command}: --port must be at most 65535, got ${port}`)
   const url = values["database-url"]
-  return ServerConfig.override(env, {
+  if (url !== undefined && url !== "" && !ServerConfig.isDatabaseUrl(url)) {
+    return yield* invalidInput(`${command}: --database-url: ${ServerConfig.expectedDatabaseUrl}`)
+  }
+  const config = ServerConfig.override(env, {
     port,
     host: values.host,
     databaseUrl: url === undefined || url === "" ? undefined : Redacted.make(url),
@@ -72,6 +79,15 @@ export const readConfig = Effect.fnUntraced(function*(command: string, values: F
     maxBodyBytes: yield* Args.nonNegativeInt(command, "max-body-bytes", values["max-body-bytes"]),
     maxBatchEvents: yield* Args.nonNegativeInt(command, "max-batch-events", values["max-batch-events"])
   })
+  yield* Effect.catch(GraphqlRoute.settings, invalid)
+  if (config.natsUrl !== undefined) {
+    if (!Schema.is(NatsConfig.Servers)(config.natsUrl)) {
+      const source = values["nats-url"] === undefined ? "TALLY_NATS_URL" : "--nats-url"
+      return yield* invalidInput(`${command}: ${source}: ${NatsConfig.expectedServers}, got ${JSON.stringify(config.natsUrl)}`)
+    }
+    yield* Effect.catch(NatsConfig.fromEnv(config.natsUrl), invalid)
+  }
+  return config
 })
 
 export type Signal = "SIGINT" | "SIGTERM"
