@@ -114,6 +114,14 @@ describe.each(targets)("tally serve and tally demo as processes on %s", (target)
     expect(await stop(spawned)).toEqual({ code: 0, signal: null })
   }, processTimeout)
 
+  it("apikey list, create and revoke refuse an unknown tenant with exit 2, as the other commands do", () => {
+    for (const args of [["list"], ["create", "--scopes", "read"], ["revoke", "--key", "key_never_made"]]) {
+      const [sub, ...rest] = args
+      const refused = tally(["apikey", sub!, "--tenant", "nobody", ...rest], env())
+      expect(refused, args.join(" ")).toMatchObject({ code: 2, stdout: "", stderr: `tally: apikey ${sub}: tenant "nobody" does not exist\n` })
+    }
+  }, processTimeout)
+
   it("tally demo (pnpm start) makes a demo tenant once, prints a curl whose sample is priced, and keeps the key across restarts", async () => {
     const cwd = mkdtempSync(join(tmpdir(), "tally-demo-"))
     try {

@@ -104,7 +104,12 @@ describe("tally chargeback", () => {
       [["run", "--tenant", tenantId, "--month", "2026-3", "--dimension", "team"], /month: expected a month as YYYY-MM/],
       [["run", "--tenant", tenantId, "--month", "2026-03", "--dimension", "colour"], /dimension: expected one of/],
       [["run", "--tenant", tenantId, "--month", "2026-03"], /--dimension is required/],
-      [["run", "--tenant", "nobody", "--month", "2026-03", "--dimension", "team"], /tenant "nobody" does not exist/],
+      // An unknown tenant is refused by every subcommand, not shown as a tenant without runs.
+      [["run", "--tenant", "nobody", "--month", "2026-03", "--dimension", "team"], /^tally: chargeback run: tenant "nobody" does not exist$/],
+      [["show", "--tenant", "nobody"], /^tally: chargeback show: tenant "nobody" does not exist$/],
+      [["show", "--tenant", "nobody", "--run", "00000000-0000-4000-8000-000000000000"], /^tally: chargeback show: tenant "nobody" does not exist$/],
+      [["finalize", "--tenant", "nobody", "--run", "00000000-0000-4000-8000-000000000000"], /^tally: chargeback finalize: tenant "nobody" does not exist$/],
+      [["export", "--tenant", "nobody", "--run", "00000000-0000-4000-8000-000000000000", "--out", "/tmp/never-written.csv"], /^tally: chargeback export: tenant "nobody" does not exist$/],
       [["finalize", "--tenant", tenantId, "--run", "00000000-0000-4000-8000-000000000000"], /does not exist/],
       [["export", "--tenant", tenantId, "--run", "x", "--format", "pdf", "--out", "/tmp/x"], /--format must be csv or focus/],
       [["frobnicate"], /unknown subcommand "frobnicate"/]

@@ -16,6 +16,7 @@
  */
 import { Chargeback } from "@tally/engine"
 import { Money } from "@tally/core"
+import { Tenants } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -25,7 +26,7 @@ import type { MigrationError } from "effect/sql/Migrator"
 import type { SqlError } from "effect/sql/SqlError"
 import { writeFile } from "node:fs/promises"
 import * as Args from "../Args.ts"
-import { CliError, type CliError as CliErrorType, ExitCode, invalidInput } from "../CliError.ts"
+import { CliError, type CliError as CliErrorType, ExitCode, invalidConfiguration, invalidInput } from "../CliError.ts"
 import * as Server from "../../server/Server.ts"
 import * as ServerConfig from "../../server/ServerConfig.ts"
 
@@ -43,21 +44,30 @@ const databaseFlags = {
 
 type Failure = CliErrorType | SqlError | MigrationError
 
-/** Runs `effect` with the chargeback service over the configured database; a database failure exits 1. */
+/**
+ * Runs `effect` for `tenantId` with the chargeback service over the configured database; a
+ * database failure exits 1. An unknown tenant exits 2 (`tenant "…" does not exist`) for every
+ * subcommand, rather than listing no runs as if the tenant had none.
+ */
 const withChargeback = <A>(
   command: string,
+  tenantId: string,
   values: { readonly "database-url"?: string | undefined; readonly "data-dir"?: string | undefined },
   effect: Effect.Effect<A, Failure, Chargeback.Chargeback>
 ): Effect.Effect<A, CliErrorType> =>
   Effect.gen(function*() {
-    const env = yield* Effect.mapError(ServerConfig.fromEnv, (error) => invalidInput(`${command}: invalid configuration: ${error.message}`))
+    const env = yield* Effect.catch(ServerConfig.fromEnv, invalidConfiguration(command))
     const url = values["database-url"]
+    if (url !== undefined && url !== "" && !ServerConfig.isDatabaseUrl(url)) {
+      return yield* invalidInput(`${command}: --database-url: ${ServerConfig.expectedDatabaseUrl}`)
+    }
     const config = ServerConfig.override(env, {
       databaseUrl: url === undefined || url === "" ? undefined : Redacted.make(url),
       dataDir: values["data-dir"]
     })
-    return yield* effect.pipe(
-      Effect.provide(Chargeback.Chargeback.layer.pipe(Layer.provide(Server.layerDatabase(config)))),
+    const requireTenant = Tenants.Tenants.use((tenants) => tenants.get(tenantId)).pipe(Effect.catchTag("TenantNotFound", domain(command)))
+    return yield* Effect.andThen(requireTenant, effect).pipe(
+      Effect.provide(Layer.merge(Chargeback.Chargeback.layer, Tenants.Tenants.layer).pipe(Layer.provide(Server.layerDatabase(config)))),
       Effect.mapError((error) =>
         error._tag === "CliError"
           ? error
@@ -175,6 +185,7 @@ const runCommand = (args: ReadonlyArray<string>) =>
     const input = decoded.success
     return yield* withChargeback(
       command,
+      tenantId,
       values,
       Effect.gen(function*() {
         const service = yield* Chargeback.Chargeback
@@ -200,6 +211,7 @@ const finalizeCommand = (args: ReadonlyArray<string>) =>
     const runId = yield* Args.required(command, "run", values.run)
     return yield* withChargeback(
       command,
+      tenantId,
       values,
       Chargeback.Chargeback.use((s) => s.finalize(tenantId, runId, { finalizedBy: values.by ?? "cli" })).pipe(
         Effect.map(runJson),
@@ -229,6 +241,7 @@ const showCommand = (args: ReadonlyArray<string>) =>
     const runId = values.run
     return yield* withChargeback(
       command,
+      tenantId,
       values,
       Effect.gen(function*() {
         const service = yield* Chargeback.Chargeback
@@ -276,6 +289,7 @@ const exportCommand = (args: ReadonlyArray<string>) =>
     if (format !== "csv" && format !== "focus") return yield* invalidInput(`${command}: --format must be csv or focus, got "${format}"`)
     const written = yield* withChargeback(
       command,
+      tenantId,
       values,
       Effect.gen(function*() {
         const service = yield* Chargeback.Chargeback

@@ -20,7 +20,7 @@ import * as Redacted from "effect/Redacted"
 import type { MigrationError } from "effect/sql/Migrator"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Args from "../Args.ts"
-import { CliError, type CliError as CliErrorType, ExitCode, invalidInput } from "../CliError.ts"
+import { CliError, type CliError as CliErrorType, ExitCode, invalidConfiguration, invalidInput } from "../CliError.ts"
 import * as Server from "../../server/Server.ts"
 import * as ServerConfig from "../../server/ServerConfig.ts"
 
@@ -39,8 +39,11 @@ const withStore = <A>(
   effect: Effect.Effect<A, CliErrorType | SqlError | MigrationError, Store.Services>
 ): Effect.Effect<A, CliErrorType> =>
   Effect.gen(function*() {
-    const env = yield* Effect.mapError(ServerConfig.fromEnv, (error) => invalidInput(`${command}: invalid configuration: ${error.message}`))
+    const env = yield* Effect.catch(ServerConfig.fromEnv, invalidConfiguration(command))
     const url = values["database-url"]
+    if (url !== undefined && url !== "" && !ServerConfig.isDatabaseUrl(url)) {
+      return yield* invalidInput(`${command}: --database-url: ${ServerConfig.expectedDatabaseUrl}`)
+    }
     const config = ServerConfig.override(env, {
       databaseUrl: url === undefined || url === "" ? undefined : Redacted.make(url),
       dataDir: values["data-dir"]
@@ -59,6 +62,13 @@ const withStore = <A>(
   })
 
 const invalid = (command: string) => (error: { readonly message: string }) => Effect.fail(invalidInput(`${command}: ${error.message}`))
+
+/**
+ * Fails with `tenant "…" does not exist` (exit 2) for an unknown tenant, which would otherwise
+ * list no keys and look like a tenant without any.
+ */
+const requireTenant = (command: string, tenantId: string) =>
+  Tenants.Tenants.use((tenants) => tenants.get(tenantId)).pipe(Effect.asVoid, Effect.catchTag("TenantNotFound", invalid(command)))
 
 const tenantJson = (tenant: Tenants.Tenant) => ({
   tenantId: tenant.id,
@@ -178,7 +188,7 @@ const apikeyList = (args: ReadonlyArray<string>) =>
     const command = "apikey list"
     const { values } = yield* Args.parse(command, args, { ...databaseFlags, tenant: { type: "string" } })
     const tenantId = yield* Args.required(command, "tenant", values.tenant)
-    const keys = yield* withStore(command, values, ApiKeys.ApiKeys.use((k) => k.list(tenantId)))
+    const keys = yield* withStore(command, values, Effect.andThen(requireTenant(command, tenantId), ApiKeys.ApiKeys.use((k) => k.list(tenantId))))
     return keys.map(keyJson)
   })
 
@@ -191,7 +201,10 @@ const apikeyRevoke = (args: ReadonlyArray<string>) =>
     const key = yield* withStore(
       command,
       values,
-      ApiKeys.ApiKeys.use((k) => k.revoke(tenantId, keyId)).pipe(Effect.catchTag("ApiKeyNotFound", invalid(command)))
+      Effect.andThen(
+        requireTenant(command, tenantId),
+        ApiKeys.ApiKeys.use((k) => k.revoke(tenantId, keyId)).pipe(Effect.catchTag("ApiKeyNotFound", invalid(command)))
+      )
     )
     return keyJson(key)
   })
