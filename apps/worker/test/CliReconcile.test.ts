@@ -2,8 +2,9 @@
  * `tally reconcile` as a script runs it: a real CLI process over a database it opens itself (an
  * embedded PGlite data directory; a throwaway PostgreSQL database when `TALLY_TEST_DATABASE_URL`
  * is set). The ledger is seeded through the store with a real OpenAI payload priced by the engine;
- * a provider CSV adds a day the ledger never saw. Checked: the summary's fields on stdout, the full
- * report written to `--out`, and exit 2 with one `tally:` line for bad input.
+ * a provider CSV adds a day the ledger never saw and a day after the period. Checked: the
+ * summary's fields on stdout, the full report written to `--out`, and exit 2 with one `tally:`
+ * line for bad input.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -66,7 +67,8 @@ describe.each(targetNames)("tally reconcile (%s)", { timeout: 300_000 }, (name) 
       if (result.inserted !== 1) throw new Error(`seeding: ${JSON.stringify(result.items)}`)
     }))
     csv = join(dir, "openai.csv")
-    writeFileSync(csv, "date,provider,model,project,input_tokens,output_tokens,cost,currency\n2026-05-07,openai,gpt-4.1-nano,web,9000,100,0.0125,USD\n")
+    // 06-01 is the run's `to`, outside its period: left out and counted, not missing on our side.
+    writeFileSync(csv, "date,provider,model,project,input_tokens,output_tokens,cost,currency\n2026-05-07,openai,gpt-4.1-nano,web,9000,100,0.0125,USD\n2026-06-01,openai,gpt-4.1-nano,web,500,10,0.0007,USD\n")
   }, 300_000)
 
   afterAll(async () => {
@@ -84,9 +86,11 @@ describe.each(targetNames)("tally reconcile (%s)", { timeout: 300_000 }, (name) 
     expect(printed).toMatchObject({ tenant: TENANT, out, period: { from: "2026-05-01T00:00:00.000Z", to: "2026-06-01T00:00:00.000Z" } })
     expect(printed.runId).toMatch(/^[0-9a-f-]{36}$/)
     expect(printed.summary).toMatchObject({ rows: 1, rederivedMatching: 1, bySeverity: { error: 1 }, byKind: { "missing-on-our-side": 1 } })
-    // Only ledger rows inside the report's period (05-07) are compared: the 05-01 call is not missing on theirs.
+    // Only ledger rows inside the report's period (05-07 to 06-02) are compared: the 05-01 call is not missing on theirs.
     expect(printed.summary.billed).toEqual({ USD: printed.summary.rederived.USD })
-    expect(printed.summary.reports).toEqual([{ format: "csv", provider: "openai", counts: expect.objectContaining({ "missing-on-our-side": 1, "missing-on-their-side": 0 }) }])
+    expect(printed.summary.reports).toEqual([
+      { format: "csv", provider: "openai", counts: expect.objectContaining({ "missing-on-our-side": 1, "missing-on-their-side": 0 }), rowsOutsidePeriod: 1 }
+    ])
     const report = JSON.parse(readFileSync(out, "utf8"))
     expect(report.runId).toBe(printed.runId)
     const missing = report.findings.find((f: { kind: string }) => f.kind === "missing-on-our-side")

@@ -141,5 +141,35 @@ describe(`Reconciliation on ${backend}`, () => {
         const compared = yield* Run.run({ tenantId, period, book, reports: [csv], save: false })
         assert.deepStrictEqual(compared.findings.map((f) => f.kind).sort(), ["missing-on-our-side", "missing-on-their-side"])
       }), testTimeout)
+
+    it.effect("report rows outside the run's period are left out of the comparison and counted, not missing on our side", () =>
+      Effect.gen(function*() {
+        const ingest = yield* Ingest
+        const { book } = yield* Catalog.Catalog
+        const tenantId = yield* newTenant()
+        yield* ingest.ingest(tenantId, [{ requestId: "a", occurredAt: at, provider: "openai", api: "chat.completions", payload: sse, labels: { project: "web" } }])
+        // A month's CSV for a run over 2025-08-06 only: the day before and the day at `to` are outside.
+        const oneDay = { from: new Date("2025-08-06T00:00:00Z"), to: new Date("2025-08-07T00:00:00Z") }
+        const csv = Result.getOrThrow(Compare.parse("csv", [
+          "date,provider,model,project,cost",
+          "2025-08-05,openai,gpt-4.1-nano,web,1.00",
+          "2025-08-06,openai,gpt-4.1-nano,other,2.00",
+          "2025-08-07,openai,gpt-4.1-nano,web,3.00",
+          "2025-08-07,openai,gpt-4.1-nano,other,4.00"
+        ].join("\n")))
+        const report = yield* Run.run({ tenantId, period: oneDay, book, reports: [csv], save: false })
+        const comparison = report.comparisons[0]!
+        assert.deepStrictEqual([...new Set(comparison.lines.map((l) => l.day))], ["2025-08-06"])
+        assert.strictEqual(comparison.rowsOutsidePeriod, 3)
+        assert.deepStrictEqual(report.summary.reports, [{ format: "csv", provider: "openai", counts: comparison.counts, rowsOutsidePeriod: 3 }])
+        // The in-period row still takes part: its project has no ledger calls, the ledger's call no report row.
+        const missing = report.findings.filter((f) => f.kind === "missing-on-our-side")
+        assert.deepStrictEqual(missing.map((f) => [f.occurredAt, f.reportedCost]), [["2025-08-06T00:00:00.000Z", "2"]])
+        assert.strictEqual(comparison.counts["missing-on-their-side"], 1)
+
+        // A JSON report wholly outside the run's period (an OpenAI costs page of 2024-11-01) compares nothing.
+        const november = yield* Run.run({ tenantId, period: oneDay, book, reports: [parsed("openai-costs", "openai-costs.json")], save: false })
+        assert.deepStrictEqual([november.comparisons[0]!.lines, november.comparisons[0]!.rowsOutsidePeriod, november.findings], [[], 1, []])
+      }), testTimeout)
   })
 })

@@ -25,6 +25,8 @@ export class ReportInvalid extends Schema.TaggedError<ReportInvalid>()("ReportIn
 
 export interface ReportRow {
   readonly day: string
+  /** When the row's bucket starts (a CSV row's day at 00:00 UTC): it is in a period when this is. */
+  readonly start: Date
   readonly model: string | null
   readonly project: string | null
   /** Input (all kinds, cached included) and output tokens; null when the report has no usage. */
@@ -86,7 +88,7 @@ const parseJsonReport = (format: Format, content: string): Result.Result<ParsedR
     for (const row of report.success.rows) {
       if (from === undefined || row.start < from) from = row.start
       if (to === undefined || row.end > to) to = row.end
-      const base = { day: dayOf(row.start), model: modelOf(row.labels), project: projectOf(row.labels) }
+      const base = { day: dayOf(row.start), start: new Date(row.start), model: modelOf(row.labels), project: projectOf(row.labels) }
       if ("amount" in row) rows.push({ ...base, inputTokens: null, outputTokens: null, cost: row.amount, currency: row.currency })
       else rows.push({ ...base, inputTokens: inputOf(row.usage), outputTokens: outputOf(row.usage), cost: null, currency: null })
     }
@@ -188,7 +190,7 @@ const parseCsv = (content: string): Result.Result<ParsedReport, ReportInvalid> =
     if (provider !== undefined) providers.add(provider.toLowerCase())
     if (from === undefined || day < from) from = day
     if (to === undefined || day > to) to = day
-    rows.push({ day, model: get("model") ?? null, project: get("project") ?? null, inputTokens: input.success, outputTokens: output.success, cost: cost ?? null, currency })
+    rows.push({ day, start: new Date(`${day}T00:00:00Z`), model: get("model") ?? null, project: get("project") ?? null, inputTokens: input.success, outputTokens: output.success, cost: cost ?? null, currency })
   }
   if (from === undefined || to === undefined) return invalid("csv", "no rows")
   if (providers.size > 1) return invalid("csv", `rows name ${providers.size} providers (${[...providers].join(", ")}); upload one file per provider`)
@@ -224,8 +226,11 @@ export interface Line {
 export interface Comparison {
   readonly format: Format
   readonly provider: string | null
+  /** The report's own period. */
   readonly period: { readonly from: string; readonly to: string }
   readonly counts: Readonly<Record<Status, number>>
+  /** Report rows outside the run's period: left out of the comparison. */
+  readonly rowsOutsidePeriod: number
   readonly lines: ReadonlyArray<Line>
   readonly findings: ReadonlyArray<Findings.Finding>
 }
@@ -240,22 +245,33 @@ interface Side {
   requestIds: Array<string>
 }
 
-/** Compares one report with the ledger rows (of any period: the report's own is applied here). */
+/**
+ * Compares one report with the ledger rows over the run's `period` (default: the report's own).
+ * Only what lies in both the run's period and the report's takes part: report rows whose bucket
+ * starts outside the run's period are left out (the run's ledger has nothing there to compare
+ * with) and counted in `rowsOutsidePeriod`; ledger rows outside the report's period are left out.
+ * The grain (by model, by project) and the currency are the whole report's.
+ */
 export const compare = (
   report: ParsedReport,
   ledger: ReadonlyArray<PricedCall.PricedCall>,
-  tolerance: Findings.Tolerance = Findings.defaultTolerance
+  tolerance: Findings.Tolerance = Findings.defaultTolerance,
+  period: Reconciliation.Period = report.period
 ): Comparison => {
   const byModel = report.rows.some((r) => r.model !== null)
   const byProject = report.rows.some((r) => r.project !== null)
   const hasCost = report.rows.some((r) => r.cost !== null)
   const hasTokens = report.rows.some((r) => r.inputTokens !== null || r.outputTokens !== null)
   const currency = report.rows.find((r) => r.currency !== null)?.currency ?? "USD"
+  const from = Math.max(report.period.from.getTime(), period.from.getTime())
+  const to = Math.min(report.period.to.getTime(), period.to.getTime())
+  const inPeriod = (row: ReportRow) => row.start.getTime() >= period.from.getTime() && row.start.getTime() < period.to.getTime()
+  const rows = report.rows.filter(inPeriod)
   const key = (day: string, model: string | null, project: string | null) =>
     JSON.stringify([day, byModel ? modelKey(model ?? "") : null, byProject ? project ?? "" : null])
 
   const theirs = new Map<string, { model: string | null; project: string | null; input: number | null; output: number | null; cost: Money.Decimal | null; currency: string | null }>()
-  for (const row of report.rows) {
+  for (const row of rows) {
     const k = key(row.day, row.model, row.project)
     const entry = theirs.get(k) ?? { model: row.model, project: row.project, input: null, output: null, cost: null, currency: row.currency }
     if (row.inputTokens !== null) entry.input = (entry.input ?? 0) + row.inputTokens
@@ -264,8 +280,6 @@ export const compare = (
     theirs.set(k, entry)
   }
 
-  const from = report.period.from.getTime()
-  const to = report.period.to.getTime()
   const ours = new Map<string, Side>()
   for (const row of ledger) {
     const at = DateTime.toEpochMillis(row.occurredAt)
@@ -341,6 +355,7 @@ export const compare = (
     provider: report.provider,
     period: { from: report.period.from.toISOString(), to: report.period.to.toISOString() },
     counts,
+    rowsOutsidePeriod: report.rows.length - rows.length,
     lines,
     findings
   }

@@ -39,7 +39,13 @@ export interface RunReport {
     readonly billed: Readonly<Record<string, string>>
     readonly rederived: Readonly<Record<string, string>>
     readonly whatIf: Readonly<Record<string, string>> | null
-    readonly reports: ReadonlyArray<{ readonly format: string; readonly provider: string | null; readonly counts: Readonly<Record<Compare.Status, number>> }>
+    readonly reports: ReadonlyArray<{
+      readonly format: string
+      readonly provider: string | null
+      readonly counts: Readonly<Record<Compare.Status, number>>
+      /** Report rows outside the run's period, left out of the comparison. */
+      readonly rowsOutsidePeriod: number
+    }>
   }
   readonly comparisons: ReadonlyArray<Compare.Comparison>
   readonly findings: ReadonlyArray<Findings.Finding>
@@ -92,7 +98,7 @@ export const run = (options: RunOptions): Effect.Effect<RunReport, SqlError, Dat
         evidence: { deadLetterId: conflict.deadLetterId, refused: conflict.item }
       }))
     }
-    const comparisons = (options.reports ?? []).map((report) => Compare.compare(report, rows, options.tolerance))
+    const comparisons = (options.reports ?? []).map((report) => Compare.compare(report, rows, options.tolerance, period))
     for (const c of comparisons) findings.push(...c.findings)
     findings.sort((a, b) => Findings.severityRank[a.severity] - Findings.severityRank[b.severity] || a.kind.localeCompare(b.kind))
 
@@ -111,7 +117,7 @@ export const run = (options: RunOptions): Effect.Effect<RunReport, SqlError, Dat
       billed: asRecord(billed),
       rederived: asRecord(rederivedSums),
       whatIf: options.whatIf === undefined ? null : asRecord(whatIfSums),
-      reports: comparisons.map((c) => ({ format: c.format, provider: c.provider, counts: c.counts }))
+      reports: comparisons.map((c) => ({ format: c.format, provider: c.provider, counts: c.counts, rowsOutsidePeriod: c.rowsOutsidePeriod }))
     }
     const body = { period: { from: period.from.toISOString(), to: period.to.toISOString() }, summary, comparisons }
     let runId: string | null = null
