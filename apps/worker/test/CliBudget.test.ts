@@ -128,6 +128,12 @@ describe.each(targetNames)("tally budget (%s)", { timeout: 300_000 }, (name) => 
     const currency = await run(["create", "--tenant", "nobody", "--name", "x", "--period", "day", "--amount", "1"])
     expect(currency.code).toBe(2)
     expect(oneStderrLine(currency)).toContain("does not exist")
+    // An unknown tenant is refused, not shown as a tenant without budgets or webhook.
+    for (const args of [["list", "--tenant", "nobody"], ["webhook", "--tenant", "nobody", "--remove"]]) {
+      const unknown = await run(args)
+      expect(unknown.code, args.join(" ")).toBe(2)
+      expect(oneStderrLine(unknown)).toBe(`tally: budget ${args[0]}: tenant "nobody" does not exist`)
+    }
     const missing = await run(["create", "--tenant", tenant, "--period", "day", "--amount", "1"])
     expect(missing.code).toBe(2)
     expect(oneStderrLine(missing)).toBe("tally: budget create: --name is required")

@@ -21,7 +21,7 @@
  * change: `--period` and the scope flags are accepted by `update` only to say so.
  */
 import { Budgets } from "@tally/engine"
-import { Budgets as BudgetStore, Outbox, Store } from "@tally/store"
+import { Budgets as BudgetStore, Outbox, Store, Tenants } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -149,12 +149,23 @@ const flagOf = (field: string): string => {
 const messageOf = (error: BudgetStore.InvalidBudget): string =>
   error.message.startsWith(`${error.field}: `) ? error.message.slice(error.field.length + 2) : error.message
 
+/**
+ * Fails with `tenant "…" does not exist` (exit 2) for an unknown tenant, which would otherwise
+ * list no budgets or remove no webhook and look like a tenant without any.
+ */
+const requireTenant = (command: string, tenantId: string) =>
+  Tenants.Tenants.use((tenants) => tenants.get(tenantId)).pipe(Effect.asVoid, Effect.catchTag("TenantNotFound", invalid(command)))
+
 const list = (args: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const command = "budget list"
     const { values } = yield* Args.parse(command, args, { ...databaseFlags, tenant: { type: "string" }, all: { type: "boolean" } })
     const tenantId = yield* Args.required(command, "tenant", values.tenant)
-    const budgets = yield* withBudgets(command, values, Budgets.Budgets.use((b) => b.list(tenantId, { includeArchived: values.all === true })))
+    const budgets = yield* withBudgets(
+      command,
+      values,
+      Effect.andThen(requireTenant(command, tenantId), Budgets.Budgets.use((b) => b.list(tenantId, { includeArchived: values.all === true })))
+    )
     return budgets.map(Budgets.budgetToJson)
   })
 
@@ -291,7 +302,7 @@ const webhook = (args: ReadonlyArray<string>) =>
     })
     const tenantId = yield* Args.required(command, "tenant", values.tenant)
     if (values.remove === true) {
-      const removed = yield* withBudgets(command, values, Outbox.Outbox.use((o) => o.removeWebhook(tenantId)))
+      const removed = yield* withBudgets(command, values, Effect.andThen(requireTenant(command, tenantId), Outbox.Outbox.use((o) => o.removeWebhook(tenantId))))
       return { tenantId, removed }
     }
     const url = yield* Args.required(command, "url", values.url)
