@@ -42,6 +42,22 @@ export const Tier = Schema.Struct({
 export type Tier = typeof Tier.Type
 
 /**
+ * Tiers with the same threshold would both apply above it, and which one prices the call would
+ * depend on their order: each tier needs its own `aboveTokens`.
+ */
+const Tiers = Schema.Array(Tier).check(
+  Schema.makeFilter<ReadonlyArray<Tier>>((tiers) => {
+    const seen = new Map<number, number>()
+    for (const [index, tier] of tiers.entries()) {
+      const other = seen.get(tier.aboveTokens)
+      if (other !== undefined) return `tiers[${index}].aboveTokens: ${tier.aboveTokens} is already the threshold of tiers[${other}]; each tier needs its own threshold`
+      seen.set(tier.aboveTokens, index)
+    }
+    return undefined
+  }, { identifier: "Tiers" })
+)
+
+/**
  * `cliff`: once the prompt exceeds a threshold, the whole request is priced at that tier's rates
  * (Gemini, Anthropic long context). `graduated`: each bucket's own quantity is split into bands,
  * tokens beyond a threshold priced at that band's rate (volume pricing).
@@ -72,7 +88,7 @@ export const PricingSnapshot = Schema.Struct({
   /** Free-form reporting metadata per tool kind (e.g. which search engine, context size). */
   toolMetadata: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
   tierMode: Schema.optionalKey(TierMode),
-  tiers: Schema.optionalKey(Schema.Array(Tier)),
+  tiers: Schema.optionalKey(Tiers),
   /** Percent off every line for batch calls (`usage.batch`). */
   batchDiscountPercent: Schema.optionalKey(Percent),
   /** Multiplier on every line by `usage.serviceTier` (e.g. priority 1.8, flex 0.5). */

@@ -51,7 +51,7 @@ export const snapshotEncoded = (options: { tiers?: boolean; conditions?: boolean
     serviceTierMultipliers: options.conditions === false ? fc.constant({}) : fc.record({ priority: decimalString(3, 2), flex: decimalString(1, 2) }),
     regionMultipliers: options.conditions === false ? fc.constant({}) : fc.record({ eu: decimalString(2, 2) }),
     tiers: options.tiers === true
-      ? fc.array(fc.record({ aboveTokens: fc.integer({ min: 0, max: 3_000_000 }), rates: fullRates }), { maxLength: 3 })
+      ? fc.uniqueArray(fc.record({ aboveTokens: fc.integer({ min: 0, max: 3_000_000 }), rates: fullRates }), { maxLength: 3, selector: (tier) => tier.aboveTokens })
       : fc.constant([])
   })
 

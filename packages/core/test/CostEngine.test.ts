@@ -124,6 +124,12 @@ describe("worked examples from public price sheets", () => {
     // 1000*1 + 2000*0.5 + 2000*0.25 per 1M
     expect(text(b.total)).toBe("0.0025")
   })
+
+  it("two tiers with the same threshold are refused: which one priced a call would depend on their order", () => {
+    expect(() =>
+      snapshot({ rates: { inputText: "1" }, tiers: [{ aboveTokens: 1000, rates: { inputText: "2" } }, { aboveTokens: 1000, rates: { inputText: "3" } }] })
+    ).toThrow(/tiers\[1\]\.aboveTokens: 1000 is already the threshold of tiers\[0\]/)
+  })
 })
 
 describe("missing prices are errors, never a silent zero", () => {
