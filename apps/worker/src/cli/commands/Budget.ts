@@ -21,24 +21,15 @@
  * change: `--period` and the scope flags are accepted by `update` only to say so.
  */
 import { Budgets } from "@tally/engine"
-import { Budgets as BudgetStore, Outbox, Store, Tenants } from "@tally/store"
+import { Budgets as BudgetStore, Outbox, Store } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
-import type { MigrationError } from "effect/sql/Migrator"
-import type { SqlError } from "effect/sql/SqlError"
 import * as Args from "../Args.ts"
-import { CliError, type CliError as CliErrorType, ExitCode, invalidInput } from "../CliError.ts"
-import * as Server from "../../server/Server.ts"
-import * as ServerConfig from "../../server/ServerConfig.ts"
+import { databaseFlags, type DatabaseFlags, type Failure, invalid, requireTenant, withDatabase } from "../CommandDatabase.ts"
+import { type CliError as CliErrorType, invalidInput } from "../CliError.ts"
 import { parseAt } from "./Cost.ts"
-
-const databaseFlags = {
-  "database-url": { type: "string" },
-  "data-dir": { type: "string" }
-} as const
 
 const scopeFlags = {
   project: { type: "string" },
@@ -52,36 +43,14 @@ const scopeFlags = {
 
 type Services = Store.Services | Budgets.Budgets | BudgetStore.Budgets | Outbox.Outbox
 
-/** Runs `effect` over the budget services of the configured database; a database failure exits 1. */
-const withBudgets = <A>(
-  command: string,
-  values: { readonly "database-url"?: string | undefined; readonly "data-dir"?: string | undefined },
-  effect: Effect.Effect<A, CliErrorType | SqlError | MigrationError, Services>
-): Effect.Effect<A, CliErrorType> =>
-  Effect.gen(function*() {
-    const env = yield* Effect.mapError(ServerConfig.fromEnv, (error) => invalidInput(`${command}: invalid configuration: ${error.message}`))
-    const url = values["database-url"]
-    const config = ServerConfig.override(env, {
-      databaseUrl: url === undefined || url === "" ? undefined : Redacted.make(url),
-      dataDir: values["data-dir"]
-    })
-    const layer = Layer.merge(Budgets.layerWith, Outbox.Outbox.layer).pipe(
-      Layer.provideMerge(Store.layerWith(Server.layerDatabase(config)))
-    )
-    return yield* effect.pipe(
-      Effect.provide(layer),
-      Effect.mapError((error) =>
-        error._tag === "CliError"
-          ? error
-          : new CliError({
-            message: `${command}: database error (${ServerConfig.describeDatabase(config)}): ${error.message}`,
-            exitCode: ExitCode.unexpected
-          })
-      )
-    )
-  })
-
-const invalid = (command: string) => (error: { readonly message: string }) => Effect.fail(invalidInput(`${command}: ${error.message}`))
+/** Runs `effect` over the budget services of the configured database. */
+const withBudgets = <A>(command: string, values: DatabaseFlags, effect: Effect.Effect<A, Failure, Services>) =>
+  withDatabase(
+    command,
+    values,
+    (database) => Layer.merge(Budgets.layerWith, Outbox.Outbox.layer).pipe(Layer.provideMerge(Store.layerWith(database))),
+    effect
+  )
 
 const scopeOf = (values: { readonly [K in keyof typeof scopeFlags]?: string | undefined }): Record<string, string> => {
   const scope: Record<string, string> = {}
@@ -148,13 +117,6 @@ const flagOf = (field: string): string => {
 
 const messageOf = (error: BudgetStore.InvalidBudget): string =>
   error.message.startsWith(`${error.field}: `) ? error.message.slice(error.field.length + 2) : error.message
-
-/**
- * Fails with `tenant "…" does not exist` (exit 2) for an unknown tenant, which would otherwise
- * list no budgets or remove no webhook and look like a tenant without any.
- */
-const requireTenant = (command: string, tenantId: string) =>
-  Tenants.Tenants.use((tenants) => tenants.get(tenantId)).pipe(Effect.asVoid, Effect.catchTag("TenantNotFound", invalid(command)))
 
 const list = (args: ReadonlyArray<string>) =>
   Effect.gen(function*() {

@@ -20,15 +20,11 @@ import { Tenants } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
-import type { MigrationError } from "effect/sql/Migrator"
-import type { SqlError } from "effect/sql/SqlError"
 import { writeFile } from "node:fs/promises"
 import * as Args from "../Args.ts"
-import { CliError, type CliError as CliErrorType, ExitCode, invalidConfiguration, invalidInput } from "../CliError.ts"
-import * as Server from "../../server/Server.ts"
-import * as ServerConfig from "../../server/ServerConfig.ts"
+import { databaseFlags, type DatabaseFlags, type Failure, invalid, requireTenant, withDatabase } from "../CommandDatabase.ts"
+import { invalidInput } from "../CliError.ts"
 
 export const usage = [
   "tally chargeback run --tenant <id> (--month YYYY-MM | --from <ISO> --to <ISO>) --dimension <team|costCenter|label|model|provider|tag:key> [--rule proportional|even|fixed|none] [--share owner=percent]... [--among owner]... [--shared owner]... [--currency XXX] [--by <actor>] [--showback]",
@@ -37,50 +33,18 @@ export const usage = [
   "tally chargeback export --tenant <id> --run <id> [--format csv|focus] --out <file>"
 ].join("\n")
 
-const databaseFlags = {
-  "database-url": { type: "string" },
-  "data-dir": { type: "string" }
-} as const
-
-type Failure = CliErrorType | SqlError | MigrationError
-
 /**
  * Runs `effect` for `tenantId` with the chargeback service over the configured database; a
  * database failure exits 1. An unknown tenant exits 2 (`tenant "…" does not exist`) for every
  * subcommand, rather than listing no runs as if the tenant had none.
  */
-const withChargeback = <A>(
-  command: string,
-  tenantId: string,
-  values: { readonly "database-url"?: string | undefined; readonly "data-dir"?: string | undefined },
-  effect: Effect.Effect<A, Failure, Chargeback.Chargeback>
-): Effect.Effect<A, CliErrorType> =>
-  Effect.gen(function*() {
-    const env = yield* Effect.catch(ServerConfig.fromEnv, invalidConfiguration(command))
-    const url = values["database-url"]
-    if (url !== undefined && url !== "" && !ServerConfig.isDatabaseUrl(url)) {
-      return yield* invalidInput(`${command}: --database-url: ${ServerConfig.expectedDatabaseUrl}`)
-    }
-    const config = ServerConfig.override(env, {
-      databaseUrl: url === undefined || url === "" ? undefined : Redacted.make(url),
-      dataDir: values["data-dir"]
-    })
-    const requireTenant = Tenants.Tenants.use((tenants) => tenants.get(tenantId)).pipe(Effect.catchTag("TenantNotFound", domain(command)))
-    return yield* Effect.andThen(requireTenant, effect).pipe(
-      Effect.provide(Layer.merge(Chargeback.Chargeback.layer, Tenants.Tenants.layer).pipe(Layer.provide(Server.layerDatabase(config)))),
-      Effect.mapError((error) =>
-        error._tag === "CliError"
-          ? error
-          : new CliError({
-            message: `${command}: database error (${ServerConfig.describeDatabase(config)}): ${error.message}`,
-            exitCode: ExitCode.unexpected
-          })
-      )
-    )
-  })
-
-/** A chargeback error the caller can fix: exit 2 with its message. */
-const domain = (command: string) => (error: { readonly message: string }) => Effect.fail(invalidInput(`${command}: ${error.message}`))
+const withChargeback = <A>(command: string, tenantId: string, values: DatabaseFlags, effect: Effect.Effect<A, Failure, Chargeback.Chargeback>) =>
+  withDatabase(
+    command,
+    values,
+    (database) => Layer.merge(Chargeback.Chargeback.layer, Tenants.Tenants.layer).pipe(Layer.provide(database)),
+    Effect.andThen(requireTenant(command, tenantId), effect)
+  )
 
 const fmt = (value: Money.Decimal) => Money.format(value)
 const iso = (value: DateTime.Utc) => DateTime.formatIso(value)
@@ -193,7 +157,7 @@ const runCommand = (args: ReadonlyArray<string>) =>
           return { showback: true, ...computationJson(yield* service.showback(tenantId, input)) }
         }
         return runJson(yield* service.run(tenantId, { ...input, createdBy: values.by ?? "cli" }))
-      }).pipe(Effect.catchTag(["InvalidChargeback", "PeriodFinalized", "TenantNotFound"], domain(command)))
+      }).pipe(Effect.catchTag(["InvalidChargeback", "PeriodFinalized", "TenantNotFound"], invalid(command)))
     )
   })
 
@@ -215,7 +179,7 @@ const finalizeCommand = (args: ReadonlyArray<string>) =>
       values,
       Chargeback.Chargeback.use((s) => s.finalize(tenantId, runId, { finalizedBy: values.by ?? "cli" })).pipe(
         Effect.map(runJson),
-        Effect.catchTag(["InvalidChargeback", "RunNotFound", "RunAlreadyFinal", "RunStale", "PeriodFinalized"], domain(command))
+        Effect.catchTag(["InvalidChargeback", "RunNotFound", "RunAlreadyFinal", "RunStale", "PeriodFinalized"], invalid(command))
       )
     )
   })
@@ -267,7 +231,7 @@ const showCommand = (args: ReadonlyArray<string>) =>
           hasMore: page.hasMore,
           endCursor: page.endCursor
         }
-      }).pipe(Effect.catchTag(["InvalidChargeback", "RunNotFound"], domain(command)))
+      }).pipe(Effect.catchTag(["InvalidChargeback", "RunNotFound"], invalid(command)))
     )
   })
 
@@ -299,7 +263,7 @@ const exportCommand = (args: ReadonlyArray<string>) =>
         }
         const { rows, run } = yield* service.focus(tenantId, runId)
         return { text: Chargeback.Csv.focus(rows), records: rows.length, run }
-      }).pipe(Effect.catchTag(["RunNotFound"], domain(command)))
+      }).pipe(Effect.catchTag(["RunNotFound"], invalid(command)))
     )
     yield* Effect.tryPromise({
       try: () => writeFile(out, written.text),

@@ -12,7 +12,7 @@ import { connect } from "@nats-io/transport-node"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Args from "../Args.ts"
-import { CliError, ExitCode, invalidInput } from "../CliError.ts"
+import { CliError, ExitCode, invalidConfiguration, invalidInput } from "../CliError.ts"
 import { readText } from "../Input.ts"
 import * as NatsConfig from "../../nats/NatsConfig.ts"
 import * as Streams from "../../nats/Streams.ts"
@@ -36,10 +36,7 @@ export const run = (args: ReadonlyArray<string>) =>
     const perMessage = (yield* Args.nonNegativeInt("publish", "per-message", values["per-message"])) ?? 100
     if (perMessage === 0) return yield* invalidInput("publish: --per-message must be at least 1")
     if (positionals.length !== 1) return yield* invalidInput("publish: expected one events file, or - for stdin")
-    const config = yield* Effect.mapError(
-      NatsConfig.fromEnv(url),
-      (error) => invalidInput(`publish: invalid configuration: ${error.message}`)
-    )
+    const config = yield* Effect.catch(NatsConfig.fromEnv(url), invalidConfiguration("publish"))
     const subject = `${config.subjectPrefix}.${tenant}`
     const checked = tenantOf(config.subjectPrefix, subject)
     if (Result.isFailure(checked)) return yield* invalidInput(`publish: --tenant: ${checked.failure.message}`)

@@ -17,58 +17,16 @@ import { ApiKeys, type PricedCall, Store, Tenants } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import type { MigrationError } from "effect/sql/Migrator"
-import type { SqlError } from "effect/sql/SqlError"
 import * as Args from "../Args.ts"
-import { CliError, type CliError as CliErrorType, ExitCode, invalidConfiguration, invalidInput } from "../CliError.ts"
-import * as Server from "../../server/Server.ts"
-import * as ServerConfig from "../../server/ServerConfig.ts"
-
-const databaseFlags = {
-  "database-url": { type: "string" },
-  "data-dir": { type: "string" }
-} as const
+import { databaseFlags, type DatabaseFlags, type Failure, invalid, requireTenant, withDatabase } from "../CommandDatabase.ts"
+import { type CliError as CliErrorType, invalidInput } from "../CliError.ts"
 
 /** Every scope; a tenant's first key gets all of them. */
 export const allScopes: ReadonlyArray<ApiKeys.Scope> = ["ingest", "read", "admin"]
 
-/** Runs `effect` over the store of the configured database; a database failure exits 1. */
-const withStore = <A>(
-  command: string,
-  values: { readonly "database-url"?: string | undefined; readonly "data-dir"?: string | undefined },
-  effect: Effect.Effect<A, CliErrorType | SqlError | MigrationError, Store.Services>
-): Effect.Effect<A, CliErrorType> =>
-  Effect.gen(function*() {
-    const env = yield* Effect.catch(ServerConfig.fromEnv, invalidConfiguration(command))
-    const url = values["database-url"]
-    if (url !== undefined && url !== "" && !ServerConfig.isDatabaseUrl(url)) {
-      return yield* invalidInput(`${command}: --database-url: ${ServerConfig.expectedDatabaseUrl}`)
-    }
-    const config = ServerConfig.override(env, {
-      databaseUrl: url === undefined || url === "" ? undefined : Redacted.make(url),
-      dataDir: values["data-dir"]
-    })
-    return yield* effect.pipe(
-      Effect.provide(Store.layerWith(Server.layerDatabase(config))),
-      Effect.mapError((error) =>
-        error._tag === "CliError"
-          ? error
-          : new CliError({
-            message: `${command}: database error (${ServerConfig.describeDatabase(config)}): ${error.message}`,
-            exitCode: ExitCode.unexpected
-          })
-      )
-    )
-  })
-
-const invalid = (command: string) => (error: { readonly message: string }) => Effect.fail(invalidInput(`${command}: ${error.message}`))
-
-/**
- * Fails with `tenant "…" does not exist` (exit 2) for an unknown tenant, which would otherwise
- * list no keys and look like a tenant without any.
- */
-const requireTenant = (command: string, tenantId: string) =>
-  Tenants.Tenants.use((tenants) => tenants.get(tenantId)).pipe(Effect.asVoid, Effect.catchTag("TenantNotFound", invalid(command)))
+/** Runs `effect` over the store of the configured database. */
+const withStore = <A>(command: string, values: DatabaseFlags, effect: Effect.Effect<A, Failure, Store.Services>) =>
+  withDatabase(command, values, Store.layerWith, effect)
 
 const tenantJson = (tenant: Tenants.Tenant) => ({
   tenantId: tenant.id,
