@@ -83,6 +83,13 @@ export const empty: Usage = { tokens: {} }
 
 export const tokens = (usage: Usage, bucket: TokenBucket): number => usage.tokens[bucket] ?? 0
 
+/** Every bucket, 0 where `counts` has none: for reports that show all buckets. */
+export const allTokens = (counts: TokenCounts): Required<TokenCounts> => {
+  const all = {} as Record<TokenBucket, number>
+  for (const bucket of TokenBuckets) all[bucket] = counts[bucket] ?? 0
+  return all
+}
+
 /** The prompt size that selects tiers: the reported inclusive count, else the sum of input buckets. */
 export const promptSize = (usage: Usage): number => {
   if (usage.promptTokens !== undefined) return usage.promptTokens

@@ -18,7 +18,7 @@
  *   cut from UTC hours).
  * The parts never overlap, so sums are the ledger's sums.
  */
-import { Money } from "@tally/core"
+import { Money, Usage } from "@tally/core"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -229,22 +229,7 @@ const measureColumns = RollupSql.measures.map(([column]) => column)
 
 const tokenBuckets = Object.entries(LedgerRow.tokenColumns) as ReadonlyArray<readonly [keyof TokenCounts, string]>
 
-const zeroTokens = (): TokenCounts => ({
-  inputText: 0,
-  cacheRead: 0,
-  cacheWrite5m: 0,
-  cacheWrite1h: 0,
-  inputImage: 0,
-  inputAudio: 0,
-  inputVideo: 0,
-  outputText: 0,
-  reasoning: 0,
-  outputImage: 0,
-  outputAudio: 0,
-  outputVideo: 0,
-  embedding: 0,
-  training: 0
-})
+const zeroTokens = (): TokenCounts => Usage.allTokens({})
 
 export const emptyMeasures = (): UsageMeasures => ({
   requests: 0,

@@ -5,7 +5,7 @@
  * of a page are each loaded once (dataloaders).
  */
 import { Match, PriceBook } from "@tally/catalog"
-import { type CostBreakdown, type Money, PricingSnapshot } from "@tally/core"
+import { type CostBreakdown, type Money, PricingSnapshot, Usage } from "@tally/core"
 import { TenantPricing } from "@tally/engine"
 import { Queries } from "@tally/store"
 import * as DateTime from "effect/DateTime"
@@ -46,23 +46,7 @@ const UsageDetailRef = builder.objectRef<Queries.LedgerRecord["call"]["usage"]>(
   fields: (t) => ({
     tokens: t.field({
       type: TokenCountsRef,
-      resolve: (u) => ({
-        inputText: 0,
-        cacheRead: 0,
-        cacheWrite5m: 0,
-        cacheWrite1h: 0,
-        inputImage: 0,
-        inputAudio: 0,
-        inputVideo: 0,
-        outputText: 0,
-        reasoning: 0,
-        outputImage: 0,
-        outputAudio: 0,
-        outputVideo: 0,
-        embedding: 0,
-        training: 0,
-        ...u.tokens
-      })
+      resolve: (u) => Usage.allTokens(u.tokens)
     }),
     requests: t.field({ type: "Long", nullable: true, resolve: (u) => u.requests ?? null }),
     webSearches: t.field({ type: "Long", nullable: true, resolve: (u) => u.webSearches ?? null }),
