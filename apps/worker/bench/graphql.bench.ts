@@ -27,8 +27,8 @@
  * measure many times, create a database yourself and give its URL as TALLY_BENCH_TARGET_URL: it is
  * kept, and a run that finds it loaded with TALLY_BENCH_ROWS calls measures without loading.
  */
-import { CostEngine, PricingSnapshot, type Usage } from "@tally/core"
-import { ApiKeys, Database, type PricedCall, Queries, Store, Tenants, UsageLedger } from "@tally/store"
+import { CostEngine, PricingSnapshot, type Usage, type UsageRecord } from "@tally/core"
+import { ApiKeys, Database, Queries, Store, Tenants, UsageLedger } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -99,7 +99,7 @@ const snapshots = [
 const teams = Array.from({ length: 12 }, (_, i) => `team-${String.fromCharCode(97 + i)}`)
 const projects = Array.from({ length: 10 }, (_, i) => `project-${i}`)
 
-const makeCall = (g: ReturnType<typeof generator>, stream: number, index: number, at: number): PricedCall.PricedCall => {
+const makeCall = (g: ReturnType<typeof generator>, stream: number, index: number, at: number): UsageRecord.UsageRecord => {
   const model = g.skewed(snapshots)
   const team = g.skewed(teams)
   const project = projects[(teams.indexOf(team) + g.int(2)) % projects.length]!

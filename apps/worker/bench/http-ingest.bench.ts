@@ -27,9 +27,10 @@
  * TALLY_BENCH_EVENTS (default 50,000), TALLY_BENCH_BATCH (500), TALLY_BENCH_CONCURRENCY (4).
  * TALLY_BENCH_PROFILE=<dir> writes a V8 CPU profile of the server process there (where time goes).
  */
+import type { UsageRecord } from "@tally/core"
 import { Catalog } from "@tally/catalog"
 import { Ingest, IngestPipeline } from "@tally/engine"
-import { ApiKeys, Database, type PricedCall, Store, Tenants, UsageLedger } from "@tally/store"
+import { ApiKeys, Database, Store, Tenants, UsageLedger } from "@tally/store"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -155,7 +156,7 @@ const storePath = (parallel: number, prefix: string) =>
     const ledger = yield* UsageLedger.UsageLedger
     const { book } = yield* Catalog.Catalog
     const tenantId = (yield* (yield* Tenants.Tenants).create({ name: `Bench store ${parallel}` })).id
-    const priced = (from: number, count: number): Array<PricedCall.PricedCall> =>
+    const priced = (from: number, count: number): Array<UsageRecord.UsageRecord> =>
       events(from, count, prefix).flatMap((e) => {
         const p = Ingest.prepare({ book, tenantId, options: {} }, e)
         return p._tag === "Priced" ? [p.call] : []

@@ -6,9 +6,9 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Money } from "@tally/core"
+import { Money, type UsageRecord } from "@tally/core"
 import { BudgetPeriod } from "@tally/engine"
-import { Database, type PricedCall, Store, Tenants, UsageLedger } from "@tally/store"
+import { Database, Store, Tenants, UsageLedger } from "@tally/store"
 import { DateTime, Effect, ManagedRuntime, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Cli from "../src/cli/Cli.ts"
@@ -52,7 +52,7 @@ const postgresTarget = async (adminUrl: string): Promise<Target> => {
   }
 }
 
-const call = (requestId: string, occurredAt: string, cost: string, labels: PricedCall.Labels = {}): PricedCall.PricedCall => ({
+const call = (requestId: string, occurredAt: string, cost: string, labels: UsageRecord.Labels = {}): UsageRecord.UsageRecord => ({
   requestId,
   occurredAt: DateTime.makeUnsafe(occurredAt),
   provider: "openai",
@@ -94,7 +94,7 @@ describe.each(targetNames)("tally budget (%s)", { timeout: 300_000 }, (name) => 
     target = name === "postgres" ? await postgresTarget(adminUrl!) : pgliteTarget()
     await target.run(Effect.gen(function*() {
       yield* (yield* Tenants.Tenants).create({ id: tenant, name: "CLI budgets", currency: "EUR", timeZone: "Europe/Berlin" })
-      const calls: Array<PricedCall.PricedCall> = []
+      const calls: Array<UsageRecord.UsageRecord> = []
       // 3 EUR a day for the last 40 days for team "a"; a fixed day in 2025 for `status --at`.
       for (let d = 1; d <= 40; d++) calls.push(call(`daily-${d}`, noonDaysAgo(d), "3", { team: "a" }))
       calls.push(call("fixed-1", "2025-03-30T10:00:00Z", "7", { team: "a" }))

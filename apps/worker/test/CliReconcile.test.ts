@@ -21,7 +21,7 @@ const book = Result.getOrThrow(Catalog.loadBookSync())
 const payload = (JSON.parse(readFileSync(join(root, "apps/worker/test/fixtures/payloads/openai/chat_completion_basic.json"), "utf8")) as { payload: unknown }).payload
 const at = "2026-05-01T10:00:00Z"
 const costed = Costing.cost(book, Result.getOrThrow(Normalize.normalize({ provider: "openai", payload })), { at })
-const call = Costing.toPricedCall(costed, { requestId: "c-1", occurredAt: DateTime.makeUnsafe(at), labels: { project: "web" }, tags: {} })
+const call = Costing.toUsageRecord(costed, { requestId: "c-1", occurredAt: DateTime.makeUnsafe(at), labels: { project: "web" }, tags: {} })
 
 const TENANT = "recon"
 const period = ["--tenant", TENANT, "--from", "2026-05-01T00:00:00Z", "--to", "2026-06-01T00:00:00Z"]

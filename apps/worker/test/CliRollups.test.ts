@@ -9,10 +9,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Catalog } from "@tally/catalog"
-import { Money } from "@tally/core"
+import { Money, type UsageRecord } from "@tally/core"
 import { Costing } from "@tally/engine"
 import { Normalize } from "@tally/providers"
-import { Database, type PricedCall, Rollups, Store, Tenants, UsageLedger } from "@tally/store"
+import { Database, Rollups, Store, Tenants, UsageLedger } from "@tally/store"
 import { DateTime, Effect, ManagedRuntime, Redacted, Result } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Cli from "../src/cli/Cli.ts"
@@ -22,16 +22,16 @@ const fixtures = join(root, "apps/worker/test/fixtures/payloads")
 const book = Result.getOrThrow(Catalog.loadBookSync())
 
 /** A fixture's call, priced by the engine at `at`, as the ledger records it. */
-const call = (fixture: string, provider: string, requestId: string, at: string, labels: PricedCall.Labels = {}): PricedCall.PricedCall => {
+const call = (fixture: string, provider: string, requestId: string, at: string, labels: UsageRecord.Labels = {}): UsageRecord.UsageRecord => {
   const payload = (JSON.parse(readFileSync(join(fixtures, fixture), "utf8")) as { payload: unknown }).payload
   const normalized = Result.getOrThrow(Normalize.normalize({ provider, payload }))
   const costed = Costing.cost(book, normalized, { at })
-  return Costing.toPricedCall(costed, { requestId, occurredAt: DateTime.makeUnsafe(at), labels, tags: {} })
+  return Costing.toUsageRecord(costed, { requestId, occurredAt: DateTime.makeUnsafe(at), labels, tags: {} })
 }
 
 const ACME = "acme"
 const GLOBEX = "globex"
-const seed: Record<string, ReadonlyArray<PricedCall.PricedCall>> = {
+const seed: Record<string, ReadonlyArray<UsageRecord.UsageRecord>> = {
   [ACME]: [
     call("anthropic/messages_basic.json", "anthropic", "a-1", "2026-05-01T10:05:00Z", { project: "search" }),
     call("anthropic/messages_basic.json", "anthropic", "a-2", "2026-05-01T10:40:00Z", { project: "search" }),

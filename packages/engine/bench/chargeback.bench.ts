@@ -25,8 +25,8 @@
  * The generated database (`tally_bench_chargeback_<rows>`) is dropped afterwards unless
  * TALLY_BENCH_KEEP=1, in which case a later run with the same sizes reuses it and skips generation.
  */
-import { CostEngine, Money, PricingSnapshot, type Usage } from "@tally/core"
-import { Database, type PricedCall, Store, Tenants, UsageLedger } from "@tally/store"
+import { CostEngine, Money, PricingSnapshot, type Usage, type UsageRecord } from "@tally/core"
+import { Database, Store, Tenants, UsageLedger } from "@tally/store"
 import { DateTime, Effect, Layer, Redacted, Stream } from "effect"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import * as Result from "effect/Result"
@@ -80,7 +80,7 @@ const teamWeights = (() => {
   return w.map((x) => (acc += x / sum))
 })()
 
-const call = (index: number, occurredAt: number, prefix = "r"): PricedCall.PricedCall => {
+const call = (index: number, occurredAt: number, prefix = "r"): UsageRecord.UsageRecord => {
   const random = rng(index * 2654435761)
   const int = (max: number) => Math.floor(random() * max)
   const snapshot = snapshots[index % 2]!
@@ -201,7 +201,7 @@ const program = Effect.gen(function*() {
       const writer = Effect.gen(function*() {
         while (next < batches) {
           const b = next++
-          const calls: Array<PricedCall.PricedCall> = []
+          const calls: Array<UsageRecord.UsageRecord> = []
           for (let i = b * batchSize; i < Math.min(bulkRows, (b + 1) * batchSize); i++) calls.push(call(i, instantOf(i)))
           const result = yield* ledger.insertBatch(tenantId, calls)
           if (result.inserted !== calls.length) return yield* Effect.die(new Error(`batch ${b}: ${result.inserted} of ${calls.length} inserted`))

@@ -19,8 +19,9 @@
  * database is created there and dropped afterwards), else PGlite in memory. TALLY_BENCH_EVENTS
  * (default 20,000) and TALLY_BENCH_BATCH (default 500) override the sizes.
  */
+import type { UsageRecord } from "@tally/core"
 import { Catalog } from "@tally/catalog"
-import { Database, type PricedCall, Store, Tenants, UsageLedger } from "@tally/store"
+import { Database, Store, Tenants, UsageLedger } from "@tally/store"
 import { Duration, Effect, Layer, Redacted } from "effect"
 import { Ingest, prepare } from "../src/Ingest.ts"
 import { IngestPipeline } from "../src/Pipeline.ts"
@@ -151,7 +152,7 @@ const program = Effect.gen(function*() {
   let next = 0
   const batch = () => Array.from({ length: batchSize }, () => event(next++))
   /** The same events priced ahead of time, as the store path receives them. */
-  const priced = (tenantId: string, events: ReadonlyArray<unknown>): Array<PricedCall.PricedCall> =>
+  const priced = (tenantId: string, events: ReadonlyArray<unknown>): Array<UsageRecord.UsageRecord> =>
     events.flatMap((e) => {
       const p = prepare({ book, tenantId, options: {} }, e)
       return p._tag === "Priced" ? [p.call] : []

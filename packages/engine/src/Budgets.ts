@@ -11,8 +11,8 @@
  * `evaluate` sweeps every active budget's current period: the catch-up for a process that died
  * between a batch's commit and its evaluation.
  */
-import { Money } from "@tally/core"
-import { Budgets as BudgetStore, Database, type PricedCall, type Tenants } from "@tally/store"
+import { Money, type UsageRecord } from "@tally/core"
+import { Budgets as BudgetStore, Database, type Tenants } from "@tally/store"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -24,11 +24,11 @@ import * as Forecast from "./Forecast.ts"
 
 export type Budget = BudgetStore.Budget
 
-/** What evaluation needs of an inserted call; a `PricedCall` is one. */
+/** What evaluation needs of an inserted call; a `UsageRecord` is one. */
 export interface CommittedCall {
   readonly occurredAt: DateTime.Utc
   readonly model: string
-  readonly labels: PricedCall.Labels
+  readonly labels: UsageRecord.Labels
 }
 
 export interface Evaluation {

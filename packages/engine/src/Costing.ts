@@ -16,9 +16,8 @@
  * cannot be priced the whole call is unpriced, so a partial figure never looks complete.
  */
 import type { Match, PriceBook } from "@tally/catalog"
-import { CostBreakdown, CostEngine, Money, Usage } from "@tally/core"
+import { CostBreakdown, CostEngine, Money, Usage, type UsageRecord } from "@tally/core"
 import type { NormalizedCall } from "@tally/providers"
-import type { PricedCall } from "@tally/store"
 import type { DateTime } from "effect"
 import { Result } from "effect"
 import * as MatchMemo from "./internal/MatchMemo.ts"
@@ -204,14 +203,14 @@ export type CostedCallJson = ReturnType<typeof toJson>
 export interface LedgerFields {
   readonly requestId: string
   readonly occurredAt: DateTime.Utc
-  readonly labels: PricedCall.Labels
+  readonly labels: UsageRecord.Labels
   readonly tags: Readonly<Record<string, string>>
   /** The payload's original text, when byte-for-byte matters (streams). */
   readonly rawText?: string | undefined
 }
 
 /** The ledger row for a costed call (the store re-checks the cost rules before writing). */
-export const toPricedCall = (costed: CostedCall, fields: LedgerFields): PricedCall.PricedCall => ({
+export const toUsageRecord = (costed: CostedCall, fields: LedgerFields): UsageRecord.UsageRecord => ({
   requestId: fields.requestId,
   occurredAt: fields.occurredAt,
   provider: costed.call.provider,
@@ -229,6 +228,6 @@ export const toPricedCall = (costed: CostedCall, fields: LedgerFields): PricedCa
   difference: costed.difference,
   labels: fields.labels,
   tags: fields.tags,
-  raw: costed.call.raw as PricedCall.PricedCall["raw"],
+  raw: costed.call.raw as UsageRecord.UsageRecord["raw"],
   ...(fields.rawText === undefined ? {} : { rawText: fields.rawText })
 })

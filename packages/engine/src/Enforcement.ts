@@ -18,7 +18,7 @@
  * under the same request id (the ledger then counts it), or until `settleGraceSeconds` passed.
  * An expired or released reservation holds nothing.
  */
-import { Money } from "@tally/core"
+import { FieldError, Money, UsageRecord } from "@tally/core"
 import { Budgets as BudgetStore, Database, type Tenants } from "@tally/store"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
@@ -99,10 +99,6 @@ export class ReservationClosed extends Schema.TaggedError<ReservationClosed>()("
 // Request bodies ------------------------------------------------------------------------------
 
 const NonNegativeCost = Money.NonNegativeDecimal
-const RequestId = Schema.String.check(
-  Schema.isMinLength(1, { message: "expected a non-empty request id" }),
-  Schema.isMaxLength(256, { message: "expected a request id of at most 256 characters" })
-)
 
 /** Labels a gateway sends; the API key's id comes from the key itself. */
 export const RequestLabels = Schema.Struct({
@@ -124,14 +120,14 @@ export const ReserveBody = Schema.Struct({
   labels: Schema.optionalKey(RequestLabels),
   estimatedCost: NonNegativeCost,
   currency: Schema.optionalKey(Money.CurrencyCode),
-  requestId: Schema.optionalKey(RequestId),
+  requestId: Schema.optionalKey(UsageRecord.RequestId),
   ttlSeconds: Schema.optionalKey(Schema.Int)
 })
 
 export const SettleBody = Schema.Struct({
   reservationId: Schema.String,
   actualCost: NonNegativeCost,
-  requestId: Schema.optionalKey(RequestId)
+  requestId: Schema.optionalKey(UsageRecord.RequestId)
 })
 
 export const ReleaseBody = Schema.Struct({
@@ -145,7 +141,7 @@ const decoder = <S extends Schema.Codec<unknown, unknown, never, never>>(schema:
   return (input: unknown): Result.Result<S["Type"], InvalidEnforcementRequest> => {
     const decoded = decode(input)
     if (Result.isSuccess(decoded)) return Result.succeed(decoded.success)
-    const { field, message } = BudgetStore.firstIssue(decoded.failure, "(body)")
+    const { field, message } = FieldError.fromSchemaError(decoded.failure, { root: "(body)" })
     return Result.fail(new InvalidEnforcementRequest({ field, message: `${field}: ${message}` }))
   }
 }

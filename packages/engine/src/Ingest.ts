@@ -22,9 +22,8 @@
  * transactions per batch, never a query per event.
  */
 import type { Catalog, PriceBook } from "@tally/catalog"
-import { Money } from "@tally/core"
+import { Money, type UsageRecord } from "@tally/core"
 import { Normalize, type NormalizedCall, type NormalizeError } from "@tally/providers"
-import type { PricedCall } from "@tally/store"
 import { type Database, DeadLetters, type PriceBooks, type Tenants, UsageLedger } from "@tally/store"
 import { Context, DateTime, Duration, Effect, Layer, Result, Schema } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
@@ -35,7 +34,7 @@ import * as UsageEvent from "./UsageEvent.ts"
 
 export interface IngestOptions {
   /** Labels from the API key; an event's own labels win field by field. */
-  readonly defaultLabels?: Partial<PricedCall.Labels> | undefined
+  readonly defaultLabels?: Partial<UsageRecord.Labels> | undefined
   readonly apiKeyId?: string | undefined
 }
 
@@ -120,7 +119,7 @@ export interface Rejected {
 /** An event priced and ready for the ledger. */
 export interface Priced {
   readonly _tag: "Priced"
-  readonly call: PricedCall.PricedCall
+  readonly call: UsageRecord.UsageRecord
   readonly costed: Costing.CostedCall
 }
 
@@ -175,7 +174,7 @@ export interface PrepareContext {
   readonly options: IngestOptions
 }
 
-const scopeOf = (context: PrepareContext, labels: PricedCall.Labels): PriceBook.Scope => {
+const scopeOf = (context: PrepareContext, labels: UsageRecord.Labels): PriceBook.Scope => {
   const scope: { -readonly [K in keyof PriceBook.Scope]: string } = { tenant: context.tenantId }
   if (context.options.apiKeyId !== undefined && context.options.apiKeyId !== "") scope.apiKey = context.options.apiKeyId
   if (labels.project !== undefined && labels.project !== "") scope.project = labels.project
@@ -224,7 +223,7 @@ export const prepare = (context: PrepareContext, input: unknown): Prepared => {
   if (!UsageEvent.isRaw(event) && costed.unpriced?.reason === "unknown-provider" && Normalize.resolveProvider(event.provider) === undefined) {
     return reject(event.requestId, "provider", `unknown provider ${JSON.stringify(event.provider)}: ${costed.unpriced.message}`, "rejected", input)
   }
-  const priced = Costing.toPricedCall(costed, {
+  const priced = Costing.toUsageRecord(costed, {
     requestId: event.requestId,
     occurredAt: event.occurredAt,
     labels,
@@ -334,7 +333,7 @@ export const make = Effect.gen(function*() {
       const context: PrepareContext = { book, tenantId, options: submission.options ?? {} }
       return submission.events.map((event) => prepare(context, event))
     })
-    const calls: Array<PricedCall.PricedCall> = []
+    const calls: Array<UsageRecord.UsageRecord> = []
     const rejected: Array<DeadLetters.DeadLetterInput> = []
     for (const list of prepared) {
       for (const p of list) {

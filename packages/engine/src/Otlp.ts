@@ -26,8 +26,8 @@
  * Tags: `otel.trace_id`, `otel.span_name`, and `otel.scope` (the instrumentation scope's name)
  * when present, so a call can be found in the tracing backend.
  */
+import { FieldError } from "@tally/core"
 import { Predicate, Result, Schema } from "effect"
-import * as SchemaPath from "./internal/SchemaPath.ts"
 
 export interface SkippedSpan {
   readonly spanId: string
@@ -222,9 +222,8 @@ export const spansToEvents = (otlpJson: unknown): Result.Result<Converted, OtlpI
   }
   const decoded = decodeRequest(otlpJson)
   if (Result.isFailure(decoded)) {
-    const problem = SchemaPath.firstProblem(decoded.failure)
-    const path = SchemaPath.format(problem.path, "(body)")
-    return Result.fail(new OtlpInvalid({ path, message: `${path}: ${problem.message}` }))
+    const { field: path, message } = FieldError.fromSchemaError(decoded.failure, { root: "(body)" })
+    return Result.fail(new OtlpInvalid({ path, message: `${path}: ${message}` }))
   }
   const events: Array<unknown> = []
   const skipped: Array<SkippedSpan> = []

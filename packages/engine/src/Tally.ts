@@ -12,13 +12,12 @@
  * database.
  */
 import { Catalog } from "@tally/catalog"
-import { CostBreakdown, CostEngine, PricingSnapshot, Usage } from "@tally/core"
+import { CostBreakdown, CostEngine, FieldError, PricingSnapshot, Usage } from "@tally/core"
 import { Normalize } from "@tally/providers"
 import { Database, Store, Tenants } from "@tally/store"
 import { Clock, DateTime, Effect, Layer, ManagedRuntime, Redacted, Schema } from "effect"
 import * as Costing from "./Costing.ts"
 import { Ingest, type IngestOptions, type IngestResult } from "./Ingest.ts"
-import * as SchemaPath from "./internal/SchemaPath.ts"
 import { IngestPipeline, type PipelineConfig } from "./Pipeline.ts"
 
 export interface TallyOptions {
@@ -90,9 +89,8 @@ const decodeStrict = <S extends Schema.Decoder<unknown>>(schema: S, root: string
   const decode = Schema.decodeUnknownEffect(schema, { onExcessProperty: "error", errors: "first" })
   return (input: unknown): Effect.Effect<S["Type"], InvalidInput, S["DecodingServices"]> =>
     Effect.mapError(decode(input), (error) => {
-      const problem = SchemaPath.firstProblem(error)
-      const field = problem.path.length === 0 ? root : `${root}.${SchemaPath.format(problem.path, root)}`
-      return new InvalidInput({ field, message: `${field}: ${problem.message}` })
+      const { field, message } = FieldError.fromSchemaError(error, { prefix: root })
+      return new InvalidInput({ field, message: `${field}: ${message}` })
     })
 }
 

@@ -10,11 +10,10 @@
  * loader; a change reaches pricing within `bookTtl`, when the loader sees the version move.
  */
 import { Catalog, Clone, MatchRule, ModelDefinition, PriceBook } from "@tally/catalog"
-import { Money, PricingSnapshot } from "@tally/core"
+import { FieldError, Money, PricingSnapshot } from "@tally/core"
 import { PriceBooks, type Tenants } from "@tally/store"
 import { Tenants as TenantStore } from "@tally/store"
 import { Cache, Clock, Context, DateTime, Duration, Effect, Exit, Layer, Result, Schema } from "effect"
-import * as SchemaIssue from "effect/SchemaIssue"
 import type { SqlError } from "effect/sql/SqlError"
 
 /** How long a built book is used before the tenant's settings and version are read again. */
@@ -233,14 +232,10 @@ export interface MultiplierInput {
   readonly models?: unknown
 }
 
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
-
 /** The first problem of a schema error, with its path under `root`. */
 const schemaProblem = (root: string, error: Schema.SchemaError): InvalidPricing => {
-  const first = formatter(error.issue).issues[0]
-  const path = (first?.path ?? []).map((key) => String(typeof key === "object" ? key.key : key))
-  const field = [root, ...path].filter((p) => p !== "").join(".")
-  return invalid(field === "" ? "(input)" : field, first?.message ?? error.message)
+  const { field, message } = FieldError.fromSchemaError(error, { prefix: root })
+  return invalid(field, message)
 }
 
 const decodeSnapshot = Schema.decodeUnknownResult(PricingSnapshot.PricingSnapshot, { onExcessProperty: "error" })

@@ -5,10 +5,8 @@
  * Decoding is strict: an unknown key is an error, so a misspelt label (`enviroment`) is never
  * silently dropped. A rejection names the JSON path of the first problem.
  */
-import { Usage } from "@tally/core"
-import type { PricedCall } from "@tally/store"
+import { FieldError, Usage, UsageRecord } from "@tally/core"
 import { Predicate, Result, Schema, SchemaTransformation } from "effect"
-import * as SchemaPath from "./internal/SchemaPath.ts"
 
 /** An instant with its zone, e.g. `2026-05-01T12:00:00Z` or `2026-05-01T14:00:00.250+02:00`. */
 const IsoDateTime = Schema.String.check(
@@ -18,11 +16,6 @@ const IsoDateTime = Schema.String.check(
 )
 
 export const OccurredAt = IsoDateTime.pipe(Schema.decodeTo(Schema.DateTimeUtc, SchemaTransformation.dateTimeUtcFromString))
-
-export const RequestId = Schema.String.check(
-  Schema.isMinLength(1, { message: "expected a non-empty request id" }),
-  Schema.isMaxLength(256, { message: "expected a request id of at most 256 characters" })
-)
 
 /** Attribution labels as producers name them (`user` is the end user of the caller's product). */
 export const EventLabels = Schema.Struct({
@@ -38,7 +31,7 @@ export const EventLabels = Schema.Struct({
 export type EventLabels = typeof EventLabels.Type
 
 const common = {
-  requestId: RequestId,
+  requestId: UsageRecord.RequestId,
   occurredAt: OccurredAt,
   labels: Schema.optionalKey(EventLabels),
   tags: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
@@ -83,7 +76,7 @@ const decodeRaw = Schema.decodeUnknownResult(RawEvent, options)
 const decodeNormalized = Schema.decodeUnknownResult(NormalizedEvent, options)
 const requestIdOf = (input: Record<string, unknown>): string | null => {
   const id = input["requestId"]
-  return Predicate.isString(id) && id.length > 0 && id.length <= 256 ? id : null
+  return UsageRecord.isRequestId(id) ? id : null
 }
 
 const rejected = (requestId: string | null, path: string, message: string): EventRejected =>
@@ -106,8 +99,8 @@ export const decodeEvent = (input: unknown): Result.Result<UsageEvent, EventReje
   }
   const decoded: Result.Result<UsageEvent, Schema.SchemaError> = hasPayload ? decodeRaw(input) : decodeNormalized(input)
   if (Result.isSuccess(decoded)) return Result.succeed(decoded.success)
-  const problem = SchemaPath.firstProblem(decoded.failure)
-  return Result.fail(rejected(requestId, SchemaPath.format(problem.path, "(event)"), problem.message))
+  const { field, message } = FieldError.fromSchemaError(decoded.failure, { root: "(event)" })
+  return Result.fail(rejected(requestId, field, message))
 }
 
 /**
@@ -116,10 +109,10 @@ export const decodeEvent = (input: unknown): Result.Result<UsageEvent, EventReje
  */
 export const ledgerLabels = (
   labels: EventLabels | undefined,
-  defaults: Partial<PricedCall.Labels> | undefined,
+  defaults: Partial<UsageRecord.Labels> | undefined,
   apiKeyId: string | undefined
-): PricedCall.Labels => {
-  const out: { -readonly [K in keyof PricedCall.Labels]?: string } = { ...defaults }
+): UsageRecord.Labels => {
+  const out: { -readonly [K in keyof UsageRecord.Labels]?: string } = { ...defaults }
   if (labels !== undefined) {
     if (labels.project !== undefined) out.project = labels.project
     if (labels.environment !== undefined) out.environment = labels.environment
@@ -131,7 +124,7 @@ export const ledgerLabels = (
     if (labels.costCenter !== undefined) out.costCenter = labels.costCenter
   }
   if (apiKeyId !== undefined) out.apiKeyId = apiKeyId
-  for (const key of Object.keys(out) as Array<keyof PricedCall.Labels>) if (out[key] === undefined) delete out[key]
+  for (const key of Object.keys(out) as Array<keyof UsageRecord.Labels>) if (out[key] === undefined) delete out[key]
   return out
 }
 

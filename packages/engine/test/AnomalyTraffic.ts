@@ -4,8 +4,8 @@
  * log-normal token counts and a nightly batch burst. Deterministic for a seed. Anomalies are
  * injected as extra or altered calls at known hours.
  */
-import { CostEngine, Money, PricingSnapshot, type Usage } from "@tally/core"
-import { type PricedCall, UsageLedger } from "@tally/store"
+import { CostEngine, Money, PricingSnapshot, type Usage, type UsageRecord } from "@tally/core"
+import { UsageLedger } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
@@ -188,7 +188,7 @@ export const cleanTraffic = (seed: number): Array<Call> => {
   return calls
 }
 
-export const toPricedCall = (call: Call, requestId: string): PricedCall.PricedCall => {
+export const toUsageRecord = (call: Call, requestId: string): UsageRecord.UsageRecord => {
   const usage: Usage.Usage = { tokens: { inputText: call.inputText, outputText: call.outputText } }
   const breakdown = Result.getOrThrow(CostEngine.price(usage, snapshots[call.model]))
   return {
@@ -218,7 +218,7 @@ export const record = (tenantId: string, calls: ReadonlyArray<Call>, prefix = "c
     const ledger = yield* UsageLedger.UsageLedger
     const sorted = [...calls].sort((a, b) => a.occurredAt - b.occurredAt)
     for (let i = 0; i < sorted.length; i += 1_000) {
-      const batch = sorted.slice(i, i + 1_000).map((call, j) => toPricedCall(call, `${prefix}-${i + j}`))
+      const batch = sorted.slice(i, i + 1_000).map((call, j) => toUsageRecord(call, `${prefix}-${i + j}`))
       const result = yield* ledger.insertBatch(tenantId, batch)
       if (result.inserted !== batch.length) {
         return yield* Effect.die(new Error(`expected ${batch.length} inserted, got ${JSON.stringify(result.items.find((item) => item.status !== "inserted"))}`))

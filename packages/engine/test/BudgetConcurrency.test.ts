@@ -6,8 +6,8 @@
  * message, and was reported as new by exactly one worker.
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { Money } from "@tally/core"
-import { Budgets as BudgetStore, Database, Outbox, type PricedCall, Store } from "@tally/store"
+import { Money, type UsageRecord } from "@tally/core"
+import { Budgets as BudgetStore, Database, Outbox, Store } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -43,7 +43,7 @@ describe.each(targets)("exactly-once crossings on $name", (target) => {
           yield* budgets.create(tenantId, budgetInput({ name: "q mini monthly", period: "month", amount: "3", scope: { project: "q", model: "gpt-4o-mini" } }))
         ]
         // 360 calls over two Kolkata days (and so three UTC dates), 0.25 each.
-        const calls: Array<PricedCall.PricedCall> = []
+        const calls: Array<UsageRecord.UsageRecord> = []
         const start = Date.parse("2025-02-10T17:00:00Z")
         for (let i = 0; i < 360; i++) {
           calls.push(call(`cc-${i}`, start + i * 8 * 60_000, "0.25", {
@@ -51,7 +51,7 @@ describe.each(targets)("exactly-once crossings on $name", (target) => {
             model: i % 5 === 0 ? "gpt-4o-mini" : "gpt-4o"
           }))
         }
-        const batches: Array<ReadonlyArray<PricedCall.PricedCall>> = []
+        const batches: Array<ReadonlyArray<UsageRecord.UsageRecord>> = []
         for (let i = 0; i < calls.length; i += 15) batches.push(calls.slice(i, i + 15))
 
         const other = yield* secondPool

@@ -3,8 +3,8 @@
  * `TALLY_TEST_DATABASE_URL` is set), the layer of budget services over one, and priced calls with
  * exact, chosen costs.
  */
-import { Money } from "@tally/core"
-import { type Budgets as BudgetStore, Database, Outbox, type PricedCall, Store, Tenants, UsageLedger } from "@tally/store"
+import { Money, type UsageRecord } from "@tally/core"
+import { type Budgets as BudgetStore, Database, Outbox, Store, Tenants, UsageLedger } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -57,7 +57,7 @@ export const newTenant = (options: { readonly timeZone?: string; readonly curren
   })
 
 export interface CallOptions {
-  readonly labels?: PricedCall.Labels
+  readonly labels?: UsageRecord.Labels
   readonly model?: string
   readonly currency?: string
 }
@@ -68,7 +68,7 @@ export const call = (
   occurredAt: string | number,
   cost: string,
   options: CallOptions = {}
-): PricedCall.PricedCall => ({
+): UsageRecord.UsageRecord => ({
   requestId,
   occurredAt: DateTime.makeUnsafe(occurredAt),
   provider: "openai",
@@ -91,7 +91,7 @@ export const call = (
 /**
  * What Ingest does with a batch: insert it, then evaluate budgets with the calls really inserted.
  */
-export const ingest = (tenantId: string, calls: ReadonlyArray<PricedCall.PricedCall>) =>
+export const ingest = (tenantId: string, calls: ReadonlyArray<UsageRecord.UsageRecord>) =>
   Effect.gen(function*() {
     const ledger = yield* UsageLedger.UsageLedger
     const budgets = yield* Budgets

@@ -1,6 +1,6 @@
 /** Priced calls for the chargeback tests, priced by the real cost engine, and ledger helpers. */
-import { CostEngine, Money, PricingSnapshot, type Usage } from "@tally/core"
-import { Database, type PricedCall, Store, Tenants, UsageLedger } from "@tally/store"
+import { CostEngine, Money, PricingSnapshot, type Usage, type UsageRecord } from "@tally/core"
+import { Database, Store, Tenants, UsageLedger } from "@tally/store"
 import { Effect, Layer } from "effect"
 import * as DateTime from "effect/DateTime"
 import * as Result from "effect/Result"
@@ -29,7 +29,7 @@ export const euroModel = PricingSnapshot.decodeSnapshot({
 export interface CallOptions {
   readonly requestId: string
   readonly at: string
-  readonly labels?: PricedCall.Labels
+  readonly labels?: UsageRecord.Labels
   readonly tags?: Record<string, string>
   readonly tokens?: Usage.Usage["tokens"]
   readonly webSearches?: number
@@ -39,7 +39,7 @@ export interface CallOptions {
   readonly reportedCost?: string
 }
 
-export const call = (o: CallOptions): PricedCall.PricedCall => {
+export const call = (o: CallOptions): UsageRecord.UsageRecord => {
   const snapshot = o.snapshot ?? gpt
   const usage: Usage.Usage = {
     tokens: o.tokens ?? { inputText: 1000, outputText: 200 },
@@ -102,7 +102,7 @@ export const call = (o: CallOptions): PricedCall.PricedCall => {
 }
 
 /** The exact cost of a call as the ledger records it. */
-export const costOf = (c: PricedCall.PricedCall): Money.Decimal => c.total ?? Money.ZERO
+export const costOf = (c: UsageRecord.UsageRecord): Money.Decimal => c.total ?? Money.ZERO
 
 /** The store on PGlite (or PostgreSQL when TALLY_TEST_DATABASE_URL is set) and the chargeback service. */
 export const layer = Chargeback.layer.pipe(Layer.provideMerge(Store.layerWith(Database.layerTest)))
@@ -112,7 +112,7 @@ export const layerOptions = { excludeTestServices: true, timeout: "180 seconds" 
 export const newTenant = (input: Partial<Tenants.CreateTenant> = {}) =>
   Effect.map(Tenants.Tenants.use((tenants) => tenants.create({ name: "Acme", ...input })), (tenant) => tenant.id)
 
-export const insert = (tenantId: string, calls: ReadonlyArray<PricedCall.PricedCall>) =>
+export const insert = (tenantId: string, calls: ReadonlyArray<UsageRecord.UsageRecord>) =>
   Effect.gen(function*() {
     const ledger = yield* UsageLedger.UsageLedger
     for (let i = 0; i < calls.length; i += 500) {

@@ -83,8 +83,8 @@ describe(`Reconciliation on ${backend}`, () => {
         const call = Result.getOrThrow(drifted)
         const costed = Costing.cost(book, call, { at, scope: { tenant: tenantId } })
         const occurredAt = DateTime.makeUnsafe(at)
-        const driftRow = Costing.toPricedCall(costed, { requestId: "drifted", occurredAt, labels: web, tags: {}, rawText: sse })
-        const honest = Costing.toPricedCall(Costing.cost(book, Result.getOrThrow(Normalize.normalize({ provider: "openai", api: "chat.completions", payload: sse })), { at, scope: { tenant: tenantId } }), {
+        const driftRow = Costing.toUsageRecord(costed, { requestId: "drifted", occurredAt, labels: web, tags: {}, rawText: sse })
+        const honest = Costing.toUsageRecord(Costing.cost(book, Result.getOrThrow(Normalize.normalize({ provider: "openai", api: "chat.completions", payload: sse })), { at, scope: { tenant: tenantId } }), {
           requestId: "x",
           occurredAt,
           labels: web,

@@ -16,7 +16,7 @@
  * the bench creates its own database there and drops it afterwards. TALLY_BENCH_ROWS and
  * TALLY_BENCH_BATCH override the sizes.
  */
-import { CostBreakdown, CostEngine, Money, PricingSnapshot, type Usage } from "@tally/core"
+import { CostBreakdown, CostEngine, Money, PricingSnapshot, type Usage, type UsageRecord } from "@tally/core"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -24,7 +24,6 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import * as Database from "../src/Database.ts"
-import type * as PricedCall from "../src/PricedCall.ts"
 import * as Store from "../src/Store.ts"
 import { Tenants } from "../src/Tenants.ts"
 import { UsageLedger } from "../src/UsageLedger.ts"
@@ -66,7 +65,7 @@ const customers = Array.from({ length: 50 }, (_, i) => `customer-${i}`)
 const start = Date.UTC(2025, 0, 1)
 const span = 90 * 24 * 3_600_000
 
-const call = (index: number): PricedCall.PricedCall => {
+const call = (index: number): UsageRecord.UsageRecord => {
   const snapshot = snapshots[index % snapshots.length]!
   const anthropic = snapshot.provider === "anthropic"
   const tokens: Usage.TokenCounts = anthropic
@@ -156,7 +155,7 @@ const count = (value: number | undefined) => (value === undefined ? null : value
 const json = (value: unknown) => (value === undefined || value === null ? null : JSON.stringify(value))
 
 /** The bare table's columns and how a call fills them: the ledger's columns, as plain values. */
-const bareColumns: ReadonlyArray<readonly [string, (c: PricedCall.PricedCall, tenantId: string) => unknown]> = [
+const bareColumns: ReadonlyArray<readonly [string, (c: UsageRecord.UsageRecord, tenantId: string) => unknown]> = [
   ["tenant_id", (_, tenantId) => tenantId],
   ["occurred_at", (c) => DateTime.toDateUtc(c.occurredAt)],
   ["request_id", (c) => c.requestId],
@@ -232,7 +231,7 @@ const program = Effect.gen(function*() {
   const perStatement = Math.floor(32_767 / bareColumns.length)
   const chunk = Math.ceil(batchSize / Math.ceil(batchSize / perStatement))
   const statements = new Map<number, string>()
-  const bare = (calls: ReadonlyArray<PricedCall.PricedCall>) =>
+  const bare = (calls: ReadonlyArray<UsageRecord.UsageRecord>) =>
     sql.withTransaction(Effect.forEach(
       Array.from({ length: Math.ceil(calls.length / chunk) }, (_, i) => calls.slice(i * chunk, (i + 1) * chunk)),
       (rows) =>

@@ -5,6 +5,7 @@
  * A secret reads `tly_<8 hex>_<43 base64url>`; the part before the second underscore is the
  * prefix kept in clear so people can tell their keys apart.
  */
+import { UsageRecord } from "@tally/core"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -15,7 +16,6 @@ import * as PgTypes from "@effect/sql-pg/PgTypes"
 import type { SqlError } from "effect/sql/SqlError"
 import { createHash, randomBytes } from "node:crypto"
 import { Database } from "./Database.ts"
-import { Labels } from "./PricedCall.ts"
 import { notFound, type TenantNotFound } from "./Tenants.ts"
 
 export const Scope = Schema.Literals(["ingest", "read", "admin"])
@@ -29,7 +29,7 @@ export interface ApiKey {
   readonly prefix: string
   readonly scopes: ReadonlyArray<Scope>
   /** Labels applied to usage ingested with this key unless the event sets them. */
-  readonly defaultLabels: Labels
+  readonly defaultLabels: UsageRecord.Labels
   readonly createdAt: DateTime.Utc
   readonly revokedAt: DateTime.Utc | null
 }
@@ -37,7 +37,7 @@ export interface ApiKey {
 export interface CreateApiKey {
   readonly name: string
   readonly scopes: ReadonlyArray<Scope>
-  readonly defaultLabels?: Labels | undefined
+  readonly defaultLabels?: UsageRecord.Labels | undefined
 }
 
 export interface CreatedApiKey {
@@ -50,7 +50,7 @@ export interface VerifiedKey {
   readonly keyId: string
   readonly tenantId: string
   readonly scopes: ReadonlyArray<Scope>
-  readonly defaultLabels: Labels
+  readonly defaultLabels: UsageRecord.Labels
 }
 
 export class InvalidApiKey extends Schema.TaggedError<InvalidApiKey>()("InvalidApiKey", {
@@ -78,7 +78,7 @@ const newSecret = (): { readonly prefix: string; readonly secret: string } => {
   return { prefix, secret: `${prefix}_${randomBytes(32).toString("base64url")}` }
 }
 
-const decodeLabels = Schema.decodeUnknownSync(Labels)
+const decodeLabels = Schema.decodeUnknownSync(UsageRecord.Labels)
 const decodeScopes = Schema.decodeUnknownSync(Schema.Array(Scope))
 
 interface KeyRow {
@@ -105,7 +105,7 @@ const fromRow = (row: KeyRow): ApiKey => ({
 
 const columns = "id, tenant_id, name, prefix, scopes, default_labels, created_at, revoked_at"
 
-const isLabels = Schema.is(Labels)
+const isLabels = Schema.is(UsageRecord.Labels)
 const isScope = Schema.is(Scope)
 
 const validate = (input: CreateApiKey): InvalidApiKey | undefined => {

@@ -8,15 +8,13 @@
  * answers with rows. Functions that take a `sql` client run inside a transaction the caller
  * opened with `withTenant`, so the engine can compose them atomically.
  */
-import { Money } from "@tally/core"
+import { FieldError, Money } from "@tally/core"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Predicate from "effect/Predicate"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import * as SchemaIssue from "effect/SchemaIssue"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { Database } from "./Database.ts"
@@ -136,32 +134,13 @@ export const BudgetInput = Schema.Struct({
   action: Schema.optionalKey(Action)
 })
 
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
-
-/** `a.b[0]` from a schema issue path. */
-export const pathText = (path: ReadonlyArray<unknown>, root = "(input)"): string => {
-  let out = ""
-  for (const segment of path) {
-    const key = Predicate.isObject(segment) && "key" in segment ? (segment as { key: unknown }).key : segment
-    if (typeof key === "number") out += `[${key}]`
-    else out += out === "" ? String(key) : `.${String(key)}`
-  }
-  return out === "" ? root : out
-}
-
-/** The first problem of a schema error as `{ field, message }`. */
-export const firstIssue = (error: Schema.SchemaError, root = "(input)"): { field: string; message: string } => {
-  const issue = formatter(error.issue).issues[0]
-  return { field: pathText(issue?.path ?? [], root), message: issue?.message ?? error.message }
-}
-
 const decodeBudgetInputResult = Schema.decodeUnknownResult(BudgetInput, { onExcessProperty: "error", errors: "first" })
 
 /** Decodes a budget from JSON; the error names the field. Semantic checks happen in `create`. */
 export const decodeBudgetInput = (input: unknown): Result.Result<CreateBudget, InvalidBudget> => {
   const decoded = decodeBudgetInputResult(input)
   if (Result.isFailure(decoded)) {
-    const { field, message } = firstIssue(decoded.failure)
+    const { field, message } = FieldError.fromSchemaError(decoded.failure)
     return Result.fail(new InvalidBudget({ field, message: `${field}: ${message}` }))
   }
   const value = decoded.success
@@ -265,7 +244,7 @@ const decodeBudgetPatchResult = Schema.decodeUnknownResult(BudgetPatchInput, { o
 export const decodeBudgetPatch = (input: unknown): Result.Result<UpdateBudget, InvalidBudget> => {
   const decoded = decodeBudgetPatchResult(input)
   if (Result.isFailure(decoded)) {
-    const { field, message } = firstIssue(decoded.failure)
+    const { field, message } = FieldError.fromSchemaError(decoded.failure)
     return Result.fail(new InvalidBudget({ field, message: `${field}: ${message}` }))
   }
   const value = decoded.success

@@ -18,7 +18,7 @@
  *   cut from UTC hours).
  * The parts never overlap, so sums are the ledger's sums.
  */
-import { Money, Usage } from "@tally/core"
+import { Money, Usage, type UsageRecord } from "@tally/core"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -31,7 +31,6 @@ import { Database, type DatabaseService } from "./Database.ts"
 import * as LedgerRow from "./internal/LedgerRow.ts"
 import * as RollupSql from "./internal/RollupSql.ts"
 import * as TimeZones from "./internal/TimeZones.ts"
-import type * as PricedCall from "./PricedCall.ts"
 import { notFound, type TenantNotFound } from "./Tenants.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -530,7 +529,7 @@ const validateUsage = (query: UsageQuery): InvalidQuery | undefined => {
 export interface RecordFilter extends UsageFilter {
   readonly from?: DateTime.Utc | undefined
   readonly to?: DateTime.Utc | undefined
-  readonly costSource?: ReadonlyArray<PricedCall.CostSource> | undefined
+  readonly costSource?: ReadonlyArray<UsageRecord.CostSource> | undefined
   readonly requestId?: ReadonlyArray<string> | undefined
 }
 
@@ -542,7 +541,7 @@ export interface RecordCursor {
 
 export interface LedgerRecord {
   /** The call as recorded; `raw` is null here (see `rawPayloads`). */
-  readonly call: PricedCall.PricedCall
+  readonly call: UsageRecord.UsageRecord
   readonly ingestedAt: DateTime.Utc
   readonly currency: string | null
   readonly cursor: RecordCursor
@@ -799,7 +798,7 @@ function make(db: DatabaseService): QueriesService {
       ))
     )
     const page = rows.slice(0, options.first).map((row): LedgerRecord => {
-      const call = LedgerRow.toPricedCall({ ...row, raw: null })
+      const call = LedgerRow.toUsageRecord({ ...row, raw: null })
       return {
         call,
         ingestedAt: LedgerRow.ingestedAt(row),

@@ -3,12 +3,12 @@
  * request ids that arrived again with a different payload (conflict dead letters), uploaded
  * provider reports, and runs with their findings. Every statement runs in the tenant's scope.
  */
+import type { UsageRecord } from "@tally/core"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type { SqlError } from "effect/sql/SqlError"
 import { Database } from "./Database.ts"
 import * as LedgerRow from "./internal/LedgerRow.ts"
-import type * as PricedCall from "./PricedCall.ts"
 
 export interface Period {
   readonly from: Date
@@ -17,7 +17,7 @@ export interface Period {
 }
 
 /** The ledger rows with `from <= occurred_at < to`, oldest first. */
-export const ledgerRows = (tenantId: string, period: Period): Effect.Effect<ReadonlyArray<PricedCall.PricedCall>, SqlError, Database> =>
+export const ledgerRows = (tenantId: string, period: Period): Effect.Effect<ReadonlyArray<UsageRecord.UsageRecord>, SqlError, Database> =>
   Effect.gen(function*() {
     const db = yield* Database
     const rows = yield* db.withTenant(
@@ -26,7 +26,7 @@ export const ledgerRows = (tenantId: string, period: Period): Effect.Effect<Read
         WHERE tenant_id = ${tenantId} AND occurred_at >= ${period.from} AND occurred_at < ${period.to}
         ORDER BY occurred_at, request_id`
     )
-    return rows.map(LedgerRow.toPricedCall)
+    return rows.map(LedgerRow.toUsageRecord)
   })
 
 export interface Conflict {

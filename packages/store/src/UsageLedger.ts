@@ -9,6 +9,7 @@
  * event) from a conflict (same request id, different event). Invalid calls and conflicts go to
  * dead letters in the same transaction; the rest of the batch lands.
  */
+import { UsageRecord } from "@tally/core"
 import * as PgTypes from "@effect/sql-pg/PgTypes"
 import * as Context from "effect/Context"
 import type * as DateTime from "effect/DateTime"
@@ -21,7 +22,7 @@ import { Database } from "./Database.ts"
 import * as DeadLetters from "./DeadLetters.ts"
 import * as LedgerRow from "./internal/LedgerRow.ts"
 import * as RollupSql from "./internal/RollupSql.ts"
-import * as PricedCall from "./PricedCall.ts"
+import * as CheckedRecord from "./internal/CheckedRecord.ts"
 import { notFound, type TenantNotFound } from "./Tenants.ts"
 
 export type ItemResult =
@@ -36,7 +37,7 @@ export type ItemResult =
     readonly recordedHash: string
     readonly eventHash: string
   }
-  /** The call breaks a rule of `PricedCall`; it went to dead letters. */
+  /** The call breaks a rule of `UsageRecord`; it went to dead letters. */
   | {
     readonly status: "rejected"
     readonly requestId: string | null
@@ -55,7 +56,7 @@ export interface BatchResult {
 
 /** A call as recorded, with when it was ingested and the hash idempotency compares. */
 export interface RecordedCall {
-  readonly call: PricedCall.PricedCall
+  readonly call: UsageRecord.UsageRecord
   readonly ingestedAt: DateTime.Utc
   readonly eventHash: string
 }
@@ -99,7 +100,7 @@ const recordedSelect = `SELECT l.*, r.event_hash
     ON l.tenant_id = r.tenant_id AND l.occurred_at = r.occurred_at AND l.request_id = r.request_id
   WHERE r.tenant_id = $1 AND r.request_id = $2`
 
-const hex = PricedCall.hashHex
+const hex = CheckedRecord.hashHex
 
 const sameHash = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((byte, i) => byte === b[i])
 
@@ -121,7 +122,7 @@ export interface UsageLedgerService {
    */
   readonly insertBatch: (
     tenantId: string,
-    calls: ReadonlyArray<PricedCall.PricedCall>
+    calls: ReadonlyArray<UsageRecord.UsageRecord>
   ) => Effect.Effect<BatchResult, TenantNotFound | SqlError>
   /** The recorded call with this request id, if any. */
   readonly get: (tenantId: string, requestId: string) => Effect.Effect<Option.Option<RecordedCall>, SqlError>
@@ -151,8 +152,8 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
       /** The batch transaction, given calls that passed their checks. Pure apart from the database. */
       const write = (
         tenantId: string,
-        candidates: ReadonlyArray<PricedCall.Checked>,
-        replays: ReadonlyArray<PricedCall.Checked>,
+        candidates: ReadonlyArray<CheckedRecord.Checked>,
+        replays: ReadonlyArray<CheckedRecord.Checked>,
         deadLetters: ReadonlyArray<DeadLetters.DeadLetterInput>
       ) =>
         db.withTenant(
@@ -189,8 +190,8 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
             }
 
             const conflicts: Array<DeadLetters.DeadLetterInput> = []
-            const outcome = new Map<PricedCall.Checked, ItemResult>()
-            const judge = (c: PricedCall.Checked): ItemResult => {
+            const outcome = new Map<CheckedRecord.Checked, ItemResult>()
+            const judge = (c: CheckedRecord.Checked): ItemResult => {
               const requestId = c.call.requestId
               const stored = recorded.get(requestId)
               if (stored === undefined) {
@@ -206,7 +207,7 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
                 reason: `request id already recorded with a different event (recorded ${hex(stored)}, this ${
                   hex(c.eventHash)
                 })`,
-                item: PricedCall.encode(c.call),
+                item: UsageRecord.encode(c.call),
                 raw: c.call.raw,
                 rawText: c.call.rawText ?? null
               })
@@ -225,17 +226,17 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
 
       const insertBatch = Effect.fn("UsageLedger.insertBatch")(function*(
         tenantId: string,
-        calls: ReadonlyArray<PricedCall.PricedCall>
+        calls: ReadonlyArray<UsageRecord.UsageRecord>
       ) {
-        const checked = calls.map(PricedCall.check)
+        const checked = calls.map(CheckedRecord.check)
         // The first valid occurrence of each request id is the candidate; later ones are replays
         // within the batch, judged against whatever ends up recorded for that id.
-        const firstById = new Map<string, PricedCall.Checked>()
-        const candidates: Array<PricedCall.Checked> = []
-        const replays: Array<PricedCall.Checked> = []
+        const firstById = new Map<string, CheckedRecord.Checked>()
+        const candidates: Array<CheckedRecord.Checked> = []
+        const replays: Array<CheckedRecord.Checked> = []
         const deadLetters: Array<DeadLetters.DeadLetterInput> = []
         for (const [index, c] of checked.entries()) {
-          if (PricedCall.isRejection(c)) {
+          if (CheckedRecord.isRejection(c)) {
             const call = calls[index]
             deadLetters.push({
               source: deadLetterSource,
@@ -277,7 +278,7 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
 
         let rejectedIndex = 0
         const items = checked.map((c): ItemResult => {
-          if (PricedCall.isRejection(c)) {
+          if (CheckedRecord.isRejection(c)) {
             const letter = deadLetters[rejectedIndex++]!
             return { status: "rejected", requestId: letter.requestId ?? null, field: c.field, reason: c.message }
           }
@@ -301,7 +302,7 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
         const row = rows[0]
         if (row === undefined) return Option.none()
         return Option.some<RecordedCall>({
-          call: LedgerRow.toPricedCall(row),
+          call: LedgerRow.toUsageRecord(row),
           ingestedAt: LedgerRow.ingestedAt(row),
           eventHash: hex(row.event_hash)
         })
@@ -315,6 +316,6 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
 /** `UsageLedger.insertBatch` as a function of the context. */
 export const insertUsageBatch = (
   tenantId: string,
-  calls: ReadonlyArray<PricedCall.PricedCall>
+  calls: ReadonlyArray<UsageRecord.UsageRecord>
 ): Effect.Effect<BatchResult, TenantNotFound | SqlError, UsageLedger> =>
   UsageLedger.use((ledger) => ledger.insertBatch(tenantId, calls))

@@ -3,18 +3,18 @@
  * reference algorithm, on valid calls and on every kind of broken one.
  */
 import { describe, it } from "@effect/vitest"
-import { Money, PricingSnapshot } from "@tally/core"
+import { Money, PricingSnapshot, UsageRecord } from "@tally/core"
 import * as DateTime from "effect/DateTime"
 import fc from "fast-check"
 import { assert } from "vitest"
 import * as CanonicalJson from "../src/internal/CanonicalJson.ts"
-import * as EncodeCall from "../src/internal/EncodeCall.ts"
-import * as PricedCall from "../src/PricedCall.ts"
+import * as EncodeRecord from "../src/internal/EncodeRecord.ts"
+import * as CheckedRecord from "../src/internal/CheckedRecord.ts"
 import { callArbitrary, pricedCall } from "./Fixtures.ts"
 
-const schemaEncode = (call: unknown): PricedCall.PricedCallEncoded | "refused" => {
+const schemaEncode = (call: unknown): UsageRecord.UsageRecordEncoded | "refused" => {
   try {
-    return PricedCall.encode(call as PricedCall.PricedCall)
+    return UsageRecord.encode(call as UsageRecord.UsageRecord)
   } catch {
     return "refused"
   }
@@ -32,10 +32,10 @@ const validCall = fc.tuple(
   return {
     ...rest,
     tags,
-    raw: raw as PricedCall.PricedCall["raw"],
+    raw: raw as UsageRecord.UsageRecord["raw"],
     ...(api === undefined ? {} : { api }),
     ...(rawText === undefined ? {} : { rawText })
-  } satisfies PricedCall.PricedCall
+  } satisfies UsageRecord.UsageRecord
 })
 
 const paths: ReadonlyArray<ReadonlyArray<string | number>> = [
@@ -122,7 +122,7 @@ describe("the hot path's encoding", () => {
   it("encodes every valid call exactly as the schema does", () => {
     fc.assert(
       fc.property(validCall, (call) => {
-        assert.deepStrictEqual(EncodeCall.encode(call), PricedCall.encode(call))
+        assert.deepStrictEqual(EncodeRecord.encode(call), UsageRecord.encode(call))
       }),
       { numRuns: 300 }
     )
@@ -131,8 +131,8 @@ describe("the hot path's encoding", () => {
   it("never accepts what the schema refuses, and agrees whenever it accepts", () => {
     fc.assert(
       fc.property(validCall, fc.constantFrom(...paths), oddValue, (call, path, value) => {
-        const broken = setAt(call, path, value) as PricedCall.PricedCall
-        const fast = EncodeCall.encode(broken)
+        const broken = setAt(call, path, value) as UsageRecord.UsageRecord
+        const fast = EncodeRecord.encode(broken)
         const schema = schemaEncode(broken)
         if (fast !== undefined) assert.deepStrictEqual(fast, schema)
       }),
@@ -163,19 +163,19 @@ describe("the hot path's encoding", () => {
   it("the event hash ignores key order and sees every change", () => {
     fc.assert(
       fc.property(validCall, (call) => {
-        const checked = PricedCall.check(call)
-        if (PricedCall.isRejection(checked)) return
-        const reversed = Object.fromEntries(Object.entries(call).reverse()) as unknown as PricedCall.PricedCall
+        const checked = CheckedRecord.check(call)
+        if (CheckedRecord.isRejection(checked)) return
+        const reversed = Object.fromEntries(Object.entries(call).reverse()) as unknown as UsageRecord.UsageRecord
         const shuffled = {
           ...reversed,
           tags: Object.fromEntries(Object.entries(call.tags).reverse()),
           labels: Object.fromEntries(Object.entries(call.labels).reverse())
         }
-        const again = PricedCall.check(shuffled)
-        assert.isFalse(PricedCall.isRejection(again))
-        if (!PricedCall.isRejection(again)) assert.deepStrictEqual(again.eventHash, checked.eventHash)
-        const changed = PricedCall.check({ ...call, model: `${call.model}-x` })
-        if (!PricedCall.isRejection(changed)) assert.notDeepEqual(changed.eventHash, checked.eventHash)
+        const again = CheckedRecord.check(shuffled)
+        assert.isFalse(CheckedRecord.isRejection(again))
+        if (!CheckedRecord.isRejection(again)) assert.deepStrictEqual(again.eventHash, checked.eventHash)
+        const changed = CheckedRecord.check({ ...call, model: `${call.model}-x` })
+        if (!CheckedRecord.isRejection(changed)) assert.notDeepEqual(changed.eventHash, checked.eventHash)
       }),
       { numRuns: 200 }
     )
@@ -184,8 +184,8 @@ describe("the hot path's encoding", () => {
   it("a call the fast path gives up on is still checked by the schema", () => {
     const call = pricedCall({ requestId: "r" })
     const zoned = { ...call, occurredAt: DateTime.makeZonedUnsafe(0, { timeZone: "Europe/Berlin" }) }
-    assert.isUndefined(EncodeCall.encode(zoned as unknown as PricedCall.PricedCall))
-    const result = PricedCall.check(zoned as unknown as PricedCall.PricedCall)
-    assert.isTrue(PricedCall.isRejection(result))
+    assert.isUndefined(EncodeRecord.encode(zoned as unknown as UsageRecord.UsageRecord))
+    const result = CheckedRecord.check(zoned as unknown as UsageRecord.UsageRecord)
+    assert.isTrue(CheckedRecord.isRejection(result))
   })
 })

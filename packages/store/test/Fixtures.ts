@@ -1,9 +1,8 @@
 /** Priced calls for the store's tests, priced by the real cost engine. */
-import { CostEngine, Money, PricingSnapshot, type Usage } from "@tally/core"
+import { CostEngine, Money, PricingSnapshot, type Usage, type UsageRecord } from "@tally/core"
 import * as DateTime from "effect/DateTime"
 import * as Result from "effect/Result"
 import fc from "fast-check"
-import type { CostSource, Labels, PricedCall } from "../src/PricedCall.ts"
 
 export const snapshot = PricingSnapshot.decodeSnapshot({
   provider: "openai",
@@ -33,19 +32,19 @@ export interface CallOptions {
   /** Epoch millis or ISO text; defaults to 2025-03-14T15:09:26.535Z. */
   readonly occurredAt?: number | string
   readonly usage?: Usage.Usage
-  readonly labels?: Labels
-  readonly costSource?: CostSource
+  readonly labels?: UsageRecord.Labels
+  readonly costSource?: UsageRecord.CostSource
   /** For `provider` calls: what the provider billed. Defaults to the computed total + 1%. */
   readonly reportedCost?: string
   readonly tags?: Record<string, string>
-  readonly raw?: PricedCall["raw"]
+  readonly raw?: UsageRecord.UsageRecord["raw"]
   readonly rawText?: string
   readonly model?: string
 }
 
 const defaultUsage: Usage.Usage = { tokens: { inputText: 1200, cacheRead: 300, outputText: 450, reasoning: 120 } }
 
-export const pricedCall = (options: CallOptions): PricedCall => {
+export const pricedCall = (options: CallOptions): UsageRecord.UsageRecord => {
   const usage = options.usage ?? defaultUsage
   const occurredAt = DateTime.makeUnsafe(options.occurredAt ?? "2025-03-14T15:09:26.535Z")
   const breakdown = Result.getOrThrow(CostEngine.price(usage, snapshot))
@@ -131,7 +130,7 @@ export const usageArbitrary: fc.Arbitrary<Usage.Usage> = fc.record({
   imagesGenerated: fc.dictionary(fc.constantFrom("1024x1024/high", "*"), count(2))
 }, { requiredKeys: ["tokens"] })
 
-export const labelsArbitrary: fc.Arbitrary<Labels> = fc.record({
+export const labelsArbitrary: fc.Arbitrary<UsageRecord.Labels> = fc.record({
   project: fc.constantFrom("search", "chat", ""),
   environment: fc.constantFrom("prod", "staging"),
   team: fc.constantFrom("core", "growth"),
@@ -139,19 +138,19 @@ export const labelsArbitrary: fc.Arbitrary<Labels> = fc.record({
   costCenter: fc.constantFrom("cc-1", "cc-2"),
   apiKeyId: fc.constantFrom("key_a", "key_b"),
   workflow: fc.integer({ min: 0, max: 0xffff }).map((n) => `trace-${n.toString(16)}`)
-}, { requiredKeys: [] }).map((labels): Labels => labels)
+}, { requiredKeys: [] }).map((labels): UsageRecord.Labels => labels)
 
 /**
  * A call drawn from a small pool of request ids (so batches contain duplicates and conflicts),
  * within the first `months` months of 2025, across every cost source.
  */
-export const callArbitrary = (options: { readonly ids: number; readonly months: number }): fc.Arbitrary<PricedCall> =>
+export const callArbitrary = (options: { readonly ids: number; readonly months: number }): fc.Arbitrary<UsageRecord.UsageRecord> =>
   fc.record({
     id: fc.integer({ min: 0, max: options.ids - 1 }),
     at: fc.integer({ min: 0, max: options.months * 30 * 24 * HOUR - 1 }),
     usage: usageArbitrary,
     labels: labelsArbitrary,
-    costSource: fc.constantFrom<CostSource>("computed", "computed", "estimated", "provider", "unpriced"),
+    costSource: fc.constantFrom<UsageRecord.CostSource>("computed", "computed", "estimated", "provider", "unpriced"),
     model: fc.constantFrom("gpt-4o", "gpt-4o-2024-08-06")
   }).map(({ at, costSource, id, labels, model, usage }) =>
     pricedCall({ requestId: `req-${id}`, occurredAt: epoch + at, usage, labels, costSource, model })

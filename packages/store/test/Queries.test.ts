@@ -1,9 +1,8 @@
 import { assert, describe, layer } from "@effect/vitest"
-import { Money } from "@tally/core"
+import { Money, type UsageRecord } from "@tally/core"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import fc from "fast-check"
-import type * as PricedCall from "../src/PricedCall.ts"
 import * as Queries from "../src/Queries.ts"
 import { Tenants } from "../src/Tenants.ts"
 import { UsageLedger } from "../src/UsageLedger.ts"
@@ -16,10 +15,10 @@ const DAY = 24 * HOUR
 
 const zones = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Adelaide", "Pacific/Chatham"]
 
-const insertAll = (tenantId: string, calls: ReadonlyArray<PricedCall.PricedCall>) =>
+const insertAll = (tenantId: string, calls: ReadonlyArray<UsageRecord.UsageRecord>) =>
   Effect.gen(function*() {
     const ledger = yield* UsageLedger
-    const recorded: Array<PricedCall.PricedCall> = []
+    const recorded: Array<UsageRecord.UsageRecord> = []
     for (let i = 0; i < calls.length; i += 50) {
       const batch = calls.slice(i, i + 50)
       const result = yield* ledger.insertBatch(tenantId, batch)
@@ -49,7 +48,7 @@ const plain = (report: Queries.UsageReport) => ({
 })
 
 /** Totals of the recorded calls in `[from, to)`, computed here without SQL. */
-const expectedTotals = (calls: ReadonlyArray<PricedCall.PricedCall>, from: number, to: number) => {
+const expectedTotals = (calls: ReadonlyArray<UsageRecord.UsageRecord>, from: number, to: number) => {
   let requests = 0
   let inputText = 0
   const spend = new Map<string, Money.Decimal>()

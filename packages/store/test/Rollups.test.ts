@@ -1,10 +1,9 @@
 import { assert, describe, layer } from "@effect/vitest"
-import { Money, Usage } from "@tally/core"
+import { Money, Usage, type UsageRecord } from "@tally/core"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import fc from "fast-check"
 import { Database } from "../src/Database.ts"
-import type * as PricedCall from "../src/PricedCall.ts"
 import { type RollupRow, Rollups } from "../src/Rollups.ts"
 import { UsageLedger } from "../src/UsageLedger.ts"
 import { callArbitrary, epoch, pricedCall } from "./Fixtures.ts"
@@ -27,7 +26,7 @@ const countTotal = (counts: Readonly<Record<string, number>> | undefined) =>
   Object.values(counts ?? {}).reduce((sum, n) => sum + n, 0)
 
 /** The rollups of recorded calls, computed here without SQL: the oracle for the aggregate. */
-const expectedRollups = (tenantId: string, calls: ReadonlyArray<PricedCall.PricedCall>) => {
+const expectedRollups = (tenantId: string, calls: ReadonlyArray<UsageRecord.UsageRecord>) => {
   const rows = new Map<string, PlainRow>()
   for (const call of calls) {
     const millis = DateTime.toEpochMillis(call.occurredAt)
@@ -108,10 +107,10 @@ const keyOf = (row: PlainRow) =>
 const byKey = (rows: ReadonlyArray<PlainRow>) => [...rows].sort((a, b) => keyOf(a).localeCompare(keyOf(b)))
 
 /** Inserts calls in the given batches and returns the calls that were actually recorded. */
-const insertAll = (tenantId: string, batches: ReadonlyArray<ReadonlyArray<PricedCall.PricedCall>>) =>
+const insertAll = (tenantId: string, batches: ReadonlyArray<ReadonlyArray<UsageRecord.UsageRecord>>) =>
   Effect.gen(function*() {
     const ledger = yield* UsageLedger
-    const recorded: Array<PricedCall.PricedCall> = []
+    const recorded: Array<UsageRecord.UsageRecord> = []
     for (const batch of batches) {
       const result = yield* ledger.insertBatch(tenantId, batch)
       result.items.forEach((item, i) => {

@@ -1,5 +1,5 @@
 import { assert, describe, layer } from "@effect/vitest"
-import { Money } from "@tally/core"
+import { Money, UsageRecord } from "@tally/core"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -8,7 +8,7 @@ import * as Option from "effect/Option"
 import fc from "fast-check"
 import { Database } from "../src/Database.ts"
 import { DeadLetters } from "../src/DeadLetters.ts"
-import * as PricedCall from "../src/PricedCall.ts"
+import * as CheckedRecord from "../src/internal/CheckedRecord.ts"
 import { UsageLedger } from "../src/UsageLedger.ts"
 import { callArbitrary, epoch, pricedCall } from "./Fixtures.ts"
 import { chunks, empty, newTenant, shuffled, totals } from "./Helpers.ts"
@@ -17,13 +17,13 @@ import { layerOptions, targets } from "./Targets.ts"
 const statuses = (result: { readonly items: ReadonlyArray<{ readonly status: string }> }) =>
   result.items.map((item) => item.status)
 
-const hashOf = (call: PricedCall.PricedCall): string => {
-  const checked = PricedCall.check(call)
-  if (PricedCall.isRejection(checked)) throw new Error(`fixture rejected: ${checked.field}: ${checked.message}`)
-  return PricedCall.hashHex(checked.eventHash)
+const hashOf = (call: UsageRecord.UsageRecord): string => {
+  const checked = CheckedRecord.check(call)
+  if (CheckedRecord.isRejection(checked)) throw new Error(`fixture rejected: ${checked.field}: ${checked.message}`)
+  return CheckedRecord.hashHex(checked.eventHash)
 }
 
-const sumCost = (calls: ReadonlyArray<PricedCall.PricedCall>) =>
+const sumCost = (calls: ReadonlyArray<UsageRecord.UsageRecord>) =>
   Money.format(Money.sum(calls.flatMap((call) => (call.total === null ? [] : [call.total]))))
 
 describe.each(targets)("UsageLedger on $name", (target) => {
@@ -74,7 +74,7 @@ describe.each(targets)("UsageLedger on $name", (target) => {
         assert.strictEqual(result.inserted, 4)
         for (const call of calls) {
           const recorded = Option.getOrThrow(yield* ledger.get(tenantId, call.requestId))
-          assert.deepStrictEqual(PricedCall.encode(recorded.call), PricedCall.encode(call))
+          assert.deepStrictEqual(UsageRecord.encode(recorded.call), UsageRecord.encode(call))
           assert.strictEqual(recorded.eventHash, hashOf(call))
         }
         const a = Option.getOrThrow(yield* ledger.get(tenantId, "a"))
@@ -129,14 +129,14 @@ describe.each(targets)("UsageLedger on $name", (target) => {
           assert.strictEqual(conflict.eventHash, hashOf(changed))
         }
         const recorded = Option.getOrThrow(yield* ledger.get(tenantId, "x"))
-        assert.deepStrictEqual(PricedCall.encode(recorded.call), PricedCall.encode(original))
+        assert.deepStrictEqual(UsageRecord.encode(recorded.call), UsageRecord.encode(original))
         const letters = yield* deadLetters.list(tenantId)
         assert.strictEqual(letters.length, 1)
         assert.strictEqual(letters[0]!.kind, "conflict")
         assert.strictEqual(letters[0]!.requestId, "x")
         assert.deepStrictEqual(letters[0]!.raw, { id: "x", changed: true })
         assert.strictEqual(letters[0]!.rawText, "{\"id\":\"x\",\"changed\":true}")
-        assert.deepStrictEqual(letters[0]!.item, JSON.parse(JSON.stringify(PricedCall.encode(changed))))
+        assert.deepStrictEqual(letters[0]!.item, JSON.parse(JSON.stringify(UsageRecord.encode(changed))))
         assert.strictEqual((yield* totals(tenantId)).rollupRequests, 1)
       }))
 

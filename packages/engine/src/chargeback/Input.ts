@@ -3,13 +3,12 @@
  * time zone), an owner dimension, the rule for shared and unowned cost, the shared owners and the
  * currency. Decoding from JSON names the field at fault; resolving checks what needs the tenant.
  */
-import { Money } from "@tally/core"
+import { FieldError, Money } from "@tally/core"
 import { Chargeback as Store } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
-import * as SchemaPath from "../internal/SchemaPath.ts"
 import { invalid, type InvalidChargeback } from "./Errors.ts"
 import { OwnerValue } from "./Rule.ts"
 import * as Rules from "./Rules.ts"
@@ -57,8 +56,8 @@ const decodeJson = Schema.decodeUnknownResult(RunInputJson, { onExcessProperty: 
 export const decodeRunInput = (input: unknown): Result.Result<RunInput, InvalidChargeback> => {
   const decoded = decodeJson(input)
   if (Result.isFailure(decoded)) {
-    const problem = SchemaPath.firstProblem(decoded.failure)
-    return Result.fail(invalid(SchemaPath.format(problem.path, "(input)"), problem.message))
+    const { field, message } = FieldError.fromSchemaError(decoded.failure)
+    return Result.fail(invalid(field, message))
   }
   return Result.succeed(decoded.success)
 }

@@ -8,9 +8,9 @@
  * over all models (projects). Model names match with their date suffix dropped
  * (`gpt-4o-mini-2024-07-18` = `gpt-4o-mini`); projects match by the ledger's `project` label.
  */
-import { Money, Usage } from "@tally/core"
+import { Money, Usage, type UsageRecord } from "@tally/core"
 import { Reports } from "@tally/providers"
-import type { PricedCall, Reconciliation } from "@tally/store"
+import type { Reconciliation } from "@tally/store"
 import { DateTime, Result, Schema } from "effect"
 import * as Findings from "./Findings.ts"
 import * as ReDerive from "./ReDerive.ts"
@@ -254,7 +254,7 @@ interface Side {
  */
 export const compare = (
   report: ParsedReport,
-  ledger: ReadonlyArray<PricedCall.PricedCall>,
+  ledger: ReadonlyArray<UsageRecord.UsageRecord>,
   tolerance: Findings.Tolerance = Findings.defaultTolerance,
   period: Reconciliation.Period = report.period
 ): Comparison => {

@@ -6,9 +6,8 @@
  * and the stored snapshots; the normalizer can be swapped (tests seed a drifted rule with it).
  */
 import type { PriceBook } from "@tally/catalog"
-import { CostEngine, Money, type PricingSnapshot, Usage } from "@tally/core"
+import { CostEngine, Money, type PricingSnapshot, Usage, type UsageRecord } from "@tally/core"
 import { Normalize, type NormalizedCall, type NormalizeError } from "@tally/providers"
-import type { PricedCall } from "@tally/store"
 import { DateTime, Result } from "effect"
 import * as Costing from "../Costing.ts"
 import * as Findings from "./Findings.ts"
@@ -45,7 +44,7 @@ export interface Result {
 }
 
 /** The billed amount's currency: the provider's for provider-priced rows, else the breakdown's. */
-export const currencyOf = (row: PricedCall.PricedCall): string | null =>
+export const currencyOf = (row: UsageRecord.UsageRecord): string | null =>
   row.costSource === "provider" ? row.reportedCurrency : row.breakdown?.currency ?? null
 
 const matcherReasons = ["empty-model", "unknown-provider", "no-rule-matched", "no-model"]
@@ -62,7 +61,7 @@ export const usageKey = (usage: Usage.Usage): string =>
 const nonZeroTokens = (usage: Usage.Usage): Record<string, number> =>
   Object.fromEntries(Usage.TokenBuckets.filter((b) => Usage.tokens(usage, b) !== 0).map((b) => [b, Usage.tokens(usage, b)]))
 
-const scopeOf = (tenantId: string, labels: PricedCall.Labels): PriceBook.Scope => {
+const scopeOf = (tenantId: string, labels: UsageRecord.Labels): PriceBook.Scope => {
   const scope: { -readonly [K in keyof PriceBook.Scope]: string } = { tenant: tenantId }
   if (labels.apiKeyId !== undefined && labels.apiKeyId !== "") scope.apiKey = labels.apiKeyId
   if (labels.project !== undefined && labels.project !== "") scope.project = labels.project
@@ -74,7 +73,7 @@ const scopeOf = (tenantId: string, labels: PricedCall.Labels): PriceBook.Scope =
  * The call the row was priced from, rebuilt: a raw event (the row has an api) is normalized again
  * from its payload; a pre-normalized event kept its usage object as `raw`, which is decoded.
  */
-const renormalize = (row: PricedCall.PricedCall, normalize: Normalizer): Result.Result<NormalizedCall.NormalizedCall, string> => {
+const renormalize = (row: UsageRecord.UsageRecord, normalize: Normalizer): Result.Result<NormalizedCall.NormalizedCall, string> => {
   if (row.api !== undefined) {
     const normalized = normalize({
       provider: row.provider,
@@ -105,7 +104,7 @@ const renormalize = (row: PricedCall.PricedCall, normalize: Normalizer): Result.
 }
 
 /** Findings that need only the stored row. */
-export const detectStored = (row: PricedCall.PricedCall): ReadonlyArray<Findings.Finding> => {
+export const detectStored = (row: UsageRecord.UsageRecord): ReadonlyArray<Findings.Finding> => {
   const out: Array<Findings.Finding> = []
   const base = {
     requestId: row.requestId,
@@ -151,7 +150,7 @@ export const detectStored = (row: PricedCall.PricedCall): ReadonlyArray<Findings
 }
 
 /** Re-derives one ledger row; see the module comment. Never fails: problems are findings. */
-export const rederive = (row: PricedCall.PricedCall, options: Options): Result => {
+export const rederive = (row: UsageRecord.UsageRecord, options: Options): Result => {
   const tolerance = options.tolerance ?? Findings.defaultTolerance
   const occurredAt = DateTime.formatIso(row.occurredAt)
   const base = { requestId: row.requestId, occurredAt, provider: row.provider, model: row.model }

@@ -2,7 +2,8 @@
  * Schema decoding of untrusted provider JSON into typed values, with failures mapped to a
  * `NormalizeError` that names the JSON path and the broken rule.
  */
-import { Result, Schema, SchemaIssue } from "effect"
+import { FieldError } from "@tally/core"
+import { Result, Schema, type SchemaIssue } from "effect"
 import * as NormalizeError from "../NormalizeError.ts"
 import * as Path from "./Path.ts"
 
@@ -65,8 +66,6 @@ const reasonOf = (issue: SchemaIssue.Issue): NormalizeError.Reason => {
   }
 }
 
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
-
 export const preview = (u: unknown): string => {
   if (u === undefined) return "nothing"
   if (typeof u === "string") return JSON.stringify(u.length > 40 ? `${u.slice(0, 40)}…` : u)
@@ -83,12 +82,10 @@ export const decoder = <S extends Schema.Decoder<unknown>>(schema: S): Decode<S[
     const result = decode(input)
     if (Result.isSuccess(result)) return Result.succeed(result.success)
     const issue = result.failure.issue
-    const first = formatter(issue).issues[0]
-    const relative: Path.Path = (first?.path ?? []).map((key) =>
-      typeof key === "object" && key !== null && "key" in key ? (key.key as Path.Segment) : (key as Path.Segment)
-    )
+    const problem = FieldError.firstProblem(result.failure)
+    const relative = problem.path as Path.Path
     const reason = reasonOf(issue)
-    const message = first?.message ?? "malformed value"
+    const message = problem.message
     const detail = reason === "malformed" && !message.includes(", got ") ? `${message}, got ${preview(Path.get(input, relative))}` : message
     return Result.fail(NormalizeError.make(provider, [...path, ...relative], reason, detail))
   }

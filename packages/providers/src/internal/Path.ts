@@ -2,22 +2,14 @@
  * JSON paths into a provider payload, as error messages and corrections name them:
  * `usage.prompt_tokens_details.cached_tokens`, `chunks[3].usage`, `headers["x-amzn-requestid"]`.
  */
+import { FieldError } from "@tally/core"
+
 export type Segment = string | number
 export type Path = ReadonlyArray<Segment>
 
 export const root: Path = []
 
-const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/
-
-export const format = (path: Path): string => {
-  let out = ""
-  for (const segment of path) {
-    if (typeof segment === "number") out += `[${segment}]`
-    else if (IDENTIFIER.test(segment)) out += out === "" ? segment : `.${segment}`
-    else out += `[${JSON.stringify(segment)}]`
-  }
-  return out === "" ? "(payload)" : out
-}
+export const format = (path: Path): string => FieldError.formatPath(path, "(payload)")
 
 export const append = (path: Path, ...segments: ReadonlyArray<Segment>): Path => [...path, ...segments]
 

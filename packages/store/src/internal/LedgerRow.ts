@@ -3,11 +3,10 @@
  * PostgreSQL type for array binding, how a checked call fills it, and how a row reads back.
  */
 import * as PgTypes from "@effect/sql-pg/PgTypes"
-import { Money, type Usage } from "@tally/core"
+import { CostBreakdown, Money, type Usage, type UsageRecord } from "@tally/core"
 import * as DateTime from "effect/DateTime"
 import * as Result from "effect/Result"
-import type { Checked, CostSource, Labels, PricedCall } from "../PricedCall.ts"
-import { CostBreakdown } from "@tally/core"
+import type { Checked } from "./CheckedRecord.ts"
 
 /** Ledger and rollup column of each token bucket. */
 export const tokenColumns = {
@@ -38,7 +37,7 @@ export const labelColumns = {
   workflow: "workflow",
   costCenter: "cost_center",
   apiKeyId: "api_key_id"
-} as const satisfies Record<keyof Labels, string>
+} as const satisfies Record<keyof UsageRecord.Labels, string>
 
 interface Column {
   readonly name: string
@@ -94,7 +93,7 @@ export const columns: ReadonlyArray<Column> = [
   column("reported_currency", OID.text, "text", (c) => c.call.reportedCurrency),
   column("cost_difference", OID.numeric, "numeric", (c) => numeric(c.call.difference)),
   ...Object.entries(labelColumns).map(([label, name]) =>
-    column(name, OID.text, "text", (c) => orNull(c.call.labels[label as keyof Labels]))
+    column(name, OID.text, "text", (c) => orNull(c.call.labels[label as keyof UsageRecord.Labels]))
   ),
   column("tags", OID.jsonb, "jsonb", (c) => c.call.tags),
   column("raw", OID.jsonb, "jsonb", (c) => c.call.raw),
@@ -162,11 +161,11 @@ const usageOf = (row: Row): Usage.Usage => {
   return usage
 }
 
-const labelsOf = (row: Row): Labels => {
-  const labels: { -readonly [K in keyof Labels]: string } = {}
+const labelsOf = (row: Row): UsageRecord.Labels => {
+  const labels: { -readonly [K in keyof UsageRecord.Labels]: string } = {}
   for (const [label, name] of Object.entries(labelColumns)) {
     const value = text(row[name])
-    if (value !== undefined) labels[label as keyof Labels] = value
+    if (value !== undefined) labels[label as keyof UsageRecord.Labels] = value
   }
   return labels
 }
@@ -174,7 +173,7 @@ const labelsOf = (row: Row): Labels => {
 const instant = (value: unknown): DateTime.Utc => DateTime.fromDateUnsafe(value as Date)
 
 /** A ledger row back as the call that was written. */
-export const toPricedCall = (row: Row): PricedCall => {
+export const toUsageRecord = (row: Row): UsageRecord.UsageRecord => {
   const api = text(row.api)
   const rawText = text(row.raw_text)
   return {
@@ -190,14 +189,14 @@ export const toPricedCall = (row: Row): PricedCall => {
       ? null
       : CostBreakdown.decode(row.cost_breakdown),
     total: decimal(row.total),
-    costSource: row.cost_source as CostSource,
+    costSource: row.cost_source as UsageRecord.CostSource,
     unpricedReason: text(row.unpriced_reason) ?? null,
     reportedCost: decimal(row.reported_cost),
     reportedCurrency: text(row.reported_currency) ?? null,
     difference: decimal(row.cost_difference),
     labels: labelsOf(row),
     tags: row.tags as Record<string, string>,
-    raw: (row.raw ?? null) as PricedCall["raw"],
+    raw: (row.raw ?? null) as UsageRecord.UsageRecord["raw"],
     ...(rawText === undefined ? {} : { rawText })
   }
 }

@@ -13,7 +13,8 @@
  * The embedded database (PGlite) is one process's: run these while `tally serve` on the same
  * data directory is stopped, or point both at PostgreSQL.
  */
-import { ApiKeys, type PricedCall, Store, Tenants } from "@tally/store"
+import type { UsageRecord } from "@tally/core"
+import { ApiKeys, Store, Tenants } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -85,7 +86,7 @@ const tenantList = (args: ReadonlyArray<string>) =>
   })
 
 /** Label names a key may default, as events name them (`user` is stored as `endUser`). */
-const labelNames: Record<string, keyof PricedCall.Labels> = {
+const labelNames: Record<string, keyof UsageRecord.Labels> = {
   project: "project",
   environment: "environment",
   feature: "feature",
@@ -97,7 +98,7 @@ const labelNames: Record<string, keyof PricedCall.Labels> = {
   costCenter: "costCenter"
 }
 
-const parseLabels = (command: string, raw: ReadonlyArray<string>): Effect.Effect<PricedCall.Labels, CliErrorType> => {
+const parseLabels = (command: string, raw: ReadonlyArray<string>): Effect.Effect<UsageRecord.Labels, CliErrorType> => {
   const labels: Record<string, string> = {}
   for (const entry of raw) {
     const at = entry.indexOf("=")

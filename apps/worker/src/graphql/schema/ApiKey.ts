@@ -2,8 +2,9 @@
  * API keys of the tenant: listed, issued (the secret is shown once, in the answer) and revoked by
  * admin keys. Keys of other tenants read as not found.
  */
+import type { UsageRecord } from "@tally/core"
 import { resolveArrayConnection } from "@pothos/plugin-relay"
-import { ApiKeys, type PricedCall } from "@tally/store"
+import { ApiKeys } from "@tally/store"
 import * as Redacted from "effect/Redacted"
 import { builder, changeErrors, readErrors } from "../builder.ts"
 import { InvalidInput } from "../Errors.ts"
@@ -81,9 +82,9 @@ builder.mutationField("issueApiKey", (t) =>
       defaultLabels: t.arg({ type: DefaultLabelsInput })
     },
     resolve: async (_root, args, context) => {
-      const labels: { -readonly [K in keyof PricedCall.Labels]: string } = {}
+      const labels: { -readonly [K in keyof UsageRecord.Labels]: string } = {}
       for (const [name, value] of Object.entries(args.defaultLabels ?? {})) {
-        if (value !== null && value !== undefined) labels[name as keyof PricedCall.Labels] = value
+        if (value !== null && value !== undefined) labels[name as keyof UsageRecord.Labels] = value
       }
       const created = await context.run(ApiKeys.ApiKeys.use((keys) =>
         keys.create(context.tenantId, { name: args.name, scopes: args.scopes, defaultLabels: labels })

@@ -2,8 +2,8 @@
  * Types several parts of the schema share: money, token counts, tags, labels, the usage filter and
  * the dimensions usage is grouped by, and the connection arguments every list takes.
  */
-import type { Money } from "@tally/core"
-import { PricedCall, type Queries } from "@tally/store"
+import { type Money, UsageRecord } from "@tally/core"
+import { type Queries } from "@tally/store"
 import { builder } from "../builder.ts"
 import { InvalidInput } from "../Errors.ts"
 
@@ -60,7 +60,7 @@ export const TagRef = builder.objectRef<TagShape>("Tag").implement({
 export const tagsOf = (record: Readonly<Record<string, string | null>>): ReadonlyArray<TagShape> =>
   Object.entries(record).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, value]) => ({ key, value }))
 
-export const LabelsRef = builder.objectRef<PricedCall.Labels>("Labels").implement({
+export const LabelsRef = builder.objectRef<UsageRecord.Labels>("Labels").implement({
   description: "Attribution labels of a call; null where the call had none.",
   fields: (t) => ({
     project: t.exposeString("project", { nullable: true }),
@@ -158,7 +158,7 @@ export const toFilter = (input: UsageFilterShape | null | undefined): Queries.Us
   return filter
 }
 
-export const labelNames = PricedCall.LabelNames
+export const labelNames = UsageRecord.labelNames
 
 /** The page size of a connection: `first`, at most `max`, `fallback` when absent. */
 export const pageSize = (first: number | null | undefined, fallback: number, max: number): number => {

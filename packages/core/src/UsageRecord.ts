@@ -1,8 +1,10 @@
 /**
- * The ledger's input: one LLM call, normalized, matched and priced by the engine, with its
- * attribution labels and the raw provider payload kept verbatim.
+ * The usage record: one LLM call, normalized, matched and priced, with its attribution labels and
+ * the raw provider payload kept verbatim. It is what the ledger stores and what every report,
+ * budget and chargeback adds up.
  *
- * Cost semantics, checked before a call is written (a call that breaks them is dead-lettered):
+ * Cost semantics, checked by `checkRules` before a record is stored (a record that breaks them is
+ * dead-lettered):
  * - `computed` / `estimated`: priced by Tally; `breakdown` is required and `total` is its total
  *   (`estimated` when some usage was estimated, e.g. tokenized locally).
  * - `provider`: the provider's own figure is billed; `reportedCost` / `reportedCurrency` are
@@ -10,25 +12,27 @@
  * - `unpriced`: no price could be found; `total` and `breakdown` are null and `unpricedReason`
  *   says why. Usage is still recorded and rolled up.
  * - `difference`, when given, is `reportedCost - breakdown.total` in one currency.
- * The currency of `total` is the breakdown's for computed and estimated calls and the reported
- * currency for provider-priced calls.
+ * The currency of `total` is the breakdown's for computed and estimated records and the reported
+ * currency for provider-priced ones.
  */
-import { CostBreakdown, Money, Usage } from "@tally/core"
 import * as DateTime from "effect/DateTime"
 import * as Schema from "effect/Schema"
-import * as SchemaIssue from "effect/SchemaIssue"
-import { Buffer } from "node:buffer"
-import { createHash } from "node:crypto"
-import * as CanonicalJson from "./internal/CanonicalJson.ts"
-import * as EncodeCall from "./internal/EncodeCall.ts"
+import * as CostBreakdown from "./CostBreakdown.ts"
+import * as FieldError from "./FieldError.ts"
+import * as Money from "./Money.ts"
+import * as Usage from "./Usage.ts"
 
 export const CostSource = Schema.Literals(["provider", "computed", "estimated", "unpriced"])
 export type CostSource = typeof CostSource.Type
 
+/** The idempotency key of a call within its tenant. */
 export const RequestId = Schema.String.check(
   Schema.isMinLength(1, { message: "expected a non-empty request id" }),
   Schema.isMaxLength(256, { message: "expected a request id of at most 256 characters" })
 )
+
+/** The request id rule as a predicate, for places that only pick a usable id out of bad input. */
+export const isRequestId = (u: unknown): u is string => typeof u === "string" && u.length >= 1 && u.length <= 256
 
 /** Attribution labels, each optional; an empty string counts as absent in rollups. */
 export const Labels = Schema.Struct({
@@ -45,7 +49,7 @@ export const Labels = Schema.Struct({
 })
 export type Labels = typeof Labels.Type
 
-export const LabelNames = [
+export const labelNames = [
   "project",
   "environment",
   "feature",
@@ -57,7 +61,7 @@ export const LabelNames = [
   "apiKeyId"
 ] as const satisfies ReadonlyArray<keyof Labels>
 
-export const PricedCall = Schema.Struct({
+export const UsageRecord = Schema.Struct({
   requestId: RequestId,
   occurredAt: Schema.DateTimeUtcFromString,
   provider: Schema.NonEmptyString,
@@ -81,46 +85,38 @@ export const PricedCall = Schema.Struct({
   /** The payload's original text, where byte-for-byte matters (streams, number formatting). */
   rawText: Schema.optionalKey(Schema.String)
 })
-export type PricedCall = typeof PricedCall.Type
-export type PricedCallEncoded = typeof PricedCall.Encoded
+export type UsageRecord = typeof UsageRecord.Type
+export type UsageRecordEncoded = typeof UsageRecord.Encoded
 
-export const decode = Schema.decodeUnknownSync(PricedCall)
-export const decodeEffect = Schema.decodeUnknownEffect(PricedCall)
-export const encode = Schema.encodeSync(PricedCall)
+export const decode = Schema.decodeUnknownSync(UsageRecord)
+export const decodeEffect = Schema.decodeUnknownEffect(UsageRecord)
+export const encode = Schema.encodeSync(UsageRecord)
 
-/** Why a call cannot be written: the field at fault and what is wrong with it. */
+/** Why a record cannot be stored: the field at fault and what is wrong with it. */
 export interface Rejection {
   readonly field: string
   readonly message: string
 }
 
-/** A call that passed every check, with what the ledger needs computed once. */
-export interface Checked {
-  readonly call: PricedCall
-  /** The breakdown as encoded for storage (decimals as strings); null when there is none. */
-  readonly breakdown: CostBreakdown.CostBreakdownEncoded | null
-  /** sha256 of the canonical encoding: equal for equal events, whatever their key order. */
-  readonly eventHash: Uint8Array
-  readonly occurredAtMillis: number
-  /** Currency of `total`; null for unpriced calls. */
-  readonly currency: string | null
+const reject = (field: string, message: string): Rejection => ({ field, message })
+
+/** A failed schema encoding or decoding of a record as a rejection naming the field. */
+export const rejectionOf = (error: unknown): Rejection => {
+  if (Schema.isSchemaError(error)) return FieldError.fromSchemaError(error, { root: "(call)" })
+  return reject("(call)", error instanceof Error ? error.message : String(error))
 }
 
 const MIN_MILLIS = Date.UTC(1970, 0, 1)
 const MAX_MILLIS = Date.UTC(10000, 0, 1)
-
-const reject = (field: string, message: string): Rejection => ({ field, message })
 
 const finite = (value: Money.Decimal | null, field: string): Rejection | undefined =>
   value !== null && !(Money.isDecimal(value) && value.isFinite())
     ? reject(field, "expected a finite decimal")
     : undefined
 
-const formatDecimal = (value: Money.Decimal) => Money.format(value)
-
 /** The cost rules in the module comment, as a check that names the first field at fault. */
-const checkCost = (call: PricedCall): Rejection | undefined => {
-  const { breakdown, costSource, difference, reportedCost, reportedCurrency, total } = call
+const checkCost = (record: UsageRecord): Rejection | undefined => {
+  const { breakdown, costSource, difference, reportedCost, reportedCurrency, total } = record
   const bad = finite(total, "total") ?? finite(reportedCost, "reportedCost") ?? finite(difference, "difference")
   if (bad !== undefined) return bad
   if (breakdown !== null) {
@@ -136,10 +132,10 @@ const checkCost = (call: PricedCall): Rejection | undefined => {
     if (!sum.equals(breakdown.total)) {
       return reject(
         "breakdown.total",
-        `the lines sum to ${formatDecimal(sum)}, not the breakdown total ${formatDecimal(breakdown.total)}`
+        `the lines sum to ${Money.format(sum)}, not the breakdown total ${Money.format(breakdown.total)}`
       )
     }
-    if (call.snapshotId !== breakdown.snapshotId) {
+    if (record.snapshotId !== breakdown.snapshotId) {
       return reject("snapshotId", `expected the breakdown's snapshot ${JSON.stringify(breakdown.snapshotId)}`)
     }
   }
@@ -154,27 +150,27 @@ const checkCost = (call: PricedCall): Rejection | undefined => {
     case "estimated": {
       if (breakdown === null) return reject("breakdown", `required when costSource is "${costSource}"`)
       if (total === null || !total.equals(breakdown.total)) {
-        return reject("total", `expected the breakdown total ${formatDecimal(breakdown.total)}`)
+        return reject("total", `expected the breakdown total ${Money.format(breakdown.total)}`)
       }
       break
     }
     case "provider": {
       if (reportedCost === null) return reject("reportedCost", "required when costSource is \"provider\"")
       if (total === null || !total.equals(reportedCost)) {
-        return reject("total", `expected the reported cost ${formatDecimal(reportedCost)}`)
+        return reject("total", `expected the reported cost ${Money.format(reportedCost)}`)
       }
       break
     }
     case "unpriced": {
       if (total !== null) return reject("total", "expected null when costSource is \"unpriced\"")
       if (breakdown !== null) return reject("breakdown", "expected null when costSource is \"unpriced\"")
-      if (call.unpricedReason === null || call.unpricedReason.length === 0) {
+      if (record.unpricedReason === null || record.unpricedReason.length === 0) {
         return reject("unpricedReason", "required when costSource is \"unpriced\"")
       }
       break
     }
   }
-  if (costSource !== "unpriced" && call.unpricedReason !== null) {
+  if (costSource !== "unpriced" && record.unpricedReason !== null) {
     return reject("unpricedReason", "expected null unless costSource is \"unpriced\"")
   }
   if (difference !== null) {
@@ -189,18 +185,11 @@ const checkCost = (call: PricedCall): Rejection | undefined => {
     }
     const expected = reportedCost.minus(breakdown.total)
     if (!difference.equals(expected)) {
-      return reject("difference", `expected reportedCost - breakdown.total = ${formatDecimal(expected)}`)
+      return reject("difference", `expected reportedCost - breakdown.total = ${Money.format(expected)}`)
     }
   }
   return undefined
 }
-
-const currencyOf = (call: PricedCall): string | null =>
-  call.costSource === "unpriced"
-    ? null
-    : call.costSource === "provider"
-    ? call.reportedCurrency
-    : call.breakdown?.currency ?? null
 
 const decimalFields = (usage: Usage.Usage): Rejection | undefined => {
   if (usage.audioSeconds !== undefined && !(Money.isDecimal(usage.audioSeconds) && usage.audioSeconds.isFinite())) {
@@ -213,55 +202,22 @@ const decimalFields = (usage: Usage.Usage): Rejection | undefined => {
 }
 
 /**
- * Checks one call and prepares what the ledger stores. Encoding validates every schema constraint
- * (counts are non-negative integers, codes are codes); the rest are the cost rules above.
+ * The rules a schema cannot say, for a record whose encoding already succeeded: an instant between
+ * 1970 and 9999, finite decimals, and the cost rules above. Returns the first field at fault.
  */
-export const check = (call: PricedCall): Checked | Rejection => {
-  let encoded = EncodeCall.encode(call)
-  if (encoded === undefined) {
-    try {
-      encoded = encode(call)
-    } catch (error) {
-      return schemaRejection(error)
-    }
-  }
-  if (!DateTime.isDateTime(call.occurredAt)) return reject("occurredAt", "expected an instant")
-  const occurredAtMillis = DateTime.toEpochMillis(call.occurredAt)
-  if (!(occurredAtMillis >= MIN_MILLIS && occurredAtMillis < MAX_MILLIS)) {
+export const checkRules = (record: UsageRecord): Rejection | undefined => {
+  if (!DateTime.isDateTime(record.occurredAt)) return reject("occurredAt", "expected an instant")
+  const millis = DateTime.toEpochMillis(record.occurredAt)
+  if (!(millis >= MIN_MILLIS && millis < MAX_MILLIS)) {
     return reject("occurredAt", "expected an instant between 1970 and 9999")
   }
-  const bad = decimalFields(call.usage) ?? checkCost(call)
-  if (bad !== undefined) return bad
-  return {
-    call,
-    breakdown: encoded.breakdown,
-    eventHash: eventHash(encoded),
-    occurredAtMillis,
-    currency: currencyOf(call)
-  }
+  return decimalFields(record.usage) ?? checkCost(record)
 }
 
-/**
- * The idempotency hash of an event: sha256 of the canonical JSON of its encoding (keys sorted at
- * every depth), so equal events hash equally whatever their key order.
- */
-export const eventHash = (encoded: PricedCallEncoded): Uint8Array =>
-  createHash("sha256").update(CanonicalJson.canonicalJson(encoded)).digest()
-
-export const isRejection = (u: Checked | Rejection): u is Rejection => "message" in u
-
-const issueFormatter = SchemaIssue.makeFormatterStandardSchemaV1()
-
-const schemaRejection = (error: unknown): Rejection => {
-  if (Schema.isSchemaError(error)) {
-    const first = issueFormatter(error.issue).issues[0]
-    if (first !== undefined) {
-      const path = (first.path ?? []).map((key) => String(typeof key === "object" ? key.key : key))
-      return reject(path.length === 0 ? "(call)" : path.join("."), first.message)
-    }
-  }
-  return reject("(call)", error instanceof Error ? error.message : String(error))
-}
-
-/** The event hash as lowercase hex, for reports. */
-export const hashHex = (hash: Uint8Array): string => Buffer.from(hash).toString("hex")
+/** The currency of `total`; null for unpriced records. */
+export const currencyOf = (record: UsageRecord): string | null =>
+  record.costSource === "unpriced"
+    ? null
+    : record.costSource === "provider"
+    ? record.reportedCurrency
+    : record.breakdown?.currency ?? null

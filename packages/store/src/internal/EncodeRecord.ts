@@ -1,15 +1,14 @@
 /**
- * The `PricedCall` schema's encoding, written out by hand for the batch insert's hot path.
+ * The `UsageRecord` schema's encoding, written out by hand for the batch insert's hot path.
  *
- * `Schema.encodeSync(PricedCall)` costs about 50 µs per call, more than the database spends on the
+ * `Schema.encodeSync(UsageRecord)` costs about 50 µs per call, more than the database spends on the
  * row. This walks the same structure, applies the same constraints and builds the same encoded
  * value. It is only a shortcut: whenever it meets anything outside the plain, valid shape it gives
  * up (returns `undefined`) and the caller uses the schema, which stays the authority. A property
  * test holds the two equal.
  */
-import { Money } from "@tally/core"
+import { Money, UsageRecord } from "@tally/core"
 import * as DateTime from "effect/DateTime"
-import type { PricedCall, PricedCallEncoded } from "../PricedCall.ts"
 
 /** Thrown to leave the fast path; never escapes this module. */
 const bail: { readonly bail: true } = { bail: true }
@@ -167,7 +166,7 @@ const occurredAt = (u: unknown): string => {
   return Number.isFinite(millis) ? DateTime.formatIso(u) : giveUp()
 }
 
-const requestId = (u: unknown): string => (typeof u === "string" && u.length >= 1 && u.length <= 256 ? u : giveUp())
+const requestId = (u: unknown): string => (UsageRecord.isRequestId(u) ? u : giveUp())
 
 const call = struct({
   requestId,
@@ -191,9 +190,9 @@ const call = struct({
 }, { api: string, rawText: string })
 
 /** The schema encoding of `value`, or `undefined` when only the schema can tell. */
-export const encode = (value: PricedCall): PricedCallEncoded | undefined => {
+export const encode = (value: UsageRecord.UsageRecord): UsageRecord.UsageRecordEncoded | undefined => {
   try {
-    return call(value) as unknown as PricedCallEncoded
+    return call(value) as unknown as UsageRecord.UsageRecordEncoded
   } catch (error) {
     if (error === bail) return undefined
     throw error
