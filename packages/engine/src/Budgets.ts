@@ -11,18 +11,14 @@
  * `evaluate` sweeps every active budget's current period: the catch-up for a process that died
  * between a batch's commit and its evaluation.
  */
-import { Money, type UsageRecord } from "@tally/core"
-import { Budgets as BudgetStore, Database, type Tenants } from "@tally/store"
+import { Budget, BudgetPeriod, Crossing, Forecast, Money, type UsageRecord } from "@tally/core"
+import { BudgetCrossings, BudgetRecords, BudgetSpend, Database, Reservations, Tenants } from "@tally/store"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import type { SqlError } from "effect/sql/SqlError"
-import * as BudgetPeriod from "./BudgetPeriod.ts"
-import * as Forecast from "./Forecast.ts"
-
-export type Budget = BudgetStore.Budget
 
 /** What evaluation needs of an inserted call; a `UsageRecord` is one. */
 export interface CommittedCall {
@@ -35,13 +31,13 @@ export interface Evaluation {
   /** (budget, period) pairs whose spend was read. */
   readonly evaluated: number
   /** Crossings recorded by this evaluation (not those recorded before or by another worker). */
-  readonly crossings: ReadonlyArray<BudgetStore.RecordedCrossing>
+  readonly crossings: ReadonlyArray<Crossing.RecordedCrossing>
   /** Set when evaluation gave up; the next batch of the scope or a sweep records what was missed. */
   readonly error?: string | undefined
 }
 
 export interface BudgetStatus {
-  readonly budget: Budget
+  readonly budget: Budget.Budget
   readonly window: BudgetPeriod.PeriodWindow
   readonly spent: Money.Decimal
   /** Held by live reservations of this period. */
@@ -58,15 +54,15 @@ export interface BudgetStatus {
 }
 
 export interface SuggestOptions {
-  readonly scope?: BudgetStore.Scope | undefined
-  readonly period: BudgetStore.Period
+  readonly scope?: Budget.Scope | undefined
+  readonly period: Budget.Period
   /** 30 to 60; default 30. */
   readonly lookbackDays?: number | undefined
 }
 
 export interface SuggestedBudget {
-  readonly scope: BudgetStore.Scope
-  readonly period: BudgetStore.Period
+  readonly scope: Budget.Scope
+  readonly period: Budget.Period
   readonly currency: string
   readonly timeZone: string
   readonly lookback: { readonly from: DateTime.Utc; readonly to: DateTime.Utc }
@@ -76,18 +72,19 @@ export interface SuggestedBudget {
 }
 
 export interface BudgetsService {
+  /** Checks a new budget (`Budget.checkCreate`) against the tenant's currency and stores it. */
   readonly create: (
     tenantId: string,
-    input: BudgetStore.CreateBudget
-  ) => Effect.Effect<Budget, BudgetStore.InvalidBudget | Tenants.TenantNotFound | SqlError>
-  readonly get: (tenantId: string, budgetId: string) => Effect.Effect<Budget, BudgetStore.BudgetNotFound | SqlError>
+    input: Budget.CreateBudget
+  ) => Effect.Effect<Budget.Budget, Budget.InvalidBudget | Tenants.TenantNotFound | SqlError>
+  readonly get: (tenantId: string, budgetId: string) => Effect.Effect<Budget.Budget, Budget.BudgetNotFound | SqlError>
   readonly list: (
     tenantId: string,
     options?: { readonly includeArchived?: boolean | undefined }
-  ) => Effect.Effect<ReadonlyArray<Budget>, SqlError>
+  ) => Effect.Effect<ReadonlyArray<Budget.Budget>, SqlError>
   /**
    * Changes name, amount, thresholds or action (period, scope and currency are fixed; see
-   * `BudgetStore.UpdateBudget`), records who changed what in the budget's audit, and then
+   * `Budget.UpdateBudget`), records who changed what in the budget's audit, and then
    * evaluates the budget's current period under its new terms: a lower amount or threshold that
    * spend has already reached is recorded and announced (outbox) at once. Crossings recorded
    * before stay; each threshold is still announced at most once per period. The evaluation never
@@ -96,22 +93,23 @@ export interface BudgetsService {
   readonly update: (
     tenantId: string,
     budgetId: string,
-    patch: BudgetStore.UpdateBudget,
+    patch: Budget.UpdateBudget,
     options?: { readonly actor?: string | undefined }
   ) => Effect.Effect<
-    Budget,
-    BudgetStore.InvalidBudget | BudgetStore.BudgetNotFound | BudgetStore.BudgetArchived | SqlError
+    Budget.Budget,
+    Budget.InvalidBudget | Budget.BudgetNotFound | Budget.BudgetArchived | SqlError
   >
+  /** Stops a budget from being evaluated or enforced; its events stay. Archiving twice changes nothing. */
   readonly archive: (
     tenantId: string,
     budgetId: string,
     options?: { readonly actor?: string | undefined }
-  ) => Effect.Effect<Budget, BudgetStore.BudgetNotFound | SqlError>
+  ) => Effect.Effect<Budget.Budget, Budget.BudgetNotFound | SqlError>
   /** Recorded changes (updates, archiving), oldest first, of some budgets or of all. */
   readonly changes: (
     tenantId: string,
     options?: { readonly budgetIds?: ReadonlyArray<string> | undefined }
-  ) => Effect.Effect<ReadonlyArray<BudgetStore.BudgetChange>, SqlError>
+  ) => Effect.Effect<ReadonlyArray<Budget.BudgetChange>, SqlError>
   /**
    * Spend, reservations, crossings and forecast of the current period (the one containing `at`,
    * default now) of every active budget, or of one.
@@ -119,7 +117,7 @@ export interface BudgetsService {
   readonly status: (
     tenantId: string,
     options?: { readonly budgetId?: string | undefined; readonly at?: DateTime.Utc | undefined }
-  ) => Effect.Effect<ReadonlyArray<BudgetStatus>, BudgetStore.BudgetNotFound | Tenants.TenantNotFound | SqlError>
+  ) => Effect.Effect<ReadonlyArray<BudgetStatus>, Budget.BudgetNotFound | Tenants.TenantNotFound | SqlError>
   /** The hook Ingest calls after a batch committed, with the calls it inserted. Never fails. */
   readonly evaluateAfterCommit: (tenantId: string, calls: ReadonlyArray<CommittedCall>) => Effect.Effect<Evaluation>
   /** Sweeps every active budget's current period (the one containing `at`, default now). */
@@ -131,7 +129,7 @@ export interface BudgetsService {
   readonly suggest: (
     tenantId: string,
     options: SuggestOptions
-  ) => Effect.Effect<SuggestedBudget, BudgetStore.InvalidBudget | Tenants.TenantNotFound | SqlError>
+  ) => Effect.Effect<SuggestedBudget, Budget.InvalidBudget | Tenants.TenantNotFound | SqlError>
 }
 
 const isRetryable = (error: SqlError): boolean =>
@@ -146,18 +144,8 @@ const retryTransient = <A, E extends { readonly _tag: string }, R>(effect: Effec
     })
   )
 
-const callScope = (call: CommittedCall): BudgetStore.CallScope => ({
-  project: call.labels.project,
-  environment: call.labels.environment,
-  feature: call.labels.feature,
-  team: call.labels.team,
-  customer: call.labels.customer,
-  apiKeyId: call.labels.apiKeyId,
-  model: call.model
-})
-
 /** JSON of a budget: decimals and instants as strings. */
-export const budgetToJson = (budget: Budget) => ({
+export const budgetToJson = (budget: Budget.Budget) => ({
   id: budget.id,
   name: budget.name,
   scope: budget.scope,
@@ -171,7 +159,7 @@ export const budgetToJson = (budget: Budget) => ({
 })
 
 /** JSON of a recorded change: who, when, and each field's old and new value. */
-export const changeToJson = (change: BudgetStore.BudgetChange) => ({
+export const changeToJson = (change: Budget.BudgetChange) => ({
   budgetId: change.budgetId,
   action: change.action,
   actor: change.actor,
@@ -238,12 +226,12 @@ export const suggestionToJson = (s: SuggestedBudget) => ({
 /** The message a crossing sends: the budget, its period and where spend stands. */
 const crossingPayload = (
   tenantId: string,
-  budget: Budget,
+  budget: Budget.Budget,
   window: BudgetPeriod.PeriodWindow,
   threshold: Money.Decimal,
   spent: Money.Decimal
 ) => ({
-  type: BudgetStore.crossingKind,
+  type: Crossing.kind,
   tenantId,
   budget: budgetToJson(budget),
   period: BudgetPeriod.toJson(window),
@@ -254,17 +242,25 @@ const crossingPayload = (
   percent: Money.format(Forecast.percent(spent, budget.amount))
 })
 
-/** Whether spend has reached `threshold` percent of `amount` (exact: spent × 100 ≥ amount × t). */
-export const reached = (spent: Money.Decimal, amount: Money.Decimal, threshold: Money.Decimal): boolean =>
-  spent.times(100).gte(amount.times(threshold))
-
 export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/engine/Budgets") {
-  static readonly layer: Layer.Layer<Budgets, never, Database.Database | BudgetStore.Budgets> = Layer.effect(
+  static readonly layer: Layer.Layer<
+    Budgets,
+    never,
+    | Database.Database
+    | Tenants.Tenants
+    | BudgetRecords.BudgetRecords
+    | BudgetSpend.BudgetSpend
+    | BudgetCrossings.BudgetCrossings
+    | Reservations.Reservations
+  > = Layer.effect(
     Budgets,
     Effect.gen(function*() {
       const db = yield* Database.Database
-      const repo = yield* BudgetStore.Budgets
-      const sql = db.sql
+      const tenants = yield* Tenants.Tenants
+      const records = yield* BudgetRecords.BudgetRecords
+      const spending = yield* BudgetSpend.BudgetSpend
+      const crossings = yield* BudgetCrossings.BudgetCrossings
+      const reservations = yield* Reservations.Reservations
 
       /**
        * Reads spend for (budget, window) pairs and records every threshold reached, in the
@@ -272,29 +268,27 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
        */
       const evaluatePairs = (
         tenantId: string,
-        pairs: ReadonlyArray<{ readonly budget: Budget; readonly window: BudgetPeriod.PeriodWindow }>,
+        pairs: ReadonlyArray<{ readonly budget: Budget.Budget; readonly window: BudgetPeriod.PeriodWindow }>,
         now: DateTime.Utc
       ) =>
         Effect.gen(function*() {
           if (pairs.length === 0) return { evaluated: 0, crossings: [] } satisfies Evaluation
-          const byCurrency = new Map<string, Array<{ budget: Budget; window: BudgetPeriod.PeriodWindow; key: string }>>()
+          const byCurrency = new Map<string, Array<{ budget: Budget.Budget; window: BudgetPeriod.PeriodWindow; key: string }>>()
           for (const [i, pair] of pairs.entries()) {
             const list = byCurrency.get(pair.budget.currency) ?? []
             list.push({ ...pair, key: String(i) })
             byCurrency.set(pair.budget.currency, list)
           }
-          const candidates: Array<BudgetStore.Crossing> = []
+          const candidates: Array<Crossing.Crossing> = []
           for (const [currency, list] of byCurrency) {
-            const spend = yield* BudgetStore.spend(
-              sql,
+            const spend = yield* spending.spend(
               tenantId,
               currency,
               list.map((p) => ({ key: p.key, scope: p.budget.scope, from: p.window.start, to: p.window.end }))
             )
             for (const p of list) {
               const spent = spend.get(p.key)!.amount
-              for (const threshold of p.budget.thresholds) {
-                if (!reached(spent, p.budget.amount, threshold)) break
+              for (const threshold of Crossing.reachedThresholds(p.budget.thresholds, p.budget.amount, spent)) {
                 candidates.push({
                   budgetId: p.budget.id,
                   periodStart: p.window.start,
@@ -308,20 +302,28 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
               }
             }
           }
-          const crossings = yield* BudgetStore.recordCrossings(sql, tenantId, candidates, now)
-          return { evaluated: pairs.length, crossings } satisfies Evaluation
+          const recorded = yield* crossings.record(tenantId, candidates, now)
+          return { evaluated: pairs.length, crossings: recorded } satisfies Evaluation
+        })
+
+      /** The tenant's zone and currency and its active budgets, in the caller's transaction. */
+      const activeBudgets = (tenantId: string) =>
+        Effect.gen(function*() {
+          const tenant = yield* tenants.get(tenantId)
+          const budgets = yield* records.active(tenantId)
+          return { tenant, budgets }
         })
 
       const evaluateCalls = (tenantId: string, calls: ReadonlyArray<CommittedCall>, now: DateTime.Utc) =>
         db.withTenant(
           tenantId,
           Effect.gen(function*() {
-            const { budgets, tenant } = yield* BudgetStore.activeBudgets(sql, tenantId)
+            const { budgets, tenant } = yield* activeBudgets(tenantId)
             if (budgets.length === 0) return { evaluated: 0, crossings: [] } satisfies Evaluation
-            const pairs = new Map<string, { budget: Budget; window: BudgetPeriod.PeriodWindow }>()
+            const pairs = new Map<string, { budget: Budget.Budget; window: BudgetPeriod.PeriodWindow }>()
             // Calls of one batch sit close in time: reuse a period already found for a call inside it.
-            const windows = new Map<BudgetStore.Period, Array<BudgetPeriod.PeriodWindow>>()
-            const windowOf = (period: BudgetStore.Period, at: DateTime.Utc) => {
+            const windows = new Map<Budget.Period, Array<BudgetPeriod.PeriodWindow>>()
+            const windowOf = (period: Budget.Period, at: DateTime.Utc) => {
               const known = windows.get(period) ?? []
               const found = known.find((w) => BudgetPeriod.contains(w, at))
               if (found !== undefined) return found
@@ -331,9 +333,9 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
               return window
             }
             for (const call of calls) {
-              const scope = callScope(call)
+              const scope = Budget.callScope(call.labels, call.model)
               for (const budget of budgets) {
-                if (!BudgetStore.covers(budget.scope, scope)) continue
+                if (!Budget.covers(budget.scope, scope)) continue
                 const window = windowOf(budget.period, call.occurredAt)
                 pairs.set(`${budget.id}@${DateTime.toEpochMillis(window.start)}`, { budget, window })
               }
@@ -362,7 +364,7 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
             retryTransient(db.withTenant(
               tenantId,
               Effect.gen(function*() {
-                const { budgets, tenant } = yield* BudgetStore.activeBudgets(sql, tenantId)
+                const { budgets, tenant } = yield* activeBudgets(tenantId)
                 const budget = budgets.find((b) => b.id === budgetId)
                 if (budget === undefined) return { evaluated: 0, crossings: [] } satisfies Evaluation
                 return yield* evaluatePairs(tenantId, [{ budget, window: BudgetPeriod.containing(budget.period, now, tenant.timeZone) }], now)
@@ -377,15 +379,56 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
           Effect.withSpan("Budgets.evaluateBudget", { attributes: { tenantId, budgetId } })
         )
 
+      const create = Effect.fn("Budgets.create")(function*(tenantId: string, input: Budget.CreateBudget) {
+        return yield* db.withTenant(
+          tenantId,
+          Effect.gen(function*() {
+            const tenant = yield* tenants.get(tenantId)
+            const checked = Budget.checkCreate(input, tenant.currency)
+            if (checked instanceof Budget.InvalidBudget) return yield* checked
+            return yield* records.insert(tenantId, checked)
+          })
+        )
+      })
+
       const update = Effect.fn("Budgets.update")(function*(
         tenantId: string,
         budgetId: string,
-        patch: BudgetStore.UpdateBudget,
+        patch: Budget.UpdateBudget,
         options: { readonly actor?: string | undefined } = {}
       ) {
-        const budget = yield* repo.update(tenantId, budgetId, patch, options)
+        const checked = Budget.checkPatch(patch)
+        if (checked instanceof Budget.InvalidBudget) return yield* checked
+        const now = yield* DateTime.now
+        const budget = yield* db.withTenant(
+          tenantId,
+          Effect.gen(function*() {
+            const current = yield* records.get(tenantId, budgetId, { lock: true })
+            const applied = Budget.applyPatch(budgetId, current, checked, { actor: options.actor, at: now })
+            if (applied instanceof Budget.InvalidBudget || applied instanceof Budget.BudgetArchived) return yield* applied
+            if (applied.change === null) return current
+            return yield* records.update(tenantId, applied.budget, applied.change)
+          })
+        )
         yield* evaluateBudget(tenantId, budget.id)
         return budget
+      })
+
+      const archive = Effect.fn("Budgets.archive")(function*(
+        tenantId: string,
+        budgetId: string,
+        options: { readonly actor?: string | undefined } = {}
+      ) {
+        const now = yield* DateTime.now
+        return yield* db.withTenant(
+          tenantId,
+          Effect.gen(function*() {
+            const current = yield* records.get(tenantId, budgetId, { lock: true })
+            const { change } = Budget.archive(current, { actor: options.actor, at: now })
+            if (change === null) return current
+            return yield* records.archive(tenantId, current.id, change)
+          })
+        )
       })
 
       const evaluate = Effect.fn("Budgets.evaluate")(function*(
@@ -397,7 +440,7 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
         return yield* retryTransient(db.withTenant(
           tenantId,
           Effect.gen(function*() {
-            const { budgets, tenant } = yield* BudgetStore.activeBudgets(sql, tenantId)
+            const { budgets, tenant } = yield* activeBudgets(tenantId)
             const pairs = budgets.map((budget) => ({
               budget,
               window: BudgetPeriod.containing(budget.period, at, tenant.timeZone)
@@ -417,34 +460,31 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
         return yield* db.withTenant(
           tenantId,
           Effect.gen(function*() {
-            const active = yield* BudgetStore.activeBudgets(sql, tenantId)
-            let budgets = active.budgets
-            if (options.budgetId !== undefined) {
-              const one = yield* repo.get(tenantId, options.budgetId)
-              budgets = [one]
-            }
-            const windows = budgets.map((b) => BudgetPeriod.containing(b.period, at, active.tenant.timeZone))
+            const tenant = yield* tenants.get(tenantId)
+            const budgets = options.budgetId === undefined
+              ? yield* records.active(tenantId)
+              : [yield* records.get(tenantId, options.budgetId)]
+            const windows = budgets.map((b) => BudgetPeriod.containing(b.period, at, tenant.timeZone))
             const trailingFrom = DateTime.makeUnsafe(atMillis - Forecast.trailingDays * 86_400_000)
             const result: Array<BudgetStatus> = []
             const byCurrency = new Map<string, Array<number>>()
             budgets.forEach((b, i) => byCurrency.set(b.currency, [...(byCurrency.get(b.currency) ?? []), i]))
-            const spendOf = new Map<number, { period: BudgetStore.Spend; trailing: BudgetStore.Spend }>()
+            const spendOf = new Map<number, { period: BudgetSpend.Spend; trailing: BudgetSpend.Spend }>()
             for (const [currency, indexes] of byCurrency) {
-              const spend = yield* BudgetStore.spend(sql, tenantId, currency, [
+              const spend = yield* spending.spend(tenantId, currency, [
                 ...indexes.map((i) => ({ key: `p${i}`, scope: budgets[i]!.scope, from: windows[i]!.start, to: windows[i]!.end })),
                 ...indexes.map((i) => ({ key: `t${i}`, scope: budgets[i]!.scope, from: trailingFrom, to: at }))
               ])
               for (const i of indexes) spendOf.set(i, { period: spend.get(`p${i}`)!, trailing: spend.get(`t${i}`)! })
             }
-            const holds = yield* BudgetStore.held(
-              sql,
+            const holds = yield* reservations.held(
               tenantId,
               budgets.map((b, i) => ({ budgetId: b.id, periodStart: windows[i]!.start })),
               now
             )
             const events = budgets.length === 0
               ? []
-              : yield* BudgetStore.events(sql, tenantId, {
+              : yield* crossings.events(tenantId, {
                 budgetIds: budgets.map((b) => b.id),
                 periodStartFrom: windows.reduce((min, w) => DateTime.min(min, w.start), windows[0]!.start)
               })
@@ -487,24 +527,23 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
           !Number.isInteger(lookbackDays) || lookbackDays < Forecast.minLookbackDays ||
           lookbackDays > Forecast.maxLookbackDays
         ) {
-          return yield* new BudgetStore.InvalidBudget({
+          return yield* new Budget.InvalidBudget({
             field: "lookbackDays",
             message: `lookbackDays: expected a whole number of days from ${Forecast.minLookbackDays} to ${Forecast.maxLookbackDays}, got ${lookbackDays}`
           })
         }
         const now = yield* DateTime.now
-        const scope = BudgetStore.normalizeScope(options.scope)
+        const scope = Budget.normalizeScope(options.scope)
         return yield* db.withTenant(
           tenantId,
           Effect.gen(function*() {
-            const { tenant } = yield* BudgetStore.activeBudgets(sql, tenantId)
+            const tenant = yield* tenants.get(tenantId)
             // Complete local days only: the window ends where today began.
             const days: Array<BudgetPeriod.PeriodWindow> = []
             for (let back = lookbackDays; back >= 1; back--) {
               days.push(BudgetPeriod.containing("day", BudgetPeriod.localDayStart(now, tenant.timeZone, back), tenant.timeZone))
             }
-            const spend = yield* BudgetStore.spend(
-              sql,
+            const spend = yield* spending.spend(
               tenantId,
               tenant.currency,
               days.map((d) => ({ key: d.label, scope, from: d.start, to: d.end }))
@@ -525,19 +564,19 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
                 periodDays: BudgetPeriod.calendarDays(current),
                 currency: tenant.currency
               }),
-              thresholds: BudgetStore.defaultThresholds
+              thresholds: Budget.defaultThresholds
             } satisfies SuggestedBudget
           })
         )
       })
 
       return Budgets.of({
-        create: repo.create,
-        get: repo.get,
-        list: repo.list,
+        create,
+        get: records.get,
+        list: records.list,
         update,
-        archive: repo.archive,
-        changes: repo.changes,
+        archive,
+        changes: records.changes,
         status,
         evaluateAfterCommit,
         evaluate,
@@ -546,8 +585,3 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
     })
   )
 }
-
-/** The engine's budget services over a database: the store repository and this service. */
-export const layerWith: Layer.Layer<Budgets | BudgetStore.Budgets, never, Database.Database> = Budgets.layer.pipe(
-  Layer.provideMerge(BudgetStore.Budgets.layer)
-)

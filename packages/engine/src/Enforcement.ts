@@ -18,8 +18,8 @@
  * under the same request id (the ledger then counts it), or until `settleGraceSeconds` passed.
  * An expired or released reservation holds nothing.
  */
-import { FieldError, Money, UsageRecord } from "@tally/core"
-import { Budgets as BudgetStore, Database, type Tenants } from "@tally/store"
+import { Admission, Budget, BudgetPeriod, FieldError, Money, Reservation, UsageRecord } from "@tally/core"
+import { BudgetRecords, BudgetSpend, Database, Reservations, Tenants } from "@tally/store"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -28,8 +28,6 @@ import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type { SqlError } from "effect/sql/SqlError"
-import * as BudgetPeriod from "./BudgetPeriod.ts"
-import { budgetToJson } from "./Budgets.ts"
 
 export const defaultTtlSeconds = 600
 export const maxTtlSeconds = 86_400
@@ -37,7 +35,7 @@ export const defaultSettleGraceSeconds = 900
 
 export interface CheckInput {
   /** The call's labels (and model); a budget covers the call when its scope is a subset. */
-  readonly labels?: BudgetStore.CallScope | undefined
+  readonly labels?: Budget.CallScope | undefined
   /** In the tenant's currency. */
   readonly estimatedCost: Money.Decimal
   /** When given, must be the tenant's currency. */
@@ -56,31 +54,6 @@ export interface SettleInput {
   readonly requestId?: string | undefined
 }
 
-export interface BudgetDecision {
-  readonly budget: BudgetStore.Budget
-  readonly window: BudgetPeriod.PeriodWindow
-  readonly spent: Money.Decimal
-  readonly reserved: Money.Decimal
-  /** amount − spent − reserved, before this call. */
-  readonly remaining: Money.Decimal
-  /** `remaining` − the estimate. */
-  readonly remainingAfter: Money.Decimal
-  /** False only for a `block` budget the call would overspend. */
-  readonly allowed: boolean
-}
-
-export interface Decision {
-  readonly allowed: boolean
-  readonly currency: string
-  readonly estimatedCost: Money.Decimal
-  /** The least `remaining` of the covering block budgets (of all covering budgets when none blocks); null when none covers. */
-  readonly remaining: Money.Decimal | null
-  readonly budgets: ReadonlyArray<BudgetDecision>
-  /** Ids of the block budgets that deny. */
-  readonly deniedBy: ReadonlyArray<string>
-  readonly reservation?: { readonly id: string; readonly expiresAt: DateTime.Utc } | undefined
-}
-
 export class InvalidEnforcementRequest extends Schema.TaggedError<InvalidEnforcementRequest>()(
   "InvalidEnforcementRequest",
   {
@@ -88,13 +61,6 @@ export class InvalidEnforcementRequest extends Schema.TaggedError<InvalidEnforce
     message: Schema.String
   }
 ) {}
-
-/** The reservation is settled or released and cannot move that way. */
-export class ReservationClosed extends Schema.TaggedError<ReservationClosed>()("ReservationClosed", {
-  reservationId: Schema.String,
-  status: Schema.String,
-  message: Schema.String
-}) {}
 
 // Request bodies ------------------------------------------------------------------------------
 
@@ -153,7 +119,7 @@ export const decodeRelease = decoder(ReleaseBody)
 
 // JSON ---------------------------------------------------------------------------------------
 
-export const decisionToJson = (decision: Decision) => ({
+export const decisionToJson = (decision: Admission.Decision) => ({
   decision: decision.allowed ? "allow" : "deny",
   allowed: decision.allowed,
   currency: decision.currency,
@@ -178,7 +144,7 @@ export const decisionToJson = (decision: Decision) => ({
   })
 })
 
-export const reservationToJson = (r: BudgetStore.Reservation) => ({
+export const reservationToJson = (r: Reservation.Reservation) => ({
   id: r.id,
   status: r.status,
   requestId: r.requestId,
@@ -193,38 +159,36 @@ export const reservationToJson = (r: BudgetStore.Reservation) => ({
   budgetIds: r.holds.map((h) => h.budgetId)
 })
 
-export { budgetToJson }
-
 // The service ----------------------------------------------------------------------------------
 
 export interface EnforcementService {
   readonly check: (
     tenantId: string,
     input: CheckInput
-  ) => Effect.Effect<Decision, InvalidEnforcementRequest | Tenants.TenantNotFound | SqlError>
+  ) => Effect.Effect<Admission.Decision, InvalidEnforcementRequest | Tenants.TenantNotFound | SqlError>
   /** `check`, and when allowed a hold on every covering budget, in one transaction. */
   readonly reserve: (
     tenantId: string,
     input: ReserveInput
-  ) => Effect.Effect<Decision, InvalidEnforcementRequest | Tenants.TenantNotFound | SqlError>
+  ) => Effect.Effect<Admission.Decision, InvalidEnforcementRequest | Tenants.TenantNotFound | SqlError>
   /** Records the call's actual cost; settling again with the same cost is a no-op. */
   readonly settle: (
     tenantId: string,
     reservationId: string,
     input: SettleInput
   ) => Effect.Effect<
-    BudgetStore.Reservation,
-    BudgetStore.ReservationNotFound | ReservationClosed | InvalidEnforcementRequest | SqlError
+    Reservation.Reservation,
+    Reservation.ReservationNotFound | Reservation.ReservationClosed | InvalidEnforcementRequest | SqlError
   >
   /** Frees the hold of a call that did not run; releasing twice is a no-op. */
   readonly release: (
     tenantId: string,
     reservationId: string
-  ) => Effect.Effect<BudgetStore.Reservation, BudgetStore.ReservationNotFound | ReservationClosed | SqlError>
+  ) => Effect.Effect<Reservation.Reservation, Reservation.ReservationNotFound | Reservation.ReservationClosed | SqlError>
   readonly get: (
     tenantId: string,
     reservationId: string
-  ) => Effect.Effect<BudgetStore.Reservation, BudgetStore.ReservationNotFound | SqlError>
+  ) => Effect.Effect<Reservation.Reservation, Reservation.ReservationNotFound | SqlError>
   /** Deletes reservations that stopped counting before `before` (housekeeping). */
   readonly purge: (tenantId: string, before: DateTime.Utc) => Effect.Effect<number, SqlError>
 }
@@ -241,12 +205,19 @@ const invalid = (field: string, message: string) =>
   new InvalidEnforcementRequest({ field, message: `${field}: ${message}` })
 
 export class Enforcement extends Context.Service<Enforcement, EnforcementService>()("@tally/engine/Enforcement") {
-  static readonly layerConfig = (config: EnforcementConfig = {}): Layer.Layer<Enforcement, never, Database.Database> =>
+  static readonly layerConfig = (config: EnforcementConfig = {}): Layer.Layer<
+    Enforcement,
+    never,
+    Database.Database | Tenants.Tenants | BudgetRecords.BudgetRecords | BudgetSpend.BudgetSpend | Reservations.Reservations
+  > =>
     Layer.effect(
       Enforcement,
       Effect.gen(function*() {
         const db = yield* Database.Database
-        const sql = db.sql
+        const tenants = yield* Tenants.Tenants
+        const records = yield* BudgetRecords.BudgetRecords
+        const spending = yield* BudgetSpend.BudgetSpend
+        const reservations = yield* Reservations.Reservations
         const graceMillis = (config.settleGraceSeconds ?? defaultSettleGraceSeconds) * 1000
 
         const validate = (input: ReserveInput): InvalidEnforcementRequest | undefined => {
@@ -263,58 +234,34 @@ export class Enforcement extends Context.Service<Enforcement, EnforcementService
         /** The decision for a call, read inside the caller's transaction (after any locks). */
         const decide = (tenantId: string, input: ReserveInput, now: DateTime.Utc, lock: boolean) =>
           Effect.gen(function*() {
-            const tenant = yield* BudgetStore.tenantSettings(sql, tenantId)
+            const tenant = yield* tenants.get(tenantId)
             if (input.currency !== undefined && input.currency !== tenant.currency) {
               return yield* invalid("currency", `budgets of this tenant are in ${tenant.currency}, got ${input.currency}`)
             }
-            const labels = BudgetStore.normalizeScope(input.labels)
-            const budgets = yield* BudgetStore.covering(sql, tenantId, labels, { lock })
+            const labels = Budget.normalizeScope(input.labels)
+            const budgets = yield* records.covering(tenantId, labels, { lock })
             const windows = budgets.map((b) => BudgetPeriod.containing(b.period, now, tenant.timeZone))
-            const spend = yield* BudgetStore.spend(
-              sql,
+            const spend = yield* spending.spend(
               tenantId,
               tenant.currency,
               budgets.map((b, i) => ({ key: b.id, scope: b.scope, from: windows[i]!.start, to: windows[i]!.end }))
             )
-            const holds = yield* BudgetStore.held(
-              sql,
+            const holds = yield* reservations.held(
               tenantId,
               budgets.map((b, i) => ({ budgetId: b.id, periodStart: windows[i]!.start })),
               now
             )
-            const decisions = budgets.map((budget, i): BudgetDecision => {
-              const spent = spend.get(budget.id)!.amount
-              const reserved = holds.get(budget.id) ?? Money.ZERO
-              const remaining = budget.amount.minus(spent).minus(reserved)
-              const remainingAfter = remaining.minus(input.estimatedCost)
-              return {
+            const decision = Admission.decide(
+              budgets.map((budget, i) => ({
                 budget,
                 window: windows[i]!,
-                spent,
-                reserved,
-                remaining,
-                remainingAfter,
-                allowed: budget.action === "alert" || !remainingAfter.isNegative()
-              }
-            })
-            const blocking = decisions.filter((d) => d.budget.action === "block")
-            const pool = blocking.length > 0 ? blocking : decisions
-            const remaining = pool.length === 0
-              ? null
-              : pool.reduce((min, d) => (d.remaining.lt(min) ? d.remaining : min), pool[0]!.remaining)
-            const deniedBy = decisions.filter((d) => !d.allowed).map((d) => d.budget.id)
-            return {
-              decision: {
-                allowed: deniedBy.length === 0,
-                currency: tenant.currency,
-                estimatedCost: input.estimatedCost,
-                remaining,
-                budgets: decisions,
-                deniedBy
-              } satisfies Decision,
-              labels,
-              currency: tenant.currency
-            }
+                spent: spend.get(budget.id)!.amount,
+                reserved: holds.get(budget.id) ?? Money.ZERO
+              })),
+              input.estimatedCost,
+              tenant.currency
+            )
+            return { decision, labels, currency: tenant.currency }
           })
 
         const check = Effect.fn("Enforcement.check")(function*(tenantId: string, input: CheckInput) {
@@ -337,7 +284,7 @@ export class Enforcement extends Context.Service<Enforcement, EnforcementService
             Effect.gen(function*() {
               const { currency, decision, labels } = yield* decide(tenantId, input, now, true)
               if (!decision.allowed) return decision
-              const id = yield* BudgetStore.insertReservation(sql, tenantId, {
+              const id = yield* reservations.insert(tenantId, {
                 requestId: input.requestId ?? null,
                 labels,
                 estimate: input.estimatedCost,
@@ -346,7 +293,7 @@ export class Enforcement extends Context.Service<Enforcement, EnforcementService
                 expiresAt,
                 holds: decision.budgets.map((b) => ({ budgetId: b.budget.id, periodStart: b.window.start }))
               })
-              return { ...decision, reservation: { id, expiresAt } } satisfies Decision
+              return { ...decision, reservation: { id, expiresAt } } satisfies Admission.Decision
             })
           ).pipe(
             Effect.retry({ times: 5, schedule: Schedule.exponential("10 millis"), while: isRetryable })
@@ -365,33 +312,17 @@ export class Enforcement extends Context.Service<Enforcement, EnforcementService
           return yield* db.withTenant(
             tenantId,
             Effect.gen(function*() {
-              const current = yield* BudgetStore.getReservation(sql, tenantId, reservationId, { forUpdate: true })
-              if (current.status === "released") {
-                return yield* new ReservationClosed({
-                  reservationId,
-                  status: current.status,
-                  message: `reservation ${reservationId} was released; it cannot be settled`
-                })
-              }
-              if (current.status === "settled") {
-                const same = current.actual !== null && current.actual.eq(input.actualCost) &&
-                  (input.requestId === undefined || input.requestId === current.requestId)
-                if (same) return current
-                return yield* new ReservationClosed({
-                  reservationId,
-                  status: current.status,
-                  message: `reservation ${reservationId} was settled with ${
-                    Money.format(current.actual ?? Money.ZERO)
-                  } already`
-                })
-              }
-              yield* BudgetStore.settleReservation(sql, tenantId, reservationId, {
+              const current = yield* reservations.get(tenantId, reservationId, { forUpdate: true })
+              const move = Reservation.settling(reservationId, current, input.actualCost, input.requestId)
+              if (move instanceof Reservation.ReservationClosed) return yield* move
+              if (move === "unchanged") return current
+              yield* reservations.settle(tenantId, reservationId, {
                 actual: input.actualCost,
                 requestId: input.requestId ?? null,
                 now,
                 expiresAt: DateTime.makeUnsafe(DateTime.toEpochMillis(now) + graceMillis)
               })
-              return yield* BudgetStore.getReservation(sql, tenantId, reservationId)
+              return yield* reservations.get(tenantId, reservationId)
             })
           )
         })
@@ -401,32 +332,26 @@ export class Enforcement extends Context.Service<Enforcement, EnforcementService
           return yield* db.withTenant(
             tenantId,
             Effect.gen(function*() {
-              const current = yield* BudgetStore.getReservation(sql, tenantId, reservationId, { forUpdate: true })
-              if (current.status === "released") return current
-              if (current.status === "settled") {
-                return yield* new ReservationClosed({
-                  reservationId,
-                  status: current.status,
-                  message: `reservation ${reservationId} was settled; it cannot be released`
-                })
-              }
-              yield* BudgetStore.releaseReservation(sql, tenantId, reservationId, now)
-              return yield* BudgetStore.getReservation(sql, tenantId, reservationId)
+              const current = yield* reservations.get(tenantId, reservationId, { forUpdate: true })
+              const move = Reservation.releasing(reservationId, current)
+              if (move instanceof Reservation.ReservationClosed) return yield* move
+              if (move === "unchanged") return current
+              yield* reservations.release(tenantId, reservationId, now)
+              return yield* reservations.get(tenantId, reservationId)
             })
           )
         })
 
-        const get = Effect.fn("Enforcement.get")(function*(tenantId: string, reservationId: string) {
-          return yield* db.withTenant(tenantId, BudgetStore.getReservation(sql, tenantId, reservationId))
+        return Enforcement.of({
+          check,
+          reserve,
+          settle,
+          release,
+          get: (tenantId, reservationId) => reservations.get(tenantId, reservationId),
+          purge: reservations.purge
         })
-
-        const purge = Effect.fn("Enforcement.purge")(function*(tenantId: string, before: DateTime.Utc) {
-          return yield* db.withTenant(tenantId, BudgetStore.purgeReservations(sql, tenantId, before))
-        })
-
-        return Enforcement.of({ check, reserve, settle, release, get, purge })
       })
     )
 
-  static readonly layer: Layer.Layer<Enforcement, never, Database.Database> = Enforcement.layerConfig()
+  static readonly layer = Enforcement.layerConfig()
 }

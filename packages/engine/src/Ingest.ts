@@ -368,6 +368,12 @@ export class Ingest extends Context.Service<Ingest, IngestService>()("@tally/eng
   static readonly layer: Layer.Layer<
     Ingest,
     never,
-    Catalog.Catalog | Tenants.Tenants | PriceBooks.PriceBooks | UsageLedger.UsageLedger | DeadLetters.DeadLetters | Database.Database
-  > = Layer.effect(Ingest, make).pipe(Layer.provide(Budgets.layerWith))
+    | Catalog.Catalog
+    | Tenants.Tenants
+    | PriceBooks.PriceBooks
+    | UsageLedger.UsageLedger
+    | DeadLetters.DeadLetters
+    | Database.Database
+    | Layer.Services<typeof Budgets.Budgets.layer>
+  > = Layer.effect(Ingest, make).pipe(Layer.provide(Budgets.Budgets.layer))
 }

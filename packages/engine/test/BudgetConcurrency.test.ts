@@ -6,18 +6,17 @@
  * message, and was reported as new by exactly one worker.
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { Money, type UsageRecord } from "@tally/core"
-import { Budgets as BudgetStore, Database, Outbox, Store } from "@tally/store"
+import { Budget, BudgetPeriod, Crossing, Money, type UsageRecord } from "@tally/core"
+import { Database, Outbox, Store } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
-import * as BudgetPeriod from "../src/BudgetPeriod.ts"
-import { Budgets, layerWith as budgetsLayerWith, reached } from "../src/Budgets.ts"
+import { Budgets } from "../src/Budgets.ts"
 import { call, eventRows, ingest, layerOptions, newTenant, outboxRows, targets } from "./BudgetSupport.ts"
 
-const budgetInput = (value: unknown) => Result.getOrThrow(BudgetStore.decodeBudgetInput(value))
+const budgetInput = (value: unknown) => Result.getOrThrow(Budget.decodeBudgetInput(value))
 
 /** A second pool on the database the test layer created: another "process" for the same data. */
 const secondPool = Effect.gen(function*() {
@@ -27,7 +26,7 @@ const secondPool = Effect.gen(function*() {
   const url = new URL(process.env.TALLY_TEST_DATABASE_URL!)
   url.pathname = `/${row!.name}`
   const database = Database.layerPostgres({ url: Redacted.make(url.toString()), maxConnections: 4 })
-  return yield* Layer.build(budgetsLayerWith.pipe(Layer.provideMerge(Store.layerWith(database))))
+  return yield* Layer.build(Budgets.layer.pipe(Layer.provideMerge(Store.layerWith(database))))
 })
 
 describe.each(targets)("exactly-once crossings on $name", (target) => {
@@ -78,17 +77,17 @@ describe.each(targets)("exactly-once crossings on $name", (target) => {
         for (const budget of created) {
           const windows = new Map<string, BudgetPeriod.PeriodWindow>()
           for (const c of calls) {
-            if (!BudgetStore.covers(budget.scope, { ...c.labels, model: c.model })) continue
+            if (!Budget.covers(budget.scope, { ...c.labels, model: c.model })) continue
             const w = BudgetPeriod.containing(budget.period, c.occurredAt, "Asia/Kolkata")
             windows.set(w.label, w)
           }
           for (const w of windows.values()) {
             const spent = Money.sum(
-              calls.filter((c) => BudgetStore.covers(budget.scope, { ...c.labels, model: c.model }) && BudgetPeriod.contains(w, c.occurredAt))
+              calls.filter((c) => Budget.covers(budget.scope, { ...c.labels, model: c.model }) && BudgetPeriod.contains(w, c.occurredAt))
                 .map((c) => c.total!)
             )
             for (const t of budget.thresholds) {
-              if (reached(spent, budget.amount, t)) expected.push(`${budget.id}|${DateTime.toEpochMillis(w.start)}|${Money.format(t)}`)
+              if (Crossing.reached(spent, budget.amount, t)) expected.push(`${budget.id}|${DateTime.toEpochMillis(w.start)}|${Money.format(t)}`)
             }
           }
         }

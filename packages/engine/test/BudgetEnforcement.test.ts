@@ -1,6 +1,6 @@
 import { assert, describe, layer } from "@effect/vitest"
-import { Money } from "@tally/core"
-import { Budgets as BudgetStore, UsageLedger } from "@tally/store"
+import { Budget, Money } from "@tally/core"
+import { UsageLedger } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
@@ -9,7 +9,7 @@ import { Budgets } from "../src/Budgets.ts"
 import { decisionToJson, decodeReserve, decodeSettle, Enforcement, reservationToJson } from "../src/Enforcement.ts"
 import { call, decimal, ingest, layerOptions, newTenant, targets } from "./BudgetSupport.ts"
 
-const budgetInput = (value: unknown) => Result.getOrThrow(BudgetStore.decodeBudgetInput(value))
+const budgetInput = (value: unknown) => Result.getOrThrow(Budget.decodeBudgetInput(value))
 
 /** Runs `effect` with the TestClock set to `iso`. */
 const at = <A, E, R>(iso: string, effect: Effect.Effect<A, E, R>) =>

@@ -4,16 +4,15 @@
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Catalog } from "@tally/catalog"
-import { Money } from "@tally/core"
-import { Budgets as BudgetStore } from "@tally/store"
+import { Budget, Money } from "@tally/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
-import { Budgets, layerWith as budgetsLayerWith } from "../src/Budgets.ts"
+import { Budgets } from "../src/Budgets.ts"
 import { Ingest } from "../src/Ingest.ts"
 import { eventRows, layerOptions, newTenant, outboxRows, targets } from "./BudgetSupport.ts"
 
-const budgetInput = (value: unknown) => Result.getOrThrow(BudgetStore.decodeBudgetInput(value))
+const budgetInput = (value: unknown) => Result.getOrThrow(Budget.decodeBudgetInput(value))
 
 const event = (requestId: string, inputText: number, labels: Record<string, string> = {}) => ({
   requestId,
@@ -25,7 +24,7 @@ const event = (requestId: string, inputText: number, labels: Record<string, stri
 })
 
 describe.each(targets)("budgets through Ingest on $name", (target) => {
-  const services = Layer.mergeAll(Ingest.layer, budgetsLayerWith).pipe(
+  const services = Layer.mergeAll(Ingest.layer, Budgets.layer).pipe(
     Layer.provideMerge(Layer.merge(target.layer, Catalog.Catalog.layer))
   )
   layer(services, layerOptions)((it) => {

@@ -4,19 +4,18 @@
  * exact, chosen costs.
  */
 import { Money, type UsageRecord } from "@tally/core"
-import { type Budgets as BudgetStore, Database, Outbox, Store, Tenants, UsageLedger } from "@tally/store"
+import { Database, Outbox, Store, Tenants, UsageLedger } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import { Budgets, layerWith as budgetsLayerWith } from "../src/Budgets.ts"
+import { Budgets } from "../src/Budgets.ts"
 import { Enforcement } from "../src/Enforcement.ts"
 
 export type Services =
   | Store.Services
   | Database.Database
   | Budgets
-  | BudgetStore.Budgets
   | Enforcement
   | Outbox.Outbox
 
@@ -26,7 +25,7 @@ export interface Target {
 }
 
 const withServices = (database: Layer.Layer<Database.Database, Database.LayerError>): Layer.Layer<Services, Database.LayerError> =>
-  Layer.mergeAll(budgetsLayerWith, Enforcement.layer, Outbox.Outbox.layer).pipe(
+  Layer.mergeAll(Budgets.layer, Enforcement.layer, Outbox.Outbox.layer).pipe(
     Layer.provideMerge(Store.layerWith(database))
   )
 

@@ -4,8 +4,8 @@
  * test, so "the current period" is a fixed day.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Money } from "@tally/core"
-import { Budgets as BudgetStore, Database } from "@tally/store"
+import { Budget, Money } from "@tally/core"
+import { Database } from "@tally/store"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Result from "effect/Result"
@@ -13,8 +13,8 @@ import { TestClock } from "effect/testing"
 import { Budgets, statusToJson } from "../src/Budgets.ts"
 import { call, decimal, eventRows, ingest, layerOptions, newTenant, outboxRows, targets } from "./BudgetSupport.ts"
 
-const input = (value: unknown) => Result.getOrThrow(BudgetStore.decodeBudgetInput(value))
-const patch = (value: unknown) => Result.getOrThrow(BudgetStore.decodeBudgetPatch(value))
+const input = (value: unknown) => Result.getOrThrow(Budget.decodeBudgetInput(value))
+const patch = (value: unknown) => Result.getOrThrow(Budget.decodeBudgetPatch(value))
 
 const failureOf = <A, E>(effect: Effect.Effect<A, E>) => Effect.flip(effect)
 
@@ -35,7 +35,7 @@ const auditRows = (tenantId: string) =>
 
 describe("budget patch input", () => {
   const decodeError = (value: unknown) => {
-    const decoded = BudgetStore.decodeBudgetPatch(value)
+    const decoded = Budget.decodeBudgetPatch(value)
     if (Result.isSuccess(decoded)) throw new Error("expected an error")
     return decoded.failure
   }

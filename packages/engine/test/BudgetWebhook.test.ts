@@ -4,7 +4,8 @@
  * attempt, giving up after the last attempt, and nothing sent twice by workers racing.
  */
 import { afterAll, assert, beforeAll, describe, layer } from "@effect/vitest"
-import { Budgets as BudgetStore, Outbox } from "@tally/store"
+import { Budget } from "@tally/core"
+import { Outbox } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
@@ -17,7 +18,7 @@ import { Budgets } from "../src/Budgets.ts"
 import * as WebhookDelivery from "../src/WebhookDelivery.ts"
 import { call, ingest, layerOptions, newTenant, targets } from "./BudgetSupport.ts"
 
-const budgetInput = (value: unknown) => Result.getOrThrow(BudgetStore.decodeBudgetInput(value))
+const budgetInput = (value: unknown) => Result.getOrThrow(Budget.decodeBudgetInput(value))
 
 interface Received {
   readonly path: string

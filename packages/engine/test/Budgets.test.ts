@@ -1,6 +1,6 @@
 import { assert, describe, layer } from "@effect/vitest"
-import { Money } from "@tally/core"
-import { Budgets as BudgetStore, UsageLedger } from "@tally/store"
+import { Budget, Money } from "@tally/core"
+import { UsageLedger } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
@@ -8,7 +8,7 @@ import { TestClock } from "effect/testing"
 import { Budgets, statusToJson, suggestionToJson } from "../src/Budgets.ts"
 import { call, decimal, eventRows, ingest, layerOptions, newTenant, outboxRows, targets } from "./BudgetSupport.ts"
 
-const input = (value: unknown) => Result.getOrThrow(BudgetStore.decodeBudgetInput(value))
+const input = (value: unknown) => Result.getOrThrow(Budget.decodeBudgetInput(value))
 
 const failureOf = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.flatMap(Effect.flip(effect), (error) => Effect.succeed(error))
@@ -22,7 +22,7 @@ const at = <A, E, R>(iso: string, effect: Effect.Effect<A, E, R>) =>
 
 describe("budget input", () => {
   const decodeError = (value: unknown) => {
-    const decoded = BudgetStore.decodeBudgetInput(value)
+    const decoded = Budget.decodeBudgetInput(value)
     if (Result.isSuccess(decoded)) throw new Error("expected an error")
     return decoded.failure
   }
@@ -200,7 +200,7 @@ describe.each(targets)("budget evaluation on $name", (target) => {
         assert.strictEqual(spring.evaluation.crossings.length, 0)
         const status = yield* budgets.status(tenantId, { at: DateTime.makeUnsafe("2025-03-30T21:59:59Z") })
         assert.strictEqual(Money.format(status[0]!.spent), "6")
-        assert.strictEqual(BudgetStoreHours(status[0]!.window), 23)
+        assert.strictEqual(hoursOf(status[0]!.window), 23)
       }))
 
     it.effect("a late call lands in its own (past) period and crosses there", () =>
@@ -318,5 +318,5 @@ describe.each(targets)("budget evaluation on $name", (target) => {
   })
 })
 
-const BudgetStoreHours = (window: { readonly start: DateTime.Utc; readonly end: DateTime.Utc }) =>
+const hoursOf = (window: { readonly start: DateTime.Utc; readonly end: DateTime.Utc }) =>
   (DateTime.toEpochMillis(window.end) - DateTime.toEpochMillis(window.start)) / 3_600_000

@@ -4,16 +4,32 @@
  */
 import * as Layer from "effect/Layer"
 import { ApiKeys } from "./ApiKeys.ts"
+import { BudgetCrossings } from "./BudgetCrossings.ts"
+import { BudgetRecords } from "./BudgetRecords.ts"
+import { BudgetSpend } from "./BudgetSpend.ts"
 import type { Database } from "./Database.ts"
 import { DeadLetters } from "./DeadLetters.ts"
 import { PriceBooks } from "./PriceBooks.ts"
 import { PricingSnapshots } from "./PricingSnapshots.ts"
 import { Queries } from "./Queries.ts"
+import { Reservations } from "./Reservations.ts"
 import { Rollups } from "./Rollups.ts"
 import { Tenants } from "./Tenants.ts"
 import { UsageLedger } from "./UsageLedger.ts"
 
-export type Services = Tenants | ApiKeys | UsageLedger | Rollups | DeadLetters | PricingSnapshots | Queries | PriceBooks
+export type Services =
+  | Tenants
+  | ApiKeys
+  | UsageLedger
+  | Rollups
+  | DeadLetters
+  | PricingSnapshots
+  | Queries
+  | PriceBooks
+  | BudgetRecords
+  | BudgetSpend
+  | BudgetCrossings
+  | Reservations
 
 export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Tenants.layer,
@@ -23,7 +39,11 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   DeadLetters.layer,
   PricingSnapshots.layer,
   Queries.layer,
-  PriceBooks.layer.pipe(Layer.provide(PricingSnapshots.layer))
+  PriceBooks.layer.pipe(Layer.provide(PricingSnapshots.layer)),
+  BudgetRecords.layer,
+  BudgetSpend.layer,
+  BudgetCrossings.layer,
+  Reservations.layer
 )
 
 /** The repositories over the given database layer, with the `Database` itself kept in context. */

@@ -60,7 +60,7 @@ export type Requirements = Catalog.Catalog | Database.Database | Store.Services
 /** The API over the worker's services. */
 export const layer: Layer.Layer<GraphqlApi, Config.ConfigError, Requirements> = Layer.effect(GraphqlApi, make).pipe(
   Layer.provide(Layer.mergeAll(
-    Budgets.layerWith,
+    Budgets.Budgets.layer,
     Enforcement.Enforcement.layer,
     Chargeback.Chargeback.layer,
     TenantPricing.TenantPricing.layer,

@@ -20,8 +20,9 @@
  * `--threshold` given to `update` replaces the whole list. Period, scope and currency cannot
  * change: `--period` and the scope flags are accepted by `update` only to say so.
  */
+import { Budget } from "@tally/core"
 import { Budgets } from "@tally/engine"
-import { Budgets as BudgetStore, Outbox, Store } from "@tally/store"
+import { Outbox, Store } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -41,20 +42,20 @@ const scopeFlags = {
   model: { type: "string" }
 } as const
 
-type Services = Store.Services | Budgets.Budgets | BudgetStore.Budgets | Outbox.Outbox
+type Services = Store.Services | Budgets.Budgets | Outbox.Outbox
 
 /** Runs `effect` over the budget services of the configured database. */
 const withBudgets = <A>(command: string, values: DatabaseFlags, effect: Effect.Effect<A, Failure, Services>) =>
   withDatabase(
     command,
     values,
-    (database) => Layer.merge(Budgets.layerWith, Outbox.Outbox.layer).pipe(Layer.provideMerge(Store.layerWith(database))),
+    (database) => Layer.merge(Budgets.Budgets.layer, Outbox.Outbox.layer).pipe(Layer.provideMerge(Store.layerWith(database))),
     effect
   )
 
 const scopeOf = (values: { readonly [K in keyof typeof scopeFlags]?: string | undefined }): Record<string, string> => {
   const scope: Record<string, string> = {}
-  const names: Record<keyof typeof scopeFlags, BudgetStore.ScopeKey> = {
+  const names: Record<keyof typeof scopeFlags, Budget.ScopeKey> = {
     project: "project",
     environment: "environment",
     feature: "feature",
@@ -92,7 +93,7 @@ const create = (args: ReadonlyArray<string>) =>
       ...(values.threshold === undefined ? {} : { thresholds: values.threshold }),
       ...(values.action === undefined ? {} : { action: values.action })
     }
-    const decoded = BudgetStore.decodeBudgetInput(raw)
+    const decoded = Budget.decodeBudgetInput(raw)
     if (Result.isFailure(decoded)) return yield* invalidInput(`${command}: --${flagOf(decoded.failure.field)}: ${messageOf(decoded.failure)}`)
     const budget = yield* withBudgets(
       command,
@@ -115,7 +116,7 @@ const flagOf = (field: string): string => {
   return top
 }
 
-const messageOf = (error: BudgetStore.InvalidBudget): string =>
+const messageOf = (error: Budget.InvalidBudget): string =>
   error.message.startsWith(`${error.field}: `) ? error.message.slice(error.field.length + 2) : error.message
 
 const list = (args: ReadonlyArray<string>) =>
@@ -181,7 +182,7 @@ const suggest = (args: ReadonlyArray<string>) =>
   })
 
 /** A budget error as the CLI's line: the flag at fault where there is one. */
-const flagged = (command: string) => (error: BudgetStore.InvalidBudget) =>
+const flagged = (command: string) => (error: Budget.InvalidBudget) =>
   Effect.fail(invalidInput(
     error.field === "scope" || error.field === "(input)"
       ? `${command}: ${error.message}`
@@ -218,7 +219,7 @@ const update = (args: ReadonlyArray<string>) =>
       ...(values.period === undefined ? {} : { period: values.period }),
       ...(Object.keys(scope).length === 0 ? {} : { scope })
     }
-    const decoded = BudgetStore.decodeBudgetPatch(raw)
+    const decoded = Budget.decodeBudgetPatch(raw)
     if (Result.isFailure(decoded)) return yield* flagged(command)(decoded.failure)
     const budget = yield* withBudgets(
       command,

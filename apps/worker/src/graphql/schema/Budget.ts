@@ -5,9 +5,8 @@
  * (for live burn-down views).
  */
 import { resolveArrayConnection } from "@pothos/plugin-relay"
-import { Money } from "@tally/core"
+import { type Admission, Budget, Money } from "@tally/core"
 import { Budgets, Enforcement } from "@tally/engine"
-import { Budgets as BudgetStore } from "@tally/store"
 import { builder, changeErrors, lookupErrors, readErrors } from "../builder.ts"
 import type { GraphqlContext } from "../Context.ts"
 import { InvalidInput } from "../Errors.ts"
@@ -25,7 +24,7 @@ const ActionEnum = builder.enumType("BudgetAction", {
   } as const
 })
 
-const BudgetScopeRef = builder.objectRef<BudgetStore.Scope>("BudgetScope").implement({
+const BudgetScopeRef = builder.objectRef<Budget.Scope>("BudgetScope").implement({
   description: "The calls a budget counts: those whose labels (and model) equal every value given.",
   fields: (t) => ({
     project: t.string({ nullable: true, resolve: (s) => s.project ?? null }),
@@ -50,9 +49,9 @@ const BudgetScopeInput = builder.inputType("BudgetScopeInput", {
   })
 })
 
-const scopeOf = (input: typeof BudgetScopeInput.$inferInput | null | undefined): BudgetStore.Scope => {
-  const scope: { -readonly [K in keyof BudgetStore.Scope]: string } = {}
-  for (const key of BudgetStore.scopeKeys) {
+const scopeOf = (input: typeof BudgetScopeInput.$inferInput | null | undefined): Budget.Scope => {
+  const scope: { -readonly [K in keyof Budget.Scope]: string } = {}
+  for (const key of Budget.scopeKeys) {
     const value = input?.[key]
     if (value !== null && value !== undefined) scope[key] = value
   }
@@ -80,7 +79,7 @@ const CrossingRef = builder.objectRef<Budgets.BudgetStatus["crossed"][number]>("
   })
 })
 
-export const BudgetRef = builder.objectRef<Budgets.Budget>("Budget")
+export const BudgetRef = builder.objectRef<Budget.Budget>("Budget")
 
 const BudgetChangeActionEnum = builder.enumType("BudgetChangeAction", {
   values: {
@@ -89,7 +88,7 @@ const BudgetChangeActionEnum = builder.enumType("BudgetChangeAction", {
   } as const
 })
 
-const BudgetFieldChangeRef = builder.objectRef<BudgetStore.BudgetChange["fields"][number]>("BudgetFieldChange").implement({
+const BudgetFieldChangeRef = builder.objectRef<Budget.BudgetChange["fields"][number]>("BudgetFieldChange").implement({
   description: "One field's value before and after a change, as JSON (decimals as strings).",
   fields: (t) => ({
     field: t.exposeString("field", { description: "`name`, `amount`, `thresholds`, `action` or `archivedAt`." }),
@@ -98,7 +97,7 @@ const BudgetFieldChangeRef = builder.objectRef<BudgetStore.BudgetChange["fields"
   })
 })
 
-const BudgetChangeRef = builder.objectRef<BudgetStore.BudgetChange>("BudgetChange").implement({
+const BudgetChangeRef = builder.objectRef<Budget.BudgetChange>("BudgetChange").implement({
   description: "A recorded change of a budget: who made it, when, and what each changed field was and became.",
   fields: (t) => ({
     action: t.field({ type: BudgetChangeActionEnum, resolve: (c) => c.action }),
@@ -224,7 +223,7 @@ const CheckLabelsInput = builder.inputType("BudgetCheckLabels", {
   })
 })
 
-const DecisionLineRef = builder.objectRef<Enforcement.BudgetDecision>("BudgetDecisionLine").implement({
+const DecisionLineRef = builder.objectRef<Admission.BudgetDecision>("BudgetDecisionLine").implement({
   fields: (t) => ({
     budget: t.field({ type: BudgetRef, resolve: (d) => d.budget }),
     periodStart: t.field({ type: "DateTime", resolve: (d) => d.window.start }),
@@ -237,7 +236,7 @@ const DecisionLineRef = builder.objectRef<Enforcement.BudgetDecision>("BudgetDec
   })
 })
 
-const DecisionRef = builder.objectRef<Enforcement.Decision>("BudgetDecision").implement({
+const DecisionRef = builder.objectRef<Admission.Decision>("BudgetDecision").implement({
   fields: (t) => ({
     allowed: t.exposeBoolean("allowed", { description: "False when a BLOCK budget would be overspent." }),
     currency: t.exposeString("currency"),
@@ -322,14 +321,14 @@ builder.mutationField("updateBudget", (t) =>
     errors: { types: [...changeErrors], directResult: true },
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateBudgetInput, required: true }) },
     resolve: (_root, { id, input }, context) => {
-      const patch: BudgetStore.UpdateBudget = {
+      const patch: Budget.UpdateBudget = {
         ...(input.name == null ? {} : { name: input.name }),
         ...(input.amount == null ? {} : { amount: input.amount }),
         ...(input.thresholds == null ? {} : { thresholds: input.thresholds as ReadonlyArray<Money.Decimal> }),
         ...(input.action == null ? {} : { action: input.action })
       }
       if (Object.keys(patch).length === 0) {
-        throw new InvalidInput(`input: expected at least one of ${BudgetStore.updatableFields.join(", ")} to change`, "input")
+        throw new InvalidInput(`input: expected at least one of ${Budget.updatableFields.join(", ")} to change`, "input")
       }
       return context.run(Budgets.Budgets.use((budgets) => budgets.update(context.tenantId, String(id), patch, { actor: context.key.keyId })))
     }

@@ -19,8 +19,9 @@
  * the field), `not_found` (404, unknown reservation or budget), `reservation_closed` (409),
  * `budget_archived` (409).
  */
+import { Budget, type Reservation } from "@tally/core"
 import { Budgets, BudgetJobs, Enforcement, WebhookDelivery } from "@tally/engine"
-import { type ApiKeys, Budgets as BudgetStore, Outbox } from "@tally/store"
+import { type ApiKeys, Outbox } from "@tally/store"
 import * as Effect from "effect/Effect"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as HttpRouter from "effect/http/HttpRouter"
@@ -50,11 +51,11 @@ const problem = (status: number, code: string, message: string) =>
 type Failure =
   | ApiError.ApiError
   | Enforcement.InvalidEnforcementRequest
-  | Enforcement.ReservationClosed
-  | BudgetStore.ReservationNotFound
-  | BudgetStore.InvalidBudget
-  | BudgetStore.BudgetNotFound
-  | BudgetStore.BudgetArchived
+  | Reservation.ReservationClosed
+  | Reservation.ReservationNotFound
+  | Budget.InvalidBudget
+  | Budget.BudgetNotFound
+  | Budget.BudgetArchived
   | { readonly _tag: "TenantNotFound"; readonly message: string }
   | SqlError
 
@@ -101,7 +102,7 @@ const authenticated = (scope: ApiKeys.Scope) =>
 const callLabels = (
   key: ApiKeys.VerifiedKey,
   labels: typeof Enforcement.RequestLabels.Type | undefined
-): BudgetStore.CallScope => ({
+): Budget.CallScope => ({
   project: key.defaultLabels.project,
   environment: key.defaultLabels.environment,
   feature: key.defaultLabels.feature,
@@ -169,17 +170,17 @@ export const list = respond(Effect.gen(function*() {
 
 export const create = respond(Effect.gen(function*() {
   const key = yield* authenticated("admin")
-  const input = yield* decoded(BudgetStore.decodeBudgetInput(yield* jsonBody))
+  const input = yield* decoded(Budget.decodeBudgetInput(yield* jsonBody))
   const budgets = yield* Budgets.Budgets
   const budget = yield* budgets.create(key.tenantId, input)
   return HttpServerResponse.jsonUnsafe(Budgets.budgetToJson(budget), { status: 201 })
 }))
 
-/** A JSON patch (`BudgetStore.decodeBudgetPatch`); the key's id is the change's actor in the audit. */
+/** A JSON patch (`Budget.decodeBudgetPatch`); the key's id is the change's actor in the audit. */
 export const update = respond(Effect.gen(function*() {
   const key = yield* authenticated("admin")
   const budgetId = (yield* HttpRouter.params).id ?? ""
-  const patch = yield* decoded(BudgetStore.decodeBudgetPatch(yield* jsonBody))
+  const patch = yield* decoded(Budget.decodeBudgetPatch(yield* jsonBody))
   const budgets = yield* Budgets.Budgets
   const budget = yield* budgets.update(key.tenantId, budgetId, patch, { actor: key.keyId })
   return HttpServerResponse.jsonUnsafe(Budgets.budgetToJson(budget))
@@ -202,7 +203,7 @@ export type Services = Budgets.Budgets | Enforcement.Enforcement | WebhookDelive
 export const layer = BudgetJobs.layer().pipe(
   Layer.provideMerge(
     Layer.mergeAll(
-      Budgets.layerWith,
+      Budgets.Budgets.layer,
       Enforcement.Enforcement.layer,
       WebhookDelivery.WebhookDelivery.layer.pipe(
         Layer.provide(FetchHttpClient.layer),

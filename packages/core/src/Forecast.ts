@@ -15,7 +15,7 @@
  * Forecast figures are estimates and are shown to 6 decimal places (rounded half-even); spend
  * itself is never rounded here.
  */
-import { Money } from "@tally/core"
+import * as Money from "./Money.ts"
 
 export const trailingDays = 7
 export const method = "linear-trailing-7d"

@@ -8,9 +8,7 @@
  * in September) the day starts at the first instant that exists, 01:00.
  */
 import * as DateTime from "effect/DateTime"
-import type { Budgets } from "@tally/store"
-
-export type Period = Budgets.Period
+import type { Period } from "./Budget.ts"
 
 export interface PeriodWindow {
   readonly period: Period

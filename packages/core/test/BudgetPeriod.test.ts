@@ -3,11 +3,12 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
+import type * as Budget from "../src/Budget.ts"
 import * as BudgetPeriod from "../src/BudgetPeriod.ts"
 
 const HOUR = 3_600_000
 
-const window = (period: BudgetPeriod.Period, at: string, zone: string) => {
+const window = (period: Budget.Period, at: string, zone: string) => {
   const w = BudgetPeriod.containing(period, DateTime.makeUnsafe(at), zone)
   return {
     start: DateTime.formatIso(w.start),
@@ -102,7 +103,7 @@ describe("BudgetPeriod", () => {
       fc.property(
         fc.integer({ min: Date.UTC(2000, 0, 1), max: Date.UTC(2035, 0, 1) }),
         fc.constantFrom(...zones),
-        fc.constantFrom<BudgetPeriod.Period>("day", "week", "month"),
+        fc.constantFrom<Budget.Period>("day", "week", "month"),
         (at, zone, period) => {
           const w = BudgetPeriod.containing(period, at, zone)
           const next = BudgetPeriod.next(w)
