@@ -1,4 +1,8 @@
 export * as Allocation from "./Allocation.ts"
+export * as Anomaly from "./Anomaly.ts"
+export * as AnomalyDetectors from "./AnomalyDetectors.ts"
+export * as AnomalySeries from "./AnomalySeries.ts"
+export * as AnomalyStats from "./AnomalyStats.ts"
 export * as CostBreakdown from "./CostBreakdown.ts"
 export * as CostEngine from "./CostEngine.ts"
 export { PricingError } from "./CostEngine.ts"

@@ -3,6 +3,7 @@
  * PGlite, from config) and provides it; everything above depends on these services only.
  */
 import * as Layer from "effect/Layer"
+import { AnomalyFindings } from "./AnomalyFindings.ts"
 import { ApiKeys } from "./ApiKeys.ts"
 import type { Database } from "./Database.ts"
 import { DeadLetters } from "./DeadLetters.ts"
@@ -13,7 +14,16 @@ import { Rollups } from "./Rollups.ts"
 import { Tenants } from "./Tenants.ts"
 import { UsageLedger } from "./UsageLedger.ts"
 
-export type Services = Tenants | ApiKeys | UsageLedger | Rollups | DeadLetters | PricingSnapshots | Queries | PriceBooks
+export type Services =
+  | Tenants
+  | ApiKeys
+  | UsageLedger
+  | Rollups
+  | DeadLetters
+  | PricingSnapshots
+  | Queries
+  | PriceBooks
+  | AnomalyFindings
 
 export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Tenants.layer,
@@ -23,7 +33,8 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   DeadLetters.layer,
   PricingSnapshots.layer,
   Queries.layer,
-  PriceBooks.layer.pipe(Layer.provide(PricingSnapshots.layer))
+  PriceBooks.layer.pipe(Layer.provide(PricingSnapshots.layer)),
+  AnomalyFindings.layer
 )
 
 /** The repositories over the given database layer, with the `Database` itself kept in context. */

@@ -1,4 +1,4 @@
-export * as Anomalies from "./Anomalies.ts"
+export * as AnomalyFindings from "./AnomalyFindings.ts"
 export * as ApiKeys from "./ApiKeys.ts"
 export * as Budgets from "./Budgets.ts"
 export * as Chargeback from "./Chargeback.ts"
