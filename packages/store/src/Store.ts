@@ -9,7 +9,9 @@ import type { Database } from "./Database.ts"
 import { DeadLetters } from "./DeadLetters.ts"
 import { PriceBooks } from "./PriceBooks.ts"
 import { PricingSnapshots } from "./PricingSnapshots.ts"
+import { ProviderReports } from "./ProviderReports.ts"
 import { Queries } from "./Queries.ts"
+import { ReconciliationRuns } from "./ReconciliationRuns.ts"
 import { Rollups } from "./Rollups.ts"
 import { Tenants } from "./Tenants.ts"
 import { UsageLedger } from "./UsageLedger.ts"
@@ -24,6 +26,8 @@ export type Services =
   | Queries
   | PriceBooks
   | AnomalyFindings
+  | ReconciliationRuns
+  | ProviderReports
 
 export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Tenants.layer,
@@ -34,7 +38,9 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   PricingSnapshots.layer,
   Queries.layer,
   PriceBooks.layer.pipe(Layer.provide(PricingSnapshots.layer)),
-  AnomalyFindings.layer
+  AnomalyFindings.layer,
+  ReconciliationRuns.layer,
+  ProviderReports.layer
 )
 
 /** The repositories over the given database layer, with the `Database` itself kept in context. */
