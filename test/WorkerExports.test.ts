@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { createTenantWithKey } from "../apps/worker/src/cli/commands/Tenant.ts"
+import { CostAllocation } from "../packages/core/src/index.ts"
 import { Chargeback } from "../packages/engine/src/index.ts"
 import * as FocusSpec from "../packages/engine/test/FocusSpec.ts"
 import { ApiKeys } from "../packages/store/src/index.ts"
@@ -64,7 +65,7 @@ describe.each(targets)("chargeback exports over HTTP on %s", (target) => {
     const march2025 = { from: "2025-03-01T00:00:00Z", to: "2025-04-01T00:00:00Z" }
     marchRunId = await server.run(Effect.gen(function*() {
       const service = yield* Chargeback.Chargeback
-      const input = Chargeback.decodeRunInput({ ...march2025, dimension: "team", shared: ["platform"] })
+      const input = CostAllocation.Input.decodeRunInput({ ...march2025, dimension: "team", shared: ["platform"] })
       if (input._tag === "Failure") return yield* Effect.die(input.failure)
       const run = yield* service.run(tenantId, { ...input.success, createdBy: "finops" })
       yield* service.finalize(tenantId, run.id, { finalizedBy: "cfo" })

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Money } from "../packages/core/src/index.ts"
-import { Anomalies as AnomalyStore, Database } from "../packages/store/src/index.ts"
+import { AnomalyFindings, Database } from "../packages/store/src/index.ts"
 import { client, ingest, newTenant, sseClient, type TestTenant, usageEvent } from "./support/Graphql.ts"
 import { type InProcess, makeDatabase, startInProcess, targets, type TestDatabase, testConfig } from "./support/Worker.ts"
 import { DateTime } from "../apps/worker/node_modules/effect/dist/index.js"
@@ -245,7 +245,7 @@ describe.each(targets)("GraphQL changes on %s", (target) => {
         // Detection records a finding (as the scheduler would), after the subscription began.
         await new Promise((resolve) => setTimeout(resolve, 1500))
         await server.run(Effect.provide(
-          AnomalyStore.Anomalies.use((anomalies) =>
+          AnomalyFindings.AnomalyFindings.use((anomalies) =>
             Effect.flatMap(Effect.sync(() => new Date()), (now) =>
               anomalies.record(tenant.id, [{
                 kind: "spend_spike",
@@ -262,7 +262,7 @@ describe.each(targets)("GraphQL changes on %s", (target) => {
                 evidence: { note: "test" }
               }], DateTimeOf(now.getTime())))
           ),
-          Layer.orDie(AnomalyStore.Anomalies.layer)
+          Layer.orDie(AnomalyFindings.AnomalyFindings.layer)
         ))
         const finding = await next
         expect(finding.value.data.anomalyDetected).toEqual({

@@ -25,14 +25,14 @@
  * The generated database (`tally_bench_chargeback_<rows>`) is dropped afterwards unless
  * TALLY_BENCH_KEEP=1, in which case a later run with the same sizes reuses it and skips generation.
  */
-import { CostEngine, Money, PricingSnapshot, type Usage, type UsageRecord } from "@tally/core"
+import { CostAllocation, CostEngine, Money, PricingSnapshot, type Usage, type UsageRecord } from "@tally/core"
 import { Database, Store, Tenants, UsageLedger } from "@tally/store"
 import { DateTime, Effect, Layer, Redacted, Stream } from "effect"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import * as Result from "effect/Result"
 // The engine does not depend on the SQL driver itself; the bench borrows the store's copy.
 import * as PgClient from "../../store/node_modules/@effect/sql-pg/dist/PgClient.js"
-import * as Chargeback from "../src/chargeback/Run.ts"
+import * as Chargeback from "../src/chargeback/index.ts"
 
 const serverUrl = process.env.TALLY_BENCH_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres"
 const totalRows = Number(process.env.TALLY_BENCH_ROWS || 10_000_000)
@@ -271,7 +271,7 @@ const program = Effect.gen(function*() {
 
     const focus = yield* time(service.focus(tenantId, final.id))
     log({ bench: "chargeback", step: "FOCUS rows of January's run", ms: Math.round(focus.ms), rows: focus.value.rows.length, total: Money.format(focus.value.run.total) })
-    const csv = yield* time(Effect.sync(() => Chargeback.Csv.focus(focus.value.rows)))
+    const csv = yield* time(Effect.sync(() => CostAllocation.Csv.focus(focus.value.rows)))
     log({ bench: "chargeback", step: "FOCUS CSV of January's run", ms: Math.round(csv.ms), bytes: csv.value.length })
 
     const day = { from: DateTime.makeUnsafe("2025-01-15T00:00:00Z"), to: DateTime.makeUnsafe("2025-01-16T00:00:00Z") }

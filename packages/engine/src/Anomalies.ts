@@ -14,10 +14,12 @@
  * A run evaluates whole UTC hours. Findings are stored with their evidence once per (kind,
  * scope, window, currency) and sent through the outbox in the same transaction; a condition that
  * persists is reported when it starts (see `episodeLookbackHours`), not again every hour.
+ * The detectors themselves are core's (`AnomalyDetectors`, pure); this service loads the series
+ * through the store's `AnomalyFindings`, runs them hour by hour, and records what they find.
  * Method, thresholds and defaults: docs/anomalies.md.
  */
-import { Money } from "@tally/core"
-import { Anomalies as AnomalyStore, type Database, Tenants } from "@tally/store"
+import { Anomaly, AnomalyDetectors, AnomalySeries, Money } from "@tally/core"
+import { AnomalyFindings, type Database, Tenants } from "@tally/store"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
@@ -26,121 +28,17 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type { SqlError } from "effect/sql/SqlError"
-import * as Detectors from "./internal/AnomalyDetectors.ts"
-import { ceilTo, DAY, floorTo, HOUR, MINUTE, minuteSeries, moneySeries } from "./internal/AnomalySeries.ts"
 
 type Decimal = Money.Decimal
 const D = (value: string | number): Decimal => new Money.Decimal(value)
 
-export type Finding = AnomalyStore.Finding
-export type Kind = AnomalyStore.Kind
-export type Scope = AnomalyStore.Scope
-export type Severity = AnomalyStore.Severity
-
-/** Money amounts are in the unit of the series' currency (1 = one dollar, one euro). */
-export interface SpendConfig {
-  /** Days of history compared with an hour. */
-  readonly baselineDays: number
-  /** A scope younger than this (since its first spend) is not judged. */
-  readonly minHistoryHours: number
-  /** Baseline hours needed to judge. */
-  readonly minBaselinePoints: number
-  /** An hour spending less is not judged (noise floor). */
-  readonly minSpend: Decimal
-  /** Spend above the baseline median needed to report. */
-  readonly minExcess: Decimal
-  /** Spend / baseline median needed to report. */
-  readonly minRatio: number
-  /** Modified z-score needed to report. */
-  readonly minZ: number
-  /** The z-score's scale is at least this fraction of the baseline median... */
-  readonly minRelativeSpread: number
-  /** ...and at least this amount... */
-  readonly minAbsoluteSpread: Decimal
-  /**
-   * ...and at least the spread of Poisson arrivals at the baseline's usual rate and cost per call,
-   * with E[cost²] taken as this many times the squared mean cost (calls of one model vary in size).
-   */
-  readonly costDispersion: number
-  /** Ratio from which a finding is a warning (below: info). */
-  readonly warningRatio: number
-  /** Ratio from which a finding is critical; an hour spending where the baseline median is 0 is too. */
-  readonly criticalRatio: number
-  /** A deviating hour directly after a deviating hour (within this many hours) continues its episode. */
-  readonly episodeLookbackHours: number
-}
-
-export interface TokenRateConfig {
-  readonly baselineDays: number
-  /** The baseline ends this many hours before the hour judged, so a burst earlier today is not part of it. */
-  readonly baselineGapHours: number
-  /** Minutes with calls needed in the baseline to judge. */
-  readonly minBaselineMinutes: number
-  /** The baseline's reference level: this quantile of its minutes with calls. */
-  readonly referenceQuantile: number
-  /** A spike minute uses at least this many times the reference... */
-  readonly minRatio: number
-  /** ...and at least this many tokens. */
-  readonly minTokensPerMinute: number
-  /** Spike minutes in the hour needed to report (a loop runs for minutes, one big call does not). */
-  readonly minSpikeMinutes: number
-  /** Peak / reference from which a finding is critical (below: warning). */
-  readonly criticalRatio: number
-  readonly episodeLookbackHours: number
-}
-
-export interface ModelMixConfig {
-  readonly baselineDays: number
-  /** The baseline ends this many hours before the hour judged, so a recent change is not part of it. */
-  readonly baselineGapHours: number
-  /** Baseline hours that pass the floors below, needed to judge. */
-  readonly minBaselineHours: number
-  /** An hour with less spend is not judged. */
-  readonly minSpend: Decimal
-  /** An hour with fewer requests is not judged, nor compared with as a baseline hour. */
-  readonly minRequests: number
-  /** Total variation distance between the hour's mix and the baseline's needed to report (0..1). */
-  readonly minShift: number
-  /** Modified z-score of that distance against the baseline hours' own distances. */
-  readonly minZ: number
-  /** Smallest scale of that z-score (a distance). */
-  readonly minSpread: number
-  /** The shift must also exceed this quantile of the baseline hours' shifts... */
-  readonly noiseQuantile: number
-  /** ...by at least this much. */
-  readonly minShiftOverNoise: number
-  /** Critical when the shift reaches this and the hour cost this many times the usual per request. */
-  readonly criticalShift: number
-  readonly criticalCostImpact: number
-  /** A step change must hold for this many consecutive hours (the first one is reported). */
-  readonly confirmHours: number
-  readonly episodeLookbackHours: number
-}
-
-export interface CostPerRequestConfig {
-  readonly baselineDays: number
-  /** Baseline hours of the model with `minRequests`, needed to judge. */
-  readonly minBaselineHours: number
-  /** A model's hour with fewer requests or less spend is not judged, nor counted in the baseline. */
-  readonly minRequests: number
-  readonly minSpend: Decimal
-  /** Cost per request / baseline median needed to report. */
-  readonly minRatio: number
-  readonly minZ: number
-  /** The z-score's scale is at least this fraction of the baseline median. */
-  readonly minRelativeSpread: number
-  /** Ratio from which a finding is critical (below: warning). */
-  readonly criticalRatio: number
-  /** A step change must hold for this many consecutive hours (the first one is reported). */
-  readonly confirmHours: number
-  readonly episodeLookbackHours: number
-}
+const { ceilTo, DAY, floorTo, HOUR, MINUTE } = AnomalySeries
 
 export interface Config {
-  readonly spend: SpendConfig
-  readonly tokenRate: TokenRateConfig
-  readonly modelMix: ModelMixConfig
-  readonly costPerRequest: CostPerRequestConfig
+  readonly spend: AnomalyDetectors.SpendConfig
+  readonly tokenRate: AnomalyDetectors.TokenRateConfig
+  readonly modelMix: AnomalyDetectors.ModelMixConfig
+  readonly costPerRequest: AnomalyDetectors.CostPerRequestConfig
   /** Complete hours before `at` that `detect` evaluates (again): late data gets a second look. */
   readonly lookbackHours: number
 }
@@ -205,10 +103,10 @@ export const defaults: Config = {
 
 /** Overrides of some thresholds; the rest keep their defaults. */
 export interface ConfigOverrides {
-  readonly spend?: Partial<SpendConfig> | undefined
-  readonly tokenRate?: Partial<TokenRateConfig> | undefined
-  readonly modelMix?: Partial<ModelMixConfig> | undefined
-  readonly costPerRequest?: Partial<CostPerRequestConfig> | undefined
+  readonly spend?: Partial<AnomalyDetectors.SpendConfig> | undefined
+  readonly tokenRate?: Partial<AnomalyDetectors.TokenRateConfig> | undefined
+  readonly modelMix?: Partial<AnomalyDetectors.ModelMixConfig> | undefined
+  readonly costPerRequest?: Partial<AnomalyDetectors.CostPerRequestConfig> | undefined
   readonly lookbackHours?: number | undefined
 }
 
@@ -245,24 +143,24 @@ export interface DetectionResult {
   readonly from: DateTime.Utc
   readonly to: DateTime.Utc
   readonly asOf: DateTime.Utc
-  /** Scope-hours judged per kind (had enough history and signal), whether they deviated or not. */
-  readonly evaluated: { readonly [K in Kind]: number }
-  /** Scope-hours that deviated, per kind, including those continuing an episode already reported. */
-  readonly deviating: { readonly [K in Kind]: number }
+  /** Anomaly.Scope-hours judged per kind (had enough history and signal), whether they deviated or not. */
+  readonly evaluated: { readonly [K in Anomaly.Kind]: number }
+  /** Anomaly.Scope-hours that deviated, per kind, including those continuing an episode already reported. */
+  readonly deviating: { readonly [K in Anomaly.Kind]: number }
   /**
    * Per kind, the judged scope-hour that came closest to deviating without doing so: its statistic
    * (modified z; for token rates the peak's ratio to the reference). For tuning thresholds.
    */
-  readonly closest: { readonly [K in Kind]: Closest | null }
+  readonly closest: { readonly [K in Anomaly.Kind]: Closest | null }
   /** Findings recorded by this run. */
-  readonly recorded: ReadonlyArray<Finding>
+  readonly recorded: ReadonlyArray<Anomaly.Finding>
   /** Findings this run produced that were recorded before (an earlier run, a concurrent worker). */
   readonly duplicates: number
 }
 
 export interface Closest {
   readonly score: number
-  readonly scope: Scope
+  readonly scope: Anomaly.Scope
   readonly hour: DateTime.Utc
 }
 
@@ -272,7 +170,6 @@ export interface AnomaliesService {
   readonly detect: (options: DetectOptions) => Effect.Effect<DetectionResult, InvalidDetection | SqlError>
   /** Detection over a range of hours (backfill, re-runs). */
   readonly detectRange: (options: DetectRangeOptions) => Effect.Effect<DetectionResult, InvalidDetection | SqlError>
-  readonly list: (tenantId: string, options?: AnomalyStore.ListOptions) => Effect.Effect<ReadonlyArray<Finding>, SqlError>
 }
 
 /** Hours judged per load: bounds memory on long backfills. */
@@ -280,21 +177,21 @@ const CHUNK_HOURS = 7 * 24
 /** Longest range one `detectRange` accepts. */
 const MAX_RANGE_DAYS = 400
 
-const zeroCounts = (): { [K in Kind]: number } => ({
+const zeroCounts = (): { [K in Anomaly.Kind]: number } => ({
   spend_spike: 0,
   token_rate_spike: 0,
   model_mix_shift: 0,
   cost_per_request_jump: 0
 })
 
-const noClosest = (): { [K in Kind]: Closest | null } => ({
+const noClosest = (): { [K in Anomaly.Kind]: Closest | null } => ({
   spend_spike: null,
   token_rate_spike: null,
   model_mix_shift: null,
   cost_per_request_jump: null
 })
 
-const confirmations = (draft: Detectors.Draft): ReadonlyArray<string> => {
+const confirmations = (draft: AnomalyDetectors.Draft): ReadonlyArray<string> => {
   const list = draft.evidence.confirmedBy
   return Array.isArray(list) ? list.filter((item): item is string => typeof item === "string") : []
 }
@@ -347,7 +244,7 @@ export const make = (config: Config) =>
   Effect.gen(function*() {
     const invalidConfig = validateConfig(config)
     if (invalidConfig !== undefined) return yield* invalidConfig
-    const store = yield* AnomalyStore.Anomalies
+    const findings = yield* AnomalyFindings.AnomalyFindings
     const baselineDays = Math.max(
       config.spend.baselineDays,
       config.tokenRate.baselineDays,
@@ -355,7 +252,7 @@ export const make = (config: Config) =>
       config.costPerRequest.baselineDays
     )
     const lookback = maxLookback(config)
-    const confirmHours = (kind: Kind) =>
+    const confirmHours = (kind: Anomaly.Kind) =>
       kind === "model_mix_shift" ? config.modelMix.confirmHours : kind === "cost_per_request_jump" ? config.costPerRequest.confirmHours : 1
     const maxConfirm = Math.max(config.modelMix.confirmHours, config.costPerRequest.confirmHours)
 
@@ -367,43 +264,43 @@ export const make = (config: Config) =>
       const hourlyTo = Math.min(toHour + (maxConfirm - 1) * HOUR, floorTo(asOf, HOUR))
       const minutesTo = Math.min(toHour, floorTo(asOf, MINUTE))
       const range = (to: number) => ({ from: DateTime.makeUnsafe(loadFrom), to: DateTime.makeUnsafe(Math.max(to, loadFrom + MINUTE)) })
-      const hourlyRows = yield* store.hourly(tenantId, range(hourlyTo))
-      const minuteRows = yield* store.minutes(tenantId, range(minutesTo))
-      const money = moneySeries(hourlyRows)
-      const minutes = minuteSeries(minuteRows)
-      const memo = new Detectors.Memo()
-      const rawCache = new Map<string, Detectors.Evaluation>()
-      const cache = new Map<string, Detectors.Evaluation>()
+      const hourlyRows = yield* findings.hourly(tenantId, range(hourlyTo))
+      const minuteRows = yield* findings.minutes(tenantId, range(minutesTo))
+      const money = AnomalySeries.moneySeries(hourlyRows)
+      const minutes = AnomalySeries.minuteSeries(minuteRows)
+      const memo = new AnomalyDetectors.Memo()
+      const rawCache = new Map<string, AnomalyDetectors.Evaluation>()
+      const cache = new Map<string, AnomalyDetectors.Evaluation>()
       const evaluated = zeroCounts()
       const deviating = zeroCounts()
       const closest = noClosest()
-      const drafts: Array<Detectors.Draft> = []
+      const drafts: Array<AnomalyDetectors.Draft> = []
 
       /** The detector's verdict on one hour alone. */
-      const raw = (kind: Kind, key: string, hour: number): Detectors.Evaluation => {
+      const raw = (kind: Anomaly.Kind, key: string, hour: number): AnomalyDetectors.Evaluation => {
         const cacheKey = `${kind} ${key} ${hour}`
         const cached = rawCache.get(cacheKey)
         if (cached !== undefined) return cached
-        let result: Detectors.Evaluation
+        let result: AnomalyDetectors.Evaluation
         if (kind === "token_rate_spike") {
-          result = Detectors.tokenRate(config.tokenRate, minutes.get(key)!, hour, asOf)
+          result = AnomalyDetectors.tokenRate(config.tokenRate, minutes.get(key)!, hour, asOf)
         } else {
           const series = money.get(key)!
           // Only complete hours carry money signals: a partial hour always looks cheap.
           result = hour + HOUR > hourlyTo
             ? { status: "not-evaluable", reason: "incomplete hour" }
             : kind === "spend_spike"
-            ? Detectors.spend(config.spend, series, hour)
+            ? AnomalyDetectors.spend(config.spend, series, hour)
             : kind === "model_mix_shift"
-            ? Detectors.modelMix(config.modelMix, series, hour, memo)
-            : Detectors.costPerRequest(config.costPerRequest, series, hour, memo)
+            ? AnomalyDetectors.modelMix(config.modelMix, series, hour, memo)
+            : AnomalyDetectors.costPerRequest(config.costPerRequest, series, hour, memo)
         }
         rawCache.set(cacheKey, result)
         return result
       }
 
       /** The verdict with confirmation: a step change deviates only if the next hours deviate too. */
-      const evaluate = (kind: Kind, key: string, hour: number): Detectors.Evaluation => {
+      const evaluate = (kind: Anomaly.Kind, key: string, hour: number): AnomalyDetectors.Evaluation => {
         const cacheKey = `${kind} ${key} ${hour}`
         const cached = cache.get(cacheKey)
         if (cached !== undefined) return cached
@@ -429,7 +326,7 @@ export const make = (config: Config) =>
         return result
       }
 
-      const episodeLookback = (kind: Kind) =>
+      const episodeLookback = (kind: Anomaly.Kind) =>
         kind === "spend_spike"
           ? config.spend.episodeLookbackHours
           : kind === "token_rate_spike"
@@ -443,7 +340,7 @@ export const make = (config: Config) =>
        * within the lookback, deviated too. Hours without enough signal (a quiet night) neither end
        * nor continue an episode, so a lasting change is reported once, not every morning.
        */
-      const startsEpisode = (kind: Kind, key: string, hour: number) => {
+      const startsEpisode = (kind: Anomaly.Kind, key: string, hour: number) => {
         for (let h = hour - HOUR; h >= hour - episodeLookback(kind) * HOUR; h -= HOUR) {
           const previous = evaluate(kind, key, h)
           if (previous.status === "not-evaluable") continue
@@ -452,7 +349,7 @@ export const make = (config: Config) =>
         return true
       }
 
-      const judge = (kind: Kind, key: string, scope: Scope, hour: number) => {
+      const judge = (kind: Anomaly.Kind, key: string, scope: Anomaly.Scope, hour: number) => {
         const result = evaluate(kind, key, hour)
         if (result.status === "not-evaluable") return
         evaluated[kind]++
@@ -477,8 +374,8 @@ export const make = (config: Config) =>
       return { evaluated, deviating, closest, drafts }
     })
 
-    const toFinding = Effect.fnUntraced(function*(tenantId: string, draft: Detectors.Draft) {
-      const calls = yield* store.involved(tenantId, draft.scope, {
+    const toFinding = Effect.fnUntraced(function*(tenantId: string, draft: AnomalyDetectors.Draft) {
+      const calls = yield* findings.involved(tenantId, draft.scope, {
         from: DateTime.makeUnsafe(draft.calls.from),
         to: DateTime.makeUnsafe(draft.calls.to)
       })
@@ -509,7 +406,7 @@ export const make = (config: Config) =>
             }))
           }
         }
-      } satisfies AnomalyStore.FindingInput
+      } satisfies Anomaly.FindingInput
     })
 
     const detectRange = Effect.fn("Anomalies.detectRange")(function*(options: DetectRangeOptions) {
@@ -523,19 +420,19 @@ export const make = (config: Config) =>
       const evaluated = zeroCounts()
       const deviating = zeroCounts()
       const closest = noClosest()
-      const recorded: Array<Finding> = []
+      const recorded: Array<Anomaly.Finding> = []
       let duplicates = 0
       for (let start = from; start < to; start += CHUNK_HOURS * HOUR) {
         const chunk = yield* judgeChunk(options.tenantId, start, Math.min(to, start + CHUNK_HOURS * HOUR), asOf)
-        for (const kind of AnomalyStore.kinds) {
+        for (const kind of Anomaly.kinds) {
           evaluated[kind] += chunk.evaluated[kind]
           deviating[kind] += chunk.deviating[kind]
           const candidate = chunk.closest[kind]
           if (candidate !== null && (closest[kind] === null || candidate.score > closest[kind].score)) closest[kind] = candidate
         }
         if (chunk.drafts.length === 0) continue
-        const findings = yield* Effect.forEach(chunk.drafts, (draft) => toFinding(options.tenantId, draft))
-        const result = yield* store.record(options.tenantId, findings, yield* DateTime.now).pipe(
+        const drafted = yield* Effect.forEach(chunk.drafts, (draft) => toFinding(options.tenantId, draft))
+        const result = yield* findings.record(options.tenantId, drafted, yield* DateTime.now).pipe(
           Effect.catchTag("InvalidAnomalyQuery", (error) => Effect.die(error))
         )
         recorded.push(...result.recorded)
@@ -566,20 +463,18 @@ export const make = (config: Config) =>
       })
     })
 
-    const list = (tenantId: string, options?: AnomalyStore.ListOptions) => store.list(tenantId, options)
-
-    return Anomalies.of({ config, detect, detectRange, list })
+    return Anomalies.of({ config, detect, detectRange })
   })
 
 export class Anomalies extends Context.Service<Anomalies, AnomaliesService>()("@tally/engine/Anomalies") {
   /** Detection with the default thresholds, over the store's findings table. */
   static readonly layer: Layer.Layer<Anomalies, never, Database.Database> = Layer.effect(Anomalies, Effect.orDie(make(defaults))).pipe(
-    Layer.provide(AnomalyStore.Anomalies.layer)
+    Layer.provide(AnomalyFindings.AnomalyFindings.layer)
   )
 
   /** Detection with some thresholds overridden; fails with `InvalidDetection` naming a bad one. */
   static readonly layerWith = (overrides: ConfigOverrides): Layer.Layer<Anomalies, InvalidDetection, Database.Database> =>
-    Layer.effect(Anomalies, make(configure(overrides))).pipe(Layer.provide(AnomalyStore.Anomalies.layer))
+    Layer.effect(Anomalies, make(configure(overrides))).pipe(Layer.provide(AnomalyFindings.AnomalyFindings.layer))
 }
 
 /** `Anomalies.detect` as a function of the context: the entry point for a periodic run. */

@@ -1,16 +1,16 @@
 import { assert, describe, layer } from "@effect/vitest"
-import { Anomalies as AnomalyStore, Database, Store, Tenants } from "@tally/store"
+import { Anomaly } from "@tally/core"
+import { AnomalyFindings, Database, Store, Tenants } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
 import { configure, defaults, type DetectionResult, make } from "../src/Anomalies.ts"
 import * as T from "./AnomalyTraffic.ts"
 
 const backend = process.env.TALLY_TEST_DATABASE_URL ? "postgres" : "pglite"
 
-/** The store's findings repository over the test database (PGlite, or PostgreSQL when configured). */
-const testLayer = AnomalyStore.Anomalies.layer.pipe(Layer.provideMerge(Store.layerWith(Database.layerTest)))
+/** The store's repositories (findings among them) over the test database (PGlite, or PostgreSQL when configured). */
+const testLayer = Store.layerWith(Database.layerTest)
 
 const judged = { from: DateTime.makeUnsafe(T.judgedFrom), to: DateTime.makeUnsafe(T.judgedTo) }
 
@@ -21,8 +21,8 @@ const newTenantWith = (calls: ReadonlyArray<T.Call>) =>
     return tenant.id
   })
 
-const label = (f: AnomalyStore.Finding) =>
-  `${f.kind} ${AnomalyStore.scopeKey(f.scope)} ${DateTime.formatIso(f.windowStart)} ${f.severity}`
+const label = (f: Anomaly.Finding) =>
+  `${f.kind} ${Anomaly.scopeKey(f.scope)} ${DateTime.formatIso(f.windowStart)} ${f.severity}`
 
 /** Findings stored for a tenant, as the owner sees them (no row security). */
 const stored = (tenantId: string) =>
@@ -36,7 +36,7 @@ const outboxMessages = (tenantId: string) =>
   Effect.gen(function*() {
     const { sql } = yield* Database.Database
     return yield* sql<{ dedupe_key: string; payload: { id: string; type: string; kind: string } }>`
-      SELECT dedupe_key, payload FROM tally.outbox WHERE tenant_id = ${tenantId} AND kind = ${AnomalyStore.messageKind}`
+      SELECT dedupe_key, payload FROM tally.outbox WHERE tenant_id = ${tenantId} AND kind = ${Anomaly.messageKind}`
   })
 
 /** The injected tenant, shared by the tests after the one that detects it. */
@@ -123,14 +123,14 @@ describe(`anomaly detection on generated traffic (${backend})`, () => {
           messages.map((m) => m.payload.id).sort(),
           rows.map((r) => r.id).sort()
         )
-        for (const message of messages) assert.strictEqual(message.payload.type, AnomalyStore.messageKind)
+        for (const message of messages) assert.strictEqual(message.payload.type, Anomaly.messageKind)
       }), 300_000)
 
     it.effect("a finding carries its evidence: window, baseline, statistic and the calls or models involved", () =>
       Effect.gen(function*() {
         const { tenantId } = injected!
-        const list = yield* AnomalyStore.Anomalies.use((store) => store.list(tenantId, judged))
-        const find = (kind: AnomalyStore.Kind, scopeValue: string) =>
+        const list = yield* AnomalyFindings.AnomalyFindings.use((store) => store.list(tenantId, judged))
+        const find = (kind: Anomaly.Kind, scopeValue: string) =>
           list.find((f) => f.kind === kind && f.scope.value === scopeValue)!
 
         const loop = find("token_rate_spike", "key_agents")
@@ -188,7 +188,7 @@ describe(`anomaly detection on generated traffic (${backend})`, () => {
           )
         assert.strictEqual(yield* count(other.id), 0)
         assert.strictEqual(yield* count(tenantId), (yield* stored(tenantId)).length)
-        assert.lengthOf(yield* AnomalyStore.Anomalies.use((store) => store.list(other.id)), 0)
+        assert.lengthOf(yield* AnomalyFindings.AnomalyFindings.use((store) => store.list(other.id)), 0)
         const forged = yield* db.withTenant(
           other.id,
           db.sql`INSERT INTO tally.anomalies (tenant_id, kind, scope_kind, scope_value, window_start, window_end, severity,
@@ -205,7 +205,7 @@ describe(`anomaly detection on generated traffic (${backend})`, () => {
         assert.strictEqual(backwards._tag === "InvalidDetection" ? backwards.field : backwards._tag, "to")
         const badConfig = yield* make(configure({ tokenRate: { referenceQuantile: 2 } })).pipe(Effect.flip)
         assert.strictEqual(badConfig.field, "config.tokenRate.referenceQuantile")
-        const store = yield* AnomalyStore.Anomalies
+        const store = yield* AnomalyFindings.AnomalyFindings
         const tenant = yield* Tenants.Tenants.use((tenants) => tenants.create({ name: "Bad" }))
         const now = DateTime.makeUnsafe(T.judgedTo)
         const bad = yield* store.record(tenant.id, [{

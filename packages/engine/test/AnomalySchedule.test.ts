@@ -1,5 +1,6 @@
 import { assert, describe, layer } from "@effect/vitest"
-import { Anomalies as AnomalyStore, Database, Store, Tenants } from "@tally/store"
+import { Anomaly } from "@tally/core"
+import { Database, Store, Tenants } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -10,9 +11,9 @@ import * as T from "./AnomalyTraffic.ts"
 
 const backend = process.env.TALLY_TEST_DATABASE_URL ? "postgres" : "pglite"
 
-const testLayer = AnomalyStore.Anomalies.layer.pipe(Layer.provideMerge(Store.layerWith(Database.layerTest)))
+const testLayer = Store.layerWith(Database.layerTest)
 
-const label = (f: AnomalyStore.Finding) => `${f.kind} ${AnomalyStore.scopeKey(f.scope)} ${DateTime.formatIso(f.windowStart)}`
+const label = (f: Anomaly.Finding) => `${f.kind} ${Anomaly.scopeKey(f.scope)} ${DateTime.formatIso(f.windowStart)}`
 const iso = (millis: number) => DateTime.formatIso(DateTime.makeUnsafe(millis))
 
 describe(`the anomaly schedule (${backend})`, () => {

@@ -1,9 +1,9 @@
 import { assert, describe, layer } from "@effect/vitest"
-import { Money } from "@tally/core"
+import { CostAllocation, Money } from "@tally/core"
 import { Database } from "@tally/store"
 import { Cause, Effect, Exit } from "effect"
 import * as DateTime from "effect/DateTime"
-import * as Chargeback from "../src/chargeback/Run.ts"
+import * as Chargeback from "../src/chargeback/index.ts"
 import { backend } from "./Helpers.ts"
 import { call, claude, costOf, dec, euroModel, insert, layer as chargebackLayer, layerOptions, newTenant, sum, utc } from "./ChargebackSupport.ts"
 
@@ -123,7 +123,7 @@ describe(`Chargeback on ${backend}`, () => {
       Effect.gen(function*() {
         const service = yield* Chargeback.Chargeback
         const tenantId = yield* newTenant()
-        const fail = (input: Chargeback.RunInput) =>
+        const fail = (input: CostAllocation.Input.RunInput) =>
           Effect.flip(service.showback(tenantId, input)).pipe(Effect.map((e) => e._tag === "InvalidChargeback" ? [e._tag, e.field] : [e._tag]))
         assert.deepStrictEqual(
           yield* fail({ ...march, dimension: "team", rule: { kind: "fixed", shares: { a: dec("50"), b: dec("49.99") } } }),
@@ -144,12 +144,12 @@ describe(`Chargeback on ${backend}`, () => {
           yield* Effect.flip(service.showback("no-such-tenant", { ...march, dimension: "team" })).pipe(Effect.map((e) => e._tag)),
           "TenantNotFound"
         )
-        const decoded = Chargeback.decodeRunInput({ month: "2025-3", dimension: "team" })
+        const decoded = CostAllocation.Input.decodeRunInput({ month: "2025-3", dimension: "team" })
         assert.strictEqual(decoded._tag, "Failure")
         if (decoded._tag === "Failure") assert.strictEqual(decoded.failure.field, "month")
-        const unknownKey = Chargeback.decodeRunInput({ month: "2025-03", dimension: "team", rule: { kind: "fixed", shares: {}, extra: 1 } })
+        const unknownKey = CostAllocation.Input.decodeRunInput({ month: "2025-03", dimension: "team", rule: { kind: "fixed", shares: {}, extra: 1 } })
         assert.strictEqual(unknownKey._tag, "Failure")
-        const ok = Chargeback.decodeRunInput({ from: "2025-03-01T00:00:00Z", to: "2025-04-01T00:00:00Z", dimension: "tag:owner", rule: { kind: "fixed", shares: { a: "40", b: "60" } } })
+        const ok = CostAllocation.Input.decodeRunInput({ from: "2025-03-01T00:00:00Z", to: "2025-04-01T00:00:00Z", dimension: "tag:owner", rule: { kind: "fixed", shares: { a: "40", b: "60" } } })
         assert.strictEqual(ok._tag, "Success")
       }))
 

@@ -4,7 +4,7 @@ import { Database, Store, Tenants, UsageLedger } from "@tally/store"
 import { Effect, Layer } from "effect"
 import * as DateTime from "effect/DateTime"
 import * as Result from "effect/Result"
-import { Chargeback } from "../src/chargeback/Run.ts"
+import { Chargeback } from "../src/chargeback/index.ts"
 
 export const gpt = PricingSnapshot.decodeSnapshot({
   provider: "openai",

@@ -4,9 +4,9 @@
  * formats, ListUnitPrice x PricingQuantity = ListCost, and costs that sum to the run's total.
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { Money } from "@tally/core"
+import { CostAllocation, Money } from "@tally/core"
 import { Effect, Stream } from "effect"
-import * as Chargeback from "../src/chargeback/Run.ts"
+import * as Chargeback from "../src/chargeback/index.ts"
 import { call, claude, costOf, dec, insert, layer as chargebackLayer, layerOptions, newTenant, sum, utc } from "./ChargebackSupport.ts"
 import * as FocusSpec from "./FocusSpec.ts"
 import { backend } from "./Helpers.ts"
@@ -32,7 +32,7 @@ const byLine = (rows: ReadonlyArray<FocusSpec.Row>) => {
 }
 
 const focusCsv = (service: Chargeback.ChargebackService, tenantId: string, runId: string) =>
-  Effect.map(service.focus(tenantId, runId), ({ rows, run }) => ({ run, ...FocusSpec.parseCsv(Chargeback.Csv.focus(rows)) }))
+  Effect.map(service.focus(tenantId, runId), ({ rows, run }) => ({ run, ...FocusSpec.parseCsv(CostAllocation.Csv.focus(rows)) }))
 
 describe(`FOCUS exports on ${backend}`, () => {
   layer(chargebackLayer, layerOptions)((it) => {

@@ -2,7 +2,7 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import { Catalog } from "@tally/catalog"
 import { Money } from "@tally/core"
 import { Normalize } from "@tally/providers"
-import { Reconciliation, UsageLedger } from "@tally/store"
+import { ReconciliationRuns, UsageLedger } from "@tally/store"
 import { DateTime, Effect, Result } from "effect"
 import * as Costing from "../src/Costing.ts"
 import { Ingest } from "../src/Ingest.ts"
@@ -122,9 +122,9 @@ describe(`Reconciliation on ${backend}`, () => {
         assert.isNotNull(report.summary.whatIf)
 
         // Stored: the run and its findings read back.
-        const stored = yield* Reconciliation.latestRun(tenantId, period)
+        const stored = yield* ReconciliationRuns.ReconciliationRuns.use((runs) => runs.latest(tenantId, period))
         assert.strictEqual(stored?.id, report.runId)
-        const findings = yield* Reconciliation.findings(tenantId, report.runId!)
+        const findings = yield* ReconciliationRuns.ReconciliationRuns.use((runs) => runs.findings(tenantId, report.runId!))
         assert.strictEqual(findings.length, report.findings.length)
         assert.strictEqual(findings[0]!.severity, "error")
       }), testTimeout)

@@ -3,6 +3,7 @@
  * PGlite, from config) and provides it; everything above depends on these services only.
  */
 import * as Layer from "effect/Layer"
+import { AnomalyFindings } from "./AnomalyFindings.ts"
 import { ApiKeys } from "./ApiKeys.ts"
 import { BudgetCrossings } from "./BudgetCrossings.ts"
 import { BudgetRecords } from "./BudgetRecords.ts"
@@ -11,7 +12,9 @@ import type { Database } from "./Database.ts"
 import { DeadLetters } from "./DeadLetters.ts"
 import { PriceBooks } from "./PriceBooks.ts"
 import { PricingSnapshots } from "./PricingSnapshots.ts"
+import { ProviderReports } from "./ProviderReports.ts"
 import { Queries } from "./Queries.ts"
+import { ReconciliationRuns } from "./ReconciliationRuns.ts"
 import { Reservations } from "./Reservations.ts"
 import { Rollups } from "./Rollups.ts"
 import { Tenants } from "./Tenants.ts"
@@ -30,6 +33,9 @@ export type Services =
   | BudgetSpend
   | BudgetCrossings
   | Reservations
+  | AnomalyFindings
+  | ReconciliationRuns
+  | ProviderReports
 
 export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Tenants.layer,
@@ -43,7 +49,10 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   BudgetRecords.layer,
   BudgetSpend.layer,
   BudgetCrossings.layer,
-  Reservations.layer
+  Reservations.layer,
+  AnomalyFindings.layer,
+  ReconciliationRuns.layer,
+  ProviderReports.layer
 )
 
 /** The repositories over the given database layer, with the `Database` itself kept in context. */

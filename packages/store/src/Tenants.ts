@@ -122,6 +122,12 @@ export interface TenantsService {
   ) => Effect.Effect<Tenant, TenantNotFound | InvalidTenant | SqlError>
   /** Every tenant, for system work such as schedulers; reads as the owner, outside any tenant scope. */
   readonly list: Effect.Effect<ReadonlyArray<Tenant>, SqlError>
+  /**
+   * Takes the tenant's advisory lock `name` until the enclosing transaction of the tenant ends (so
+   * call it inside `Database.withTenant`): work of the tenant that takes the same lock runs one at
+   * a time. Chargeback serializes a tenant's runs and finalizations with `"chargeback"`.
+   */
+  readonly lock: (tenantId: string, name: string) => Effect.Effect<void, SqlError>
 }
 
 export class Tenants extends Context.Service<Tenants, TenantsService>()("@tally/store/Tenants") {
@@ -185,7 +191,11 @@ export class Tenants extends Context.Service<Tenants, TenantsService>()("@tally/
         Effect.withSpan("Tenants.list")
       )
 
-      return Tenants.of({ create, get, update, list })
+      const lock = Effect.fn("Tenants.lock")(function*(tenantId: string, name: string) {
+        yield* db.withTenant(tenantId, sql`SELECT pg_advisory_xact_lock(hashtextextended(${`tally.${name}:${tenantId}`}, 0))`)
+      })
+
+      return Tenants.of({ create, get, update, list, lock })
     })
   )
 }

@@ -1,6 +1,8 @@
 import { assert, describe, layer } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Redacted from "effect/Redacted"
 import { createHash } from "node:crypto"
 import { ApiKeys } from "../src/ApiKeys.ts"
@@ -43,6 +45,29 @@ describe.each(targets)("tenants and API keys on $name", (target) => {
         assert.strictEqual(yield* field({ id: "dup", name: "y" }), "TenantAlreadyExists")
         assert.strictEqual((yield* Effect.flip(tenants.get("nobody")))._tag, "TenantNotFound")
         assert.strictEqual((yield* Effect.flip(tenants.update("nobody", { name: "n" })))._tag, "TenantNotFound")
+      }))
+
+    it.effect("a tenant's named lock is held until the transaction that took it ends", () =>
+      Effect.gen(function*() {
+        const tenants = yield* Tenants
+        const db = yield* Database
+        const tenantId = (yield* tenants.create({ name: "Locked" })).id
+        const events: Array<string> = []
+        const held = yield* Deferred.make<void>()
+        const first = yield* Effect.forkChild(db.withTenant(
+          tenantId,
+          Effect.gen(function*() {
+            yield* tenants.lock(tenantId, "chargeback")
+            events.push("first locked")
+            yield* Deferred.succeed(held, undefined)
+            yield* Effect.sleep("200 millis")
+            events.push("first done")
+          })
+        ))
+        yield* Deferred.await(held)
+        yield* db.withTenant(tenantId, Effect.andThen(tenants.lock(tenantId, "chargeback"), Effect.sync(() => events.push("second locked"))))
+        yield* Fiber.join(first)
+        assert.deepStrictEqual(events, ["first locked", "first done", "second locked"])
       }))
 
     it.effect("a key's secret is returned once and only its sha256 is stored", () =>

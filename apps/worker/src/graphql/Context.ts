@@ -7,7 +7,7 @@
  * (`Database.withTenant`): row-level security decides what the key's tenant can see.
  */
 import type { Catalog } from "@tally/catalog"
-import type { Anomalies, Budgets, Chargeback, Enforcement, TenantPricing } from "@tally/engine"
+import type { Budgets, Chargeback, Enforcement, TenantPricing } from "@tally/engine"
 import type { ApiKeys, Database, Store } from "@tally/store"
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
@@ -25,7 +25,6 @@ export type Services =
   | Enforcement.Enforcement
   | Chargeback.Chargeback
   | TenantPricing.TenantPricing
-  | Anomalies.Anomalies
 
 /** Runs one effect for a resolver; rejects with the API's error for its failure. */
 export type Runner = <A, E>(effect: Effect.Effect<A, E, Services>) => Promise<A>

@@ -6,7 +6,7 @@
  * call (budgets, enforcement, chargeback, tenant pricing, anomalies), which need only the database and the
  * store.
  */
-import { Anomalies, Budgets, Chargeback, Enforcement, TenantPricing } from "@tally/engine"
+import { Budgets, Chargeback, Enforcement, TenantPricing } from "@tally/engine"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -63,8 +63,7 @@ export const layer: Layer.Layer<GraphqlApi, Config.ConfigError, Requirements> = 
     Budgets.Budgets.layer,
     Enforcement.Enforcement.layer,
     Chargeback.Chargeback.layer,
-    TenantPricing.TenantPricing.layer,
-    Anomalies.Anomalies.layer
+    TenantPricing.TenantPricing.layer
   ))
 )
 

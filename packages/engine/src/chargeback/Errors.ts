@@ -1,14 +1,9 @@
 /**
- * The failures of chargeback, shared by input decoding, the allocation rules and the run service.
- * Each carries what a caller needs to act and a sentence that says it.
+ * The failures of the chargeback service over stored runs. Each carries what a caller needs to act
+ * and a sentence that says it. (Input that cannot be a run is core's `CostAllocation.InvalidChargeback`.)
  */
+import * as DateTime from "effect/DateTime"
 import * as Schema from "effect/Schema"
-
-/** Input that cannot be a run: `field` is the JSON path of the problem, e.g. `rule.shares`. */
-export class InvalidChargeback extends Schema.TaggedError<InvalidChargeback>()("InvalidChargeback", {
-  field: Schema.String,
-  message: Schema.String
-}) {}
 
 /** No run with this id for the tenant (also the answer for another tenant's id or a malformed one). */
 export class RunNotFound extends Schema.TaggedError<RunNotFound>()("RunNotFound", {
@@ -41,5 +36,19 @@ export class RunStale extends Schema.TaggedError<RunStale>()("RunStale", {
   message: Schema.String
 }) {}
 
-export const invalid = (field: string, message: string): InvalidChargeback =>
-  new InvalidChargeback({ field, message: `${field}: ${message}` })
+export const runNotFound = (runId: string): RunNotFound =>
+  new RunNotFound({ runId, message: `chargeback run ${JSON.stringify(runId)} does not exist` })
+
+/** The final run that charges a period already. */
+export const periodFinalized = (final: {
+  readonly id: string
+  readonly from: DateTime.Utc
+  readonly to: DateTime.Utc
+  readonly dimension: string
+  readonly currency: string
+}): PeriodFinalized =>
+  new PeriodFinalized({
+    runId: final.id,
+    message: `the period ${DateTime.formatIso(final.from)} to ${DateTime.formatIso(final.to)} of dimension ${final.dimension} in ${final.currency} ` +
+      `is charged by final run ${final.id}; late usage for it appears as corrections in the next run`
+  })

@@ -8,15 +8,11 @@
  * over all models (projects). Model names match with their date suffix dropped
  * (`gpt-4o-mini-2024-07-18` = `gpt-4o-mini`); projects match by the ledger's `project` label.
  */
-import { Money, Usage, type UsageRecord } from "@tally/core"
+import { Money, Reconciliation, Usage, type UsageRecord } from "@tally/core"
 import { Reports } from "@tally/providers"
-import type { Reconciliation } from "@tally/store"
 import { DateTime, Result, Schema } from "effect"
 import * as Findings from "./Findings.ts"
 import * as ReDerive from "./ReDerive.ts"
-
-export const Formats = ["openai-costs", "openai-usage", "anthropic-cost", "anthropic-usage", "csv"] as const
-export type Format = Reconciliation.ReportFormat
 
 export class ReportInvalid extends Schema.TaggedError<ReportInvalid>()("ReportInvalid", {
   format: Schema.String,
@@ -37,7 +33,7 @@ export interface ReportRow {
 }
 
 export interface ParsedReport {
-  readonly format: Format
+  readonly format: Reconciliation.ReportFormat
   /** The provider whose ledger rows it is compared with; null for a CSV without a provider column (all). */
   readonly provider: string | null
   readonly period: Reconciliation.Period
@@ -69,7 +65,7 @@ const modelOf = (labels: Readonly<Record<string, string>>): string | null => {
   return comma > 0 ? item.slice(0, comma).trim() : item.trim()
 }
 
-const parseJsonReport = (format: Format, content: string): Result.Result<ParsedReport, ReportInvalid> => {
+const parseJsonReport = (format: Reconciliation.ReportFormat, content: string): Result.Result<ParsedReport, ReportInvalid> => {
   let json: unknown
   try {
     json = JSON.parse(content)
@@ -201,10 +197,10 @@ const parseCsv = (content: string): Result.Result<ParsedReport, ReportInvalid> =
 
 /** Reads a report of the given format; a malformed one is a `ReportInvalid` naming the problem. */
 export const parse = (format: string, content: string): Result.Result<ParsedReport, ReportInvalid> => {
-  if (!(Formats as ReadonlyArray<string>).includes(format)) {
-    return invalid(format, `unknown format; expected one of ${Formats.join(", ")}`)
+  if (!(Reconciliation.reportFormats as ReadonlyArray<string>).includes(format)) {
+    return invalid(format, `unknown format; expected one of ${Reconciliation.reportFormats.join(", ")}`)
   }
-  return format === "csv" ? parseCsv(content) : parseJsonReport(format as Format, content)
+  return format === "csv" ? parseCsv(content) : parseJsonReport(format as Reconciliation.ReportFormat, content)
 }
 
 // --- Comparison -----------------------------------------------------------------------------
@@ -224,7 +220,7 @@ export interface Line {
 }
 
 export interface Comparison {
-  readonly format: Format
+  readonly format: Reconciliation.ReportFormat
   readonly provider: string | null
   /** The report's own period. */
   readonly period: { readonly from: string; readonly to: string }
@@ -232,7 +228,7 @@ export interface Comparison {
   /** Report rows outside the run's period: left out of the comparison. */
   readonly rowsOutsidePeriod: number
   readonly lines: ReadonlyArray<Line>
-  readonly findings: ReadonlyArray<Findings.Finding>
+  readonly findings: ReadonlyArray<Reconciliation.FindingInput>
 }
 
 interface Side {
@@ -298,7 +294,7 @@ export const compare = (
   }
 
   const lines: Array<Line> = []
-  const findings: Array<Findings.Finding> = []
+  const findings: Array<Reconciliation.FindingInput> = []
   const counts: Record<Status, number> = { matched: 0, "missing-on-our-side": 0, "missing-on-their-side": 0, "cost-variance": 0, "token-variance": 0 }
   const keys = [...new Set([...theirs.keys(), ...ours.keys()])].sort()
   for (const k of keys) {

@@ -2,8 +2,7 @@
  * Reconciliation findings: one discrepancy each, with a named kind, a severity and the evidence
  * that shows it (rows, amounts, snapshot ids). Amounts are exact decimal strings.
  */
-import { Money } from "@tally/core"
-import type { Reconciliation } from "@tally/store"
+import { Money, type Reconciliation } from "@tally/core"
 
 export const Kinds = {
   /** Re-normalizing the stored raw payload gives other usage than the ledger holds: the normalizer changed. */
@@ -35,14 +34,11 @@ export const Kinds = {
 } as const
 export type Kind = typeof Kinds[keyof typeof Kinds]
 
-export type Severity = Reconciliation.Severity
-export type Finding = Reconciliation.FindingInput
-
 const text = (value: Money.Decimal | null | undefined): string | null => (value === null || value === undefined ? null : Money.format(value))
 
 export const make = (input: {
   readonly kind: Kind
-  readonly severity: Severity
+  readonly severity: Reconciliation.Severity
   readonly requestId?: string | null | undefined
   readonly occurredAt?: string | null | undefined
   readonly provider?: string | null | undefined
@@ -53,7 +49,7 @@ export const make = (input: {
   readonly currency?: string | null | undefined
   readonly message: string
   readonly evidence?: Readonly<Record<string, unknown>> | undefined
-}): Finding => ({
+}): Reconciliation.FindingInput => ({
   kind: input.kind,
   severity: input.severity,
   requestId: input.requestId ?? null,
@@ -85,4 +81,4 @@ export const beyond = (tolerance: Tolerance, a: Money.Decimal, b: Money.Decimal)
   return diff.gt(scale.times(tolerance.relative))
 }
 
-export const severityRank: Readonly<Record<Severity, number>> = { error: 0, warning: 1, info: 2 }
+export const severityRank: Readonly<Record<Reconciliation.Severity, number>> = { error: 0, warning: 1, info: 2 }

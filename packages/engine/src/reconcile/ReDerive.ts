@@ -6,7 +6,7 @@
  * and the stored snapshots; the normalizer can be swapped (tests seed a drifted rule with it).
  */
 import type { PriceBook } from "@tally/catalog"
-import { CostEngine, Money, type PricingSnapshot, Usage, type UsageRecord } from "@tally/core"
+import { CostEngine, Money, type PricingSnapshot, type Reconciliation, Usage, type UsageRecord } from "@tally/core"
 import { Normalize, type NormalizedCall, type NormalizeError } from "@tally/providers"
 import { DateTime, Result } from "effect"
 import * as Costing from "../Costing.ts"
@@ -40,7 +40,7 @@ export interface Result {
   readonly rederivedSnapshotId: string | null
   readonly whatIf: Money.Decimal | null
   readonly reported: Money.Decimal | null
-  readonly findings: ReadonlyArray<Findings.Finding>
+  readonly findings: ReadonlyArray<Reconciliation.FindingInput>
 }
 
 /** The billed amount's currency: the provider's for provider-priced rows, else the breakdown's. */
@@ -104,8 +104,8 @@ const renormalize = (row: UsageRecord.UsageRecord, normalize: Normalizer): Resul
 }
 
 /** Findings that need only the stored row. */
-export const detectStored = (row: UsageRecord.UsageRecord): ReadonlyArray<Findings.Finding> => {
-  const out: Array<Findings.Finding> = []
+export const detectStored = (row: UsageRecord.UsageRecord): ReadonlyArray<Reconciliation.FindingInput> => {
+  const out: Array<Reconciliation.FindingInput> = []
   const base = {
     requestId: row.requestId,
     occurredAt: DateTime.formatIso(row.occurredAt),
@@ -154,7 +154,7 @@ export const rederive = (row: UsageRecord.UsageRecord, options: Options): Result
   const tolerance = options.tolerance ?? Findings.defaultTolerance
   const occurredAt = DateTime.formatIso(row.occurredAt)
   const base = { requestId: row.requestId, occurredAt, provider: row.provider, model: row.model }
-  const findings: Array<Findings.Finding> = [...detectStored(row)]
+  const findings: Array<Reconciliation.FindingInput> = [...detectStored(row)]
   const storedComputed = row.breakdown?.total ?? null
   const result = {
     requestId: row.requestId,

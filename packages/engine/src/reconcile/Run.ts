@@ -4,8 +4,8 @@
  * model × project, and the findings (with the report) stored as one run.
  */
 import type { PriceBook } from "@tally/catalog"
-import { Money, type PricingSnapshot } from "@tally/core"
-import { type Database, PricingSnapshots, Reconciliation } from "@tally/store"
+import { Money, type PricingSnapshot, type Reconciliation } from "@tally/core"
+import { PricingSnapshots, ReconciliationRuns } from "@tally/store"
 import { Effect, Option } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Compare from "./Compare.ts"
@@ -33,7 +33,7 @@ export interface RunReport {
     readonly rows: number
     readonly rederivedMatching: number
     readonly findings: number
-    readonly bySeverity: Readonly<Record<Findings.Severity, number>>
+    readonly bySeverity: Readonly<Record<Reconciliation.Severity, number>>
     readonly byKind: Readonly<Record<string, number>>
     /** Sums per currency, exact strings. */
     readonly billed: Readonly<Record<string, string>>
@@ -48,7 +48,7 @@ export interface RunReport {
     }>
   }
   readonly comparisons: ReadonlyArray<Compare.Comparison>
-  readonly findings: ReadonlyArray<Findings.Finding>
+  readonly findings: ReadonlyArray<Reconciliation.FindingInput>
 }
 
 const add = (sums: Map<string, Money.Decimal>, currency: string | null, value: Money.Decimal | null) => {
@@ -57,10 +57,13 @@ const add = (sums: Map<string, Money.Decimal>, currency: string | null, value: M
 }
 const asRecord = (sums: Map<string, Money.Decimal>) => Object.fromEntries([...sums].sort().map(([c, v]) => [c, Money.format(v)]))
 
-export const run = (options: RunOptions): Effect.Effect<RunReport, SqlError, Database.Database | PricingSnapshots.PricingSnapshots> =>
+export const run = (
+  options: RunOptions
+): Effect.Effect<RunReport, SqlError, ReconciliationRuns.ReconciliationRuns | PricingSnapshots.PricingSnapshots> =>
   Effect.gen(function*() {
     const { tenantId, period } = options
-    const rows = yield* Reconciliation.ledgerRows(tenantId, period)
+    const runs = yield* ReconciliationRuns.ReconciliationRuns
+    const rows = yield* runs.ledgerRows(tenantId, period)
     // Stored snapshots of every id the rows name, for re-pricing with exactly that snapshot.
     const store = yield* PricingSnapshots.PricingSnapshots
     const snapshots = new Map<string, PricingSnapshot.PricingSnapshot>()
@@ -68,7 +71,7 @@ export const run = (options: RunOptions): Effect.Effect<RunReport, SqlError, Dat
       const stored = yield* store.get(tenantId, id)
       if (Option.isSome(stored)) snapshots.set(id, stored.value.snapshot)
     }
-    const findings: Array<Findings.Finding> = []
+    const findings: Array<Reconciliation.FindingInput> = []
     const billed = new Map<string, Money.Decimal>()
     const rederivedSums = new Map<string, Money.Decimal>()
     const whatIfSums = new Map<string, Money.Decimal>()
@@ -88,7 +91,7 @@ export const run = (options: RunOptions): Effect.Effect<RunReport, SqlError, Dat
       if (!result.findings.some((f) => f.severity === "error")) matching += 1
       findings.push(...result.findings)
     }
-    for (const conflict of yield* Reconciliation.conflicts(tenantId, period)) {
+    for (const conflict of yield* runs.conflicts(tenantId, period)) {
       findings.push(Findings.make({
         kind: Findings.Kinds.duplicateRequestId,
         severity: "error",
@@ -102,7 +105,7 @@ export const run = (options: RunOptions): Effect.Effect<RunReport, SqlError, Dat
     for (const c of comparisons) findings.push(...c.findings)
     findings.sort((a, b) => Findings.severityRank[a.severity] - Findings.severityRank[b.severity] || a.kind.localeCompare(b.kind))
 
-    const bySeverity: Record<Findings.Severity, number> = { error: 0, warning: 0, info: 0 }
+    const bySeverity: Record<Reconciliation.Severity, number> = { error: 0, warning: 0, info: 0 }
     const byKind: Record<string, number> = {}
     for (const f of findings) {
       bySeverity[f.severity] += 1
@@ -122,7 +125,7 @@ export const run = (options: RunOptions): Effect.Effect<RunReport, SqlError, Dat
     const body = { period: { from: period.from.toISOString(), to: period.to.toISOString() }, summary, comparisons }
     let runId: string | null = null
     if (options.save !== false) {
-      const saved = yield* Reconciliation.saveRun(tenantId, { period, summary, report: body, findings })
+      const saved = yield* runs.save(tenantId, { period, summary, report: body, findings })
       runId = saved.id
     }
     return { runId, tenantId, ...body, findings }

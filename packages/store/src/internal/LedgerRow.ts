@@ -202,3 +202,6 @@ export const toUsageRecord = (row: Row): UsageRecord.UsageRecord => {
 }
 
 export const ingestedAt = (row: Row): DateTime.Utc => instant(row.ingested_at)
+
+/** Ledger columns of a record without its raw payload, for reads that never show it. */
+export const columnsWithoutPayload: ReadonlyArray<string> = ledgerColumns.filter((c) => c !== "raw" && c !== "raw_text")

@@ -11,6 +11,7 @@
  * The database is the worker's (`TALLY_DATABASE_URL`, else the embedded one in `TALLY_DATA_DIR`,
  * default `./.tally/data`); `--database-url` / `--data-dir` override it.
  */
+import { Anomaly } from "@tally/core"
 import { DateTime, Effect, Layer, Redacted, Schema } from "effect"
 import * as Args from "../Args.ts"
 import { CliError, ExitCode, invalidInput } from "../CliError.ts"
@@ -20,8 +21,6 @@ export const usage =
   "tally anomalies --tenant <id> [--from <ISO time>] [--to <ISO time>] [--detect] [--kind <kind>]... [--scope <tenant|project|feature|team|customer|apiKey|model>]... [--limit <n>] [--database-url <url>] [--data-dir <dir>]"
 
 const DAY = 86_400_000
-const Kind = Schema.Literals(["spend_spike", "token_rate_spike", "model_mix_shift", "cost_per_request_jump"])
-const ScopeKind = Schema.Literals(["tenant", "project", "feature", "team", "customer", "apiKey", "model"])
 
 /** The database was unreachable or failed: not the caller's input, so exit 1 with what failed. */
 const databaseError = (error: { readonly message: string }) =>
@@ -55,8 +54,8 @@ export const run = (args: ReadonlyArray<string>) =>
     if (to.getTime() <= from.getTime()) {
       return yield* invalidInput(`anomalies: --to (${to.toISOString()}) must be after --from (${from.toISOString()})`)
     }
-    const kinds = yield* literals("kind", Kind, Kind.literals, values.kind)
-    const scopeKinds = yield* literals("scope", ScopeKind, ScopeKind.literals, values.scope)
+    const kinds = yield* literals("kind", Anomaly.Kind, Anomaly.kinds, values.kind)
+    const scopeKinds = yield* literals("scope", Anomaly.ScopeKind, Anomaly.scopeKinds, values.scope)
     const limit = yield* Args.nonNegativeInt("anomalies", "limit", values.limit)
     if (limit === 0) return yield* invalidInput("anomalies: --limit must be at least 1")
     const url = values["database-url"]
@@ -64,7 +63,7 @@ export const run = (args: ReadonlyArray<string>) =>
     if (url !== undefined && dataDir !== undefined) return yield* invalidInput("anomalies: give --database-url or --data-dir, not both")
 
     // Loaded here, not at the top: every other command would otherwise pay for the database drivers.
-    const { Anomalies: AnomalyStore, Database, Store, Tenants } = yield* Effect.promise(() => import("@tally/store"))
+    const { AnomalyFindings, Database, Store, Tenants } = yield* Effect.promise(() => import("@tally/store"))
     const { Anomalies } = yield* Effect.promise(() => import("@tally/engine"))
     const database = url !== undefined && url !== ""
       ? Database.layerPostgres({ url: Redacted.make(url) })
@@ -86,12 +85,12 @@ export const run = (args: ReadonlyArray<string>) =>
           ? anomalies.detectRange({ tenantId, ...range, asOf: DateTime.fromDateUnsafe(now) })
           : anomalies.detect({ tenantId, at: DateTime.fromDateUnsafe(now) }))
         : undefined
-      const findings = yield* anomalies.list(tenantId, {
+      const findings = yield* AnomalyFindings.AnomalyFindings.use((stored) => stored.list(tenantId, {
         ...range,
         kinds: kinds.length === 0 ? undefined : kinds,
         scopeKinds: scopeKinds.length === 0 ? undefined : scopeKinds,
         limit
-      })
+      }))
       return {
         backend: db.backend,
         tenant: tenantId,
@@ -106,7 +105,7 @@ export const run = (args: ReadonlyArray<string>) =>
           recorded: detection.recorded.map((finding) => finding.id),
           duplicates: detection.duplicates
         },
-        findings: findings.map(AnomalyStore.toJson)
+        findings: findings.map(Anomaly.toJson)
       }
     }).pipe(
       Effect.provide(Anomalies.Anomalies.layer.pipe(Layer.provideMerge(Store.layerWith(database)))),

@@ -14,8 +14,8 @@
  * its lines and audit trail, or lists runs; `export` writes the run's CSV lines or FOCUS 1.2 rows
  * to a file. Results are JSON on stdout, money as exact decimal strings.
  */
+import { CostAllocation, Money } from "@tally/core"
 import { Chargeback } from "@tally/engine"
-import { Money } from "@tally/core"
 import { Tenants } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -67,7 +67,7 @@ const computationJson = (c: Chargeback.Computation) => ({
   to: iso(c.to),
   dimension: c.dimension,
   currency: c.currency,
-  rule: Chargeback.Rules.encode(c.rule),
+  rule: CostAllocation.Rules.encode(c.rule),
   ruleVersion: c.ruleVersion,
   shared: c.shared,
   total: fmt(c.total),
@@ -136,7 +136,7 @@ const runCommand = (args: ReadonlyArray<string>) =>
       ? { kind, among }
       : { kind }
     // Everything typed is decoded before the database is opened; errors name the flag's field.
-    const decoded = Chargeback.decodeRunInput({
+    const decoded = CostAllocation.Input.decodeRunInput({
       ...(values.month === undefined ? {} : { month: values.month }),
       ...(values.from === undefined ? {} : { from: values.from }),
       ...(values.to === undefined ? {} : { to: values.to }),
@@ -259,10 +259,10 @@ const exportCommand = (args: ReadonlyArray<string>) =>
         const service = yield* Chargeback.Chargeback
         if (format === "csv") {
           const run = yield* service.get(tenantId, runId)
-          return { text: Chargeback.Csv.lines(run), records: run.lines.length, run }
+          return { text: CostAllocation.Csv.lines(run), records: run.lines.length, run }
         }
         const { rows, run } = yield* service.focus(tenantId, runId)
-        return { text: Chargeback.Csv.focus(rows), records: rows.length, run }
+        return { text: CostAllocation.Csv.focus(rows), records: rows.length, run }
       }).pipe(Effect.catchTag(["RunNotFound"], invalid(command)))
     )
     yield* Effect.tryPromise({

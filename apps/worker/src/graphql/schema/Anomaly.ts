@@ -4,7 +4,8 @@
  * each new finding as detection records it.
  */
 import { resolveArrayConnection } from "@pothos/plugin-relay"
-import { Anomalies } from "@tally/engine"
+import type { Anomaly } from "@tally/core"
+import { AnomalyFindings } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import { builder, readErrors } from "../builder.ts"
 import type { GraphqlContext } from "../Context.ts"
@@ -24,7 +25,7 @@ const SeverityEnum = builder.enumType("AnomalySeverity", {
   values: { INFO: { value: "info" }, WARNING: { value: "warning" }, CRITICAL: { value: "critical" } } as const
 })
 
-const AnomalyScopeRef = builder.objectRef<Anomalies.Scope>("AnomalyScope").implement({
+const AnomalyScopeRef = builder.objectRef<Anomaly.Scope>("AnomalyScope").implement({
   description: "What the finding is about: the whole tenant, or one project, feature, team, customer, API key or model.",
   fields: (t) => ({
     kind: t.exposeString("kind"),
@@ -32,7 +33,7 @@ const AnomalyScopeRef = builder.objectRef<Anomalies.Scope>("AnomalyScope").imple
   })
 })
 
-const AnomalyRef = builder.objectRef<Anomalies.Finding>("Anomaly").implement({
+const AnomalyRef = builder.objectRef<Anomaly.Finding>("Anomaly").implement({
   fields: (t) => ({
     id: t.exposeID("id"),
     kind: t.field({ type: KindEnum, resolve: (f) => f.kind }),
@@ -66,8 +67,8 @@ builder.queryField("anomalies", (t) =>
     resolve: async (_root, args, context) => {
       if (DateTime.toEpochMillis(args.to) <= DateTime.toEpochMillis(args.from)) throw new InvalidInput("to: expected `to` after `from`", "to")
       pageSize(args.first, 50, 500)
-      const findings = await context.run(Anomalies.Anomalies.use((anomalies) =>
-        anomalies.list(context.tenantId, { from: args.from, to: args.to, limit: 10_000, ...(args.kinds == null ? {} : { kinds: args.kinds }) })
+      const findings = await context.run(AnomalyFindings.AnomalyFindings.use((stored) =>
+        stored.list(context.tenantId, { from: args.from, to: args.to, limit: 10_000, ...(args.kinds == null ? {} : { kinds: args.kinds }) })
       ))
       try {
         return resolveArrayConnection({ args, defaultSize: 50, maxSize: 500 }, findings)
@@ -92,10 +93,10 @@ const sleep = (millis: number, signal: AbortSignal | undefined) =>
 /** Detection looks back a day or two; a month back is more than enough to see every new finding. */
 const lookbackMillis = 31 * 86_400_000
 
-async function* newFindings(context: GraphqlContext, kinds: ReadonlyArray<Anomalies.Kind> | undefined, everyMillis: number) {
+async function* newFindings(context: GraphqlContext, kinds: ReadonlyArray<Anomaly.Kind> | undefined, everyMillis: number) {
   const list = () =>
-    context.run(Anomalies.Anomalies.use((anomalies) =>
-      anomalies.list(context.tenantId, {
+    context.run(AnomalyFindings.AnomalyFindings.use((stored) =>
+      stored.list(context.tenantId, {
         from: DateTime.makeUnsafe(Date.now() - lookbackMillis),
         limit: 10_000,
         ...(kinds === undefined ? {} : { kinds })

@@ -4,7 +4,7 @@
  * the inputs it used and, once finalized, never changes; late usage becomes correction lines of
  * the next run. The computation is the chargeback engine's; these resolvers only call it.
  */
-import { Money } from "@tally/core"
+import { CostAllocation, Money } from "@tally/core"
 import { Chargeback } from "@tally/engine"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -56,7 +56,7 @@ const ChargebackInput = builder.inputType("ChargebackInput", {
 type InputShape = typeof ChargebackInput.$inferInput
 
 /** The GraphQL input as the engine's JSON form, decoded (and named field by field) by the engine. */
-const runInput = (input: InputShape): Chargeback.RunInput => {
+const runInput = (input: InputShape): CostAllocation.Input.RunInput => {
   const rule = input.rule == null
     ? undefined
     : input.rule.kind === "fixed"
@@ -73,12 +73,12 @@ const runInput = (input: InputShape): Chargeback.RunInput => {
     ...(input.shared == null ? {} : { shared: input.shared }),
     ...(input.currency == null ? {} : { currency: input.currency })
   }
-  const decoded = Chargeback.decodeRunInput(json)
+  const decoded = CostAllocation.Input.decodeRunInput(json)
   if (Result.isFailure(decoded)) throw new InvalidInput(decoded.failure.message, `input.${decoded.failure.field}`)
   return decoded.success
 }
 
-const encodeRule = Schema.encodeSync(Chargeback.Rules.RuleInput)
+const encodeRule = Schema.encodeSync(CostAllocation.Rules.RuleInput)
 
 const LineKindEnum = builder.enumType("ChargebackLineKind", {
   values: {

@@ -4,9 +4,9 @@
  * and a mutation that runs it. The work is the engine's (`Reconcile.Run`); these resolvers only
  * load the tenant's book and the uploaded reports (`POST /api/v1/reconcile/reports`) and call it.
  */
-import { Money } from "@tally/core"
+import { Money, type Reconciliation } from "@tally/core"
 import { Reconcile, TenantPricing } from "@tally/engine"
-import { Reconciliation } from "@tally/store"
+import { ProviderReports, ReconciliationRuns } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
@@ -20,7 +20,7 @@ const SeverityEnum = builder.enumType("ReconciliationSeverity", {
 const decimal = (text: string | null): Money.Decimal | null => (text === null ? null : new Money.Decimal(text))
 const instant = (text: string | null): DateTime.Utc | null => (text === null ? null : DateTime.fromDateUnsafe(new Date(text)))
 
-const FindingRef = builder.objectRef<Reconciliation.StoredFinding>("ReconciliationFinding").implement({
+const FindingRef = builder.objectRef<Reconciliation.Finding>("ReconciliationFinding").implement({
   fields: (t) => ({
     id: t.exposeID("id"),
     kind: t.exposeString("kind", { description: "e.g. `missing-on-our-side`, `price-drift`, `tokens-but-zero-cost`; see docs/reconciliation.md." }),
@@ -37,7 +37,7 @@ const FindingRef = builder.objectRef<Reconciliation.StoredFinding>("Reconciliati
   })
 })
 
-const RunRef = builder.objectRef<Reconciliation.StoredRun>("ReconciliationRun").implement({
+const RunRef = builder.objectRef<Reconciliation.Run>("ReconciliationRun").implement({
   fields: (t) => ({
     id: t.exposeID("id"),
     from: t.field({ type: "DateTime", resolve: (r) => DateTime.fromDateUnsafe(r.period.from) }),
@@ -57,12 +57,12 @@ const RunRef = builder.objectRef<Reconciliation.StoredRun>("ReconciliationRun").
       type: [FindingRef],
       description: "Errors first.",
       complexity: 20,
-      resolve: (r, _args, context) => context.run(Reconciliation.findings(context.tenantId, r.id))
+      resolve: (r, _args, context) => context.run(ReconciliationRuns.ReconciliationRuns.use((runs) => runs.findings(context.tenantId, r.id)))
     })
   })
 })
 
-/** `[from, to)` as the store's period; `to` must be after `from`. */
+/** `[from, to)` as a reconciliation period; `to` must be after `from`. */
 const periodOf = (from: DateTime.Utc, to: DateTime.Utc): Reconciliation.Period => {
   if (DateTime.toEpochMillis(to) <= DateTime.toEpochMillis(from)) {
     throw new InvalidInput(`to (${DateTime.formatIso(to)}) must be after from (${DateTime.formatIso(from)})`, "to")
@@ -81,7 +81,8 @@ builder.queryField("reconciliation", (t) =>
       from: t.arg({ type: "DateTime", required: true }),
       to: t.arg({ type: "DateTime", required: true })
     },
-    resolve: (_root, args, context) => context.run(Reconciliation.latestRun(context.tenantId, periodOf(args.from, args.to)))
+    resolve: (_root, args, context) =>
+      context.run(ReconciliationRuns.ReconciliationRuns.use((runs) => runs.latest(context.tenantId, periodOf(args.from, args.to))))
   }))
 
 builder.mutationField("runReconciliation", (t) =>
@@ -101,7 +102,7 @@ builder.mutationField("runReconciliation", (t) =>
       const wanted = (args.reportIds ?? []).map(String)
       const tenantId = context.tenantId
       return context.run(Effect.gen(function*() {
-        const uploaded = yield* Reconciliation.reports(tenantId, period)
+        const uploaded = yield* ProviderReports.ProviderReports.use((reports) => reports.list(tenantId, period))
         const reports: Array<Reconcile.Compare.ParsedReport> = []
         for (const [index, id] of wanted.entries()) {
           const stored = uploaded.find((r) => r.id === id)
@@ -115,7 +116,7 @@ builder.mutationField("runReconciliation", (t) =>
         }
         const book = yield* TenantPricing.TenantPricing.use((pricing) => pricing.book(tenantId))
         const report = yield* Reconcile.Run.run({ tenantId, period, book, reports })
-        const run = yield* Reconciliation.getRun(tenantId, report.runId ?? "")
+        const run = yield* ReconciliationRuns.ReconciliationRuns.use((runs) => runs.get(tenantId, report.runId ?? ""))
         if (run === undefined) return yield* Effect.die(new Error("the reconciliation run was not stored"))
         return run
       }).pipe(Effect.withSpan("graphql.runReconciliation")))

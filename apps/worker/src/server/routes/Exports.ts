@@ -16,6 +16,7 @@
  * Errors use the worker's body `{ "error": { "code", "message" } }`: `invalid_request` (400, names
  * the parameter), `not_found` (404, no such run for the key's tenant).
  */
+import { CostAllocation } from "@tally/core"
 import { Chargeback } from "@tally/engine"
 import type { Database } from "@tally/store"
 import * as DateTime from "effect/DateTime"
@@ -48,7 +49,7 @@ const invalid = (message: string) => new InvalidRequest({ message })
 type Failure =
   | ApiError.ApiError
   | InvalidRequest
-  | Chargeback.InvalidChargeback
+  | CostAllocation.InvalidChargeback
   | Chargeback.RunNotFound
   | { readonly _tag: "TenantNotFound"; readonly message: string }
   | SqlError
@@ -110,13 +111,13 @@ export const chargeback = respond(Effect.gen(function*() {
   const service = yield* Chargeback.Chargeback
   if (kind === "csv") {
     const run = yield* service.get(key.tenantId, runId)
-    return HttpServerResponse.text(Chargeback.Csv.lines(run), {
+    return HttpServerResponse.text(CostAllocation.Csv.lines(run), {
       contentType: "text/csv; charset=utf-8",
       headers: csvHeaders(`chargeback-${run.id}.csv`)
     })
   }
   const { rows, run } = yield* service.focus(key.tenantId, runId)
-  return HttpServerResponse.text(Chargeback.Csv.focus(rows), {
+  return HttpServerResponse.text(CostAllocation.Csv.focus(rows), {
     contentType: "text/csv; charset=utf-8",
     headers: csvHeaders(`chargeback-${run.id}-focus.csv`)
   })

@@ -12,8 +12,9 @@
  * or missing query parameter), `invalid_report` (422, the report does not parse; the message names
  * the line, page or field), `body_too_large` (413).
  */
+import { Reconciliation } from "@tally/core"
 import { Reconcile } from "@tally/engine"
-import { Reconciliation } from "@tally/store"
+import { ProviderReports } from "@tally/store"
 import * as Effect from "effect/Effect"
 import type * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
@@ -69,10 +70,10 @@ export const upload = respond(Effect.gen(function*() {
   const params = yield* HttpServerRequest.ParsedSearchParams
   const format = yield* single(params, "format")
   if (format === undefined) {
-    return yield* badParameter(`format: required, one of ${Reconcile.Compare.Formats.join(", ")}`)
+    return yield* badParameter(`format: required, one of ${Reconciliation.reportFormats.join(", ")}`)
   }
-  if (!(Reconcile.Compare.Formats as ReadonlyArray<string>).includes(format)) {
-    return yield* badParameter(`format: expected one of ${Reconcile.Compare.Formats.join(", ")}, got ${JSON.stringify(format)}`)
+  if (!(Reconciliation.reportFormats as ReadonlyArray<string>).includes(format)) {
+    return yield* badParameter(`format: expected one of ${Reconciliation.reportFormats.join(", ")}, got ${JSON.stringify(format)}`)
   }
   const name = yield* single(params, "name")
   if (name !== undefined && name.length > 500) return yield* badParameter("name: at most 500 characters")
@@ -80,13 +81,15 @@ export const upload = respond(Effect.gen(function*() {
   const parsed = Reconcile.Compare.parse(format, content)
   if (Result.isFailure(parsed)) return yield* parsed.failure
   const report = parsed.success
-  const stored = yield* Reconciliation.saveReport(key.tenantId, {
-    format: report.format,
-    name,
-    period: report.period,
-    rowCount: report.rows.length,
-    content
-  })
+  const stored = yield* ProviderReports.ProviderReports.use((reports) =>
+    reports.save(key.tenantId, {
+      format: report.format,
+      name,
+      period: report.period,
+      rowCount: report.rows.length,
+      content
+    })
+  )
   return HttpServerResponse.jsonUnsafe({
     id: stored.id,
     format: stored.format,

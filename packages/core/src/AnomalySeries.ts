@@ -1,12 +1,34 @@
 /**
  * The series anomaly detection reads, indexed for lookups by hour and minute: money per
- * (scope, currency) and hour, with each hour's split by model; tokens per scope and minute.
+ * (scope, currency) and hour, with each hour's split by model; tokens per scope and minute. Built
+ * from the rows the store's `AnomalyFindings` reads (`HourRow`, `MinuteRow`).
  */
-import { Money } from "@tally/core"
-import { Anomalies as AnomalyStore } from "@tally/store"
+import * as Anomaly from "./Anomaly.ts"
+import * as Money from "./Money.ts"
 
 type Decimal = Money.Decimal
-type Scope = AnomalyStore.Scope
+type Scope = Anomaly.Scope
+
+/** Spend, priced requests and tokens of one scope, model and currency in one UTC hour. */
+export interface HourRow {
+  /** Start of the UTC hour, epoch milliseconds. */
+  readonly hour: number
+  readonly scope: Scope
+  readonly model: string
+  readonly currency: string
+  readonly cost: Money.Decimal
+  readonly requests: number
+  readonly tokens: number
+}
+
+/** Tokens (every bucket) and calls of one scope in one UTC minute; minutes without calls are absent. */
+export interface MinuteRow {
+  /** Start of the minute, epoch milliseconds. */
+  readonly minute: number
+  readonly scope: Scope
+  readonly tokens: number
+  readonly requests: number
+}
 
 export const MINUTE = 60_000
 export const HOUR = 3_600_000
@@ -43,9 +65,7 @@ export interface MinuteSeries {
   readonly requests: Float64Array
 }
 
-export const scopeKey = AnomalyStore.scopeKey
-
-export const moneyKey = (scope: Scope, currency: string) => `${scopeKey(scope)} ${currency}`
+export const moneyKey = (scope: Scope, currency: string) => `${Anomaly.scopeKey(scope)} ${currency}`
 
 interface MutableCell {
   cost: Decimal
@@ -55,7 +75,7 @@ interface MutableCell {
   readonly models: Map<string, { cost: Decimal; costNumber: number; requests: number; tokens: number }>
 }
 
-export const moneySeries = (rows: ReadonlyArray<AnomalyStore.HourRow>): Map<string, MoneySeries> => {
+export const moneySeries = (rows: ReadonlyArray<HourRow>): Map<string, MoneySeries> => {
   const building = new Map<string, { scope: Scope; currency: string; firstHour: number; cells: Map<number, MutableCell> }>()
   for (const row of rows) {
     const key = moneyKey(row.scope, row.currency)
@@ -90,10 +110,10 @@ export const moneySeries = (rows: ReadonlyArray<AnomalyStore.HourRow>): Map<stri
   return out
 }
 
-export const minuteSeries = (rows: ReadonlyArray<AnomalyStore.MinuteRow>): Map<string, MinuteSeries> => {
-  const grouped = new Map<string, { scope: Scope; rows: Array<AnomalyStore.MinuteRow> }>()
+export const minuteSeries = (rows: ReadonlyArray<MinuteRow>): Map<string, MinuteSeries> => {
+  const grouped = new Map<string, { scope: Scope; rows: Array<MinuteRow> }>()
   for (const row of rows) {
-    const key = scopeKey(row.scope)
+    const key = Anomaly.scopeKey(row.scope)
     const group = grouped.get(key) ?? { scope: row.scope, rows: [] }
     group.rows.push(row)
     grouped.set(key, group)

@@ -2,9 +2,9 @@
  * Fixed shares: shared and unowned cost is divided by percentages set per owner, which must sum
  * to exactly 100. Owners with a share get a line even without usage of their own.
  */
-import { Money } from "@tally/core"
 import * as Schema from "effect/Schema"
-import { invalid } from "../Errors.ts"
+import * as Money from "../../Money.ts"
+import { invalid } from "../InvalidChargeback.ts"
 import { OwnerValue, type Rule } from "../Rule.ts"
 
 export const Input = Schema.Struct({

@@ -3,13 +3,14 @@
  * time zone), an owner dimension, the rule for shared and unowned cost, the shared owners and the
  * currency. Decoding from JSON names the field at fault; resolving checks what needs the tenant.
  */
-import { FieldError, Money } from "@tally/core"
-import { Chargeback as Store } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
-import { invalid, type InvalidChargeback } from "./Errors.ts"
+import * as FieldError from "../FieldError.ts"
+import * as Money from "../Money.ts"
+import * as Dimension from "./Dimension.ts"
+import { invalid, type InvalidChargeback } from "./InvalidChargeback.ts"
 import { OwnerValue } from "./Rule.ts"
 import * as Rules from "./Rules.ts"
 
@@ -66,7 +67,7 @@ export const decodeRunInput = (input: unknown): Result.Result<RunInput, InvalidC
 export interface Resolved {
   readonly from: DateTime.Utc
   readonly to: DateTime.Utc
-  readonly dimension: Store.Dimension
+  readonly dimension: Dimension.Dimension
   readonly rule: Rules.RuleInput
   readonly shared: ReadonlyArray<string>
   readonly currency: string
@@ -117,7 +118,7 @@ export const resolve = (
   if (span <= 0) return Result.fail(invalid("to", "expected an instant after from"))
   if (span > MAX_PERIOD_MS) return Result.fail(invalid("to", "a run covers at most 367 days"))
 
-  const dimension = Store.parseDimension(input.dimension)
+  const dimension = Dimension.parse(input.dimension)
   if (Result.isFailure(dimension)) return Result.fail(invalid("dimension", dimension.failure.message))
 
   const shared = [...new Set(input.shared ?? [])].sort()

@@ -1,9 +1,10 @@
 /**
  * Anomaly findings and the series detection reads.
  *
- * Detection itself (statistics, thresholds) lives in `@tally/engine`; this module owns the SQL:
- * hourly spend, requests and tokens per scope and model from the rollups, tokens per minute per
- * scope from the ledger, the calls behind a finding, and the findings table.
+ * Detection itself (statistics, thresholds) is core's `AnomalyDetectors`, run by the engine's
+ * `Anomalies`; this module owns the SQL: hourly spend, requests and tokens per scope and model
+ * from the rollups, tokens per minute per scope from the ledger, the calls behind a finding, and
+ * the findings table.
  *
  * A finding is keyed by (tenant, kind, scope, window start, currency). `record` inserts
  * `ON CONFLICT DO NOTHING` in key order, so detection that runs again over the same hours, or on
@@ -11,98 +12,16 @@
  * outbox message (`anomaly.detected`) in the same transaction: a message exists exactly when its
  * finding does, and a duplicate sends nothing.
  */
-import { Money } from "@tally/core"
+import { Anomaly, type AnomalySeries, Money } from "@tally/core"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
+import type * as Schema from "effect/Schema"
 import type { SqlError } from "effect/sql/SqlError"
 import { Database } from "./Database.ts"
 import { tokenColumns } from "./internal/LedgerRow.ts"
 import * as Outbox from "./Outbox.ts"
-
-export const Kind = Schema.Literals(["spend_spike", "token_rate_spike", "model_mix_shift", "cost_per_request_jump"])
-export type Kind = typeof Kind.Type
-export const kinds: ReadonlyArray<Kind> = Kind.literals
-
-/** What a finding is about: the whole tenant, or one value of one label or the model. */
-export const ScopeKind = Schema.Literals(["tenant", "project", "feature", "team", "customer", "apiKey", "model"])
-export type ScopeKind = typeof ScopeKind.Type
-export const scopeKinds: ReadonlyArray<ScopeKind> = ScopeKind.literals
-
-export const Severity = Schema.Literals(["info", "warning", "critical"])
-export type Severity = typeof Severity.Type
-
-export interface Scope {
-  readonly kind: ScopeKind
-  /** The label or model value; null for the tenant scope. */
-  readonly value: string | null
-}
-
-export const tenantScope: Scope = { kind: "tenant", value: null }
-
-/** Rollup and ledger column of each scope kind but the tenant. */
-const scopeColumns = {
-  project: "project",
-  feature: "feature",
-  team: "team",
-  customer: "customer",
-  apiKey: "api_key_id",
-  model: "model"
-} as const satisfies Record<Exclude<ScopeKind, "tenant">, string>
-
-/** Stable text of a scope, e.g. `tenant` or `project=search`, for keys and messages. */
-export const scopeKey = (scope: Scope): string => (scope.value === null ? scope.kind : `${scope.kind}=${scope.value}`)
-
-export interface FindingInput {
-  readonly kind: Kind
-  readonly scope: Scope
-  /** The window the anomaly was observed in, `[windowStart, windowEnd)`. */
-  readonly windowStart: DateTime.Utc
-  readonly windowEnd: DateTime.Utc
-  readonly severity: Severity
-  /** Currency of `observed` and `expected` when they are money; null for token rates. */
-  readonly currency: string | null
-  /** The value observed in the window (spend, tokens per minute, share shift, cost per request). */
-  readonly observed: Money.Decimal
-  /** What the baseline led to expect (its median, or its reference level). */
-  readonly expected: Money.Decimal
-  /** Name of the statistic in `score`, e.g. `modified_z`, `ratio_to_p99`. */
-  readonly statistic: string
-  readonly score: Money.Decimal
-  /** One sentence for people. */
-  readonly summary: string
-  /** Everything the decision was based on: window, baseline, observed values, rows and models. */
-  readonly evidence: Schema.JsonObject
-}
-
-export interface Finding extends FindingInput {
-  readonly id: string
-  readonly tenantId: string
-  readonly detectedAt: DateTime.Utc
-}
-
-/** Spend, priced requests and tokens of one scope, model and currency in one UTC hour. */
-export interface HourRow {
-  /** Start of the UTC hour, epoch milliseconds. */
-  readonly hour: number
-  readonly scope: Scope
-  readonly model: string
-  readonly currency: string
-  readonly cost: Money.Decimal
-  readonly requests: number
-  readonly tokens: number
-}
-
-/** Tokens (every bucket) and calls of one scope in one UTC minute; minutes without calls are absent. */
-export interface MinuteRow {
-  /** Start of the minute, epoch milliseconds. */
-  readonly minute: number
-  readonly scope: Scope
-  readonly tokens: number
-  readonly requests: number
-}
 
 /** Calls of a scope in a window grouped by model and workflow, largest token use first. */
 export interface InvolvedCalls {
@@ -121,21 +40,26 @@ export interface Range {
   readonly to: DateTime.Utc
 }
 
-export class InvalidAnomalyQuery extends Schema.TaggedError<InvalidAnomalyQuery>()("InvalidAnomalyQuery", {
-  field: Schema.String,
-  message: Schema.String
-}) {}
-
-const validateRange = (range: Range): InvalidAnomalyQuery | undefined =>
+const validateRange = (range: Range): Anomaly.InvalidAnomalyQuery | undefined =>
   DateTime.toEpochMillis(range.to) > DateTime.toEpochMillis(range.from)
     ? undefined
-    : new InvalidAnomalyQuery({ field: "to", message: "expected `to` after `from`" })
+    : new Anomaly.InvalidAnomalyQuery({ field: "to", message: "expected `to` after `from`" })
+
+/** Rollup and ledger column of each scope kind but the tenant. */
+const scopeColumns = {
+  project: "project",
+  feature: "feature",
+  team: "team",
+  customer: "customer",
+  apiKey: "api_key_id",
+  model: "model"
+} as const satisfies Record<Exclude<Anomaly.ScopeKind, "tenant">, string>
 
 const tokensOf = (prefix: string) =>
   Object.values(tokenColumns).map((column) => `coalesce(${prefix}${column}, 0)`).join(" + ")
 
-const scopeOf = (kind: string, value: string): Scope =>
-  kind === "tenant" ? tenantScope : { kind: kind as ScopeKind, value }
+const scopeOf = (kind: string, value: string): Anomaly.Scope =>
+  kind === "tenant" ? Anomaly.tenantScope : { kind: kind as Anomaly.ScopeKind, value }
 
 /** One branch per scope kind over the CTE `src`, grouped by `time` and `extra` columns. */
 const scopeBranches = (time: string, extra: ReadonlyArray<string>, measures: string) => {
@@ -182,12 +106,12 @@ const findingColumns = `id, tenant_id, kind, scope_kind, scope_value, window_sta
 interface FindingRow {
   readonly id: string
   readonly tenant_id: string
-  readonly kind: Kind
-  readonly scope_kind: ScopeKind
+  readonly kind: Anomaly.Kind
+  readonly scope_kind: Anomaly.ScopeKind
   readonly scope_value: string
   readonly window_start: Date
   readonly window_end: Date
-  readonly severity: Severity
+  readonly severity: Anomaly.Severity
   readonly currency: string | null
   readonly observed: string
   readonly expected: string
@@ -198,7 +122,7 @@ interface FindingRow {
   readonly detected_at: Date
 }
 
-const fromRow = (row: FindingRow): Finding => ({
+const fromRow = (row: FindingRow): Anomaly.Finding => ({
   id: row.id,
   tenantId: row.tenant_id,
   kind: row.kind,
@@ -217,7 +141,7 @@ const fromRow = (row: FindingRow): Finding => ({
 })
 
 /** The key that makes a finding unique, as comparable text; inserts run in this order. */
-const findingKey = (finding: FindingInput) =>
+const findingKey = (finding: Anomaly.FindingInput) =>
   [
     finding.kind,
     finding.scope.kind,
@@ -228,84 +152,41 @@ const findingKey = (finding: FindingInput) =>
 
 const compareKeys = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
-/** The outbox message kind of a new finding. */
-export const messageKind = "anomaly.detected"
-
-/** A finding's key in the outbox: one message per finding. */
-export const dedupeKey = (finding: FindingInput): string =>
-  [finding.kind, scopeKey(finding.scope), DateTime.formatIso(finding.windowStart), finding.currency ?? ""].join(":")
-
-/** A finding as JSON: decimals and instants as strings. The outbox message's `data` and the CLI's output. */
-export const toJson = (finding: Finding) => ({
-  id: finding.id,
-  tenantId: finding.tenantId,
-  kind: finding.kind,
-  scope: { kind: finding.scope.kind, value: finding.scope.value },
-  window: { from: DateTime.formatIso(finding.windowStart), to: DateTime.formatIso(finding.windowEnd) },
-  severity: finding.severity,
-  currency: finding.currency,
-  observed: Money.format(finding.observed),
-  expected: Money.format(finding.expected),
-  statistic: finding.statistic,
-  score: Money.format(finding.score),
-  summary: finding.summary,
-  evidence: finding.evidence,
-  detectedAt: DateTime.formatIso(finding.detectedAt)
+const toMessage = (finding: Anomaly.Finding): Outbox.OutboxMessageInput => ({
+  kind: Anomaly.messageKind,
+  dedupeKey: Anomaly.dedupeKey(finding),
+  payload: { type: Anomaly.messageKind, ...Anomaly.toJson(finding) }
 })
-
-const toMessage = (finding: Finding): Outbox.OutboxMessageInput => ({
-  kind: messageKind,
-  dedupeKey: dedupeKey(finding),
-  payload: { type: messageKind, ...toJson(finding) }
-})
-
-const isDecimal = (value: Money.Decimal) => Money.isDecimal(value) && value.isFinite()
-
-const validateFinding = (finding: FindingInput, index: number): InvalidAnomalyQuery | undefined => {
-  const at = (field: string, message: string) =>
-    new InvalidAnomalyQuery({ field: `findings[${index}].${field}`, message })
-  if ((finding.scope.kind === "tenant") !== (finding.scope.value === null)) {
-    return at("scope.value", "expected null for the tenant scope and a value for every other scope")
-  }
-  if (finding.scope.value === "") return at("scope.value", "expected a non-empty value")
-  if (DateTime.toEpochMillis(finding.windowEnd) <= DateTime.toEpochMillis(finding.windowStart)) {
-    return at("windowEnd", "expected the window to end after it starts")
-  }
-  if (!isDecimal(finding.observed)) return at("observed", "expected a finite decimal")
-  if (!isDecimal(finding.expected)) return at("expected", "expected a finite decimal")
-  if (!isDecimal(finding.score)) return at("score", "expected a finite decimal")
-  return undefined
-}
 
 export interface ListOptions extends Partial<Range> {
-  readonly kinds?: ReadonlyArray<Kind> | undefined
-  readonly scopeKinds?: ReadonlyArray<ScopeKind> | undefined
+  readonly kinds?: ReadonlyArray<Anomaly.Kind> | undefined
+  readonly scopeKinds?: ReadonlyArray<Anomaly.ScopeKind> | undefined
   /** At most this many, newest window first (default 500, at most 10,000). */
   readonly limit?: number | undefined
 }
 
 export interface RecordResult {
   /** Findings inserted by this call, in key order. */
-  readonly recorded: ReadonlyArray<Finding>
+  readonly recorded: ReadonlyArray<Anomaly.Finding>
   /** Findings whose key was already recorded (by an earlier run or a concurrent worker). */
   readonly duplicates: number
 }
 
-export interface AnomaliesService {
+export interface AnomalyFindingsService {
   /** Spend, priced requests and tokens per scope, model and currency for each UTC hour in `[from, to)`. */
-  readonly hourly: (tenantId: string, range: Range) => Effect.Effect<ReadonlyArray<HourRow>, InvalidAnomalyQuery | SqlError>
+  readonly hourly: (tenantId: string, range: Range) => Effect.Effect<ReadonlyArray<AnomalySeries.HourRow>, Anomaly.InvalidAnomalyQuery | SqlError>
   /** Tokens and calls per scope for each UTC minute in `[from, to)` that had calls. */
   readonly minutes: (
     tenantId: string,
     range: Range
-  ) => Effect.Effect<ReadonlyArray<MinuteRow>, InvalidAnomalyQuery | SqlError>
+  ) => Effect.Effect<ReadonlyArray<AnomalySeries.MinuteRow>, Anomaly.InvalidAnomalyQuery | SqlError>
   /** The calls of `scope` in `[from, to)` by model and workflow, largest token use first. */
   readonly involved: (
     tenantId: string,
-    scope: Scope,
+    scope: Anomaly.Scope,
     range: Range,
     limit?: number
-  ) => Effect.Effect<ReadonlyArray<InvolvedCalls>, InvalidAnomalyQuery | SqlError>
+  ) => Effect.Effect<ReadonlyArray<InvolvedCalls>, Anomaly.InvalidAnomalyQuery | SqlError>
   /**
    * Records findings in one transaction, once per (kind, scope, window start, currency), with an
    * outbox message for each new one; `now` is their detection time. A key recorded before, or by
@@ -313,21 +194,21 @@ export interface AnomaliesService {
    */
   readonly record: (
     tenantId: string,
-    findings: ReadonlyArray<FindingInput>,
+    findings: ReadonlyArray<Anomaly.FindingInput>,
     now: DateTime.Utc
-  ) => Effect.Effect<RecordResult, InvalidAnomalyQuery | SqlError>
+  ) => Effect.Effect<RecordResult, Anomaly.InvalidAnomalyQuery | SqlError>
   /** Findings whose window overlaps `[from, to)` (any time when absent), newest window first. */
-  readonly list: (tenantId: string, options?: ListOptions) => Effect.Effect<ReadonlyArray<Finding>, SqlError>
+  readonly list: (tenantId: string, options?: ListOptions) => Effect.Effect<ReadonlyArray<Anomaly.Finding>, SqlError>
 }
 
-export class Anomalies extends Context.Service<Anomalies, AnomaliesService>()("@tally/store/Anomalies") {
-  static readonly layer: Layer.Layer<Anomalies, never, Database> = Layer.effect(
-    Anomalies,
+export class AnomalyFindings extends Context.Service<AnomalyFindings, AnomalyFindingsService>()("@tally/store/AnomalyFindings") {
+  static readonly layer: Layer.Layer<AnomalyFindings, never, Database> = Layer.effect(
+    AnomalyFindings,
     Effect.gen(function*() {
       const db = yield* Database
       const sql = db.sql
 
-      const hourly = Effect.fn("Anomalies.hourly")(function*(tenantId: string, range: Range) {
+      const hourly = Effect.fn("AnomalyFindings.hourly")(function*(tenantId: string, range: Range) {
         const invalid = validateRange(range)
         if (invalid !== undefined) return yield* invalid
         const rows = yield* db.withTenant(
@@ -343,7 +224,7 @@ export class Anomalies extends Context.Service<Anomalies, AnomaliesService>()("@
             tokens: bigint | string
           }>(hourlySql, [tenantId, DateTime.toDateUtc(range.from), DateTime.toDateUtc(range.to)])
         )
-        return rows.map((row): HourRow => ({
+        return rows.map((row): AnomalySeries.HourRow => ({
           hour: row.hour.getTime(),
           scope: scopeOf(row.scope_kind, row.scope_value),
           model: row.model,
@@ -354,7 +235,7 @@ export class Anomalies extends Context.Service<Anomalies, AnomaliesService>()("@
         }))
       })
 
-      const minutes = Effect.fn("Anomalies.minutes")(function*(tenantId: string, range: Range) {
+      const minutes = Effect.fn("AnomalyFindings.minutes")(function*(tenantId: string, range: Range) {
         const invalid = validateRange(range)
         if (invalid !== undefined) return yield* invalid
         const rows = yield* db.withTenant(
@@ -367,7 +248,7 @@ export class Anomalies extends Context.Service<Anomalies, AnomaliesService>()("@
             requests: bigint | string
           }>(minutesSql, [tenantId, DateTime.toDateUtc(range.from), DateTime.toDateUtc(range.to)])
         )
-        return rows.map((row): MinuteRow => ({
+        return rows.map((row): AnomalySeries.MinuteRow => ({
           minute: row.minute.getTime(),
           scope: scopeOf(row.scope_kind, row.scope_value),
           tokens: Number(row.tokens),
@@ -375,9 +256,9 @@ export class Anomalies extends Context.Service<Anomalies, AnomaliesService>()("@
         }))
       })
 
-      const involved = Effect.fn("Anomalies.involved")(function*(
+      const involved = Effect.fn("AnomalyFindings.involved")(function*(
         tenantId: string,
-        scope: Scope,
+        scope: Anomaly.Scope,
         range: Range,
         limit = 5
       ) {
@@ -434,7 +315,7 @@ export class Anomalies extends Context.Service<Anomalies, AnomaliesService>()("@
         }))
       })
 
-      const insertOne = (tenantId: string, finding: FindingInput, now: DateTime.Utc) =>
+      const insertOne = (tenantId: string, finding: Anomaly.FindingInput, now: DateTime.Utc) =>
         sql<FindingRow>`INSERT INTO tally.anomalies (tenant_id, kind, scope_kind, scope_value, window_start,
             window_end, severity, currency, observed, expected, statistic, score, summary, evidence, detected_at)
           VALUES (${tenantId}, ${finding.kind}, ${finding.scope.kind}, ${finding.scope.value ?? ""},
@@ -445,13 +326,13 @@ export class Anomalies extends Context.Service<Anomalies, AnomaliesService>()("@
           ON CONFLICT (tenant_id, kind, scope_kind, scope_value, window_start, currency) DO NOTHING
           RETURNING ${sql.literal(findingColumns)}`
 
-      const record = Effect.fn("Anomalies.record")(function*(
+      const record = Effect.fn("AnomalyFindings.record")(function*(
         tenantId: string,
-        findings: ReadonlyArray<FindingInput>,
+        findings: ReadonlyArray<Anomaly.FindingInput>,
         now: DateTime.Utc
       ) {
         for (const [index, finding] of findings.entries()) {
-          const invalid = validateFinding(finding, index)
+          const invalid = Anomaly.validate(finding, index)
           if (invalid !== undefined) return yield* invalid
         }
         // Key order: two transactions recording overlapping sets wait on the same rows in the
@@ -461,7 +342,7 @@ export class Anomalies extends Context.Service<Anomalies, AnomaliesService>()("@
         return yield* db.withTenant(
           tenantId,
           Effect.gen(function*() {
-            const recorded: Array<Finding> = []
+            const recorded: Array<Anomaly.Finding> = []
             for (const finding of unique) {
               const rows = yield* insertOne(tenantId, finding, now)
               if (rows[0] !== undefined) recorded.push(fromRow(rows[0]))
@@ -472,7 +353,7 @@ export class Anomalies extends Context.Service<Anomalies, AnomaliesService>()("@
         )
       })
 
-      const list = Effect.fn("Anomalies.list")(function*(tenantId: string, options: ListOptions = {}) {
+      const list = Effect.fn("AnomalyFindings.list")(function*(tenantId: string, options: ListOptions = {}) {
         const limit = Math.max(1, Math.min(10_000, Math.trunc(options.limit ?? 500)))
         const rows = yield* db.withTenant(
           tenantId,
@@ -488,7 +369,7 @@ export class Anomalies extends Context.Service<Anomalies, AnomaliesService>()("@
         return rows.map(fromRow)
       })
 
-      return Anomalies.of({ hourly, minutes, involved, record, list })
+      return AnomalyFindings.of({ hourly, minutes, involved, record, list })
     })
   )
 }

@@ -5,7 +5,7 @@
  * Median and MAD ignore a minority of outliers entirely, where a mean and standard deviation are
  * dragged by them: a baseline that contains last week's incident still describes a normal week.
  */
-import { Money } from "@tally/core"
+import * as Money from "./Money.ts"
 
 type Decimal = Money.Decimal
 

@@ -1,26 +1,128 @@
 /**
- * The four detectors, as pure functions of a series and an hour. Each answers `not-evaluable`
- * (too little history or too little signal to tell), `normal`, or `deviating` with a draft
- * finding: its statistic, severity, summary and evidence. The method and the defaults are
- * documented in docs/anomalies.md; keep the two in step.
+ * The four anomaly detectors with their thresholds, as pure functions of a series and an hour.
+ * Each answers `not-evaluable` (too little history or too little signal to tell), `normal`, or
+ * `deviating` with a draft finding: its statistic, severity, summary and evidence. The method and
+ * the defaults are documented in docs/anomalies.md; keep the two in step.
  */
-import { Money } from "@tally/core"
-import type { Anomalies as AnomalyStore } from "@tally/store"
 import type * as Schema from "effect/Schema"
-import type { CostPerRequestConfig, ModelMixConfig, SpendConfig, TokenRateConfig } from "../Anomalies.ts"
-import * as Stats from "../Stats.ts"
-import { type Cell, DAY, floorTo, HOUR, lowerBound, MINUTE, type MinuteSeries, type ModelCell, type MoneySeries, scopeKey } from "./AnomalySeries.ts"
+import * as Anomaly from "./Anomaly.ts"
+import { type Cell, DAY, floorTo, HOUR, lowerBound, MINUTE, type MinuteSeries, type ModelCell, type MoneySeries } from "./AnomalySeries.ts"
+import * as Stats from "./AnomalyStats.ts"
+import * as Money from "./Money.ts"
 
 type Decimal = Money.Decimal
 const D = (value: string | number): Decimal => new Money.Decimal(value)
 
+// ---------------------------------------------------------------------------------------------
+// Thresholds of each detector (defaults: the engine's `Anomalies.defaults`)
+
+/** Money amounts are in the unit of the series' currency (1 = one dollar, one euro). */
+export interface SpendConfig {
+  /** Days of history compared with an hour. */
+  readonly baselineDays: number
+  /** A scope younger than this (since its first spend) is not judged. */
+  readonly minHistoryHours: number
+  /** Baseline hours needed to judge. */
+  readonly minBaselinePoints: number
+  /** An hour spending less is not judged (noise floor). */
+  readonly minSpend: Decimal
+  /** Spend above the baseline median needed to report. */
+  readonly minExcess: Decimal
+  /** Spend / baseline median needed to report. */
+  readonly minRatio: number
+  /** Modified z-score needed to report. */
+  readonly minZ: number
+  /** The z-score's scale is at least this fraction of the baseline median... */
+  readonly minRelativeSpread: number
+  /** ...and at least this amount... */
+  readonly minAbsoluteSpread: Decimal
+  /**
+   * ...and at least the spread of Poisson arrivals at the baseline's usual rate and cost per call,
+   * with E[cost²] taken as this many times the squared mean cost (calls of one model vary in size).
+   */
+  readonly costDispersion: number
+  /** Ratio from which a finding is a warning (below: info). */
+  readonly warningRatio: number
+  /** Ratio from which a finding is critical; an hour spending where the baseline median is 0 is too. */
+  readonly criticalRatio: number
+  /** A deviating hour directly after a deviating hour (within this many hours) continues its episode. */
+  readonly episodeLookbackHours: number
+}
+
+export interface TokenRateConfig {
+  readonly baselineDays: number
+  /** The baseline ends this many hours before the hour judged, so a burst earlier today is not part of it. */
+  readonly baselineGapHours: number
+  /** Minutes with calls needed in the baseline to judge. */
+  readonly minBaselineMinutes: number
+  /** The baseline's reference level: this quantile of its minutes with calls. */
+  readonly referenceQuantile: number
+  /** A spike minute uses at least this many times the reference... */
+  readonly minRatio: number
+  /** ...and at least this many tokens. */
+  readonly minTokensPerMinute: number
+  /** Spike minutes in the hour needed to report (a loop runs for minutes, one big call does not). */
+  readonly minSpikeMinutes: number
+  /** Peak / reference from which a finding is critical (below: warning). */
+  readonly criticalRatio: number
+  readonly episodeLookbackHours: number
+}
+
+export interface ModelMixConfig {
+  readonly baselineDays: number
+  /** The baseline ends this many hours before the hour judged, so a recent change is not part of it. */
+  readonly baselineGapHours: number
+  /** Baseline hours that pass the floors below, needed to judge. */
+  readonly minBaselineHours: number
+  /** An hour with less spend is not judged. */
+  readonly minSpend: Decimal
+  /** An hour with fewer requests is not judged, nor compared with as a baseline hour. */
+  readonly minRequests: number
+  /** Total variation distance between the hour's mix and the baseline's needed to report (0..1). */
+  readonly minShift: number
+  /** Modified z-score of that distance against the baseline hours' own distances. */
+  readonly minZ: number
+  /** Smallest scale of that z-score (a distance). */
+  readonly minSpread: number
+  /** The shift must also exceed this quantile of the baseline hours' shifts... */
+  readonly noiseQuantile: number
+  /** ...by at least this much. */
+  readonly minShiftOverNoise: number
+  /** Critical when the shift reaches this and the hour cost this many times the usual per request. */
+  readonly criticalShift: number
+  readonly criticalCostImpact: number
+  /** A step change must hold for this many consecutive hours (the first one is reported). */
+  readonly confirmHours: number
+  readonly episodeLookbackHours: number
+}
+
+export interface CostPerRequestConfig {
+  readonly baselineDays: number
+  /** Baseline hours of the model with `minRequests`, needed to judge. */
+  readonly minBaselineHours: number
+  /** A model's hour with fewer requests or less spend is not judged, nor counted in the baseline. */
+  readonly minRequests: number
+  readonly minSpend: Decimal
+  /** Cost per request / baseline median needed to report. */
+  readonly minRatio: number
+  readonly minZ: number
+  /** The z-score's scale is at least this fraction of the baseline median. */
+  readonly minRelativeSpread: number
+  /** Ratio from which a finding is critical (below: warning). */
+  readonly criticalRatio: number
+  /** A step change must hold for this many consecutive hours (the first one is reported). */
+  readonly confirmHours: number
+  readonly episodeLookbackHours: number
+}
+
+
 export interface Draft {
-  readonly kind: AnomalyStore.Kind
-  readonly scope: AnomalyStore.Scope
+  readonly kind: Anomaly.Kind
+  readonly scope: Anomaly.Scope
   readonly currency: string | null
   readonly windowStart: number
   readonly windowEnd: number
-  readonly severity: AnomalyStore.Severity
+  readonly severity: Anomaly.Severity
   readonly observed: Decimal
   readonly expected: Decimal
   readonly statistic: string
@@ -48,7 +150,7 @@ const statNumber = (value: number) => Math.round(value * 10_000) / 10_000
 const times = (ratio: Decimal | undefined) => (ratio === undefined ? "from nothing" : `${ratio.toDecimalPlaces(1).toFixed(1)}×`)
 const window = (start: number, end: number) => ({ from: iso(start), to: iso(end) })
 
-const severityOf = (ratio: Decimal | undefined, warning: number, critical: number): AnomalyStore.Severity =>
+const severityOf = (ratio: Decimal | undefined, warning: number, critical: number): Anomaly.Severity =>
   ratio === undefined || ratio.greaterThanOrEqualTo(critical)
     ? "critical"
     : ratio.greaterThanOrEqualTo(warning)
@@ -158,7 +260,7 @@ export const spend = (config: SpendConfig, series: MoneySeries, hour: number): E
     return { model, cost: m.cost, requests: m.requests, usual, excess: m.cost.minus(usual) }
   }).sort((a, b) => b.excess.comparedTo(a.excess) || a.model.localeCompare(b.model))
   const severity = severityOf(ratio, config.warningRatio, config.criticalRatio)
-  const label = scopeKey(series.scope)
+  const label = Anomaly.scopeKey(series.scope)
   return {
     status: "deviating",
     draft: {
@@ -245,7 +347,7 @@ export const tokenRate = (config: TokenRateConfig, series: MinuteSeries, hour: n
   const ratio = peak / reference
   if (spikes.length < config.minSpikeMinutes) return normal(ratio)
   const median = Stats.Numbers.median(baseline)!
-  const label = scopeKey(series.scope)
+  const label = Anomaly.scopeKey(series.scope)
   const quantileName = `p${statNumber(config.referenceQuantile * 100)}`
   return {
     status: "deviating",
@@ -341,7 +443,7 @@ export const modelMix = (config: ModelMixConfig, series: MoneySeries, hour: numb
 
   // A ratio of costs per request, not an amount.
   const costImpact = cell.costNumber / cell.requests / (baselineCost / baselineRequests)
-  const severity: AnomalyStore.Severity = costImpact < 1
+  const severity: Anomaly.Severity = costImpact < 1
     ? "info"
     : shift >= config.criticalShift && costImpact >= config.criticalCostImpact
     ? "critical"
@@ -370,7 +472,7 @@ export const modelMix = (config: ModelMixConfig, series: MoneySeries, hour: numb
       expected: D(statNumber(spread.median)),
       statistic: "modified_z",
       score: D(statNumber(z)),
-      summary: `${scopeKey(series.scope)}'s spend moved between models in the hour from ${iso(hour)}: ${describe(gained)}${
+      summary: `${Anomaly.scopeKey(series.scope)}'s spend moved between models in the hour from ${iso(hour)}: ${describe(gained)}${
         lost.length > 0 ? `; ${describe(lost)}` : ""
       } (shift ${statNumber(shift)} of 1; cost per request ${statNumber(costImpact)}× usual)`,
       evidence: {
@@ -464,7 +566,7 @@ export const costPerRequest = (config: CostPerRequestConfig, series: MoneySeries
       expected: top.baseline.median.toDecimalPlaces(12),
       statistic: "modified_z",
       score: top.z.toDecimalPlaces(4),
-      summary: `${scopeKey(series.scope)}: cost per request of ${top.model} was ${money(top.cpr.toDecimalPlaces(6))} ${series.currency} in the hour from ${
+      summary: `${Anomaly.scopeKey(series.scope)}: cost per request of ${top.model} was ${money(top.cpr.toDecimalPlaces(6))} ${series.currency} in the hour from ${
         iso(hour)
       }, ${times(top.ratio)} its usual ${money(top.baseline.median.toDecimalPlaces(6))} (tokens per request ${
         top.tokensPerRequest.toDecimalPlaces(0).toFixed(0)

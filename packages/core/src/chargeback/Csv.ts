@@ -3,8 +3,8 @@
  * when it holds a comma, a quote, or a line break, with quotes doubled; null is an empty field.
  * Records end with CRLF, as the RFC has it.
  */
-import { Money } from "@tally/core"
 import * as DateTime from "effect/DateTime"
+import * as Money from "../Money.ts"
 import * as Focus from "./Focus.ts"
 
 const NEEDS_QUOTES = /[",\r\n]/

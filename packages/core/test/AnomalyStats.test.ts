@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Money } from "@tally/core"
-import * as Stats from "../src/Stats.ts"
+import * as Stats from "../src/AnomalyStats.ts"
+import * as Money from "../src/Money.ts"
 
 const d = (...values: ReadonlyArray<string | number>) => values.map((v) => new Money.Decimal(v))
 const text = (value: Money.Decimal | undefined) => (value === undefined ? undefined : Money.format(value))

@@ -13,9 +13,9 @@
  * Column semantics follow the FOCUS 1.2 specification (see docs/chargeback.md for the column list
  * and where each value comes from). Custom columns are prefixed `x_`.
  */
-import { Money } from "@tally/core"
-import type { Chargeback as Store } from "@tally/store"
 import * as DateTime from "effect/DateTime"
+import * as Money from "../Money.ts"
+import * as UsageRecord from "../UsageRecord.ts"
 import { apportion } from "./Allocate.ts"
 
 /** FOCUS columns this export fills, in the specification's (alphabetical) order. */
@@ -141,11 +141,38 @@ export interface RunView {
   }>
 }
 
+/**
+ * One group of cost lines: calls of one owner, model and snapshot, priced at one rate for one
+ * component (token bucket, requests, images, ...). Calls whose provider reported the billed cost
+ * form groups of their own with `component` "reported": their `quantity` is the reported amount,
+ * priced at 1 per unit of the currency, so list cost = unit price x quantity stays exact.
+ */
+export interface CostGroup {
+  readonly owner: string | null
+  readonly provider: string
+  readonly model: string
+  readonly snapshotId: string | null
+  readonly currency: string
+  readonly component: string
+  readonly unit: string
+  /** The snapshot's list rate per `listRatePer`; 1 for "reported" groups. */
+  readonly listRate: Money.Decimal
+  readonly listRatePer: "1M tokens" | "1k searches" | "unit"
+  /** Price of one unit (one token, one request, ...) after conditions. */
+  readonly unitPrice: Money.Decimal
+  readonly quantity: Money.Decimal
+  /** Exact sum of the lines' amounts (what the list and contracted costs derive from). */
+  readonly amount: Money.Decimal
+  /** What the calls billed, apportioned to this group (provider-priced calls bill their reported cost). */
+  readonly billed: Money.Decimal
+  readonly requests: number
+}
+
 /** The tag key of an owner dimension: the label name, or the tag's key for `tag:<key>`. */
 const tagKey = (dimension: string): string => (dimension.startsWith("tag:") ? dimension.slice(4) : dimension)
 
 interface Priced {
-  readonly group: Store.CostGroup
+  readonly group: CostGroup
   readonly quantity: Money.Decimal
   readonly requests: number
   /** Weight of the row in its line's billed amount. */
@@ -173,15 +200,15 @@ const lineage = (run: RunView, owners: ReadonlyArray<string>, unowned: boolean):
 export const runRows = (
   tenant: Tenant,
   run: RunView,
-  groups: ReadonlyArray<Store.CostGroup>,
+  groups: ReadonlyArray<CostGroup>,
   corrected: ReadonlyMap<string, { readonly from: DateTime.Utc; readonly to: DateTime.Utc }>
 ): Array<Row> => {
   const minorUnits = Money.minorUnits(run.currency)
   const shared = new Set(run.shared)
   const isPool = (owner: string | null) => owner === null || shared.has(owner)
-  const byOwner = new Map<string, Array<Store.CostGroup>>()
+  const byOwner = new Map<string, Array<CostGroup>>()
   // Shared and unowned cost of one price point is one group, whoever it came from.
-  const poolByPrice = new Map<string, Store.CostGroup>()
+  const poolByPrice = new Map<string, CostGroup>()
   for (const group of groups) {
     if (isPool(group.owner)) {
       const key = [group.provider, group.model, group.snapshotId, group.component, group.unit, fmt(group.listRate), group.listRatePer, fmt(group.unitPrice)].join("\u0000")
@@ -374,19 +401,23 @@ const HOUR = 3_600_000
 /**
  * The FOCUS rows of one priced call: one per cost line (computed calls) or one for the whole call
  * (provider-priced calls). Costs are exact, not rounded: a call often costs less than a cent.
+ * Only the record's cost, labels, tags, model and region are read (not its raw payload).
  */
-export const usageRows = (tenant: Tenant, record: Store.UsageRecord): Array<Row> => {
+export const usageRows = (tenant: Tenant, record: UsageRecord.UsageRecord): Array<Row> => {
   const millis = DateTime.toEpochMillis(record.occurredAt)
+  // An empty label is no label.
+  const labels: Record<string, string> = {}
+  for (const [name, value] of Object.entries(record.labels)) if (value !== undefined && value !== "") labels[name] = value
   const hourStart = DateTime.makeUnsafe(Math.floor(millis / HOUR) * HOUR)
   const hourEnd = DateTime.makeUnsafe(Math.floor(millis / HOUR) * HOUR + HOUR)
   const monthStart = DateTime.makeUnsafe(Date.UTC(new Date(millis).getUTCFullYear(), new Date(millis).getUTCMonth(), 1))
   const monthEnd = DateTime.makeUnsafe(Date.UTC(new Date(millis).getUTCFullYear(), new Date(millis).getUTCMonth() + 1, 1))
-  const tags: Record<string, string> = { ...record.tags, ...record.labels }
+  const tags: Record<string, string> = { ...record.tags, ...labels }
   const common = {
     ...empty,
     BillingAccountId: tenant.id,
     BillingAccountName: tenant.name,
-    BillingCurrency: record.currency,
+    BillingCurrency: UsageRecord.currencyOf(record),
     BillingPeriodStart: iso(monthStart),
     BillingPeriodEnd: iso(monthEnd),
     ChargePeriodStart: iso(hourStart),
@@ -397,13 +428,13 @@ export const usageRows = (tenant: Tenant, record: Store.UsageRecord): Array<Row>
     ProviderName: record.provider,
     PublisherName: record.provider,
     InvoiceIssuerName: record.provider,
-    RegionId: record.region,
+    RegionId: record.usage.region ?? null,
     ServiceCategory: SERVICE_CATEGORY,
     ServiceName: record.provider,
     ServiceSubcategory: SERVICE_SUBCATEGORY,
     SkuId: `${record.provider}/${record.model}`,
-    SubAccountId: record.labels["project"] ?? null,
-    SubAccountName: record.labels["project"] ?? null,
+    SubAccountId: labels["project"] ?? null,
+    SubAccountName: labels["project"] ?? null,
     Tags: JSON.stringify(Object.fromEntries(Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : 1)))),
     x_Model: record.model,
     x_SnapshotId: record.snapshotId,
@@ -411,9 +442,11 @@ export const usageRows = (tenant: Tenant, record: Store.UsageRecord): Array<Row>
     x_RequestCount: "1",
     x_RequestId: record.requestId
   } satisfies Row
-  if (record.lines.length === 0) {
+  // A provider-priced call is billed its reported cost: its breakdown, if any, is Tally's estimate.
+  const lines = record.costSource === "provider" ? [] : record.breakdown?.lines ?? []
+  if (lines.length === 0) {
     // Billed at the cost the provider reported: that many units of the currency at 1 each.
-    const total = fmt(record.total)
+    const total = fmt(record.total ?? Money.ZERO)
     return [{
       ...common,
       BilledCost: total,
@@ -431,11 +464,8 @@ export const usageRows = (tenant: Tenant, record: Store.UsageRecord): Array<Row>
       SkuPriceId: `${record.provider}/${record.model}/reported`
     }]
   }
-  return record.lines.map((line): Row => {
-    const quantity = new Money.Decimal(line.quantity)
-    const listRate = new Money.Decimal(line.listRate)
-    const unitPrice = new Money.Decimal(line.unitPrice)
-    const amount = new Money.Decimal(line.amount)
+  return lines.map((line): Row => {
+    const { amount, listRate, quantity, unitPrice } = line
     const { name, per } = pricing(line.listRatePer, line.unit)
     const pricingQuantity = quantity.div(per)
     const contractedUnitPrice = unitPrice.times(per)

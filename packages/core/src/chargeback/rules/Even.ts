@@ -2,9 +2,9 @@
  * Even split: shared and unowned cost is divided equally among the owners named in `among`, or,
  * without it, among every owner with usage in the period.
  */
-import { Money } from "@tally/core"
 import * as Schema from "effect/Schema"
-import { invalid } from "../Errors.ts"
+import * as Money from "../../Money.ts"
+import { invalid } from "../InvalidChargeback.ts"
 import { OwnerValue, type Rule } from "../Rule.ts"
 
 export const Input = Schema.Struct({

@@ -1,11 +1,12 @@
 /**
- * The arithmetic of a run, as plain functions over values: attributed spend per owner, the pool of
- * shared and unowned cost split by the rule, lines rounded to the currency's minor unit by largest
- * remainder (core's `Allocation`, the one place Tally rounds money) so they sum exactly to the
- * rounded ledger total, and corrections of a final run as the difference between what its period
- * costs now and what was charged for it.
+ * The arithmetic of a run, as plain functions over values: the period's spend in the run's
+ * currency, attributed spend per owner, the pool of shared and unowned cost split by the rule,
+ * lines rounded to the currency's minor unit by largest remainder (core's `Allocation`, the one
+ * place Tally rounds money) so they sum exactly to the rounded ledger total, and corrections of a
+ * final run as the difference between what its period costs now and what was charged for it.
  */
-import { Allocation, Money } from "@tally/core"
+import { largestRemainder } from "../Allocation.ts"
+import * as Money from "../Money.ts"
 import type { OwnerDirect } from "./Rule.ts"
 import * as Rules from "./Rules.ts"
 
@@ -31,6 +32,60 @@ export interface SpendRow {
   readonly owner: string | null
   readonly cost: Money.Decimal
   readonly requests: number
+}
+
+/** Spend of one owner in one currency in a period, as the ledger sums it. */
+export interface OwnerSpend {
+  /** Null for calls without a value for the dimension. */
+  readonly owner: string | null
+  /** Null for unpriced calls only. */
+  readonly currency: string | null
+  /** Exact sum of the calls' totals (zero for unpriced calls). */
+  readonly cost: Money.Decimal
+  readonly requests: number
+  readonly unpriced: number
+}
+
+/** A period's spend by owner and currency, and the pricing snapshots its calls were priced with. */
+export interface PeriodSpend {
+  readonly owners: ReadonlyArray<OwnerSpend>
+  /** Sorted. */
+  readonly snapshotIds: ReadonlyArray<string>
+}
+
+/** A period's spend as one run sees it: its own currency, the other currencies, the unpriced calls. */
+export interface RunSpend {
+  /** Spend per owner in the run's currency. */
+  readonly rows: ReadonlyArray<SpendRow>
+  /** Calls in the run's currency, and calls without a price (no cost, no currency). */
+  readonly requests: number
+  readonly unpriced: number
+  /** Spend in every other currency: not part of the run. */
+  readonly other: ReadonlyMap<string, { readonly amount: Money.Decimal; readonly requests: number }>
+  readonly snapshotIds: ReadonlyArray<string>
+}
+
+/** Splits a period's spend into the run's currency, other currencies and unpriced calls. */
+export const splitSpend = (spend: PeriodSpend, currency: string): RunSpend => {
+  const rows: Array<SpendRow> = []
+  const other = new Map<string, { amount: Money.Decimal; requests: number }>()
+  let requests = 0
+  let unpriced = 0
+  for (const row of spend.owners) {
+    unpriced += row.unpriced
+    if (row.currency === null) continue
+    if (row.currency !== currency) {
+      const found = other.get(row.currency)
+      other.set(row.currency, {
+        amount: (found?.amount ?? Money.ZERO).plus(row.cost),
+        requests: (found?.requests ?? 0) + row.requests
+      })
+      continue
+    }
+    requests += row.requests
+    rows.push({ owner: row.owner, cost: row.cost, requests: row.requests })
+  }
+  return { rows, requests, unpriced, other, snapshotIds: spend.snapshotIds }
 }
 
 export interface Allocation {
@@ -62,7 +117,7 @@ export const apportion = (target: Money.Decimal, weights: ReadonlyArray<Money.De
     : weights.map((weight) => target.times(weight).div(sum))
   // The quotients carry 80 significant digits, so their sum is within far less than half a unit of
   // `target`: rounding the sum gives `target` back, and the parts sum to it.
-  const { parts, total } = Allocation.largestRemainder(exact, scale)
+  const { parts, total } = largestRemainder(exact, scale)
   if (!total.equals(target.toDecimalPlaces(scale, Money.Decimal.ROUND_HALF_EVEN))) {
     throw new Error(`apportion: parts sum to ${Money.format(total)}, not ${Money.format(target)}`)
   }
@@ -129,7 +184,7 @@ export const allocate = (input: AllocateInput): Allocation => {
       value: pool
     })
   }
-  const { parts, total } = Allocation.largestRemainder(exact.map((e) => e.value), input.minorUnits)
+  const { parts, total } = largestRemainder(exact.map((e) => e.value), input.minorUnits)
   const roundedTotal = ledgerTotal.toDecimalPlaces(input.minorUnits, Money.Decimal.ROUND_HALF_EVEN)
   if (!total.equals(roundedTotal)) {
     throw new Error(`allocate: lines sum to ${Money.format(total)}, not the rounded ledger total ${Money.format(roundedTotal)}`)

@@ -3,9 +3,9 @@
  * schema, and the weights by which it splits the shared and unowned cost among owners. The rules
  * themselves live in `rules/`, one file each, and are listed in `Rules.ts`.
  */
-import type { Money } from "@tally/core"
+import type * as Money from "../Money.ts"
 import * as Schema from "effect/Schema"
-import type { InvalidChargeback } from "./Errors.ts"
+import type { InvalidChargeback } from "./InvalidChargeback.ts"
 
 /** An owner value as given in rule input: a non-empty label value. */
 export const OwnerValue = Schema.String.check(
