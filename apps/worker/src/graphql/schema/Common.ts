@@ -1,6 +1,6 @@
 /**
  * Types several parts of the schema share: money, token counts, tags, labels, the usage filter and
- * the dimensions usage is grouped by, and the connection arguments every list takes.
+ * the dimensions usage is grouped by. How lists page is `../Paging.ts`.
  */
 import { type Money, UsageRecord } from "@tally/core"
 import { type Queries } from "@tally/store"
@@ -159,16 +159,3 @@ export const toFilter = (input: UsageFilterShape | null | undefined): Queries.Us
 }
 
 export const labelNames = UsageRecord.labelNames
-
-/** The page size of a connection: `first`, at most `max`, `fallback` when absent. */
-export const pageSize = (first: number | null | undefined, fallback: number, max: number): number => {
-  if (first === null || first === undefined) return fallback
-  if (!Number.isInteger(first) || first < 0 || first > max) throw new InvalidInput(`first: expected 0 to ${max}, got ${first}`, "first")
-  return first
-}
-
-/** What a connection costs: its items times what each selects. */
-export const connectionComplexity = (fallback: number) => (args: { readonly first?: number | null | undefined }) => ({
-  field: 2,
-  multiplier: Math.max(1, args.first ?? fallback)
-})

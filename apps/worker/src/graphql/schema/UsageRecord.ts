@@ -13,7 +13,8 @@ import * as Result from "effect/Result"
 import { builder, readErrors } from "../builder.ts"
 import type { GraphqlContext } from "../Context.ts"
 import { InvalidInput } from "../Errors.ts"
-import { connectionComplexity, LabelsRef, MoneyRef, pageSize, TagRef, tagsOf, toFilter, TokenCountsRef, UsageFilterInput } from "./Common.ts"
+import * as Paging from "../Paging.ts"
+import { LabelsRef, MoneyRef, TagRef, tagsOf, toFilter, TokenCountsRef, UsageFilterInput } from "./Common.ts"
 import { ModelDefinitionRef, PricingSnapshotRef, type SnapshotShape } from "./Model.ts"
 
 const CostSourceEnum = builder.enumType("CostSource", {
@@ -227,11 +228,10 @@ builder.queryField("usageRecords", (t) =>
     description: "Recorded calls, newest first (by time, then request id).",
     authScopes: { read: true },
     errors: { types: [...readErrors], directResult: true },
-    complexity: connectionComplexity(50),
+    complexity: Paging.complexity(50),
     args: { filter: t.arg({ type: RecordFilterInput }) },
     resolve: async (_root, args, context) => {
-      if (args.last != null || args.before != null) throw new InvalidInput("last/before: records page forward only; use first/after", "last")
-      const first = pageSize(args.first, 50, Queries.maxPageSize)
+      const first = Paging.forwardSize(args, "records", { fallback: 50, max: Queries.maxPageSize })
       const after = args.after == null ? undefined : Queries.decodeCursor(args.after)
       if (args.after != null && after === undefined) throw new InvalidInput("after: not a cursor of this list", "after")
       const filter = args.filter
@@ -248,16 +248,10 @@ builder.queryField("usageRecords", (t) =>
           }
         })
       ))
-      const edges = page.records.map((record) => ({ cursor: Queries.encodeCursor(record.cursor), node: record }))
-      return {
-        edges,
-        pageInfo: {
-          hasNextPage: page.hasNextPage,
-          hasPreviousPage: after !== undefined,
-          startCursor: edges[0]?.cursor ?? null,
-          endCursor: edges[edges.length - 1]?.cursor ?? null
-        }
-      }
+      return Paging.connection(page.records, (record) => Queries.encodeCursor(record.cursor), {
+        hasNextPage: page.hasNextPage,
+        hasPreviousPage: after !== undefined
+      })
     }
   },
     { name: "UsageRecordConnection" },
