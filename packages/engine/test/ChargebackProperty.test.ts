@@ -13,7 +13,7 @@ import fc from "fast-check"
 import * as Allocate from "../src/chargeback/Allocate.ts"
 import * as Chargeback from "../src/chargeback/Run.ts"
 import type * as Rules from "../src/chargeback/Rules.ts"
-import { backend } from "./Helpers.ts"
+import { backend } from "./TestStore.ts"
 import { call, claude, costOf, gpt, insert, layer as chargebackLayer, layerOptions, utc } from "./ChargebackSupport.ts"
 
 const owners = ["alpha", "beta", "gamma", "delta", "platform"] as const

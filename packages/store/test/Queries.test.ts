@@ -7,7 +7,7 @@ import * as Queries from "../src/Queries.ts"
 import { Tenants } from "../src/Tenants.ts"
 import { UsageLedger } from "../src/UsageLedger.ts"
 import { callArbitrary, epoch, pricedCall } from "./Fixtures.ts"
-import { property } from "./Helpers.ts"
+import { property } from "./Properties.ts"
 import { layerOptions, targets } from "./Targets.ts"
 
 const HOUR = 3_600_000

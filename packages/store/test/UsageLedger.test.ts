@@ -11,7 +11,8 @@ import { DeadLetters } from "../src/DeadLetters.ts"
 import * as CheckedRecord from "../src/internal/CheckedRecord.ts"
 import { UsageLedger } from "../src/UsageLedger.ts"
 import { callArbitrary, epoch, pricedCall } from "./Fixtures.ts"
-import { chunks, empty, newTenant, shuffled, totals } from "./Helpers.ts"
+import { chunks, shuffled } from "./Properties.ts"
+import { empty, newTenant, totals } from "./StoredTotals.ts"
 import { layerOptions, targets } from "./Targets.ts"
 
 const statuses = (result: { readonly items: ReadonlyArray<{ readonly status: string }> }) =>
