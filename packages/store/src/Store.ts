@@ -6,14 +6,26 @@ import * as Layer from "effect/Layer"
 import { ApiKeys } from "./ApiKeys.ts"
 import type { Database } from "./Database.ts"
 import { DeadLetters } from "./DeadLetters.ts"
+import { LedgerRecords } from "./LedgerRecords.ts"
 import { PriceBooks } from "./PriceBooks.ts"
 import { PricingSnapshots } from "./PricingSnapshots.ts"
-import { Queries } from "./Queries.ts"
 import { Rollups } from "./Rollups.ts"
 import { Tenants } from "./Tenants.ts"
+import { UnitCosts } from "./UnitCosts.ts"
 import { UsageLedger } from "./UsageLedger.ts"
+import { UsageReport } from "./UsageReport.ts"
 
-export type Services = Tenants | ApiKeys | UsageLedger | Rollups | DeadLetters | PricingSnapshots | Queries | PriceBooks
+export type Services =
+  | Tenants
+  | ApiKeys
+  | UsageLedger
+  | Rollups
+  | DeadLetters
+  | PricingSnapshots
+  | UsageReport
+  | LedgerRecords
+  | UnitCosts
+  | PriceBooks
 
 export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Tenants.layer,
@@ -22,8 +34,10 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Rollups.layer,
   DeadLetters.layer,
   PricingSnapshots.layer,
-  Queries.layer,
-  PriceBooks.layer.pipe(Layer.provide(PricingSnapshots.layer))
+  UsageReport.layer,
+  LedgerRecords.layer,
+  UnitCosts.layer,
+  PriceBooks.layer
 )
 
 /** The repositories over the given database layer, with the `Database` itself kept in context. */
