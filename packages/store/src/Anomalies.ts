@@ -325,6 +325,7 @@ export class Anomalies extends Context.Service<Anomalies, AnomaliesService>()("@
     Anomalies,
     Effect.gen(function*() {
       const db = yield* Database
+      const outbox = yield* Outbox.Outbox
       const sql = db.sql
 
       const hourly = Effect.fn("Anomalies.hourly")(function*(tenantId: string, range: Range) {
@@ -466,7 +467,7 @@ export class Anomalies extends Context.Service<Anomalies, AnomaliesService>()("@
               const rows = yield* insertOne(tenantId, finding, now)
               if (rows[0] !== undefined) recorded.push(fromRow(rows[0]))
             }
-            yield* Outbox.enqueue(sql, tenantId, recorded.map(toMessage), now)
+            yield* outbox.enqueue(tenantId, recorded.map(toMessage), { now })
             return { recorded, duplicates: findings.length - recorded.length } satisfies RecordResult
           })
         )
@@ -490,5 +491,5 @@ export class Anomalies extends Context.Service<Anomalies, AnomaliesService>()("@
 
       return Anomalies.of({ hourly, minutes, involved, record, list })
     })
-  )
+  ).pipe(Layer.provide(Outbox.Outbox.layer))
 }
