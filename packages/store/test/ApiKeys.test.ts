@@ -8,43 +8,8 @@ import { Database } from "../src/Database.ts"
 import { Tenants } from "../src/Tenants.ts"
 import { layerOptions, targets } from "./Targets.ts"
 
-describe.each(targets)("tenants and API keys on $name", (target) => {
+describe.each(targets)("API keys on $name", (target) => {
   layer(target.layer, layerOptions)((it) => {
-    it.effect("a tenant is created with defaults, read back and updated", () =>
-      Effect.gen(function*() {
-        const tenants = yield* Tenants
-        const created = yield* tenants.create({ name: "Acme" })
-        assert.match(created.id, /^tnt_[0-9a-f]{20}$/)
-        assert.include(created, { name: "Acme", currency: "USD", timeZone: "UTC", builtinCatalog: true })
-        const chosen = yield* tenants.create({
-          id: "org-42",
-          name: "Globex",
-          currency: "EUR",
-          timeZone: "Europe/Berlin",
-          builtinCatalog: false
-        })
-        assert.deepStrictEqual(yield* tenants.get("org-42"), chosen)
-        const updated = yield* tenants.update("org-42", { currency: "CHF", builtinCatalog: true })
-        assert.include(updated, { name: "Globex", currency: "CHF", timeZone: "Europe/Berlin", builtinCatalog: true })
-        const all = yield* tenants.list
-        assert.includeMembers(all.map((t) => t.id), [created.id, "org-42"])
-      }))
-
-    it.effect("bad tenant input names its field; duplicates and unknown tenants are typed errors", () =>
-      Effect.gen(function*() {
-        const tenants = yield* Tenants
-        const field = (input: Parameters<typeof tenants.create>[0]) =>
-          tenants.create(input).pipe(Effect.flip, Effect.map((e) => (e._tag === "InvalidTenant" ? e.field : e._tag)))
-        assert.strictEqual(yield* field({ name: "x", currency: "usd" }), "currency")
-        assert.strictEqual(yield* field({ name: "x", timeZone: "Mars/Olympus" }), "timeZone")
-        assert.strictEqual(yield* field({ name: " " }), "name")
-        assert.strictEqual(yield* field({ id: "has space", name: "x" }), "id")
-        yield* tenants.create({ id: "dup", name: "x" })
-        assert.strictEqual(yield* field({ id: "dup", name: "y" }), "TenantAlreadyExists")
-        assert.strictEqual((yield* Effect.flip(tenants.get("nobody")))._tag, "TenantNotFound")
-        assert.strictEqual((yield* Effect.flip(tenants.update("nobody", { name: "n" })))._tag, "TenantNotFound")
-      }))
-
     it.effect("a key's secret is returned once and only its sha256 is stored", () =>
       Effect.gen(function*() {
         const { sql } = yield* Database
