@@ -14,7 +14,7 @@
  * Prints JSON lines: the load (rows, seconds, rows/s, table sizes), then p50/p95/max of
  * - graphql: the whole request through HTTP (auth, GraphQL, the query, JSON of every bucket), sent
  *            by a graphql-request client in another process, so this process is the worker alone;
- * - store:   `Queries.usage` alone (the SQL and building the buckets);
+ * - store:   `UsageReport.usage` alone (the SQL and building the buckets);
  * - hourly:  the same question forced onto the hourly rollups (what the daily summaries save);
  * and whether the goal (graphql p95 < 100 ms) was met.
  *
@@ -27,8 +27,8 @@
  * measure many times, create a database yourself and give its URL as TALLY_BENCH_TARGET_URL: it is
  * kept, and a run that finds it loaded with TALLY_BENCH_ROWS calls measures without loading.
  */
-import { CostEngine, PricingSnapshot, type Usage, type UsageRecord } from "@tally/core"
-import { ApiKeys, Database, Queries, Store, Tenants, UsageLedger } from "@tally/store"
+import { CostEngine, PricingSnapshot, type Usage, type UsageQuery, type UsageRecord } from "@tally/core"
+import { ApiKeys, Database, Store, Tenants, UsageLedger, UsageReport } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -410,7 +410,7 @@ const main = async () => {
       }
       const buckets = answered.buckets
       const sources = answered.sources
-      const usageQuery: Queries.UsageQuery = {
+      const usageQuery: UsageQuery.UsageQuery = {
         from: DateTime.makeUnsafe(month.from),
         to: DateTime.makeUnsafe(month.to),
         granularity: "day",
@@ -418,9 +418,9 @@ const main = async () => {
         // What the GraphQL query above shows (the resolver asks for exactly these).
         measures: ["requests", "unpricedRequests", "spend", "inputText", "outputText", "cacheRead"]
       }
-      const storeSamples = await timeEach(runs, () => run(Queries.Queries.use((q) => q.usage(tenantId, usageQuery))), backends)
+      const storeSamples = await timeEach(runs, () => run(UsageReport.UsageReport.use((q) => q.usage(tenantId, usageQuery))), backends)
       // The same answer from the hourly rollups, as it would be without the daily summaries.
-      const hourly = await timeEach(Math.min(runs, 10), () => run(Queries.Queries.use((q) => q.usage(tenantId, { ...usageQuery, noDaily: true }))), backends)
+      const hourly = await timeEach(Math.min(runs, 10), () => run(UsageReport.UsageReport.use((q) => q.usage(tenantId, { ...usageQuery, noDaily: true }))), backends)
       const graphqlLine = summary("graphql", graphql, { buckets, sources })
       log(graphqlLine)
       log(summary("store", storeSamples))

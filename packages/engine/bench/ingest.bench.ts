@@ -1,13 +1,13 @@
 /**
  * Ingest throughput: events per second through `Ingest.ingest` (decode, normalize, match, price,
- * one ledger call per batch) next to the store's own `insertUsageBatch` of the same calls already
+ * one ledger call per batch) next to the store's own `UsageLedger.insertBatch` of the same calls already
  * priced, in the same run and database.
  *
  * Events are raw provider payloads as producers send them: OpenAI chat completions (JSON), OpenAI
  * streams (SSE text), Anthropic messages, Gemini generateContent and OTel GenAI span attributes,
  * with varied token counts, cache use and labels; a few use a model the catalog does not know
  * (recorded unpriced). Batches of 500. For every batch: `Ingest.ingest` into one tenant, then the
- * pre-priced calls of the same events (priced outside the timer) through `insertUsageBatch` into
+ * pre-priced calls of the same events (priced outside the timer) through `UsageLedger.insertBatch` into
  * another. A third line runs the same batches through `IngestPipeline` with 4 concurrent
  * submitters (the worker's path: pricing overlaps the previous batch's commit).
  *
@@ -210,7 +210,7 @@ const program = Effect.gen(function*() {
     }
   }
   const ingestLine = line("Ingest.ingest", ingestTime)
-  const storeLine = line("insertUsageBatch (pre-priced)", storeTime)
+  const storeLine = line("UsageLedger.insertBatch (pre-priced)", storeTime)
   console.log(JSON.stringify({ ...ingestLine, unpriced }))
   console.log(JSON.stringify(storeLine))
   console.log(JSON.stringify(line("decode+normalize+price only (no database)", prepareTime)))
@@ -218,7 +218,7 @@ const program = Effect.gen(function*() {
   console.log(JSON.stringify({
     bench: "engine.ingest",
     ratio: Number((ingestLine.eventsPerSecond / storeLine.eventsPerSecond).toFixed(3)),
-    meaning: "Ingest.ingest events/s divided by the store's bare insertUsageBatch events/s"
+    meaning: "Ingest.ingest events/s divided by the store's bare UsageLedger.insertBatch events/s"
   }))
 })
 

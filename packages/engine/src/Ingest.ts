@@ -10,21 +10,21 @@
  * reason, so it can be repriced later and is never billed as $0.
  *
  * Every priced call of a batch goes to the ledger in one `insertBatch` call, which is one
- * transaction; the dead letters of events rejected before pricing are recorded right after it,
- * in a second one. If either fails the whole batch fails with `IngestFailure` and the caller
- * retries: the ledger is idempotent, so a retry reports the calls already written as duplicates
- * and changes no total.
+ * transaction, together with the dead letters of the events rejected before pricing. If it fails
+ * the whole batch fails with `IngestFailure`, nothing of it was written, and the caller retries:
+ * the ledger is idempotent, so a retry reports the calls already written as duplicates and
+ * changes no total.
  *
  * After the ledger commit, `Budgets.evaluateAfterCommit` sees the calls really inserted.
  *
  * Hot path: decoding, normalizing and pricing are pure and synchronous; the database sees the
- * tenant's price-book version every few seconds (`TenantPricing`, cached) and one or two
- * transactions per batch, never a query per event.
+ * tenant's price-book version every few seconds (`TenantPricing`, cached) and one transaction
+ * per batch, never a query per event.
  */
 import type { Catalog, PriceBook } from "@tally/catalog"
 import { Money, type UsageRecord } from "@tally/core"
 import { Normalize, type NormalizedCall, type NormalizeError } from "@tally/providers"
-import { type Database, DeadLetters, type PriceBooks, type Tenants, UsageLedger } from "@tally/store"
+import { type Database, type DeadLetters, type PriceBooks, type Tenants, UsageLedger } from "@tally/store"
 import { Context, DateTime, Duration, Effect, Layer, Result, Schema } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Budgets from "./Budgets.ts"
@@ -308,7 +308,6 @@ const deadLetterOf = (rejected: Rejected): DeadLetters.DeadLetterInput => {
 
 export const make = Effect.gen(function*() {
   const ledger = yield* UsageLedger.UsageLedger
-  const deadLetters = yield* DeadLetters.DeadLetters
   const budgets = yield* Budgets.Budgets
 
   // Each tenant's price book: the catalog with the tenant's custom definitions, overrides and
@@ -341,10 +340,13 @@ export const make = Effect.gen(function*() {
         else rejected.push(deadLetterOf(p))
       }
     }
-    const stored = calls.length === 0 ? undefined : yield* ledger.insertBatch(tenantId, calls).pipe(Effect.mapError(failure(tenantId)))
+    const stored = calls.length === 0 && rejected.length === 0
+      ? undefined
+      : yield* ledger.insertBatch(tenantId, calls, rejected).pipe(Effect.mapError(failure(tenantId)))
     // Committed: budgets see the calls really inserted (never fails; a sweep catches up if it gave up).
-    if (stored !== undefined) yield* budgets.evaluateAfterCommit(tenantId, calls.filter((_, i) => stored.items[i]?.status === "inserted"))
-    if (rejected.length > 0) yield* deadLetters.record(tenantId, rejected).pipe(Effect.mapError(failure(tenantId)))
+    if (stored !== undefined && calls.length > 0) {
+      yield* budgets.evaluateAfterCommit(tenantId, calls.filter((_, i) => stored.items[i]?.status === "inserted"))
+    }
 
     let next = 0
     return prepared.map((list) =>
@@ -372,7 +374,6 @@ export class Ingest extends Context.Service<Ingest, IngestService>()("@tally/eng
     | Tenants.Tenants
     | PriceBooks.PriceBooks
     | UsageLedger.UsageLedger
-    | DeadLetters.DeadLetters
     | Database.Database
     | Layer.Services<typeof Budgets.Budgets.layer>
   > = Layer.effect(Ingest, make).pipe(Layer.provide(Budgets.Budgets.layer))

@@ -4,7 +4,7 @@ import { Database } from "@tally/store"
 import { Cause, Effect, Exit } from "effect"
 import * as DateTime from "effect/DateTime"
 import * as Chargeback from "../src/chargeback/index.ts"
-import { backend } from "./Helpers.ts"
+import { backend } from "./TestStore.ts"
 import { call, claude, costOf, dec, euroModel, insert, layer as chargebackLayer, layerOptions, newTenant, sum, utc } from "./ChargebackSupport.ts"
 
 const march = { from: utc("2025-03-01T00:00:00Z"), to: utc("2025-04-01T00:00:00Z") }

@@ -10,7 +10,7 @@ import { Effect } from "effect"
 import fc from "fast-check"
 import { ruleArb, sharedArb } from "../../core/test/AllocationArbitraries.ts"
 import * as Chargeback from "../src/chargeback/index.ts"
-import { backend } from "./Helpers.ts"
+import { backend } from "./TestStore.ts"
 import { call, claude, costOf, gpt, insert, layer as chargebackLayer, layerOptions, utc } from "./ChargebackSupport.ts"
 
 /** A random ledger: calls of random teams (or none), models and token counts in March 2025. */

@@ -3,7 +3,7 @@ import { assert, describe, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { execFile } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { backend, layerOptions, postgresOnlyLayer, testDatabaseUrl } from "./Helpers.ts"
+import { backend, layerOptions, postgresOnlyLayer, testDatabaseUrl } from "./TestStore.ts"
 
 const root = fileURLToPath(new URL("../../../", import.meta.url))
 const example = fileURLToPath(new URL("../../../examples/embedding/embed.ts", import.meta.url))

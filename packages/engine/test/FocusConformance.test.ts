@@ -9,7 +9,7 @@ import { Effect, Stream } from "effect"
 import * as Chargeback from "../src/chargeback/index.ts"
 import { call, claude, costOf, dec, insert, layer as chargebackLayer, layerOptions, newTenant, sum, utc } from "./ChargebackSupport.ts"
 import * as FocusSpec from "./FocusSpec.ts"
-import { backend } from "./Helpers.ts"
+import { backend } from "./TestStore.ts"
 
 const march = { from: utc("2025-03-01T00:00:00Z"), to: utc("2025-04-01T00:00:00Z") }
 const april = { from: utc("2025-04-01T00:00:00Z"), to: utc("2025-05-01T00:00:00Z") }

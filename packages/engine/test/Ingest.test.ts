@@ -2,7 +2,8 @@ import { assert, describe, layer } from "@effect/vitest"
 import { Tenants, UsageLedger } from "@tally/store"
 import { Effect, Exit, Option } from "effect"
 import { Ingest, IngestFailure } from "../src/Ingest.ts"
-import { backend, counts, deadLetters, fixture, fixtureJson, ingestLayer, layerOptions, testTimeout, newTenant } from "./Helpers.ts"
+import { fixture, fixtureJson } from "./FixtureFiles.ts"
+import { backend, counts, deadLetters, ingestLayer, layerOptions, testTimeout, newTenant } from "./TestStore.ts"
 
 const at = "2026-01-15T10:00:00Z"
 const openai = fixtureJson<{ payload: Record<string, unknown> }>("openai-chat-completion.json").payload

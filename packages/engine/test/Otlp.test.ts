@@ -3,7 +3,8 @@ import { UsageLedger } from "@tally/store"
 import { Effect, Option, Result } from "effect"
 import { Ingest } from "../src/Ingest.ts"
 import * as Otlp from "../src/Otlp.ts"
-import { backend, fixtureJson, ingestLayer, layerOptions, testTimeout, newTenant } from "./Helpers.ts"
+import { fixtureJson } from "./FixtureFiles.ts"
+import { backend, ingestLayer, layerOptions, testTimeout, newTenant } from "./TestStore.ts"
 
 interface Traces {
   readonly resourceSpans: Array<{ scopeSpans: Array<{ spans: Array<{ spanId: string; attributes: Array<unknown> }> }> }>

@@ -3,7 +3,8 @@ import { Database } from "@tally/store"
 import { Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { IngestFailure } from "../src/Ingest.ts"
 import { IngestPipeline, type PipelineConfig } from "../src/Pipeline.ts"
-import { backend, counts, fixtureJson, ingestLayer, layerOptions, testTimeout, ledgerIds, newTenant } from "./Helpers.ts"
+import { fixtureJson } from "./FixtureFiles.ts"
+import { backend, counts, ingestLayer, layerOptions, testTimeout, ledgerIds, newTenant } from "./TestStore.ts"
 
 const openai = fixtureJson<{ payload: Record<string, unknown> }>("openai-chat-completion.json").payload
 

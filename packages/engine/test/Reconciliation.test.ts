@@ -8,7 +8,8 @@ import * as Costing from "../src/Costing.ts"
 import { Ingest } from "../src/Ingest.ts"
 import * as Compare from "../src/reconcile/Compare.ts"
 import * as Run from "../src/reconcile/Run.ts"
-import { backend, fixture, ingestLayer, layerOptions, newTenant, testTimeout } from "./Helpers.ts"
+import { fixture } from "./FixtureFiles.ts"
+import { backend, ingestLayer, layerOptions, newTenant, testTimeout } from "./TestStore.ts"
 
 const sse = fixture("openai-chat-stream-include-usage.sse")
 const noUsage = fixture("reconcile/stream-without-usage.sse")
@@ -95,7 +96,7 @@ describe(`Reconciliation on ${backend}`, () => {
         const zero = { ...honest, requestId: "zero-cost", breakdown: { ...honest.breakdown!, lines: honest.breakdown!.lines.map((l) => ({ ...l, amount: Money.ZERO })), total: Money.ZERO }, total: Money.ZERO }
         const reported = computed.plus("0.5")
         const providerPriced = { ...honest, requestId: "provider-priced", costSource: "provider" as const, total: reported, reportedCost: reported, reportedCurrency: "USD", difference: reported.minus(computed) }
-        const written = yield* UsageLedger.insertUsageBatch(tenantId, [driftRow, zero, providerPriced])
+        const written = yield* UsageLedger.UsageLedger.use((ledger) => ledger.insertBatch(tenantId, [driftRow, zero, providerPriced]))
         assert.deepStrictEqual(written.items.map((i) => i.status), ["inserted", "inserted", "inserted"])
 
         const csv = Compare.parse("csv", fixture("reconcile/ledger-vs-provider.csv"))

@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createTally, type Tally } from "../src/Tally.ts"
-import { backend, fixtureJson, layerOptions, postgresOnlyLayer, testDatabaseUrl } from "./Helpers.ts"
+import { fixtureJson } from "./FixtureFiles.ts"
+import { backend, layerOptions, postgresOnlyLayer, testDatabaseUrl } from "./TestStore.ts"
 
 const openai = fixtureJson<{ payload: Record<string, unknown> }>("openai-chat-completion.json").payload
 const event = (requestId: string) => ({ requestId, occurredAt: "2026-01-15T10:00:00Z", provider: "openai", payload: openai })

@@ -6,7 +6,7 @@ import { Database, UsageLedger } from "@tally/store"
 import { DateTime, Effect, Layer, Option, Result } from "effect"
 import { Ingest } from "../src/Ingest.ts"
 import * as TenantPricing from "../src/TenantPricing.ts"
-import { backend, layerOptions, newTenant, storeLayer } from "./Helpers.ts"
+import { backend, layerOptions, newTenant, storeLayer } from "./TestStore.ts"
 
 const services = Layer.provideMerge(TenantPricing.TenantPricing.layer, Layer.merge(storeLayer, Catalog.Catalog.layer))
 

@@ -206,6 +206,7 @@ export class AnomalyFindings extends Context.Service<AnomalyFindings, AnomalyFin
     AnomalyFindings,
     Effect.gen(function*() {
       const db = yield* Database
+      const outbox = yield* Outbox.Outbox
       const sql = db.sql
 
       const hourly = Effect.fn("AnomalyFindings.hourly")(function*(tenantId: string, range: Range) {
@@ -347,7 +348,7 @@ export class AnomalyFindings extends Context.Service<AnomalyFindings, AnomalyFin
               const rows = yield* insertOne(tenantId, finding, now)
               if (rows[0] !== undefined) recorded.push(fromRow(rows[0]))
             }
-            yield* Outbox.enqueue(sql, tenantId, recorded.map(toMessage), now)
+            yield* outbox.enqueue(tenantId, recorded.map(toMessage), { now })
             return { recorded, duplicates: findings.length - recorded.length } satisfies RecordResult
           })
         )
@@ -371,5 +372,5 @@ export class AnomalyFindings extends Context.Service<AnomalyFindings, AnomalyFin
 
       return AnomalyFindings.of({ hourly, minutes, involved, record, list })
     })
-  )
+  ).pipe(Layer.provide(Outbox.Outbox.layer))
 }

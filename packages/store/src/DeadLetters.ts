@@ -2,6 +2,10 @@
  * Quarantine for events that could not be recorded: the raw payload exactly as received, what
  * was wrong with it (field and reason), and the event as far as it could be encoded. Nothing in a
  * billing pipeline is silently dropped; it lands here.
+ *
+ * `record` is the one writer of the table. It runs in the tenant's scope and joins an enclosing
+ * transaction of the same tenant: the ledger records a batch's dead letters (events refused
+ * before pricing, calls breaking the record's rules, conflicts) in the batch's own transaction.
  */
 import * as PgTypes from "@effect/sql-pg/PgTypes"
 import * as Context from "effect/Context"
@@ -9,7 +13,6 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
-import type * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { Database } from "./Database.ts"
 
@@ -69,37 +72,6 @@ export const toJsonSafe = (value: unknown): unknown => {
 const { OID } = PgTypes
 const array = (values: ReadonlyArray<unknown>, oid: number) => Result.getOrThrow(PgTypes.array(values, oid))
 
-/** Inserts dead letters in the current transaction; the caller has set the tenant scope. */
-export const insert = (
-  sql: SqlClient.SqlClient,
-  tenantId: string,
-  entries: ReadonlyArray<DeadLetterInput>
-): Effect.Effect<ReadonlyArray<string>, SqlError> =>
-  entries.length === 0
-    ? Effect.succeed([])
-    : Effect.map(
-      sql.unsafe<{ id: string }>(
-        `INSERT INTO tally.dead_letters (tenant_id, source, kind, request_id, field, reason, item, raw, raw_text)
-          SELECT $1, source, kind, request_id, field, reason, item, raw, raw_text
-          FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[], $9::text[])
-            WITH ORDINALITY AS e(source, kind, request_id, field, reason, item, raw, raw_text, n)
-          ORDER BY n
-          RETURNING id`,
-        [
-          tenantId,
-          array(entries.map((e) => e.source), OID.text),
-          array(entries.map((e) => e.kind), OID.text),
-          array(entries.map((e) => e.requestId ?? null), OID.text),
-          array(entries.map((e) => e.field ?? null), OID.text),
-          array(entries.map((e) => e.reason), OID.text),
-          array(entries.map((e) => (e.item === undefined ? null : toJsonSafe(e.item))), OID.jsonb),
-          array(entries.map((e) => (e.raw === undefined ? null : toJsonSafe(e.raw))), OID.jsonb),
-          array(entries.map((e) => e.rawText ?? null), OID.text)
-        ]
-      ),
-      (rows) => rows.map((row) => row.id)
-    )
-
 interface DeadLetterRow {
   readonly id: string
   readonly tenant_id: string
@@ -135,7 +107,10 @@ export interface ListOptions {
 }
 
 export interface DeadLettersService {
-  /** Quarantines events in their own transaction; returns the new ids in input order. */
+  /**
+   * Quarantines events in the tenant's scope, joining an enclosing transaction of that tenant (or
+   * in one of their own); returns the new ids in input order.
+   */
   readonly record: (
     tenantId: string,
     entries: ReadonlyArray<DeadLetterInput>
@@ -154,7 +129,30 @@ export class DeadLetters extends Context.Service<DeadLetters, DeadLettersService
         tenantId: string,
         entries: ReadonlyArray<DeadLetterInput>
       ) {
-        return yield* db.withTenant(tenantId, insert(sql, tenantId, entries))
+        if (entries.length === 0) return []
+        const rows = yield* db.withTenant(
+          tenantId,
+          sql.unsafe<{ id: string }>(
+            `INSERT INTO tally.dead_letters (tenant_id, source, kind, request_id, field, reason, item, raw, raw_text)
+              SELECT $1, source, kind, request_id, field, reason, item, raw, raw_text
+              FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[], $9::text[])
+                WITH ORDINALITY AS e(source, kind, request_id, field, reason, item, raw, raw_text, n)
+              ORDER BY n
+              RETURNING id`,
+            [
+              tenantId,
+              array(entries.map((e) => e.source), OID.text),
+              array(entries.map((e) => e.kind), OID.text),
+              array(entries.map((e) => e.requestId ?? null), OID.text),
+              array(entries.map((e) => e.field ?? null), OID.text),
+              array(entries.map((e) => e.reason), OID.text),
+              array(entries.map((e) => (e.item === undefined ? null : toJsonSafe(e.item))), OID.jsonb),
+              array(entries.map((e) => (e.raw === undefined ? null : toJsonSafe(e.raw))), OID.jsonb),
+              array(entries.map((e) => e.rawText ?? null), OID.text)
+            ]
+          )
+        )
+        return rows.map((row) => row.id)
       })
 
       const list = Effect.fn("DeadLetters.list")(function*(tenantId: string, options: ListOptions = {}) {

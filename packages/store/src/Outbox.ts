@@ -12,7 +12,6 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import type * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { Database } from "./Database.ts"
 import { notFound, type TenantNotFound } from "./Tenants.ts"
@@ -126,35 +125,6 @@ const fromRow = (row: MessageRow): OutboxMessage => ({
 })
 
 /**
- * Enqueues messages in the current transaction (the caller has set the tenant scope). Returns
- * the messages really created; one whose (kind, dedupe key) exists already is skipped.
- */
-export const enqueue = (
-  sql: SqlClient.SqlClient,
-  tenantId: string,
-  messages: ReadonlyArray<OutboxMessageInput>,
-  now: DateTime.Utc
-): Effect.Effect<ReadonlyArray<{ readonly id: string; readonly kind: string; readonly dedupeKey: string }>, SqlError> =>
-  messages.length === 0
-    ? Effect.succeed([])
-    : Effect.map(
-      sql.unsafe<{ id: string; kind: string; dedupe_key: string }>(
-        `INSERT INTO tally.outbox (tenant_id, kind, dedupe_key, payload, created_at, next_attempt_at)
-          SELECT $1, m.kind, m.dedupe_key, m.payload, $3, $3
-          FROM jsonb_to_recordset($2::jsonb) AS m(kind text, dedupe_key text, payload jsonb)
-          ORDER BY m.kind, m.dedupe_key
-          ON CONFLICT (tenant_id, kind, dedupe_key) DO NOTHING
-          RETURNING id, kind, dedupe_key`,
-        [
-          tenantId,
-          JSON.stringify(messages.map((m) => ({ kind: m.kind, dedupe_key: m.dedupeKey, payload: m.payload }))),
-          toDate(now)
-        ]
-      ),
-      (rows) => rows.map((row) => ({ id: row.id, kind: row.kind, dedupeKey: row.dedupe_key }))
-    )
-
-/**
  * The JSON body a message is delivered with. Built from stored fields only, so every attempt
  * sends the same bytes.
  */
@@ -204,10 +174,16 @@ export interface OutboxService {
   ) => Effect.Effect<Webhook, InvalidWebhook | TenantNotFound | SqlError>
   readonly getWebhook: (tenantId: string) => Effect.Effect<Webhook | null, SqlError>
   readonly removeWebhook: (tenantId: string) => Effect.Effect<boolean, SqlError>
-  /** `enqueue` in a transaction of its own. */
+  /**
+   * Enqueues messages in the tenant's scope, joining an enclosing transaction of that tenant (the
+   * one that records the fact they announce), else in one of their own. Returns the messages
+   * really created; one whose (kind, dedupe key) exists already is skipped. `now` (the current
+   * time by default) is when they were created and first due.
+   */
   readonly enqueue: (
     tenantId: string,
-    messages: ReadonlyArray<OutboxMessageInput>
+    messages: ReadonlyArray<OutboxMessageInput>,
+    options?: { readonly now?: DateTime.Utc | undefined }
   ) => Effect.Effect<ReadonlyArray<{ readonly id: string; readonly kind: string; readonly dedupeKey: string }>, SqlError>
   readonly list: (tenantId: string, options?: ListOptions) => Effect.Effect<ReadonlyArray<OutboxMessage>, SqlError>
   /** Every attempt, oldest first; of one message when `outboxId` is given. */
@@ -278,12 +254,30 @@ export class Outbox extends Context.Service<Outbox, OutboxService>()("@tally/sto
         return rows.length > 0
       })
 
-      const enqueueOwn = Effect.fn("Outbox.enqueue")(function*(
+      const enqueue = Effect.fn("Outbox.enqueue")(function*(
         tenantId: string,
-        messages: ReadonlyArray<OutboxMessageInput>
+        messages: ReadonlyArray<OutboxMessageInput>,
+        options: { readonly now?: DateTime.Utc | undefined } = {}
       ) {
-        const now = yield* DateTime.now
-        return yield* db.withTenant(tenantId, enqueue(sql, tenantId, messages, now))
+        if (messages.length === 0) return []
+        const now = options.now ?? (yield* DateTime.now)
+        const rows = yield* db.withTenant(
+          tenantId,
+          sql.unsafe<{ id: string; kind: string; dedupe_key: string }>(
+            `INSERT INTO tally.outbox (tenant_id, kind, dedupe_key, payload, created_at, next_attempt_at)
+              SELECT $1, m.kind, m.dedupe_key, m.payload, $3, $3
+              FROM jsonb_to_recordset($2::jsonb) AS m(kind text, dedupe_key text, payload jsonb)
+              ORDER BY m.kind, m.dedupe_key
+              ON CONFLICT (tenant_id, kind, dedupe_key) DO NOTHING
+              RETURNING id, kind, dedupe_key`,
+            [
+              tenantId,
+              JSON.stringify(messages.map((m) => ({ kind: m.kind, dedupe_key: m.dedupeKey, payload: m.payload }))),
+              toDate(now)
+            ]
+          )
+        )
+        return rows.map((row) => ({ id: row.id, kind: row.kind, dedupeKey: row.dedupe_key }))
       })
 
       const list = Effect.fn("Outbox.list")(function*(tenantId: string, options: ListOptions = {}) {
@@ -437,7 +431,7 @@ export class Outbox extends Context.Service<Outbox, OutboxService>()("@tally/sto
         setWebhook,
         getWebhook,
         removeWebhook,
-        enqueue: enqueueOwn,
+        enqueue,
         list,
         deliveries,
         claimDue,

@@ -248,7 +248,7 @@ export interface PriceBooksService {
 }
 
 export class PriceBooks extends Context.Service<PriceBooks, PriceBooksService>()("@tally/store/PriceBooks") {
-  static readonly layer: Layer.Layer<PriceBooks, never, Database | PricingSnapshots> = Layer.effect(
+  static readonly layer: Layer.Layer<PriceBooks, never, Database> = Layer.effect(
     PriceBooks,
     Effect.gen(function*() {
       const db = yield* Database
@@ -460,5 +460,5 @@ export class PriceBooks extends Context.Service<PriceBooks, PriceBooksService>()
         removeMultiplier
       })
     })
-  )
+  ).pipe(Layer.provide(PricingSnapshots.layer))
 }

@@ -186,8 +186,3 @@ export class Rollups extends Context.Service<Rollups, RollupsService>()("@tally/
     })
   )
 }
-
-/** `Rollups.rebuild` as a function of the context, for `tally rollups rebuild --from --to`. */
-export const rebuildRollups = (
-  options: Range & { readonly tenantId?: string | undefined }
-): Effect.Effect<RebuildResult, InvalidRange | SqlError, Rollups> => Rollups.use((rollups) => rollups.rebuild(options))

@@ -10,15 +10,17 @@ import { BudgetRecords } from "./BudgetRecords.ts"
 import { BudgetSpend } from "./BudgetSpend.ts"
 import type { Database } from "./Database.ts"
 import { DeadLetters } from "./DeadLetters.ts"
+import { LedgerRecords } from "./LedgerRecords.ts"
 import { PriceBooks } from "./PriceBooks.ts"
 import { PricingSnapshots } from "./PricingSnapshots.ts"
 import { ProviderReports } from "./ProviderReports.ts"
-import { Queries } from "./Queries.ts"
 import { ReconciliationRuns } from "./ReconciliationRuns.ts"
 import { Reservations } from "./Reservations.ts"
 import { Rollups } from "./Rollups.ts"
 import { Tenants } from "./Tenants.ts"
+import { UnitCosts } from "./UnitCosts.ts"
 import { UsageLedger } from "./UsageLedger.ts"
+import { UsageReport } from "./UsageReport.ts"
 
 export type Services =
   | Tenants
@@ -27,8 +29,6 @@ export type Services =
   | Rollups
   | DeadLetters
   | PricingSnapshots
-  | Queries
-  | PriceBooks
   | BudgetRecords
   | BudgetSpend
   | BudgetCrossings
@@ -36,6 +36,10 @@ export type Services =
   | AnomalyFindings
   | ReconciliationRuns
   | ProviderReports
+  | UsageReport
+  | LedgerRecords
+  | UnitCosts
+  | PriceBooks
 
 export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Tenants.layer,
@@ -44,8 +48,10 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Rollups.layer,
   DeadLetters.layer,
   PricingSnapshots.layer,
-  Queries.layer,
-  PriceBooks.layer.pipe(Layer.provide(PricingSnapshots.layer)),
+  UsageReport.layer,
+  LedgerRecords.layer,
+  UnitCosts.layer,
+  PriceBooks.layer,
   BudgetRecords.layer,
   BudgetSpend.layer,
   BudgetCrossings.layer,

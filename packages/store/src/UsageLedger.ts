@@ -7,7 +7,8 @@
  * A replayed, retried or redelivered call therefore changes no total. Only when some ids were
  * already known does a second statement read their stored hashes, to tell a duplicate (same
  * event) from a conflict (same request id, different event). Invalid calls and conflicts go to
- * dead letters in the same transaction; the rest of the batch lands.
+ * dead letters in the same transaction, and so do the events the caller refused before they
+ * became calls (`insertBatch`'s `refused`); the rest of the batch lands.
  */
 import { UsageRecord } from "@tally/core"
 import * as PgTypes from "@effect/sql-pg/PgTypes"
@@ -19,7 +20,7 @@ import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import type { SqlError } from "effect/sql/SqlError"
 import { Database } from "./Database.ts"
-import * as DeadLetters from "./DeadLetters.ts"
+import { type DeadLetterInput, DeadLetters } from "./DeadLetters.ts"
 import * as LedgerRow from "./internal/LedgerRow.ts"
 import * as RollupSql from "./internal/RollupSql.ts"
 import * as CheckedRecord from "./internal/CheckedRecord.ts"
@@ -117,12 +118,15 @@ const describe = (error: SqlError): string => {
 
 export interface UsageLedgerService {
   /**
-   * Records a batch for one tenant; see the module comment. Fails only as a whole (database
-   * failure, unknown tenant), in which case nothing of the batch was written.
+   * Records a batch for one tenant; see the module comment. `refused` are the dead letters of the
+   * batch's events that never became calls: they are recorded in the same transaction, after the
+   * batch's own, and have no result. Fails only as a whole (database failure, unknown tenant), in
+   * which case nothing of the batch was written.
    */
   readonly insertBatch: (
     tenantId: string,
-    calls: ReadonlyArray<UsageRecord.UsageRecord>
+    calls: ReadonlyArray<UsageRecord.UsageRecord>,
+    refused?: ReadonlyArray<DeadLetterInput>
   ) => Effect.Effect<BatchResult, TenantNotFound | SqlError>
   /** The recorded call with this request id, if any. */
   readonly get: (tenantId: string, requestId: string) => Effect.Effect<Option.Option<RecordedCall>, SqlError>
@@ -133,6 +137,7 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
     UsageLedger,
     Effect.gen(function*() {
       const db = yield* Database
+      const deadLetters = yield* DeadLetters
       const sql = db.sql
       /** Month partitions known to exist (UTC month start, epoch millis). */
       const partitions = new Set<number>()
@@ -154,7 +159,8 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
         tenantId: string,
         candidates: ReadonlyArray<CheckedRecord.Checked>,
         replays: ReadonlyArray<CheckedRecord.Checked>,
-        deadLetters: ReadonlyArray<DeadLetters.DeadLetterInput>
+        rejected: ReadonlyArray<DeadLetterInput>,
+        refused: ReadonlyArray<DeadLetterInput>
       ) =>
         db.withTenant(
           tenantId,
@@ -189,7 +195,7 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
               for (const row of rows) recorded.set(row.request_id, row.event_hash)
             }
 
-            const conflicts: Array<DeadLetters.DeadLetterInput> = []
+            const conflicts: Array<DeadLetterInput> = []
             const outcome = new Map<CheckedRecord.Checked, ItemResult>()
             const judge = (c: CheckedRecord.Checked): ItemResult => {
               const requestId = c.call.requestId
@@ -219,14 +225,17 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
               }
               for (const c of replays) outcome.set(c, judge(c))
             })
-            yield* DeadLetters.insert(sql, tenantId, [...deadLetters, ...conflicts])
+            yield* deadLetters.record(tenantId, [...rejected, ...conflicts])
+            // A statement of their own, so they read as received after the batch's own letters.
+            yield* deadLetters.record(tenantId, refused)
             return outcome
           })
         )
 
       const insertBatch = Effect.fn("UsageLedger.insertBatch")(function*(
         tenantId: string,
-        calls: ReadonlyArray<UsageRecord.UsageRecord>
+        calls: ReadonlyArray<UsageRecord.UsageRecord>,
+        refused: ReadonlyArray<DeadLetterInput> = []
       ) {
         const checked = calls.map(CheckedRecord.check)
         // The first valid occurrence of each request id is the candidate; later ones are replays
@@ -234,11 +243,11 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
         const firstById = new Map<string, CheckedRecord.Checked>()
         const candidates: Array<CheckedRecord.Checked> = []
         const replays: Array<CheckedRecord.Checked> = []
-        const deadLetters: Array<DeadLetters.DeadLetterInput> = []
+        const rejected: Array<DeadLetterInput> = []
         for (const [index, c] of checked.entries()) {
           if (CheckedRecord.isRejection(c)) {
             const call = calls[index]
-            deadLetters.push({
+            rejected.push({
               source: deadLetterSource,
               kind: "rejected",
               requestId: typeof call?.requestId === "string" ? call.requestId : null,
@@ -260,7 +269,7 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
         const months = [...new Set(candidates.map((c) => monthStart(c.occurredAtMillis)))]
         const attempt = Effect.andThen(
           ensurePartitions(months),
-          write(tenantId, candidates, replays, deadLetters)
+          write(tenantId, candidates, replays, rejected, refused)
         )
         const outcome = yield* attempt.pipe(
           // A partition detached by an operator since this process cached it: forget and redo.
@@ -279,7 +288,7 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
         let rejectedIndex = 0
         const items = checked.map((c): ItemResult => {
           if (CheckedRecord.isRejection(c)) {
-            const letter = deadLetters[rejectedIndex++]!
+            const letter = rejected[rejectedIndex++]!
             return { status: "rejected", requestId: letter.requestId ?? null, field: c.field, reason: c.message }
           }
           return outcome.get(c)!
@@ -310,12 +319,5 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
 
       return UsageLedger.of({ insertBatch, get })
     })
-  )
+  ).pipe(Layer.provide(DeadLetters.layer))
 }
-
-/** `UsageLedger.insertBatch` as a function of the context. */
-export const insertUsageBatch = (
-  tenantId: string,
-  calls: ReadonlyArray<UsageRecord.UsageRecord>
-): Effect.Effect<BatchResult, TenantNotFound | SqlError, UsageLedger> =>
-  UsageLedger.use((ledger) => ledger.insertBatch(tenantId, calls))

@@ -6,7 +6,7 @@ import { AnomalyFindings } from "../src/AnomalyFindings.ts"
 import { Database } from "../src/Database.ts"
 import { UsageLedger } from "../src/UsageLedger.ts"
 import { pricedCall } from "./Fixtures.ts"
-import { newTenant } from "./Helpers.ts"
+import { newTenant } from "./StoredTotals.ts"
 import { layerOptions, targets } from "./Targets.ts"
 
 const HOUR = 3_600_000

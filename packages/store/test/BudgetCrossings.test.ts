@@ -5,7 +5,7 @@ import * as Effect from "effect/Effect"
 import { BudgetCrossings } from "../src/BudgetCrossings.ts"
 import { BudgetRecords } from "../src/BudgetRecords.ts"
 import { Database } from "../src/Database.ts"
-import { newTenant } from "./Helpers.ts"
+import { newTenant } from "./StoredTotals.ts"
 import { layerOptions, targets } from "./Targets.ts"
 
 const at = (iso: string) => DateTime.makeUnsafe(iso)

@@ -4,7 +4,7 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import { BudgetRecords } from "../src/BudgetRecords.ts"
 import { Database } from "../src/Database.ts"
-import { newTenant } from "./Helpers.ts"
+import { newTenant } from "./StoredTotals.ts"
 import { layerOptions, targets } from "./Targets.ts"
 
 /** A checked budget, as the engine stores one. */

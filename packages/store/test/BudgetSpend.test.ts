@@ -5,7 +5,7 @@ import * as Effect from "effect/Effect"
 import { BudgetSpend, type Spend } from "../src/BudgetSpend.ts"
 import { UsageLedger } from "../src/UsageLedger.ts"
 import { pricedCall } from "./Fixtures.ts"
-import { newTenant } from "./Helpers.ts"
+import { newTenant } from "./StoredTotals.ts"
 import { layerOptions, targets } from "./Targets.ts"
 
 /** A provider-priced call: its total is exactly `cost` in `currency` (no difference to Tally's own price). */

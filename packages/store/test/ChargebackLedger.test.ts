@@ -8,7 +8,7 @@ import { ChargebackLedger } from "../src/ChargebackLedger.ts"
 import { Database } from "../src/Database.ts"
 import { UsageLedger } from "../src/UsageLedger.ts"
 import { pricedCall } from "./Fixtures.ts"
-import { newTenant } from "./Helpers.ts"
+import { newTenant } from "./StoredTotals.ts"
 import { layerOptions, targets } from "./Targets.ts"
 
 const march = { from: DateTime.makeUnsafe("2025-03-01T00:00:00Z"), to: DateTime.makeUnsafe("2025-04-01T00:00:00Z") }

@@ -6,7 +6,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import { ChargebackRuns, isRunId, type NewRun, type StoredLine } from "../src/ChargebackRuns.ts"
 import { Database } from "../src/Database.ts"
-import { newTenant } from "./Helpers.ts"
+import { newTenant } from "./StoredTotals.ts"
 import { layerOptions, targets } from "./Targets.ts"
 
 const utc = (text: string) => DateTime.makeUnsafe(text)

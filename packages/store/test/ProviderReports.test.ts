@@ -2,7 +2,7 @@ import { assert, describe, layer } from "@effect/vitest"
 import type { Reconciliation } from "@tally/core"
 import * as Effect from "effect/Effect"
 import { ProviderReports } from "../src/ProviderReports.ts"
-import { newTenant } from "./Helpers.ts"
+import { newTenant } from "./StoredTotals.ts"
 import { layerOptions, targets } from "./Targets.ts"
 
 const report = (from: string, to: string, name?: string): Reconciliation.ReportInput => ({

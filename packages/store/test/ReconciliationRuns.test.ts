@@ -4,7 +4,7 @@ import * as Effect from "effect/Effect"
 import { ReconciliationRuns } from "../src/ReconciliationRuns.ts"
 import { UsageLedger } from "../src/UsageLedger.ts"
 import { pricedCall } from "./Fixtures.ts"
-import { newTenant } from "./Helpers.ts"
+import { newTenant } from "./StoredTotals.ts"
 import { layerOptions, targets } from "./Targets.ts"
 
 const august: Reconciliation.Period = { from: new Date("2025-08-01T00:00:00Z"), to: new Date("2025-09-01T00:00:00Z") }

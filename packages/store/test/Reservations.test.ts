@@ -7,7 +7,7 @@ import { Database } from "../src/Database.ts"
 import { Reservations } from "../src/Reservations.ts"
 import { UsageLedger } from "../src/UsageLedger.ts"
 import { pricedCall } from "./Fixtures.ts"
-import { newTenant } from "./Helpers.ts"
+import { newTenant } from "./StoredTotals.ts"
 import { layerOptions, targets } from "./Targets.ts"
 
 const at = (iso: string) => DateTime.makeUnsafe(iso)

@@ -7,7 +7,8 @@ import { Database } from "../src/Database.ts"
 import { type RollupRow, Rollups } from "../src/Rollups.ts"
 import { UsageLedger } from "../src/UsageLedger.ts"
 import { callArbitrary, epoch, pricedCall } from "./Fixtures.ts"
-import { newTenant, property } from "./Helpers.ts"
+import { property } from "./Properties.ts"
+import { newTenant } from "./StoredTotals.ts"
 import { layerOptions, targets } from "./Targets.ts"
 
 const HOUR = 3_600_000

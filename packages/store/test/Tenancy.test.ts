@@ -11,7 +11,7 @@ import { Database, TenantScopeViolation } from "../src/Database.ts"
 import { PricingSnapshots } from "../src/PricingSnapshots.ts"
 import { UsageLedger } from "../src/UsageLedger.ts"
 import { pricedCall, snapshot } from "./Fixtures.ts"
-import { newTenant } from "./Helpers.ts"
+import { newTenant } from "./StoredTotals.ts"
 import { layerOptions, targets } from "./Targets.ts"
 
 /** Every table that holds tenant data, with the column that names the tenant. */

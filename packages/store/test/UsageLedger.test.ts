@@ -11,7 +11,8 @@ import { DeadLetters } from "../src/DeadLetters.ts"
 import * as CheckedRecord from "../src/internal/CheckedRecord.ts"
 import { UsageLedger } from "../src/UsageLedger.ts"
 import { callArbitrary, epoch, pricedCall } from "./Fixtures.ts"
-import { chunks, empty, newTenant, shuffled, totals } from "./Helpers.ts"
+import { chunks, shuffled } from "./Properties.ts"
+import { empty, newTenant, totals } from "./StoredTotals.ts"
 import { layerOptions, targets } from "./Targets.ts"
 
 const statuses = (result: { readonly items: ReadonlyArray<{ readonly status: string }> }) =>
@@ -189,6 +190,33 @@ describe.each(targets)("UsageLedger on $name", (target) => {
         assert.deepStrictEqual(tokens.raw, { broken: "payload" })
         assert.strictEqual(tokens.rawText, "{\"broken\": \"payload\"}")
         assert.include(yield* totals(tenantId), { ledgerRows: 1, requestIds: 1, rollupRequests: 1, deadLetters: 5 })
+      }))
+
+    it.effect("events refused before they became calls are dead-lettered in the batch's transaction, after its own", () =>
+      Effect.gen(function*() {
+        const ledger = yield* UsageLedger
+        const deadLetters = yield* DeadLetters
+        const tenantId = yield* newTenant()
+        const refused = [
+          { source: "ingest", kind: "malformed", requestId: "early-1", field: "usage", reason: "usage: expected an object" },
+          { source: "ingest", kind: "rejected", requestId: null, field: "provider", reason: "provider: unknown provider" }
+        ]
+        const bad = { ...pricedCall({ requestId: "bad" }), total: null }
+        const result = yield* ledger.insertBatch(tenantId, [pricedCall({ requestId: "ok" }), bad], refused)
+        assert.deepStrictEqual(statuses(result), ["inserted", "rejected"], "refused events have no result")
+        assert.strictEqual(result.rejected, 1)
+        const letters = yield* deadLetters.list(tenantId)
+        assert.deepStrictEqual(letters.map((l) => [l.source, l.requestId]).at(-1), ["usage-batch", "bad"], "the batch's own come first")
+        assert.sameDeepMembers(letters.slice(0, 2).map((l) => [l.source, l.requestId, l.field]), [
+          ["ingest", "early-1", "usage"],
+          ["ingest", null, "provider"]
+        ])
+        const onlyRefused = yield* ledger.insertBatch(tenantId, [], [refused[0]!])
+        assert.deepStrictEqual(onlyRefused.items, [])
+        assert.include(yield* totals(tenantId), { ledgerRows: 1, deadLetters: 4 })
+        const error = yield* Effect.flip(ledger.insertBatch("no-such-tenant", [pricedCall({ requestId: "a" })], refused))
+        assert.strictEqual(error._tag, "TenantNotFound")
+        assert.deepStrictEqual(yield* totals("no-such-tenant"), empty)
       }))
 
     it.effect("a batch for an unknown tenant fails whole and writes nothing", () =>

@@ -1,7 +1,7 @@
 /**
  * What a GraphQL request runs with: the verified API key (its tenant and scopes) and a runner that
  * executes one service call in the worker's services, turning the services' typed failures into
- * the API's typed errors (`Errors.fromFailure`).
+ * the API's typed errors (`ServiceErrors.toGraphql`).
  *
  * Every read and write goes through the store's services, which open the tenant's scope
  * (`Database.withTenant`): row-level security decides what the key's tenant can see.
@@ -14,7 +14,7 @@ import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Result from "effect/Result"
-import * as Errors from "./Errors.ts"
+import * as ServiceErrors from "../ServiceErrors.ts"
 
 /** The services resolvers call. */
 export type Services =
@@ -49,7 +49,7 @@ export const makeRunner = (
     const exit = await run(effect, { signal: options.signal })
     if (Exit.isSuccess(exit)) return exit.value
     const error = Cause.findError(exit.cause)
-    if (Result.isSuccess(error)) throw Errors.fromFailure(error.success)
+    if (Result.isSuccess(error)) throw ServiceErrors.toGraphql(error.success)
     // A client that went away interrupts its calls: nothing to report.
     if (Cause.hasInterruptsOnly(exit.cause)) throw new Error("the request was cancelled")
     options.onDefect?.(exit.cause)

@@ -44,13 +44,20 @@ export class ApiError extends Schema.TaggedError<ApiError>()("ApiError", {
 
 export const make = (code: Code, message: string) => new ApiError({ code, message })
 
-/** The standard error body, with `WWW-Authenticate` on 401 as RFC 6750 asks. */
-export const toResponse = (error: ApiError): HttpServerResponse.HttpServerResponse =>
+/**
+ * The standard error body with any status and code (the codes above, and those the service
+ * errors are answered with, see `ServiceErrors`); `WWW-Authenticate` on 401 as RFC 6750 asks,
+ * `Retry-After` when the database is unavailable.
+ */
+export const respond = (status: number, code: string, message: string): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.jsonUnsafe(
-    { error: { code: error.code, message: error.message } },
+    { error: { code, message } },
     {
-      status: error.status,
-      ...(error.code === "unauthorized" ? { headers: { "www-authenticate": "Bearer" } } : {}),
-      ...(error.code === "unavailable" ? { headers: { "retry-after": "1" } } : {})
+      status,
+      ...(code === "unauthorized" ? { headers: { "www-authenticate": "Bearer" } } : {}),
+      ...(code === "unavailable" ? { headers: { "retry-after": "1" } } : {})
     }
   )
+
+/** The standard error body of an `ApiError`. */
+export const toResponse = (error: ApiError): HttpServerResponse.HttpServerResponse => respond(error.status, error.code, error.message)

@@ -1,10 +1,8 @@
 /**
- * What the read side needs to know about a time zone: whether it exists, and whether its UTC
- * offset is a whole number of hours throughout a range (then its days and months are unions of
- * UTC hours, and the hourly rollups can answer for them).
+ * What the usage report needs to know about a time zone: whether its UTC offset is a whole number
+ * of hours throughout a range (then its days and months are unions of UTC hours, and the hourly
+ * rollups can answer for them). Whether a zone exists is core's `UsageQuery.validate`.
  */
-import * as DateTime from "effect/DateTime"
-import * as Option from "effect/Option"
 
 const formatters = new Map<string, Intl.DateTimeFormat>()
 
@@ -16,8 +14,6 @@ const formatter = (zone: string): Intl.DateTimeFormat => {
   }
   return f
 }
-
-export const isValid = (zone: string): boolean => Option.isSome(DateTime.zoneMakeNamed(zone))
 
 /** The zone's offset from UTC at `millis`, in minutes east ("GMT+05:30" is 330). */
 export const offsetMinutes = (zone: string, millis: number): number => {

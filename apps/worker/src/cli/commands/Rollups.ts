@@ -55,7 +55,9 @@ const rebuild = (args: ReadonlyArray<string>) =>
           Effect.catchTag("TenantNotFound", () => Effect.fail(invalidInput(`rollups rebuild: no tenant with id ${JSON.stringify(tenantId)}`)))
         )
       }
-      const result = yield* Rollups.rebuildRollups({ from: DateTime.fromDateUnsafe(from), to: DateTime.fromDateUnsafe(to), tenantId })
+      const result = yield* Rollups.Rollups.use((rollups) =>
+        rollups.rebuild({ from: DateTime.fromDateUnsafe(from), to: DateTime.fromDateUnsafe(to), tenantId })
+      )
       return {
         backend: db.backend,
         tenant: tenantId ?? null,

@@ -3,14 +3,15 @@
  * detection recorded for the tenant, with the evidence behind each; and a subscription that sends
  * each new finding as detection records it.
  */
-import { resolveArrayConnection } from "@pothos/plugin-relay"
 import type { Anomaly } from "@tally/core"
 import { AnomalyFindings } from "@tally/store"
+import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
 import { builder, readErrors } from "../builder.ts"
 import type { GraphqlContext } from "../Context.ts"
 import { InvalidInput } from "../Errors.ts"
-import { connectionComplexity, pageSize } from "./Common.ts"
+import * as Paging from "../Paging.ts"
 
 const KindEnum = builder.enumType("AnomalyKind", {
   values: {
@@ -58,7 +59,7 @@ builder.queryField("anomalies", (t) =>
     description: "Findings whose window lies in `[from, to)`, newest window first.",
     authScopes: { read: true },
     errors: { types: [...readErrors], directResult: true },
-    complexity: connectionComplexity(50),
+    complexity: Paging.complexity(50),
     args: {
       from: t.arg({ type: "DateTime", required: true }),
       to: t.arg({ type: "DateTime", required: true }),
@@ -66,15 +67,10 @@ builder.queryField("anomalies", (t) =>
     },
     resolve: async (_root, args, context) => {
       if (DateTime.toEpochMillis(args.to) <= DateTime.toEpochMillis(args.from)) throw new InvalidInput("to: expected `to` after `from`", "to")
-      pageSize(args.first, 50, 500)
-      const findings = await context.run(AnomalyFindings.AnomalyFindings.use((stored) =>
-        stored.list(context.tenantId, { from: args.from, to: args.to, limit: 10_000, ...(args.kinds == null ? {} : { kinds: args.kinds }) })
-      ))
-      try {
-        return resolveArrayConnection({ args, defaultSize: 50, maxSize: 500 }, findings)
-      } catch (error) {
-        throw new InvalidInput(`after: ${error instanceof Error ? error.message : String(error)}`, "after")
-      }
+      return Paging.fromArray(args, { fallback: 50, max: 500 }, () =>
+        context.run(AnomalyFindings.AnomalyFindings.use((stored) =>
+          stored.list(context.tenantId, { from: args.from, to: args.to, limit: 10_000, ...(args.kinds == null ? {} : { kinds: args.kinds }) })
+        )))
     }
   },
     { name: "AnomalyConnection" },
@@ -95,13 +91,15 @@ const lookbackMillis = 31 * 86_400_000
 
 async function* newFindings(context: GraphqlContext, kinds: ReadonlyArray<Anomaly.Kind> | undefined, everyMillis: number) {
   const list = () =>
-    context.run(AnomalyFindings.AnomalyFindings.use((stored) =>
-      stored.list(context.tenantId, {
-        from: DateTime.makeUnsafe(Date.now() - lookbackMillis),
+    context.run(Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const stored = yield* AnomalyFindings.AnomalyFindings
+      return yield* stored.list(context.tenantId, {
+        from: DateTime.makeUnsafe(now - lookbackMillis),
         limit: 10_000,
         ...(kinds === undefined ? {} : { kinds })
       })
-    ))
+    }))
   // What exists when the subscription starts is history, not news.
   const seen = new Set((await list()).map((f) => f.id))
   while (context.signal?.aborted !== true) {

@@ -3,12 +3,11 @@
  * admin keys. Keys of other tenants read as not found.
  */
 import type { UsageRecord } from "@tally/core"
-import { resolveArrayConnection } from "@pothos/plugin-relay"
 import { ApiKeys } from "@tally/store"
 import * as Redacted from "effect/Redacted"
 import { builder, changeErrors, readErrors } from "../builder.ts"
-import { InvalidInput } from "../Errors.ts"
-import { connectionComplexity, LabelsRef, pageSize } from "./Common.ts"
+import * as Paging from "../Paging.ts"
+import { LabelsRef } from "./Common.ts"
 
 const ScopeEnum = builder.enumType("ApiKeyScope", {
   values: {
@@ -56,15 +55,10 @@ builder.queryField("apiKeys", (t) =>
     description: "The tenant's API keys, oldest first (admin).",
     authScopes: { admin: true },
     errors: { types: [...readErrors], directResult: true },
-    complexity: connectionComplexity(50),
+    complexity: Paging.complexity(50),
     resolve: async (_root, args, context) => {
-      pageSize(args.first, 50, 200)
-      const keys = await context.run(ApiKeys.ApiKeys.use((keys) => keys.list(context.tenantId)))
-      try {
-        return resolveArrayConnection({ args, defaultSize: 50, maxSize: 200 }, keys)
-      } catch (error) {
-        throw new InvalidInput(`after: ${error instanceof Error ? error.message : String(error)}`, "after")
-      }
+      return Paging.fromArray(args, { fallback: 50, max: 200 }, () =>
+        context.run(ApiKeys.ApiKeys.use((keys) => keys.list(context.tenantId))))
     }
   },
     { name: "ApiKeyConnection" },

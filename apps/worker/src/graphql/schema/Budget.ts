@@ -4,13 +4,13 @@
  * (create, update, delete), and a subscription that sends a budget's status whenever it moves
  * (for live burn-down views).
  */
-import { resolveArrayConnection } from "@pothos/plugin-relay"
 import { type Admission, Budget, Money } from "@tally/core"
 import { Budgets, Enforcement } from "@tally/engine"
 import { builder, changeErrors, lookupErrors, readErrors } from "../builder.ts"
 import type { GraphqlContext } from "../Context.ts"
 import { InvalidInput } from "../Errors.ts"
-import { connectionComplexity, MoneyRef, pageSize } from "./Common.ts"
+import * as Paging from "../Paging.ts"
+import { MoneyRef } from "./Common.ts"
 
 const PeriodEnum = builder.enumType("BudgetPeriod", {
   description: "Days, ISO weeks and calendar months of the tenant's time zone.",
@@ -180,18 +180,11 @@ builder.queryField("budgets", (t) =>
     type: BudgetRef,
     authScopes: { read: true },
     errors: { types: [...readErrors], directResult: true },
-    complexity: connectionComplexity(50),
+    complexity: Paging.complexity(50),
     args: { includeArchived: t.arg.boolean({ defaultValue: false }) },
     resolve: async (_root, args, context) => {
-      pageSize(args.first, 50, 200)
-      const list = await context.run(Budgets.Budgets.use((budgets) =>
-        budgets.list(context.tenantId, { includeArchived: args.includeArchived === true })
-      ))
-      try {
-        return resolveArrayConnection({ args, defaultSize: 50, maxSize: 200 }, list)
-      } catch (error) {
-        throw new InvalidInput(`after: ${error instanceof Error ? error.message : String(error)}`, "after")
-      }
+      return Paging.fromArray(args, { fallback: 50, max: 200 }, () =>
+        context.run(Budgets.Budgets.use((budgets) => budgets.list(context.tenantId, { includeArchived: args.includeArchived === true }))))
     }
   },
     { name: "BudgetConnection" },

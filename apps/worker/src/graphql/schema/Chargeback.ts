@@ -13,7 +13,8 @@ import * as Schema from "effect/Schema"
 import { builder, changeErrors, lookupErrors, readErrors } from "../builder.ts"
 import type { GraphqlContext } from "../Context.ts"
 import { InvalidInput } from "../Errors.ts"
-import { connectionComplexity, MoneyRef, pageSize } from "./Common.ts"
+import * as Paging from "../Paging.ts"
+import { MoneyRef } from "./Common.ts"
 
 const RuleKindEnum = builder.enumType("ChargebackRuleKind", {
   description: "How shared and unowned cost is split among owners.",
@@ -209,11 +210,10 @@ builder.queryField("chargebackRuns", (t) =>
     description: "Stored runs, newest first.",
     authScopes: { read: true },
     errors: { types: [...readErrors], directResult: true },
-    complexity: connectionComplexity(20),
+    complexity: Paging.complexity(20),
     args: { status: t.arg({ type: StatusEnum }) },
     resolve: async (_root, args, context) => {
-      if (args.last != null || args.before != null) throw new InvalidInput("last/before: runs page forward only; use first/after", "last")
-      const limit = pageSize(args.first, 20, 100)
+      const limit = Paging.forwardSize(args, "runs", { fallback: 20, max: 100 })
       const page = await context.run(Chargeback.Chargeback.use((chargeback) =>
         chargeback.list(context.tenantId, {
           limit: Math.max(1, limit),
@@ -222,16 +222,10 @@ builder.queryField("chargebackRuns", (t) =>
         })
       ))
       // The engine pages by run id: a run's id is the cursor of the page after it.
-      const edges = page.runs.slice(0, limit).map((run) => ({ cursor: run.id, node: run }))
-      return {
-        edges,
-        pageInfo: {
-          hasNextPage: page.hasMore || page.runs.length > limit,
-          hasPreviousPage: args.after != null,
-          startCursor: edges[0]?.cursor ?? null,
-          endCursor: edges[edges.length - 1]?.cursor ?? null
-        }
-      }
+      return Paging.connection(page.runs.slice(0, limit), (run) => run.id, {
+        hasNextPage: page.hasMore || page.runs.length > limit,
+        hasPreviousPage: args.after != null
+      })
     }
   },
     { name: "ChargebackRunConnection" },

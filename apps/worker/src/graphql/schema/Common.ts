@@ -1,9 +1,8 @@
 /**
  * Types several parts of the schema share: money, token counts, tags, labels, the usage filter and
- * the dimensions usage is grouped by, and the connection arguments every list takes.
+ * the dimensions usage is grouped by. How lists page is `../Paging.ts`.
  */
-import { type Money, UsageRecord } from "@tally/core"
-import { type Queries } from "@tally/store"
+import { type Money, Usage, type UsageQuery, UsageRecord } from "@tally/core"
 import { builder } from "../builder.ts"
 import { InvalidInput } from "../Errors.ts"
 
@@ -20,23 +19,11 @@ export const MoneyRef = builder.objectRef<MoneyShape>("Money").implement({
   })
 })
 
-export const TokenCountsRef = builder.objectRef<Queries.TokenCounts>("TokenCounts").implement({
+export const TokenCountsRef = builder.objectRef<UsageQuery.TokenCounts>("TokenCounts").implement({
   description: "Tokens per usage bucket. Buckets are disjoint: no token is counted in two of them.",
   fields: (t) => ({
-    inputText: t.expose("inputText", { type: "Long" }),
-    cacheRead: t.expose("cacheRead", { type: "Long" }),
-    cacheWrite5m: t.expose("cacheWrite5m", { type: "Long" }),
-    cacheWrite1h: t.expose("cacheWrite1h", { type: "Long" }),
-    inputImage: t.expose("inputImage", { type: "Long" }),
-    inputAudio: t.expose("inputAudio", { type: "Long" }),
-    inputVideo: t.expose("inputVideo", { type: "Long" }),
-    outputText: t.expose("outputText", { type: "Long" }),
-    reasoning: t.expose("reasoning", { type: "Long" }),
-    outputImage: t.expose("outputImage", { type: "Long" }),
-    outputAudio: t.expose("outputAudio", { type: "Long" }),
-    outputVideo: t.expose("outputVideo", { type: "Long" }),
-    embedding: t.expose("embedding", { type: "Long" }),
-    training: t.expose("training", { type: "Long" }),
+    // One Long per bucket, in core's order; typed as nothing extra, since the keys are computed.
+    ...(Object.fromEntries(Usage.TokenBuckets.map((bucket) => [bucket, t.expose(bucket, { type: "Long" })])) as object),
     total: t.field({
       type: "Long",
       description: "Every bucket together.",
@@ -75,7 +62,7 @@ export const LabelsRef = builder.objectRef<UsageRecord.Labels>("Labels").impleme
   })
 })
 
-/** GraphQL names of the usage dimensions, and the store's. */
+/** GraphQL names of the usage dimensions, and core's. */
 export const dimensionValues = {
   PROVIDER: { value: "provider" },
   MODEL: { value: "model" },
@@ -89,7 +76,7 @@ export const dimensionValues = {
   END_USER: { value: "endUser", description: "Read from the ledger: slower over long ranges." },
   WORKFLOW: { value: "workflow", description: "Read from the ledger: slower over long ranges." },
   CURRENCY: { value: "currency" }
-} as const satisfies Record<string, { value: Queries.Dimension; description?: string }>
+} as const satisfies Record<string, { value: UsageQuery.Dimension; description?: string }>
 
 export const DimensionEnum = builder.enumType("UsageDimension", {
   description: "What usage can be grouped and filtered by: any label, the model, the provider or the currency.",
@@ -116,7 +103,7 @@ const filterFields = {
   endUser: "endUser",
   workflow: "workflow",
   currency: "currency"
-} as const satisfies Record<string, Queries.Dimension>
+} as const satisfies Record<string, UsageQuery.Dimension>
 
 export const UsageFilterInput = builder.inputType("UsageFilter", {
   description: "Keeps calls whose value is one of those listed, for every dimension given. `\"\"` selects calls without that label. Tags must all match.",
@@ -139,11 +126,11 @@ export const UsageFilterInput = builder.inputType("UsageFilter", {
 
 export type UsageFilterShape = typeof UsageFilterInput.$inferInput
 
-/** The filter as the store takes it. */
-export const toFilter = (input: UsageFilterShape | null | undefined): Queries.UsageFilter | undefined => {
+/** The filter as a usage query takes it. */
+export const toFilter = (input: UsageFilterShape | null | undefined): UsageQuery.UsageFilter | undefined => {
   if (input === null || input === undefined) return undefined
-  const filter: { -readonly [K in Queries.Dimension]?: ReadonlyArray<string> } & { tags?: Record<string, string> } = {}
-  for (const [field, dimension] of Object.entries(filterFields) as ReadonlyArray<[keyof typeof filterFields, Queries.Dimension]>) {
+  const filter: { -readonly [K in UsageQuery.Dimension]?: ReadonlyArray<string> } & { tags?: Record<string, string> } = {}
+  for (const [field, dimension] of Object.entries(filterFields) as ReadonlyArray<[keyof typeof filterFields, UsageQuery.Dimension]>) {
     const values = input[field]
     if (values !== null && values !== undefined) filter[dimension] = values
   }
@@ -159,16 +146,3 @@ export const toFilter = (input: UsageFilterShape | null | undefined): Queries.Us
 }
 
 export const labelNames = UsageRecord.labelNames
-
-/** The page size of a connection: `first`, at most `max`, `fallback` when absent. */
-export const pageSize = (first: number | null | undefined, fallback: number, max: number): number => {
-  if (first === null || first === undefined) return fallback
-  if (!Number.isInteger(first) || first < 0 || first > max) throw new InvalidInput(`first: expected 0 to ${max}, got ${first}`, "first")
-  return first
-}
-
-/** What a connection costs: its items times what each selects. */
-export const connectionComplexity = (fallback: number) => (args: { readonly first?: number | null | undefined }) => ({
-  field: 2,
-  multiplier: Math.max(1, args.first ?? fallback)
-})

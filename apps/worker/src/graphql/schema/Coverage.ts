@@ -4,9 +4,9 @@
  * tokens and estimated cost at risk.
  */
 import { Coverage as CatalogCoverage, PriceBook } from "@tally/catalog"
-import { Money, type Usage } from "@tally/core"
+import { Money, type Usage, type UsageQuery } from "@tally/core"
 import { TenantPricing } from "@tally/engine"
-import { Queries } from "@tally/store"
+import { UsageReport } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import { builder, readErrors } from "../builder.ts"
 import { NotFound } from "../Errors.ts"
@@ -64,7 +64,7 @@ const CoverageReportRef = builder.objectRef<ReportShape>("CoverageReport").imple
   })
 })
 
-const usageOf = (bucket: Queries.UsageBucket): Usage.Usage => ({
+const usageOf = (bucket: UsageQuery.UsageBucket): Usage.Usage => ({
   tokens: Object.fromEntries(Object.entries(bucket.tokens).filter(([, n]) => n > 0)),
   ...(bucket.billableRequests > 0 ? { requests: bucket.billableRequests } : {}),
   ...(bucket.webSearches > 0 ? { webSearches: bucket.webSearches } : {}),
@@ -87,8 +87,8 @@ builder.queryField("coverage", (t) =>
       referenceModel: t.arg.id({ description: "A definition whose prices estimate the cost of unmatched usage; not estimated without one." })
     },
     resolve: async (_root, args, context) => {
-      const usage = await context.run(Queries.Queries.use((queries) =>
-        queries.usage(context.tenantId, {
+      const usage = await context.run(UsageReport.UsageReport.use((report) =>
+        report.usage(context.tenantId, {
           from: args.from,
           to: args.to,
           granularity: "total",

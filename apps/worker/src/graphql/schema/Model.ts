@@ -6,37 +6,20 @@
  */
 import { MatchRule, type ModelDefinition, PriceBook } from "@tally/catalog"
 import { TenantPricing } from "@tally/engine"
-import { Money, PricingSnapshot } from "@tally/core"
+import { Money, PricingSnapshot, Usage } from "@tally/core"
 import type { PriceBooks } from "@tally/store"
-import { resolveArrayConnection } from "@pothos/plugin-relay"
+import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import { builder, changeErrors, lookupErrors, readErrors } from "../builder.ts"
 import type { GraphqlContext } from "../Context.ts"
-import { InvalidInput, NotFound } from "../Errors.ts"
-import { connectionComplexity, pageSize } from "./Common.ts"
-
-const tokenBuckets = [
-  "inputText",
-  "cacheRead",
-  "cacheWrite5m",
-  "cacheWrite1h",
-  "inputImage",
-  "inputAudio",
-  "inputVideo",
-  "outputText",
-  "reasoning",
-  "outputImage",
-  "outputAudio",
-  "outputVideo",
-  "embedding",
-  "training"
-] as const
+import { NotFound } from "../Errors.ts"
+import * as Paging from "../Paging.ts"
 
 export const TokenRatesRef = builder.objectRef<PricingSnapshot.TokenRates>("TokenRates").implement({
   description: "Prices per 1M tokens by bucket; null is no price (never zero).",
   fields: (t) =>
-    Object.fromEntries(tokenBuckets.map((bucket) => [
+    Object.fromEntries(Usage.TokenBuckets.map((bucket) => [
       bucket,
       t.field({ type: "Decimal", nullable: true, resolve: (rates) => rates[bucket] ?? null })
     ])) as never
@@ -128,8 +111,8 @@ export const ModelDefinitionRef = builder.objectRef<PriceBook.EffectiveDefinitio
       nullable: true,
       description: "The version in force at an instant (now by default).",
       args: { at: t.arg({ type: "DateTime" }) },
-      resolve: (e, args) => {
-        const at = args.at === null || args.at === undefined ? Date.now() : DateTime.toEpochMillis(args.at)
+      resolve: async (e, args, context) => {
+        const at = args.at === null || args.at === undefined ? await context.run(Clock.currentTimeMillis) : DateTime.toEpochMillis(args.at)
         const found = e.definition.history.find((entry) => {
           const from = entry.snapshot.effectiveFrom === undefined ? -Infinity : Date.parse(entry.snapshot.effectiveFrom)
           const to = entry.snapshot.effectiveTo === undefined ? Infinity : Date.parse(entry.snapshot.effectiveTo)
@@ -162,31 +145,26 @@ builder.queryField("models", (t) =>
     description: "Models the tenant's calls can be priced with: the built-in catalog (unless switched off) and its own.",
     authScopes: { read: true },
     errors: { types: [...readErrors], directResult: true },
-    complexity: connectionComplexity(50),
+    complexity: Paging.complexity(50),
     args: {
       provider: t.arg.string(),
       search: t.arg.string({ description: "Text in the id, model key or display name (any case)." }),
       maintainer: t.arg({ type: MaintainerEnum })
     },
-    resolve: async (_root, args, context) => {
-      pageSize(args.first, 50, 500)
-      const { book, view } = await tenantView(context)
-      const provider = args.provider === null || args.provider === undefined ? undefined : book.canonicalProvider(args.provider)
-      const search = args.search?.toLowerCase()
-      const list = view.definitions
-        .filter((e) => provider === undefined || e.provider === provider)
-        .filter((e) => args.maintainer === null || args.maintainer === undefined || e.definition.maintainer === args.maintainer)
-        .filter((e) =>
-          search === undefined ||
-          [e.definition.id, e.definition.modelKey, e.definition.displayName ?? ""].some((text) => text.toLowerCase().includes(search))
-        )
-        .sort((a, b) => (a.provider < b.provider ? -1 : a.provider > b.provider ? 1 : a.definition.id < b.definition.id ? -1 : 1))
-      try {
-        return resolveArrayConnection({ args, defaultSize: 50, maxSize: 500 }, list)
-      } catch (error) {
-        throw new InvalidInput(`after: ${error instanceof Error ? error.message : String(error)}`, "after")
-      }
-    }
+    resolve: (_root, args, context) =>
+      Paging.fromArray(args, { fallback: 50, max: 500 }, async () => {
+        const { book, view } = await tenantView(context)
+        const provider = args.provider === null || args.provider === undefined ? undefined : book.canonicalProvider(args.provider)
+        const search = args.search?.toLowerCase()
+        return view.definitions
+          .filter((e) => provider === undefined || e.provider === provider)
+          .filter((e) => args.maintainer === null || args.maintainer === undefined || e.definition.maintainer === args.maintainer)
+          .filter((e) =>
+            search === undefined ||
+            [e.definition.id, e.definition.modelKey, e.definition.displayName ?? ""].some((text) => text.toLowerCase().includes(search))
+          )
+          .sort((a, b) => (a.provider < b.provider ? -1 : a.provider > b.provider ? 1 : a.definition.id < b.definition.id ? -1 : 1))
+      })
   },
     { name: "ModelDefinitionConnection" },
     { name: "ModelDefinitionEdge" }
@@ -278,7 +256,7 @@ builder.queryField("priceBook", (t) =>
 
 const RatesInput = builder.inputType("TokenRatesInput", {
   description: "Prices per 1M tokens, as decimal strings.",
-  fields: (t) => Object.fromEntries(tokenBuckets.map((bucket) => [bucket, t.field({ type: "Decimal" })])) as never
+  fields: (t) => Object.fromEntries(Usage.TokenBuckets.map((bucket) => [bucket, t.field({ type: "Decimal" })])) as never
 })
 
 const PriceInput = builder.inputType("PriceInput", {

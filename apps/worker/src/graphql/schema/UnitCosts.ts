@@ -3,8 +3,9 @@
  * average over a period, with the spend nobody can be attributed to kept apart, and the units
  * that cost the most.
  */
-import { Money } from "@tally/core"
-import { Queries } from "@tally/store"
+import { Money, type UnitCost } from "@tally/core"
+import type * as DateTime from "effect/DateTime"
+import { UnitCosts } from "@tally/store"
 import { builder, readErrors } from "../builder.ts"
 import { InvalidInput } from "../Errors.ts"
 import { MoneyRef, type MoneyShape, toFilter, UsageFilterInput, type UsageFilterShape } from "./Common.ts"
@@ -22,11 +23,11 @@ const UnitKindEnum = builder.enumType("UnitKind", {
 /** Places an average keeps: beyond a millionth of a cent, rounded half to even. */
 export const averageDecimals = 10
 
-interface UnitCostShape extends Queries.UnitCost {
-  readonly range: { readonly from: Queries.UsageQuery["from"]; readonly to: Queries.UsageQuery["to"]; readonly filter: UsageFilterShape | null | undefined }
+interface UnitCostShape extends UnitCost.UnitCost {
+  readonly range: { readonly from: DateTime.Utc; readonly to: DateTime.Utc; readonly filter: UsageFilterShape | null | undefined }
 }
 
-const UnitCostEntryRef = builder.objectRef<Queries.UnitCostEntry & { readonly currency: string }>("UnitCostEntry").implement({
+const UnitCostEntryRef = builder.objectRef<UnitCost.UnitCostEntry & { readonly currency: string }>("UnitCostEntry").implement({
   fields: (t) => ({
     unit: t.exposeString("unit", { description: "The workflow id, end user, customer or feature." }),
     requests: t.expose("requests", { type: "Long" }),
@@ -62,8 +63,8 @@ const UnitCostRef = builder.objectRef<UnitCostShape>("UnitCost").implement({
         if (first < 1 || first > 100) throw new InvalidInput(`first: expected 1 to 100, got ${first}`, "first")
         const currency = args.currency ?? u.spend[0]?.currency ?? "USD"
         const kind = u.kind
-        const rows = await context.run(Queries.Queries.use((queries) =>
-          queries.topUnits(context.tenantId, {
+        const rows = await context.run(UnitCosts.UnitCosts.use((units) =>
+          units.topUnits(context.tenantId, {
             kind,
             from: u.range.from,
             to: u.range.to,
@@ -106,8 +107,8 @@ builder.queryField("unitCosts", (t) =>
       filter: t.arg({ type: UsageFilterInput })
     },
     resolve: async (_root, args, context) => {
-      const costs = await context.run(Queries.Queries.use((queries) =>
-        queries.unitCosts(context.tenantId, {
+      const costs = await context.run(UnitCosts.UnitCosts.use((units) =>
+        units.costs(context.tenantId, {
           from: args.from,
           to: args.to,
           filter: toFilter(args.filter),

@@ -2,9 +2,10 @@
  * `usage`: spend, request counts and every usage bucket over a range, grouped by any labels, the
  * model, the provider or the currency, and cut into hours, days or months of the tenant's time
  * zone. Answered from the daily summary, the hourly rollups and the ledger (see the store's
- * `Queries`), so its sums are the ledger's sums.
+ * `UsageReport`), so its sums are the ledger's sums.
  */
-import { Queries } from "@tally/store"
+import { Usage, type UsageQuery } from "@tally/core"
+import { UsageReport } from "@tally/store"
 import type { GraphQLResolveInfo, SelectionSetNode } from "graphql"
 import { builder, readErrors } from "../builder.ts"
 import { DimensionEnum, MoneyRef, TagRef, tagsOf, toFilter, TokenCountsRef, UsageFilterInput } from "./Common.ts"
@@ -24,7 +25,7 @@ const SourceEnum = builder.enumType("UsageSource", {
   values: { DAILY: { value: "daily" }, HOURLY: { value: "hourly" }, LEDGER: { value: "ledger" } } as const
 })
 
-export const UsageTotalsRef = builder.objectRef<Queries.UsageMeasures>("UsageTotals").implement({
+export const UsageTotalsRef = builder.objectRef<UsageQuery.UsageMeasures>("UsageTotals").implement({
   description: "Usage and spend of every call counted.",
   fields: (t) => ({
     requests: t.expose("requests", { type: "Long", description: "Calls, priced or not." }),
@@ -41,7 +42,7 @@ export const UsageTotalsRef = builder.objectRef<Queries.UsageMeasures>("UsageTot
   })
 })
 
-const UsageGroupRef = builder.objectRef<Queries.UsageBucket>("UsageGroup").implement({
+const UsageGroupRef = builder.objectRef<UsageQuery.UsageBucket>("UsageGroup").implement({
   description: "The values a bucket is grouped by; null where its calls had no value (or the dimension is not grouped).",
   fields: (t) => ({
     provider: t.string({ nullable: true, resolve: (b) => b.group.provider ?? null }),
@@ -60,7 +61,7 @@ const UsageGroupRef = builder.objectRef<Queries.UsageBucket>("UsageGroup").imple
   })
 })
 
-const UsageBucketRef = builder.objectRef<Queries.UsageBucket>("UsageBucket").implement({
+const UsageBucketRef = builder.objectRef<UsageQuery.UsageBucket>("UsageBucket").implement({
   description: "One time bucket of one group.",
   fields: (t) => ({
     start: t.expose("start", { type: "DateTime", description: "Clipped to the range asked for." }),
@@ -81,7 +82,7 @@ const UsageBucketRef = builder.objectRef<Queries.UsageBucket>("UsageBucket").imp
   })
 })
 
-const UsageReportRef = builder.objectRef<Queries.UsageReport>("UsageReport").implement({
+const UsageReportRef = builder.objectRef<UsageQuery.UsageReport>("UsageReport").implement({
   fields: (t) => ({
     from: t.expose("from", { type: "DateTime" }),
     to: t.expose("to", { type: "DateTime" }),
@@ -95,7 +96,7 @@ const UsageReportRef = builder.objectRef<Queries.UsageReport>("UsageReport").imp
   })
 })
 
-const tokenNames = new Set<string>(["inputText", "cacheRead", "cacheWrite5m", "cacheWrite1h", "inputImage", "inputAudio", "inputVideo", "outputText", "reasoning", "outputImage", "outputAudio", "outputVideo", "embedding", "training"])
+const tokenNames = new Set<string>(Usage.TokenBuckets)
 const plainMeasures = new Set<string>(["requests", "estimatedRequests", "unpricedRequests", "spend", "billableRequests", "webSearches", "imagesGenerated", "toolCalls", "audioSeconds", "videoSeconds"])
 
 /** The fields a selection set picks, through inline fragments and named fragments. */
@@ -112,17 +113,17 @@ const fieldsOf = (set: SelectionSetNode | undefined, info: GraphQLResolveInfo, o
  * The sums the query shows in its buckets and totals: a month of buckets costs far less when the
  * database sums and returns only those.
  */
-const measuresOf = (info: GraphQLResolveInfo): ReadonlyArray<Queries.MeasureName> => {
-  const wanted = new Set<Queries.MeasureName>()
+const measuresOf = (info: GraphQLResolveInfo): ReadonlyArray<UsageQuery.MeasureName> => {
+  const wanted = new Set<UsageQuery.MeasureName>()
   for (const node of info.fieldNodes) {
     for (const part of fieldsOf(node.selectionSet, info)) {
       if (part.name !== "buckets" && part.name !== "totals") continue
       for (const field of fieldsOf(part.set, info)) {
-        if (plainMeasures.has(field.name)) wanted.add(field.name as Queries.MeasureName)
+        if (plainMeasures.has(field.name)) wanted.add(field.name as UsageQuery.MeasureName)
         if (field.name !== "tokens") continue
         for (const token of fieldsOf(field.set, info)) {
-          if (token.name === "total") for (const name of tokenNames) wanted.add(name as Queries.MeasureName)
-          else if (tokenNames.has(token.name)) wanted.add(token.name as Queries.MeasureName)
+          if (token.name === "total") for (const name of tokenNames) wanted.add(name as UsageQuery.MeasureName)
+          else if (tokenNames.has(token.name)) wanted.add(token.name as UsageQuery.MeasureName)
         }
       }
     }
@@ -148,8 +149,8 @@ builder.queryField("usage", (t) =>
       timeZone: t.arg.string({ description: "IANA zone for days and months; the tenant's by default." })
     },
     resolve: (_root, args, context, info) =>
-      context.run(Queries.Queries.use((queries) =>
-        queries.usage(context.tenantId, {
+      context.run(UsageReport.UsageReport.use((report) =>
+        report.usage(context.tenantId, {
           measures: measuresOf(info),
           from: args.from,
           to: args.to,

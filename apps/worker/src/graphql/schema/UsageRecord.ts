@@ -5,15 +5,16 @@
  * of a page are each loaded once (dataloaders).
  */
 import { Match, PriceBook } from "@tally/catalog"
-import { type CostBreakdown, type Money, PricingSnapshot, Usage } from "@tally/core"
+import { type CostBreakdown, LedgerRecord, type Money, PricingSnapshot, Usage } from "@tally/core"
 import { TenantPricing } from "@tally/engine"
-import { Queries } from "@tally/store"
+import { LedgerRecords, PricingSnapshots } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Result from "effect/Result"
 import { builder, readErrors } from "../builder.ts"
 import type { GraphqlContext } from "../Context.ts"
 import { InvalidInput } from "../Errors.ts"
-import { connectionComplexity, LabelsRef, MoneyRef, pageSize, TagRef, tagsOf, toFilter, TokenCountsRef, UsageFilterInput } from "./Common.ts"
+import * as Paging from "../Paging.ts"
+import { LabelsRef, MoneyRef, TagRef, tagsOf, toFilter, TokenCountsRef, UsageFilterInput } from "./Common.ts"
 import { ModelDefinitionRef, PricingSnapshotRef, type SnapshotShape } from "./Model.ts"
 
 const CostSourceEnum = builder.enumType("CostSource", {
@@ -41,7 +42,7 @@ const CostLineRef = builder.objectRef<CostBreakdown.CostLine>("CostLine").implem
   })
 })
 
-const UsageDetailRef = builder.objectRef<Queries.LedgerRecord["call"]["usage"]>("UsageDetail").implement({
+const UsageDetailRef = builder.objectRef<Usage.Usage>("UsageDetail").implement({
   description: "The normalized usage of one call.",
   fields: (t) => ({
     tokens: t.field({
@@ -91,7 +92,7 @@ const indexOf = (book: PriceBook.PriceBook, tenantId: string): Map<string, Snaps
  * match still yields the snapshot the call cites (e.g. prices scaled by a multiplier, which are
  * not stored as such).
  */
-const rematch = (book: PriceBook.PriceBook, tenantId: string, record: Queries.LedgerRecord): SnapshotShape | null => {
+const rematch = (book: PriceBook.PriceBook, tenantId: string, record: LedgerRecord.LedgerRecord): SnapshotShape | null => {
   const labels = record.call.labels
   const found = Match.match(book, {
     provider: record.call.provider,
@@ -109,9 +110,9 @@ const rematch = (book: PriceBook.PriceBook, tenantId: string, record: Queries.Le
 }
 
 /** Snapshots of records: those stored (every custom price, cited snapshots), else found in the book. */
-const loadSnapshots = async (records: ReadonlyArray<Queries.LedgerRecord>, context: GraphqlContext): Promise<ReadonlyArray<SnapshotShape | null>> => {
+const loadSnapshots = async (records: ReadonlyArray<LedgerRecord.LedgerRecord>, context: GraphqlContext): Promise<ReadonlyArray<SnapshotShape | null>> => {
   const ids = [...new Set(records.map((r) => r.call.snapshotId!))]
-  const stored = await context.run(Queries.Queries.use((queries) => queries.snapshots(context.tenantId, ids)))
+  const stored = await context.run(PricingSnapshots.PricingSnapshots.use((snapshots) => snapshots.getMany(context.tenantId, ids)))
   const missing = ids.filter((id) => !stored.has(id))
   const book = missing.length === 0 ? undefined : await context.run(TenantPricing.TenantPricing.use((pricing) => pricing.book(context.tenantId)))
   const index = book === undefined ? undefined : indexOf(book, context.tenantId)
@@ -119,7 +120,7 @@ const loadSnapshots = async (records: ReadonlyArray<Queries.LedgerRecord>, conte
     const id = record.call.snapshotId!
     const row = stored.get(id)
     if (row !== undefined) {
-      return { id, definitionId: row.definitionId, snapshot: PricingSnapshot.decodeSnapshot(row.snapshot), source: "stored" as const }
+      return { id, definitionId: row.definitionId, snapshot: row.snapshot, source: "stored" as const }
     }
     return index?.get(id) ?? (book === undefined ? null : rematch(book, context.tenantId, record))
   })
@@ -131,15 +132,15 @@ const loadDefinitions = async (ids: ReadonlyArray<string>, context: GraphqlConte
   return ids.map((id) => view.byId.get(id) ?? null)
 }
 
-const loadRaw = async (keys: ReadonlyArray<Queries.RecordCursor>, context: GraphqlContext) => {
-  const found = await context.run(Queries.Queries.use((queries) => queries.rawPayloads(context.tenantId, keys)))
+const loadRaw = async (keys: ReadonlyArray<LedgerRecord.Cursor>, context: GraphqlContext) => {
+  const found = await context.run(LedgerRecords.LedgerRecords.use((records) => records.rawPayloads(context.tenantId, keys)))
   return keys.map((key) => found.get(key.requestId) ?? null)
 }
 
 const money = (amount: Money.Decimal | null, currency: string | null) =>
   amount === null || currency === null ? null : { amount, currency }
 
-const UsageRecordRef = builder.objectRef<Queries.LedgerRecord>("UsageRecord").implement({
+const UsageRecordRef = builder.objectRef<LedgerRecord.LedgerRecord>("UsageRecord").implement({
   description: "One recorded call.",
   fields: (t) => ({
     requestId: t.string({ resolve: (r) => r.call.requestId }),
@@ -161,9 +162,9 @@ const UsageRecordRef = builder.objectRef<Queries.LedgerRecord>("UsageRecord").im
       type: PricingSnapshotRef,
       nullable: true,
       description: "The prices the call was priced with.",
-      load: (records: Array<Queries.LedgerRecord>, context: GraphqlContext) => loadSnapshots(records, context),
+      load: (records: Array<LedgerRecord.LedgerRecord>, context: GraphqlContext) => loadSnapshots(records, context),
       resolve: (r) => (r.call.snapshotId === null ? null : r),
-      loaderOptions: { cacheKeyFn: (r: Queries.LedgerRecord) => `${r.call.snapshotId}\u0000${r.call.requestId}` }
+      loaderOptions: { cacheKeyFn: (r: LedgerRecord.LedgerRecord) => `${r.call.snapshotId}\u0000${r.call.requestId}` }
     }),
     costSource: t.field({ type: CostSourceEnum, resolve: (r) => r.call.costSource }),
     unpricedReason: t.string({ nullable: true, resolve: (r) => r.call.unpricedReason }),
@@ -194,19 +195,19 @@ const UsageRecordRef = builder.objectRef<Queries.LedgerRecord>("UsageRecord").im
       type: "JSON",
       nullable: true,
       description: "The provider payload as recorded (JSON). Read only when asked for.",
-      load: (keys: Array<Queries.RecordCursor>, context: GraphqlContext) =>
+      load: (keys: Array<LedgerRecord.Cursor>, context: GraphqlContext) =>
         loadRaw(keys, context).then((rows) => rows.map((row) => row?.raw ?? null)),
       resolve: (r) => r.cursor,
-      loaderOptions: { cacheKeyFn: (key: Queries.RecordCursor) => key.requestId }
+      loaderOptions: { cacheKeyFn: (key: LedgerRecord.Cursor) => key.requestId }
     }),
     rawText: t.loadable({
       type: "String",
       nullable: true,
       description: "The payload's original text where byte-for-byte matters (streams). Read only when asked for.",
-      load: (keys: Array<Queries.RecordCursor>, context: GraphqlContext) =>
+      load: (keys: Array<LedgerRecord.Cursor>, context: GraphqlContext) =>
         loadRaw(keys, context).then((rows) => rows.map((row) => row?.rawText ?? null)),
       resolve: (r) => r.cursor,
-      loaderOptions: { cacheKeyFn: (key: Queries.RecordCursor) => key.requestId }
+      loaderOptions: { cacheKeyFn: (key: LedgerRecord.Cursor) => key.requestId }
     })
   })
 })
@@ -227,16 +228,15 @@ builder.queryField("usageRecords", (t) =>
     description: "Recorded calls, newest first (by time, then request id).",
     authScopes: { read: true },
     errors: { types: [...readErrors], directResult: true },
-    complexity: connectionComplexity(50),
+    complexity: Paging.complexity(50),
     args: { filter: t.arg({ type: RecordFilterInput }) },
     resolve: async (_root, args, context) => {
-      if (args.last != null || args.before != null) throw new InvalidInput("last/before: records page forward only; use first/after", "last")
-      const first = pageSize(args.first, 50, Queries.maxPageSize)
-      const after = args.after == null ? undefined : Queries.decodeCursor(args.after)
+      const first = Paging.forwardSize(args, "records", { fallback: 50, max: LedgerRecord.maxPageSize })
+      const after = args.after == null ? undefined : LedgerRecords.decodeCursor(args.after)
       if (args.after != null && after === undefined) throw new InvalidInput("after: not a cursor of this list", "after")
       const filter = args.filter
-      const page = await context.run(Queries.Queries.use((queries) =>
-        queries.records(context.tenantId, {
+      const page = await context.run(LedgerRecords.LedgerRecords.use((records) =>
+        records.page(context.tenantId, {
           first,
           ...(after === undefined ? {} : { after }),
           filter: {
@@ -248,16 +248,10 @@ builder.queryField("usageRecords", (t) =>
           }
         })
       ))
-      const edges = page.records.map((record) => ({ cursor: Queries.encodeCursor(record.cursor), node: record }))
-      return {
-        edges,
-        pageInfo: {
-          hasNextPage: page.hasNextPage,
-          hasPreviousPage: after !== undefined,
-          startCursor: edges[0]?.cursor ?? null,
-          endCursor: edges[edges.length - 1]?.cursor ?? null
-        }
-      }
+      return Paging.connection(page.records, (record) => LedgerRecords.encodeCursor(record.cursor), {
+        hasNextPage: page.hasNextPage,
+        hasPreviousPage: after !== undefined
+      })
     }
   },
     { name: "UsageRecordConnection" },

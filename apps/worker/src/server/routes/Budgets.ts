@@ -19,7 +19,7 @@
  * the field), `not_found` (404, unknown reservation or budget), `reservation_closed` (409),
  * `budget_archived` (409).
  */
-import { Budget, type Reservation } from "@tally/core"
+import { Budget } from "@tally/core"
 import { Budgets, BudgetJobs, Enforcement, WebhookDelivery } from "@tally/engine"
 import { type ApiKeys, Outbox } from "@tally/store"
 import * as Effect from "effect/Effect"
@@ -29,8 +29,7 @@ import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Layer from "effect/Layer"
 import type * as Result from "effect/Result"
-import type { SqlError } from "effect/sql/SqlError"
-import * as ApiError from "../ApiError.ts"
+import * as ServiceErrors from "../../ServiceErrors.ts"
 import * as Auth from "../Auth.ts"
 import * as RequestBody from "../RequestBody.ts"
 import { ServerConfig } from "../ServerConfig.ts"
@@ -44,46 +43,7 @@ export const paths = {
   release: "/api/v1/budgets/release"
 } as const
 
-/** Budget errors in the worker's error body; codes the shared `ApiError` does not have. */
-const problem = (status: number, code: string, message: string) =>
-  HttpServerResponse.jsonUnsafe({ error: { code, message } }, { status })
-
-type Failure =
-  | ApiError.ApiError
-  | Enforcement.InvalidEnforcementRequest
-  | Reservation.ReservationClosed
-  | Reservation.ReservationNotFound
-  | Budget.InvalidBudget
-  | Budget.BudgetNotFound
-  | Budget.BudgetArchived
-  | { readonly _tag: "TenantNotFound"; readonly message: string }
-  | SqlError
-
-const respond = <R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, Failure, R>) =>
-  effect.pipe(
-    Effect.catch((error: Failure) => {
-      switch (error._tag) {
-        case "ApiError":
-          return Effect.succeed(ApiError.toResponse(error))
-        case "InvalidEnforcementRequest":
-        case "InvalidBudget":
-          return Effect.succeed(problem(422, "invalid_request", error.message))
-        case "ReservationNotFound":
-        case "BudgetNotFound":
-          return Effect.succeed(ApiError.toResponse(ApiError.make("not_found", error.message)))
-        case "BudgetArchived":
-          return Effect.succeed(problem(409, "budget_archived", error.message))
-        case "ReservationClosed":
-          return Effect.succeed(problem(409, "reservation_closed", error.message))
-        case "TenantNotFound":
-          return Effect.succeed(ApiError.toResponse(ApiError.make("unauthorized", "the API key's tenant does not exist")))
-        case "SqlError":
-          return Effect.logError(`budget request failed: ${error.message}`).pipe(
-            Effect.as(ApiError.toResponse(ApiError.make("unavailable", "the database is unavailable; retry later")))
-          )
-      }
-    })
-  )
+const respond = ServiceErrors.respond("budget request")
 
 const jsonBody = Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest

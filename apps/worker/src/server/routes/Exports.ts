@@ -26,10 +26,8 @@ import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
-import type { SqlError } from "effect/sql/SqlError"
 import * as Stream from "effect/Stream"
-import * as ApiError from "../ApiError.ts"
+import * as ServiceErrors from "../../ServiceErrors.ts"
 import * as Auth from "../Auth.ts"
 
 export const paths = {
@@ -41,39 +39,9 @@ export type Services = Chargeback.Chargeback
 
 export const layer: Layer.Layer<Chargeback.Chargeback, never, Database.Database> = Chargeback.Chargeback.layer
 
-/** A request the export cannot answer as asked (400 `invalid_request`, not a code of the shared `ApiError`). */
-class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("InvalidRequest", { message: Schema.String }) {}
+const invalid = (message: string) => new ServiceErrors.InvalidRequest({ message })
 
-const invalid = (message: string) => new InvalidRequest({ message })
-
-type Failure =
-  | ApiError.ApiError
-  | InvalidRequest
-  | CostAllocation.InvalidChargeback
-  | Chargeback.RunNotFound
-  | { readonly _tag: "TenantNotFound"; readonly message: string }
-  | SqlError
-
-const respond = <R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, Failure, R>) =>
-  effect.pipe(
-    Effect.catch((error: Failure) => {
-      switch (error._tag) {
-        case "ApiError":
-          return Effect.succeed(ApiError.toResponse(error))
-        case "InvalidRequest":
-        case "InvalidChargeback":
-          return Effect.succeed(HttpServerResponse.jsonUnsafe({ error: { code: "invalid_request", message: error.message } }, { status: 400 }))
-        case "RunNotFound":
-          return Effect.succeed(ApiError.toResponse(ApiError.make("not_found", error.message)))
-        case "TenantNotFound":
-          return Effect.succeed(ApiError.toResponse(ApiError.make("unauthorized", "the API key's tenant does not exist")))
-        case "SqlError":
-          return Effect.logError(`export failed: ${error.message}`).pipe(
-            Effect.as(ApiError.toResponse(ApiError.make("unavailable", "the database is unavailable; retry later")))
-          )
-      }
-    })
-  )
+const respond = ServiceErrors.respond("export")
 
 const csvHeaders = (filename: string) => ({
   "content-disposition": `attachment; filename="${filename}"`,
@@ -81,13 +49,13 @@ const csvHeaders = (filename: string) => ({
 })
 
 /** One value of a query parameter; a repeated parameter is an error. */
-const single = (params: Readonly<Record<string, string | Array<string>>>, name: string): Effect.Effect<string | undefined, InvalidRequest> => {
+const single = (params: Readonly<Record<string, string | Array<string>>>, name: string): Effect.Effect<string | undefined, ServiceErrors.InvalidRequest> => {
   const value = params[name]
   if (Array.isArray(value)) return Effect.fail(invalid(`${name}: given more than once`))
   return Effect.succeed(value)
 }
 
-const instant = (name: string, text: string | undefined): Effect.Effect<DateTime.Utc | undefined, InvalidRequest> => {
+const instant = (name: string, text: string | undefined): Effect.Effect<DateTime.Utc | undefined, ServiceErrors.InvalidRequest> => {
   if (text === undefined) return Effect.succeed(undefined)
   const parsed = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(text) ? DateTime.make(text) : Option.none()
   return Option.isSome(parsed)

@@ -20,8 +20,7 @@ import type * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Result from "effect/Result"
-import type { SqlError } from "effect/sql/SqlError"
-import * as ApiError from "../ApiError.ts"
+import * as ServiceErrors from "../../ServiceErrors.ts"
 import * as Auth from "../Auth.ts"
 import * as RequestBody from "../RequestBody.ts"
 
@@ -30,34 +29,9 @@ export const paths = { reports: "/api/v1/reconcile/reports" } as const
 /** A month of a provider's daily cost pages is far below this; ingest's smaller limit would refuse big CSVs. */
 export const maxReportBytes = 16 * 1024 * 1024
 
-const problem = (status: number, code: string, message: string) =>
-  HttpServerResponse.jsonUnsafe({ error: { code, message } }, { status })
+const respond = ServiceErrors.respond("report upload")
 
-type Failure =
-  | ApiError.ApiError
-  | { readonly _tag: "BadParameter"; readonly message: string }
-  | Reconcile.Compare.ReportInvalid
-  | SqlError
-
-const respond = <R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, Failure, R>) =>
-  effect.pipe(
-    Effect.catch((error: Failure) => {
-      switch (error._tag) {
-        case "ApiError":
-          return Effect.succeed(ApiError.toResponse(error))
-        case "BadParameter":
-          return Effect.succeed(problem(400, "invalid_request", error.message))
-        case "ReportInvalid":
-          return Effect.succeed(problem(422, "invalid_report", error.message))
-        case "SqlError":
-          return Effect.logError(`report upload failed: ${error.message}`).pipe(
-            Effect.as(ApiError.toResponse(ApiError.make("unavailable", "the database is unavailable; retry later")))
-          )
-      }
-    })
-  )
-
-const badParameter = (message: string) => Effect.fail({ _tag: "BadParameter", message } as const)
+const badParameter = (message: string) => Effect.fail(new ServiceErrors.InvalidRequest({ message }))
 
 const single = (params: Readonly<Record<string, string | Array<string>>>, name: string) => {
   const value = params[name]

@@ -1,13 +1,13 @@
 import { assert, describe, layer } from "@effect/vitest"
-import { Money, type UsageRecord } from "@tally/core"
+import { Money, type UsageQuery, type UsageRecord } from "@tally/core"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import fc from "fast-check"
-import * as Queries from "../src/Queries.ts"
 import { Tenants } from "../src/Tenants.ts"
-import { UsageLedger } from "../src/UsageLedger.ts"
+import { UsageReport } from "../src/UsageReport.ts"
 import { callArbitrary, epoch, pricedCall } from "./Fixtures.ts"
-import { property } from "./Helpers.ts"
+import { property } from "./Properties.ts"
+import { insertAll } from "./StoredTotals.ts"
 import { layerOptions, targets } from "./Targets.ts"
 
 const HOUR = 3_600_000
@@ -15,22 +15,8 @@ const DAY = 24 * HOUR
 
 const zones = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Adelaide", "Pacific/Chatham"]
 
-const insertAll = (tenantId: string, calls: ReadonlyArray<UsageRecord.UsageRecord>) =>
-  Effect.gen(function*() {
-    const ledger = yield* UsageLedger
-    const recorded: Array<UsageRecord.UsageRecord> = []
-    for (let i = 0; i < calls.length; i += 50) {
-      const batch = calls.slice(i, i + 50)
-      const result = yield* ledger.insertBatch(tenantId, batch)
-      result.items.forEach((item, j) => {
-        if (item.status === "inserted") recorded.push(batch[j]!)
-      })
-    }
-    return recorded
-  })
-
 /** A report as plain comparable values. */
-const plain = (report: Queries.UsageReport) => ({
+const plain = (report: UsageQuery.UsageReport) => ({
   buckets: report.buckets.map((b) => ({
     ...b,
     start: DateTime.formatIso(b.start),
@@ -71,8 +57,8 @@ const expectedTotals = (calls: ReadonlyArray<UsageRecord.UsageRecord>, from: num
 const queryArbitrary = fc.record({
   start: fc.integer({ min: -2 * DAY, max: 50 * DAY }),
   length: fc.integer({ min: 1, max: 40 * DAY }),
-  granularity: fc.constantFrom<Queries.Granularity>("hour", "day", "day", "month", "total"),
-  groupBy: fc.subarray<Queries.Dimension>(["model", "team", "project", "customer", "currency", "provider"], { maxLength: 3 }),
+  granularity: fc.constantFrom<UsageQuery.Granularity>("hour", "day", "day", "month", "total"),
+  groupBy: fc.subarray<UsageQuery.Dimension>(["model", "team", "project", "customer", "currency", "provider"], { maxLength: 3 }),
   teamFilter: fc.option(fc.subarray(["core", "growth", ""], { minLength: 1 }), { nil: undefined }),
   zone: fc.constantFrom(...zones)
 })
@@ -82,7 +68,7 @@ describe.each(targets)("usage queries on $name", (target) => {
     it.effect("any cut of any range, from summaries and ledger, equals the ledger alone and the calls' own sums", () =>
       Effect.gen(function*() {
         const tenants = yield* Tenants
-        const queries = yield* Queries.Queries
+        const report = yield* UsageReport
         const calls = fc.sample(callArbitrary({ ids: 1, months: 2 }), { numRuns: 400, seed: 42 })
           .map((call, i) => ({ ...call, requestId: `q-${i}` }))
         const results = yield* Effect.forEach(zones, (timeZone) =>
@@ -95,18 +81,18 @@ describe.each(targets)("usage queries on $name", (target) => {
             const target = results.find((r) => r.timeZone === q.zone)!
             const from = epoch + q.start + 17_000
             const to = from + q.length
-            const query: Queries.UsageQuery = {
+            const query: UsageQuery.UsageQuery = {
               from: DateTime.makeUnsafe(from),
               to: DateTime.makeUnsafe(to),
               granularity: q.granularity === "hour" && q.length > 10 * DAY ? "day" : q.granularity,
               groupBy: q.groupBy,
               ...(q.teamFilter === undefined ? {} : { filter: { team: q.teamFilter } })
             }
-            const fast = yield* queries.usage(target.tenant, query)
-            const slow = yield* queries.usage(target.tenant, { ...query, ledgerOnly: true })
+            const fast = yield* report.usage(target.tenant, query)
+            const slow = yield* report.usage(target.tenant, { ...query, ledgerOnly: true })
             assert.deepStrictEqual(slow.sources, ["ledger"])
             assert.deepStrictEqual(plain(fast), plain(slow))
-            const hours = yield* queries.usage(target.tenant, { ...query, noDaily: true })
+            const hours = yield* report.usage(target.tenant, { ...query, noDaily: true })
             assert.notInclude(hours.sources, "daily")
             assert.deepStrictEqual(plain(hours), plain(slow))
             if (q.teamFilter === undefined) {
@@ -121,10 +107,10 @@ describe.each(targets)("usage queries on $name", (target) => {
     it.effect("whole days of a month come from the daily summary, edges from hours and the ledger", () =>
       Effect.gen(function*() {
         const tenants = yield* Tenants
-        const queries = yield* Queries.Queries
+        const report = yield* UsageReport
         const tenant = yield* tenants.create({ name: "Monthly", timeZone: "Europe/Berlin" })
         yield* insertAll(tenant.id, [pricedCall({ requestId: "m-1", occurredAt: epoch + 3 * DAY })])
-        const month = yield* queries.usage(tenant.id, {
+        const month = yield* report.usage(tenant.id, {
           from: DateTime.makeUnsafe("2024-12-31T23:00:00Z"),
           to: DateTime.makeUnsafe("2025-01-31T23:00:00Z"),
           granularity: "day",
@@ -133,14 +119,14 @@ describe.each(targets)("usage queries on $name", (target) => {
         assert.deepStrictEqual(month.sources, ["daily"])
         assert.strictEqual(month.buckets.length, 1)
         assert.strictEqual(month.buckets[0]!.label, "2025-01-04")
-        const unaligned = yield* queries.usage(tenant.id, {
+        const unaligned = yield* report.usage(tenant.id, {
           from: DateTime.makeUnsafe("2025-01-01T10:30:00Z"),
           to: DateTime.makeUnsafe("2025-01-20T05:00:00Z"),
           granularity: "month",
           groupBy: ["team"]
         })
         assert.deepStrictEqual([...unaligned.sources].sort(), ["daily", "hourly", "ledger"])
-        const byCustomer = yield* queries.usage(tenant.id, {
+        const byCustomer = yield* report.usage(tenant.id, {
           from: DateTime.makeUnsafe("2024-12-31T23:00:00Z"),
           to: DateTime.makeUnsafe("2025-01-31T23:00:00Z"),
           granularity: "day",
@@ -152,96 +138,34 @@ describe.each(targets)("usage queries on $name", (target) => {
     it.effect("a new time zone rebuilds the daily summary in that zone", () =>
       Effect.gen(function*() {
         const tenants = yield* Tenants
-        const queries = yield* Queries.Queries
+        const report = yield* UsageReport
         const tenant = yield* tenants.create({ name: "Moving", timeZone: "UTC" })
         const calls = fc.sample(callArbitrary({ ids: 1, months: 1 }), { numRuns: 120, seed: 3 })
           .map((call, i) => ({ ...call, requestId: `z-${i}` }))
         yield* insertAll(tenant.id, calls)
         yield* tenants.update(tenant.id, { timeZone: "Asia/Tokyo" })
-        const query: Queries.UsageQuery = {
+        const query: UsageQuery.UsageQuery = {
           from: DateTime.makeUnsafe("2024-12-31T15:00:00Z"),
           to: DateTime.makeUnsafe("2025-01-31T15:00:00Z"),
           granularity: "day",
           groupBy: ["team", "currency"]
         }
-        const fast = yield* queries.usage(tenant.id, query)
+        const fast = yield* report.usage(tenant.id, query)
         assert.deepStrictEqual(fast.sources, ["daily"])
-        assert.deepStrictEqual(plain(fast), plain(yield* queries.usage(tenant.id, { ...query, ledgerOnly: true })))
-      }), 60_000)
-
-    it.effect("records page newest first without gaps or repeats, and hide other tenants", () =>
-      Effect.gen(function*() {
-        const tenants = yield* Tenants
-        const queries = yield* Queries.Queries
-        const a = (yield* tenants.create({ name: "A" })).id
-        const b = (yield* tenants.create({ name: "B" })).id
-        // Equal timestamps on purpose: the request id breaks the tie.
-        const calls = Array.from({ length: 37 }, (_, i) => pricedCall({ requestId: `p-${i}`, occurredAt: epoch + Math.floor(i / 3) * HOUR }))
-        yield* insertAll(a, calls)
-        yield* insertAll(b, [pricedCall({ requestId: "p-secret" })])
-        const seen: Array<string> = []
-        let after: Queries.RecordCursor | undefined
-        for (;;) {
-          const page = yield* queries.records(a, { first: 5, ...(after === undefined ? {} : { after }) })
-          seen.push(...page.records.map((r) => r.call.requestId))
-          if (!page.hasNextPage) break
-          after = Queries.decodeCursor(Queries.encodeCursor(page.records[page.records.length - 1]!.cursor))
-        }
-        assert.strictEqual(seen.length, 37)
-        assert.strictEqual(new Set(seen).size, 37)
-        assert.notInclude(seen, "p-secret")
-        const raw = yield* queries.rawPayloads(a, [{ occurredAt: DateTime.makeUnsafe(epoch), requestId: "p-0" }, {
-          occurredAt: DateTime.makeUnsafe("2025-03-14T15:09:26.535Z"),
-          requestId: "p-secret"
-        }])
-        assert.deepStrictEqual([...raw.keys()], ["p-0"])
-      }), 60_000)
-
-    it.effect("unit costs split attributed from unattributed spend and count distinct units", () =>
-      Effect.gen(function*() {
-        const tenants = yield* Tenants
-        const queries = yield* Queries.Queries
-        const tenant = (yield* tenants.create({ name: "Units" })).id
-        const calls = [
-          pricedCall({ requestId: "u-1", occurredAt: epoch, labels: { customer: "acme", workflow: "w1" } }),
-          pricedCall({ requestId: "u-2", occurredAt: epoch + 1, labels: { customer: "acme", workflow: "w1" } }),
-          pricedCall({ requestId: "u-3", occurredAt: epoch + 2, labels: { customer: "globex", workflow: "w2" } }),
-          pricedCall({ requestId: "u-4", occurredAt: epoch + 3, labels: {} }),
-          pricedCall({ requestId: "u-5", occurredAt: epoch + 4, labels: { customer: "acme" }, costSource: "unpriced" })
-        ]
-        yield* insertAll(tenant, calls)
-        const one = calls[0]!.total!
-        const costs = yield* queries.unitCosts(tenant, { from: DateTime.makeUnsafe(epoch), to: DateTime.makeUnsafe(epoch + DAY) })
-        const byKind = Object.fromEntries(costs.map((c) => [c.kind, c]))
-        assert.strictEqual(byKind.request!.units, 5)
-        assert.strictEqual(Money.format(byKind.request!.spend[0]!.amount), Money.format(one.times(4)))
-        assert.strictEqual(byKind.customer!.units, 2)
-        assert.strictEqual(byKind.customer!.requests, 4)
-        assert.strictEqual(Money.format(byKind.customer!.spend[0]!.amount), Money.format(one.times(3)))
-        assert.strictEqual(byKind.customer!.unattributedRequests, 1)
-        assert.strictEqual(byKind.workflow!.units, 2)
-        assert.strictEqual(byKind.workflow!.unattributedRequests, 2)
-        const top = yield* queries.topUnits(tenant, {
-          kind: "customer",
-          from: DateTime.makeUnsafe(epoch),
-          to: DateTime.makeUnsafe(epoch + DAY),
-          currency: "USD",
-          limit: 10
-        })
-        assert.deepStrictEqual(top.map((t) => [t.unit, t.requests]), [["acme", 3], ["globex", 1]])
+        assert.deepStrictEqual(plain(fast), plain(yield* report.usage(tenant.id, { ...query, ledgerOnly: true })))
       }), 60_000)
 
     it.effect("bad queries name the field at fault", () =>
       Effect.gen(function*() {
         const tenants = yield* Tenants
-        const queries = yield* Queries.Queries
+        const report = yield* UsageReport
         const tenant = (yield* tenants.create({ name: "Bad" })).id
         const at = DateTime.makeUnsafe(epoch)
-        const backwards = yield* Effect.flip(queries.usage(tenant, { from: at, to: at, granularity: "day" }))
+        const backwards = yield* Effect.flip(report.usage(tenant, { from: at, to: at, granularity: "day" }))
         assert.strictEqual(backwards._tag === "InvalidQuery" ? backwards.field : backwards._tag, "to")
-        const tooFine = yield* Effect.flip(queries.usage(tenant, { from: at, to: DateTime.makeUnsafe(epoch + 800 * DAY), granularity: "hour" }))
+        const tooFine = yield* Effect.flip(report.usage(tenant, { from: at, to: DateTime.makeUnsafe(epoch + 800 * DAY), granularity: "hour" }))
         assert.strictEqual(tooFine._tag === "InvalidQuery" ? tooFine.field : tooFine._tag, "granularity")
-        const zone = yield* Effect.flip(queries.usage(tenant, { from: at, to: DateTime.makeUnsafe(epoch + DAY), granularity: "day", timeZone: "Mars/Olympus" }))
+        const zone = yield* Effect.flip(report.usage(tenant, { from: at, to: DateTime.makeUnsafe(epoch + DAY), granularity: "day", timeZone: "Mars/Olympus" }))
         assert.strictEqual(zone._tag === "InvalidQuery" ? zone.field : zone._tag, "timeZone")
       }), 60_000)
   })

@@ -1,9 +1,12 @@
-/** Reads the store's tables as the owner (no row security), to check what really landed. */
-import { Money } from "@tally/core"
+/**
+ * Tenants and calls a store test needs, and what landed, counted as the owner (no row security)
+ * to check what was really stored.
+ */
+import { Money, type UsageRecord } from "@tally/core"
 import * as Effect from "effect/Effect"
-import fc from "fast-check"
 import { Database } from "../src/Database.ts"
 import { Tenants } from "../src/Tenants.ts"
+import { UsageLedger } from "../src/UsageLedger.ts"
 
 export const newTenant = (name = "Acme") =>
   Effect.gen(function*() {
@@ -62,34 +65,17 @@ export const empty: Totals = {
   deadLetters: 0
 }
 
-/**
- * Runs a fast-check property whose body is an Effect, in the current context: every run sees the
- * same database as the test.
- */
-export const property = <A, R>(
-  arbitrary: fc.Arbitrary<A>,
-  body: (value: A) => Effect.Effect<unknown, unknown, R>,
-  parameters: fc.Parameters<[A]>
-): Effect.Effect<void, never, R> =>
+/** Records calls 50 at a time; returns those inserted now (not duplicates or rejected ones). */
+export const insertAll = (tenantId: string, calls: ReadonlyArray<UsageRecord.UsageRecord>) =>
   Effect.gen(function*() {
-    const context = yield* Effect.context<R>()
-    const run = Effect.runPromiseWith(context)
-    yield* Effect.promise(() => fc.assert(fc.asyncProperty(arbitrary, (value) => run(Effect.asVoid(body(value)))), parameters))
+    const ledger = yield* UsageLedger
+    const recorded: Array<UsageRecord.UsageRecord> = []
+    for (let i = 0; i < calls.length; i += 50) {
+      const batch = calls.slice(i, i + 50)
+      const result = yield* ledger.insertBatch(tenantId, batch)
+      result.items.forEach((item, j) => {
+        if (item.status === "inserted") recorded.push(batch[j]!)
+      })
+    }
+    return recorded
   })
-
-/** A reproducible shuffle driven by fast-check's generator. */
-export const shuffled = <A>(items: ReadonlyArray<A>, seed: number): Array<A> =>
-  fc.sample(fc.shuffledSubarray([...items], { minLength: items.length, maxLength: items.length }), { numRuns: 1, seed })[0]!
-
-/** Cuts `items` into consecutive chunks of random sizes in [1, max]. */
-export const chunks = <A>(items: ReadonlyArray<A>, max: number, seed: number): Array<Array<A>> => {
-  const sizes = fc.sample(fc.integer({ min: 1, max }), { numRuns: items.length, seed })
-  const out: Array<Array<A>> = []
-  let i = 0
-  for (const size of sizes) {
-    if (i >= items.length) break
-    out.push(items.slice(i, i + size))
-    i += size
-  }
-  return out
-}

@@ -1,12 +1,11 @@
-/** Layers and owner-side reads shared by the engine tests. */
+/**
+ * The store the engine tests run on: its layers (PGlite, or a fresh PostgreSQL database when
+ * TALLY_TEST_DATABASE_URL is set) and Ingest over it, tenants, and owner-side reads of what landed.
+ */
 import { Catalog } from "@tally/catalog"
 import { Database, DeadLetters, Store, Tenants } from "@tally/store"
 import { Effect, Layer, Option } from "effect"
-import { readFileSync } from "node:fs"
 import * as Ingest from "../src/Ingest.ts"
-
-export const fixture = (name: string): string => readFileSync(new URL(`fixtures/${name}`, import.meta.url), "utf8")
-export const fixtureJson = <A = unknown>(name: string): A => JSON.parse(fixture(name)) as A
 
 /** The store on PGlite, or on a fresh PostgreSQL database when TALLY_TEST_DATABASE_URL is set. */
 export const storeLayer = Store.layerWith(Database.layerTest)
