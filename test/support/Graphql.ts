@@ -2,6 +2,7 @@
  * A real GraphQL client (graphql-request) against a worker listening on a random port, and what
  * the GraphQL tests set up: tenants with keys of every scope, usage ingested over HTTP.
  */
+import type { Tenant } from "../../packages/core/src/index.ts"
 import { GraphQLClient, ClientError } from "../../apps/worker/node_modules/graphql-request/build/entrypoints/main.js"
 import { createClient as createSseClient } from "../../apps/worker/node_modules/graphql-sse/lib/index.mjs"
 import { ApiKeys, Tenants } from "../../packages/store/src/index.ts"
@@ -27,7 +28,7 @@ export interface TestTenant {
 }
 
 /** A tenant with an admin, a read and an ingest-only key. */
-export const newTenant = (server: InProcess, input: Tenants.CreateTenant): Promise<TestTenant> =>
+export const newTenant = (server: InProcess, input: Tenant.CreateTenant): Promise<TestTenant> =>
   server.run(Effect.gen(function*() {
     const tenant = yield* (yield* Tenants.Tenants).create(input)
     const keys = yield* ApiKeys.ApiKeys

@@ -10,9 +10,9 @@
  * HTTP routes answer through `respond`; GraphQL resolvers' failures go through `toGraphql`
  * (see `graphql/Context.ts`).
  */
-import type { Budget, CostAllocation, Reservation, UsageQuery } from "@tally/core"
+import type { ApiKey, Budget, CostAllocation, Reservation, Tenant, UsageQuery } from "@tally/core"
 import type { Chargeback, Enforcement, Reconcile, TenantPricing } from "@tally/engine"
-import type { ApiKeys, Outbox, PriceBooks, Tenants } from "@tally/store"
+import type { Outbox, PriceBooks } from "@tally/store"
 import * as Effect from "effect/Effect"
 import type * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Schema from "effect/Schema"
@@ -29,11 +29,11 @@ export type ServiceError =
   | SqlError
   | ApiError.ApiError
   | InvalidRequest
-  | Tenants.TenantNotFound
-  | Tenants.TenantAlreadyExists
-  | Tenants.InvalidTenant
-  | ApiKeys.ApiKeyNotFound
-  | ApiKeys.InvalidApiKey
+  | Tenant.TenantNotFound
+  | Tenant.TenantAlreadyExists
+  | Tenant.InvalidTenant
+  | ApiKey.ApiKeyNotFound
+  | ApiKey.InvalidApiKey
   | Budget.BudgetNotFound
   | Budget.BudgetArchived
   | Budget.InvalidBudget

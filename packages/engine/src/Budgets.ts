@@ -11,7 +11,7 @@
  * `evaluate` sweeps every active budget's current period: the catch-up for a process that died
  * between a batch's commit and its evaluation.
  */
-import { Budget, BudgetPeriod, Crossing, Forecast, Money, type UsageRecord } from "@tally/core"
+import { Budget, BudgetPeriod, Crossing, Forecast, Money, type Tenant, type UsageRecord } from "@tally/core"
 import { BudgetCrossings, BudgetRecords, BudgetSpend, Database, Reservations, Tenants } from "@tally/store"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
@@ -76,7 +76,7 @@ export interface BudgetsService {
   readonly create: (
     tenantId: string,
     input: Budget.CreateBudget
-  ) => Effect.Effect<Budget.Budget, Budget.InvalidBudget | Tenants.TenantNotFound | SqlError>
+  ) => Effect.Effect<Budget.Budget, Budget.InvalidBudget | Tenant.TenantNotFound | SqlError>
   readonly get: (tenantId: string, budgetId: string) => Effect.Effect<Budget.Budget, Budget.BudgetNotFound | SqlError>
   readonly list: (
     tenantId: string,
@@ -117,19 +117,19 @@ export interface BudgetsService {
   readonly status: (
     tenantId: string,
     options?: { readonly budgetId?: string | undefined; readonly at?: DateTime.Utc | undefined }
-  ) => Effect.Effect<ReadonlyArray<BudgetStatus>, Budget.BudgetNotFound | Tenants.TenantNotFound | SqlError>
+  ) => Effect.Effect<ReadonlyArray<BudgetStatus>, Budget.BudgetNotFound | Tenant.TenantNotFound | SqlError>
   /** The hook Ingest calls after a batch committed, with the calls it inserted. Never fails. */
   readonly evaluateAfterCommit: (tenantId: string, calls: ReadonlyArray<CommittedCall>) => Effect.Effect<Evaluation>
   /** Sweeps every active budget's current period (the one containing `at`, default now). */
   readonly evaluate: (
     tenantId: string,
     options?: { readonly at?: DateTime.Utc | undefined }
-  ) => Effect.Effect<Evaluation, Tenants.TenantNotFound | SqlError>
+  ) => Effect.Effect<Evaluation, Tenant.TenantNotFound | SqlError>
   /** A budget for a scope from its trailing spend; see Forecast. */
   readonly suggest: (
     tenantId: string,
     options: SuggestOptions
-  ) => Effect.Effect<SuggestedBudget, Budget.InvalidBudget | Tenants.TenantNotFound | SqlError>
+  ) => Effect.Effect<SuggestedBudget, Budget.InvalidBudget | Tenant.TenantNotFound | SqlError>
 }
 
 const isRetryable = (error: SqlError): boolean =>

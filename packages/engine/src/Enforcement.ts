@@ -18,7 +18,7 @@
  * under the same request id (the ledger then counts it), or until `settleGraceSeconds` passed.
  * An expired or released reservation holds nothing.
  */
-import { Admission, Budget, BudgetPeriod, FieldError, Money, Reservation, UsageRecord } from "@tally/core"
+import { Admission, Budget, BudgetPeriod, FieldError, Money, Reservation, type Tenant, UsageRecord } from "@tally/core"
 import { BudgetRecords, BudgetSpend, Database, Reservations, Tenants } from "@tally/store"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
@@ -165,12 +165,12 @@ export interface EnforcementService {
   readonly check: (
     tenantId: string,
     input: CheckInput
-  ) => Effect.Effect<Admission.Decision, InvalidEnforcementRequest | Tenants.TenantNotFound | SqlError>
+  ) => Effect.Effect<Admission.Decision, InvalidEnforcementRequest | Tenant.TenantNotFound | SqlError>
   /** `check`, and when allowed a hold on every covering budget, in one transaction. */
   readonly reserve: (
     tenantId: string,
     input: ReserveInput
-  ) => Effect.Effect<Admission.Decision, InvalidEnforcementRequest | Tenants.TenantNotFound | SqlError>
+  ) => Effect.Effect<Admission.Decision, InvalidEnforcementRequest | Tenant.TenantNotFound | SqlError>
   /** Records the call's actual cost; settling again with the same cost is a no-op. */
   readonly settle: (
     tenantId: string,

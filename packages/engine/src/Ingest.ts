@@ -22,7 +22,7 @@
  * per batch, never a query per event.
  */
 import type { Catalog, PriceBook } from "@tally/catalog"
-import { Money, type UsageRecord } from "@tally/core"
+import { Money, type Tenant, type UsageRecord } from "@tally/core"
 import { Normalize, type NormalizedCall, type NormalizeError } from "@tally/providers"
 import { type Database, type DeadLetters, type PriceBooks, type Tenants, UsageLedger } from "@tally/store"
 import { Context, DateTime, Duration, Effect, Layer, Result, Schema } from "effect"
@@ -314,7 +314,7 @@ export const make = Effect.gen(function*() {
   // multipliers, and its built-in switch; rebuilt only when those change (TenantPricing).
   const tenantBook = yield* TenantPricing.makeBookLoader
 
-  const failure = (tenantId: string) => (error: Tenants.TenantNotFound | SqlError | PriceBook.CatalogInvalid) =>
+  const failure = (tenantId: string) => (error: Tenant.TenantNotFound | SqlError | PriceBook.CatalogInvalid) =>
     error._tag === "TenantNotFound"
       ? new IngestFailure({ reason: "unknown-tenant", tenantId, message: error.message })
       : error._tag === "CatalogInvalid"

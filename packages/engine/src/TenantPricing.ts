@@ -10,9 +10,8 @@
  * loader; a change reaches pricing within `bookTtl`, when the loader sees the version move.
  */
 import { Catalog, Clone, MatchRule, ModelDefinition, PriceBook } from "@tally/catalog"
-import { FieldError, Money, PricingSnapshot } from "@tally/core"
-import { PriceBooks, type Tenants } from "@tally/store"
-import { Tenants as TenantStore } from "@tally/store"
+import { FieldError, Money, PricingSnapshot, type Tenant } from "@tally/core"
+import { PriceBooks, Tenants } from "@tally/store"
 import { Cache, Clock, Context, DateTime, Duration, Effect, Exit, Layer, Result, Schema } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 
@@ -129,16 +128,16 @@ export const emptyPriceBook: PriceBooks.StoredPriceBook = { version: 0, definiti
 
 export interface BookLoader {
   /** The tenant's price book, built once per change of its settings or price book. */
-  readonly get: (tenantId: string) => Effect.Effect<PriceBook.PriceBook, Tenants.TenantNotFound | SqlError | PriceBook.CatalogInvalid>
+  readonly get: (tenantId: string) => Effect.Effect<PriceBook.PriceBook, Tenant.TenantNotFound | SqlError | PriceBook.CatalogInvalid>
   /** Forget the cached book, so the next `get` reads the store again. */
   readonly invalidate: (tenantId: string) => Effect.Effect<void>
 }
 
 /** A loader of tenants' books over the catalog; see the module comment. */
-export const makeBookLoader: Effect.Effect<BookLoader, never, Catalog.Catalog | TenantStore.Tenants | PriceBooks.PriceBooks> = Effect.gen(
+export const makeBookLoader: Effect.Effect<BookLoader, never, Catalog.Catalog | Tenants.Tenants | PriceBooks.PriceBooks> = Effect.gen(
   function*() {
     const catalog = yield* Catalog.Catalog
-    const tenants = yield* TenantStore.Tenants
+    const tenants = yield* Tenants.Tenants
     const store = yield* PriceBooks.PriceBooks
     // The last book built per tenant, reused while settings and version stay the same.
     const built = new Map<string, { readonly key: string; readonly book: PriceBook.PriceBook }>()
@@ -341,18 +340,18 @@ export interface PriceBookView {
 
 export interface TenantPricingService {
   /** The tenant's price book (cached; see `bookTtl`). */
-  readonly book: (tenantId: string) => Effect.Effect<PriceBook.PriceBook, Tenants.TenantNotFound | SqlError | PriceBook.CatalogInvalid>
+  readonly book: (tenantId: string) => Effect.Effect<PriceBook.PriceBook, Tenant.TenantNotFound | SqlError | PriceBook.CatalogInvalid>
   /** What the tenant stored: custom definitions, overrides, multipliers. */
   readonly stored: (tenantId: string) => Effect.Effect<PriceBooks.StoredPriceBook, SqlError>
   readonly createDefinition: (
     tenantId: string,
     input: CreateDefinitionInput
-  ) => Effect.Effect<ModelDefinition.ModelDefinition, InvalidPricing | PriceBooks.DefinitionExists | Tenants.TenantNotFound | SqlError | PriceBook.CatalogInvalid>
+  ) => Effect.Effect<ModelDefinition.ModelDefinition, InvalidPricing | PriceBooks.DefinitionExists | Tenant.TenantNotFound | SqlError | PriceBook.CatalogInvalid>
   /** A custom copy of any definition the tenant sees (built-in or its own), optionally repriced. */
   readonly cloneDefinition: (
     tenantId: string,
     input: CloneDefinitionInput
-  ) => Effect.Effect<ModelDefinition.ModelDefinition, InvalidPricing | DefinitionNotFound | PriceBooks.DefinitionExists | Tenants.TenantNotFound | SqlError | PriceBook.CatalogInvalid>
+  ) => Effect.Effect<ModelDefinition.ModelDefinition, InvalidPricing | DefinitionNotFound | PriceBooks.DefinitionExists | Tenant.TenantNotFound | SqlError | PriceBook.CatalogInvalid>
   readonly updateDefinition: (
     tenantId: string,
     input: UpdateDefinitionInput
@@ -361,7 +360,7 @@ export interface TenantPricingService {
   readonly setOverride: (
     tenantId: string,
     input: OverrideInput
-  ) => Effect.Effect<PriceBooks.StoredOverride, InvalidPricing | DefinitionNotFound | Tenants.TenantNotFound | SqlError | PriceBook.CatalogInvalid>
+  ) => Effect.Effect<PriceBooks.StoredOverride, InvalidPricing | DefinitionNotFound | Tenant.TenantNotFound | SqlError | PriceBook.CatalogInvalid>
   readonly removeOverride: (
     tenantId: string,
     input: { readonly definitionId: string; readonly scope?: PriceBooks.ScopeSelector | undefined }
@@ -369,7 +368,7 @@ export interface TenantPricingService {
   readonly addMultiplier: (
     tenantId: string,
     input: MultiplierInput
-  ) => Effect.Effect<PriceBooks.StoredMultiplier, InvalidPricing | PriceBooks.InvalidPriceBookEntry | Tenants.TenantNotFound | SqlError>
+  ) => Effect.Effect<PriceBooks.StoredMultiplier, InvalidPricing | PriceBooks.InvalidPriceBookEntry | Tenant.TenantNotFound | SqlError>
   readonly removeMultiplier: (
     tenantId: string,
     multiplierId: string
@@ -377,12 +376,12 @@ export interface TenantPricingService {
 }
 
 export class TenantPricing extends Context.Service<TenantPricing, TenantPricingService>()("@tally/engine/TenantPricing") {
-  static readonly layer: Layer.Layer<TenantPricing, never, Catalog.Catalog | TenantStore.Tenants | PriceBooks.PriceBooks> = Layer.effect(
+  static readonly layer: Layer.Layer<TenantPricing, never, Catalog.Catalog | Tenants.Tenants | PriceBooks.PriceBooks> = Layer.effect(
     TenantPricing,
     Effect.gen(function*() {
       const loader = yield* makeBookLoader
       const store = yield* PriceBooks.PriceBooks
-      const tenants = yield* TenantStore.Tenants
+      const tenants = yield* Tenants.Tenants
       const catalog = yield* Catalog.Catalog
 
       const changed = <A, E, R>(tenantId: string, effect: Effect.Effect<A, E, R>) =>

@@ -1,5 +1,5 @@
 /** Priced calls for the chargeback tests, priced by the real cost engine, and ledger helpers. */
-import { CostEngine, Money, PricingSnapshot, type Usage, type UsageRecord } from "@tally/core"
+import { CostEngine, Money, PricingSnapshot, type Tenant, type Usage, type UsageRecord } from "@tally/core"
 import { Database, Store, Tenants, UsageLedger } from "@tally/store"
 import { Effect, Layer } from "effect"
 import * as DateTime from "effect/DateTime"
@@ -109,7 +109,7 @@ export const layer = Chargeback.layer.pipe(Layer.provideMerge(Store.layerWith(Da
 
 export const layerOptions = { excludeTestServices: true, timeout: "180 seconds" } as const
 
-export const newTenant = (input: Partial<Tenants.CreateTenant> = {}) =>
+export const newTenant = (input: Partial<Tenant.CreateTenant> = {}) =>
   Effect.map(Tenants.Tenants.use((tenants) => tenants.create({ name: "Acme", ...input })), (tenant) => tenant.id)
 
 export const insert = (tenantId: string, calls: ReadonlyArray<UsageRecord.UsageRecord>) =>

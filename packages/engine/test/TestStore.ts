@@ -2,6 +2,7 @@
  * The store the engine tests run on: its layers (PGlite, or a fresh PostgreSQL database when
  * TALLY_TEST_DATABASE_URL is set) and Ingest over it, tenants, and owner-side reads of what landed.
  */
+import type { Tenant } from "@tally/core"
 import { Catalog } from "@tally/catalog"
 import { Database, DeadLetters, Store, Tenants } from "@tally/store"
 import { Effect, Layer, Option } from "effect"
@@ -21,7 +22,7 @@ export const layerOptions = { excludeTestServices: true, timeout: "120 seconds" 
 /** Per test: the first one in a file may wait for PGlite and the catalog on a busy machine. */
 export const testTimeout = 180_000
 
-export const newTenant = (input: Partial<Tenants.CreateTenant> = {}) =>
+export const newTenant = (input: Partial<Tenant.CreateTenant> = {}) =>
   Effect.map(Tenants.Tenants.use((tenants) => tenants.create({ name: "Acme", ...input })), (tenant) => tenant.id)
 
 /** What is stored for a tenant, counted as the owner (no row security). */

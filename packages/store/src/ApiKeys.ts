@@ -5,7 +5,7 @@
  * A secret reads `tly_<8 hex>_<43 base64url>`; the part before the second underscore is the
  * prefix kept in clear so people can tell their keys apart.
  */
-import { UsageRecord } from "@tally/core"
+import { ApiKey, Tenant, UsageRecord } from "@tally/core"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -16,58 +16,6 @@ import * as PgTypes from "@effect/sql-pg/PgTypes"
 import type { SqlError } from "effect/sql/SqlError"
 import { createHash, randomBytes } from "node:crypto"
 import { Database } from "./Database.ts"
-import { notFound, type TenantNotFound } from "./Tenants.ts"
-
-export const Scope = Schema.Literals(["ingest", "read", "admin"])
-export type Scope = typeof Scope.Type
-
-export interface ApiKey {
-  readonly id: string
-  readonly tenantId: string
-  readonly name: string
-  /** The clear start of the secret, e.g. `tly_3f9a1c2b`. */
-  readonly prefix: string
-  readonly scopes: ReadonlyArray<Scope>
-  /** Labels applied to usage ingested with this key unless the event sets them. */
-  readonly defaultLabels: UsageRecord.Labels
-  readonly createdAt: DateTime.Utc
-  readonly revokedAt: DateTime.Utc | null
-}
-
-export interface CreateApiKey {
-  readonly name: string
-  readonly scopes: ReadonlyArray<Scope>
-  readonly defaultLabels?: UsageRecord.Labels | undefined
-}
-
-export interface CreatedApiKey {
-  readonly key: ApiKey
-  /** The only time the secret exists outside its holder's hands. */
-  readonly secret: Redacted.Redacted<string>
-}
-
-export interface VerifiedKey {
-  readonly keyId: string
-  readonly tenantId: string
-  readonly scopes: ReadonlyArray<Scope>
-  readonly defaultLabels: UsageRecord.Labels
-}
-
-export class InvalidApiKey extends Schema.TaggedError<InvalidApiKey>()("InvalidApiKey", {
-  field: Schema.String,
-  message: Schema.String
-}) {}
-
-/** The presented secret is malformed, unknown or revoked; deliberately not saying which. */
-export class ApiKeyRejected extends Schema.TaggedError<ApiKeyRejected>()("ApiKeyRejected", {
-  message: Schema.String
-}) {}
-
-export class ApiKeyNotFound extends Schema.TaggedError<ApiKeyNotFound>()("ApiKeyNotFound", {
-  tenantId: Schema.String,
-  keyId: Schema.String,
-  message: Schema.String
-}) {}
 
 const SECRET = /^(tly_[0-9a-f]{8})_[A-Za-z0-9_-]{43}$/
 
@@ -79,7 +27,7 @@ const newSecret = (): { readonly prefix: string; readonly secret: string } => {
 }
 
 const decodeLabels = Schema.decodeUnknownSync(UsageRecord.Labels)
-const decodeScopes = Schema.decodeUnknownSync(Schema.Array(Scope))
+const decodeScopes = Schema.decodeUnknownSync(Schema.Array(ApiKey.Scope))
 
 interface KeyRow {
   readonly id: string
@@ -92,7 +40,7 @@ interface KeyRow {
   readonly revoked_at: Date | null
 }
 
-const fromRow = (row: KeyRow): ApiKey => ({
+const fromRow = (row: KeyRow): ApiKey.ApiKey => ({
   id: row.id,
   tenantId: row.tenant_id,
   name: row.name,
@@ -105,33 +53,17 @@ const fromRow = (row: KeyRow): ApiKey => ({
 
 const columns = "id, tenant_id, name, prefix, scopes, default_labels, created_at, revoked_at"
 
-const isLabels = Schema.is(UsageRecord.Labels)
-const isScope = Schema.is(Scope)
-
-const validate = (input: CreateApiKey): InvalidApiKey | undefined => {
-  if (input.name.trim().length === 0 || input.name.length > 200) {
-    return new InvalidApiKey({ field: "name", message: "expected a name of 1 to 200 characters" })
-  }
-  if (input.scopes.length === 0 || !input.scopes.every(isScope)) {
-    return new InvalidApiKey({ field: "scopes", message: "expected one or more of ingest, read, admin" })
-  }
-  if (input.defaultLabels !== undefined && !isLabels(input.defaultLabels)) {
-    return new InvalidApiKey({ field: "defaultLabels", message: "expected string labels" })
-  }
-  return undefined
-}
-
 export interface ApiKeysService {
   /** Creates a key and returns its secret, once. */
   readonly create: (
     tenantId: string,
-    input: CreateApiKey
-  ) => Effect.Effect<CreatedApiKey, InvalidApiKey | TenantNotFound | SqlError>
+    input: ApiKey.CreateApiKey
+  ) => Effect.Effect<ApiKey.CreatedApiKey, ApiKey.InvalidApiKey | Tenant.TenantNotFound | SqlError>
   /** The tenant, scopes and default labels of an active key, found by the hash of its secret. */
-  readonly verify: (secret: Redacted.Redacted<string> | string) => Effect.Effect<VerifiedKey, ApiKeyRejected | SqlError>
+  readonly verify: (secret: Redacted.Redacted<string> | string) => Effect.Effect<ApiKey.VerifiedKey, ApiKey.ApiKeyRejected | SqlError>
   /** Revokes a key; revoking it again keeps the first revocation time. */
-  readonly revoke: (tenantId: string, keyId: string) => Effect.Effect<ApiKey, ApiKeyNotFound | SqlError>
-  readonly list: (tenantId: string) => Effect.Effect<ReadonlyArray<ApiKey>, SqlError>
+  readonly revoke: (tenantId: string, keyId: string) => Effect.Effect<ApiKey.ApiKey, ApiKey.ApiKeyNotFound | SqlError>
+  readonly list: (tenantId: string) => Effect.Effect<ReadonlyArray<ApiKey.ApiKey>, SqlError>
 }
 
 export class ApiKeys extends Context.Service<ApiKeys, ApiKeysService>()("@tally/store/ApiKeys") {
@@ -141,8 +73,8 @@ export class ApiKeys extends Context.Service<ApiKeys, ApiKeysService>()("@tally/
       const db = yield* Database
       const sql = db.sql
 
-      const create = Effect.fn("ApiKeys.create")(function*(tenantId: string, input: CreateApiKey) {
-        const invalid = validate(input)
+      const create = Effect.fn("ApiKeys.create")(function*(tenantId: string, input: ApiKey.CreateApiKey) {
+        const invalid = ApiKey.check(input)
         if (invalid !== undefined) return yield* invalid
         const { prefix, secret } = newSecret()
         const id = `key_${randomBytes(10).toString("hex")}`
@@ -150,7 +82,7 @@ export class ApiKeys extends Context.Service<ApiKeys, ApiKeysService>()("@tally/
           tenantId,
           Effect.gen(function*() {
             const exists = yield* sql`SELECT 1 FROM tally.tenants WHERE id = ${tenantId}`
-            if (exists.length === 0) return yield* notFound(tenantId)
+            if (exists.length === 0) return yield* Tenant.notFound(tenantId)
             return yield* sql<KeyRow>`INSERT INTO tally.api_keys (id, tenant_id, name, prefix, secret_hash, scopes, default_labels)
               VALUES (${id}, ${tenantId}, ${input.name}, ${prefix}, ${hashSecret(secret)}, ${[...input.scopes]}::text[], ${
               PgTypes.jsonb(input.defaultLabels ?? {})
@@ -161,7 +93,7 @@ export class ApiKeys extends Context.Service<ApiKeys, ApiKeysService>()("@tally/
         return { key: fromRow(rows[0]!), secret: Redacted.make(secret) }
       })
 
-      const rejected = new ApiKeyRejected({ message: "the API key is not valid" })
+      const rejected = new ApiKey.ApiKeyRejected({ message: "the API key is not valid" })
 
       const verify = Effect.fn("ApiKeys.verify")(function*(presented: Redacted.Redacted<string> | string) {
         const secret = typeof presented === "string" ? presented : Redacted.value(presented)
@@ -189,7 +121,7 @@ export class ApiKeys extends Context.Service<ApiKeys, ApiKeysService>()("@tally/
         )
         const row = rows[0]
         if (row === undefined) {
-          return yield* new ApiKeyNotFound({ tenantId, keyId, message: `no API key ${JSON.stringify(keyId)} in this tenant` })
+          return yield* new ApiKey.ApiKeyNotFound({ tenantId, keyId, message: `no API key ${JSON.stringify(keyId)} in this tenant` })
         }
         return fromRow(row)
       })

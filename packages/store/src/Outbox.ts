@@ -7,6 +7,7 @@
  * same fact enqueues one message. Delivery is at least once: a receiver deduplicates by the
  * message id (sent as `Tally-Event-Id`).
  */
+import { Tenant } from "@tally/core"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -14,7 +15,6 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type { SqlError } from "effect/sql/SqlError"
 import { Database } from "./Database.ts"
-import { notFound, type TenantNotFound } from "./Tenants.ts"
 
 export interface OutboxMessageInput {
   /** What happened, e.g. `budget.threshold_crossed`, `anomaly.detected`. */
@@ -171,7 +171,7 @@ export interface OutboxService {
   readonly setWebhook: (
     tenantId: string,
     webhook: { readonly url: string; readonly secret: string }
-  ) => Effect.Effect<Webhook, InvalidWebhook | TenantNotFound | SqlError>
+  ) => Effect.Effect<Webhook, InvalidWebhook | Tenant.TenantNotFound | SqlError>
   readonly getWebhook: (tenantId: string) => Effect.Effect<Webhook | null, SqlError>
   readonly removeWebhook: (tenantId: string) => Effect.Effect<boolean, SqlError>
   /**
@@ -222,7 +222,7 @@ export class Outbox extends Context.Service<Outbox, OutboxService>()("@tally/sto
           tenantId,
           Effect.gen(function*() {
             const [tenant] = yield* sql`SELECT 1 FROM tally.tenants WHERE id = ${tenantId}`
-            if (tenant === undefined) return yield* notFound(tenantId)
+            if (tenant === undefined) return yield* Tenant.notFound(tenantId)
             return yield* sql<{ tenant_id: string; url: string; secret: string; updated_at: Date }>`
               INSERT INTO tally.tenant_webhooks (tenant_id, url, secret)
               VALUES (${tenantId}, ${webhook.url}, ${webhook.secret})

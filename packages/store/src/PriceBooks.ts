@@ -9,7 +9,7 @@
  * snapshots it introduces, in one transaction of the tenant's scope.
  */
 import * as PgTypes from "@effect/sql-pg/PgTypes"
-import { Money } from "@tally/core"
+import { Money, Tenant } from "@tally/core"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -18,7 +18,6 @@ import * as Schema from "effect/Schema"
 import type { SqlError } from "effect/sql/SqlError"
 import { Database } from "./Database.ts"
 import { PricingSnapshots, type SnapshotInput } from "./PricingSnapshots.ts"
-import { notFound, type TenantNotFound } from "./Tenants.ts"
 
 /** Where an override or multiplier applies inside the tenant; nothing named is the whole tenant. */
 export interface ScopeSelector {
@@ -217,7 +216,7 @@ export interface PriceBooksService {
     tenantId: string,
     input: DefinitionInput,
     snapshots: ReadonlyArray<SnapshotInput>
-  ) => Effect.Effect<StoredDefinition, DefinitionExists | TenantNotFound | SqlError>
+  ) => Effect.Effect<StoredDefinition, DefinitionExists | Tenant.TenantNotFound | SqlError>
   /** Changes a custom definition: `change` sees the locked current row and returns the new one. */
   readonly updateDefinition: <E>(
     tenantId: string,
@@ -230,7 +229,7 @@ export interface PriceBooksService {
     scope: ScopeSelector | undefined,
     definitionId: string,
     change: (current: StoredOverride | undefined) => Effect.Effect<Change<OverrideInput>, E>
-  ) => Effect.Effect<StoredOverride, E | TenantNotFound | SqlError>
+  ) => Effect.Effect<StoredOverride, E | Tenant.TenantNotFound | SqlError>
   /** Removes an override; false when there was none. */
   readonly removeOverride: (
     tenantId: string,
@@ -240,7 +239,7 @@ export interface PriceBooksService {
   readonly addMultiplier: (
     tenantId: string,
     input: MultiplierInput
-  ) => Effect.Effect<StoredMultiplier, InvalidPriceBookEntry | TenantNotFound | SqlError>
+  ) => Effect.Effect<StoredMultiplier, InvalidPriceBookEntry | Tenant.TenantNotFound | SqlError>
   readonly removeMultiplier: (
     tenantId: string,
     multiplierId: string
@@ -259,7 +258,7 @@ export class PriceBooks extends Context.Service<PriceBooks, PriceBooksService>()
       const bump = (tenantId: string) =>
         Effect.gen(function*() {
           const exists = yield* sql`SELECT 1 FROM tally.tenants WHERE id = ${tenantId}`
-          if (exists.length === 0) return yield* notFound(tenantId)
+          if (exists.length === 0) return yield* Tenant.notFound(tenantId)
           yield* sql`INSERT INTO tally.price_book_versions AS v (tenant_id, version) VALUES (${tenantId}, 1)
             ON CONFLICT (tenant_id) DO UPDATE SET version = v.version + 1, updated_at = now()`
         })

@@ -10,7 +10,7 @@
  * dead letters in the same transaction, and so do the events the caller refused before they
  * became calls (`insertBatch`'s `refused`); the rest of the batch lands.
  */
-import { UsageRecord } from "@tally/core"
+import { Tenant, UsageRecord } from "@tally/core"
 import * as PgTypes from "@effect/sql-pg/PgTypes"
 import * as Context from "effect/Context"
 import type * as DateTime from "effect/DateTime"
@@ -24,7 +24,6 @@ import { type DeadLetterInput, DeadLetters } from "./DeadLetters.ts"
 import * as LedgerRow from "./internal/LedgerRow.ts"
 import * as RollupSql from "./internal/RollupSql.ts"
 import * as CheckedRecord from "./internal/CheckedRecord.ts"
-import { notFound, type TenantNotFound } from "./Tenants.ts"
 
 export type ItemResult =
   | { readonly status: "inserted"; readonly requestId: string }
@@ -127,7 +126,7 @@ export interface UsageLedgerService {
     tenantId: string,
     calls: ReadonlyArray<UsageRecord.UsageRecord>,
     refused?: ReadonlyArray<DeadLetterInput>
-  ) => Effect.Effect<BatchResult, TenantNotFound | SqlError>
+  ) => Effect.Effect<BatchResult, Tenant.TenantNotFound | SqlError>
   /** The recorded call with this request id, if any. */
   readonly get: (tenantId: string, requestId: string) => Effect.Effect<Option.Option<RecordedCall>, SqlError>
 }
@@ -170,7 +169,7 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
             const [found] = yield* sql<{ found: boolean }>`SELECT
                 pg_advisory_xact_lock_shared(hashtextextended(${`tally.rollups:${tenantId}`}, 0)) IS NULL AS locked,
                 EXISTS (SELECT 1 FROM tally.tenants WHERE id = ${tenantId}) AS found`
-            if (found?.found !== true) return yield* notFound(tenantId)
+            if (found?.found !== true) return yield* Tenant.notFound(tenantId)
 
             const inserted = new Set<string>()
             if (candidates.length > 0) {

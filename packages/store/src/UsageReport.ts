@@ -18,7 +18,7 @@
  *   cut from UTC hours).
  * The parts never overlap, so sums are the ledger's sums.
  */
-import { Money, UsageQuery } from "@tally/core"
+import { Money, type Tenant, UsageQuery } from "@tally/core"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -29,7 +29,7 @@ import { ledgerColumn, Params } from "./internal/LedgerQuery.ts"
 import * as LedgerRow from "./internal/LedgerRow.ts"
 import * as RollupSql from "./internal/RollupSql.ts"
 import * as TimeZones from "./internal/TimeZones.ts"
-import { type TenantNotFound, Tenants } from "./Tenants.ts"
+import { Tenants } from "./Tenants.ts"
 
 type Query = UsageQuery.UsageQuery
 type Dimension = UsageQuery.Dimension
@@ -321,7 +321,7 @@ export interface UsageReportService {
   readonly usage: (
     tenantId: string,
     query: Query
-  ) => Effect.Effect<UsageQuery.UsageReport, UsageQuery.InvalidQuery | TenantNotFound | SqlError>
+  ) => Effect.Effect<UsageQuery.UsageReport, UsageQuery.InvalidQuery | Tenant.TenantNotFound | SqlError>
 }
 
 export class UsageReport extends Context.Service<UsageReport, UsageReportService>()("@tally/store/UsageReport") {

@@ -192,7 +192,7 @@ describe.each(targets)("UsageLedger on $name", (target) => {
         assert.include(yield* totals(tenantId), { ledgerRows: 1, requestIds: 1, rollupRequests: 1, deadLetters: 5 })
       }))
 
-    it.effect("events refused before they became calls are dead-lettered in the batch's transaction, after its own", () =>
+    it.effect("events refused before they became calls are dead-lettered in the batch's transaction", () =>
       Effect.gen(function*() {
         const ledger = yield* UsageLedger
         const deadLetters = yield* DeadLetters
@@ -206,8 +206,9 @@ describe.each(targets)("UsageLedger on $name", (target) => {
         assert.deepStrictEqual(statuses(result), ["inserted", "rejected"], "refused events have no result")
         assert.strictEqual(result.rejected, 1)
         const letters = yield* deadLetters.list(tenantId)
-        assert.deepStrictEqual(letters.map((l) => [l.source, l.requestId]).at(-1), ["usage-batch", "bad"], "the batch's own come first")
-        assert.sameDeepMembers(letters.slice(0, 2).map((l) => [l.source, l.requestId, l.field]), [
+        // One transaction: PGlite's clock can give the statements the same instant, so no order is asserted.
+        assert.sameDeepMembers(letters.map((l) => [l.source, l.requestId, l.field]), [
+          ["usage-batch", "bad", "total"],
           ["ingest", "early-1", "usage"],
           ["ingest", null, "provider"]
         ])

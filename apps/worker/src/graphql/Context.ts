@@ -6,9 +6,10 @@
  * Every read and write goes through the store's services, which open the tenant's scope
  * (`Database.withTenant`): row-level security decides what the key's tenant can see.
  */
+import type { ApiKey } from "@tally/core"
 import type { Catalog } from "@tally/catalog"
 import type { Budgets, Chargeback, Enforcement, TenantPricing } from "@tally/engine"
-import type { ApiKeys, Database, Store } from "@tally/store"
+import type { Database, Store } from "@tally/store"
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -31,7 +32,7 @@ export type Runner = <A, E>(effect: Effect.Effect<A, E, Services>) => Promise<A>
 
 export interface GraphqlContext {
   readonly tenantId: string
-  readonly key: ApiKeys.VerifiedKey
+  readonly key: ApiKey.VerifiedKey
   readonly run: Runner
   /** How often subscriptions look for changes, in milliseconds, unless they say. */
   readonly pollMillis: number

@@ -7,8 +7,8 @@
  * (`Forbidden` results). Subscriptions are served as server-sent events (`Accept:
  * text/event-stream`). GraphiQL is served at GET /graphql to browsers when enabled.
  */
-import type { ApiKeys } from "@tally/store"
-import { ApiKeys as ApiKeyStore } from "@tally/store"
+import type { ApiKey } from "@tally/core"
+import { ApiKeys } from "@tally/store"
 import { createGraphQLError, createYoga, type YogaServerInstance } from "graphql-yoga"
 import { type GraphqlContext, type Runner } from "./Context.ts"
 import { schema } from "./schema/index.ts"
@@ -43,9 +43,9 @@ export const makeYoga = (options: YogaOptions): YogaServerInstance<Record<string
       const secret = bearer.exec(header)?.[1]
       if (secret === undefined) throw unauthenticated("the Authorization header must read Bearer <key>")
       const run = options.runner(request.signal)
-      let key: ApiKeys.VerifiedKey
+      let key: ApiKey.VerifiedKey
       try {
-        key = await run(ApiKeyStore.ApiKeys.use((keys) => keys.verify(secret)))
+        key = await run(ApiKeys.ApiKeys.use((keys) => keys.verify(secret)))
       } catch (error) {
         if ((error as { readonly _tag?: unknown })._tag === "ApiKeyRejected") throw unauthenticated("the API key is not valid (unknown or revoked)")
         throw createGraphQLError("the database is unavailable; retry later", {

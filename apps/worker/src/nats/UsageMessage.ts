@@ -6,7 +6,7 @@
  * Only the message's framing is checked here. Each event is decoded by the ingest pipeline, which
  * rejects a bad event on its own (dead-lettered with its reason) and keeps the rest of the batch.
  */
-import { Tenants } from "@tally/store"
+import { Tenant } from "@tally/core"
 import * as Predicate from "effect/Predicate"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
@@ -17,7 +17,7 @@ export class MessageRejected extends Schema.TaggedError<MessageRejected>()("Mess
   message: Schema.String
 }) {}
 
-const isTenantId = Schema.is(Tenants.TenantId)
+const isTenantId = Schema.is(Tenant.TenantId)
 
 /**
  * The tenant a subject names: everything after `<prefix>.`. Tenant ids may contain `.`, which

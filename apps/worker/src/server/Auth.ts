@@ -3,6 +3,7 @@
  * the route needs. Unknown, malformed and revoked keys are answered alike (401), so a caller
  * learns nothing about which keys exist.
  */
+import type { ApiKey } from "@tally/core"
 import { ApiKeys } from "@tally/store"
 import * as Effect from "effect/Effect"
 import type * as HttpServerRequest from "effect/http/HttpServerRequest"
@@ -13,8 +14,8 @@ const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i
 /** The verified key of the request, which must hold `scope`. */
 export const authenticate = Effect.fnUntraced(function*(
   request: HttpServerRequest.HttpServerRequest,
-  scope: ApiKeys.Scope
-): Effect.fn.Return<ApiKeys.VerifiedKey, ApiError.ApiError, ApiKeys.ApiKeys> {
+  scope: ApiKey.Scope
+): Effect.fn.Return<ApiKey.VerifiedKey, ApiError.ApiError, ApiKeys.ApiKeys> {
   const header = request.headers["authorization"]
   if (header === undefined || header === "") {
     return yield* ApiError.make("unauthorized", "missing API key: send the header Authorization: Bearer <key>")

@@ -3,8 +3,8 @@
  * the API key's tenant and default labels apply, the outcome is counted in the metrics, and a
  * batch the database did not commit becomes a 503 the client retries.
  */
+import type { ApiKey } from "@tally/core"
 import { IngestPipeline, type Ingest } from "@tally/engine"
-import type { ApiKeys } from "@tally/store"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as ApiError from "./ApiError.ts"
@@ -13,7 +13,7 @@ import { Metrics } from "./Metrics.ts"
 const empty: Ingest.IngestResult = { items: [], inserted: 0, duplicates: 0, conflicts: 0, rejected: 0 }
 
 export const submit = Effect.fnUntraced(function*(
-  key: ApiKeys.VerifiedKey,
+  key: ApiKey.VerifiedKey,
   events: ReadonlyArray<unknown>
 ): Effect.fn.Return<Ingest.IngestResult, ApiError.ApiError, IngestPipeline | Metrics> {
   if (events.length === 0) return empty

@@ -14,7 +14,7 @@
  * stale. The maths is core's (`CostAllocation`); the computation is `Compute.ts`, the run and its
  * stored form `Run.ts`; the store's `ChargebackRuns` and `ChargebackLedger` read and write.
  */
-import { CostAllocation } from "@tally/core"
+import { CostAllocation, type Tenant } from "@tally/core"
 import { ChargebackLedger, ChargebackRuns, Database, Tenants } from "@tally/store"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
@@ -63,12 +63,12 @@ export interface ChargebackService {
   readonly showback: (
     tenantId: string,
     input: CostAllocation.Input.RunInput
-  ) => Effect.Effect<Run.Computation, InvalidChargeback | Tenants.TenantNotFound | SqlError>
+  ) => Effect.Effect<Run.Computation, InvalidChargeback | Tenant.TenantNotFound | SqlError>
   /** Computes and stores a draft run. */
   readonly run: (
     tenantId: string,
     input: CostAllocation.Input.RunInput & { readonly createdBy?: string | undefined }
-  ) => Effect.Effect<Run.Run, InvalidChargeback | PeriodFinalized | Tenants.TenantNotFound | SqlError>
+  ) => Effect.Effect<Run.Run, InvalidChargeback | PeriodFinalized | Tenant.TenantNotFound | SqlError>
   /** Makes a draft final: from then on neither it nor its lines can change (the database enforces it). */
   readonly finalize: (
     tenantId: string,
@@ -93,7 +93,7 @@ export interface ChargebackService {
     query: UsageQuery
   ) => Effect.Effect<
     { readonly unpriced: number; readonly csv: Stream.Stream<string, SqlError> },
-    InvalidChargeback | Tenants.TenantNotFound | SqlError
+    InvalidChargeback | Tenant.TenantNotFound | SqlError
   >
 }
 

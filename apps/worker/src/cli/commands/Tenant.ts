@@ -13,7 +13,8 @@
  * The embedded database (PGlite) is one process's: run these while `tally serve` on the same
  * data directory is stopped, or point both at PostgreSQL.
  */
-import type { UsageRecord } from "@tally/core"
+import type { ApiKey} from "@tally/core";
+import { type Tenant, type UsageRecord } from "@tally/core"
 import { ApiKeys, Store, Tenants } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -23,13 +24,13 @@ import { databaseFlags, type DatabaseFlags, type Failure, invalid, requireTenant
 import { type CliError as CliErrorType, invalidInput } from "../CliError.ts"
 
 /** Every scope; a tenant's first key gets all of them. */
-export const allScopes: ReadonlyArray<ApiKeys.Scope> = ["ingest", "read", "admin"]
+export const allScopes: ReadonlyArray<ApiKey.Scope> = ["ingest", "read", "admin"]
 
 /** Runs `effect` over the store of the configured database. */
 const withStore = <A>(command: string, values: DatabaseFlags, effect: Effect.Effect<A, Failure, Store.Services>) =>
   withDatabase(command, values, Store.layerWith, effect)
 
-const tenantJson = (tenant: Tenants.Tenant) => ({
+const tenantJson = (tenant: Tenant.Tenant) => ({
   tenantId: tenant.id,
   name: tenant.name,
   currency: tenant.currency,
@@ -38,7 +39,7 @@ const tenantJson = (tenant: Tenants.Tenant) => ({
   createdAt: DateTime.formatIso(tenant.createdAt)
 })
 
-const keyJson = (key: ApiKeys.ApiKey) => ({
+const keyJson = (key: ApiKey.ApiKey) => ({
   apiKeyId: key.id,
   tenantId: key.tenantId,
   name: key.name,
@@ -50,7 +51,7 @@ const keyJson = (key: ApiKeys.ApiKey) => ({
 })
 
 /** Creates a tenant and its first key (all scopes); the secret is in the result, once. */
-export const createTenantWithKey = (input: Tenants.CreateTenant) =>
+export const createTenantWithKey = (input: Tenant.CreateTenant) =>
   Effect.gen(function*() {
     const tenant = yield* (yield* Tenants.Tenants).create(input)
     const created = yield* (yield* ApiKeys.ApiKeys).create(tenant.id, { name: "default", scopes: allScopes })
@@ -111,12 +112,12 @@ const parseLabels = (command: string, raw: ReadonlyArray<string>): Effect.Effect
   return Effect.succeed(labels)
 }
 
-const parseScopes = (command: string, raw: string): Effect.Effect<ReadonlyArray<ApiKeys.Scope>, CliErrorType> => {
+const parseScopes = (command: string, raw: string): Effect.Effect<ReadonlyArray<ApiKey.Scope>, CliErrorType> => {
   const scopes = raw.split(",").map((s) => s.trim()).filter((s) => s !== "")
   const unknown = scopes.filter((s) => !(allScopes as ReadonlyArray<string>).includes(s))
   return unknown.length > 0 || scopes.length === 0
     ? Effect.fail(invalidInput(`${command}: --scopes must list one or more of ${allScopes.join(", ")}, comma-separated; got "${raw}"`))
-    : Effect.succeed([...new Set(scopes)] as ReadonlyArray<ApiKeys.Scope>)
+    : Effect.succeed([...new Set(scopes)] as ReadonlyArray<ApiKey.Scope>)
 }
 
 const apikeyCreate = (args: ReadonlyArray<string>) =>

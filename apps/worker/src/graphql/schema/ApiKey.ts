@@ -2,7 +2,7 @@
  * API keys of the tenant: listed, issued (the secret is shown once, in the answer) and revoked by
  * admin keys. Keys of other tenants read as not found.
  */
-import type { UsageRecord } from "@tally/core"
+import type { ApiKey, UsageRecord } from "@tally/core"
 import { ApiKeys } from "@tally/store"
 import * as Redacted from "effect/Redacted"
 import { builder, changeErrors, readErrors } from "../builder.ts"
@@ -17,7 +17,7 @@ const ScopeEnum = builder.enumType("ApiKeyScope", {
   } as const
 })
 
-const ApiKeyRef = builder.objectRef<ApiKeys.ApiKey>("ApiKey").implement({
+const ApiKeyRef = builder.objectRef<ApiKey.ApiKey>("ApiKey").implement({
   fields: (t) => ({
     id: t.exposeID("id"),
     name: t.exposeString("name"),
@@ -29,7 +29,7 @@ const ApiKeyRef = builder.objectRef<ApiKeys.ApiKey>("ApiKey").implement({
   })
 })
 
-const IssuedKeyRef = builder.objectRef<{ readonly key: ApiKeys.ApiKey; readonly secret: string }>("IssuedApiKey").implement({
+const IssuedKeyRef = builder.objectRef<{ readonly key: ApiKey.ApiKey; readonly secret: string }>("IssuedApiKey").implement({
   fields: (t) => ({
     key: t.field({ type: ApiKeyRef, resolve: (i) => i.key }),
     secret: t.exposeString("secret", { description: "Shown this once; only its hash is kept." })

@@ -1,9 +1,10 @@
 /** `viewer`: who the API key is: its tenant (currency, time zone) and its own id and scopes. */
+import type { Tenant } from "@tally/core"
 import { Tenants } from "@tally/store"
 import { builder, readErrors } from "../builder.ts"
 import type { GraphqlContext } from "../Context.ts"
 
-const TenantRef = builder.objectRef<Tenants.Tenant>("Tenant").implement({
+const TenantRef = builder.objectRef<Tenant.Tenant>("Tenant").implement({
   fields: (t) => ({
     id: t.exposeID("id"),
     name: t.exposeString("name"),

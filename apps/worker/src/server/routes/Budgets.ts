@@ -19,9 +19,10 @@
  * the field), `not_found` (404, unknown reservation or budget), `reservation_closed` (409),
  * `budget_archived` (409).
  */
+import type { ApiKey} from "@tally/core";
 import { Budget } from "@tally/core"
 import { Budgets, BudgetJobs, Enforcement, WebhookDelivery } from "@tally/engine"
-import { type ApiKeys, Outbox } from "@tally/store"
+import { Outbox } from "@tally/store"
 import * as Effect from "effect/Effect"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as HttpRouter from "effect/http/HttpRouter"
@@ -52,7 +53,7 @@ const jsonBody = Effect.gen(function*() {
   return yield* Effect.fromResult(RequestBody.parseJson(text))
 })
 
-const authenticated = (scope: ApiKeys.Scope) =>
+const authenticated = (scope: ApiKey.Scope) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     return yield* Auth.authenticate(request, scope)
@@ -60,7 +61,7 @@ const authenticated = (scope: ApiKeys.Scope) =>
 
 /** The call's labels: the key's defaults under the body's, and the key's own id. */
 const callLabels = (
-  key: ApiKeys.VerifiedKey,
+  key: ApiKey.VerifiedKey,
   labels: typeof Enforcement.RequestLabels.Type | undefined
 ): Budget.CallScope => ({
   project: key.defaultLabels.project,
