@@ -10,9 +10,9 @@
  * HTTP routes answer through `respond`; GraphQL resolvers' failures go through `toGraphql`
  * (see `graphql/Context.ts`).
  */
-import type { ApiKey, Budget, CostAllocation, Reservation, Tenant, UsageQuery } from "@tally/core"
+import type { ApiKey, Budget, CostAllocation, Reservation, Tenant, TenantPriceBook, UsageQuery } from "@tally/core"
 import type { Chargeback, Enforcement, Reconcile, TenantPricing } from "@tally/engine"
-import type { Outbox, PriceBooks } from "@tally/store"
+import type { Outbox } from "@tally/store"
 import * as Effect from "effect/Effect"
 import type * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Schema from "effect/Schema"
@@ -38,10 +38,10 @@ export type ServiceError =
   | Budget.BudgetArchived
   | Budget.InvalidBudget
   | Reservation.ReservationNotFound
-  | PriceBooks.DefinitionExists
-  | PriceBooks.CustomDefinitionNotFound
-  | PriceBooks.MultiplierNotFound
-  | PriceBooks.InvalidPriceBookEntry
+  | TenantPriceBook.DefinitionExists
+  | TenantPriceBook.CustomDefinitionNotFound
+  | TenantPriceBook.MultiplierNotFound
+  | TenantPriceBook.InvalidPriceBookEntry
   | Outbox.InvalidWebhook
   | UsageQuery.InvalidQuery
   | Enforcement.InvalidEnforcementRequest

@@ -10,7 +10,7 @@
  * loader; a change reaches pricing within `bookTtl`, when the loader sees the version move.
  */
 import { Catalog, Clone, MatchRule, ModelDefinition, PriceBook } from "@tally/catalog"
-import { FieldError, Money, PricingSnapshot, type Tenant } from "@tally/core"
+import { FieldError, Money, PricingSnapshot, type Tenant, TenantPriceBook } from "@tally/core"
 import { PriceBooks, Tenants } from "@tally/store"
 import { Cache, Clock, Context, DateTime, Duration, Effect, Exit, Layer, Result, Schema } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
@@ -37,8 +37,8 @@ const invalid = (field: string, message: string) => new InvalidPricing({ field, 
 
 export const tenantLayerId = (tenantId: string) => `tenant:${tenantId}`
 
-const scopeOf = (tenantId: string, selector: PriceBooks.ScopeSelector): PriceBook.Scope => {
-  const normal = PriceBooks.normalizeScope(selector)
+const scopeOf = (tenantId: string, selector: TenantPriceBook.ScopeSelector): PriceBook.Scope => {
+  const normal = TenantPriceBook.normalizeScope(selector)
   return {
     tenant: tenantId,
     ...(normal.project === undefined ? {} : { project: normal.project }),
@@ -50,7 +50,7 @@ const scopeOf = (tenantId: string, selector: PriceBooks.ScopeSelector): PriceBoo
 const decodeOverride = Schema.decodeUnknownResult(PriceBook.Override, { onExcessProperty: "error" })
 const decodeMultiplier = Schema.decodeUnknownResult(PriceBook.Multiplier, { onExcessProperty: "error" })
 
-const multiplierJson = (m: PriceBooks.StoredMultiplier) => ({
+const multiplierJson = (m: TenantPriceBook.StoredMultiplier) => ({
   factor: Money.format(m.factor),
   reason: m.reason,
   ...(m.providers === null ? {} : { providers: m.providers }),
@@ -64,7 +64,7 @@ const multiplierJson = (m: PriceBooks.StoredMultiplier) => ({
  */
 export const layersOf = (
   tenantId: string,
-  stored: PriceBooks.StoredPriceBook,
+  stored: TenantPriceBook.StoredPriceBook,
   options: { readonly builtinCatalog: boolean }
 ): Result.Result<ReadonlyArray<PriceBook.PriceBookLayer>, PriceBook.CatalogInvalid> => {
   const problems: Array<string> = []
@@ -74,9 +74,9 @@ export const layersOf = (
     if (Result.isFailure(decoded)) problems.push(`definition ${d.id}: ${decoded.failure.message}`)
     else definitions.push(decoded.success)
   }
-  const byScope = new Map<string, { scope: PriceBooks.ScopeSelector; overrides: Array<PriceBook.Override>; multipliers: Array<PriceBook.Multiplier> }>()
-  const entry = (selector: PriceBooks.ScopeSelector) => {
-    const key = PriceBooks.scopeKey(selector)
+  const byScope = new Map<string, { scope: TenantPriceBook.ScopeSelector; overrides: Array<PriceBook.Override>; multipliers: Array<PriceBook.Multiplier> }>()
+  const entry = (selector: TenantPriceBook.ScopeSelector) => {
+    const key = TenantPriceBook.scopeKey(selector)
     let found = byScope.get(key)
     if (found === undefined) {
       found = { scope: selector, overrides: [], multipliers: [] }
@@ -118,13 +118,13 @@ export const layersOf = (
 export const bookOf = (
   base: PriceBook.PriceBook,
   tenantId: string,
-  stored: PriceBooks.StoredPriceBook,
+  stored: TenantPriceBook.StoredPriceBook,
   options: { readonly builtinCatalog: boolean }
 ): Result.Result<PriceBook.PriceBook, PriceBook.CatalogInvalid> =>
   Result.flatMap(layersOf(tenantId, stored, options), (layers) =>
     layers.length === 0 ? Result.succeed(base) : PriceBook.make({ builtIn: base.builtIn, layers: [...base.layers, ...layers] }))
 
-export const emptyPriceBook: PriceBooks.StoredPriceBook = { version: 0, definitions: [], overrides: [], multipliers: [] }
+export const emptyPriceBook: TenantPriceBook.StoredPriceBook = { version: 0, definitions: [], overrides: [], multipliers: [] }
 
 export interface BookLoader {
   /** The tenant's price book, built once per change of its settings or price book. */
@@ -217,13 +217,13 @@ export interface UpdateDefinitionInput {
 
 export interface OverrideInput {
   readonly definitionId: string
-  readonly scope?: PriceBooks.ScopeSelector | undefined
+  readonly scope?: TenantPriceBook.ScopeSelector | undefined
   readonly price: PriceInput
   readonly reason?: string | undefined
 }
 
 export interface MultiplierInput {
-  readonly scope?: PriceBooks.ScopeSelector | undefined
+  readonly scope?: TenantPriceBook.ScopeSelector | undefined
   readonly factor: string
   readonly reason: string
   readonly providers?: ReadonlyArray<string> | undefined
@@ -321,7 +321,7 @@ const reprice = (definition: ModelDefinition.ModelDefinition, price: PriceInput)
 const snapshotsOf = (definitionId: string, history: ReadonlyArray<ModelDefinition.HistoryEntry>) =>
   history.map((entry) => ({ snapshot: entry.snapshot, definitionId }))
 
-const storedInput = (definition: ModelDefinition.ModelDefinition): PriceBooks.DefinitionInput => ({
+const storedInput = (definition: ModelDefinition.ModelDefinition): TenantPriceBook.DefinitionInput => ({
   id: definition.id,
   provider: definition.provider,
   modelKey: definition.modelKey,
@@ -335,44 +335,44 @@ const storedInput = (definition: ModelDefinition.ModelDefinition): PriceBooks.De
 
 export interface PriceBookView {
   readonly book: PriceBook.PriceBook
-  readonly stored: PriceBooks.StoredPriceBook
+  readonly stored: TenantPriceBook.StoredPriceBook
 }
 
 export interface TenantPricingService {
   /** The tenant's price book (cached; see `bookTtl`). */
   readonly book: (tenantId: string) => Effect.Effect<PriceBook.PriceBook, Tenant.TenantNotFound | SqlError | PriceBook.CatalogInvalid>
   /** What the tenant stored: custom definitions, overrides, multipliers. */
-  readonly stored: (tenantId: string) => Effect.Effect<PriceBooks.StoredPriceBook, SqlError>
+  readonly stored: (tenantId: string) => Effect.Effect<TenantPriceBook.StoredPriceBook, SqlError>
   readonly createDefinition: (
     tenantId: string,
     input: CreateDefinitionInput
-  ) => Effect.Effect<ModelDefinition.ModelDefinition, InvalidPricing | PriceBooks.DefinitionExists | Tenant.TenantNotFound | SqlError | PriceBook.CatalogInvalid>
+  ) => Effect.Effect<ModelDefinition.ModelDefinition, InvalidPricing | TenantPriceBook.DefinitionExists | Tenant.TenantNotFound | SqlError | PriceBook.CatalogInvalid>
   /** A custom copy of any definition the tenant sees (built-in or its own), optionally repriced. */
   readonly cloneDefinition: (
     tenantId: string,
     input: CloneDefinitionInput
-  ) => Effect.Effect<ModelDefinition.ModelDefinition, InvalidPricing | DefinitionNotFound | PriceBooks.DefinitionExists | Tenant.TenantNotFound | SqlError | PriceBook.CatalogInvalid>
+  ) => Effect.Effect<ModelDefinition.ModelDefinition, InvalidPricing | DefinitionNotFound | TenantPriceBook.DefinitionExists | Tenant.TenantNotFound | SqlError | PriceBook.CatalogInvalid>
   readonly updateDefinition: (
     tenantId: string,
     input: UpdateDefinitionInput
-  ) => Effect.Effect<ModelDefinition.ModelDefinition, InvalidPricing | PriceBooks.CustomDefinitionNotFound | SqlError>
+  ) => Effect.Effect<ModelDefinition.ModelDefinition, InvalidPricing | TenantPriceBook.CustomDefinitionNotFound | SqlError>
   /** Reprices a definition within a scope (built-in ones included), as a new version of its history there. */
   readonly setOverride: (
     tenantId: string,
     input: OverrideInput
-  ) => Effect.Effect<PriceBooks.StoredOverride, InvalidPricing | DefinitionNotFound | Tenant.TenantNotFound | SqlError | PriceBook.CatalogInvalid>
+  ) => Effect.Effect<TenantPriceBook.StoredOverride, InvalidPricing | DefinitionNotFound | Tenant.TenantNotFound | SqlError | PriceBook.CatalogInvalid>
   readonly removeOverride: (
     tenantId: string,
-    input: { readonly definitionId: string; readonly scope?: PriceBooks.ScopeSelector | undefined }
+    input: { readonly definitionId: string; readonly scope?: TenantPriceBook.ScopeSelector | undefined }
   ) => Effect.Effect<boolean, SqlError>
   readonly addMultiplier: (
     tenantId: string,
     input: MultiplierInput
-  ) => Effect.Effect<PriceBooks.StoredMultiplier, InvalidPricing | PriceBooks.InvalidPriceBookEntry | Tenant.TenantNotFound | SqlError>
+  ) => Effect.Effect<TenantPriceBook.StoredMultiplier, InvalidPricing | TenantPriceBook.InvalidPriceBookEntry | Tenant.TenantNotFound | SqlError>
   readonly removeMultiplier: (
     tenantId: string,
     multiplierId: string
-  ) => Effect.Effect<PriceBooks.StoredMultiplier, PriceBooks.MultiplierNotFound | SqlError>
+  ) => Effect.Effect<TenantPriceBook.StoredMultiplier, TenantPriceBook.MultiplierNotFound | SqlError>
 }
 
 export class TenantPricing extends Context.Service<TenantPricing, TenantPricingService>()("@tally/engine/TenantPricing") {
@@ -388,7 +388,7 @@ export class TenantPricing extends Context.Service<TenantPricing, TenantPricingS
         Effect.ensuring(effect, loader.invalidate(tenantId))
 
       /** The book the tenant would have with `stored` changed by `patch`: checks ids and overrides. */
-      const checkBook = (tenantId: string, patch: (stored: PriceBooks.StoredPriceBook) => PriceBooks.StoredPriceBook) =>
+      const checkBook = (tenantId: string, patch: (stored: TenantPriceBook.StoredPriceBook) => TenantPriceBook.StoredPriceBook) =>
         Effect.gen(function*() {
           const tenant = yield* tenants.get(tenantId)
           const stored = patch(yield* store.load(tenantId))
@@ -397,7 +397,7 @@ export class TenantPricing extends Context.Service<TenantPricing, TenantPricingS
           return result.success
         })
 
-      const visible = (tenantId: string, definitionId: string, scope?: PriceBooks.ScopeSelector) =>
+      const visible = (tenantId: string, definitionId: string, scope?: TenantPriceBook.ScopeSelector) =>
         Effect.gen(function*() {
           const book = yield* loader.get(tenantId)
           const effective = PriceBook.view(book, scopeOf(tenantId, scope ?? {})).byId.get(definitionId)
@@ -413,7 +413,7 @@ export class TenantPricing extends Context.Service<TenantPricing, TenantPricingS
       const saveNew = (tenantId: string, definition: ModelDefinition.ModelDefinition) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
-          const probe: PriceBooks.StoredDefinition = {
+          const probe: TenantPriceBook.StoredDefinition = {
             ...storedInput(definition),
             displayName: definition.displayName ?? null,
             createdAt: DateTime.makeUnsafe(now),
@@ -487,7 +487,7 @@ export class TenantPricing extends Context.Service<TenantPricing, TenantPricingS
       })
 
       const setOverride = Effect.fn("TenantPricing.setOverride")(function*(tenantId: string, input: OverrideInput) {
-        const scope = PriceBooks.normalizeScope(input.scope)
+        const scope = TenantPriceBook.normalizeScope(input.scope)
         const target = yield* visible(tenantId, input.definitionId, scope)
         // A second change in the same scope builds on the first: the scope's own override is the
         // history it sees now; otherwise what broader scopes or the definition give it.
@@ -511,7 +511,7 @@ export class TenantPricing extends Context.Service<TenantPricing, TenantPricingS
 
       const removeOverride = Effect.fn("TenantPricing.removeOverride")(function*(
         tenantId: string,
-        input: { readonly definitionId: string; readonly scope?: PriceBooks.ScopeSelector | undefined }
+        input: { readonly definitionId: string; readonly scope?: TenantPriceBook.ScopeSelector | undefined }
       ) {
         return yield* changed(tenantId, store.removeOverride(tenantId, input.scope, input.definitionId))
       })

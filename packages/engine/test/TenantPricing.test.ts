@@ -1,7 +1,6 @@
 import { assert, describe, it as plainIt, layer } from "@effect/vitest"
 import { Catalog, PriceBook } from "@tally/catalog"
-import { Money, PricingSnapshot } from "@tally/core"
-import type { PriceBooks} from "@tally/store";
+import { Money, PricingSnapshot, type TenantPriceBook } from "@tally/core"
 import { Database, UsageLedger } from "@tally/store"
 import { DateTime, Effect, Layer, Option, Result } from "effect"
 import { Ingest } from "../src/Ingest.ts"
@@ -31,7 +30,7 @@ const event = (requestId: string, model: string, occurredAt: string, labels: Rec
 const recorded = (tenantId: string, requestId: string) =>
   Effect.map(UsageLedger.UsageLedger.use((ledger) => ledger.get(tenantId, requestId)), (o) => Option.getOrThrow(o).call)
 
-const stored = (version: number, parts: Partial<PriceBooks.StoredPriceBook>): PriceBooks.StoredPriceBook => ({
+const stored = (version: number, parts: Partial<TenantPriceBook.StoredPriceBook>): TenantPriceBook.StoredPriceBook => ({
   ...TenantPricing.emptyPriceBook,
   version,
   ...parts

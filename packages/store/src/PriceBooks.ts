@@ -9,126 +9,14 @@
  * snapshots it introduces, in one transaction of the tenant's scope.
  */
 import * as PgTypes from "@effect/sql-pg/PgTypes"
-import { Money, Tenant } from "@tally/core"
+import { Money, Tenant, TenantPriceBook } from "@tally/core"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
 import type { SqlError } from "effect/sql/SqlError"
 import { Database } from "./Database.ts"
 import { PricingSnapshots, type SnapshotInput } from "./PricingSnapshots.ts"
-
-/** Where an override or multiplier applies inside the tenant; nothing named is the whole tenant. */
-export interface ScopeSelector {
-  readonly project?: string | undefined
-  readonly team?: string | undefined
-  readonly apiKey?: string | undefined
-}
-
-const scopeKeys = ["apiKey", "project", "team"] as const
-
-export const normalizeScope = (scope: ScopeSelector | undefined): ScopeSelector => {
-  const out: { -readonly [K in keyof ScopeSelector]: string } = {}
-  for (const key of scopeKeys) {
-    const value = scope?.[key]
-    if (value !== undefined && value !== "") out[key] = value
-  }
-  return out
-}
-
-/** The scope's canonical key: "" for the whole tenant. */
-export const scopeKey = (scope: ScopeSelector | undefined): string => {
-  const normal = normalizeScope(scope)
-  return scopeKeys.filter((k) => normal[k] !== undefined).map((k) => `${k}=${encodeURIComponent(normal[k]!)}`).join("&")
-}
-
-export interface StoredDefinition {
-  readonly id: string
-  readonly provider: string
-  readonly modelKey: string
-  readonly displayName: string | null
-  /** The encoded model definition (catalog JSON), history included. */
-  readonly definition: unknown
-  readonly createdAt: DateTime.Utc
-  readonly updatedAt: DateTime.Utc
-}
-
-export interface DefinitionInput {
-  readonly id: string
-  readonly provider: string
-  readonly modelKey: string
-  readonly displayName?: string | null | undefined
-  /** The encoded match rule, also kept apart for people reading the table. */
-  readonly match: unknown
-  readonly definition: unknown
-}
-
-export interface StoredOverride {
-  readonly scope: ScopeSelector
-  readonly definitionId: string
-  /** The encoded price history that replaces the definition's within the scope. */
-  readonly history: unknown
-  readonly reason: string | null
-  readonly createdAt: DateTime.Utc
-  readonly updatedAt: DateTime.Utc
-}
-
-export interface OverrideInput {
-  readonly scope?: ScopeSelector | undefined
-  readonly definitionId: string
-  readonly history: unknown
-  readonly reason?: string | null | undefined
-}
-
-export interface StoredMultiplier {
-  readonly id: string
-  readonly scope: ScopeSelector
-  readonly factor: Money.Decimal
-  readonly reason: string
-  readonly providers: ReadonlyArray<string> | null
-  readonly definitionIds: ReadonlyArray<string> | null
-  /** An encoded match rule on model keys, or null. */
-  readonly models: unknown
-  readonly createdAt: DateTime.Utc
-}
-
-export interface MultiplierInput {
-  readonly scope?: ScopeSelector | undefined
-  readonly factor: Money.Decimal
-  readonly reason: string
-  readonly providers?: ReadonlyArray<string> | null | undefined
-  readonly definitionIds?: ReadonlyArray<string> | null | undefined
-  readonly models?: unknown
-}
-
-export interface StoredPriceBook {
-  /** 0 until the first change. */
-  readonly version: number
-  readonly definitions: ReadonlyArray<StoredDefinition>
-  readonly overrides: ReadonlyArray<StoredOverride>
-  readonly multipliers: ReadonlyArray<StoredMultiplier>
-}
-
-export class DefinitionExists extends Schema.TaggedError<DefinitionExists>()("DefinitionExists", {
-  definitionId: Schema.String,
-  message: Schema.String
-}) {}
-
-export class CustomDefinitionNotFound extends Schema.TaggedError<CustomDefinitionNotFound>()("CustomDefinitionNotFound", {
-  definitionId: Schema.String,
-  message: Schema.String
-}) {}
-
-export class MultiplierNotFound extends Schema.TaggedError<MultiplierNotFound>()("MultiplierNotFound", {
-  multiplierId: Schema.String,
-  message: Schema.String
-}) {}
-
-export class InvalidPriceBookEntry extends Schema.TaggedError<InvalidPriceBookEntry>()("InvalidPriceBookEntry", {
-  field: Schema.String,
-  message: Schema.String
-}) {}
 
 /** What a change computes from the current row: the row to write and the snapshots it cites. */
 export interface Change<A> {
@@ -147,7 +35,7 @@ interface DefinitionRow {
 }
 
 interface OverrideRow {
-  readonly scope: ScopeSelector
+  readonly scope: TenantPriceBook.ScopeSelector
   readonly definition_id: string
   readonly history: unknown
   readonly reason: string | null
@@ -157,7 +45,7 @@ interface OverrideRow {
 
 interface MultiplierRow {
   readonly id: string
-  readonly scope: ScopeSelector
+  readonly scope: TenantPriceBook.ScopeSelector
   readonly factor: string
   readonly reason: string
   readonly providers: ReadonlyArray<string> | null
@@ -166,7 +54,7 @@ interface MultiplierRow {
   readonly created_at: Date
 }
 
-const definitionOf = (row: DefinitionRow): StoredDefinition => ({
+const definitionOf = (row: DefinitionRow): TenantPriceBook.StoredDefinition => ({
   id: row.id,
   provider: row.provider,
   modelKey: row.model_key,
@@ -176,7 +64,7 @@ const definitionOf = (row: DefinitionRow): StoredDefinition => ({
   updatedAt: DateTime.fromDateUnsafe(row.updated_at)
 })
 
-const overrideOf = (row: OverrideRow): StoredOverride => ({
+const overrideOf = (row: OverrideRow): TenantPriceBook.StoredOverride => ({
   scope: row.scope,
   definitionId: row.definition_id,
   history: row.history,
@@ -185,7 +73,7 @@ const overrideOf = (row: OverrideRow): StoredOverride => ({
   updatedAt: DateTime.fromDateUnsafe(row.updated_at)
 })
 
-const multiplierOf = (row: MultiplierRow): StoredMultiplier => ({
+const multiplierOf = (row: MultiplierRow): TenantPriceBook.StoredMultiplier => ({
   id: row.id,
   scope: row.scope,
   factor: new Money.Decimal(row.factor),
@@ -204,46 +92,46 @@ const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export interface PriceBooksService {
   /** Everything of the tenant's price book, and its version. */
-  readonly load: (tenantId: string) => Effect.Effect<StoredPriceBook, SqlError>
+  readonly load: (tenantId: string) => Effect.Effect<TenantPriceBook.StoredPriceBook, SqlError>
   /** The version alone (0 before the first change): cheap enough to ask every few seconds. */
   readonly version: (tenantId: string) => Effect.Effect<number, SqlError>
   readonly getDefinition: (
     tenantId: string,
     definitionId: string
-  ) => Effect.Effect<StoredDefinition, CustomDefinitionNotFound | SqlError>
+  ) => Effect.Effect<TenantPriceBook.StoredDefinition, TenantPriceBook.CustomDefinitionNotFound | SqlError>
   /** Records a new custom definition; its id must be new in the tenant. */
   readonly createDefinition: (
     tenantId: string,
-    input: DefinitionInput,
+    input: TenantPriceBook.DefinitionInput,
     snapshots: ReadonlyArray<SnapshotInput>
-  ) => Effect.Effect<StoredDefinition, DefinitionExists | Tenant.TenantNotFound | SqlError>
+  ) => Effect.Effect<TenantPriceBook.StoredDefinition, TenantPriceBook.DefinitionExists | Tenant.TenantNotFound | SqlError>
   /** Changes a custom definition: `change` sees the locked current row and returns the new one. */
   readonly updateDefinition: <E>(
     tenantId: string,
     definitionId: string,
-    change: (current: StoredDefinition) => Effect.Effect<Change<DefinitionInput>, E>
-  ) => Effect.Effect<StoredDefinition, E | CustomDefinitionNotFound | SqlError>
+    change: (current: TenantPriceBook.StoredDefinition) => Effect.Effect<Change<TenantPriceBook.DefinitionInput>, E>
+  ) => Effect.Effect<TenantPriceBook.StoredDefinition, E | TenantPriceBook.CustomDefinitionNotFound | SqlError>
   /** Sets the override of a definition in a scope: `change` sees the current one (or undefined). */
   readonly setOverride: <E>(
     tenantId: string,
-    scope: ScopeSelector | undefined,
+    scope: TenantPriceBook.ScopeSelector | undefined,
     definitionId: string,
-    change: (current: StoredOverride | undefined) => Effect.Effect<Change<OverrideInput>, E>
-  ) => Effect.Effect<StoredOverride, E | Tenant.TenantNotFound | SqlError>
+    change: (current: TenantPriceBook.StoredOverride | undefined) => Effect.Effect<Change<TenantPriceBook.OverrideInput>, E>
+  ) => Effect.Effect<TenantPriceBook.StoredOverride, E | Tenant.TenantNotFound | SqlError>
   /** Removes an override; false when there was none. */
   readonly removeOverride: (
     tenantId: string,
-    scope: ScopeSelector | undefined,
+    scope: TenantPriceBook.ScopeSelector | undefined,
     definitionId: string
   ) => Effect.Effect<boolean, SqlError>
   readonly addMultiplier: (
     tenantId: string,
-    input: MultiplierInput
-  ) => Effect.Effect<StoredMultiplier, InvalidPriceBookEntry | Tenant.TenantNotFound | SqlError>
+    input: TenantPriceBook.MultiplierInput
+  ) => Effect.Effect<TenantPriceBook.StoredMultiplier, TenantPriceBook.InvalidPriceBookEntry | Tenant.TenantNotFound | SqlError>
   readonly removeMultiplier: (
     tenantId: string,
     multiplierId: string
-  ) => Effect.Effect<StoredMultiplier, MultiplierNotFound | SqlError>
+  ) => Effect.Effect<TenantPriceBook.StoredMultiplier, TenantPriceBook.MultiplierNotFound | SqlError>
 }
 
 export class PriceBooks extends Context.Service<PriceBooks, PriceBooksService>()("@tally/store/PriceBooks") {
@@ -283,7 +171,7 @@ export class PriceBooks extends Context.Service<PriceBooks, PriceBooksService>()
               definitions: definitions.map(definitionOf),
               overrides: overrides.map(overrideOf),
               multipliers: multipliers.map(multiplierOf)
-            } satisfies StoredPriceBook
+            } satisfies TenantPriceBook.StoredPriceBook
           })
         )
       })
@@ -295,7 +183,7 @@ export class PriceBooks extends Context.Service<PriceBooks, PriceBooksService>()
         ).pipe(Effect.map((rows) => Number(rows[0]?.version ?? 0)), Effect.withSpan("PriceBooks.version"))
 
       const definitionNotFound = (definitionId: string) =>
-        new CustomDefinitionNotFound({
+        new TenantPriceBook.CustomDefinitionNotFound({
           definitionId,
           message: `no custom model definition ${JSON.stringify(definitionId)} in this tenant`
         })
@@ -311,7 +199,7 @@ export class PriceBooks extends Context.Service<PriceBooks, PriceBooksService>()
 
       const createDefinition = Effect.fn("PriceBooks.createDefinition")(function*(
         tenantId: string,
-        input: DefinitionInput,
+        input: TenantPriceBook.DefinitionInput,
         snapshots: ReadonlyArray<SnapshotInput>
       ) {
         return yield* db.withTenant(
@@ -325,7 +213,7 @@ export class PriceBooks extends Context.Service<PriceBooks, PriceBooksService>()
               ON CONFLICT ON CONSTRAINT model_definitions_key DO NOTHING
               RETURNING ${sql.literal(definitionColumns)}`
             if (rows[0] === undefined) {
-              return yield* new DefinitionExists({
+              return yield* new TenantPriceBook.DefinitionExists({
                 definitionId: input.id,
                 message: `a custom model definition ${JSON.stringify(input.id)} already exists; update it instead`
               })
@@ -339,7 +227,7 @@ export class PriceBooks extends Context.Service<PriceBooks, PriceBooksService>()
       const updateDefinition = <E>(
         tenantId: string,
         definitionId: string,
-        change: (current: StoredDefinition) => Effect.Effect<Change<DefinitionInput>, E>
+        change: (current: TenantPriceBook.StoredDefinition) => Effect.Effect<Change<TenantPriceBook.DefinitionInput>, E>
       ) =>
         db.withTenant(
           tenantId,
@@ -362,21 +250,21 @@ export class PriceBooks extends Context.Service<PriceBooks, PriceBooksService>()
 
       const setOverride = <E>(
         tenantId: string,
-        scope: ScopeSelector | undefined,
+        scope: TenantPriceBook.ScopeSelector | undefined,
         definitionId: string,
-        change: (current: StoredOverride | undefined) => Effect.Effect<Change<OverrideInput>, E>
+        change: (current: TenantPriceBook.StoredOverride | undefined) => Effect.Effect<Change<TenantPriceBook.OverrideInput>, E>
       ) =>
         db.withTenant(
           tenantId,
           Effect.gen(function*() {
             yield* bump(tenantId)
-            const key = scopeKey(scope)
+            const key = TenantPriceBook.scopeKey(scope)
             const rows = yield* sql<OverrideRow>`SELECT ${sql.literal(overrideColumns)} FROM tally.price_overrides
               WHERE tenant_id = ${tenantId} AND scope_key = ${key} AND definition_id = ${definitionId} FOR UPDATE`
             const next = yield* change(rows[0] === undefined ? undefined : overrideOf(rows[0]))
             const written = yield* sql<OverrideRow>`INSERT INTO tally.price_overrides AS o
                 (tenant_id, scope_key, scope, definition_id, history, reason)
-              VALUES (${tenantId}, ${key}, ${PgTypes.jsonb(normalizeScope(scope))}, ${definitionId},
+              VALUES (${tenantId}, ${key}, ${PgTypes.jsonb(TenantPriceBook.normalizeScope(scope))}, ${definitionId},
                 ${PgTypes.jsonb(next.value.history)}, ${next.value.reason ?? null})
               ON CONFLICT (tenant_id, scope_key, definition_id) DO UPDATE SET
                 history = EXCLUDED.history, reason = EXCLUDED.reason, updated_at = now()
@@ -388,14 +276,14 @@ export class PriceBooks extends Context.Service<PriceBooks, PriceBooksService>()
 
       const removeOverride = Effect.fn("PriceBooks.removeOverride")(function*(
         tenantId: string,
-        scope: ScopeSelector | undefined,
+        scope: TenantPriceBook.ScopeSelector | undefined,
         definitionId: string
       ) {
         return yield* db.withTenant(
           tenantId,
           Effect.gen(function*() {
             const rows = yield* sql`DELETE FROM tally.price_overrides
-              WHERE tenant_id = ${tenantId} AND scope_key = ${scopeKey(scope)} AND definition_id = ${definitionId}
+              WHERE tenant_id = ${tenantId} AND scope_key = ${TenantPriceBook.scopeKey(scope)} AND definition_id = ${definitionId}
               RETURNING definition_id`
             if (rows.length === 0) return false
             yield* bump(tenantId).pipe(Effect.catchTag("TenantNotFound", Effect.die))
@@ -404,12 +292,12 @@ export class PriceBooks extends Context.Service<PriceBooks, PriceBooksService>()
         )
       })
 
-      const addMultiplier = Effect.fn("PriceBooks.addMultiplier")(function*(tenantId: string, input: MultiplierInput) {
+      const addMultiplier = Effect.fn("PriceBooks.addMultiplier")(function*(tenantId: string, input: TenantPriceBook.MultiplierInput) {
         if (!(Money.isDecimal(input.factor) && input.factor.isFinite() && !input.factor.isNegative())) {
-          return yield* new InvalidPriceBookEntry({ field: "factor", message: "factor: expected a non-negative decimal" })
+          return yield* new TenantPriceBook.InvalidPriceBookEntry({ field: "factor", message: "factor: expected a non-negative decimal" })
         }
         if (input.reason.trim().length === 0 || input.reason.length > 1000) {
-          return yield* new InvalidPriceBookEntry({ field: "reason", message: "reason: expected 1 to 1000 characters" })
+          return yield* new TenantPriceBook.InvalidPriceBookEntry({ field: "reason", message: "reason: expected 1 to 1000 characters" })
         }
         return yield* db.withTenant(
           tenantId,
@@ -417,7 +305,7 @@ export class PriceBooks extends Context.Service<PriceBooks, PriceBooksService>()
             yield* bump(tenantId)
             const rows = yield* sql<MultiplierRow>`INSERT INTO tally.price_multipliers
                 (tenant_id, scope_key, scope, factor, reason, providers, definition_ids, models)
-              VALUES (${tenantId}, ${scopeKey(input.scope)}, ${PgTypes.jsonb(normalizeScope(input.scope))},
+              VALUES (${tenantId}, ${TenantPriceBook.scopeKey(input.scope)}, ${PgTypes.jsonb(TenantPriceBook.normalizeScope(input.scope))},
                 ${Money.format(input.factor)}::numeric, ${input.reason},
                 ${input.providers == null ? null : [...input.providers]}::text[],
                 ${input.definitionIds == null ? null : [...input.definitionIds]}::text[],
@@ -429,7 +317,7 @@ export class PriceBooks extends Context.Service<PriceBooks, PriceBooksService>()
       })
 
       const removeMultiplier = Effect.fn("PriceBooks.removeMultiplier")(function*(tenantId: string, multiplierId: string) {
-        const missing = new MultiplierNotFound({
+        const missing = new TenantPriceBook.MultiplierNotFound({
           multiplierId,
           message: `no price multiplier ${JSON.stringify(multiplierId)} in this tenant`
         })

@@ -1,8 +1,8 @@
-import { assert, describe, it, layer } from "@effect/vitest"
+import { assert, describe, layer } from "@effect/vitest"
 import { Money, PricingSnapshot } from "@tally/core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { normalizeScope, PriceBooks, scopeKey } from "../src/PriceBooks.ts"
+import { PriceBooks } from "../src/PriceBooks.ts"
 import { PricingSnapshots } from "../src/PricingSnapshots.ts"
 import { snapshot } from "./Fixtures.ts"
 import { newTenant } from "./StoredTotals.ts"
@@ -18,14 +18,6 @@ const definition = (id: string, modelKey: string) => ({
 })
 
 const priced = (modelKey: string) => PricingSnapshot.decodeSnapshot({ ...PricingSnapshot.encodeSnapshot(snapshot), modelKey })
-
-describe("price book scopes", () => {
-  it("a scope is normalized and keyed the same whatever the order or blanks", () => {
-    assert.deepStrictEqual(normalizeScope({ team: "core", project: "", apiKey: "key_1" }), { apiKey: "key_1", team: "core" })
-    assert.strictEqual(scopeKey({ team: "core", apiKey: "key 1" }), "apiKey=key%201&team=core")
-    assert.strictEqual(scopeKey(undefined), "")
-  })
-})
 
 describe.each(targets)("price books on $name", (target) => {
   layer(target.layer, layerOptions)((it) => {

@@ -6,8 +6,7 @@
  */
 import { MatchRule, type ModelDefinition, PriceBook } from "@tally/catalog"
 import { TenantPricing } from "@tally/engine"
-import { Money, PricingSnapshot, Usage } from "@tally/core"
-import type { PriceBooks } from "@tally/store"
+import { Money, PricingSnapshot, type TenantPriceBook, Usage } from "@tally/core"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -125,7 +124,7 @@ export const ModelDefinitionRef = builder.objectRef<PriceBook.EffectiveDefinitio
 })
 
 /** The tenant's book and the view of its whole-tenant scope. */
-export const tenantView = (context: GraphqlContext, scope: PriceBooks.ScopeSelector = {}) =>
+export const tenantView = (context: GraphqlContext, scope: TenantPriceBook.ScopeSelector = {}) =>
   context.run(Effect.map(
     TenantPricing.TenantPricing.use((pricing) => pricing.book(context.tenantId)),
     (book) => ({
@@ -188,7 +187,7 @@ builder.queryField("model", (t) =>
 // ---------------------------------------------------------------------------------------------
 // The tenant's price book
 
-const PriceScopeRef = builder.objectRef<PriceBooks.ScopeSelector>("PriceScope").implement({
+const PriceScopeRef = builder.objectRef<TenantPriceBook.ScopeSelector>("PriceScope").implement({
   description: "Where a price change applies inside the tenant; all null is the whole tenant.",
   fields: (t) => ({
     project: t.string({ nullable: true, resolve: (s) => s.project ?? null }),
@@ -202,13 +201,13 @@ const PriceScopeInput = builder.inputType("PriceScopeInput", {
   fields: (t) => ({ project: t.string(), team: t.string(), apiKeyId: t.string() })
 })
 
-const scopeOf = (input: typeof PriceScopeInput.$inferInput | null | undefined): PriceBooks.ScopeSelector => ({
+const scopeOf = (input: typeof PriceScopeInput.$inferInput | null | undefined): TenantPriceBook.ScopeSelector => ({
   ...(input?.project === null || input?.project === undefined ? {} : { project: input.project }),
   ...(input?.team === null || input?.team === undefined ? {} : { team: input.team }),
   ...(input?.apiKeyId === null || input?.apiKeyId === undefined ? {} : { apiKey: input.apiKeyId })
 })
 
-const PriceOverrideRef = builder.objectRef<PriceBooks.StoredOverride>("PriceOverride").implement({
+const PriceOverrideRef = builder.objectRef<TenantPriceBook.StoredOverride>("PriceOverride").implement({
   description: "Prices that replace a definition's within a scope, with their own version history.",
   fields: (t) => ({
     definitionId: t.exposeString("definitionId"),
@@ -219,7 +218,7 @@ const PriceOverrideRef = builder.objectRef<PriceBooks.StoredOverride>("PriceOver
   })
 })
 
-const PriceMultiplierRef = builder.objectRef<PriceBooks.StoredMultiplier>("PriceMultiplier").implement({
+const PriceMultiplierRef = builder.objectRef<TenantPriceBook.StoredMultiplier>("PriceMultiplier").implement({
   description: "A factor on every price of the definitions it selects (a contract discount, a markup).",
   fields: (t) => ({
     id: t.exposeID("id"),
@@ -233,7 +232,7 @@ const PriceMultiplierRef = builder.objectRef<PriceBooks.StoredMultiplier>("Price
   })
 })
 
-const PriceBookRef = builder.objectRef<PriceBooks.StoredPriceBook>("PriceBook").implement({
+const PriceBookRef = builder.objectRef<TenantPriceBook.StoredPriceBook>("PriceBook").implement({
   description: "What the tenant changed about prices. Its custom definitions are among `models(maintainer: CUSTOM)`.",
   fields: (t) => ({
     version: t.int({ description: "Moves with every change; pricing picks a change up within seconds.", resolve: (b) => b.version }),
