@@ -109,6 +109,17 @@ describe.each(targets)("budget updates over HTTP on %s", (target) => {
     const renamed: Json = await admin.request(`mutation { updateBudget(id: "${id}", input: { name: "search (monthly)" }) { ${budgetFields} } }`)
     expect(renamed.updateBudget.changes.map((c: Json) => c.fields.map((f: Json) => f.field))).toEqual([["name", "amount", "action"], ["name"]])
     expect(await crossingsOf(tenant, id)).toHaveLength(2)
+
+    // The alert history: every crossing with its period, spend and the amount it was measured against.
+    const history: Json = await client(server, tenant.read).request(`{ budget(id: "${id}") { ... on Budget {
+      status { periodStart periodEnd }
+      alerts { periodStart periodEnd threshold spent budgetAmount currency crossedAt }
+    } } }`)
+    const { periodStart, periodEnd } = history.budget.status
+    expect(history.budget.alerts).toEqual([
+      { periodStart, periodEnd, threshold: "50", spent: "6", budgetAmount: "10", currency: "USD", crossedAt: expect.stringMatching(/^\d{4}-/) },
+      { periodStart, periodEnd, threshold: "100", spent: "6", budgetAmount: "5", currency: "USD", crossedAt: expect.stringMatching(/^\d{4}-/) }
+    ])
   })
 
   it("updateBudget refuses with typed errors: a read key, bad values, unknown and foreign ids, fixed fields, archived budgets", async () => {

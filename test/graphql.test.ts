@@ -242,6 +242,20 @@ describe.each(targets)("GraphQL on %s", (target) => {
   })
 
   describe("records", () => {
+    it("usageSpan is the first and last call's instants; null before any call", async () => {
+      const answer: Json = await client(server, a.read).request(`{ usageSpan { ... on UsageSpan { first last } } }`)
+      const [row] = await ledger<{ first: Date; last: Date }>(
+        `SELECT min(occurred_at) AS first, max(occurred_at) AS last FROM tally.usage_ledger WHERE tenant_id = $1`,
+        [a.id]
+      )
+      expect(answer.usageSpan).toEqual({ first: row!.first.toISOString(), last: row!.last.toISOString() })
+      const empty = await newTenant(server, { name: "No calls yet" })
+      const none: Json = await client(server, empty.read).request(`{ usageSpan { ... on UsageSpan { first } } }`)
+      expect(none.usageSpan).toBeNull()
+      const forbidden: Json = await client(server, a.ingest).request(`{ usageSpan { __typename ... on Forbidden { requiredScope } } }`)
+      expect(forbidden.usageSpan).toEqual({ __typename: "Forbidden", requiredScope: "read" })
+    })
+
     it("page newest first, without gaps or repeats, and the raw payload comes only when asked", async () => {
       const c = client(server, a.read)
       const seen: Array<string> = []

@@ -42,3 +42,9 @@ export interface RawPayload {
   readonly raw: unknown
   readonly rawText: string | null
 }
+
+/** When the tenant's recorded calls occurred: the first and the last call's instants. */
+export interface Span {
+  readonly first: DateTime.Utc
+  readonly last: DateTime.Utc
+}

@@ -45,6 +45,8 @@ export interface LedgerRecordsService {
   /** Ledger records, newest first, `first` at a time after `after`. */
   readonly page: (tenantId: string, options: PageOptions) => Effect.Effect<LedgerRecord.Page, UsageQuery.InvalidQuery | SqlError>
   /** The raw payloads of records, by request id (absent ids are missing from the map). */
+  /** When the first and the last recorded call occurred; undefined before any call. */
+  readonly span: (tenantId: string) => Effect.Effect<LedgerRecord.Span | undefined, SqlError>
   readonly rawPayloads: (
     tenantId: string,
     keys: ReadonlyArray<LedgerRecord.Cursor>
@@ -105,6 +107,18 @@ export class LedgerRecords extends Context.Service<LedgerRecords, LedgerRecordsS
         return { records, hasNextPage: rows.length > options.first } satisfies LedgerRecord.Page
       })
 
+      // min and max of the primary key's second column: one index probe per monthly partition.
+      const span = Effect.fn("LedgerRecords.span")(function*(tenantId: string) {
+        const rows = yield* db.withTenant(
+          tenantId,
+          sql<{ first: Date | null; last: Date | null }>`SELECT min(occurred_at) AS first, max(occurred_at) AS last
+            FROM tally.usage_ledger WHERE tenant_id = ${tenantId}`
+        )
+        const row = rows[0]
+        if (row?.first == null || row.last == null) return undefined
+        return { first: DateTime.fromDateUnsafe(row.first), last: DateTime.fromDateUnsafe(row.last) } satisfies LedgerRecord.Span
+      })
+
       const rawPayloads = Effect.fn("LedgerRecords.rawPayloads")(function*(tenantId: string, keys: ReadonlyArray<LedgerRecord.Cursor>) {
         if (keys.length === 0) return new Map<string, LedgerRecord.RawPayload>()
         const rows = yield* db.withTenant(
@@ -120,7 +134,7 @@ export class LedgerRecords extends Context.Service<LedgerRecords, LedgerRecordsS
         return new Map(rows.map((row) => [row.request_id, { raw: row.raw ?? null, rawText: row.raw_text ?? null }]))
       })
 
-      return LedgerRecords.of({ page, rawPayloads })
+      return LedgerRecords.of({ page, span, rawPayloads })
     })
   )
 }

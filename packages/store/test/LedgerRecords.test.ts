@@ -39,5 +39,24 @@ describe.each(targets)("ledger records on $name", (target) => {
         }])
         assert.deepStrictEqual([...raw.keys()], ["p-0"])
       }), 60_000)
+
+    it.effect("the span is the first and last call's instants, of the tenant's calls only", () =>
+      Effect.gen(function*() {
+        const tenants = yield* Tenants
+        const records = yield* LedgerRecords
+        const a = (yield* tenants.create({ name: "A" })).id
+        const b = (yield* tenants.create({ name: "B" })).id
+        assert.isUndefined(yield* records.span(a))
+        // Across months (partitions), inserted out of order.
+        yield* insertAll(a, [
+          pricedCall({ requestId: "s-2", occurredAt: epoch + 40 * 24 * HOUR }),
+          pricedCall({ requestId: "s-1", occurredAt: epoch + 5 * HOUR }),
+          pricedCall({ requestId: "s-3", occurredAt: epoch + 3 * 24 * HOUR })
+        ])
+        yield* insertAll(b, [pricedCall({ requestId: "s-other", occurredAt: epoch + 400 * 24 * HOUR })])
+        const span = yield* records.span(a)
+        assert.strictEqual(DateTime.toEpochMillis(span!.first), epoch + 5 * HOUR)
+        assert.strictEqual(DateTime.toEpochMillis(span!.last), epoch + 40 * 24 * HOUR)
+      }), 60_000)
   })
 })

@@ -5,12 +5,14 @@
  * A request needs `Authorization: Bearer <API key>`: a missing, malformed, unknown or revoked key
  * is answered 401 before anything runs. What the key may do is decided per field by its scopes
  * (`Forbidden` results). Subscriptions are served as server-sent events (`Accept:
- * text/event-stream`). GraphiQL is served at GET /graphql to browsers when enabled.
+ * text/event-stream`). GraphiQL is served at GET /graphql to browsers when enabled, from this
+ * process (`Graphiql.ts`).
  */
 import type { ApiKey } from "@tally/core"
 import { ApiKeys } from "@tally/store"
 import { createGraphQLError, createYoga, type YogaServerInstance } from "graphql-yoga"
 import { type GraphqlContext, type Runner } from "./Context.ts"
+import * as Graphiql from "./Graphiql.ts"
 import { schema } from "./schema/index.ts"
 
 export const endpoint = "/graphql"
@@ -36,6 +38,8 @@ export const makeYoga = (options: YogaOptions): YogaServerInstance<Record<string
     graphqlEndpoint: endpoint,
     landingPage: false,
     logging: false,
+    // Served from this process: yoga's default page loads GraphiQL from a CDN.
+    renderGraphiQL: Graphiql.page,
     graphiql: options.graphiql ? { title: "Tally GraphQL", defaultQuery: "{ viewer { tenant { id name currency timeZone } scopes } }" } : false,
     context: async ({ request }): Promise<GraphqlContext> => {
       const header = request.headers.get("authorization")

@@ -20,9 +20,9 @@ import type * as HttpServer from "effect/http/HttpServer"
 import * as Layer from "effect/Layer"
 import { createServer } from "node:http"
 import * as GraphqlRoute from "../graphql/Http.ts"
-import * as ApiError from "./ApiError.ts"
 import { Metrics } from "./Metrics.ts"
 import * as BudgetsRoute from "./routes/Budgets.ts"
+import * as ConsoleRoute from "./routes/Console.ts"
 import * as ExportsRoute from "./routes/Exports.ts"
 import * as Health from "./routes/Health.ts"
 import * as IngestRoute from "./routes/Ingest.ts"
@@ -42,11 +42,10 @@ export type Services =
   | BudgetsRoute.Services
   | ExportsRoute.Services
   | GraphqlRoute.GraphqlApi
+  | ConsoleRoute.ConsoleAssets
 
 /** A layer that runs beside the HTTP server in the same process, over the same services. */
 export type Extension = Layer.Layer<never, unknown, Services>
-
-const notFound = Effect.succeed(ApiError.toResponse(ApiError.make("not_found", "no such route; see docs/worker.md for the API")))
 
 export const routes = HttpRouter.use((router) =>
   Effect.all([
@@ -59,7 +58,8 @@ export const routes = HttpRouter.use((router) =>
     ...ExportsRoute.add(router),
     ...ReconcileRoute.add(router),
     router.add("*", GraphqlRoute.path, GraphqlRoute.handler),
-    router.add("*", "*", notFound)
+    // Last: its fallback answers every path no route above takes (a JSON 404 unless a browser asks for a page).
+    ...ConsoleRoute.add(router)
   ], { discard: true })
 )
 
@@ -80,6 +80,7 @@ export const layerServices = (config: ServerConfigShape) =>
       Layer.succeed(ServerConfig, config),
       BudgetsRoute.layer,
       ExportsRoute.layer,
+      ConsoleRoute.ConsoleAssets.layer,
       // Anomaly detection for every tenant at 5 past each hour; concurrent workers record nothing twice.
       Anomalies.layerSchedule().pipe(Layer.provideMerge(Anomalies.Anomalies.layer))
     )),

@@ -4,8 +4,9 @@
  * (create, update, delete), and a subscription that sends a budget's status whenever it moves
  * (for live burn-down views).
  */
-import { type Admission, Budget, Money } from "@tally/core"
+import { type Admission, Budget, type Crossing, Money } from "@tally/core"
 import { Budgets, Enforcement } from "@tally/engine"
+import { BudgetCrossings } from "@tally/store"
 import { builder, changeErrors, lookupErrors, readErrors } from "../builder.ts"
 import type { GraphqlContext } from "../Context.ts"
 import { InvalidInput } from "../Errors.ts"
@@ -107,6 +108,25 @@ const BudgetChangeRef = builder.objectRef<Budget.BudgetChange>("BudgetChange").i
   })
 })
 
+const BudgetAlertRef = builder.objectRef<Crossing.BudgetEvent>("BudgetAlert").implement({
+  description: "A threshold a budget's spend reached in one of its periods: recorded (and announced) once.",
+  fields: (t) => ({
+    periodStart: t.expose("periodStart", { type: "DateTime" }),
+    periodEnd: t.expose("periodEnd", { type: "DateTime" }),
+    threshold: t.expose("threshold", { type: "Decimal", description: "Percent of the amount." }),
+    crossedAt: t.expose("crossedAt", { type: "DateTime" }),
+    spent: t.expose("spent", { type: "Decimal", description: "Spend when it was crossed." }),
+    budgetAmount: t.expose("budgetAmount", { type: "Decimal", description: "The budget's amount then." }),
+    currency: t.exposeString("currency")
+  })
+})
+
+/** The alerts of many budgets with one read. */
+const loadAlerts = async (ids: ReadonlyArray<string>, context: GraphqlContext) => {
+  const all = await context.run(BudgetCrossings.BudgetCrossings.use((crossings) => crossings.events(context.tenantId, { budgetIds: ids })))
+  return ids.map((id) => all.filter((e) => e.budgetId === id))
+}
+
 /** The changes of many budgets with one service call. */
 const loadChanges = async (ids: ReadonlyArray<string>, context: GraphqlContext) => {
   const all = await context.run(Budgets.Budgets.use((budgets) => budgets.changes(context.tenantId, { budgetIds: ids })))
@@ -164,6 +184,12 @@ BudgetRef.implement({
       nullable: true,
       description: "Live status of the current period (statuses of a page are read together).",
       load: (ids: Array<string>, context: GraphqlContext) => loadStatuses(ids, context),
+      resolve: (b) => b.id
+    }),
+    alerts: t.loadableList({
+      type: BudgetAlertRef,
+      description: "Every threshold crossing of every period (the alert history), oldest first; the alerts of a page are read together.",
+      load: (ids: Array<string>, context: GraphqlContext) => loadAlerts(ids, context),
       resolve: (b) => b.id
     }),
     changes: t.loadableList({

@@ -257,3 +257,21 @@ builder.queryField("usageRecords", (t) =>
     { name: "UsageRecordConnection" },
     { name: "UsageRecordEdge" }
   ))
+
+const UsageSpanRef = builder.objectRef<LedgerRecord.Span>("UsageSpan").implement({
+  description: "When the tenant's recorded calls occurred.",
+  fields: (t) => ({
+    first: t.expose("first", { type: "DateTime", description: "When the earliest recorded call occurred." }),
+    last: t.expose("last", { type: "DateTime", description: "When the latest recorded call occurred." })
+  })
+})
+
+builder.queryField("usageSpan", (t) =>
+  t.field({
+    type: UsageSpanRef,
+    nullable: true,
+    description: "When the first and the last recorded call occurred (e.g. to open a view on a period that holds data); null before any call.",
+    authScopes: { read: true },
+    errors: { types: [...readErrors], directResult: true },
+    resolve: (_root, _args, context) => context.run(LedgerRecords.LedgerRecords.use((records) => records.span(context.tenantId))).then((span) => span ?? null)
+  }))
