@@ -126,7 +126,7 @@ describe.each(targets)("tally serve and tally demo as processes on %s", (target)
     const cwd = mkdtempSync(join(tmpdir(), "tally-demo-"))
     try {
       const first = await start(["demo", "--port", "0"], cwd)
-      const demo = (await first.spawned.nextLine()).demo as { tenantId: string; apiKey: string; curl: string; stateFile: string }
+      const demo = (await first.spawned.nextLine()).demo as { tenantId: string; apiKey: string; curl: string; stateFile: string; console: string }
       expect(demo.curl).toContain(`${first.url}/api/v1/usage/ingest`)
       expect(demo.curl).toContain(`Bearer ${demo.apiKey}`)
       expect(demo.curl).toMatch(/--data-binary @\S*examples\/usage-events\.json$/)
@@ -139,6 +139,15 @@ describe.each(targets)("tally serve and tally demo as processes on %s", (target)
         ["inserted", "0.01701", "USD"],
         ["inserted", "0.00123", "USD"]
       ])
+      // The console link signs in with the key in the fragment, which browsers never send; the
+      // process serves the console's page and an offline GraphiQL (tests/console.test.ts drives them).
+      expect(demo.console).toBe(`${first.url}/#key=${encodeURIComponent(demo.apiKey)}`)
+      const page = await request(`${first.url}/`, { headers: { accept: "text/html" } })
+      expect(page.status).toBe(200)
+      expect(page.text).toContain(`<div id="app">`)
+      const graphiql = await request(`${first.url}/graphql`, { headers: { accept: "text/html" } })
+      expect(graphiql.text).toContain(`src="/graphiql/graphiql.js"`)
+      expect(graphiql.text).not.toMatch(/src="https?:/)
       expect(await stop(first.spawned)).toEqual({ code: 0, signal: null })
       expect(first.spawned.stderr()).toContain(`Created the demo tenant ${demo.tenantId}`)
 

@@ -82,13 +82,23 @@ export interface OverviewAnswer {
 
 const groupFields = "group { provider model team project customer } requests spend { amount currency }"
 
-export const overviewQuery = `query Overview($from: DateTime!, $to: DateTime!, $granularity: Granularity!, $by: [UsageDimension!]!, $atRisk: [CostSource!]!) {
-  series: usage(from: $from, to: $to, granularity: $granularity, groupBy: $by) { __typename ... on UsageReport { buckets { start ${groupFields} } } ${Api.errorFields} }
+const report = (name: string, args: string) =>
+  `${name}: usage(from: $from, to: $to, ${args}) { __typename ... on UsageReport { buckets { start ${groupFields} } } ${Api.errorFields} }`
+
+// Three requests, each well within the API's query cost limit, asked at once.
+export const seriesQuery = `query OverviewSeries($from: DateTime!, $to: DateTime!, $granularity: Granularity!, $by: [UsageDimension!]!) {
+  ${report("series", "granularity: $granularity, groupBy: $by")}
   totals: usage(from: $from, to: $to, granularity: TOTAL) { __typename ... on UsageReport { totals { requests unpricedRequests estimatedRequests spend { amount currency } tokens { total } } } ${Api.errorFields} }
-  teams: usage(from: $from, to: $to, granularity: TOTAL, groupBy: [TEAM]) { __typename ... on UsageReport { buckets { start ${groupFields} } } ${Api.errorFields} }
-  projects: usage(from: $from, to: $to, granularity: TOTAL, groupBy: [PROJECT]) { __typename ... on UsageReport { buckets { start ${groupFields} } } ${Api.errorFields} }
-  models: usage(from: $from, to: $to, granularity: TOTAL, groupBy: [PROVIDER, MODEL]) { __typename ... on UsageReport { buckets { start ${groupFields} } } ${Api.errorFields} }
-  customers: usage(from: $from, to: $to, granularity: TOTAL, groupBy: [CUSTOMER]) { __typename ... on UsageReport { buckets { start ${groupFields} } } ${Api.errorFields} }
+}`
+
+export const topsQuery = `query OverviewTops($from: DateTime!, $to: DateTime!) {
+  ${report("teams", "granularity: TOTAL, groupBy: [TEAM]")}
+  ${report("projects", "granularity: TOTAL, groupBy: [PROJECT]")}
+  ${report("models", "granularity: TOTAL, groupBy: [PROVIDER, MODEL]")}
+  ${report("customers", "granularity: TOTAL, groupBy: [CUSTOMER]")}
+}`
+
+export const riskQuery = `query OverviewRisk($from: DateTime!, $to: DateTime!, $atRisk: [CostSource!]!) {
   unitCosts(from: $from, to: $to) { __typename ... on UnitCosts { units { kind units requests spend { amount currency } average { amount currency } unattributedRequests unattributedSpend { amount currency } } } ${Api.errorFields} }
   coverage(from: $from, to: $to) { __typename ... on CoverageReport { costAtRisk { amount currency } unmatchedCalls unpricedBucketCalls entries { model provider status calls tokensAtRisk costAtRisk { amount currency } costAtRiskBasis missingComponents reason } } ${Api.errorFields} }
   atRisk: usageRecords(first: 100, filter: { from: $from, to: $to, costSource: $atRisk }) { __typename ... on UsageRecordConnection { pageInfo { hasNextPage } edges { node { requestId occurredAt provider model costSource unpricedReason } } } ${Api.errorFields} }
@@ -119,7 +129,12 @@ export const OverviewPage = () => {
   const [remote, reload] = useRemote(async () => {
     if (period === undefined) return undefined
     const range = Period.toRange(period, zone)
-    return Api.request<OverviewAnswer>(overviewQuery, { ...range, granularity, by: [by.value], atRisk: atRiskSources(viewer) })
+    const [series, tops, risk] = await Promise.all([
+      Api.request<Pick<OverviewAnswer, "series" | "totals">>(seriesQuery, { ...range, granularity, by: [by.value] }),
+      Api.request<Pick<OverviewAnswer, "teams" | "projects" | "models" | "customers">>(topsQuery, { ...range }),
+      Api.request<Pick<OverviewAnswer, "unitCosts" | "coverage" | "atRisk">>(riskQuery, { ...range, atRisk: atRiskSources(viewer) })
+    ])
+    return { ...series, ...tops, ...risk } satisfies OverviewAnswer
   }, [period?.from, period?.to, by.value])
 
   if (period === undefined) return <p class="loading" role="status">Finding the period your calls are in…</p>
@@ -233,6 +248,7 @@ const SpendOverTime = (props: {
             x={starts.map((t) => t / 1000)}
             series={series}
             formatX={formatX}
+            timeZone={zone}
             yLabel={props.currency}
             summary={`Spend per ${unit} in ${props.currency}, stacked by ${props.by}: ${series.map((s) => `${s.label} ${Format.rounded(s.values.reduce((a, b) => a + b, 0))}`).join(", ")}.`}
           />

@@ -14,7 +14,8 @@ export const palette = ["#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "
 
 export interface Series {
   readonly label: string
-  readonly values: ReadonlyArray<number>
+  /** null: no value there (a gap in a line). */
+  readonly values: ReadonlyArray<number | null>
   readonly color?: string
   readonly dash?: ReadonlyArray<number>
 }
@@ -32,16 +33,20 @@ interface Props {
   readonly formatX: (seconds: number) => string
   /** Horizontal lines: thresholds, a budget's amount. */
   readonly levels?: ReadonlyArray<{ readonly label: string; readonly value: number; readonly color: string }>
+  /** What the caption says about rounding (default: the table beside it has the exact amounts). */
+  readonly caption?: string
+  /** The IANA zone x values are shown in (time axes). */
+  readonly timeZone?: string
   /** A shaded x range (an anomaly's window). */
   readonly highlight?: { readonly from: number; readonly to: number }
 }
 
 /** Cumulative sums, bottom series first, for stacking bars. */
-const stack = (series: ReadonlyArray<Series>, length: number): Array<Array<number>> => {
+const stack = (series: ReadonlyArray<Series>, length: number): Array<Array<number | null>> => {
   const sums = new Array<number>(length).fill(0)
   return series.map((s) =>
     s.values.map((value, i) => {
-      sums[i]! += value
+      sums[i]! += value ?? 0
       return sums[i]!
     })
   )
@@ -65,7 +70,7 @@ export const Chart = (props: Props) => {
           stroke: color,
           width: stacked ? 0 : 2,
           ...(s.dash === undefined ? {} : { dash: [...s.dash] }),
-          ...(stacked ? { fill: color, paths: bars } : { points: { show: props.x.length < 40 } }),
+          ...(stacked ? { fill: color, paths: bars } : { points: { show: props.x.length < 40 }, spanGaps: false }),
           // The legend shows the series' own value, not the stacked sum.
           value: (_u, _v, _s, index) => (index == null ? "" : rounded(s.values[index] ?? 0))
         }
@@ -77,9 +82,16 @@ export const Chart = (props: Props) => {
       width: Math.max(280, element.clientWidth),
       height: props.height ?? 260,
       series: [seriesOptions[0]!, ...order.map((i) => seriesOptions[i + 1]!)],
-      scales: { x: { time: false }, y: { range: (_u, min, max) => [Math.min(0, min), Math.max(max * 1.08, ...levels.map((l) => l.value * 1.08), 1e-9)] } },
+      ...(props.timeZone === undefined ? {} : { tzDate: (seconds: number) => uPlot.tzDate(new Date(seconds * 1000), props.timeZone!) }),
+      scales: { x: { time: props.timeZone !== undefined }, y: { range: (_u, min, max) => [Math.min(0, min), Math.max(max * 1.08, ...levels.map((l) => l.value * 1.08), 1e-9)] } },
       axes: [
-        { values: (_u, splits) => splits.map((v) => props.formatX(v)), stroke: "#334155", grid: { stroke: "#e2e8f0" }, ticks: { stroke: "#cbd5e1" } },
+        {
+          ...(props.timeZone === undefined ? { values: (_u: uPlot, splits: Array<number>) => splits.map((v) => props.formatX(v)) } : {}),
+          space: 70,
+          stroke: "#334155",
+          grid: { stroke: "#e2e8f0" },
+          ticks: { stroke: "#cbd5e1" }
+        },
         { values: (_u, splits) => splits.map(rounded), stroke: "#334155", grid: { stroke: "#e2e8f0" }, ticks: { stroke: "#cbd5e1" }, size: 64, ...(props.yLabel === undefined ? {} : { label: props.yLabel }) }
       ],
       legend: { live: true },
@@ -126,7 +138,7 @@ export const Chart = (props: Props) => {
   return (
     <figure class="chart" role="img" aria-label={props.summary}>
       <div ref={host} class="chart-host" data-chart={props.kind} />
-      <figcaption class="note">Chart figures are rounded for display; the table has the exact amounts.</figcaption>
+      <figcaption class="note">{props.caption ?? "Chart figures are rounded for display; the table has the exact amounts."}</figcaption>
     </figure>
   )
 }

@@ -25,6 +25,16 @@ export interface YogaOptions {
   readonly pollMillis: number
 }
 
+/** What GraphiQL opens with: who the key is, a query that works for any read key. */
+const defaultQuery = `# Tally's GraphQL API: see docs/graphql.md. Run with the play button (Ctrl-Enter).
+{
+  viewer {
+    ... on Viewer { tenant { id name currency timeZone } scopes }
+    ... on Error { message }
+  }
+}
+`
+
 const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i
 
 const unauthenticated = (message: string) =>
@@ -40,7 +50,7 @@ export const makeYoga = (options: YogaOptions): YogaServerInstance<Record<string
     logging: false,
     // Served from this process: yoga's default page loads GraphiQL from a CDN.
     renderGraphiQL: Graphiql.page,
-    graphiql: options.graphiql ? { title: "Tally GraphQL", defaultQuery: "{ viewer { tenant { id name currency timeZone } scopes } }" } : false,
+    graphiql: options.graphiql ? { title: "Tally GraphQL", defaultQuery } : false,
     context: async ({ request }): Promise<GraphqlContext> => {
       const header = request.headers.get("authorization")
       if (header === null || header === "") throw unauthenticated("missing API key: send the header Authorization: Bearer <key>")

@@ -8,6 +8,10 @@
  * it back, check it still verifies against the configured database, and print the same key. If it
  * does not (a fresh database, another `TALLY_DATABASE_URL`) a new demo tenant and key are made and
  * the file is rewritten.
+ *
+ * It also prints a link to the web console that signs the demo tenant in: the key travels in the
+ * URL's fragment (`/#key=…`), which a browser never sends to a server, and the console moves it
+ * into the tab's session and out of the address bar at once.
  */
 import { ApiKeys } from "@tally/store"
 import * as Config from "effect/Config"
@@ -82,6 +86,9 @@ const ensureTenant = (config: ServerConfig.ServerConfigShape) =>
     return { state, created: true }
   })
 
+/** The console link that signs the demo tenant in (the key in the fragment, never in a query string). */
+export const consoleLink = (url: string, apiKey: string) => `${url}/#key=${encodeURIComponent(apiKey)}`
+
 const curlFor = (url: string, apiKey: string, sample: string) =>
   [
     `curl -s ${url}/api/v1/usage/ingest`,
@@ -103,8 +110,9 @@ export const run = (args: ReadonlyArray<string>): Effect.Effect<unknown, CliErro
         const { state, created } = yield* ensureTenant(config)
         const sample = relative(process.cwd(), samplePath) || samplePath
         const curl = curlFor(url, state.apiKey, sample)
+        const link = consoleLink(url, state.apiKey)
         yield* Effect.sync(() => {
-          process.stdout.write(`${JSON.stringify({ demo: { tenantId: state.tenantId, apiKey: state.apiKey, stateFile: resolve(stateFile), curl: curl.join(" ") } })}\n`)
+          process.stdout.write(`${JSON.stringify({ demo: { tenantId: state.tenantId, apiKey: state.apiKey, stateFile: resolve(stateFile), curl: curl.join(" "), console: link } })}\n`)
           process.stderr.write(
             [
               "",
@@ -120,6 +128,11 @@ export const run = (args: ReadonlyArray<string>): Effect.Effect<unknown, CliErro
               `  ${curl.join(" \\\n    ")}`,
               "",
               "Send it again and every event answers \"duplicate\": ingest is idempotent on requestId.",
+              "",
+              "Then open the console (spend, budgets, chargeback, anomalies, every call priced); this link signs the demo tenant in:",
+              "",
+              `  ${link}`,
+              "",
               `Health: ${url}/readyz   Metrics: ${url}/metrics   Stop: Ctrl-C`,
               "",
               ""
