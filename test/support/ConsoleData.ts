@@ -105,6 +105,16 @@ export const seed = async (server: InProcess, now = Date.now()): Promise<Console
       }))
     }
   }
+  // A few large calls of the last minutes: every current budget period has spend whatever today's
+  // date, and the support bot's daily cap is crossed (alerts).
+  for (let i = 0; i < 6; i++) {
+    events.push(usageEvent(`now-${i}`, new Date(now - (i + 1) * 60_000).toISOString(), {
+      model: "gpt-4o",
+      labels: { team: "search", project: i % 2 === 0 ? "search-api" : "support-bot", customer: "acme", environment: "prod" },
+      inputText: 1_000_000,
+      outputText: 20_000
+    }))
+  }
   // A runaway loop of one project for an hour: the spend spike anomaly detection finds.
   for (let i = 0; i < 12; i++) {
     events.push(usageEvent(`spike-${i}`, new Date(spikeHour + i * 4 * 60_000).toISOString(), {
@@ -115,6 +125,22 @@ export const seed = async (server: InProcess, now = Date.now()): Promise<Console
       outputText: 40_000
     }))
   }
+  // Budgets first: ingest records their threshold crossings as the usage lands.
+  const admin = client(server, tenant.admin)
+  const budgets: Json = await admin.request(`mutation {
+    search: createBudget(input: { name: "Search team, monthly", period: MONTH, amount: "25", thresholds: ["50", "80", "100"], scope: { team: "search" } }) { ... on Budget { id } }
+    all: createBudget(input: { name: "All LLM spend, monthly", period: MONTH, amount: "400", thresholds: ["80", "100"] }) { ... on Budget { id } }
+    daily: createBudget(input: { name: "Support bot, daily cap", period: DAY, amount: "5", action: BLOCK, scope: { project: "support-bot" } }) { ... on Budget { id } }
+  }`)
+  // A change, kept in the budget's history.
+  await admin.request(`mutation($id: ID!) { updateBudget(id: $id, input: { thresholds: ["50", "80", "100"] }) { __typename } }`, { id: budgets.all.id })
+
+  // A contract price for gpt-4o from two weeks ago: the model's history has a second version.
+  const override: Json = await admin.request(`mutation($from: String!) {
+    setPriceOverride(definitionId: "openai/gpt-4o", reason: "2026 contract",
+      price: { rates: { inputText: "2.25", cacheRead: "1.125", outputText: "9" }, effectiveFrom: $from, note: "2026 contract: 10% off" }) { __typename ... on Error { message } }
+  }`, { from: new Date(lastHour - 14 * 24 * HOUR).toISOString().slice(0, 10) })
+  if (override.setPriceOverride.__typename !== "PriceOverride") throw new Error(`price override failed: ${JSON.stringify(override)}`)
   await ingest(server, tenant, events)
   // Raw provider payloads (the demo's sample), as of two days ago.
   const raw = (JSON.parse(readFileSync(sample, "utf8")) as Array<Json>).map((e, i) => ({
@@ -123,17 +149,6 @@ export const seed = async (server: InProcess, now = Date.now()): Promise<Console
     occurredAt: new Date(lastHour - 2 * 24 * HOUR + i * 60_000).toISOString()
   }))
   await ingest(server, tenant, raw)
-
-  const admin = client(server, tenant.admin)
-  const budgets: Json = await admin.request(`mutation {
-    search: createBudget(input: { name: "Search team, monthly", period: MONTH, amount: "60", thresholds: ["50", "80", "100"], scope: { team: "search" } }) { ... on Budget { id } }
-    all: createBudget(input: { name: "All LLM spend, monthly", period: MONTH, amount: "400", thresholds: ["80", "100"] }) { ... on Budget { id } }
-    daily: createBudget(input: { name: "Support bot, daily cap", period: DAY, amount: "5", action: BLOCK, scope: { project: "support-bot" } }) { ... on Budget { id } }
-  }`)
-  // Crossings are recorded as usage lands; an update evaluates the current period at once.
-  for (const id of [budgets.search.id, budgets.all.id, budgets.daily.id]) {
-    await admin.request(`mutation($id: ID!) { updateBudget(id: $id, input: { thresholds: ["50", "80", "100"] }) { __typename } }`, { id })
-  }
 
   const first: Json = await admin.request(`mutation($month: String!) {
     runChargeback(input: { month: $month, dimension: "team", shared: ["platform"], rule: { kind: PROPORTIONAL } }) { ... on ChargebackRun { id } ... on Error { message } }
@@ -154,7 +169,7 @@ export const seed = async (server: InProcess, now = Date.now()): Promise<Console
 
   const detection = await server.run(Anomalies.Anomalies.use((a) =>
     a.detectRange({ tenantId: tenant.id, from: DateTime.makeUnsafe(firstHour + 8 * 24 * HOUR), to: DateTime.makeUnsafe(lastHour + HOUR) })
-  ).pipe(Effect.orDie))
+  ).pipe(Effect.provide(Anomalies.Anomalies.layer), Effect.orDie))
   return {
     tenant,
     rawCallId: (raw[0] as Json).requestId,

@@ -137,7 +137,7 @@ const FindingDetail = (props: { readonly finding: Finding }) => {
   const tokens = f.kind === "TOKEN_RATE_SPIKE"
   const currency = f.currency ?? viewer.tenant.currency
   return (
-    <Card title={kindLabel(f.kind)} id="finding-title" class="finding-detail">
+    <Card title={kindLabel(f.kind)} id="finding" class="finding-detail">
       <p class="summary">{f.summary}</p>
       <dl class="facts">
         <dt>Scope</dt><dd>{f.scope.value === null ? "the whole tenant" : `${f.scope.kind} ${f.scope.value}`}</dd>

@@ -39,7 +39,6 @@ export interface Budget {
     readonly calls: number
     readonly unpricedCalls: number
     readonly otherCurrencies: ReadonlyArray<{ readonly amount: string; readonly currency: string }>
-    readonly crossed: ReadonlyArray<{ readonly threshold: string; readonly crossedAt: string; readonly spent: string }>
     readonly forecast: { readonly method: string; readonly trailingDays: number; readonly dailyRate: string; readonly projectedSpend: string; readonly projectedPercent: string; readonly exceeds: boolean }
   } | null
   readonly alerts?: ReadonlyArray<{ readonly periodStart: string; readonly periodEnd: string; readonly threshold: string; readonly spent: string; readonly budgetAmount: string; readonly currency: string; readonly crossedAt: string }>
@@ -49,12 +48,11 @@ export interface Budget {
 const budgetFields = `id name amount currency period action thresholds createdAt archivedAt
   scope { ${scopeKeys.join(" ")} }
   status { periodStart periodEnd periodLabel spent reserved remaining percent calls unpricedCalls otherCurrencies { amount currency }
-    crossed { threshold crossedAt spent }
     forecast { method trailingDays dailyRate projectedSpend projectedPercent exceeds } }`
 
-// A page of 30 stays well within the API's query cost limit; each budget's history is read with it.
+// A page of 20 stays within the API's query cost limit; each budget's history is read on its own.
 export const budgetsQuery = `query Budgets($archived: Boolean) {
-  budgets(first: 30, includeArchived: $archived) { __typename ... on BudgetConnection { pageInfo { hasNextPage } edges { node { ${budgetFields} } } } ${Api.errorFields} }
+  budgets(first: 20, includeArchived: $archived) { __typename ... on BudgetConnection { pageInfo { hasNextPage } edges { node { ${budgetFields} } } } ${Api.errorFields} }
 }`
 
 export const historyQuery = `query BudgetHistory($id: ID!) {
@@ -123,7 +121,7 @@ export const BudgetsPage = () => {
           : (
             <div class="stack">
               {page.budgets.map((b) => <BudgetCard key={b.id} budget={b} onEdit={() => setEditing(b)} onChanged={reload} />)}
-              {page.more ? <p class="note">The first 30 budgets; archive old ones or use the API's paging for the rest.</p> : null}
+              {page.more ? <p class="note">The first 20 budgets; archive old ones or use the API's paging for the rest.</p> : null}
             </div>
           )}
       </Show>
@@ -148,7 +146,7 @@ const BudgetCard = (props: { readonly budget: Budget; readonly onEdit: () => voi
   }
   const [history] = useRemote(
     () => Api.request<{ budget: ({ __typename: "Budget" } & History) | Api.ErrorResult }>(historyQuery, { id: b.id }).then((a) => Api.unwrap(a.budget, "Budget")),
-    [b.id, s?.crossed.length, b.amount, b.name, b.action, b.thresholds.join()]
+    [b.id, s?.spent, b.amount, b.name, b.action, b.thresholds.join()]
   )
   const level = s === null ? "" : Number(s.percent) >= 100 ? "over" : s.forecast.exceeds ? "warn" : "ok"
   return (

@@ -204,7 +204,7 @@ const CallDetail = (props: { readonly id: string }) => {
           ? <Empty title={`No call ${props.id}`}><p>No recorded call of this tenant has this request id. Check the id, or list the calls.</p></Empty>
           : (
             <div class="grid">
-              <Card title={`Call ${call.requestId}`} id="call-title" class="span-all">
+              <Card title={`Call ${call.requestId}`} id="call" class="span-all">
                 <dl class="facts">
                   <dt>Occurred</dt><dd>{Format.instant(call.occurredAt, zone)}</dd>
                   <dt>Recorded</dt><dd>{Format.instant(call.ingestedAt, zone)}</dd>

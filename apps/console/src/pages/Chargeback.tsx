@@ -164,8 +164,8 @@ const RunDetail = (props: { readonly id: string; readonly onChanged: () => void 
         const unallocated = run.lines.filter((l) => l.kind === "UNALLOCATED")
         return (
           <Card
-            title={`${run.dimension} chargeback, ${Format.day(run.from, zone)} – ${Format.day(Date.parse(run.to) - 1, zone)}`}
-            id="run-title"
+            title={`Chargeback by ${run.dimension}, ${Format.day(run.from, zone)} – ${Format.day(Date.parse(run.to) - 1, zone)}`}
+            id="run"
             actions={
               <div class="actions">
                 <button type="button" onClick={() => download("csv")}>Download CSV</button>

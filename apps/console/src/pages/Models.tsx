@@ -13,6 +13,20 @@ import { useViewer } from "../Viewer.ts"
 const rateNames = ["inputText", "cacheRead", "cacheWrite5m", "cacheWrite1h", "outputText", "reasoning", "inputAudio", "outputAudio", "inputImage", "outputImage", "embedding"] as const
 type Rates = { readonly [K in typeof rateNames[number]]: string | null }
 
+const rateLabels: Record<typeof rateNames[number], string> = {
+  inputText: "Input",
+  cacheRead: "Cached input",
+  cacheWrite5m: "Cache write 5m",
+  cacheWrite1h: "Cache write 1h",
+  outputText: "Output",
+  reasoning: "Reasoning",
+  inputAudio: "Audio in",
+  outputAudio: "Audio out",
+  inputImage: "Image in",
+  outputImage: "Image out",
+  embedding: "Embedding"
+}
+
 interface ModelRow {
   readonly id: string
   readonly provider: string
@@ -141,10 +155,13 @@ const ModelDetail = (props: { readonly id: string }) => {
       <Show remote={remote} what="the model" retry={reload}>
         {(model) => {
           const shown = rateNames.filter((r) => model.history.some((h) => h.rates[r] !== null))
-          const dated = model.history.filter((h) => h.effectiveFrom !== null)
+          // A version in force "always" is drawn a month before the first dated one.
+          const firstDated = Math.min(...model.history.filter((h) => h.effectiveFrom !== null).map((h) => Date.parse(h.effectiveFrom!)))
+          const xOf = (h: ModelDetailNode["history"][number]) => h.effectiveFrom === null ? firstDated - 30 * 86_400_000 : Date.parse(h.effectiveFrom)
+          const dated = Number.isFinite(firstDated) ? [...model.history].sort((a, b) => xOf(a) - xOf(b)) : []
           return (
             <div class="grid">
-              <Card title={model.displayName ?? model.modelKey} id="model-title" class="span-all">
+              <Card title={model.displayName ?? model.modelKey} id="model" class="span-all">
                 <dl class="facts">
                   <dt>Definition</dt><dd><code>{model.id}</code> ({model.maintainer === "CUSTOM" ? `custom, layer ${model.layer}` : "built-in catalog"}){model.deprecated ? ", deprecated" : ""}</dd>
                   <dt>Prices</dt><dd>{model.match}</dd>
@@ -160,11 +177,11 @@ const ModelDetail = (props: { readonly id: string }) => {
                   ? (
                     <Chart
                       kind="lines"
-                      x={dated.map((h) => Date.parse(h.effectiveFrom!) / 1000)}
-                      series={shown.slice(0, 4).map((r) => ({ label: `${r} / 1M`, values: dated.map((h) => (h.rates[r] === null ? null : Format.toNumber(h.rates[r]))) }))}
+                      x={dated.map((h) => xOf(h) / 1000)}
+                      series={shown.slice(0, 4).map((r) => ({ label: `${rateLabels[r]} / 1M`, values: dated.map((h) => (h.rates[r] === null ? null : Format.toNumber(h.rates[r]))) }))}
                       formatX={(s) => Format.day(s * 1000, "UTC")}
                       timeZone="UTC"
-                      caption="Rates by effective date (UTC), rounded for display; the table has the exact prices."
+                      caption="Rates by effective date (UTC; a version in force from the start is drawn a month before the next), rounded for display; the table has the exact prices."
                       height={200}
                       summary={`Rates of ${model.id} per million tokens by effective date.`}
                     />
@@ -172,7 +189,7 @@ const ModelDetail = (props: { readonly id: string }) => {
                   : null}
                 <div class="table-scroll">
                   <table class="data" data-table="history">
-                    <thead><tr><th scope="col">Version</th><th scope="col">Effective from</th><th scope="col">Until</th>{shown.map((r) => <th scope="col" class="num" key={r}>{r} / 1M</th>)}<th scope="col">Note</th></tr></thead>
+                    <thead><tr><th scope="col">Version</th><th scope="col">Effective from</th><th scope="col">Until</th>{shown.map((r) => <th scope="col" class="num" key={r} title={r}>{rateLabels[r]} / 1M</th>)}<th scope="col">Note</th></tr></thead>
                     <tbody>
                       {[...model.history].reverse().map((h) => (
                         <tr key={h.version}>

@@ -62,7 +62,7 @@ export const Chart = (props: Props) => {
     const bars = uPlot.paths.bars!({ size: [0.7, 48], gap: 1 })
     const levels = props.levels ?? []
     const seriesOptions: Array<uPlot.Series> = [
-      { label: "time", value: (_u, v) => (v == null ? "" : props.formatX(v)) },
+      { label: "When", value: (_u, v) => (v == null ? "" : props.formatX(v)) },
       ...props.series.map((s, i): uPlot.Series => {
         const color = s.color ?? palette[i % palette.length]!
         return {
@@ -119,7 +119,8 @@ export const Chart = (props: Props) => {
               ctx.setLineDash([])
               ctx.fillStyle = level.color
               ctx.font = `${12 * devicePixelRatio}px system-ui, sans-serif`
-              ctx.fillText(level.label, u.bbox.left + 4 * devicePixelRatio, y - 4 * devicePixelRatio)
+              ctx.textAlign = "right"
+              ctx.fillText(level.label, u.bbox.left + u.bbox.width - 4 * devicePixelRatio, y - 4 * devicePixelRatio)
             }
             ctx.restore()
           }

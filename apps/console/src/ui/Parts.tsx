@@ -41,9 +41,9 @@ export const Empty = (props: { readonly title: string; readonly children: Compon
 )
 
 export const Card = (props: { readonly title: string; readonly children: ComponentChildren; readonly id?: string; readonly actions?: ComponentChildren; readonly class?: string }) => {
-  const heading = props.id ?? `card-${props.title.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`
+  const heading = `${props.id ?? `card-${props.title.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`}-title`
   return (
-    <section class={`card ${props.class ?? ""}`} aria-labelledby={heading}>
+    <section class={`card ${props.class ?? ""}`} aria-labelledby={heading} {...(props.id === undefined ? {} : { id: props.id })}>
       <header class="card-header">
         <h2 id={heading}>{props.title}</h2>
         {props.actions}
