@@ -155,6 +155,7 @@ const ModelDetail = (props: { readonly id: string }) => {
       <Show remote={remote} what="the model" retry={reload}>
         {(model) => {
           const shown = rateNames.filter((r) => model.history.some((h) => h.rates[r] !== null))
+          const charted = (["inputText", "cacheRead", "outputText"] as const).filter((r) => shown.includes(r))
           // A version in force "always" is drawn a month before the first dated one.
           const firstDated = Math.min(...model.history.filter((h) => h.effectiveFrom !== null).map((h) => Date.parse(h.effectiveFrom!)))
           const xOf = (h: ModelDetailNode["history"][number]) => h.effectiveFrom === null ? firstDated - 30 * 86_400_000 : Date.parse(h.effectiveFrom)
@@ -176,12 +177,15 @@ const ModelDetail = (props: { readonly id: string }) => {
                 {dated.length > 1
                   ? (
                     <Chart
-                      kind="lines"
-                      x={dated.map((h) => xOf(h) / 1000)}
-                      series={shown.slice(0, 4).map((r) => ({ label: `${rateLabels[r]} / 1M`, values: dated.map((h) => (h.rates[r] === null ? null : Format.toNumber(h.rates[r]))) }))}
+                      kind="steps"
+                      x={[...dated.map((h) => xOf(h) / 1000), Math.max(Date.now(), xOf(dated[dated.length - 1]!) + 86_400_000) / 1000]}
+                      series={charted.map((r) => {
+                        const values = dated.map((h) => (h.rates[r] === null ? null : Format.toNumber(h.rates[r])))
+                        return { label: `${rateLabels[r]} / 1M`, values: [...values, values[values.length - 1] ?? null] }
+                      })}
                       formatX={(s) => Format.day(s * 1000, "UTC")}
                       timeZone="UTC"
-                      caption="Rates by effective date (UTC; a version in force from the start is drawn a month before the next), rounded for display; the table has the exact prices."
+                      caption="Each price holds from its effective date (UTC) until the next, drawn to today; a version in force from the start is drawn from a month before the next. Rounded for display; the table has the exact prices."
                       height={200}
                       summary={`Rates of ${model.id} per million tokens by effective date.`}
                     />

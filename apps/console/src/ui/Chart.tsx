@@ -24,7 +24,8 @@ interface Props {
   /** x values: seconds since the epoch. */
   readonly x: ReadonlyArray<number>
   readonly series: ReadonlyArray<Series>
-  readonly kind: "stacked-bars" | "lines"
+  /** Steps: a value holds until the next x (prices by effective date). */
+  readonly kind: "stacked-bars" | "lines" | "steps"
   /** What the chart shows, in words, for screen readers. */
   readonly summary: string
   readonly height?: number
@@ -60,6 +61,7 @@ export const Chart = (props: Props) => {
     const stacked = props.kind === "stacked-bars"
     const data = stacked ? stack(props.series, props.x.length) : props.series.map((s) => [...s.values])
     const bars = uPlot.paths.bars!({ size: [0.7, 48], gap: 1 })
+    const steps = uPlot.paths.stepped!({ align: 1 })
     const levels = props.levels ?? []
     const seriesOptions: Array<uPlot.Series> = [
       { label: "When", value: (_u, v) => (v == null ? "" : props.formatX(v)) },
@@ -70,7 +72,7 @@ export const Chart = (props: Props) => {
           stroke: color,
           width: stacked ? 0 : 2,
           ...(s.dash === undefined ? {} : { dash: [...s.dash] }),
-          ...(stacked ? { fill: color, paths: bars } : { points: { show: props.x.length < 40 }, spanGaps: false }),
+          ...(stacked ? { fill: color, paths: bars, points: { show: false } } : { points: { show: props.x.length < 40 }, spanGaps: false, ...(props.kind === "steps" ? { paths: steps } : {}) }),
           // The legend shows the series' own value, not the stacked sum.
           value: (_u, _v, _s, index) => (index == null ? "" : rounded(s.values[index] ?? 0))
         }

@@ -94,7 +94,7 @@ export const PeriodPicker = (props: { readonly period: Period.Period; readonly s
         }} />
       </label>
       <span class="note">
-        {day(Date.parse(`${props.period.from}T12:00:00Z`), "UTC")} to {day(Date.parse(`${props.period.to}T12:00:00Z`), "UTC")} ({Period.days(props.period)} days, {zone})
+        {day(Date.parse(`${props.period.from}T12:00:00Z`), "UTC")} to {day(Date.parse(`${props.period.to}T12:00:00Z`), "UTC")} ({Period.days(props.period) === 1 ? "1 day" : `${Period.days(props.period)} days`}, {zone})
         {props.span === null ? "" : props.span === undefined ? "" : ` · calls recorded ${day(props.span.first, zone)} to ${day(props.span.last, zone)}`}
       </span>
     </form>
