@@ -200,4 +200,72 @@ describe("tally cost", { timeout: 300_000 }, () => {
     expect(json(noModel.stdout)).toMatchObject({ costSource: "unpriced", unpricedReason: "no-model", usage: { tokens: { inputText: 12, outputText: 7 } } })
     expect(oneStderrLine(noModel)).toContain("pass the model the request used")
   })
+
+  it("prices an Anthropic Message Batches result line at the snapshot's batch rate", () => {
+    // The snapshot the line is priced with carries Anthropic's 50% batch discount (the built-in
+    // catalog gains it with the catalog's batch data; the engine applies whatever the snapshot says).
+    const catalog = file("anthropic-batch.json", {
+      format: "tally.catalog/v1",
+      overrides: [{
+        definitionId: "anthropic/claude-3-5-sonnet",
+        reason: "Message Batches: 50% of standard prices",
+        history: [{ version: 2, snapshot: { provider: "anthropic", modelKey: "claude-3-5-sonnet", rates: { inputText: "3", outputText: "15" }, batchDiscountPercent: "50" } }]
+      }]
+    })
+    const line = join(fixtures, "anthropic/message_batch_result_line.json")
+    const out = tally(["cost", "--provider", "anthropic", "--at", "2026-05-01", "--catalog", catalog, line])
+    expect(out).toMatchObject({ code: 0, stderr: "" })
+    const cost = json(out.stdout)
+    expect(cost).toMatchObject({
+      api: "batch",
+      model: "claude-3-5-sonnet-20240620",
+      definition: "anthropic/claude-3-5-sonnet",
+      batch: true,
+      usage: { tokens: { inputText: 11, outputText: 36 }, batch: true },
+      // (11 input × $3/M + 36 output × $15/M) × (100 − 50)% = (0.000033 + 0.00054) × 0.5
+      total: "0.0002865",
+      costSource: "computed"
+    })
+    expect(cost.lines.map((l: { component: string; amount: string; conditions: Array<string> }) => [l.component, l.amount, l.conditions])).toEqual([
+      ["inputText", "0.0000165", ["batch:-50%"]],
+      ["outputText", "0.00027", ["batch:-50%"]]
+    ])
+    // An errored result is not billable: a one-line error, nothing on stdout.
+    const errored = file("batch-errored.json", {
+      custom_id: "my-first-request",
+      result: { type: "errored", error: { type: "error", error: { type: "invalid_request_error", message: "max_tokens: Field required" } } }
+    })
+    const failed = tally(["cost", "--provider", "anthropic", "--at", "2026-05-01", errored])
+    expect(failed).toMatchObject({ code: 2, stdout: "" })
+    expect(oneStderrLine(failed)).toContain("batch request my-first-request errored")
+  })
+
+  it("an OpenAI-compatible self-hosted server is named as its provider and priced with a custom catalog", () => {
+    const catalog = file("vllm.json", {
+      format: "tally.catalog/v1",
+      definitions: [{
+        id: "house/llama-3.1-8b",
+        provider: "vllm",
+        modelKey: "meta-llama/Llama-3.1-8B-Instruct",
+        match: { equals: "llama-3.1-8b-instruct" },
+        maintainer: "custom",
+        history: [{ version: 1, snapshot: { provider: "vllm", modelKey: "meta-llama/Llama-3.1-8B-Instruct", rates: { inputText: "0.05", outputText: "0.1", reasoning: "0.1" } } }]
+      }]
+    })
+    const payload = chat("Llama-3.1-8B-Instruct")
+    const out = tally(["cost", "--provider", "vllm", "--at", "2026-05-01", "--catalog", catalog, payload])
+    expect(out).toMatchObject({ code: 0, stderr: "" })
+    expect(json(out.stdout)).toMatchObject({
+      provider: "vllm",
+      pricingProvider: "vllm",
+      definition: "house/llama-3.1-8b",
+      usage: { tokens: { inputText: 1000, outputText: 200, reasoning: 300 } },
+      // 1000 input × $0.05/M + (200 + 300) × $0.1/M = 0.00005 + 0.00005
+      total: "0.0001"
+    })
+    // Without the custom catalog there is no price for a self-hosted server: unpriced, never $0.
+    const builtInOnly = tally(["cost", "--provider", "vllm", "--at", "2026-05-01", payload])
+    expect(builtInOnly.code).toBe(3)
+    expect(json(builtInOnly.stdout)).toMatchObject({ provider: "vllm", costSource: "unpriced", total: null })
+  })
 })
