@@ -268,4 +268,56 @@ describe("tally cost", { timeout: 300_000 }, () => {
     expect(builtInOnly.code).toBe(3)
     expect(json(builtInOnly.stdout)).toMatchObject({ provider: "vllm", costSource: "unpriced", total: null })
   })
+
+  it("prices an OpenAI Batch object's batch-level usage and a whole batch output file at the batch rate", () => {
+    const catalog = file("openai-batch.json", {
+      format: "tally.catalog/v1",
+      overrides: [
+        {
+          definitionId: "openai/gpt-5",
+          reason: "Batch API: 50% of standard prices",
+          history: [{ version: 2, snapshot: { provider: "openai", modelKey: "gpt-5", rates: { inputText: "1.25", cacheRead: "0.125", outputText: "10", reasoning: "10" }, batchDiscountPercent: "50" } }]
+        },
+        {
+          definitionId: "openai/gpt-4o-mini",
+          reason: "Batch API: 50% of standard prices",
+          history: [{ version: 2, snapshot: { provider: "openai", modelKey: "gpt-4o-mini", rates: { inputText: "0.15", outputText: "0.6" }, batchDiscountPercent: "50" } }]
+        }
+      ]
+    })
+    const object = tally(["cost", "--provider", "openai", "--at", "2026-05-01", "--catalog", catalog, join(fixtures, "openai/batch_object_usage.json")])
+    expect(object).toMatchObject({ code: 0, stderr: "" })
+    expect(json(object.stdout)).toMatchObject({
+      api: "batch",
+      batch: true,
+      model: "gpt-5-2025-08-07",
+      definition: "openai/gpt-5",
+      usage: { tokens: { inputText: 476, cacheRead: 1024, outputText: 200, reasoning: 300 }, batch: true },
+      // (476 × $1.25/M + 1024 × $0.125/M + 200 × $10/M + 300 × $10/M) × 50%
+      // = (0.000595 + 0.000128 + 0.002 + 0.003) × 0.5 = 0.005723 × 0.5
+      total: "0.0028615"
+    })
+
+    // A batch output file (JSONL): each line priced as a batch call; a failed line bills nothing.
+    const line = (customId: string, prompt: number, completion: number) => JSON.stringify({
+      id: `batch_req_${customId}`, custom_id: customId,
+      response: { status_code: 200, request_id: `req_${customId}`, body: { id: `chatcmpl-${customId}`, object: "chat.completion", created: 1711475054, model: "gpt-4o-mini", choices: [], usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion } } },
+      error: null
+    })
+    const expired = JSON.stringify({ id: "batch_req_failed01", custom_id: "request-7", response: null, error: { code: "batch_expired", message: "This request could not be executed before the completion window expired." } })
+    const output = file("batch-output.jsonl", [line("request-1", 24, 15), expired, line("request-3", 1000, 200)].join("\n") + "\n")
+    const out = tally(["cost", "--provider", "openai", "--at", "2026-05-01", "--catalog", catalog, output])
+    expect(out).toMatchObject({ code: 0, stderr: "" })
+    const batch = json(out.stdout)
+    expect(batch).toMatchObject({ batchFile: true, billedLines: 2, notBillableLines: 1, currency: "USD" })
+    expect(batch.lines.map((l: { line: number; customId: string; cost: { total: string } | null; error: { reason: string } | null }) => [l.line, l.customId, l.cost?.total ?? null, l.error?.reason ?? null])).toEqual([
+      // (24 × $0.15/M + 15 × $0.6/M) × 50% = (0.0000036 + 0.000009) × 0.5
+      [1, "request-1", "0.0000063", null],
+      [2, "request-7", null, "failed-response"],
+      // (1000 × $0.15/M + 200 × $0.6/M) × 50% = (0.00015 + 0.00012) × 0.5
+      [3, "request-3", "0.000135", null]
+    ])
+    // 0.0000063 + 0.000135
+    expect(batch.total).toBe("0.0001413")
+  })
 })

@@ -46,7 +46,8 @@ const EXCLUDED: Readonly<Record<string, string>> = {
 
 /** Priced in CliCost.test.ts with a custom catalog carrying the batch discount (the built-in one has none yet). */
 const PRICED_ELSEWHERE: Readonly<Record<string, string>> = {
-  "anthropic/message_batch_result_line.json": "a Message Batches result: priced at batch rates in CliCost.test.ts"
+  "anthropic/message_batch_result_line.json": "a Message Batches result: priced at batch rates in CliCost.test.ts",
+  "openai/batch_object_usage.json": "a Batch object's batch-level usage: priced at batch rates in CliCost.test.ts"
 }
 
 const CASES: Readonly<Record<string, Case>> = {
@@ -412,7 +413,7 @@ const handTotal = (lines: ReadonlyArray<Line>) =>
 
 describe("tally cost over every call payload fixture", () => {
   it("every fixture is either priced here or excluded with a reason", () => {
-    expect(files.length).toBe(29)
+    expect(files.length).toBe(30)
     for (const file of files) expect(file in CASES || file in EXCLUDED || file in PRICED_ELSEWHERE, file).toBe(true)
     for (const file of Object.keys({ ...CASES, ...EXCLUDED, ...PRICED_ELSEWHERE })) expect(files, file).toContain(file)
     expect(Object.keys(CASES)).toHaveLength(25)

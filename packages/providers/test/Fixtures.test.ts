@@ -99,6 +99,7 @@ const TABLE: Readonly<Record<string, Expected>> = {
   // --- OpenAI: prompt includes cached/audio/image; completion includes reasoning/audio/predictions.
   "openai/audio_transcription_tokens": { usage: { tokens: { inputAudio: 14, outputText: 45 }, promptTokens: 14 } },
   "openai/audio_transcription_duration": { usage: { tokens: {}, audioSeconds: "9.5" }, call: { model: "whisper-1" } },
+  "openai/batch_object_usage": { usage: { tokens: { inputText: 476, cacheRead: 1024, outputText: 200, reasoning: 300 }, promptTokens: 1500, batch: true }, call: { api: "batch", batch: true, model: "gpt-5-2025-08-07", responseId: "batch_abc123" } },
   "openai/batch_output_line": { usage: { tokens: { inputText: 24, outputText: 15 }, promptTokens: 24, batch: true }, call: { api: "batch", batch: true, responseId: "chatcmpl-9758Iw" } },
   "openai/batch_output_line_failed": { error: "failed-response" },
   "openai/chat_completion_basic": { usage: { tokens: { inputText: 16, outputText: 363 }, promptTokens: 16, serviceTier: "default" }, call: { serviceTier: "default", responseId: "chatcmpl-D8Z5f52zQqikDBEKQMQoYcWMcWPeU" } },

@@ -116,6 +116,15 @@ describe("batch and stream shapes", () => {
     expect(lines.map((l) => [l.line, l.customId, l.result._tag])).toEqual([[1, "my-second-request", "Success"], [2, "r2", "Failure"]])
   })
 
+  it("an OpenAI Batch object's batch-level usage is one batch call in the Responses usage shape; a batch without usage bills nothing", () => {
+    const call = Fixtures.success(Fixtures.normalize("openai/batch_object_usage"))
+    expect([call.api, call.batch, call.responseId, call.usage.tokens]).toEqual(["batch", true, "batch_abc123", { inputText: 476, cacheRead: 1024, outputText: 200, reasoning: 300 }])
+    const running = { id: "batch_1", object: "batch", endpoint: "/v1/chat/completions", status: "in_progress", request_counts: { total: 10, completed: 3, failed: 0 } }
+    expect(Fixtures.failure(run("openai", running))).toMatchObject({ reason: "missing-usage", path: "usage" })
+    const inconsistent = { ...running, status: "completed", usage: { input_tokens: 10, input_tokens_details: { cached_tokens: 11 }, output_tokens: 1, total_tokens: 11 } }
+    expect(Fixtures.failure(run("openai", inconsistent))).toMatchObject({ reason: "exceeds-parent", path: "usage.input_tokens_details.cached_tokens" })
+  })
+
   it("a Bedrock stream's final chunk alone: amazon-bedrock-invocationMetrics are the whole call's counts", () => {
     expect(Fixtures.usageOf("bedrock/invoke_model_stream_final_chunk").tokens).toEqual({ inputText: 1250, outputText: 380 })
     const cached = Fixtures.success(run("bedrock", { type: "message_stop", "amazon-bedrock-invocationMetrics": { inputTokenCount: 10, outputTokenCount: 5, cacheReadInputTokenCount: 900, cacheWriteInputTokenCount: 100 } }, { model: "anthropic.claude-3-5-haiku-20241022-v1:0" }))

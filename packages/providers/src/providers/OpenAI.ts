@@ -319,12 +319,44 @@ const BatchLine = Schema.Struct({
 })
 const decodeBatchLine = Decode.decoder(BatchLine)
 
+const BatchObject = Schema.Struct({
+  id: Decode.OptString,
+  object: Schema.Literal("batch"),
+  endpoint: Decode.OptString,
+  model: Decode.OptString,
+  status: Decode.OptString,
+  usage: Schema.optionalKey(Schema.NullOr(Schema.Unknown))
+})
+const decodeBatchObject = Decode.decoder(BatchObject)
+
+/**
+ * A Batch object (`GET /v1/batches/{id}`): its `usage` sums every request of the batch in the
+ * Responses usage shape (input includes cached, output includes reasoning), billed as one batch
+ * call (`batch = true`). A batch without usage (not finished, failed before running) bills nothing.
+ */
+const batchObject = (provider: NormalizedCall.ProviderId, item: Payload.Item, context: Provider.Context): Result.Result<Provider.Extracted, NormalizeError.NormalizeError> =>
+  Result.gen(function*() {
+    const batch = yield* decodeBatchObject(provider, item.path, item.value)
+    if (batch.usage == null) {
+      return yield* Result.fail(NormalizeError.make(provider, Path.append(item.path, "usage"), "missing-usage",
+        `batch ${batch.id ?? ""} (status ${batch.status ?? "unknown"}) reports no usage yet; its usage is known once it has run`))
+    }
+    const inner = yield* Responses.normalize(provider, Payload.single({ ...(batch.model == null ? {} : { model: batch.model }), usage: batch.usage }, item.path), "batch", context)
+    return {
+      ...inner,
+      responseId: batch.id ?? undefined,
+      batch: true,
+      usage: inner.usage === undefined ? undefined : UsageParts.withContext(inner.usage, { batch: true })
+    }
+  })
+
 /**
  * A Batch API output line: the body is a normal endpoint response, billed at the batch discount
  * (`batch = true`). Failed lines (an `error`, or a status >= 400) are not billable.
  */
 const batchLine = (provider: NormalizedCall.ProviderId, item: Payload.Item, context: Provider.Context): Result.Result<Provider.Extracted, NormalizeError.NormalizeError> =>
   Result.gen(function*() {
+    if (Payload.isRecord(item.value) && item.value["object"] === "batch") return yield* batchObject(provider, item, context)
     const line = yield* decodeBatchLine(provider, item.path, item.value)
     const status = line.response?.status_code
     if (line.error != null || line.response == null || (status != null && status >= 400)) {
@@ -385,7 +417,7 @@ export const detectUsage = (usage: Record<string, unknown>, path: Path.Path): Pr
 
 const detectSingle = (value: unknown, path: Path.Path): Provider.Detected => {
   if (!Payload.isRecord(value)) return undefined
-  if ("custom_id" in value && "response" in value) return "batch"
+  if (("custom_id" in value && "response" in value) || value["object"] === "batch") return "batch"
   if (ChatCompletions.looksLikeChat(value)) return "chat.completions"
   if (value["object"] === "realtime.response" || value["type"] === "response.done" || value["type"] === "session.created") return "realtime"
   if (Responses.looksLikeResponses(value)) return "responses"
