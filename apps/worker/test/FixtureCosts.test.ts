@@ -347,6 +347,19 @@ const CASES: Readonly<Record<string, Case>> = {
       costSource: "computed"
     }
   },
+  "google/gemini_image_candidates_details_incomplete.json": {
+    provider: "google",
+    expect: {
+      model: "gemini-3-pro-image",
+      definition: "google/gemini-3-pro-image-preview",
+      // candidatesTokenCount 1415, details list IMAGE 1120: the unlisted 295 are output text (correction).
+      tokens: { inputText: 402, outputText: 295, outputImage: 1120 },
+      // 402 input × $2/M + 295 output text × $12/M + 1120 output image × $120/M = 0.000804 + 0.00354 + 0.1344
+      lines: [["inputText", 402, "2"], ["outputText", 295, "12"], ["outputImage", 1120, "120"]],
+      total: "0.138744",
+      costSource: "computed"
+    }
+  },
   "google/vertex_predict_text_embeddings.json": {
     provider: "google",
     expect: {
@@ -413,10 +426,10 @@ const handTotal = (lines: ReadonlyArray<Line>) =>
 
 describe("tally cost over every call payload fixture", () => {
   it("every fixture is either priced here or excluded with a reason", () => {
-    expect(files.length).toBe(30)
+    expect(files.length).toBe(31)
     for (const file of files) expect(file in CASES || file in EXCLUDED || file in PRICED_ELSEWHERE, file).toBe(true)
     for (const file of Object.keys({ ...CASES, ...EXCLUDED, ...PRICED_ELSEWHERE })) expect(files, file).toContain(file)
-    expect(Object.keys(CASES)).toHaveLength(25)
+    expect(Object.keys(CASES)).toHaveLength(26)
   })
 
   it.each(Object.entries(CASES))("%s", (name, c) => {

@@ -81,6 +81,10 @@ const TABLE: Readonly<Record<string, Expected>> = {
   "google/vertex_stream_traffic_type_chunks": { usage: { tokens: { inputText: 249, outputText: 58, reasoning: 183 }, promptTokens: 249, serviceTier: "PROVISIONED_THROUGHPUT" }, call: { serviceTier: "PROVISIONED_THROUGHPUT" } },
   "google/vertex_predict_text_embeddings": { usage: { tokens: { embedding: 17 }, promptTokens: 17 }, call: { api: "predict", model: "gemini-embedding-001" } },
   "google/gemini_grounding_tool_use": { usage: { tokens: { inputText: 1661, outputText: 230, reasoning: 95 }, webSearches: 2, promptTokens: 41 } },
+  "google/gemini_image_candidates_details_incomplete": {
+    usage: { tokens: { inputText: 402, outputText: 295, outputImage: 1120 }, promptTokens: 402 },
+    call: { model: "gemini-3-pro-image", corrections: [{ rule: "google.candidates-details-incomplete", path: "usageMetadata.candidatesTokensDetails", detail: "candidatesTokensDetails list 1120 of candidatesTokenCount = 1415; the unlisted 295 are output text" }] }
+  },
   "google/gemini_image_output": { usage: { tokens: { inputText: 44, inputImage: 1258, outputImage: 1290 }, promptTokens: 1302 } },
   "google/gemini_candidates_count_absent": {
     usage: { tokens: { inputText: 120, outputText: 3, reasoning: 287 }, promptTokens: 120 },

@@ -93,6 +93,39 @@ const splitOf = (
   }))
 }
 
+/**
+ * The output's per-modality split. Gemini image models list only the IMAGE modality in
+ * `candidatesTokensDetails` while `candidatesTokenCount` also counts the text parts they generate
+ * (observed on gemini-3-pro-image and gemini-2.5-flash-image responses): when the details add up
+ * to less than the count, the unlisted rest is output text, recorded as correction
+ * `google.candidates-details-incomplete`. Details adding up to more than the count are impossible
+ * (exceeds-parent).
+ */
+const candidatesSplit = (
+  provider: string,
+  candidates: Ledger.Field,
+  details: ReadonlyArray<typeof ModalityCount.Type> | null | undefined,
+  path: Path.Path,
+  corrections: Array<NormalizedCall.Correction>
+): Result.Result<Split, NormalizeError.NormalizeError> =>
+  Result.gen(function*() {
+    if (details == null || details.length === 0 || !candidates.present) return yield* splitOf(provider, candidates, details, path)
+    const listed = details.reduce((sum, entry) => sum + (entry.tokenCount ?? 0), 0)
+    if (listed > candidates.value) {
+      return yield* Result.fail(NormalizeError.make(provider, path, "exceeds-parent",
+        `candidatesTokensDetails add up to ${listed}, more than candidatesTokenCount = ${candidates.value}, which includes them`))
+    }
+    if (listed === candidates.value) return yield* splitOf(provider, candidates, details, path)
+    const split = yield* splitOf(provider, Ledger.derived(candidates.path, listed), details, path)
+    const rest = candidates.value - listed
+    corrections.push({
+      rule: "google.candidates-details-incomplete",
+      path: Path.format(path),
+      detail: `candidatesTokensDetails list ${listed} of candidatesTokenCount = ${candidates.value}; the unlisted ${rest} are output text`
+    })
+    return { ...split, text: Ledger.derived(split.text.path, split.text.value + rest) }
+  })
+
 export const usageOf = (
   provider: string,
   base: Path.Path,
@@ -133,7 +166,7 @@ export const usageOf = (
       uncached.text = yield* Ledger.remainder(provider, promptSplit.text, [cached])
     }
     const toolSplit = yield* splitOf(provider, toolUse, meta.toolUsePromptTokensDetails, Path.append(base, "toolUsePromptTokensDetails"))
-    const outSplit = yield* splitOf(provider, candidates, meta.candidatesTokensDetails, Path.append(base, "candidatesTokensDetails"))
+    const outSplit = yield* candidatesSplit(provider, candidates, meta.candidatesTokensDetails, Path.append(base, "candidatesTokensDetails"), corrections)
     yield* Ledger.checkTotal(provider, total, [prompt, toolUse, candidates, thoughts])
     return {
       parts: {
