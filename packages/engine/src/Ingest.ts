@@ -23,12 +23,12 @@
  */
 import type { Catalog, PriceBook } from "@tally/catalog"
 import { Money, type Tenant, type UsageRecord } from "@tally/core"
+import { Costing } from "@tally/pricing"
 import { Normalize, type NormalizedCall, type NormalizeError } from "@tally/providers"
 import { type Database, type DeadLetters, type PriceBooks, type Tenants, UsageLedger } from "@tally/store"
 import { Context, DateTime, Duration, Effect, Layer, Result, Schema } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Budgets from "./Budgets.ts"
-import * as Costing from "./Costing.ts"
 import * as TenantPricing from "./TenantPricing.ts"
 import * as UsageEvent from "./UsageEvent.ts"
 

@@ -13,10 +13,10 @@
  */
 import { Catalog } from "@tally/catalog"
 import { CostBreakdown, CostEngine, FieldError, PricingSnapshot, Usage } from "@tally/core"
+import { Costing } from "@tally/pricing"
 import { Normalize } from "@tally/providers"
 import { Database, Store, Tenants } from "@tally/store"
 import { Clock, DateTime, Effect, Layer, ManagedRuntime, Redacted, Schema } from "effect"
-import * as Costing from "./Costing.ts"
 import { Ingest, type IngestOptions, type IngestResult } from "./Ingest.ts"
 import { IngestPipeline, type PipelineConfig } from "./Pipeline.ts"
 

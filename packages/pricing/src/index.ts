@@ -1,0 +1,1 @@
+export * as Costing from "./Costing.ts"
