@@ -1,6 +1,7 @@
 export * as BuiltInCatalog from "./BuiltInCatalog.ts"
 export * as Catalog from "./Catalog.ts"
 export * as Clone from "./Clone.ts"
+export * as Audit from "./Audit.ts"
 export * as Coverage from "./Coverage.ts"
 export * as CustomModels from "./CustomModels.ts"
 export * as GenaiPrices from "./GenaiPrices.ts"
