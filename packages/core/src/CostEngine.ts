@@ -206,7 +206,7 @@ const makeBand = (snapshot: PricingSnapshot, compiled: Compiled, fineTuned: bool
   const cacheRead = rates.get("cacheRead")
   if (cacheRead !== undefined) {
     for (const bucket of MODALITY_CACHE_READS) {
-      if (!rates.has(bucket)) set(bucket, cacheRead.listRate, cacheRead.source, [...cacheRead.conditions, `${bucket}:priced-at-cache-read-rate`])
+      if (!rates.has(bucket)) set(bucket, cacheRead.listRate, cacheRead.source, [...cacheRead.conditions, fallbackCondition(bucket, "cacheRead")])
     }
   }
   return { rates, conditions, templates: new Map() }

@@ -69,15 +69,15 @@ describe("worked examples from public price sheets", () => {
     // (1000 + 2000 + 4000) × $0.2/M + 3000 × $0.5/M = 0.0014 + 0.0015
     expect(fallback.lines.map((l) => [l.component, text(l.listRate), l.rateSource, l.conditions])).toEqual([
       ["cacheRead", "0.2", "rates.cacheRead", []],
-      ["cacheReadImage", "0.2", "rates.cacheRead", ["cacheReadImage:priced-at-cache-read-rate"]],
+      ["cacheReadImage", "0.2", "rates.cacheRead", ["cacheReadImage:priced-at-cacheRead-rate"]],
       ["cacheReadAudio", "0.5", "rates.cacheReadAudio", []],
-      ["cacheReadVideo", "0.2", "rates.cacheRead", ["cacheReadVideo:priced-at-cache-read-rate"]]
+      ["cacheReadVideo", "0.2", "rates.cacheRead", ["cacheReadVideo:priced-at-cacheRead-rate"]]
     ])
     expect(text(fallback.total)).toBe("0.0029")
     // The cache-read rate itself may come from the cached-input discount: the fallback carries that condition too.
     const discounted = priced({ tokens: { cacheReadImage: 1000 } }, snapshot({ rates: { inputText: "2" }, cachedInputDiscountPercent: "90" }))
     expect(discounted.lines.map((l) => [l.component, text(l.listRate), l.conditions])).toEqual([
-      ["cacheReadImage", "0.2", ["cached-input-discount:-90%", "cacheReadImage:priced-at-cache-read-rate"]]
+      ["cacheReadImage", "0.2", ["cached-input-discount:-90%", "cacheReadImage:priced-at-cacheRead-rate"]]
     ])
     // No cache-read rate at all: a missing rate naming the bucket, never $0.
     const missing = CostEngine.price({ tokens: { cacheReadAudio: 1 } }, snapshot({ rates: { inputText: "1" } }))
