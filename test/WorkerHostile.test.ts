@@ -84,6 +84,16 @@ describe.each(targets)("the worker under hostile input on %s", (target) => {
     expect(reply.json.error.message).toMatch(/nested deeper than 64 levels/)
   })
 
+  it("a usage export from a day the month does not have is 400, not rolled over", async () => {
+    for (const [from, problem] of [["2026-02-30T00:00:00Z", "has no day 30"], ["2026-03-01T24:00:00Z", "hour 24"]] as const) {
+      const reply = await request(`${server.url}/api/v1/exports/usage?from=${from}&to=2026-04-01T00:00:00Z`, {
+        headers: { authorization: `Bearer ${key}` }
+      })
+      expect(reply.status).toBe(400)
+      expect(reply.json.error.message).toContain(problem)
+    }
+  })
+
   if (target === "postgres") {
     it("connections dropped mid-request answer a logged 503 with Retry-After, never an empty 500", async () => {
       const name = database.postgresName!
