@@ -205,18 +205,22 @@ const templateOf = (band: Band, index: number, multiplier: Multiplier): LineTemp
   return template
 }
 
+/** `record[key]` for own keys only, so `constructor` or `__proto__` never reach the object prototype. */
+const ownValue = <A>(record: Readonly<Record<string, A>> | undefined, key: string): A | undefined =>
+  record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined
+
 const makeMultipliers = (snapshot: PricingSnapshot, usage: Usage): { tokens: Multiplier; units: Multiplier } => {
   let common = ONE
   const commonConditions: Array<string> = []
   if (usage.serviceTier !== undefined) {
-    const m = snapshot.serviceTierMultipliers?.[usage.serviceTier]
+    const m = ownValue(snapshot.serviceTierMultipliers, usage.serviceTier)
     if (m !== undefined) {
       common = common.times(m)
       commonConditions.push(`service-tier:${usage.serviceTier}(x${format(m)})`)
     }
   }
   if (usage.region !== undefined) {
-    const m = snapshot.regionMultipliers?.[usage.region]
+    const m = ownValue(snapshot.regionMultipliers, usage.region)
     if (m !== undefined) {
       common = common.times(m)
       commonConditions.push(`region:${usage.region}(x${format(m)})`)
@@ -348,8 +352,9 @@ const keyed = (
   for (const key of Object.keys(counts).sort()) {
     const count = counts[key]!
     if (count === 0) continue
-    const own = prices?.[key]
-    const price = own ?? prices?.["*"]
+    // Own keys only: a key such as `constructor` or `toString` must not reach the object prototype.
+    const own = ownValue(prices, key)
+    const price = own ?? ownValue(prices, "*")
     const name = `${component}:${key}`
     if (price === undefined) missing.push(name)
     else {
