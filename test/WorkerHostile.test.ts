@@ -94,6 +94,39 @@ describe.each(targets)("the worker under hostile input on %s", (target) => {
     }
   })
 
+  const graphql = (query: string, variables?: Record<string, unknown>) =>
+    postJson(`${server.url}/graphql`, key, { query, ...(variables === undefined ? {} : { variables }) })
+
+  it("a NUL in GraphQL filters, tag groups or literals is invalid input, not UNAVAILABLE", async () => {
+    const range = `from: "2026-11-01T00:00:00Z", to: "2026-12-01T00:00:00Z"`
+    const cases: ReadonlyArray<readonly [string, Record<string, unknown> | undefined, string]> = [
+      [`query($id: String!) { usageRecords(filter: { requestId: [$id] }) { __typename } }`, { id: "a\u0000b" }, "variables.id"],
+      [`query($p: String!) { usage(${range}, filter: { project: [$p] }) { __typename } }`, { p: "web\u0000" }, "variables.p"],
+      [`query($t: String!) { usage(${range}, groupByTags: [$t]) { __typename } }`, { t: "\u0000" }, "variables.t"],
+      [`{ usageRecords(filter: { requestId: ["a\\u0000b"] }) { __typename } }`, undefined, "query"],
+      [`query($t: String!) { usage(${range}, groupByTags: [$t]) { __typename } }`, { t: "x\ud800" }, "variables.t"]
+    ]
+    for (const [query, variables, field] of cases) {
+      const reply = await graphql(query, variables)
+      // Variables are refused before the query runs (400); a literal fails validation (yoga answers 200).
+      expect([200, 400], query).toContain(reply.status)
+      expect(reply.json.errors[0].extensions.code).toBe("INVALID_INPUT")
+      expect(reply.json.errors[0].extensions.field).toBe(field)
+    }
+  })
+
+  it("a NUL in a reconciliation CSV is an invalid report naming the line, and nothing is stored", async () => {
+    const csv = "date,provider,model,project,input_tokens,output_tokens,cost,currency\n2025-03-03,openai,gpt-4o\u0000,web,1000,200,0.0045,USD"
+    const reply = await request(`${server.url}/api/v1/reconcile/reports?format=csv`, {
+      method: "POST",
+      body: csv,
+      headers: { authorization: `Bearer ${admin}`, "content-type": "text/csv" }
+    })
+    expect(reply.status).toBe(422)
+    expect(reply.json.error.code).toBe("invalid_report")
+    expect(reply.json.error.message).toMatch(/line 2: contains a NUL character/)
+  })
+
   if (target === "postgres") {
     it("connections dropped mid-request answer a logged 503 with Retry-After, never an empty 500", async () => {
       const name = database.postgresName!
