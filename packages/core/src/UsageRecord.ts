@@ -20,6 +20,7 @@ import * as Schema from "effect/Schema"
 import * as CostBreakdown from "./CostBreakdown.ts"
 import * as FieldError from "./FieldError.ts"
 import * as Money from "./Money.ts"
+import * as StorableText from "./StorableText.ts"
 import * as Usage from "./Usage.ts"
 
 export const CostSource = Schema.Literals(["provider", "computed", "estimated", "unpriced"])
@@ -201,9 +202,64 @@ const decimalFields = (usage: Usage.Usage): Rejection | undefined => {
   return undefined
 }
 
+const tooLong = (field: string, text: string, max: number): Rejection | undefined =>
+  text.length > max ? reject(field, `expected at most ${max} characters, got ${text.length}`) : undefined
+
+const storable = (field: string, text: string | null | undefined): Rejection | undefined => {
+  if (text === null || text === undefined) return undefined
+  const problem = StorableText.problemOf(text)
+  return problem === undefined ? undefined : reject(field, problem)
+}
+
+/**
+ * Text the database can store (no NUL, no lone surrogate, anywhere, raw payload included) and
+ * the length limits of `StorableText.limits` on what the ledger indexes.
+ */
+const checkText = (record: UsageRecord): Rejection | undefined => {
+  const { limits } = StorableText
+  const simple: ReadonlyArray<readonly [string, string | null | undefined, number]> = [
+    ["requestId", record.requestId, limits.requestId],
+    ["provider", record.provider, limits.provider],
+    ["api", record.api, limits.api],
+    ["model", record.model, limits.model]
+  ]
+  for (const [field, text, max] of simple) {
+    const bad = storable(field, text) ?? (text === undefined || text === null ? undefined : tooLong(field, text, max))
+    if (bad !== undefined) return bad
+  }
+  let keyBytes = StorableText.utf8Bytes(record.provider) + StorableText.utf8Bytes(record.model)
+  for (const name of labelNames) {
+    const text = record.labels[name]
+    if (text === undefined) continue
+    const bad = storable(`labels.${name}`, text) ?? tooLong(`labels.${name}`, text, limits.label)
+    if (bad !== undefined) return bad
+    keyBytes += StorableText.utf8Bytes(text)
+  }
+  if (keyBytes > limits.keyBytes) {
+    return reject(
+      "labels",
+      `provider, model and labels together take ${keyBytes} bytes of UTF-8; at most ${limits.keyBytes} are allowed`
+    )
+  }
+  const tags = Object.entries(record.tags)
+  if (tags.length > limits.tags) return reject("tags", `expected at most ${limits.tags} tags, got ${tags.length}`)
+  for (const [key, value] of tags) {
+    const field = `tags.${StorableText.escape(key)}`
+    const bad = storable(field, key) ?? tooLong(`${field} (the key)`, key, limits.tagKey) ??
+      storable(field, value) ?? tooLong(field, value, limits.tagValue)
+    if (bad !== undefined) return bad
+  }
+  const other = storable("definitionId", record.definitionId) ?? storable("unpricedReason", record.unpricedReason) ??
+    storable("rawText", record.rawText)
+  if (other !== undefined) return other
+  const found = StorableText.find(record.raw, "raw")
+  return found === undefined ? undefined : reject(found.path, found.problem)
+}
+
 /**
  * The rules a schema cannot say, for a record whose encoding already succeeded: an instant between
- * 1970 and 9999, finite decimals, and the cost rules above. Returns the first field at fault.
+ * 1970 and 9999, text the database can store within the limits of `StorableText`, finite
+ * decimals, and the cost rules above. Returns the first field at fault.
  */
 export const checkRules = (record: UsageRecord): Rejection | undefined => {
   if (!DateTime.isDateTime(record.occurredAt)) return reject("occurredAt", "expected an instant")
@@ -211,7 +267,7 @@ export const checkRules = (record: UsageRecord): Rejection | undefined => {
   if (!(millis >= MIN_MILLIS && millis < MAX_MILLIS)) {
     return reject("occurredAt", "expected an instant between 1970 and 9999")
   }
-  return decimalFields(record.usage) ?? checkCost(record)
+  return checkText(record) ?? decimalFields(record.usage) ?? checkCost(record)
 }
 
 /** The currency of `total`; null for unpriced records. */
