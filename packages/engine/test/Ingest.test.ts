@@ -86,7 +86,7 @@ describe(`Ingest on ${backend}`, () => {
           ["inserted", "groq/llama-3.3-70b-versatile", "computed", "0.000985"]
         ])
         const row = yield* recorded(tenantId, "groq-1")
-        assert.deepStrictEqual([row.provider, row.usage.tokens], ["groq", { inputText: 1000, outputText: 500 }])
+        assert.deepStrictEqual([row.call.provider, row.call.usage.tokens], ["groq", { inputText: 1000, outputText: 500 }])
       }), testTimeout)
 
     it.effect("a replayed batch reports only duplicates and changes no totals", () =>
