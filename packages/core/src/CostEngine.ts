@@ -118,6 +118,35 @@ const compile = (snapshot: PricingSnapshot): Compiled => {
   return compiled
 }
 
+/** The condition on a line priced at another bucket's rate (`rateFallbacks`). */
+export const fallbackCondition = (bucket: TokenBucket, from: TokenBucket): string => `${bucket}:priced-at-${from}-rate`
+
+/**
+ * Conditions that say a line was priced by a fallback rather than its own rate: every one starts
+ * with one of these (`reasoning:priced-at-output-rate`, `inputAudio:priced-at-inputText-rate`,
+ * `cached-input-discount:-90%`) or names a multiplier the snapshot lacks.
+ */
+export const isFallbackCondition = (condition: string): boolean =>
+  condition.includes(":priced-at-") || condition.startsWith("cached-input-discount:") || condition.endsWith("(no-multiplier-in-snapshot)") ||
+  condition === "batch:no-discount-in-snapshot"
+
+/** Service tiers that mean the standard price (no multiplier needed, no condition). */
+const STANDARD_TIERS: ReadonlySet<string> = new Set(["default", "standard", "auto", "on_demand"])
+
+/** `record[key]` for own keys only, so `constructor` or `__proto__` never reach the object prototype. */
+const ownValue = <A>(record: Readonly<Record<string, A>> | undefined, key: string): A | undefined =>
+  record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined
+
+const lookupTier = (table: Readonly<Record<string, Decimal>> | undefined, key: string): Decimal | undefined => {
+  if (table === undefined) return undefined
+  // Own keys only: a tier named `constructor` must not reach the object prototype.
+  const exact = ownValue(table, key)
+  if (exact !== undefined) return exact
+  const lower = key.toLowerCase()
+  for (const k of Object.keys(table)) if (k.toLowerCase() === lower) return table[k]
+  return undefined
+}
+
 const tierLabel = (tier: Tier, mode: string): string =>
   `tier:${tier.name ?? `>${tier.aboveTokens}`}(>${tier.aboveTokens} prompt tokens, ${mode})`
 
@@ -156,6 +185,16 @@ const makeBand = (snapshot: PricingSnapshot, compiled: Compiled, fineTuned: bool
   for (const bucket of TokenBuckets) {
     const found = own.get(bucket)
     if (found !== undefined) set(bucket, found.rate, `${found.origin}.${bucket}`, [])
+  }
+  // The snapshot's own fallbacks: a bucket priced at another bucket's rate, always named.
+  const fallbacks = snapshot.rateFallbacks
+  if (fallbacks !== undefined) {
+    for (const bucket of TokenBuckets) {
+      const from = fallbacks[bucket]
+      if (from === undefined || rates.has(bucket)) continue
+      const found = own.get(from)
+      if (found !== undefined) set(bucket, found.rate, `${found.origin}.${from}`, [fallbackCondition(bucket, from)])
+    }
   }
   // Documented fallbacks: reasoning at the output rate; cached input as a discount off input.
   const output = own.get("outputText")
@@ -205,22 +244,21 @@ const templateOf = (band: Band, index: number, multiplier: Multiplier): LineTemp
   return template
 }
 
-/** `record[key]` for own keys only, so `constructor` or `__proto__` never reach the object prototype. */
-const ownValue = <A>(record: Readonly<Record<string, A>> | undefined, key: string): A | undefined =>
-  record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined
-
 const makeMultipliers = (snapshot: PricingSnapshot, usage: Usage): { tokens: Multiplier; units: Multiplier } => {
   let common = ONE
   const commonConditions: Array<string> = []
   if (usage.serviceTier !== undefined) {
-    const m = ownValue(snapshot.serviceTierMultipliers, usage.serviceTier)
+    const m = lookupTier(snapshot.serviceTierMultipliers, usage.serviceTier)
     if (m !== undefined) {
       common = common.times(m)
       commonConditions.push(`service-tier:${usage.serviceTier}(x${format(m)})`)
+    } else if (!STANDARD_TIERS.has(usage.serviceTier.toLowerCase())) {
+      // Priced at list: say so, a tier the snapshot does not know is never silently standard.
+      commonConditions.push(`service-tier:${usage.serviceTier}(no-multiplier-in-snapshot)`)
     }
   }
   if (usage.region !== undefined) {
-    const m = ownValue(snapshot.regionMultipliers, usage.region)
+    const m = lookupTier(snapshot.regionMultipliers, usage.region)
     if (m !== undefined) {
       common = common.times(m)
       commonConditions.push(`region:${usage.region}(x${format(m)})`)
