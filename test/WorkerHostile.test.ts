@@ -127,6 +127,23 @@ describe.each(targets)("the worker under hostile input on %s", (target) => {
     expect(reply.json.error.message).toMatch(/line 2: contains a NUL character/)
   })
 
+  it("amounts with more digits than money has are refused by name, never admitted or echoed", async () => {
+    const tiny = `0.${"0".repeat(5000)}1`
+    const huge = "9".repeat(200_000)
+    for (const [estimatedCost, problem] of [[tiny, "at most 30 digits after the decimal point, got 5001"], [huge, "at most 20 digits before the decimal point, got 200000"]] as const) {
+      const reply = await postJson(`${server.url}/api/v1/budgets/check`, key, { estimatedCost })
+      expect(reply.status).toBe(422)
+      expect(reply.json.error.message).toContain(problem)
+      expect(reply.text.length).toBeLessThan(1000)
+    }
+    const created = await postJson(`${server.url}/api/v1/budgets`, key, { name: "big", period: "month", amount: huge })
+    expect(created.status).toBe(422)
+    expect(created.json.error.message).toContain("at most 20 digits before the decimal point")
+    expect(created.text.length).toBeLessThan(1000)
+    const viaGraphql = await graphql(`mutation($a: Decimal!) { createBudget(input: { name: "g", period: MONTH, amount: $a }) { __typename } }`, { a: tiny })
+    expect(viaGraphql.json.errors[0].message).toContain("at most 30 digits after the decimal point")
+  })
+
   if (target === "postgres") {
     it("connections dropped mid-request answer a logged 503 with Retry-After, never an empty 500", async () => {
       const name = database.postgresName!
