@@ -145,6 +145,46 @@ describe.each(targets)("the worker under hostile input on %s", (target) => {
   })
 
   if (target === "postgres") {
+    it("a usage export whose query fails mid-stream aborts the connection without the final chunk, and is logged", async () => {
+      const name = database.postgresName!
+      // Enough calls for several pages of the export (2,000 calls a page).
+      for (let b = 0; b < 14; b++) {
+        const reply = await ingest(Array.from({ length: 500 }, (_, i) => chat(`export-${b}-${i}`, { occurredAt: `2026-10-${String(1 + (i % 28)).padStart(2, "0")}T10:00:00Z` })))
+        expect(reply.status).toBe(200)
+      }
+      const logged: Array<string> = []
+      const spies = (["log", "error", "warn", "info"] as const).map((level) =>
+        vi.spyOn(console, level).mockImplementation((...args: Array<unknown>) => {
+          logged.push(args.map(String).join(" "))
+        }))
+      try {
+        const response = await fetch(`${server.url}/api/v1/exports/usage?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z`, {
+          headers: { authorization: `Bearer ${key}` }
+        })
+        expect(response.status).toBe(200)
+        const reader = response.body!.getReader()
+        const first = await reader.read()
+        expect(first.done).toBe(false)
+        // The first page is on its way; the database goes away before the next one is read.
+        await adminSql(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`)
+        await adminSql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}'`)
+        let outcome: "complete" | "aborted" = "complete"
+        try {
+          for (;;) {
+            const chunk = await reader.read()
+            if (chunk.done) break
+          }
+        } catch {
+          outcome = "aborted"
+        }
+        expect(outcome).toBe("aborted")
+        expect(logged.some((line) => line.includes("usage export failed mid-stream"))).toBe(true)
+      } finally {
+        await adminSql(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`)
+        spies.forEach((spy) => spy.mockRestore())
+      }
+    }, 120_000)
+
     it("connections dropped mid-request answer a logged 503 with Retry-After, never an empty 500", async () => {
       const name = database.postgresName!
       const logged: Array<string> = []
