@@ -115,6 +115,12 @@ describe.each(targets)("the worker under hostile input on %s", (target) => {
     }
   })
 
+  it("a usage report grouped by tags that selects no measure answers, not UNAVAILABLE", async () => {
+    const reply = await graphql(`{ usage(from: "2026-11-01T00:00:00Z", to: "2026-12-01T00:00:00Z", groupByTags: ["abc"]) { __typename } }`)
+    expect(reply.json.errors).toBeUndefined()
+    expect(reply.json.data.usage.__typename).toBe("UsageReport")
+  })
+
   it("a NUL in a reconciliation CSV is an invalid report naming the line, and nothing is stored", async () => {
     const csv = "date,provider,model,project,input_tokens,output_tokens,cost,currency\n2025-03-03,openai,gpt-4o\u0000,web,1000,200,0.0045,USD"
     const reply = await request(`${server.url}/api/v1/reconcile/reports?format=csv`, {
