@@ -108,11 +108,11 @@ export const run = (args: ReadonlyArray<string>) =>
     const book = yield* loadBook(values.catalog, values["no-builtin"] !== true)
     const costed = Costing.cost(book, call, { at })
     const json = Costing.toJson(costed)
-    if (costed.costSource === "unpriced") {
+    if (costed.costSource === "unpriced" || costed.costSource === "partial") {
       return new WithExitCode({
         value: json,
         exitCode: ExitCode.unpriced,
-        stderr: `unpriced (${costed.unpriced?.reason ?? "unknown"}): ${costed.unpriced?.message ?? ""}`
+        stderr: `${costed.costSource} (${costed.unpriced?.reason ?? "unknown"}): ${costed.unpriced?.message ?? ""}`
       })
     }
     return json
