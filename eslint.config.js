@@ -5,8 +5,6 @@ export default tseslint.config(
   { ignores: ["**/node_modules/**", "apps/console/dist/**", "packages/*/dist/**", "test/.output/**", "**/.tally/**", "coverage/**", "**/*.generated.json"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
-  // The examples' plain JavaScript runs on Node.
-  { files: ["examples/**/*.mjs"], languageOptions: { globals: { console: "readonly", process: "readonly" } } },
   {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],

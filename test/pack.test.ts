@@ -7,8 +7,9 @@
  * - examples/pricing: `node price.mjs` (plain JavaScript, no loader) prices a raw payload and a
  *   model-name call exactly; `tsc --noEmit` type-checks a strict `nodenext` consumer;
  * - examples/embedding: `node embed.ts` runs the full engine on PGlite;
- * - every other example with a `test` script (e.g. a client wrapper against a fake provider
- *   server): `npm test` in its installed copy.
+ * - examples/clients: `node wrap.mjs` wraps the official OpenAI and Anthropic clients against a
+ *   local fake provider server, recording into the engine on PGlite;
+ * - every other example with a `test` script: `npm test` in its installed copy.
  *
  * Each example's `@tally/*` dependencies are replaced by the tarballs of the packages it needs
  * (and theirs), so a missing dependency in a published package.json fails here. Third-party
@@ -210,10 +211,39 @@ describe("the packages, installed from their tarballs outside the workspace", ()
     }, 300_000)
   })
 
+  describe("examples/clients", () => {
+    let project: string
+    beforeAll(() => {
+      project = installExample("clients")
+    }, 600_000)
+
+    it("node wrap.mjs prices and records every wrapped call against the fake provider server", () => {
+      const out = JSON.parse(run(process.execPath, ["wrap.mjs"], project, { TALLY_DATABASE_URL: "" })) as {
+        readonly completion: string
+        readonly refused: { readonly tag: string } | null
+        readonly calls: ReadonlyArray<{ readonly api: string; readonly outcome: string; readonly total: string | null; readonly reservation: string | null }>
+      }
+      expect(out.completion).toBe("Tally prices every call.")
+      expect(out.refused?.tag).toBe("BudgetExceeded")
+      expect(out.calls.map((c) => [c.api, c.outcome, c.reservation])).toEqual([
+        ["chat.completions", "completed", null],
+        ["chat.completions", "completed", null],
+        ["responses", "completed", null],
+        ["embeddings", "completed", null],
+        ["messages", "completed", null],
+        ["chat.completions", "error", "released"],
+        ["chat.completions", "abandoned", "settled"]
+      ])
+      // gpt-4o-mini: 800 input × $0.15/M + 200 cache reads × $0.075/M + 500 output × $0.60/M;
+      // claude-haiku-4-5: 1200 input × $1/M + 400 output × $5/M.
+      expect([out.calls[0]!.total, out.calls[4]!.total]).toEqual(["0.000435", "0.0032"])
+    }, 300_000)
+  })
+
   // The hook for further examples (a client wrapper against a fake provider server, ...): an
   // example with a `test` script is installed the same way and its `npm test` must pass.
   const others = readdirSync(examplesDir).filter((name) =>
-    name !== "pricing" && name !== "embedding" && existsSync(join(examplesDir, name, "package.json")) &&
+    !["pricing", "embedding", "clients"].includes(name) && existsSync(join(examplesDir, name, "package.json")) &&
     readManifest(join(examplesDir, name)).scripts?.["test"] !== undefined
   )
   for (const example of others) {

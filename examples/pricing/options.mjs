@@ -1,4 +1,5 @@
 // createPricer options: a custom catalog file over the built-in one, and a scope (docs/embedding.md).
+/* global console */
 import { createPricer } from "@tally/pricing"
 
 const pricer = createPricer({

@@ -1,4 +1,5 @@
 // Pricing without a database, from plain JavaScript: `node price.mjs` (docs/embedding.md).
+/* global console */
 import { createPricer } from "@tally/pricing"
 
 const pricer = createPricer() // the built-in catalog; synchronous

@@ -141,7 +141,8 @@ describe("tally cost", { timeout: 300_000 }, () => {
       total: "0.0015"
     })
 
-    // A snapshot without a rate for a reported bucket: unpriced, never a silent $0 for that bucket.
+    // A snapshot without a rate for a reported bucket: partial, never a silent $0 for that bucket.
+    // The output text is priced (45 x 4 / 1M = 0.00018); the 14 audio tokens are named as missing.
     // (Reasoning would fall back to the output rate; audio input has no fallback.)
     const transcription = join(fixtures, "openai/audio_transcription_tokens.json")
     const textOnly = tally(["cost", "--provider", "openai", "--model", "text-only", "--at", "2026-05-01", "--catalog", catalog, transcription])
@@ -149,11 +150,13 @@ describe("tally cost", { timeout: 300_000 }, () => {
     expect(json(textOnly.stdout)).toMatchObject({
       definition: "acme/text-only",
       usage: { tokens: { inputAudio: 14, outputText: 45 } },
-      costSource: "unpriced",
+      costSource: "partial",
       unpricedReason: "missing-rate",
-      lines: [],
-      total: null
+      lines: [{ component: "outputText", amount: "0.00018" }],
+      missing: [{ component: "inputAudio", quantity: "14", unit: "token" }],
+      total: "0.00018"
     })
+    expect(oneStderrLine(textOnly)).toMatch(/^tally: partial \(missing-rate\): /)
     expect(json(textOnly.stdout).snapshotId).toMatch(/^ps_[0-9a-f]{32}$/)
     expect(oneStderrLine(textOnly)).toContain("inputAudio")
 

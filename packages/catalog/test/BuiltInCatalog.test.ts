@@ -272,7 +272,15 @@ describe("matching agrees with genai-prices", () => {
     const at = new Date("2026-05-01T12:00:00Z")
     let compared = 0
     const disagreements: Array<string> = []
-    for (const definition of catalog.definitions) {
+    // Definitions the cited supplement adds (dall-e-3, gpt-4o-audio-preview-2024-10-01, …) are not in
+    // the source; for those names Tally deliberately answers with the supplement's prices.
+    const fromSource = catalog.definitions.filter((d) => d.history.some((h) => (h.provenance ?? []).some((p) => p.fields.includes("*"))))
+    const supplemented = catalog.definitions.filter((d) => !fromSource.includes(d))
+    for (const definition of supplemented) {
+      const ours = Match.match(book, { provider: definition.provider, model: definition.modelKey, at })
+      expect(Result.isSuccess(ours) && ours.success.definition.id, definition.modelKey).toBe(definition.id)
+    }
+    for (const definition of fromSource) {
       const theirs = calcPrice({ input_tokens: 10, output_tokens: 10 }, definition.modelKey, { providerId: definition.provider, timestamp: at })
       if (theirs === null) continue
       const ours = Match.match(book, { provider: definition.provider, model: definition.modelKey, at })
@@ -291,12 +299,25 @@ describe("conversion rules", () => {
 
   it("gives each bucket the most specific covering price key", () => {
     const c = convert({ input_mtok: 0.3, cache_read_mtok: 0.03, output_mtok: 2.5, input_audio_mtok: 1, cache_audio_read_mtok: 0.1, output_reasoning_mtok: 3 })
-    expect(c.snapshot.rates).toMatchObject({ inputText: "0.3", inputImage: "0.3", inputAudio: "1", cacheRead: "0.03", cacheWrite5m: "0.3", outputText: "2.5", reasoning: "3", embedding: "0.3" })
+    expect(c.snapshot.rates).toEqual({ inputText: "0.3", inputAudio: "1", cacheRead: "0.03", outputText: "2.5", reasoning: "3", embedding: "0.3" })
+    // Covered only by a less specific key: a named fallback, never a copied rate.
+    expect(c.snapshot.rateFallbacks).toEqual({
+      cacheWrite5m: "inputText",
+      cacheWrite1h: "inputText",
+      inputImage: "inputText",
+      inputVideo: "inputText",
+      outputImage: "outputText",
+      outputAudio: "outputText",
+      outputVideo: "outputText"
+    })
     expect(c.gaps.map((g) => g.key)).toEqual(["cache_audio_read_mtok"])
   })
 
   it("maps cache writes by TTL, the generic write price covering both", () => {
-    expect(convert({ input_mtok: 3, cache_write_mtok: 3.75, output_mtok: 15 }).snapshot.rates).toMatchObject({ cacheWrite5m: "3.75", cacheWrite1h: "3.75" })
+    const generic = convert({ input_mtok: 3, cache_write_mtok: 3.75, output_mtok: 15 }).snapshot
+    expect(generic.rates).toMatchObject({ cacheWrite5m: "3.75" })
+    expect(generic.rates).not.toHaveProperty("cacheWrite1h")
+    expect(generic.rateFallbacks).toMatchObject({ cacheWrite1h: "cacheWrite5m" })
     expect(convert({ input_mtok: 3, cache_write_mtok: 3.75, cache_write_1h_mtok: 6, output_mtok: 15 }).snapshot.rates).toMatchObject({ cacheWrite5m: "3.75", cacheWrite1h: "6" })
   })
 

@@ -11,6 +11,10 @@
  *   required and `total` equals `reportedCost`; `breakdown` (Tally's own pricing) is optional.
  * - `unpriced`: no price could be found; `total` and `breakdown` are null and `unpricedReason`
  *   says why. Usage is still recorded and rolled up.
+ * - `partial`: a definition matched but some usage has no rate. The priced lines are kept:
+ *   `breakdown` is required, names the unpriced components and quantities in `breakdown.missing`
+ *   (the call's cost at risk), `total` is the priced part, and `unpricedReason` says what is
+ *   missing. Never a silent $0 and never a lost token cost.
  * - `difference`, when given, is `reportedCost - breakdown.total` in one currency.
  * The currency of `total` is the breakdown's for computed and estimated records and the reported
  * currency for provider-priced ones.
@@ -23,7 +27,7 @@ import * as Money from "./Money.ts"
 import * as StorableText from "./StorableText.ts"
 import * as Usage from "./Usage.ts"
 
-export const CostSource = Schema.Literals(["provider", "computed", "estimated", "unpriced"])
+export const CostSource = Schema.Literals(["provider", "computed", "estimated", "partial", "unpriced"])
 export type CostSource = typeof CostSource.Type
 
 /** The idempotency key of a call within its tenant. */
@@ -162,6 +166,19 @@ const checkCost = (record: UsageRecord): Rejection | undefined => {
       }
       break
     }
+    case "partial": {
+      if (breakdown === null) return reject("breakdown", "required when costSource is \"partial\"")
+      if (breakdown.missing === undefined || breakdown.missing.length === 0) {
+        return reject("breakdown.missing", "a partial cost names the components it could not price")
+      }
+      if (total === null || !total.equals(breakdown.total)) {
+        return reject("total", `expected the breakdown total ${Money.format(breakdown.total)}`)
+      }
+      if (record.unpricedReason === null || record.unpricedReason.length === 0) {
+        return reject("unpricedReason", "required when costSource is \"partial\"")
+      }
+      break
+    }
     case "unpriced": {
       if (total !== null) return reject("total", "expected null when costSource is \"unpriced\"")
       if (breakdown !== null) return reject("breakdown", "expected null when costSource is \"unpriced\"")
@@ -171,8 +188,11 @@ const checkCost = (record: UsageRecord): Rejection | undefined => {
       break
     }
   }
-  if (costSource !== "unpriced" && record.unpricedReason !== null) {
-    return reject("unpricedReason", "expected null unless costSource is \"unpriced\"")
+  if (costSource !== "unpriced" && costSource !== "partial" && record.unpricedReason !== null) {
+    return reject("unpricedReason", "expected null unless costSource is \"unpriced\" or \"partial\"")
+  }
+  if (costSource !== "partial" && breakdown !== null && breakdown.missing !== undefined) {
+    return reject("breakdown.missing", "only a partial cost leaves components unpriced")
   }
   if (difference !== null) {
     if (reportedCost === null || breakdown === null) {

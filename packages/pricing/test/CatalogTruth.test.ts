@@ -5,9 +5,9 @@
  * illustrative counts; arithmetic in the comments (rates per 1M tokens).
  */
 import { BuiltInCatalog, PriceBook } from "@tally/catalog"
-import { Money } from "@tally/core"
+import { Money, UsageRecord } from "@tally/core"
 import { Normalize } from "@tally/providers"
-import { Result } from "effect"
+import { DateTime, Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { Costing } from "../src/index.ts"
 
@@ -89,5 +89,34 @@ describe("the shipped catalog bills published rates end to end", () => {
       ["inputAudio", "rates.inputAudio", []],
       ["outputAudio", "rates.outputAudio", []]
     ])
+  })
+})
+
+describe("partial pricing: a call with a component lacking a rate keeps its priced lines", () => {
+  it("an Anthropic call with web searches on a model without a search price is partial, never $0", () => {
+    // claude-3-haiku: 2,000 x 0.25 + 500 x 1.25 per 1M = 0.0005 + 0.000625; the 2 searches have no price.
+    const message = {
+      id: "msg_2", type: "message", role: "assistant", model: "claude-3-haiku-20240307",
+      content: [{ type: "text", text: "ok" }], stop_reason: "end_turn",
+      usage: { input_tokens: 2000, output_tokens: 500, server_tool_use: { web_search_requests: 2 } }
+    }
+    const costed = costOf("anthropic", message)
+    expect(costed.costSource).toBe("partial")
+    expect(Money.format(costed.total!)).toBe("0.001125")
+    expect(costed.breakdown!.lines.map((l) => l.component)).toEqual(["inputText", "outputText"])
+    expect(costed.breakdown!.missing!.map((m) => [m.component, Money.format(m.quantity), m.unit])).toEqual([["webSearches", "2", "search"]])
+    expect(costed.unpriced).toMatchObject({ reason: "missing-rate" })
+    expect(costed.unpriced!.message).toContain("unpriced: webSearches (2 searches)")
+    // As the ledger records it: the rules of a partial record hold.
+    const record = Costing.toUsageRecord(costed, { requestId: "msg_2", occurredAt: DateTime.makeUnsafe(AT), labels: {}, tags: {} })
+    expect(UsageRecord.checkRules(record)).toBeUndefined()
+    expect(record.unpricedReason).toContain("missing-rate")
+  })
+
+  it("a provider-billed call keeps the provider's figure, without a partial breakdown of its own", () => {
+    const body = chat("gpt-4o-mini", { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15, cost: 0.0001 })
+    const call = Result.getOrThrow(Normalize.normalize({ provider: "openrouter", payload: body }))
+    const costed = Costing.cost(book, { ...call, usage: { ...call.usage, webSearches: 1, toolCalls: { no_such_tool: 1 } } }, { at: AT })
+    expect(costed.costSource).toBe("provider")
   })
 })
