@@ -12,7 +12,6 @@ import { createTenantWithKey } from "../apps/worker/src/cli/commands/Tenant.ts"
 import { type FakeProviders, startFakeProviders } from "../examples/clients/fake-providers.mjs"
 import type { WorkerError } from "../packages/clients/src/index.ts";
 import { BudgetExceeded, type RecordedCall, withTally } from "../packages/clients/src/index.ts"
-import { createTally, type TallyFacade } from "../packages/engine/src/index.ts"
 import { ApiKeys } from "../packages/store/src/index.ts"
 import { type InProcess, makeDatabase, postJson, request, startInProcess, targets, type TestDatabase, testConfig, totals } from "./support/Worker.ts"
 import { Effect, Redacted } from "./support/Workspace.ts"
@@ -21,7 +20,6 @@ describe.each(targets)("withTally over HTTP to a worker on %s", (target) => {
   let database: TestDatabase
   let server: InProcess
   let fake: FakeProviders
-  let pricer: TallyFacade
   let tenantId: string
   let gatewayKey: string
   let readKey: string
@@ -42,12 +40,9 @@ describe.each(targets)("withTally over HTTP to a worker on %s", (target) => {
     readKey = keys.read
     const budget = await postJson(`${server.url}/api/v1/budgets`, created.secret, { name: "bot", period: "month", amount: "0.01", action: "block", scope: { project: "bot" } })
     expect(budget.status).toBe(201)
-    // The facade only prices here (estimates before a call): it opens no database.
-    pricer = createTally()
   }, 180_000)
 
   afterAll(async () => {
-    await pricer?.close()
     await server?.close()
     await database?.drop()
     await fake?.close()
@@ -59,7 +54,6 @@ describe.each(targets)("withTally over HTTP to a worker on %s", (target) => {
     const wrapped = withTally(client, {
       url: server.url,
       apiKey: key,
-      pricer,
       labels: { project: "bot" },
       budget: { defaultMaxOutputTokens: 1000 },
       onRecord: (call) => records.push(call),
@@ -82,7 +76,7 @@ describe.each(targets)("withTally over HTTP to a worker on %s", (target) => {
     for await (const _ of messages) void _
 
     const calls = [...await openai.recorded(2), ...await anthropic.recorded(1)]
-    expect(calls.map((c) => [c.status, c.total, c.costSource, c.reservation?.state])).toEqual([
+    expect(calls.map((c) => [c.status, c.total, c.costSource, c.reservation?.state]), JSON.stringify({ calls, errors: [...openai.errors, ...anthropic.errors].map((e) => e.message) })).toEqual([
       ["inserted", "0.000435", "computed", "settled"],
       ["inserted", "0.000435", "computed", "settled"],
       // claude-haiku-4-5: 1200 input × $1/M + 400 output × $5/M.

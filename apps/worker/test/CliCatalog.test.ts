@@ -280,7 +280,7 @@ describe("tally catalog import", { timeout: 300_000 }, () => {
 describe("tally catalog", () => {
   it("help lists the subcommands; an unknown one is exit 2", async () => {
     const help = await Cli.run(["catalog"])
-    expect(json(help.stdout).usage).toHaveLength(5)
-    expect(await Cli.run(["catalog", "prices"])).toMatchObject({ exitCode: 2, stderr: `tally: catalog: unknown subcommand "prices"; subcommands: list, show, explain, coverage, import\n` })
+    expect(json(help.stdout).usage).toHaveLength(6)
+    expect(await Cli.run(["catalog", "prices"])).toMatchObject({ exitCode: 2, stderr: `tally: catalog: unknown subcommand "prices"; subcommands: list, show, explain, coverage, audit, import\n` })
   })
 })

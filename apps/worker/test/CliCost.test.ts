@@ -141,7 +141,8 @@ describe("tally cost", { timeout: 300_000 }, () => {
       total: "0.0015"
     })
 
-    // A snapshot without a rate for a reported bucket: unpriced, never a silent $0 for that bucket.
+    // A snapshot without a rate for a reported bucket: partial, never a silent $0 for that bucket.
+    // The output text is priced (45 x 4 / 1M = 0.00018); the 14 audio tokens are named as missing.
     // (Reasoning would fall back to the output rate; audio input has no fallback.)
     const transcription = join(fixtures, "openai/audio_transcription_tokens.json")
     const textOnly = tally(["cost", "--provider", "openai", "--model", "text-only", "--at", "2026-05-01", "--catalog", catalog, transcription])
@@ -149,11 +150,13 @@ describe("tally cost", { timeout: 300_000 }, () => {
     expect(json(textOnly.stdout)).toMatchObject({
       definition: "acme/text-only",
       usage: { tokens: { inputAudio: 14, outputText: 45 } },
-      costSource: "unpriced",
+      costSource: "partial",
       unpricedReason: "missing-rate",
-      lines: [],
-      total: null
+      lines: [{ component: "outputText", amount: "0.00018" }],
+      missing: [{ component: "inputAudio", quantity: "14", unit: "token" }],
+      total: "0.00018"
     })
+    expect(oneStderrLine(textOnly)).toMatch(/^tally: partial \(missing-rate\): /)
     expect(json(textOnly.stdout).snapshotId).toMatch(/^ps_[0-9a-f]{32}$/)
     expect(oneStderrLine(textOnly)).toContain("inputAudio")
 
@@ -199,5 +202,125 @@ describe("tally cost", { timeout: 300_000 }, () => {
     expect(noModel.code).toBe(3)
     expect(json(noModel.stdout)).toMatchObject({ costSource: "unpriced", unpricedReason: "no-model", usage: { tokens: { inputText: 12, outputText: 7 } } })
     expect(oneStderrLine(noModel)).toContain("pass the model the request used")
+  })
+
+  it("prices an Anthropic Message Batches result line at the snapshot's batch rate", () => {
+    // The snapshot the line is priced with carries Anthropic's 50% batch discount (the built-in
+    // catalog gains it with the catalog's batch data; the engine applies whatever the snapshot says).
+    const catalog = file("anthropic-batch.json", {
+      format: "tally.catalog/v1",
+      overrides: [{
+        definitionId: "anthropic/claude-3-5-sonnet",
+        reason: "Message Batches: 50% of standard prices",
+        history: [{ version: 2, snapshot: { provider: "anthropic", modelKey: "claude-3-5-sonnet", rates: { inputText: "3", outputText: "15" }, batchDiscountPercent: "50" } }]
+      }]
+    })
+    const line = join(fixtures, "anthropic/message_batch_result_line.json")
+    const out = tally(["cost", "--provider", "anthropic", "--at", "2026-05-01", "--catalog", catalog, line])
+    expect(out).toMatchObject({ code: 0, stderr: "" })
+    const cost = json(out.stdout)
+    expect(cost).toMatchObject({
+      api: "batch",
+      model: "claude-3-5-sonnet-20240620",
+      definition: "anthropic/claude-3-5-sonnet",
+      batch: true,
+      usage: { tokens: { inputText: 11, outputText: 36 }, batch: true },
+      // (11 input × $3/M + 36 output × $15/M) × (100 − 50)% = (0.000033 + 0.00054) × 0.5
+      total: "0.0002865",
+      costSource: "computed"
+    })
+    expect(cost.lines.map((l: { component: string; amount: string; conditions: Array<string> }) => [l.component, l.amount, l.conditions])).toEqual([
+      ["inputText", "0.0000165", ["batch:-50%"]],
+      ["outputText", "0.00027", ["batch:-50%"]]
+    ])
+    // An errored result is not billable: a one-line error, nothing on stdout.
+    const errored = file("batch-errored.json", {
+      custom_id: "my-first-request",
+      result: { type: "errored", error: { type: "error", error: { type: "invalid_request_error", message: "max_tokens: Field required" } } }
+    })
+    const failed = tally(["cost", "--provider", "anthropic", "--at", "2026-05-01", errored])
+    expect(failed).toMatchObject({ code: 2, stdout: "" })
+    expect(oneStderrLine(failed)).toContain("batch request my-first-request errored")
+  })
+
+  it("an OpenAI-compatible self-hosted server is named as its provider and priced with a custom catalog", () => {
+    const catalog = file("vllm.json", {
+      format: "tally.catalog/v1",
+      definitions: [{
+        id: "house/llama-3.1-8b",
+        provider: "vllm",
+        modelKey: "meta-llama/Llama-3.1-8B-Instruct",
+        match: { equals: "llama-3.1-8b-instruct" },
+        maintainer: "custom",
+        history: [{ version: 1, snapshot: { provider: "vllm", modelKey: "meta-llama/Llama-3.1-8B-Instruct", rates: { inputText: "0.05", outputText: "0.1", reasoning: "0.1" } } }]
+      }]
+    })
+    const payload = chat("Llama-3.1-8B-Instruct")
+    const out = tally(["cost", "--provider", "vllm", "--at", "2026-05-01", "--catalog", catalog, payload])
+    expect(out).toMatchObject({ code: 0, stderr: "" })
+    expect(json(out.stdout)).toMatchObject({
+      provider: "vllm",
+      pricingProvider: "vllm",
+      definition: "house/llama-3.1-8b",
+      usage: { tokens: { inputText: 1000, outputText: 200, reasoning: 300 } },
+      // 1000 input × $0.05/M + (200 + 300) × $0.1/M = 0.00005 + 0.00005
+      total: "0.0001"
+    })
+    // Without the custom catalog there is no price for a self-hosted server: unpriced, never $0.
+    const builtInOnly = tally(["cost", "--provider", "vllm", "--at", "2026-05-01", payload])
+    expect(builtInOnly.code).toBe(3)
+    expect(json(builtInOnly.stdout)).toMatchObject({ provider: "vllm", costSource: "unpriced", total: null })
+  })
+
+  it("prices an OpenAI Batch object's batch-level usage and a whole batch output file at the batch rate", () => {
+    const catalog = file("openai-batch.json", {
+      format: "tally.catalog/v1",
+      overrides: [
+        {
+          definitionId: "openai/gpt-5",
+          reason: "Batch API: 50% of standard prices",
+          history: [{ version: 2, snapshot: { provider: "openai", modelKey: "gpt-5", rates: { inputText: "1.25", cacheRead: "0.125", outputText: "10", reasoning: "10" }, batchDiscountPercent: "50" } }]
+        },
+        {
+          definitionId: "openai/gpt-4o-mini",
+          reason: "Batch API: 50% of standard prices",
+          history: [{ version: 2, snapshot: { provider: "openai", modelKey: "gpt-4o-mini", rates: { inputText: "0.15", outputText: "0.6" }, batchDiscountPercent: "50" } }]
+        }
+      ]
+    })
+    const object = tally(["cost", "--provider", "openai", "--at", "2026-05-01", "--catalog", catalog, join(fixtures, "openai/batch_object_usage.json")])
+    expect(object).toMatchObject({ code: 0, stderr: "" })
+    expect(json(object.stdout)).toMatchObject({
+      api: "batch",
+      batch: true,
+      model: "gpt-5-2025-08-07",
+      definition: "openai/gpt-5",
+      usage: { tokens: { inputText: 476, cacheRead: 1024, outputText: 200, reasoning: 300 }, batch: true },
+      // (476 × $1.25/M + 1024 × $0.125/M + 200 × $10/M + 300 × $10/M) × 50%
+      // = (0.000595 + 0.000128 + 0.002 + 0.003) × 0.5 = 0.005723 × 0.5
+      total: "0.0028615"
+    })
+
+    // A batch output file (JSONL): each line priced as a batch call; a failed line bills nothing.
+    const line = (customId: string, prompt: number, completion: number) => JSON.stringify({
+      id: `batch_req_${customId}`, custom_id: customId,
+      response: { status_code: 200, request_id: `req_${customId}`, body: { id: `chatcmpl-${customId}`, object: "chat.completion", created: 1711475054, model: "gpt-4o-mini", choices: [], usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion } } },
+      error: null
+    })
+    const expired = JSON.stringify({ id: "batch_req_failed01", custom_id: "request-7", response: null, error: { code: "batch_expired", message: "This request could not be executed before the completion window expired." } })
+    const output = file("batch-output.jsonl", [line("request-1", 24, 15), expired, line("request-3", 1000, 200)].join("\n") + "\n")
+    const out = tally(["cost", "--provider", "openai", "--at", "2026-05-01", "--catalog", catalog, output])
+    expect(out).toMatchObject({ code: 0, stderr: "" })
+    const batch = json(out.stdout)
+    expect(batch).toMatchObject({ batchFile: true, billedLines: 2, notBillableLines: 1, currency: "USD" })
+    expect(batch.lines.map((l: { line: number; customId: string; cost: { total: string } | null; error: { reason: string } | null }) => [l.line, l.customId, l.cost?.total ?? null, l.error?.reason ?? null])).toEqual([
+      // (24 × $0.15/M + 15 × $0.6/M) × 50% = (0.0000036 + 0.000009) × 0.5
+      [1, "request-1", "0.0000063", null],
+      [2, "request-7", null, "failed-response"],
+      // (1000 × $0.15/M + 200 × $0.6/M) × 50% = (0.00015 + 0.00012) × 0.5
+      [3, "request-3", "0.000135", null]
+    ])
+    // 0.0000063 + 0.000135
+    expect(batch.total).toBe("0.0001413")
   })
 })

@@ -44,6 +44,12 @@ const EXCLUDED: Readonly<Record<string, string>> = {
   "openai/org_usage_completions.json": "organization Usage API page (token totals per bucket, model null): reconciliation input, not a call"
 }
 
+/** Priced in CliCost.test.ts with a custom catalog carrying the batch discount (the built-in one has none yet). */
+const PRICED_ELSEWHERE: Readonly<Record<string, string>> = {
+  "anthropic/message_batch_result_line.json": "a Message Batches result: priced at batch rates in CliCost.test.ts",
+  "openai/batch_object_usage.json": "a Batch object's batch-level usage: priced at batch rates in CliCost.test.ts"
+}
+
 const CASES: Readonly<Record<string, Case>> = {
   "anthropic/messages_basic.json": {
     provider: "anthropic",
@@ -301,6 +307,72 @@ const CASES: Readonly<Record<string, Case>> = {
       costSource: "computed"
     }
   },
+  "openai/responses_usage_only.json": {
+    provider: "openai",
+    expect: {
+      model: "gpt-4.1-2025-04-14",
+      definition: "openai/gpt-4.1",
+      // No envelope: input_tokens with input/output_tokens_details is the Responses usage.
+      tokens: { inputText: 36, outputText: 87 },
+      // 36 input × $2/M + 87 output × $8/M = 0.000072 + 0.000696
+      lines: [["inputText", 36, "2"], ["outputText", 87, "8"]],
+      total: "0.000768",
+      costSource: "computed"
+    }
+  },
+  "groq/chat_stream_x_groq_usage.json": {
+    provider: "groq",
+    expect: {
+      model: "gemma2-9b-it",
+      definition: "groq/gemma2-9b-it",
+      // The finish chunk's x_groq.usage: prompt 18, completion 439.
+      tokens: { inputText: 18, outputText: 439 },
+      // 18 input × $0.2/M + 439 output × $0.2/M = 0.0000036 + 0.0000878
+      lines: [["inputText", 18, "0.2"], ["outputText", 439, "0.2"]],
+      total: "0.0000914",
+      costSource: "computed"
+    }
+  },
+  "bedrock/invoke_model_stream_final_chunk.json": {
+    provider: "bedrock",
+    // The fixture carries the request's model (the InvokeModel URL's model id).
+    expect: {
+      model: "anthropic.claude-3-haiku-20240307-v1:0",
+      definition: "aws/regional.anthropic.claude-3-haiku-20240307-v1:0",
+      // amazon-bedrock-invocationMetrics: inputTokenCount 1250, outputTokenCount 380.
+      tokens: { inputText: 1250, outputText: 380 },
+      // 1250 input × $0.25/M + 380 output × $1.25/M = 0.0003125 + 0.000475
+      lines: [["inputText", 1250, "0.25"], ["outputText", 380, "1.25"]],
+      total: "0.0007875",
+      costSource: "computed"
+    }
+  },
+  "google/gemini_image_candidates_details_incomplete.json": {
+    provider: "google",
+    expect: {
+      model: "gemini-3-pro-image",
+      definition: "google/gemini-3-pro-image-preview",
+      // candidatesTokenCount 1415, details list IMAGE 1120: the unlisted 295 are output text (correction).
+      tokens: { inputText: 402, outputText: 295, outputImage: 1120 },
+      // 402 input × $2/M + 295 output text × $12/M + 1120 output image × $120/M = 0.000804 + 0.00354 + 0.1344
+      lines: [["inputText", 402, "2"], ["outputText", 295, "12"], ["outputImage", 1120, "120"]],
+      total: "0.138744",
+      costSource: "computed"
+    }
+  },
+  "google/vertex_predict_text_embeddings.json": {
+    provider: "google",
+    expect: {
+      model: "gemini-embedding-001",
+      definition: "google/gemini-embedding-001",
+      // token_count 6 + 11 over the two predictions.
+      tokens: { embedding: 17 },
+      // 17 embedding tokens × $0.15/M
+      lines: [["embedding", 17, "0.15"]],
+      total: "0.00000255",
+      costSource: "computed"
+    }
+  },
   "openai/responses_reasoning.json": {
     provider: "openai",
     expect: {
@@ -354,10 +426,10 @@ const handTotal = (lines: ReadonlyArray<Line>) =>
 
 describe("tally cost over every call payload fixture", () => {
   it("every fixture is either priced here or excluded with a reason", () => {
-    expect(files.length).toBe(24)
-    for (const file of files) expect(file in CASES || file in EXCLUDED, file).toBe(true)
-    for (const file of Object.keys({ ...CASES, ...EXCLUDED })) expect(files, file).toContain(file)
-    expect(Object.keys(CASES)).toHaveLength(21)
+    expect(files.length).toBe(31)
+    for (const file of files) expect(file in CASES || file in EXCLUDED || file in PRICED_ELSEWHERE, file).toBe(true)
+    for (const file of Object.keys({ ...CASES, ...EXCLUDED, ...PRICED_ELSEWHERE })) expect(files, file).toContain(file)
+    expect(Object.keys(CASES)).toHaveLength(26)
   })
 
   it.each(Object.entries(CASES))("%s", (name, c) => {

@@ -1,5 +1,6 @@
 /**
- * Generates data/builtin-catalog.json from the installed @pydantic/genai-prices package:
+ * Generates data/builtin-catalog.json from the installed @pydantic/genai-prices package and the
+ * cited supplement (data/supplement.json):
  *
  *   pnpm catalog:build
  *
@@ -13,7 +14,8 @@ import { dirname, join } from "node:path"
 import { waitForUpdate } from "@pydantic/genai-prices"
 import { Result } from "effect"
 import * as BuiltInCatalog from "../src/BuiltInCatalog.ts"
-import * as GenaiPrices from "../src/GenaiPrices.ts"
+import * as CatalogBuild from "../src/CatalogBuild.ts"
+import type * as GenaiPrices from "../src/GenaiPrices.ts"
 import { writeCatalogJson } from "../src/internal/catalogJson.ts"
 
 const PACKAGE = "@pydantic/genai-prices"
@@ -40,10 +42,14 @@ const main = async (): Promise<void> => {
   if (data === null) throw new Error(`${PACKAGE} returned no bundled data`)
   const pkg = packageJson()
   const builtAt = process.env.TALLY_CATALOG_BUILT_AT ?? new Date().toISOString().slice(0, 10)
-  const document = GenaiPrices.buildCatalog(data as unknown as ReadonlyArray<GenaiPrices.SourceProvider>, {
+  const supplement = CatalogBuild.loadSupplement()
+  if (Result.isFailure(supplement)) throw new Error(supplement.failure.message)
+  const built = CatalogBuild.build(data as unknown as ReadonlyArray<GenaiPrices.SourceProvider>, supplement.success, {
     source: { package: PACKAGE, version: pkg.version, license: pkg.license, homepage: pkg.homepage },
     builtAt
   })
+  if (Result.isFailure(built)) throw new Error(built.failure.message)
+  const document = built.success
   // Validate before writing: the file must decode as the catalog will read it.
   const decoded = BuiltInCatalog.decode(document)
   if (Result.isFailure(decoded)) throw new Error(`generated catalog does not decode: ${decoded.failure.message}`)
@@ -52,7 +58,7 @@ const main = async (): Promise<void> => {
   const c = document.counts
   console.log(
     `wrote ${path}: ${PACKAGE} ${pkg.version}, ${c.providers} providers, ${c.definitions} of ${c.sourceModels} models ` +
-      `(${c.snapshots} snapshots; ${c.skipped} skipped, ${c.partial} partially expressible)`
+      `(${c.snapshots} snapshots; ${c.skipped} skipped, ${c.partial} partially expressible); supplement: ${document.supplement.applied.length} entries applied, ${document.supplement.overridden.length} source prices replaced, ${document.unexpressed.length} published prices not expressible`
   )
 }
 

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url"
 import { Effect, Result, Schema } from "effect"
 import * as ModelDefinition from "./ModelDefinition.ts"
 import * as Provider from "./Provider.ts"
+import * as Supplement from "./Supplement.ts"
 
 export const FORMAT = "tally.builtin-catalog/v1"
 
@@ -56,7 +57,14 @@ export const BuiltInCatalogFile = Schema.Struct({
   providers: Schema.Array(Provider.ProviderInfo),
   definitions: Schema.Array(ModelDefinition.ModelDefinition),
   skipped: Schema.Array(SkippedModel),
-  partial: Schema.Array(PartialModel)
+  partial: Schema.Array(PartialModel),
+  /** The cited supplement applied on top of the source: entries applied and source prices it replaced. */
+  supplement: Schema.Struct({
+    applied: Schema.Array(Schema.Struct({ id: Schema.String, entries: Schema.Int })),
+    overridden: Schema.Array(Supplement.Overridden)
+  }),
+  /** Published prices Tally cannot express yet, with why (from the supplement). */
+  unexpressed: Schema.Array(Supplement.Unexpressed)
 }).annotate({ identifier: "BuiltInCatalogFile" })
 export type BuiltInCatalog = typeof BuiltInCatalogFile.Type
 export type BuiltInCatalogEncoded = typeof BuiltInCatalogFile.Encoded

@@ -8,8 +8,11 @@
  *   (by the bucket's direction); missing unit prices are not estimated.
  * - unmatched: the usage priced with a reference snapshot when one is given, else not estimated.
  * Tokens at risk are always counted.
+ *
+ * Priced is not always priced at a rate of its own: each entry lists the fallback conditions on
+ * its lines (audio at the text rate, batch at list, …) and the report counts such names.
  */
-import { CostEngine, Money, type PricingSnapshot, Usage } from "@tally/core"
+import { type CostBreakdown, CostEngine, Money, type PricingSnapshot, Usage } from "@tally/core"
 import { Result } from "effect"
 import * as Match from "./Match.ts"
 import type * as PriceBook from "./PriceBook.ts"
@@ -45,6 +48,11 @@ export interface Entry {
   readonly costAtRisk: string | null
   readonly costAtRiskBasis: string | null
   readonly tokensAtRisk: number
+  /**
+   * The fallback conditions on the priced lines (`inputAudio:priced-at-inputText-rate`,
+   * `batch:no-discount-in-snapshot`, …): priced, but not at a rate of their own.
+   */
+  readonly fallbacks: ReadonlyArray<string>
 }
 
 export interface Totals {
@@ -56,6 +64,8 @@ export interface Report {
   readonly matched: Totals
   readonly unpricedBucket: Totals
   readonly unmatched: Totals
+  /** Names (and their calls) with at least one line priced by a fallback rate. */
+  readonly pricedByFallback: Totals
   readonly tokensAtRisk: number
   /** Estimated cost at risk per currency, exact decimal strings. */
   readonly costAtRisk: Readonly<Record<string, string>>
@@ -95,6 +105,10 @@ const without = (usage: Usage.Usage, components: ReadonlyArray<string>): Usage.U
   }
 }
 
+/** The distinct fallback conditions of a breakdown's lines, sorted. */
+const fallbacksOf = (breakdown: CostBreakdown.CostBreakdown): ReadonlyArray<string> =>
+  [...new Set(breakdown.lines.flatMap((l) => l.conditions.filter(CostEngine.isFallbackCondition)))].sort()
+
 const classify = (book: PriceBook.PriceBook, observation: Observation, options: CoverageOptions): Entry => {
   const base = { provider: observation.provider ?? null, model: observation.model, count: observation.count }
   const result = Match.match(book, {
@@ -128,13 +142,14 @@ const classify = (book: PriceBook.PriceBook, observation: Observation, options: 
       cost: null,
       costAtRisk,
       costAtRiskBasis: basis,
-      tokensAtRisk: tokens
+      tokensAtRisk: tokens,
+      fallbacks: []
     }
   }
   const m = result.success
   const matched = { ...base, definitionId: m.definition.id, snapshotId: m.snapshotId }
   if (usage === undefined) {
-    return { ...matched, status: "matched", reason: null, missingComponents: [], currency: null, cost: null, costAtRisk: null, costAtRiskBasis: null, tokensAtRisk: 0 }
+    return { ...matched, status: "matched", reason: null, missingComponents: [], currency: null, cost: null, costAtRisk: null, costAtRiskBasis: null, tokensAtRisk: 0, fallbacks: [] }
   }
   const priceable = m.fineTuned && usage.fineTuned === undefined ? { ...usage, fineTuned: true } : usage
   const priced = CostEngine.price(priceable, m.snapshot)
@@ -148,7 +163,8 @@ const classify = (book: PriceBook.PriceBook, observation: Observation, options: 
       cost: Money.format(priced.success.total),
       costAtRisk: null,
       costAtRiskBasis: null,
-      tokensAtRisk: 0
+      tokensAtRisk: 0,
+      fallbacks: fallbacksOf(priced.success)
     }
   }
   const missing = priced.failure.components
@@ -179,7 +195,8 @@ const classify = (book: PriceBook.PriceBook, observation: Observation, options: 
     costAtRiskBasis: estimated
       ? `missing token buckets at this snapshot's input/output text rate${notEstimated.length > 0 ? `; not estimated: ${notEstimated.join(", ")}` : ""}`
       : `not estimated: ${notEstimated.join(", ")}`,
-    tokensAtRisk
+    tokensAtRisk,
+    fallbacks: fallbacksOf(partial)
   }
 }
 
@@ -203,6 +220,10 @@ export const coverage = (book: PriceBook.PriceBook, observations: ReadonlyArray<
     matched: totals("matched"),
     unpricedBucket: totals("unpriced-bucket"),
     unmatched: totals("unmatched"),
+    pricedByFallback: (() => {
+      const list = entries.filter((e) => e.fallbacks.length > 0)
+      return { names: list.length, calls: list.reduce((n, e) => n + e.count, 0) }
+    })(),
     tokensAtRisk: entries.reduce((n, e) => n + e.tokensAtRisk, 0),
     costAtRisk: Object.fromEntries([...atRisk].sort(([a], [b]) => (a < b ? -1 : 1)).map(([currency, amount]) => [currency, Money.format(amount)])),
     entries

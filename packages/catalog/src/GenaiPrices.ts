@@ -116,6 +116,9 @@ export const BUCKET_DIMS: Readonly<Record<Exclude<Usage.TokenBucket, "training">
 
 type Bucket = keyof typeof BUCKET_DIMS
 
+/** Dimensions a price key may leave out and still price a bucket directly. */
+const DEFAULT_DIMS: Dims = { modality: "text", cache_ttl: "5m" }
+
 const covers = (unit: Dims, bucket: Dims): boolean => Object.entries(unit).every(([k, v]) => bucket[k] === v)
 
 /** Why each unexpressible token key cannot be expressed, by its dimensions. */
@@ -199,6 +202,27 @@ export const convertPrices = (prices: SourcePrices): ConvertedPrices => {
   }
   for (const [key, { dims }] of tokenPrices) if (!used.has(key)) gaps.push({ key, reason: tokenKeyGap(key, dims) })
 
+  // A key prices a bucket directly when it names every dimension of the bucket, text and the
+  // 5-minute TTL being the defaults. Other covered buckets are fallbacks to the key's own bucket
+  // (`input_mtok` prices audio input only because no `input_audio_mtok` is given): they become
+  // `rateFallbacks`, so each line priced that way says so.
+  const direct = (key: string, bucket: Bucket): boolean => {
+    const dims = tokenPrices.get(key)!.dims
+    return Object.entries(BUCKET_DIMS[bucket]).every(([k, v]) => dims[k] === v || (dims[k] === undefined && DEFAULT_DIMS[k] === v))
+  }
+  const rateFallbacks: Record<string, Bucket> = {}
+  for (const [bucket, key] of bucketKey) {
+    if (direct(key, bucket)) continue
+    const home = [...bucketKey].find(([b, k]) => k === key && direct(k, b))?.[0]
+    if (home === undefined) {
+      gaps.push({ key, reason: `${bucket}: ${key} covers it but prices no bucket directly` })
+      bucketKey.delete(bucket)
+    } else {
+      rateFallbacks[bucket] = home
+      bucketKey.delete(bucket)
+    }
+  }
+
   const rates: Record<string, string> = {}
   const thresholds = new Set<number>()
   for (const [bucket, key] of bucketKey) {
@@ -279,6 +303,7 @@ export const convertPrices = (prices: SourcePrices): ConvertedPrices => {
   const snapshot = {
     currency: "USD",
     rates,
+    ...(Object.keys(rateFallbacks).length === 0 ? {} : { rateFallbacks }),
     ...(Object.keys(unitRates).length === 0 ? {} : { units: unitRates }),
     ...(tiers.length === 0 ? {} : { tierMode: "cliff" as const, tiers })
   }
@@ -440,7 +465,7 @@ export const convertProvider = (provider: SourceProvider): Provider.ProviderInfo
 
 export const CONVERSION_NOTES: ReadonlyArray<string> = [
   "Token prices are USD per 1M tokens (*_mtok), copied exactly from each number's shortest decimal text.",
-  "Each Tally bucket takes the most specific source price key covering it (input_mtok prices image/audio/video input and embeddings unless a modality key is set; output_mtok prices reasoning unless output_reasoning_mtok is set).",
+  "Each Tally bucket takes the most specific source price key covering it. A key that names every dimension of a bucket (text and the 5-minute TTL are defaults) prices it directly; a bucket covered only by a less specific key (image/audio/video tokens by input_mtok/output_mtok, reasoning by output_mtok, cache reads by input_mtok, 1h cache writes by cache_write_mtok) is a rateFallbacks entry to that key's own bucket, and every line priced that way carries the condition <bucket>:priced-at-<from>-rate.",
   "Tally cache buckets are text: cache_read_mtok/cache_write_mtok (and cache_write_1h_mtok) price cacheRead, cacheWrite5m and cacheWrite1h; cached audio/image/video prices are listed under partial.",
   "Tiered prices are cliffs on total input tokens (strictly above the start), one Tally tier per threshold.",
   "requests_kcount, storage_searches_kcount, code_executions_kcount and social_searches_kcount are divided by 1000 (per request / per tool call: file_search, code_execution and code_interpreter, x_search); web_searches_kcount is per 1000 searches.",
@@ -509,7 +534,9 @@ export const convertAll = (providers: ReadonlyArray<SourceProvider>, options: Co
     providers: providers.map(convertProvider),
     definitions,
     skipped,
-    partial
+    partial,
+    supplement: { applied: [], overridden: [] },
+    unexpressed: []
   }
 }
 

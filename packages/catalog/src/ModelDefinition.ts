@@ -25,13 +25,31 @@ export const TimeOfDayWindow = Schema.Struct({
 })
 export type TimeOfDayWindow = typeof TimeOfDayWindow.Type
 
+/**
+ * Where some of a snapshot's prices came from. `fields` are snapshot paths ("rates.inputAudio",
+ * "batchDiscountPercent", "serviceTierMultipliers.priority", "units.perImage"); "*" means every
+ * price no other provenance entry of the same history entry names.
+ */
+export const Provenance = Schema.Struct({
+  fields: Schema.Array(Schema.NonEmptyString),
+  /** The source: a package and version ("@pydantic/genai-prices@0.1.8") or a supplement entry ("supplement:openai-batch"). */
+  source: Schema.NonEmptyString,
+  /** A page a person can check: the provider's published price page. */
+  reference: Schema.NonEmptyString,
+  /** The date the reference stated the figure, when known. */
+  asOf: Schema.optionalKey(Schema.String)
+})
+export type Provenance = typeof Provenance.Type
+
 export const HistoryEntry = Schema.Struct({
   /** Price version: increases by one with each price decision; split pieces of one decision share it. */
   version: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1, { message: "expected a version >= 1" })),
   snapshot: PricingSnapshot.PricingSnapshot,
   timeOfDay: Schema.optionalKey(TimeOfDayWindow),
   /** Why this version exists, e.g. "contract 2026 discount" or the source it was converted from. */
-  note: Schema.optionalKey(Schema.String)
+  note: Schema.optionalKey(Schema.String),
+  /** Where each price came from (the built-in catalog sets it for every entry). */
+  provenance: Schema.optionalKey(Schema.Array(Provenance))
 })
 export type HistoryEntry = typeof HistoryEntry.Type
 export type HistoryEntryEncoded = typeof HistoryEntry.Encoded

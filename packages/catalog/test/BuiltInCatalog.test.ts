@@ -15,6 +15,7 @@ import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { beforeAll, describe, expect, it } from "vitest"
 import * as BuiltInCatalog from "../src/BuiltInCatalog.ts"
+import * as CatalogBuild from "../src/CatalogBuild.ts"
 import * as GenaiPrices from "../src/GenaiPrices.ts"
 import * as Match from "../src/Match.ts"
 import * as ModelDefinition from "../src/ModelDefinition.ts"
@@ -26,6 +27,8 @@ const ABSOLUTE_TOLERANCE = 1e-15
 
 let source: ReadonlyArray<GenaiPrices.SourceProvider>
 let catalog: BuiltInCatalog.BuiltInCatalog
+/** The source converted before the supplement: what genai-prices' own calculator must agree with. */
+let converted: BuiltInCatalog.BuiltInCatalog
 const installedVersion = (): string => {
   const require = createRequire(import.meta.url)
   const entry = require.resolve("@pydantic/genai-prices")
@@ -36,6 +39,10 @@ const installedVersion = (): string => {
 beforeAll(async () => {
   source = (await waitForUpdate()) as unknown as ReadonlyArray<GenaiPrices.SourceProvider>
   catalog = shippedCatalog()
+  converted = Result.getOrThrow(BuiltInCatalog.decode(GenaiPrices.buildCatalog(source, {
+    source: { package: "@pydantic/genai-prices", version: installedVersion(), license: "MIT", homepage: catalog.source.homepage },
+    builtAt: catalog.builtAt
+  })))
 })
 
 const sourceModel = (provider: string, model: string) => {
@@ -51,31 +58,55 @@ describe("the data file", () => {
   })
 
   it("is exactly what the build script produces from the installed package", () => {
-    const rebuilt = GenaiPrices.buildCatalog(source, {
+    const rebuilt = Result.getOrThrow(CatalogBuild.build(source, Result.getOrThrow(CatalogBuild.loadSupplement()), {
       source: { package: "@pydantic/genai-prices", version: installedVersion(), license: "MIT", homepage: catalog.source.homepage },
       builtAt: catalog.builtAt
-    })
+    }))
     const decoded = Result.getOrThrow(BuiltInCatalog.decode(rebuilt))
     expect(decoded.conversion).toEqual(catalog.conversion)
     expect(decoded.definitions.map((d) => ModelDefinition.encode(d))).toEqual(catalog.definitions.map((d) => ModelDefinition.encode(d)))
     expect(decoded.skipped).toEqual(catalog.skipped)
     expect(decoded.partial).toEqual(catalog.partial)
     expect(decoded.providers).toEqual(catalog.providers)
+    expect(decoded.supplement).toEqual(catalog.supplement)
+    expect(decoded.unexpressed).toEqual(catalog.unexpressed)
+  })
+
+  it("gives every price of every history entry a source and a reference a person can check", () => {
+    let entries = 0
+    for (const d of catalog.definitions) {
+      for (const h of d.history) {
+        entries++
+        const provenance = h.provenance ?? []
+        expect(provenance.length, d.id).toBeGreaterThan(0)
+        for (const p of provenance) {
+          expect(p.reference, d.id).toMatch(/^https:\/\//)
+          expect(p.source, d.id).toMatch(/^(@pydantic\/genai-prices@\d|supplement:)/)
+        }
+        // A definition the supplement adds has no "*" entry: its prices come only from that entry.
+        const fromSource = provenance.some((p) => p.fields.includes("*"))
+        expect(fromSource || provenance.every((p) => p.source.startsWith("supplement:")), d.id).toBe(true)
+      }
+    }
+    expect(entries).toBe(catalog.counts.snapshots)
   })
 
   it("accounts for every source model: converted or skipped with a reason, counted", () => {
-    const converted = new Set(catalog.definitions.map((d) => `${d.provider}/${d.modelKey}`))
+    const supplemented = new Set(catalog.supplement.applied.map((a) => a.id))
+    const defined = catalog.definitions.filter((d) => d.history.every((h) => (h.provenance ?? []).every((p) => p.source.startsWith("supplement:"))))
+    for (const d of defined) expect(d.history[0]!.provenance!.some((p) => supplemented.has(p.source.slice("supplement:".length)))).toBe(true)
+    const convertedKeys = new Set(catalog.definitions.filter((d) => !defined.includes(d)).map((d) => `${d.provider}/${d.modelKey}`))
     const skipped = new Set(catalog.skipped.map((s) => `${s.provider}/${s.model}`))
     let models = 0
     for (const provider of source) {
       for (const model of provider.models) {
         models++
         const key = `${provider.id}/${model.id}`
-        expect(converted.has(key) !== skipped.has(key), key).toBe(true)
+        expect(convertedKeys.has(key) !== skipped.has(key), key).toBe(true)
       }
     }
     for (const s of catalog.skipped) expect(s.reason.length).toBeGreaterThan(20)
-    for (const p of catalog.partial) expect(converted.has(`${p.provider}/${p.model}`)).toBe(true)
+    for (const p of catalog.partial) expect(convertedKeys.has(`${p.provider}/${p.model}`)).toBe(true)
     expect(catalog.counts).toEqual({
       providers: source.length,
       sourceModels: models,
@@ -155,7 +186,7 @@ const SAMPLE: Readonly<Record<Usage.TokenBucket, number>> = {
 const usagesFor = (snapshot: PricingSnapshot.PricingSnapshot): ReadonlyArray<Usage.Usage> => {
   const tokens: Partial<Record<Usage.TokenBucket, number>> = {}
   for (const [bucket, count] of Object.entries(SAMPLE) as Array<[Usage.TokenBucket, number]>) {
-    if (count > 0 && snapshot.rates[bucket] !== undefined) tokens[bucket] = count
+    if (count > 0 && (snapshot.rates[bucket] !== undefined || snapshot.rateFallbacks?.[bucket] !== undefined)) tokens[bucket] = count
   }
   const units = snapshot.units ?? {}
   const base: Usage.Usage = {
@@ -198,7 +229,7 @@ describe("every converted snapshot prices like genai-prices' own calculator", ()
     let snapshots = 0
     let comparisons = 0
     const mismatches: Array<string> = []
-    for (const definition of catalog.definitions) {
+    for (const definition of converted.definitions) {
       const { provider, model } = sourceModel(definition.provider, definition.modelKey)
       expect(model, definition.id).toBeDefined()
       const probe: GenaiPrices.SourceProvider = { ...provider, models: [{ ...model, match: { equals: "tally-probe" } }] }
@@ -221,7 +252,7 @@ describe("every converted snapshot prices like genai-prices' own calculator", ()
       }
     }
     expect(mismatches).toEqual([])
-    expect(snapshots).toBe(catalog.counts.snapshots)
+    expect(snapshots).toBe(converted.counts.snapshots)
     expect(comparisons).toBeGreaterThan(snapshots)
   })
 
@@ -241,7 +272,15 @@ describe("matching agrees with genai-prices", () => {
     const at = new Date("2026-05-01T12:00:00Z")
     let compared = 0
     const disagreements: Array<string> = []
-    for (const definition of catalog.definitions) {
+    // Definitions the cited supplement adds (dall-e-3, gpt-4o-audio-preview-2024-10-01, …) are not in
+    // the source; for those names Tally deliberately answers with the supplement's prices.
+    const fromSource = catalog.definitions.filter((d) => d.history.some((h) => (h.provenance ?? []).some((p) => p.fields.includes("*"))))
+    const supplemented = catalog.definitions.filter((d) => !fromSource.includes(d))
+    for (const definition of supplemented) {
+      const ours = Match.match(book, { provider: definition.provider, model: definition.modelKey, at })
+      expect(Result.isSuccess(ours) && ours.success.definition.id, definition.modelKey).toBe(definition.id)
+    }
+    for (const definition of fromSource) {
       const theirs = calcPrice({ input_tokens: 10, output_tokens: 10 }, definition.modelKey, { providerId: definition.provider, timestamp: at })
       if (theirs === null) continue
       const ours = Match.match(book, { provider: definition.provider, model: definition.modelKey, at })
@@ -260,12 +299,25 @@ describe("conversion rules", () => {
 
   it("gives each bucket the most specific covering price key", () => {
     const c = convert({ input_mtok: 0.3, cache_read_mtok: 0.03, output_mtok: 2.5, input_audio_mtok: 1, cache_audio_read_mtok: 0.1, output_reasoning_mtok: 3 })
-    expect(c.snapshot.rates).toMatchObject({ inputText: "0.3", inputImage: "0.3", inputAudio: "1", cacheRead: "0.03", cacheWrite5m: "0.3", outputText: "2.5", reasoning: "3", embedding: "0.3" })
+    expect(c.snapshot.rates).toEqual({ inputText: "0.3", inputAudio: "1", cacheRead: "0.03", outputText: "2.5", reasoning: "3", embedding: "0.3" })
+    // Covered only by a less specific key: a named fallback, never a copied rate.
+    expect(c.snapshot.rateFallbacks).toEqual({
+      cacheWrite5m: "inputText",
+      cacheWrite1h: "inputText",
+      inputImage: "inputText",
+      inputVideo: "inputText",
+      outputImage: "outputText",
+      outputAudio: "outputText",
+      outputVideo: "outputText"
+    })
     expect(c.gaps.map((g) => g.key)).toEqual(["cache_audio_read_mtok"])
   })
 
   it("maps cache writes by TTL, the generic write price covering both", () => {
-    expect(convert({ input_mtok: 3, cache_write_mtok: 3.75, output_mtok: 15 }).snapshot.rates).toMatchObject({ cacheWrite5m: "3.75", cacheWrite1h: "3.75" })
+    const generic = convert({ input_mtok: 3, cache_write_mtok: 3.75, output_mtok: 15 }).snapshot
+    expect(generic.rates).toMatchObject({ cacheWrite5m: "3.75" })
+    expect(generic.rates).not.toHaveProperty("cacheWrite1h")
+    expect(generic.rateFallbacks).toMatchObject({ cacheWrite1h: "cacheWrite5m" })
     expect(convert({ input_mtok: 3, cache_write_mtok: 3.75, cache_write_1h_mtok: 6, output_mtok: 15 }).snapshot.rates).toMatchObject({ cacheWrite5m: "3.75", cacheWrite1h: "6" })
   })
 

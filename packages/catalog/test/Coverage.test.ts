@@ -34,6 +34,20 @@ describe("coverage", () => {
     expect(report.unmatched).toEqual({ names: 2, calls: 575 })
   })
 
+  it("counts names priced by a fallback rate and names the fallbacks", () => {
+    const fallback = Coverage.coverage(b, [
+      // gpt-4o lists no audio price: audio input is priced at the text rate, and said so.
+      { provider: "openai", model: "gpt-4o", count: 7, at: AT, usage: { tokens: { inputText: 1000, inputAudio: 500 } } },
+      // Own rates only: no fallback.
+      { provider: "openai", model: "gpt-4o-audio-preview", count: 3, at: AT, usage: { tokens: { inputAudio: 500, outputAudio: 100 } } }
+    ])
+    expect(fallback.entries.map((e) => [e.model, e.status, e.fallbacks])).toEqual([
+      ["gpt-4o", "matched", ["inputAudio:priced-at-inputText-rate"]],
+      ["gpt-4o-audio-preview", "matched", []]
+    ])
+    expect(fallback.pricedByFallback).toEqual({ names: 1, calls: 7 })
+  })
+
   it("prices what it can exactly and estimates the cost at risk, saying how", () => {
     const entry = (model: string) => report.entries.find((e) => e.model === model)!
     expect(entry("gpt-4o-2024-08-06")).toMatchObject({ definitionId: "openai/gpt-4o", cost: "3.5", costAtRisk: null, tokensAtRisk: 0 })

@@ -161,8 +161,8 @@ const CASES: Readonly<Record<string, Case>> = {
     model: (p) => p.response.body.model,
     usage: (p) => tokens({ inputText: p.response.body.usage.prompt_tokens, outputText: p.response.body.usage.completion_tokens }, { batch: true }),
     definition: "openai/gpt-4o-mini",
-    // The source has no batch prices, so the line is flagged "batch:no-discount-in-snapshot".
-    total: "0.0000126" // 24 * 0.15 + 15 * 0.6
+    // The Batch API bills 50% of list (supplement entry openai-batch): (24 * 0.15 + 15 * 0.6) / 2 per 1M.
+    total: "0.0000063"
   },
   "openai/chat_completion_basic.json": {
     provider: "openai",
@@ -256,11 +256,11 @@ describe("payload fixtures against the built-in catalog", () => {
     expect(total.eq(new Money.Decimal(payload.usage.cost_in_usd_ticks).times("1e-10"))).toBe(true)
   })
 
-  it("flags batch usage priced without a batch discount (the source has none)", () => {
+  it("prices a batch output line at the published batch rate (50% of list) and says so on every line", () => {
     const payload = load("openai/batch_output_line.json")
     const c = CASES["openai/batch_output_line.json"]!
     const m = Result.getOrThrow(Match.match(priceBook(), { provider: "openai", model: c.model(payload), at: AT }))
     const lines = Result.getOrThrow(CostEngine.price(c.usage(payload), m.snapshot)).lines
-    expect(lines.every((l) => l.conditions.includes("batch:no-discount-in-snapshot"))).toBe(true)
+    expect(lines.every((l) => l.conditions.includes("batch:-50%"))).toBe(true)
   })
 })

@@ -128,6 +128,7 @@ export interface HttpOptions {
   readonly url: string
   /** An API key with the `ingest` scope (it selects the tenant, and its default labels apply). */
   readonly apiKey: string
+  /** Prices estimates before a call when `budget` is on; `createPricer()` (built-in catalog) by default. */
   readonly pricer?: Pricer | undefined
   readonly fetch?: typeof globalThis.fetch | undefined
 }

@@ -24,6 +24,7 @@
  * Provider errors reach the caller unchanged. Failures of Tally after the call never fail the
  * call: they go to `onError` (the hold then lapses at its time-to-live if release failed too).
  */
+import { createPricer } from "@tally/pricing"
 import { randomUUID } from "node:crypto"
 import { type Api, anthropicApis, isUsageOnlyChunk, openaiApis, streamHasUsage } from "./internal/Apis.ts"
 import * as Estimate from "./internal/Estimate.ts"
@@ -442,7 +443,8 @@ export const withTally = <C extends object>(client: C, options: WithTallyOptions
   }
   const budget = options.budget === undefined || options.budget === false ? null : options.budget === true ? {} : options.budget
   if (budget !== null && recorder.pricer === null) {
-    throw new InvalidTallyOptions("pricer", "a budget needs a pricer to estimate calls before they are sent: pass `pricer: createPricer()` (@tally/pricing)")
+    // Over HTTP, estimates come from the built-in catalog (no database); pass `pricer` for a custom one.
+    recorder = { ...recorder, pricer: createPricer() }
   }
   const ctx: Context = { recorder, options, budget, provider: options.provider ?? apis[0]!.provider }
   let proxied: object = client

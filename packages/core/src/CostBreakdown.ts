@@ -26,13 +26,26 @@ export const CostLine = Schema.Struct({
 })
 export type CostLine = typeof CostLine.Type
 
+/** Usage a partial breakdown could not price: the component (as `PricingError` names it) and its quantity. */
+export const MissingComponent = Schema.Struct({
+  component: Schema.String,
+  quantity: DecimalFromString,
+  unit: LineUnit
+})
+export type MissingComponent = typeof MissingComponent.Type
+
 export const CostBreakdown = Schema.Struct({
   snapshotId: Schema.String,
   provider: Schema.String,
   modelKey: Schema.String,
   currency: Schema.String,
   lines: Schema.Array(CostLine),
-  total: DecimalFromString
+  total: DecimalFromString,
+  /**
+   * Present only on a partial breakdown: usage the snapshot has no price for. `total` is the sum
+   * of the priced lines and leaves these out; they are the call's cost at risk.
+   */
+  missing: Schema.optionalKey(Schema.Array(MissingComponent))
 })
 export type CostBreakdown = typeof CostBreakdown.Type
 export type CostBreakdownEncoded = typeof CostBreakdown.Encoded

@@ -4,7 +4,7 @@
  */
 import { Result, Schema } from "effect"
 import { largestRemainder } from "./Allocation.ts"
-import type { CostBreakdown, CostLine, LineUnit } from "./CostBreakdown.ts"
+import type { CostBreakdown, CostLine, LineUnit, MissingComponent } from "./CostBreakdown.ts"
 import { Decimal, format, HUNDRED, MILLION, ONE, ZERO } from "./Money.ts"
 import { currencyOf, snapshotId, type PricingSnapshot, type Tier, type TokenRates } from "./PricingSnapshot.ts"
 import { promptSize, TokenBuckets, type TokenBucket, type Usage } from "./Usage.ts"
@@ -22,6 +22,8 @@ export class PricingError extends Schema.TaggedError<PricingError>()("PricingErr
 }) {}
 
 const THOUSAND = new Decimal(1000)
+
+type Missing = Array<MissingComponent>
 
 /** One token bucket's price within a band: the list rate and where it came from. */
 interface BandRate {
@@ -118,6 +120,30 @@ const compile = (snapshot: PricingSnapshot): Compiled => {
   return compiled
 }
 
+/** The condition on a line priced at another bucket's rate (`rateFallbacks`). */
+export const fallbackCondition = (bucket: TokenBucket, from: TokenBucket): string => `${bucket}:priced-at-${from}-rate`
+
+/**
+ * Conditions that say a line was priced by a fallback rather than its own rate: every one starts
+ * with one of these (`reasoning:priced-at-output-rate`, `inputAudio:priced-at-inputText-rate`,
+ * `cached-input-discount:-90%`) or names a multiplier the snapshot lacks.
+ */
+export const isFallbackCondition = (condition: string): boolean =>
+  condition.includes(":priced-at-") || condition.startsWith("cached-input-discount:") || condition.endsWith("(no-multiplier-in-snapshot)") ||
+  condition === "batch:no-discount-in-snapshot"
+
+/** Service tiers that mean the standard price (no multiplier needed, no condition). */
+const STANDARD_TIERS: ReadonlySet<string> = new Set(["default", "standard", "auto", "on_demand"])
+
+const lookupTier = (table: Readonly<Record<string, Decimal>> | undefined, key: string): Decimal | undefined => {
+  if (table === undefined) return undefined
+  // Own keys only, so `constructor` or `__proto__` never reach the object prototype.
+  if (Object.hasOwn(table, key)) return table[key]
+  const lower = key.toLowerCase()
+  for (const k of Object.keys(table)) if (k.toLowerCase() === lower) return table[k]
+  return undefined
+}
+
 const tierLabel = (tier: Tier, mode: string): string =>
   `tier:${tier.name ?? `>${tier.aboveTokens}`}(>${tier.aboveTokens} prompt tokens, ${mode})`
 
@@ -156,6 +182,16 @@ const makeBand = (snapshot: PricingSnapshot, compiled: Compiled, fineTuned: bool
   for (const bucket of TokenBuckets) {
     const found = own.get(bucket)
     if (found !== undefined) set(bucket, found.rate, `${found.origin}.${bucket}`, [])
+  }
+  // The snapshot's own fallbacks: a bucket priced at another bucket's rate, always named.
+  const fallbacks = snapshot.rateFallbacks
+  if (fallbacks !== undefined) {
+    for (const bucket of TokenBuckets) {
+      const from = fallbacks[bucket]
+      if (from === undefined || rates.has(bucket)) continue
+      const found = own.get(from)
+      if (found !== undefined) set(bucket, found.rate, `${found.origin}.${from}`, [fallbackCondition(bucket, from)])
+    }
   }
   // Documented fallbacks: reasoning at the output rate; cached input as a discount off input.
   const output = own.get("outputText")
@@ -205,18 +241,25 @@ const templateOf = (band: Band, index: number, multiplier: Multiplier): LineTemp
   return template
 }
 
+/** `record[key]` for own keys only, so `constructor` or `__proto__` never reach the object prototype. */
+const ownValue = <A>(record: Readonly<Record<string, A>> | undefined, key: string): A | undefined =>
+  record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined
+
 const makeMultipliers = (snapshot: PricingSnapshot, usage: Usage): { tokens: Multiplier; units: Multiplier } => {
   let common = ONE
   const commonConditions: Array<string> = []
   if (usage.serviceTier !== undefined) {
-    const m = snapshot.serviceTierMultipliers?.[usage.serviceTier]
+    const m = lookupTier(snapshot.serviceTierMultipliers, usage.serviceTier)
     if (m !== undefined) {
       common = common.times(m)
       commonConditions.push(`service-tier:${usage.serviceTier}(x${format(m)})`)
+    } else if (!STANDARD_TIERS.has(usage.serviceTier.toLowerCase())) {
+      // Priced at list: say so, a tier the snapshot does not know is never silently standard.
+      commonConditions.push(`service-tier:${usage.serviceTier}(no-multiplier-in-snapshot)`)
     }
   }
   if (usage.region !== undefined) {
-    const m = snapshot.regionMultipliers?.[usage.region]
+    const m = lookupTier(snapshot.regionMultipliers, usage.region)
     if (m !== undefined) {
       common = common.times(m)
       commonConditions.push(`region:${usage.region}(x${format(m)})`)
@@ -292,7 +335,7 @@ const tokenLines = (
   usage: Usage,
   multiplier: Multiplier,
   lines: Array<CostLine>,
-  missing: Array<string>,
+  missing: Missing,
   sum: ScaledSum
 ): void => {
   const fineTuned = usage.fineTuned === true && snapshot.fineTunedRates !== undefined
@@ -308,7 +351,7 @@ const tokenLines = (
       const quantity = usage.tokens[bucket]
       if (quantity === undefined || quantity === 0) continue
       const template = templateOf(band, index, multiplier)
-      if (template === null) missing.push(bucket)
+      if (template === null) missing.push({ component: bucket, quantity: new Decimal(quantity), unit: "token" })
       else lines.push(tokenLine(bucket, quantity, template, sum))
     }
     return
@@ -325,7 +368,7 @@ const tokenLines = (
       if (upper <= lower) continue
       const template = templateOf(bandOf(snapshot, compiled, fineTuned, tierIndex), index, multiplier)
       if (template === null) {
-        missing.push(bucket)
+        missing.push({ component: bucket, quantity: new Decimal(quantity - lower), unit: "token" })
         break
       }
       lines.push(tokenLine(bucket, upper - lower, template, sum))
@@ -342,16 +385,17 @@ const keyed = (
   source: string,
   multiplier: Multiplier,
   lines: Array<CostLine>,
-  missing: Array<string>
+  missing: Missing
 ): void => {
   if (counts === undefined) return
   for (const key of Object.keys(counts).sort()) {
     const count = counts[key]!
     if (count === 0) continue
-    const own = prices?.[key]
-    const price = own ?? prices?.["*"]
+    // Own keys only: a key such as `constructor` or `toString` must not reach the object prototype.
+    const own = ownValue(prices, key)
+    const price = own ?? ownValue(prices, "*")
     const name = `${component}:${key}`
-    if (price === undefined) missing.push(name)
+    if (price === undefined) missing.push({ component: name, quantity: new Decimal(count), unit })
     else {
       lines.push(line(
         name,
@@ -372,7 +416,7 @@ const unitLines = (
   usage: Usage,
   multiplier: Multiplier,
   lines: Array<CostLine>,
-  missing: Array<string>
+  missing: Missing
 ): void => {
   const units = snapshot.units ?? {}
   // Every call is a request; requests are priced only where the snapshot sets a per-request price.
@@ -382,44 +426,33 @@ const unitLines = (
   keyed("image", usage.imagesGenerated, units.perImage, "image", "units.perImage", multiplier, lines, missing)
   const seconds = (component: string, quantity: Decimal | undefined, price: Decimal | undefined, source: string) => {
     if (quantity === undefined || quantity.isZero()) return
-    if (price === undefined) missing.push(component)
+    if (price === undefined) missing.push({ component, quantity, unit: "second" })
     else lines.push(line(component, quantity, "second", price, "unit", source, price, multiplier))
   }
   seconds("audioSeconds", usage.audioSeconds, units.perAudioSecond, "units.perAudioSecond")
   seconds("videoSeconds", usage.videoSeconds, units.perVideoSecond, "units.perVideoSecond")
   if (usage.webSearches !== undefined && usage.webSearches > 0) {
     const price = units.perThousandWebSearches
-    if (price === undefined) missing.push("webSearches")
+    if (price === undefined) missing.push({ component: "webSearches", quantity: new Decimal(usage.webSearches), unit: "search" })
     else lines.push(line("webSearches", new Decimal(usage.webSearches), "search", price, "1k searches", "units.perThousandWebSearches", price.div(THOUSAND), multiplier))
   }
   keyed("toolCall", usage.toolCalls, units.perToolCall, "call", "units.perToolCall", multiplier, lines, missing)
 }
 
-/**
- * Prices `usage` with `snapshot`. Lines come in a fixed order (token buckets, then units); the
- * total is their exact sum.
- */
-export const price = (usage: Usage, snapshot: PricingSnapshot): Result.Result<CostBreakdown, PricingError> => {
+interface Priced {
+  readonly breakdown: CostBreakdown
+  readonly missing: Missing
+}
+
+const priceAll = (usage: Usage, snapshot: PricingSnapshot): Priced => {
   const lines: Array<CostLine> = []
-  const missing: Array<string> = []
+  const missing: Missing = []
   const compiled = compile(snapshot)
   const { tokens, units } = multipliersOf(snapshot, compiled, usage)
   const sum: ScaledSum = { value: 0, scale: 0, exact: true }
   tokenLines(snapshot, compiled, usage, tokens, lines, missing, sum)
   const tokenLineCount = lines.length
   unitLines(snapshot, usage, units, lines, missing)
-  const id = snapshotId(snapshot)
-  if (missing.length > 0) {
-    const unique = [...new Set(missing)]
-    return Result.fail(new PricingError({
-      reason: "missing-rate",
-      snapshotId: id,
-      provider: snapshot.provider,
-      modelKey: snapshot.modelKey,
-      components: unique,
-      message: `${snapshot.provider}/${snapshot.modelKey} (snapshot ${id}) has usage but no price for: ${unique.join(", ")}`
-    }))
-  }
   let total: Decimal
   if (sum.exact) {
     total = new Decimal(sum.value)
@@ -429,7 +462,52 @@ export const price = (usage: Usage, snapshot: PricingSnapshot): Result.Result<Co
     total = ZERO
     for (const l of lines) total = total.plus(l.amount)
   }
-  return Result.succeed({ snapshotId: id, provider: snapshot.provider, modelKey: snapshot.modelKey, currency: currencyOf(snapshot), lines, total })
+  const breakdown: CostBreakdown = { snapshotId: snapshotId(snapshot), provider: snapshot.provider, modelKey: snapshot.modelKey, currency: currencyOf(snapshot), lines, total }
+  return { breakdown, missing }
+}
+
+const missingError = (snapshot: PricingSnapshot, missing: Missing): PricingError => {
+  const id = snapshotId(snapshot)
+  const unique = [...new Set(missing.map((m) => m.component))]
+  return new PricingError({
+    reason: "missing-rate",
+    snapshotId: id,
+    provider: snapshot.provider,
+    modelKey: snapshot.modelKey,
+    components: unique,
+    message: `${snapshot.provider}/${snapshot.modelKey} (snapshot ${id}) has usage but no price for: ${unique.join(", ")}`
+  })
+}
+
+/**
+ * Prices `usage` with `snapshot`. Lines come in a fixed order (token buckets, then units); the
+ * total is their exact sum. Any usage without a price fails the whole call (`pricePartial` keeps
+ * the priced part).
+ */
+export const price = (usage: Usage, snapshot: PricingSnapshot): Result.Result<CostBreakdown, PricingError> => {
+  const { breakdown, missing } = priceAll(usage, snapshot)
+  return missing.length > 0 ? Result.fail(missingError(snapshot, missing)) : Result.succeed(breakdown)
+}
+
+/**
+ * Prices what has a price and names what has none: the breakdown of the priced lines, with
+ * `missing` (component, quantity, unit) set when some usage has no rate; its `total` is the
+ * priced part only. Never a silent zero: the caller records the missing components as a partial
+ * cost (the cost at risk), and `error` is the `PricingError` `price` would have failed with.
+ */
+export const pricePartial = (usage: Usage, snapshot: PricingSnapshot): {
+  readonly breakdown: CostBreakdown
+  readonly error: PricingError | undefined
+} => {
+  const { breakdown, missing } = priceAll(usage, snapshot)
+  if (missing.length === 0) return { breakdown, error: undefined }
+  // One entry per component (graduated tiers may stop a bucket part way: the rest is missing).
+  const merged = new Map<string, MissingComponent>()
+  for (const m of missing) {
+    const seen = merged.get(m.component)
+    merged.set(m.component, seen === undefined ? m : { ...seen, quantity: seen.quantity.plus(m.quantity) })
+  }
+  return { breakdown: { ...breakdown, missing: [...merged.values()] }, error: missingError(snapshot, missing) }
 }
 
 /**

@@ -16,6 +16,12 @@ const rateFields = Object.fromEntries(
 export const TokenRates = Schema.Struct(rateFields)
 export type TokenRates = typeof TokenRates.Type
 
+/** For each bucket without its own rate, the bucket whose rate prices it. */
+export const RateFallbacks = Schema.Struct(Object.fromEntries(
+  TokenBuckets.map((bucket) => [bucket, Schema.optionalKey(Schema.Literals(TokenBuckets))])
+) as { readonly [K in TokenBucket]: Schema.optionalKey<Schema.Literals<typeof TokenBuckets>> })
+export type RateFallbacks = typeof RateFallbacks.Type
+
 /** Per-unit prices for counted usage. */
 export const UnitRates = Schema.Struct({
   perRequest: Schema.optionalKey(NonNegativeDecimal),
@@ -80,6 +86,13 @@ export const PricingSnapshot = Schema.Struct({
   notes: Schema.optionalKey(Schema.String),
   /** Per 1M tokens. `reasoning` falls back to `outputText` when absent (the breakdown says so). */
   rates: TokenRates,
+  /**
+   * Buckets priced at another bucket's rate when they have none of their own, e.g.
+   * `{ "inputAudio": "inputText", "cacheRead": "inputText" }`: the price sheet gives no separate
+   * price for them. Every line priced this way carries the condition
+   * `<bucket>:priced-at-<from>-rate`, so a fallback is never silent.
+   */
+  rateFallbacks: Schema.optionalKey(RateFallbacks),
   /** Cached input priced as a discount off the input rate, when no explicit `cacheRead` rate is set. */
   cachedInputDiscountPercent: Schema.optionalKey(Percent),
   /** Rates for calls on a fine-tuned version of this model (`usage.fineTuned`); absent buckets use `rates`. */
@@ -91,7 +104,11 @@ export const PricingSnapshot = Schema.Struct({
   tiers: Schema.optionalKey(Tiers),
   /** Percent off every line for batch calls (`usage.batch`). */
   batchDiscountPercent: Schema.optionalKey(Percent),
-  /** Multiplier on every line by `usage.serviceTier` (e.g. priority 1.8, flex 0.5). */
+  /**
+   * Multiplier on every line by `usage.serviceTier` (e.g. priority 1.8, flex 0.5), keys compared
+   * case-insensitively. A tier not listed (other than the standard ones: default, standard, auto,
+   * on_demand) is priced at list and the lines say `service-tier:<tier>(no-multiplier-in-snapshot)`.
+   */
   serviceTierMultipliers: Schema.optionalKey(Schema.Record(Schema.String, NonNegativeDecimal)),
   /** Multiplier on every line by `usage.region` (e.g. a regional endpoint premium). */
   regionMultipliers: Schema.optionalKey(Schema.Record(Schema.String, NonNegativeDecimal))

@@ -11,6 +11,10 @@
  *   required and `total` equals `reportedCost`; `breakdown` (Tally's own pricing) is optional.
  * - `unpriced`: no price could be found; `total` and `breakdown` are null and `unpricedReason`
  *   says why. Usage is still recorded and rolled up.
+ * - `partial`: a definition matched but some usage has no rate. The priced lines are kept:
+ *   `breakdown` is required, names the unpriced components and quantities in `breakdown.missing`
+ *   (the call's cost at risk), `total` is the priced part, and `unpricedReason` says what is
+ *   missing. Never a silent $0 and never a lost token cost.
  * - `difference`, when given, is `reportedCost - breakdown.total` in one currency.
  * The currency of `total` is the breakdown's for computed and estimated records and the reported
  * currency for provider-priced ones.
@@ -20,9 +24,10 @@ import * as Schema from "effect/Schema"
 import * as CostBreakdown from "./CostBreakdown.ts"
 import * as FieldError from "./FieldError.ts"
 import * as Money from "./Money.ts"
+import * as StorableText from "./StorableText.ts"
 import * as Usage from "./Usage.ts"
 
-export const CostSource = Schema.Literals(["provider", "computed", "estimated", "unpriced"])
+export const CostSource = Schema.Literals(["provider", "computed", "estimated", "partial", "unpriced"])
 export type CostSource = typeof CostSource.Type
 
 /** The idempotency key of a call within its tenant. */
@@ -161,6 +166,19 @@ const checkCost = (record: UsageRecord): Rejection | undefined => {
       }
       break
     }
+    case "partial": {
+      if (breakdown === null) return reject("breakdown", "required when costSource is \"partial\"")
+      if (breakdown.missing === undefined || breakdown.missing.length === 0) {
+        return reject("breakdown.missing", "a partial cost names the components it could not price")
+      }
+      if (total === null || !total.equals(breakdown.total)) {
+        return reject("total", `expected the breakdown total ${Money.format(breakdown.total)}`)
+      }
+      if (record.unpricedReason === null || record.unpricedReason.length === 0) {
+        return reject("unpricedReason", "required when costSource is \"partial\"")
+      }
+      break
+    }
     case "unpriced": {
       if (total !== null) return reject("total", "expected null when costSource is \"unpriced\"")
       if (breakdown !== null) return reject("breakdown", "expected null when costSource is \"unpriced\"")
@@ -170,8 +188,11 @@ const checkCost = (record: UsageRecord): Rejection | undefined => {
       break
     }
   }
-  if (costSource !== "unpriced" && record.unpricedReason !== null) {
-    return reject("unpricedReason", "expected null unless costSource is \"unpriced\"")
+  if (costSource !== "unpriced" && costSource !== "partial" && record.unpricedReason !== null) {
+    return reject("unpricedReason", "expected null unless costSource is \"unpriced\" or \"partial\"")
+  }
+  if (costSource !== "partial" && breakdown !== null && breakdown.missing !== undefined) {
+    return reject("breakdown.missing", "only a partial cost leaves components unpriced")
   }
   if (difference !== null) {
     if (reportedCost === null || breakdown === null) {
@@ -201,9 +222,64 @@ const decimalFields = (usage: Usage.Usage): Rejection | undefined => {
   return undefined
 }
 
+const tooLong = (field: string, text: string, max: number): Rejection | undefined =>
+  text.length > max ? reject(field, `expected at most ${max} characters, got ${text.length}`) : undefined
+
+const storable = (field: string, text: string | null | undefined): Rejection | undefined => {
+  if (text === null || text === undefined) return undefined
+  const problem = StorableText.problemOf(text)
+  return problem === undefined ? undefined : reject(field, problem)
+}
+
+/**
+ * Text the database can store (no NUL, no lone surrogate, anywhere, raw payload included) and
+ * the length limits of `StorableText.limits` on what the ledger indexes.
+ */
+const checkText = (record: UsageRecord): Rejection | undefined => {
+  const { limits } = StorableText
+  const simple: ReadonlyArray<readonly [string, string | null | undefined, number]> = [
+    ["requestId", record.requestId, limits.requestId],
+    ["provider", record.provider, limits.provider],
+    ["api", record.api, limits.api],
+    ["model", record.model, limits.model]
+  ]
+  for (const [field, text, max] of simple) {
+    const bad = storable(field, text) ?? (text === undefined || text === null ? undefined : tooLong(field, text, max))
+    if (bad !== undefined) return bad
+  }
+  let keyBytes = StorableText.utf8Bytes(record.provider) + StorableText.utf8Bytes(record.model)
+  for (const name of labelNames) {
+    const text = record.labels[name]
+    if (text === undefined) continue
+    const bad = storable(`labels.${name}`, text) ?? tooLong(`labels.${name}`, text, limits.label)
+    if (bad !== undefined) return bad
+    keyBytes += StorableText.utf8Bytes(text)
+  }
+  if (keyBytes > limits.keyBytes) {
+    return reject(
+      "labels",
+      `provider, model and labels together take ${keyBytes} bytes of UTF-8; at most ${limits.keyBytes} are allowed`
+    )
+  }
+  const tags = Object.entries(record.tags)
+  if (tags.length > limits.tags) return reject("tags", `expected at most ${limits.tags} tags, got ${tags.length}`)
+  for (const [key, value] of tags) {
+    const field = `tags.${StorableText.escape(key)}`
+    const bad = storable(field, key) ?? tooLong(`${field} (the key)`, key, limits.tagKey) ??
+      storable(field, value) ?? tooLong(field, value, limits.tagValue)
+    if (bad !== undefined) return bad
+  }
+  const other = storable("definitionId", record.definitionId) ?? storable("unpricedReason", record.unpricedReason) ??
+    storable("rawText", record.rawText)
+  if (other !== undefined) return other
+  const found = StorableText.find(record.raw, "raw")
+  return found === undefined ? undefined : reject(found.path, found.problem)
+}
+
 /**
  * The rules a schema cannot say, for a record whose encoding already succeeded: an instant between
- * 1970 and 9999, finite decimals, and the cost rules above. Returns the first field at fault.
+ * 1970 and 9999, text the database can store within the limits of `StorableText`, finite
+ * decimals, and the cost rules above. Returns the first field at fault.
  */
 export const checkRules = (record: UsageRecord): Rejection | undefined => {
   if (!DateTime.isDateTime(record.occurredAt)) return reject("occurredAt", "expected an instant")
@@ -211,7 +287,7 @@ export const checkRules = (record: UsageRecord): Rejection | undefined => {
   if (!(millis >= MIN_MILLIS && millis < MAX_MILLIS)) {
     return reject("occurredAt", "expected an instant between 1970 and 9999")
   }
-  return decimalFields(record.usage) ?? checkCost(record)
+  return checkText(record) ?? decimalFields(record.usage) ?? checkCost(record)
 }
 
 /** The currency of `total`; null for unpriced records. */

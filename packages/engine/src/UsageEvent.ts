@@ -5,28 +5,39 @@
  * Decoding is strict: an unknown key is an error, so a misspelt label (`enviroment`) is never
  * silently dropped. A rejection names the JSON path of the first problem.
  */
-import { FieldError, Usage, UsageRecord } from "@tally/core"
+import { CalendarTime, FieldError, StorableText, Usage, UsageRecord } from "@tally/core"
 import { Predicate, Result, Schema, SchemaTransformation } from "effect"
 
 /** An instant with its zone, e.g. `2026-05-01T12:00:00Z` or `2026-05-01T14:00:00.250+02:00`. */
 const IsoDateTime = Schema.String.check(
   Schema.isPattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i, {
     message: "expected an ISO 8601 date-time with a zone, e.g. 2026-05-01T12:00:00Z"
+  }),
+  // The calendar: 2026-02-30 and T24:00 are refused, not rolled over to another day.
+  Schema.makeFilter((text: string) => {
+    const problem = CalendarTime.problemOf(text)
+    return problem === undefined ? undefined : `expected a real date and time: ${problem}`
   })
 )
 
 export const OccurredAt = IsoDateTime.pipe(Schema.decodeTo(Schema.DateTimeUtc, SchemaTransformation.dateTimeUtcFromString))
 
+/** A string of at most `max` characters (`StorableText.limits`). */
+const Bounded = (max: number) =>
+  Schema.String.check(Schema.isMaxLength(max, { message: `expected at most ${max} characters` }))
+const { limits } = StorableText
+const Label = Bounded(limits.label)
+
 /** Attribution labels as producers name them (`user` is the end user of the caller's product). */
 export const EventLabels = Schema.Struct({
-  project: Schema.optionalKey(Schema.String),
-  environment: Schema.optionalKey(Schema.String),
-  feature: Schema.optionalKey(Schema.String),
-  team: Schema.optionalKey(Schema.String),
-  customer: Schema.optionalKey(Schema.String),
-  user: Schema.optionalKey(Schema.String),
-  workflow: Schema.optionalKey(Schema.String),
-  costCenter: Schema.optionalKey(Schema.String)
+  project: Schema.optionalKey(Label),
+  environment: Schema.optionalKey(Label),
+  feature: Schema.optionalKey(Label),
+  team: Schema.optionalKey(Label),
+  customer: Schema.optionalKey(Label),
+  user: Schema.optionalKey(Label),
+  workflow: Schema.optionalKey(Label),
+  costCenter: Schema.optionalKey(Label)
 })
 export type EventLabels = typeof EventLabels.Type
 
@@ -34,15 +45,15 @@ const common = {
   requestId: UsageRecord.RequestId,
   occurredAt: OccurredAt,
   labels: Schema.optionalKey(EventLabels),
-  tags: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
-  provider: Schema.NonEmptyString
+  tags: Schema.optionalKey(Schema.Record(Bounded(limits.tagKey), Bounded(limits.tagValue))),
+  provider: Schema.NonEmptyString.check(Schema.isMaxLength(limits.provider, { message: `expected at most ${limits.provider} characters` }))
 }
 
 /** A raw provider call: the payload exactly as `tally cost` accepts it (JSON, chunk array, SSE/NDJSON text). */
 export const RawEvent = Schema.Struct({
   ...common,
-  api: Schema.optionalKey(Schema.String),
-  model: Schema.optionalKey(Schema.String),
+  api: Schema.optionalKey(Bounded(limits.api)),
+  model: Schema.optionalKey(Bounded(limits.model)),
   request: Schema.optionalKey(Schema.Unknown),
   /** The call ran as part of a provider batch job (billed at the batch discount). */
   batch: Schema.optionalKey(Schema.Boolean),
@@ -53,7 +64,7 @@ export type RawEvent = typeof RawEvent.Type
 /** Usage already normalized by the producer (`Usage` JSON: disjoint token buckets, units). */
 export const NormalizedEvent = Schema.Struct({
   ...common,
-  model: Schema.NonEmptyString,
+  model: Schema.NonEmptyString.check(Schema.isMaxLength(limits.model, { message: `expected at most ${limits.model} characters` })),
   usage: Usage.Usage
 })
 export type NormalizedEvent = typeof NormalizedEvent.Type
@@ -82,13 +93,18 @@ const requestIdOf = (input: Record<string, unknown>): string | null => {
 const rejected = (requestId: string | null, path: string, message: string): EventRejected =>
   new EventRejected({ requestId, path, message: `${path}: ${message}` })
 
-/** Decodes one event; the rejection names the JSON path and the problem. */
+/**
+ * Decodes one event; the rejection names the JSON path and the problem. Text the database cannot
+ * store (a NUL, a lone surrogate), anywhere in the event including the payload, is refused first.
+ */
 export const decodeEvent = (input: unknown): Result.Result<UsageEvent, EventRejected> => {
   if (!Predicate.isObject(input) || Array.isArray(input)) {
     return Result.fail(rejected(null, "(event)", `expected an event object, got ${input === null ? "null" : Array.isArray(input) ? "an array" : typeof input}`))
   }
   const record = input as Record<string, unknown>
   const requestId = requestIdOf(record)
+  const unstorable = StorableText.find(record)
+  if (unstorable !== undefined) return Result.fail(rejected(requestId, unstorable.path, unstorable.problem))
   const hasPayload = "payload" in record
   const hasUsage = "usage" in record
   if (hasPayload && hasUsage) {

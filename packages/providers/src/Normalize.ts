@@ -4,6 +4,7 @@
  */
 import { Usage } from "@tally/core"
 import { Effect, Result } from "effect"
+import * as CompatibleProviders from "./CompatibleProviders.ts"
 import * as NormalizeError from "./NormalizeError.ts"
 import * as NormalizedCall from "./NormalizedCall.ts"
 import * as Tokenizer from "./Tokenizer.ts"
@@ -15,11 +16,10 @@ import * as Anthropic from "./providers/Anthropic.ts"
 import * as Azure from "./providers/Azure.ts"
 import * as Bedrock from "./providers/Bedrock.ts"
 import * as Cohere from "./providers/Cohere.ts"
-import * as DeepSeek from "./providers/DeepSeek.ts"
+import * as Compatible from "./providers/Compatible.ts"
 import * as Gemini from "./providers/Gemini.ts"
 import * as Mistral from "./providers/Mistral.ts"
 import * as OpenAI from "./providers/OpenAI.ts"
-import * as OpenRouter from "./providers/OpenRouter.ts"
 import * as OTel from "./providers/OTel.ts"
 import * as XAI from "./providers/XAI.ts"
 
@@ -46,10 +46,9 @@ const modules: ReadonlyArray<Provider.Module> = [
   Bedrock.module,
   Mistral.module,
   Cohere.module,
-  DeepSeek.module,
   XAI.module,
-  OpenRouter.module,
-  OTel.module
+  OTel.module,
+  ...Compatible.modules
 ]
 
 const registry: ReadonlyMap<NormalizedCall.ProviderId, Provider.Module> = new Map(modules.map((m) => [m.id, m]))
@@ -61,14 +60,16 @@ export const aliases: Readonly<Record<string, NormalizedCall.ProviderId>> = {
   "azure-openai": "azure",
   "amazon-bedrock": "bedrock",
   "aws-bedrock": "bedrock",
-  opentelemetry: "otel"
+  "x-ai": "xai",
+  opentelemetry: "otel",
+  ...Object.fromEntries(CompatibleProviders.ids.flatMap((id) => CompatibleProviders.providers[id].aliases.map((alias) => [alias, id])))
 }
 
 /** The canonical provider id for a name or alias (case-insensitive). */
 export const resolveProvider = (name: string): NormalizedCall.ProviderId | undefined => {
   const lower = name.trim().toLowerCase()
-  const alias = aliases[lower]
-  if (alias !== undefined) return alias
+  // Own keys only: `__proto__` or `constructor` must not reach the object prototype.
+  if (Object.hasOwn(aliases, lower)) return aliases[lower]
   return (NormalizedCall.ProviderIds as ReadonlyArray<string>).includes(lower) ? (lower as NormalizedCall.ProviderId) : undefined
 }
 
@@ -141,7 +142,7 @@ export const normalize = (input: NormalizeInput): Result.Result<NormalizedCall.N
     const provider = resolveProvider(input.provider)
     if (provider === undefined) {
       return yield* Result.fail(NormalizeError.make(input.provider, Path.root, "unsupported",
-        `unknown provider ${JSON.stringify(input.provider)}; expected one of ${NormalizedCall.ProviderIds.join(", ")} (or gemini, vertex)`))
+        `unknown provider ${JSON.stringify(input.provider)}; expected one of ${NormalizedCall.ProviderIds.join(", ")} (or an alias: ${Object.keys(aliases).join(", ")})`))
     }
     const module = registry.get(provider)!
     const payload = yield* Payload.parse(provider, input.payload)
@@ -153,7 +154,12 @@ export const normalize = (input: NormalizeInput): Result.Result<NormalizedCall.N
           `api ${JSON.stringify(input.api)} is not one of ${provider}'s: ${module.apis.join(", ")}`))
       }
     } else {
-      api = module.detect(payload)
+      const detected = module.detect(payload)
+      if (detected !== undefined && typeof detected !== "string") {
+        return yield* Result.fail(NormalizeError.make(provider, detected.path, "ambiguous",
+          `${detected.why}, which fits both ${detected.apis.join(" and ")}; pass api (${detected.apis.join(" or ")})`))
+      }
+      api = detected
       if (api === undefined) {
         const error = topLevelError(payload)
         if (error !== undefined) {

@@ -13,6 +13,7 @@ import * as Path from "./internal/Path.ts"
  * - `missing-usage`: no usage in the payload and nothing to estimate it from.
  * - `failed-response`: the payload is an error response or a failed batch line (nothing billable).
  * - `unsupported`: unknown provider or api, or a payload shape this provider does not produce.
+ * - `ambiguous`: a payload without its envelope whose usage shape fits two apis (the message names both).
  */
 export const Reason = Schema.Literals([
   "malformed",
@@ -23,7 +24,8 @@ export const Reason = Schema.Literals([
   "inconsistent",
   "missing-usage",
   "failed-response",
-  "unsupported"
+  "unsupported",
+  "ambiguous"
 ])
 export type Reason = typeof Reason.Type
 

@@ -4,8 +4,10 @@
  */
 import { Money, Usage } from "@tally/core"
 import { Schema } from "effect"
+import * as CompatibleProviders from "./CompatibleProviders.ts"
 
-export const ProviderIds = [
+/** Providers with a module of their own (their formats or conventions differ from OpenAI's). */
+export const NativeProviderIds = [
   "openai",
   "azure",
   "anthropic",
@@ -13,11 +15,15 @@ export const ProviderIds = [
   "bedrock",
   "mistral",
   "cohere",
-  "deepseek",
   "xai",
-  "openrouter",
   "otel"
 ] as const
+
+/** Every provider id: the native ones, then the OpenAI-compatible ones (CompatibleProviders). */
+export const ProviderIds: ReadonlyArray<typeof NativeProviderIds[number] | CompatibleProviders.CompatibleId> = [
+  ...NativeProviderIds,
+  ...CompatibleProviders.ids
+]
 export const ProviderId = Schema.Literals(ProviderIds)
 export type ProviderId = typeof ProviderId.Type
 
@@ -36,6 +42,7 @@ export const Apis = [
   "chat",
   "embed",
   "rerank",
+  "predict",
   "span"
 ] as const
 export const Api = Schema.Literals(Apis)

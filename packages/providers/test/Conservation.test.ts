@@ -43,7 +43,7 @@ describe("children never exceed their parents", () => {
 
   it("OpenAI-compatible chat: cached tokens above prompt_tokens are an exceeds-parent error for every dialect", () => {
     fc.assert(
-      fc.property(fc.constantFrom("openai", "azure", "xai", "mistral", "openrouter"), fc.nat({ max: 100_000 }), fc.integer({ min: 1, max: 1000 }), (provider, prompt, excess) => {
+      fc.property(fc.constantFrom("openai", "azure", "xai", "mistral", "openrouter", "groq", "together", "perplexity", "vllm"), fc.nat({ max: 100_000 }), fc.integer({ min: 1, max: 1000 }), (provider, prompt, excess) => {
         const error = Fixtures.failure(chat(provider, { prompt_tokens: prompt, completion_tokens: 0, total_tokens: prompt, prompt_tokens_details: { cached_tokens: prompt + excess } }))
         expect(error).toMatchObject({ reason: "exceeds-parent", path: "usage.prompt_tokens_details.cached_tokens" })
       }),

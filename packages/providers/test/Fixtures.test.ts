@@ -38,6 +38,7 @@ const TABLE: Readonly<Record<string, Expected>> = {
   "anthropic/messages_web_search": { usage: { tokens: { inputText: 11306, outputText: 163 }, webSearches: 1, promptTokens: 11306, serviceTier: "standard" } },
   "anthropic/messages_stream_prompt_cache": { usage: { tokens: { inputText: 2, cacheWrite5m: 3068, outputText: 152 }, promptTokens: 3070, serviceTier: "standard" } },
   "anthropic/messages_stream_web_search": { usage: { tokens: { inputText: 15665, outputText: 418 }, webSearches: 1, promptTokens: 15665, serviceTier: "standard" } },
+  "anthropic/message_batch_result_line": { usage: { tokens: { inputText: 11, outputText: 36 }, promptTokens: 11, batch: true }, call: { api: "batch", batch: true, model: "claude-3-5-sonnet-20240620", responseId: "msg_014VwiXbi91y3JMjcpyGBHX5" } },
   "anthropic/messages_batch_tier": { usage: { tokens: { inputText: 812, outputText: 96 }, promptTokens: 812, batch: true }, call: { batch: true, serviceTier: "batch" } },
   "anthropic/messages_compaction_iterations": {
     usage: { tokens: { inputText: 203000, outputText: 4500 }, promptTokens: 203000, serviceTier: "standard" },
@@ -60,6 +61,7 @@ const TABLE: Readonly<Record<string, Expected>> = {
   },
   "bedrock/invoke_model_claude_headers": { usage: { tokens: { inputText: 18, cacheRead: 4096, cacheWrite1h: 2048, outputText: 240 }, promptTokens: 6162 }, call: { api: "invokeModel", responseId: "msg_bdrk_01" } },
   "bedrock/invoke_model_llama_headers": { usage: { tokens: { inputText: 31, outputText: 126 }, promptTokens: 31 }, call: { responseId: "9a8b7c6d-0000-4000-8000-000000000001", model: "meta.llama3-1-70b-instruct-v1:0" } },
+  "bedrock/invoke_model_stream_final_chunk": { usage: { tokens: { inputText: 1250, outputText: 380 }, promptTokens: 1250 }, call: { api: "invokeModel", model: "anthropic.claude-3-haiku-20240307-v1:0" } },
   "bedrock/invoke_model_stream_claude": { usage: { tokens: { inputText: 25, outputText: 12 }, promptTokens: 25 } },
 
   // --- Cohere: billed_units are billed.
@@ -77,12 +79,20 @@ const TABLE: Readonly<Record<string, Expected>> = {
   "google/gemini_stream_chunks": { usage: { tokens: { inputText: 9, outputText: 23, reasoning: 185 }, promptTokens: 9 }, call: { responseId: "bH6LaZW8Fp_3nsEPqtaSwQ4" } },
   "google/vertex_generate_content_cached": { usage: { tokens: { inputText: 2102, cacheRead: 32768, outputText: 512, reasoning: 720 }, promptTokens: 34870, serviceTier: "ON_DEMAND" } },
   "google/vertex_stream_traffic_type_chunks": { usage: { tokens: { inputText: 249, outputText: 58, reasoning: 183 }, promptTokens: 249, serviceTier: "PROVISIONED_THROUGHPUT" }, call: { serviceTier: "PROVISIONED_THROUGHPUT" } },
+  "google/vertex_predict_text_embeddings": { usage: { tokens: { embedding: 17 }, promptTokens: 17 }, call: { api: "predict", model: "gemini-embedding-001" } },
   "google/gemini_grounding_tool_use": { usage: { tokens: { inputText: 1661, outputText: 230, reasoning: 95 }, webSearches: 2, promptTokens: 41 } },
+  "google/gemini_image_candidates_details_incomplete": {
+    usage: { tokens: { inputText: 402, outputText: 295, outputImage: 1120 }, promptTokens: 402 },
+    call: { model: "gemini-3-pro-image", corrections: [{ rule: "google.candidates-details-incomplete", path: "usageMetadata.candidatesTokensDetails", detail: "candidatesTokensDetails list 1120 of candidatesTokenCount = 1415; the unlisted 295 are output text" }] }
+  },
   "google/gemini_image_output": { usage: { tokens: { inputText: 44, inputImage: 1258, outputImage: 1290 }, promptTokens: 1302 } },
   "google/gemini_candidates_count_absent": {
     usage: { tokens: { inputText: 120, outputText: 3, reasoning: 287 }, promptTokens: 120 },
     call: { corrections: [{ rule: "google.candidates-from-total", path: "usageMetadata.candidatesTokenCount", detail: "candidatesTokenCount absent; derived 3 = totalTokenCount − promptTokenCount − toolUsePromptTokenCount − thoughtsTokenCount" }] }
   },
+
+  // --- Groq (OpenAI-compatible): a stream's usage in x_groq.usage on the finish chunk.
+  "groq/chat_stream_x_groq_usage": { usage: { tokens: { inputText: 18, outputText: 439 }, promptTokens: 18 }, call: { api: "chat.completions", model: "gemma2-9b-it", responseId: "chatcmpl-e7f8e220-656c-4455-a132-dacfc1370798" } },
 
   // --- Mistral
   "mistral/chat_completion": { usage: { tokens: { inputText: 13, outputText: 434 }, promptTokens: 13 } },
@@ -93,6 +103,7 @@ const TABLE: Readonly<Record<string, Expected>> = {
   // --- OpenAI: prompt includes cached/audio/image; completion includes reasoning/audio/predictions.
   "openai/audio_transcription_tokens": { usage: { tokens: { inputAudio: 14, outputText: 45 }, promptTokens: 14 } },
   "openai/audio_transcription_duration": { usage: { tokens: {}, audioSeconds: "9.5" }, call: { model: "whisper-1" } },
+  "openai/batch_object_usage": { usage: { tokens: { inputText: 476, cacheRead: 1024, outputText: 200, reasoning: 300 }, promptTokens: 1500, batch: true }, call: { api: "batch", batch: true, model: "gpt-5-2025-08-07", responseId: "batch_abc123" } },
   "openai/batch_output_line": { usage: { tokens: { inputText: 24, outputText: 15 }, promptTokens: 24, batch: true }, call: { api: "batch", batch: true, responseId: "chatcmpl-9758Iw" } },
   "openai/batch_output_line_failed": { error: "failed-response" },
   "openai/chat_completion_basic": { usage: { tokens: { inputText: 16, outputText: 363 }, promptTokens: 16, serviceTier: "default" }, call: { serviceTier: "default", responseId: "chatcmpl-D8Z5f52zQqikDBEKQMQoYcWMcWPeU" } },
@@ -121,6 +132,7 @@ const TABLE: Readonly<Record<string, Expected>> = {
   "openai/responses_reasoning": { usage: { tokens: { inputText: 81, outputText: 203, reasoning: 832 }, promptTokens: 81, serviceTier: "default" } },
   "openai/responses_cached_input": { usage: { tokens: { inputText: 1140, cacheRead: 2560, outputText: 741 }, toolCalls: { file_search: 1 }, promptTokens: 3700, serviceTier: "default" } },
   "openai/responses_stream_events": { usage: { tokens: { inputText: 64, cacheRead: 256, outputText: 18, reasoning: 448 }, promptTokens: 320, serviceTier: "flex" }, call: { serviceTier: "flex" } },
+  "openai/responses_usage_only": { usage: { tokens: { inputText: 36, outputText: 87 }, promptTokens: 36 }, call: { api: "responses", model: "gpt-4.1-2025-04-14" } },
   "openai/responses_web_search": { usage: { tokens: { inputText: 8453, outputText: 212 }, webSearches: 2, promptTokens: 8453, serviceTier: "default" } },
 
   // --- OpenRouter: usage.cost kept exactly.

@@ -93,6 +93,23 @@ describe("Gemini corrections", () => {
     expect(call.corrections.map((c) => c.rule)).toEqual(["google.candidates-from-total"])
   })
 
+  it("image-model candidatesTokensDetails that list less than candidatesTokenCount: the unlisted rest is output text (google.candidates-details-incomplete)", () => {
+    const call = Fixtures.success(Fixtures.normalize("google/gemini_image_candidates_details_incomplete"))
+    expect(call.usage.tokens).toEqual({ inputText: 402, outputImage: 1120, outputText: 295 })
+    expect(call.corrections).toEqual([{
+      rule: "google.candidates-details-incomplete",
+      path: "usageMetadata.candidatesTokensDetails",
+      detail: "candidatesTokensDetails list 1120 of candidatesTokenCount = 1415; the unlisted 295 are output text"
+    }])
+    // Conservation still holds: the buckets add up to the reported total.
+    expect(402 + 1120 + 295).toBe(1817)
+  })
+
+  it("candidatesTokensDetails adding up to more than candidatesTokenCount are impossible: an exceeds-parent error", () => {
+    const error = Fixtures.failure(run(response({ promptTokenCount: 10, candidatesTokenCount: 1000, totalTokenCount: 1010, candidatesTokensDetails: [{ modality: "IMAGE", tokenCount: 1120 }] })))
+    expect(error).toMatchObject({ reason: "exceeds-parent", path: "usageMetadata.candidatesTokensDetails" })
+  })
+
   it("the derivation still fails when the total is smaller than its other parts", () => {
     const error = Fixtures.failure(run(response({ promptTokenCount: 120, thoughtsTokenCount: 300, totalTokenCount: 410 })))
     expect(error.reason).toBe("exceeds-parent")

@@ -1,5 +1,6 @@
 /**
- * Quarantine for events that could not be recorded: the raw payload exactly as received, what
+ * Quarantine for events that could not be recorded: the raw payload as received (a NUL or a lone
+ * surrogate, which the database cannot store, kept as its `\u0000` escape in text), what
  * was wrong with it (field and reason), and the event as far as it could be encoded. Nothing in a
  * billing pipeline is silently dropped; it lands here.
  *
@@ -7,6 +8,7 @@
  * transaction of the same tenant: the ledger records a batch's dead letters (events refused
  * before pricing, calls breaking the record's rules, conflicts) in the batch's own transaction.
  */
+import { StorableText } from "@tally/core"
 import * as PgTypes from "@effect/sql-pg/PgTypes"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
@@ -49,11 +51,14 @@ export interface DeadLetter {
 
 /**
  * A JSON value for anything: decimals and instants as their text, bigints as strings, cycles
- * and functions dropped. Used for events that failed validation, whose shape cannot be trusted.
+ * and functions dropped, and every string and key made storable (`StorableText.escape`: a NUL or
+ * a lone surrogate becomes its `\u0000` escape as text). Used for events that failed validation,
+ * whose shape cannot be trusted.
  */
 export const toJsonSafe = (value: unknown): unknown => {
   const seen = new WeakSet<object>()
   const text = JSON.stringify(value, function(this: unknown, _key, v: unknown) {
+    if (typeof v === "string") return StorableText.escape(v)
     if (typeof v === "bigint") return v.toString()
     if (typeof v === "function" || typeof v === "symbol") return undefined
     if (DateTime.isDateTime(v)) {
@@ -63,6 +68,13 @@ export const toJsonSafe = (value: unknown): unknown => {
     if (typeof v === "object" && v !== null) {
       if (seen.has(v)) return "[Circular]"
       seen.add(v)
+      if (!Array.isArray(v) && Object.keys(v).some((key) => !StorableText.isStorable(key))) {
+        const renamed: Record<string, unknown> = {}
+        for (const [key, item] of Object.entries(v)) {
+          Object.defineProperty(renamed, StorableText.escape(key), { value: item, enumerable: true, writable: true, configurable: true })
+        }
+        return renamed
+      }
     }
     return v
   })
@@ -70,6 +82,7 @@ export const toJsonSafe = (value: unknown): unknown => {
 }
 
 const { OID } = PgTypes
+const text = (value: string | null | undefined): string | null => (value === null || value === undefined ? null : StorableText.escape(value))
 const array = (values: ReadonlyArray<unknown>, oid: number) => Result.getOrThrow(PgTypes.array(values, oid))
 
 interface DeadLetterRow {
@@ -141,14 +154,14 @@ export class DeadLetters extends Context.Service<DeadLetters, DeadLettersService
               RETURNING id`,
             [
               tenantId,
-              array(entries.map((e) => e.source), OID.text),
-              array(entries.map((e) => e.kind), OID.text),
-              array(entries.map((e) => e.requestId ?? null), OID.text),
-              array(entries.map((e) => e.field ?? null), OID.text),
-              array(entries.map((e) => e.reason), OID.text),
+              array(entries.map((e) => text(e.source)), OID.text),
+              array(entries.map((e) => text(e.kind)), OID.text),
+              array(entries.map((e) => text(e.requestId)), OID.text),
+              array(entries.map((e) => text(e.field)), OID.text),
+              array(entries.map((e) => text(e.reason)), OID.text),
               array(entries.map((e) => (e.item === undefined ? null : toJsonSafe(e.item))), OID.jsonb),
               array(entries.map((e) => (e.raw === undefined ? null : toJsonSafe(e.raw))), OID.jsonb),
-              array(entries.map((e) => e.rawText ?? null), OID.text)
+              array(entries.map((e) => text(e.rawText)), OID.text)
             ]
           )
         )

@@ -18,6 +18,8 @@ import PriceBooks from "./internal/migrations/0009_price_books.ts"
 import Reconciliation from "./internal/migrations/0010_reconciliation.ts"
 import UsageDailyTeams from "./internal/migrations/0011_usage_daily_teams.ts"
 import BudgetChanges from "./internal/migrations/0012_budget_changes.ts"
+import SummaryLockOrder from "./internal/migrations/0013_summary_lock_order.ts"
+import PartialCost from "./internal/migrations/0014_partial_cost.ts"
 
 export const loader: Migrator.Loader = Migrator.fromRecord({
   "0001_tenancy": Tenancy,
@@ -31,7 +33,9 @@ export const loader: Migrator.Loader = Migrator.fromRecord({
   "0009_price_books": PriceBooks,
   "0010_reconciliation": Reconciliation,
   "0011_usage_daily_teams": UsageDailyTeams,
-  "0012_budget_changes": BudgetChanges
+  "0012_budget_changes": BudgetChanges,
+  "0013_summary_lock_order": SummaryLockOrder,
+  "0014_partial_cost": PartialCost
 })
 
 /** Where the migrator records what ran, inside Tally's own schema. */

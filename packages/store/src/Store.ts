@@ -10,6 +10,7 @@ import { BudgetRecords } from "./BudgetRecords.ts"
 import { BudgetSpend } from "./BudgetSpend.ts"
 import type { Database } from "./Database.ts"
 import { DeadLetters } from "./DeadLetters.ts"
+import { FallbackUsage } from "./FallbackUsage.ts"
 import { LedgerRecords } from "./LedgerRecords.ts"
 import { PriceBooks } from "./PriceBooks.ts"
 import { PricingSnapshots } from "./PricingSnapshots.ts"
@@ -28,6 +29,7 @@ export type Services =
   | UsageLedger
   | Rollups
   | DeadLetters
+  | FallbackUsage
   | PricingSnapshots
   | BudgetRecords
   | BudgetSpend
@@ -47,6 +49,7 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   UsageLedger.layer,
   Rollups.layer,
   DeadLetters.layer,
+  FallbackUsage.layer,
   PricingSnapshots.layer,
   UsageReport.layer,
   LedgerRecords.layer,

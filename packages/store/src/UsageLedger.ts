@@ -14,10 +14,12 @@ import { Tenant, UsageRecord } from "@tally/core"
 import * as PgTypes from "@effect/sql-pg/PgTypes"
 import * as Context from "effect/Context"
 import type * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
+import * as Schedule from "effect/Schedule"
 import type { SqlError } from "effect/sql/SqlError"
 import { Database } from "./Database.ts"
 import { type DeadLetterInput, DeadLetters } from "./DeadLetters.ts"
@@ -107,12 +109,31 @@ const sameHash = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.lengt
 const isRetryable = (error: SqlError): boolean =>
   error.reason._tag === "DeadlockError" || error.reason._tag === "SerializationError"
 
+/**
+ * Retries of a batch that PostgreSQL aborted (deadlock, serialization failure): 8 more attempts,
+ * 10 ms doubling up to 640 ms, each delay jittered (80-120%) so that transactions that collided
+ * do not collide again in step. About 1.3 s in all before the failure is reported.
+ */
+export const retrySchedule = Schedule.max([
+  Schedule.exponential("10 millis").pipe(
+    Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.millis(640)))),
+    Schedule.jittered
+  ),
+  Schedule.recurs(8)
+])
+
 const isMissingPartition = (error: SqlError): boolean =>
   error.reason._tag === "ConstraintError" && /no partition of relation/i.test(describe(error))
 
 const describe = (error: SqlError): string => {
   const cause = error.reason.cause
   return `${error.reason.message ?? ""} ${cause instanceof Error ? cause.message : String(cause)}`
+}
+
+/** Transactions retried after PostgreSQL aborted them, by reason. */
+export interface Contention {
+  readonly deadlocks: number
+  readonly serializationFailures: number
 }
 
 export interface UsageLedgerService {
@@ -127,6 +148,11 @@ export interface UsageLedgerService {
     calls: ReadonlyArray<UsageRecord.UsageRecord>,
     refused?: ReadonlyArray<DeadLetterInput>
   ) => Effect.Effect<BatchResult, Tenant.TenantNotFound | SqlError>
+  /**
+   * How many batch transactions this process ran again after PostgreSQL aborted them with a
+   * deadlock or a serialization failure, since the layer was built (each is also logged).
+   */
+  readonly contention: Effect.Effect<Contention>
   /** The recorded call with this request id, if any. */
   readonly get: (tenantId: string, requestId: string) => Effect.Effect<Option.Option<RecordedCall>, SqlError>
 }
@@ -140,6 +166,7 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
       const sql = db.sql
       /** Month partitions known to exist (UTC month start, epoch millis). */
       const partitions = new Set<number>()
+      const contention = { deadlocks: 0, serializationFailures: 0 }
 
       const ensurePartitions = (months: ReadonlyArray<number>): Effect.Effect<void, SqlError> =>
         Effect.suspend(() => {
@@ -280,8 +307,19 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
                 return attempt
               })
           ),
+          Effect.tapError((error) =>
+            error._tag === "SqlError" && isRetryable(error)
+              ? Effect.andThen(
+                Effect.sync(() => {
+                  if (error.reason._tag === "DeadlockError") contention.deadlocks++
+                  else contention.serializationFailures++
+                }),
+                Effect.logWarning(`UsageLedger.insertBatch: retrying a batch of ${calls.length} after ${error.reason._tag}: ${describe(error)}`)
+              )
+              : Effect.void
+          ),
           // The whole transaction rolled back; running it again is safe.
-          Effect.retry({ times: 5, while: (error) => error._tag === "SqlError" && isRetryable(error) })
+          Effect.retry({ schedule: retrySchedule, while: (error) => error._tag === "SqlError" && isRetryable(error) })
         )
 
         let rejectedIndex = 0
@@ -316,7 +354,7 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
         })
       })
 
-      return UsageLedger.of({ insertBatch, get })
+      return UsageLedger.of({ insertBatch, contention: Effect.sync(() => ({ ...contention })), get })
     })
   ).pipe(Layer.provide(DeadLetters.layer))
 }

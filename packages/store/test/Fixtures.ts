@@ -93,6 +93,22 @@ export const pricedCall = (options: CallOptions): UsageRecord.UsageRecord => {
         difference: reported.minus(breakdown.total)
       }
     }
+    case "partial": {
+      // The fixture snapshot has no per-second video price: ten seconds are left unpriced.
+      const partial = CostEngine.pricePartial({ ...usage, videoSeconds: new Money.Decimal(10) }, snapshot).breakdown
+      return {
+        ...base,
+        usage: { ...usage, videoSeconds: new Money.Decimal(10) },
+        snapshotId: partial.snapshotId,
+        breakdown: partial,
+        total: partial.total,
+        costSource,
+        unpricedReason: "missing-rate: no price for videoSeconds (10 seconds)",
+        reportedCost: null,
+        reportedCurrency: null,
+        difference: null
+      }
+    }
     case "unpriced":
       return {
         ...base,

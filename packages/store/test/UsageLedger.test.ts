@@ -40,6 +40,8 @@ describe.each(targets)("UsageLedger on $name", (target) => {
           }),
           pricedCall({ requestId: "b", costSource: "provider", reportedCost: "0.0123456789012345678901234567" }),
           pricedCall({ requestId: "c", costSource: "unpriced", tags: { run: "42", "ünïcode": "✓" } }),
+          // Priced in part: the token lines are kept, ten video seconds have no price.
+          pricedCall({ requestId: "p", costSource: "partial" }),
           pricedCall({
             requestId: "d",
             costSource: "estimated",
@@ -71,8 +73,8 @@ describe.each(targets)("UsageLedger on $name", (target) => {
           })
         ]
         const result = yield* ledger.insertBatch(tenantId, calls)
-        assert.deepStrictEqual(statuses(result), ["inserted", "inserted", "inserted", "inserted"])
-        assert.strictEqual(result.inserted, 4)
+        assert.deepStrictEqual(statuses(result), ["inserted", "inserted", "inserted", "inserted", "inserted"])
+        assert.strictEqual(result.inserted, 5)
         for (const call of calls) {
           const recorded = Option.getOrThrow(yield* ledger.get(tenantId, call.requestId))
           assert.deepStrictEqual(UsageRecord.encode(recorded.call), UsageRecord.encode(call))
@@ -83,14 +85,19 @@ describe.each(targets)("UsageLedger on $name", (target) => {
         const b = Option.getOrThrow(yield* ledger.get(tenantId, "b"))
         assert.strictEqual(Money.format(b.call.total!), "0.0123456789012345678901234567")
         assert.isTrue(Option.isNone(yield* ledger.get(tenantId, "missing")))
+        // The partial call keeps its priced lines and names what it could not price.
+        const p = Option.getOrThrow(yield* ledger.get(tenantId, "p"))
+        assert.strictEqual(p.call.costSource, "partial")
+        assert.deepStrictEqual(p.call.breakdown!.missing!.map((m) => [m.component, Money.format(m.quantity), m.unit]), [["videoSeconds", "10", "second"]])
+        assert.isTrue(p.call.total!.greaterThan(0))
         assert.deepStrictEqual(yield* totals(tenantId), {
           ...empty,
-          ledgerRows: 4,
-          requestIds: 4,
+          ledgerRows: 5,
+          requestIds: 5,
           ledgerCost: sumCost(calls),
-          rollupRequests: 4,
+          rollupRequests: 5,
           rollupCost: sumCost(calls),
-          rollupInputText: 1200 * 3 + 10
+          rollupInputText: 1200 * 4 + 10
         })
       }))
 
@@ -167,29 +174,32 @@ describe.each(targets)("UsageLedger on $name", (target) => {
         })
         const badTokens = { ...negative, usage: { tokens: { inputText: -5 } } }
         const noReason = { ...pricedCall({ requestId: "bad-unpriced", costSource: "unpriced" }), unpricedReason: null }
+        const partialWithoutMissing = pricedCall({ requestId: "bad-partial", costSource: "partial" })
+        const noMissing = { ...partialWithoutMissing, breakdown: { ...partialWithoutMissing.breakdown!, missing: [] } }
         const nan = { ...pricedCall({ requestId: "bad-nan", costSource: "provider" }) }
         const notANumber = { ...nan, total: new Money.Decimal(NaN), reportedCost: new Money.Decimal(NaN) }
         const wrongDifference = { ...nan, difference: nan.difference!.plus(1) }
-        const result = yield* ledger.insertBatch(tenantId, [badTotal, good, badTokens, noReason, notANumber, wrongDifference])
-        assert.deepStrictEqual(statuses(result), ["rejected", "inserted", "rejected", "rejected", "rejected", "rejected"])
+        const result = yield* ledger.insertBatch(tenantId, [badTotal, good, badTokens, noReason, notANumber, wrongDifference, noMissing])
+        assert.deepStrictEqual(statuses(result), ["rejected", "inserted", "rejected", "rejected", "rejected", "rejected", "rejected"])
         const fields = result.items.flatMap((item) => (item.status === "rejected" ? [[item.requestId, item.field]] : []))
         assert.deepStrictEqual(fields, [
           ["bad-total", "total"],
           ["bad-tokens", "usage.tokens.inputText"],
           ["bad-unpriced", "unpricedReason"],
           ["bad-nan", "total"],
-          ["bad-nan", "difference"]
+          ["bad-nan", "difference"],
+          ["bad-partial", "breakdown.missing"]
         ])
-        assert.strictEqual(result.rejected, 5)
+        assert.strictEqual(result.rejected, 6)
         const letters = yield* deadLetters.list(tenantId)
-        assert.strictEqual(letters.length, 5)
+        assert.strictEqual(letters.length, 6)
         const tokens = letters.find((letter) => letter.requestId === "bad-tokens")!
         assert.strictEqual(tokens.kind, "rejected")
         assert.strictEqual(tokens.field, "usage.tokens.inputText")
         assert.match(tokens.reason, /non-negative integer/)
         assert.deepStrictEqual(tokens.raw, { broken: "payload" })
         assert.strictEqual(tokens.rawText, "{\"broken\": \"payload\"}")
-        assert.include(yield* totals(tenantId), { ledgerRows: 1, requestIds: 1, rollupRequests: 1, deadLetters: 5 })
+        assert.include(yield* totals(tenantId), { ledgerRows: 1, requestIds: 1, rollupRequests: 1, deadLetters: 6 })
       }))
 
     it.effect("events refused before they became calls are dead-lettered in the batch's transaction", () =>

@@ -54,7 +54,9 @@ export const builtInOf = (
   providers,
   definitions: definitions.map((d) => ({ ...d, maintainer: "built-in" as const })),
   skipped: [],
-  partial: []
+  partial: [],
+  supplement: { applied: [], overridden: [] },
+  unexpressed: []
 })
 
 export const book = (options: PriceBook.MakeOptions): PriceBook.PriceBook => Result.getOrThrow(PriceBook.make(options))

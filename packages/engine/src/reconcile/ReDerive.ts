@@ -7,9 +7,9 @@
  */
 import type { PriceBook } from "@tally/catalog"
 import { CostEngine, Money, type PricingSnapshot, type Reconciliation, Usage, type UsageRecord } from "@tally/core"
+import { Costing } from "@tally/pricing"
 import { Normalize, type NormalizedCall, type NormalizeError } from "@tally/providers"
 import { DateTime, Result } from "effect"
-import * as Costing from "../Costing.ts"
 import * as Findings from "./Findings.ts"
 
 export type Normalizer = (input: Normalize.NormalizeInput) => Result.Result<NormalizedCall.NormalizedCall, NormalizeError.NormalizeError>

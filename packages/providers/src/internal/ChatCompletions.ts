@@ -1,6 +1,7 @@
 /**
- * The OpenAI Chat Completions format, shared by OpenAI, Azure OpenAI, Mistral, DeepSeek, xAI and
- * OpenRouter. The dialect says how each provider's usage fields nest.
+ * The OpenAI Chat Completions format, shared by OpenAI, Azure OpenAI, Mistral, xAI and every
+ * OpenAI-compatible provider (CompatibleProviders). The dialect says how each provider's usage
+ * fields nest.
  */
 import { Money } from "@tally/core"
 import { Result, Schema } from "effect"
@@ -20,8 +21,13 @@ import * as UsageParts from "./UsageParts.ts"
  * - `xai`: as openai, except completion_tokens EXCLUDES reasoning_tokens (total = prompt + completion + reasoning).
  * - `deepseek`: prompt_tokens = prompt_cache_hit_tokens + prompt_cache_miss_tokens.
  * - `mistral`: cached tokens may come as num_cached_tokens or prompt_token(s)_details.cached_tokens.
+ * - `openrouter`: as openai, plus `usage.cost` (USD) kept as the reported cost.
+ * - `groq`: as openai; a stream's usage may ride in `x_groq.usage` (and must agree with `usage`).
+ * - `perplexity`: as openai, except `reasoning_tokens` and `citation_tokens` are top-level usage
+ *   fields OUTSIDE completion_tokens (total = prompt + completion); `num_search_queries` are web
+ *   searches; `usage.cost.total_cost` is the reported cost.
  */
-export type Dialect = "openai" | "xai" | "deepseek" | "mistral" | "openrouter"
+export type Dialect = "openai" | "xai" | "deepseek" | "mistral" | "openrouter" | "groq" | "perplexity"
 
 const PromptDetails = Schema.Struct({
   cached_tokens: Decode.OptCount,
@@ -55,7 +61,12 @@ export const ChatUsage = Schema.Struct({
   prompt_audio_seconds: Decode.OptNonNegativeNumber,
   num_sources_used: Decode.OptCount,
   cost_in_usd_ticks: Decode.OptCount,
-  cost: Decode.OptNonNegativeNumber
+  /** OpenRouter: a number (USD); Perplexity: an object of USD amounts. */
+  cost: Schema.optionalKey(Schema.NullOr(Schema.Union([Decode.NonNegativeNumber, Schema.Struct({ total_cost: Decode.OptNonNegativeNumber })]))),
+  /** Perplexity: outside completion_tokens. */
+  reasoning_tokens: Decode.OptCount,
+  citation_tokens: Decode.OptCount,
+  num_search_queries: Decode.OptCount
 })
 export type ChatUsage = typeof ChatUsage.Type
 
@@ -66,6 +77,8 @@ const ChatBody = Schema.Struct({
   service_tier: Decode.OptString,
   choices: Schema.optionalKey(Schema.NullOr(Schema.Array(Schema.Unknown))),
   usage: Schema.optionalKey(Schema.NullOr(ChatUsage)),
+  /** Groq: request metadata; its `usage` carries a stream's counts. */
+  x_groq: Schema.optionalKey(Schema.NullOr(Schema.Struct({ id: Decode.OptString, usage: Schema.optionalKey(Schema.NullOr(ChatUsage)) }))),
   error: Schema.optionalKey(Schema.Unknown)
 })
 type ChatBody = typeof ChatBody.Type
@@ -125,7 +138,20 @@ export const usageOf = (
     const accepted = Ledger.at(cdPath, "accepted_prediction_tokens", cd.accepted_prediction_tokens)
     const rejected = Ledger.at(cdPath, "rejected_prediction_tokens", cd.rejected_prediction_tokens)
     let outputText: number
-    if (dialect === "xai") {
+    let reasoningTokens = reasoning.value
+    const toolCalls: Record<string, number> = {}
+    let webSearches = 0
+    let extraInput = 0
+    if (dialect === "perplexity") {
+      // Reasoning and citation tokens are billed apart from, and reported outside, completion_tokens.
+      const outside = Ledger.at(base, "reasoning_tokens", usage.reasoning_tokens)
+      const citations = Ledger.at(base, "citation_tokens", usage.citation_tokens)
+      outputText = yield* Ledger.remainder(provider, completion, [reasoning, audioOut, imageOut])
+      yield* Ledger.checkTotal(provider, total, [prompt, completion])
+      reasoningTokens += outside.value
+      extraInput = citations.value
+      webSearches = usage.num_search_queries ?? 0
+    } else if (dialect === "xai") {
       outputText = yield* Ledger.remainder(provider, completion, [audioOut, imageOut])
       // Prediction tokens are visible text output: they must fit inside it.
       yield* Ledger.remainder(provider, completion, [audioOut, imageOut, accepted, rejected])
@@ -139,7 +165,6 @@ export const usageOf = (
       }
     }
 
-    const toolCalls: Record<string, number> = {}
     if (usage.num_sources_used != null) toolCalls["live_search_sources"] = usage.num_sources_used
 
     let reportedCost: NormalizedCall.ReportedCost | undefined
@@ -149,25 +174,29 @@ export const usageOf = (
         currency: "USD",
         source: Path.format(Path.append(base, "cost_in_usd_ticks"))
       }
-    } else if (usage.cost != null && dialect === "openrouter") {
+    } else if (typeof usage.cost === "number" && dialect === "openrouter") {
       reportedCost = { amount: decimalOf(usage.cost), currency: "USD", source: Path.format(Path.append(base, "cost")) }
+    } else if (usage.cost != null && typeof usage.cost === "object" && usage.cost.total_cost != null && dialect === "perplexity") {
+      reportedCost = { amount: decimalOf(usage.cost.total_cost), currency: "USD", source: Path.format(Path.append(base, "cost", "total_cost")) }
     }
 
     const parts: UsageParts.Parts = {
       tokens: {
-        inputText,
+        // Perplexity's citation tokens are billed at the input rate (docs/pricing-semantics.md#perplexity).
+        inputText: inputText + extraInput,
         cacheRead: cached.value,
         cacheWrite5m: write.value,
         inputAudio: audioIn.value,
         inputImage: imageIn.value,
         inputVideo: videoIn.value,
         outputText,
-        reasoning: reasoning.value,
+        reasoning: reasoningTokens,
         outputAudio: audioOut.value,
         outputImage: imageOut.value
       },
-      promptTokens: prompt.value,
+      promptTokens: prompt.value + extraInput,
       toolCalls,
+      webSearches,
       audioSeconds: usage.prompt_audio_seconds != null ? decimalOf(usage.prompt_audio_seconds) : undefined
     }
     return { parts, reportedCost }
@@ -180,6 +209,18 @@ const failureMessage = (error: unknown): string => {
   const text = Payload.isRecord(error) ? [error["code"], error["message"]].filter((v) => typeof v === "string").join(": ") : ""
   return `the provider answered with an error${text === "" ? "" : ` (${text})`}; nothing is billable`
 }
+
+/** Groq reports a chunk's counts twice (`usage`, `x_groq.usage`): the two must agree. */
+const sameCounts = (
+  provider: string,
+  a: { readonly value: ChatUsage; readonly path: Path.Path },
+  b: { readonly value: ChatUsage; readonly path: Path.Path }
+): Result.Result<void, NormalizeError.NormalizeError> =>
+  Result.gen(function*() {
+    for (const key of ["prompt_tokens", "completion_tokens", "total_tokens"] as const) {
+      yield* Ledger.agree(provider, Ledger.at(a.path, key, a.value[key]), Ledger.at(b.path, key, b.value[key]))
+    }
+  })
 
 const choiceText = (choices: ReadonlyArray<unknown> | null | undefined, key: "message" | "delta"): string =>
   (choices ?? []).map((choice) => (Payload.isRecord(choice) ? Text.collect(choice[key]) : "")).join("")
@@ -211,7 +252,13 @@ export const normalize = (
       if (id === undefined && body.id != null && body.id !== "") id = body.id
       if (model === undefined && body.model != null && body.model !== "") model = body.model
       if (body.service_tier != null) serviceTier = body.service_tier
-      if (body.usage != null) usage = { value: body.usage, path: Path.append(item.path, "usage") }
+      const groq = dialect === "groq" ? body.x_groq?.usage : undefined
+      if (body.usage != null) {
+        usage = { value: body.usage, path: Path.append(item.path, "usage") }
+        if (groq != null) yield* sameCounts(provider, usage, { value: groq, path: Path.append(item.path, "x_groq", "usage") })
+      } else if (groq != null) {
+        usage = { value: groq, path: Path.append(item.path, "x_groq", "usage") }
+      }
       text += choiceText(body.choices, payload._tag === "Single" ? "message" : "delta")
     }
     if (items.length === 0) {

@@ -5,6 +5,7 @@ import type { Usage } from "@tally/core"
 import type { Result } from "effect"
 import type * as NormalizeError from "../NormalizeError.ts"
 import type * as NormalizedCall from "../NormalizedCall.ts"
+import type * as Path from "./Path.ts"
 import type * as Payload from "./Payload.ts"
 
 export interface Context {
@@ -38,11 +39,22 @@ export interface Extracted {
   readonly subCalls?: ReadonlyArray<NormalizedCall.SubCall> | undefined
 }
 
+/** A payload whose shape fits more than one api (a usage object without its envelope). */
+export interface Ambiguous {
+  readonly _tag: "Ambiguous"
+  readonly apis: ReadonlyArray<NormalizedCall.Api>
+  readonly path: Path.Path
+  /** What the shape has in common, e.g. "usage has input_tokens and output_tokens only". */
+  readonly why: string
+}
+
+export type Detected = NormalizedCall.Api | Ambiguous | undefined
+
 export interface Module {
   readonly id: NormalizedCall.ProviderId
   readonly apis: ReadonlyArray<NormalizedCall.Api>
-  /** The api the payload's shape shows, when the caller did not say. */
-  readonly detect: (payload: Payload.Payload) => NormalizedCall.Api | undefined
+  /** The api the payload's shape shows (or the apis it fits), when the caller did not say. */
+  readonly detect: (payload: Payload.Payload) => Detected
   readonly normalize: (
     payload: Payload.Payload,
     api: NormalizedCall.Api,

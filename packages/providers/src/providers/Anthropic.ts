@@ -302,12 +302,62 @@ export const looksLikeMessages = (value: unknown): boolean =>
     value["type"] === "content_block_delta" || value["type"] === "message_stop" ||
     (Payload.isRecord(value["usage"]) && "input_tokens" in value["usage"] && "output_tokens" in value["usage"] && "content" in value))
 
+const BatchResultLine = Schema.Struct({
+  custom_id: Decode.OptString,
+  result: Schema.Struct({
+    type: Schema.String,
+    message: Schema.optionalKey(Schema.Unknown),
+    error: Schema.optionalKey(Schema.Unknown)
+  })
+})
+const decodeBatchResultLine = Decode.decoder(BatchResultLine)
+
+const looksLikeBatchResult = (value: unknown): boolean =>
+  Payload.isRecord(value) && "custom_id" in value && Payload.isRecord(value["result"])
+
+/**
+ * A Message Batches result line `{custom_id, result: {type, message}}`: a `succeeded` result's
+ * message is a Messages response, billed at the batch rate (`batch = true`); `errored`, `canceled`
+ * and `expired` results are not billed (docs/pricing-semantics.md#anthropic).
+ */
+const batchResult = (payload: Payload.Single | Payload.Stream, context: Provider.Context): Result.Result<MessagesResult, NormalizeError.NormalizeError> =>
+  Result.gen(function*() {
+    if (payload._tag !== "Single") {
+      return yield* Result.fail(NormalizeError.make("anthropic", Path.root, "unsupported",
+        "a batch result is one line; normalize a results file line by line (Normalize.normalizeBatchOutput)"))
+    }
+    const { item } = payload
+    const line = yield* decodeBatchResultLine("anthropic", item.path, item.value)
+    const resultPath = Path.append(item.path, "result")
+    if (line.result.type !== "succeeded") {
+      return yield* Result.fail(NormalizeError.make("anthropic", Path.append(resultPath, "type"), "failed-response",
+        `batch request ${line.custom_id ?? ""} ${line.result.type}${line.result.error != null ? ` (${errorText(line.result.error)})` : ""}; nothing is billable`))
+    }
+    if (line.result.message == null) {
+      return yield* Result.fail(NormalizeError.make("anthropic", Path.append(resultPath, "message"), "malformed", "a succeeded batch result without its message"))
+    }
+    const inner = yield* messages("anthropic", Payload.single(line.result.message, Path.append(resultPath, "message")), context, "batch")
+    return {
+      ...inner,
+      batch: true,
+      usage: inner.usage === undefined ? undefined : UsageParts.withContext(inner.usage, { batch: true })
+    }
+  })
+
+/** A usage object without its message (as SDK callbacks and log pipelines keep it). */
+const looksLikeUsageOnly = (value: unknown): boolean =>
+  Payload.isRecord(value) && Payload.isRecord(value["usage"]) && "input_tokens" in value["usage"] &&
+  !("choices" in value) && !("output" in value)
+
 export const module: Provider.Module = {
   id: "anthropic",
-  apis: ["messages"],
+  apis: ["messages", "batch"],
   detect: (payload) => {
     const body = payload._tag === "Http" ? payload.body : payload
-    return body !== undefined && Payload.items(body).some((item) => looksLikeMessages(item.value)) ? "messages" : undefined
+    if (body === undefined) return undefined
+    const items = Payload.items(body)
+    if (items.some((item) => looksLikeBatchResult(item.value))) return "batch"
+    return items.some((item) => looksLikeMessages(item.value) || looksLikeUsageOnly(item.value)) ? "messages" : undefined
   },
   normalize: (payload, api, context) => {
     if (payload._tag === "Http") {
@@ -315,8 +365,8 @@ export const module: Provider.Module = {
         return Result.fail(NormalizeError.make("anthropic", ["status"], "failed-response", `HTTP status ${payload.status}; nothing is billable`))
       }
       if (payload.body === undefined) return Result.fail(NormalizeError.make("anthropic", ["body"], "missing-usage", "the HTTP capture has no body"))
-      return messages("anthropic", payload.body, context, api)
+      return api === "batch" ? batchResult(payload.body, context) : messages("anthropic", payload.body, context, api)
     }
-    return messages("anthropic", payload, context, api)
+    return api === "batch" ? batchResult(payload, context) : messages("anthropic", payload, context, api)
   }
 }

@@ -273,8 +273,9 @@ const invokeModel = (
       cacheRead: yield* headerCount(provider, headers, HEADER.cacheRead),
       cacheWrite: yield* headerCount(provider, headers, HEADER.cacheWrite)
     }
-    if (body?._tag === "Stream") {
-      for (const item of body.items) {
+    if (body !== undefined) {
+      // A stream's last chunk carries the metrics; kept alone (as log pipelines keep it), it is the whole call's count.
+      for (const item of Payload.items(body)) {
         const metrics = Payload.isRecord(item.value) ? item.value["amazon-bedrock-invocationMetrics"] : undefined
         if (metrics == null) continue
         const path = Path.append(item.path, "amazon-bedrock-invocationMetrics")
@@ -291,8 +292,9 @@ const invokeModel = (
     const requestId = headers.get(HEADER.requestId)?.value
     const reportedByMetrics = counts.input.present || counts.output.present
     const claude = body !== undefined && Payload.items(body).some((item) => Anthropic.looksLikeMessages(item.value))
-    if (body !== undefined && claude) {
-      const inner = yield* Anthropic.messages(provider, body, context, "invokeModel")
+    const inner = body !== undefined && claude ? yield* Anthropic.messages(provider, body, context, "invokeModel") : undefined
+    // A Claude final chunk alone (message_stop) has no usage of its own: the metrics are the counts.
+    if (inner !== undefined && !(inner.usage === undefined && reportedByMetrics)) {
       if (inner.reported !== undefined && reportedByMetrics) {
         yield* sameCount(provider, counts.input, inner.reported.input, "usage.input_tokens")
         yield* sameCount(provider, counts.output, inner.reported.output, "usage.output_tokens")

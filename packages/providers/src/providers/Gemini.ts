@@ -3,7 +3,8 @@
  * `promptTokenCount` INCLUDES `cachedContentTokenCount`; `candidatesTokenCount` EXCLUDES
  * `thoughtsTokenCount`; `toolUsePromptTokenCount` is outside the prompt count;
  * total = prompt + toolUsePrompt + candidates + thoughts. Streams carry running totals: the last
- * chunk with counts wins, never a sum.
+ * chunk with counts wins, never a sum. Vertex AI `predict` for text embeddings: the sum of each
+ * prediction's `embeddings.statistics.token_count`.
  */
 import { Result, Schema } from "effect"
 import type * as NormalizedCall from "../NormalizedCall.ts"
@@ -92,6 +93,39 @@ const splitOf = (
   }))
 }
 
+/**
+ * The output's per-modality split. Gemini image models list only the IMAGE modality in
+ * `candidatesTokensDetails` while `candidatesTokenCount` also counts the text parts they generate
+ * (observed on gemini-3-pro-image and gemini-2.5-flash-image responses): when the details add up
+ * to less than the count, the unlisted rest is output text, recorded as correction
+ * `google.candidates-details-incomplete`. Details adding up to more than the count are impossible
+ * (exceeds-parent).
+ */
+const candidatesSplit = (
+  provider: string,
+  candidates: Ledger.Field,
+  details: ReadonlyArray<typeof ModalityCount.Type> | null | undefined,
+  path: Path.Path,
+  corrections: Array<NormalizedCall.Correction>
+): Result.Result<Split, NormalizeError.NormalizeError> =>
+  Result.gen(function*() {
+    if (details == null || details.length === 0 || !candidates.present) return yield* splitOf(provider, candidates, details, path)
+    const listed = details.reduce((sum, entry) => sum + (entry.tokenCount ?? 0), 0)
+    if (listed > candidates.value) {
+      return yield* Result.fail(NormalizeError.make(provider, path, "exceeds-parent",
+        `candidatesTokensDetails add up to ${listed}, more than candidatesTokenCount = ${candidates.value}, which includes them`))
+    }
+    if (listed === candidates.value) return yield* splitOf(provider, candidates, details, path)
+    const split = yield* splitOf(provider, Ledger.derived(candidates.path, listed), details, path)
+    const rest = candidates.value - listed
+    corrections.push({
+      rule: "google.candidates-details-incomplete",
+      path: Path.format(path),
+      detail: `candidatesTokensDetails list ${listed} of candidatesTokenCount = ${candidates.value}; the unlisted ${rest} are output text`
+    })
+    return { ...split, text: Ledger.derived(split.text.path, split.text.value + rest) }
+  })
+
 export const usageOf = (
   provider: string,
   base: Path.Path,
@@ -132,7 +166,7 @@ export const usageOf = (
       uncached.text = yield* Ledger.remainder(provider, promptSplit.text, [cached])
     }
     const toolSplit = yield* splitOf(provider, toolUse, meta.toolUsePromptTokensDetails, Path.append(base, "toolUsePromptTokensDetails"))
-    const outSplit = yield* splitOf(provider, candidates, meta.candidatesTokensDetails, Path.append(base, "candidatesTokensDetails"))
+    const outSplit = yield* candidatesSplit(provider, candidates, meta.candidatesTokensDetails, Path.append(base, "candidatesTokensDetails"), corrections)
     yield* Ledger.checkTotal(provider, total, [prompt, toolUse, candidates, thoughts])
     return {
       parts: {
@@ -215,21 +249,72 @@ const looksLikeGemini = (value: unknown): boolean =>
   Payload.isRecord(value) && ("usageMetadata" in value || "modelVersion" in value ||
     (Array.isArray(value["candidates"]) && !("choices" in value)))
 
+const Prediction = Schema.Struct({
+  embeddings: Schema.optionalKey(Schema.NullOr(Schema.Struct({
+    statistics: Schema.optionalKey(Schema.NullOr(Schema.Struct({ token_count: Decode.OptCount, truncated: Schema.optionalKey(Schema.NullOr(Schema.Boolean)) })))
+  })))
+})
+const PredictResponse = Schema.Struct({
+  predictions: Schema.Array(Prediction),
+  deployedModelId: Decode.OptString,
+  metadata: Schema.optionalKey(Schema.NullOr(Schema.Struct({ billableCharacterCount: Decode.OptCount })))
+})
+const decodePredict = Decode.decoder(PredictResponse)
+
+const looksLikePredict = (value: unknown): boolean =>
+  Payload.isRecord(value) && Array.isArray(value["predictions"]) &&
+  value["predictions"].some((p) => Payload.isRecord(p) && "embeddings" in p)
+
+/**
+ * Vertex AI `predict` for text embeddings: each prediction's `embeddings.statistics.token_count`
+ * counts its instance's input tokens; the call's embedding tokens are their sum. Every prediction
+ * must report its count (a partial sum would under-bill). The response names no model (it is in
+ * the endpoint URL): the caller passes it.
+ */
+const predict = (payload: Payload.Single | Payload.Stream, context: Provider.Context): Result.Result<Provider.Extracted, NormalizeError.NormalizeError> =>
+  Result.gen(function*() {
+    if (payload._tag !== "Single") {
+      return yield* Result.fail(NormalizeError.make("google", Path.root, "unsupported", "predict responses are not streamed; expected one object"))
+    }
+    const { item } = payload
+    const body = yield* decodePredict("google", item.path, item.value)
+    if (body.predictions.length === 0) {
+      return yield* Result.fail(NormalizeError.make("google", Path.append(item.path, "predictions"), "missing-usage", "no predictions, nothing was embedded"))
+    }
+    let embedding = 0
+    for (const [index, prediction] of body.predictions.entries()) {
+      const count = prediction.embeddings?.statistics?.token_count
+      if (count == null) {
+        return yield* Result.fail(NormalizeError.make("google", Path.append(item.path, "predictions", index, "embeddings", "statistics", "token_count"),
+          "missing-usage", "a prediction without its token count; the call's tokens cannot be summed"))
+      }
+      embedding += count
+    }
+    return {
+      api: "predict" as const,
+      model: context.model,
+      usage: UsageParts.make({ tokens: { embedding }, promptTokens: embedding })
+    }
+  })
+
 export const module: Provider.Module = {
   id: "google",
-  apis: ["generateContent"],
+  apis: ["generateContent", "predict"],
   detect: (payload) => {
     const body = payload._tag === "Http" ? payload.body : payload
-    return body !== undefined && Payload.items(body).some((item) => looksLikeGemini(item.value)) ? "generateContent" : undefined
+    if (body === undefined) return undefined
+    const items = Payload.items(body)
+    if (items.some((item) => looksLikePredict(item.value))) return "predict"
+    return items.some((item) => looksLikeGemini(item.value)) ? "generateContent" : undefined
   },
-  normalize: (payload, _api, context) => {
+  normalize: (payload, api, context) => {
     if (payload._tag === "Http") {
       if (payload.status !== undefined && payload.status >= 400) {
         return Result.fail(NormalizeError.make("google", ["status"], "failed-response", `HTTP status ${payload.status}; nothing is billable`))
       }
       if (payload.body === undefined) return Result.fail(NormalizeError.make("google", ["body"], "missing-usage", "the HTTP capture has no body"))
-      return generateContent("google", payload.body, context)
+      return api === "predict" ? predict(payload.body, context) : generateContent("google", payload.body, context)
     }
-    return generateContent("google", payload, context)
+    return api === "predict" ? predict(payload, context) : generateContent("google", payload, context)
   }
 }

@@ -319,12 +319,44 @@ const BatchLine = Schema.Struct({
 })
 const decodeBatchLine = Decode.decoder(BatchLine)
 
+const BatchObject = Schema.Struct({
+  id: Decode.OptString,
+  object: Schema.Literal("batch"),
+  endpoint: Decode.OptString,
+  model: Decode.OptString,
+  status: Decode.OptString,
+  usage: Schema.optionalKey(Schema.NullOr(Schema.Unknown))
+})
+const decodeBatchObject = Decode.decoder(BatchObject)
+
+/**
+ * A Batch object (`GET /v1/batches/{id}`): its `usage` sums every request of the batch in the
+ * Responses usage shape (input includes cached, output includes reasoning), billed as one batch
+ * call (`batch = true`). A batch without usage (not finished, failed before running) bills nothing.
+ */
+const batchObject = (provider: NormalizedCall.ProviderId, item: Payload.Item, context: Provider.Context): Result.Result<Provider.Extracted, NormalizeError.NormalizeError> =>
+  Result.gen(function*() {
+    const batch = yield* decodeBatchObject(provider, item.path, item.value)
+    if (batch.usage == null) {
+      return yield* Result.fail(NormalizeError.make(provider, Path.append(item.path, "usage"), "missing-usage",
+        `batch ${batch.id ?? ""} (status ${batch.status ?? "unknown"}) reports no usage yet; its usage is known once it has run`))
+    }
+    const inner = yield* Responses.normalize(provider, Payload.single({ ...(batch.model == null ? {} : { model: batch.model }), usage: batch.usage }, item.path), "batch", context)
+    return {
+      ...inner,
+      responseId: batch.id ?? undefined,
+      batch: true,
+      usage: inner.usage === undefined ? undefined : UsageParts.withContext(inner.usage, { batch: true })
+    }
+  })
+
 /**
  * A Batch API output line: the body is a normal endpoint response, billed at the batch discount
  * (`batch = true`). Failed lines (an `error`, or a status >= 400) are not billable.
  */
 const batchLine = (provider: NormalizedCall.ProviderId, item: Payload.Item, context: Provider.Context): Result.Result<Provider.Extracted, NormalizeError.NormalizeError> =>
   Result.gen(function*() {
+    if (Payload.isRecord(item.value) && item.value["object"] === "batch") return yield* batchObject(provider, item, context)
     const line = yield* decodeBatchLine(provider, item.path, item.value)
     const status = line.response?.status_code
     if (line.error != null || line.response == null || (status != null && status >= 400)) {
@@ -335,8 +367,8 @@ const batchLine = (provider: NormalizedCall.ProviderId, item: Payload.Item, cont
     }
     const bodyPath = Path.append(item.path, "response", "body")
     const body = Payload.single(line.response.body, bodyPath)
-    const api = detectSingle(line.response.body)
-    if (api === undefined || api === "batch") {
+    const api = detectSingle(line.response.body, bodyPath)
+    if (typeof api !== "string" || api === "batch") {
       return yield* Result.fail(NormalizeError.make(provider, bodyPath, "unsupported", "the batch line's body is not a chat, responses or embeddings response"))
     }
     const inner = yield* normalizeApi(provider, body, api, context)
@@ -357,9 +389,35 @@ const isImagesShape = (value: Record<string, unknown>): boolean => {
   return Array.isArray(data) && data.some((d) => Payload.isRecord(d) && ("b64_json" in d || "url" in d || "revised_prompt" in d))
 }
 
-const detectSingle = (value: unknown): NormalizedCall.Api | undefined => {
+const has = (record: unknown, key: string): boolean => Payload.isRecord(record) && record[key] != null
+
+/**
+ * The api a usage object without its envelope comes from, read from the usage shape alone
+ * (docs/pricing-semantics.md#usage-only-payloads):
+ * - `prompt_tokens` with `completion_tokens` (or `completion_tokens_details`): chat completions;
+ *   `prompt_tokens` alone: embeddings;
+ * - `input_token_details` / `output_token_details` (singular, no `type`): realtime;
+ * - `input_tokens` with `cached_tokens` / `cache_write_tokens` or `reasoning_tokens` in its details: responses;
+ * - `input_tokens` with `text_tokens` / `image_tokens` in its details: images;
+ * - `input_tokens` and `output_tokens` with no details fit both responses and images: ambiguous.
+ */
+export const detectUsage = (usage: Record<string, unknown>, path: Path.Path): Provider.Detected => {
+  if ("prompt_tokens" in usage) {
+    return "completion_tokens" in usage || "completion_tokens_details" in usage ? "chat.completions" : "embeddings"
+  }
+  if (!("input_tokens" in usage)) return undefined
+  if ("input_token_details" in usage || "output_token_details" in usage) return "realtime"
+  const inDetails = usage["input_tokens_details"]
+  const outDetails = usage["output_tokens_details"]
+  if (has(inDetails, "cached_tokens") || has(inDetails, "cache_write_tokens") || has(outDetails, "reasoning_tokens")) return "responses"
+  if (has(inDetails, "text_tokens") || has(inDetails, "image_tokens") || has(outDetails, "image_tokens") || has(outDetails, "text_tokens")) return "images"
+  if (!("output_tokens" in usage)) return undefined
+  return { _tag: "Ambiguous", apis: ["responses", "images"], path, why: `${Path.format(path)} has input_tokens and output_tokens without details` }
+}
+
+const detectSingle = (value: unknown, path: Path.Path): Provider.Detected => {
   if (!Payload.isRecord(value)) return undefined
-  if ("custom_id" in value && "response" in value) return "batch"
+  if (("custom_id" in value && "response" in value) || value["object"] === "batch") return "batch"
   if (ChatCompletions.looksLikeChat(value)) return "chat.completions"
   if (value["object"] === "realtime.response" || value["type"] === "response.done" || value["type"] === "session.created") return "realtime"
   if (Responses.looksLikeResponses(value)) return "responses"
@@ -369,18 +427,20 @@ const detectSingle = (value: unknown): NormalizedCall.Api | undefined => {
   if (typeof value["type"] === "string" && value["type"].startsWith("transcript.text.")) return "audio.transcriptions"
   if (Payload.isRecord(usage) && (usage["type"] === "tokens" || usage["type"] === "duration")) return "audio.transcriptions"
   if (typeof value["text"] === "string" && !("choices" in value)) return "audio.transcriptions"
-  if (Payload.isRecord(usage) && "prompt_tokens" in usage && !("completion_tokens" in usage)) return "embeddings"
+  if (Payload.isRecord(usage)) return detectUsage(usage, Path.append(path, "usage"))
   return undefined
 }
 
-export const detect = (payload: Payload.Payload): NormalizedCall.Api | undefined => {
+export const detect = (payload: Payload.Payload): Provider.Detected => {
   const body = payload._tag === "Http" ? payload.body : payload
   if (body === undefined) return undefined
+  let ambiguous: Provider.Detected
   for (const item of Payload.items(body)) {
-    const api = detectSingle(item.value)
-    if (api !== undefined) return api
+    const api = detectSingle(item.value, item.path)
+    if (typeof api === "string") return api
+    ambiguous ??= api
   }
-  return undefined
+  return ambiguous
 }
 
 const bodyOf = (provider: string, payload: Payload.Payload): Result.Result<Payload.Single | Payload.Stream, NormalizeError.NormalizeError> => {
@@ -399,17 +459,21 @@ const singleItem = (provider: string, api: string, body: Payload.Single | Payloa
   body.items.length === 1 ? Result.succeed(body.items[0]!) :
   Result.fail(NormalizeError.make(provider, Path.root, "unsupported", `${api} responses are not streamed; expected one object`))
 
-/** Normalizes an OpenAI-format payload for one api; Azure OpenAI uses the same code. */
+/**
+ * Normalizes an OpenAI-format payload for one api; Azure OpenAI and the OpenAI-compatible
+ * providers use the same code, each chat response read in its provider's dialect.
+ */
 export const normalizeApi = (
   provider: NormalizedCall.ProviderId,
   payload: Payload.Payload,
   api: NormalizedCall.Api,
-  context: Provider.Context
+  context: Provider.Context,
+  dialect: ChatCompletions.Dialect = "openai"
 ): Result.Result<Provider.Extracted, NormalizeError.NormalizeError> =>
   Result.flatMap(bodyOf(provider, payload), (body) => {
     switch (api) {
       case "chat.completions":
-        return ChatCompletions.normalize(provider, "openai", body, api, context)
+        return ChatCompletions.normalize(provider, dialect, body, api, context)
       case "responses":
         return Responses.normalize(provider, body, api, context)
       case "embeddings":

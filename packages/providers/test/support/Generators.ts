@@ -35,7 +35,7 @@ const sum = (...values: ReadonlyArray<number>): number => values.reduce((a, b) =
 
 // --- OpenAI-compatible chat ------------------------------------------------------------------
 
-type Dialect = "openai" | "azure" | "openrouter" | "xai" | "deepseek" | "mistral"
+type Dialect = "openai" | "azure" | "openrouter" | "xai" | "deepseek" | "mistral" | "groq" | "together"
 
 const chatCase = (provider: Dialect) =>
   fc.record({ inText: count, cached: count, write: count, audioIn: count, outText: count, reasoning: count, audioOut: count, text: pieces, includeInputs: fc.boolean() })
@@ -64,6 +64,7 @@ const chatCase = (provider: Dialect) =>
         delete usage["completion_tokens_details"]
       }
       if (provider === "openrouter") usage["cost"] = 0.000123
+      if (provider === "groq") Object.assign(usage, { queue_time: 0.01, prompt_time: 0.002, completion_time: 0.3, total_time: 0.302 })
       const model = provider === "azure" ? "gpt-4o-2024-08-06" : `${provider}-model`
       const base = { id: `id-${provider}`, object: "chat.completion.chunk", created: 1, model }
       const content = g.text.join("")
@@ -73,6 +74,8 @@ const chatCase = (provider: Dialect) =>
       if (provider === "azure") stream.push({ choices: [], created: 0, id: "", model: "", object: "", prompt_filter_results: [] })
       g.text.forEach((piece, i) => stream.push({ ...base, choices: [{ index: 0, delta: i === 0 ? { role: "assistant", content: piece } : { content: piece }, finish_reason: null }], usage: null }))
       if (finishOnUsage) stream.push({ ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop" }], usage })
+      // Groq streams its usage in x_groq.usage on the finish chunk, with no top-level usage.
+      else if (provider === "groq") stream.push({ ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop" }], x_groq: { id: "req_1", usage } })
       else {
         stream.push({ ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop" }], usage: null })
         stream.push({ ...base, choices: [], usage })
@@ -343,11 +346,120 @@ const otelCase = fc.record({ inText: count, read: count, write: count, outText: 
     }
   })
 
+// --- Shapes added for providers everywhere ---------------------------------------------------------
+
+/** Perplexity: reasoning and citation tokens outside completion_tokens; usage on the last chunk. */
+const perplexityCase = fc.record({ inText: count, outText: count, citations: count, reasoning: count, searches: small, text: pieces })
+  .map((g): Case => {
+    const usage = {
+      prompt_tokens: g.inText, completion_tokens: g.outText, total_tokens: g.inText + g.outText,
+      citation_tokens: g.citations, reasoning_tokens: g.reasoning, num_search_queries: g.searches, search_context_size: "low"
+    }
+    const base = { id: "pplx-1", object: "chat.completion.chunk", created: 1, model: "sonar-deep-research" }
+    const response = { ...base, object: "chat.completion", choices: [{ index: 0, message: { role: "assistant", content: g.text.join("") }, finish_reason: "stop" }], usage }
+    const stream = [
+      ...g.text.map((piece) => ({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: piece }, finish_reason: null }] })),
+      { ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop" }], usage }
+    ]
+    return {
+      label: "perplexity chat", provider: "perplexity", response, stream,
+      total: sum(g.inText, g.outText, g.citations, g.reasoning),
+      tokens: nonZero({ inputText: g.inText + g.citations, outputText: g.outText, reasoning: g.reasoning }),
+      breakTotal: (delta) => ({ ...response, usage: { ...usage, total_tokens: g.inText + g.outText + Math.abs(delta) } })
+    }
+  })
+
+/** Claude on Bedrock, streamed: the whole stream, and its final chunk alone (metrics carry no TTL split, so 5m writes only). */
+const bedrockFinalChunkCase = anthropicUsage.map((g): Case => {
+  const u = { ...g, write1h: 0, searches: 0 }
+  const metrics = { inputTokenCount: u.input, outputTokenCount: u.output, cacheReadInputTokenCount: u.read, cacheWriteInputTokenCount: u.write5m, invocationLatency: 10, firstByteLatency: 5 }
+  // Bedrock's Claude events carry no service_tier (the final chunk alone could not repeat it).
+  const events = (anthropicEvents(u, "msg_f") as Array<Record<string, unknown>>).map((event) =>
+    event["type"] === "message_start" ? JSON.parse(JSON.stringify(event).replace(',"service_tier":"standard"', "")) as Record<string, unknown> : event)
+  const final = { ...events.at(-1)!, "amazon-bedrock-invocationMetrics": metrics }
+  return {
+    label: "bedrock invokeModel stream (final chunk alone)",
+    provider: "bedrock",
+    api: "invokeModel",
+    model: "anthropic.claude-3-5-haiku-20241022-v1:0",
+    response: final,
+    stream: [...events.slice(0, -1), final],
+    total: sum(u.input, u.read, u.write5m, u.output),
+    tokens: nonZero({ inputText: u.input, cacheRead: u.read, cacheWrite5m: u.write5m, outputText: u.output })
+  }
+})
+
+/** A Responses usage kept without its envelope. */
+const responsesUsageOnlyCase = fc.record({ inText: count, cached: count, outText: count, reasoning: count })
+  .map((g): Case => {
+    const input = g.inText + g.cached
+    const output = g.outText + g.reasoning
+    const usage = { input_tokens: input, input_tokens_details: { cached_tokens: g.cached }, output_tokens: output, output_tokens_details: { reasoning_tokens: g.reasoning }, total_tokens: input + output }
+    const response = { model: "gpt-4.1", usage }
+    return {
+      label: "openai responses (usage only)", provider: "openai", response, total: input + output,
+      tokens: nonZero({ inputText: g.inText, cacheRead: g.cached, outputText: g.outText, reasoning: g.reasoning }),
+      breakTotal: (delta) => ({ ...response, usage: { ...usage, total_tokens: input + output + delta } })
+    }
+  })
+
+/** An OpenAI Batch object's batch-level usage. */
+const batchObjectCase = fc.record({ inText: count, cached: count, outText: count, reasoning: count })
+  .map((g): Case => {
+    const input = g.inText + g.cached
+    const output = g.outText + g.reasoning
+    const usage = { input_tokens: input, input_tokens_details: { cached_tokens: g.cached }, output_tokens: output, output_tokens_details: { reasoning_tokens: g.reasoning }, total_tokens: input + output }
+    const response = { id: "batch_1", object: "batch", endpoint: "/v1/responses", model: "gpt-5", status: "completed", request_counts: { total: 3, completed: 3, failed: 0 }, usage }
+    return {
+      label: "openai batch object", provider: "openai", response, total: input + output,
+      tokens: nonZero({ inputText: g.inText, cacheRead: g.cached, outputText: g.outText, reasoning: g.reasoning }),
+      breakTotal: (delta) => ({ ...response, usage: { ...usage, total_tokens: input + output + delta } })
+    }
+  })
+
+/** An Anthropic Message Batches result line (no total: Anthropic reports none). */
+const anthropicBatchCase = anthropicUsage.map((g): Case => ({
+  label: "anthropic batch result line",
+  provider: "anthropic",
+  response: { custom_id: "req-1", result: { type: "succeeded", message: anthropicMessage(g, "msg_batch") } },
+  total: sum(g.input, g.read, g.write5m, g.write1h, g.output),
+  tokens: nonZero({ inputText: g.input, cacheRead: g.read, cacheWrite5m: g.write5m, cacheWrite1h: g.write1h, outputText: g.output })
+}))
+
+/** Vertex AI predict for text embeddings: one token count per prediction, no total. */
+const vertexPredictCase = fc.array(count, { minLength: 1, maxLength: 5 }).map((counts): Case => ({
+  label: "vertex predict embeddings",
+  provider: "google",
+  model: "gemini-embedding-001",
+  response: { predictions: counts.map((n) => ({ embeddings: { statistics: { truncated: false, token_count: n }, values: [0.1] } })), metadata: { billableCharacterCount: 1 } },
+  total: sum(...counts),
+  tokens: nonZero({ embedding: sum(...counts) })
+}))
+
+/** A Gemini image model whose candidatesTokensDetails list only the image (the text part is the unlisted rest). */
+const geminiImageCase = fc.record({ prompt: count, image: count, text: count })
+  .map((g): Case => {
+    const usageMetadata = {
+      promptTokenCount: g.prompt, candidatesTokenCount: g.image + g.text, totalTokenCount: g.prompt + g.image + g.text,
+      candidatesTokensDetails: [{ modality: "IMAGE", tokenCount: g.image }]
+    }
+    const response = { candidates: [{ content: { role: "model", parts: [{ text: "ok" }] }, finishReason: "STOP" }], usageMetadata, modelVersion: "gemini-3-pro-image" }
+    return {
+      label: "gemini image (details list only IMAGE)", provider: "google", response, total: g.prompt + g.image + g.text,
+      tokens: nonZero({ inputText: g.prompt, outputImage: g.image, outputText: g.text }),
+      breakTotal: (delta) => ({ ...response, usageMetadata: { ...usageMetadata, totalTokenCount: g.prompt + g.image + g.text + delta } })
+    }
+  })
+
 /** Every provider and api whose calls stream. */
 export const streaming: ReadonlyArray<fc.Arbitrary<Case>> = [
   chatCase("openai"), chatCase("azure"), chatCase("openrouter"), chatCase("xai"), chatCase("deepseek"), chatCase("mistral"),
-  responsesCase("openai"), responsesCase("xai"), anthropicCase, bedrockInvokeCase, geminiCase, converseCase, cohereCase, transcriptionCase
+  chatCase("groq"), chatCase("together"), perplexityCase,
+  responsesCase("openai"), responsesCase("xai"), anthropicCase, bedrockInvokeCase, bedrockFinalChunkCase, geminiCase, converseCase, cohereCase, transcriptionCase
 ]
 
 /** Every generator, streaming or not. */
-export const all: ReadonlyArray<fc.Arbitrary<Case>> = [...streaming, embeddingsCase, imagesCase, realtimeCase, otelCase]
+export const all: ReadonlyArray<fc.Arbitrary<Case>> = [
+  ...streaming, embeddingsCase, imagesCase, realtimeCase, otelCase,
+  responsesUsageOnlyCase, batchObjectCase, anthropicBatchCase, vertexPredictCase, geminiImageCase
+]

@@ -122,6 +122,12 @@ const line = struct({
   conditions: array(string)
 })
 
+const missing = struct({
+  component: string,
+  quantity: decimal,
+  unit: oneOf(["token", "request", "image", "second", "search", "call"])
+})
+
 const breakdown = struct({
   snapshotId: string,
   provider: string,
@@ -129,7 +135,7 @@ const breakdown = struct({
   currency: string,
   lines: array(line),
   total: decimal
-})
+}, { missing: array(missing) })
 
 const labels = struct({}, {
   project: string,
@@ -178,7 +184,7 @@ const call = struct({
   usage,
   breakdown: nullOr(breakdown),
   total: nullOr(decimal),
-  costSource: oneOf(["provider", "computed", "estimated", "unpriced"]),
+  costSource: oneOf(["provider", "computed", "estimated", "partial", "unpriced"]),
   unpricedReason: nullOr(string),
   reportedCost: nullOr(decimal),
   reportedCurrency: nullOr(currency),

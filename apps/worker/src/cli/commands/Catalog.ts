@@ -1,14 +1,16 @@
 /**
- * `tally catalog <list|show|explain|coverage|import>`: the model catalog from the command line.
+ * `tally catalog <list|show|explain|coverage|audit|import>`: the model catalog from the command line.
  * Every subcommand reads the built-in catalog plus an optional custom catalog file (`--catalog`,
  * the format `tally cost --catalog` takes) and answers as a scope (`--tenant`, `--project`,
  * `--team`, `--api-key`) sees it. `import` turns a LiteLLM price map, a CSV or a JSON list of
  * custom models into such a custom catalog file, reporting every key it could not use.
  */
 import { writeFileSync } from "node:fs"
-import { BuiltInCatalog, Coverage, CustomModels, type ImportReport, Listing, LiteLlm, Match, ModelDefinition, PriceBook } from "@tally/catalog"
+import { Audit, BuiltInCatalog, Coverage, CustomModels, type ImportReport, Listing, LiteLlm, Match, ModelDefinition, PriceBook } from "@tally/catalog"
 import { Usage } from "@tally/core"
-import { Effect, Result, Schema } from "effect"
+import { FallbackUsage, Store } from "@tally/store"
+import { DateTime, Effect, Result, Schema } from "effect"
+import { databaseFlags, requireTenant, withDatabase } from "../CommandDatabase.ts"
 import * as Args from "../Args.ts"
 import { type CliError, ExitCode, invalidInput, WithExitCode } from "../CliError.ts"
 import { oneLine, parseJson, readText } from "../Input.ts"
@@ -19,10 +21,11 @@ const subUsage = {
   show: "tally catalog show <definition-id> [--at <ISO time>] [--catalog <custom.json>] [--no-builtin] [scope flags]",
   explain: "tally catalog explain --model <model> [--provider <id>] [--at <ISO time>] [--catalog <custom.json>] [--no-builtin] [scope flags]",
   coverage: "tally catalog coverage [--at <ISO time>] [--reference <definition-id>] [--strict] [--catalog <custom.json>] [--no-builtin] [scope flags] <models.json|->",
+  audit: "tally catalog audit [--at <ISO time>] [--provider <id>] [--kind rate-fallback|reasoning-at-output|cache-read-discount|batch-at-list] [--catalog <custom.json>] [--no-builtin] [scope flags] [--tenant <id> --from <ISO time> --to <ISO time> [--database-url <url> | --data-dir <dir>]]",
   import: "tally catalog import --format litellm|csv|json [--out <custom-catalog.json>] [--id-prefix <prefix>] [--effective-from <ISO time>] [--no-builtin] <file|->"
 } as const
 
-export const usage = "tally catalog list|show|explain|coverage|import … (tally catalog help lists each; scope flags: --tenant --project --team --api-key)"
+export const usage = "tally catalog list|show|explain|coverage|audit|import … (tally catalog help lists each; scope flags: --tenant --project --team --api-key)"
 
 const bookFlags = {
   catalog: { type: "string" },
@@ -219,6 +222,57 @@ const coverage = (args: ReadonlyArray<string>) =>
   })
 
 // ---------------------------------------------------------------------------------------------
+// audit
+
+const audit = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const command = "catalog audit"
+    const { values, positionals } = yield* Args.parse(command, args, {
+      ...bookFlags,
+      ...databaseFlags,
+      at: { type: "string" },
+      provider: { type: "string" },
+      kind: { type: "string", multiple: true },
+      from: { type: "string" },
+      to: { type: "string" }
+    })
+    yield* noPositionals(command, positionals)
+    const scope = yield* scopeOf(command, values)
+    const at = yield* parseAt(command, values.at)
+    const kinds: Array<Audit.Kind> = []
+    for (const kind of values.kind ?? []) {
+      if (!(Audit.Kinds as ReadonlyArray<string>).includes(kind)) return yield* invalidInput(`${command}: --kind must be one of ${Audit.Kinds.join(", ")}, got "${kind}"`)
+      kinds.push(kind as Audit.Kind)
+    }
+    const book = yield* bookOf(values)
+    const report = Audit.audit(book, { at, scope, provider: values.provider, kinds: kinds.length === 0 ? undefined : kinds })
+    const catalog = { at: at.toISOString(), scope, ...report }
+    if (values.tenant === undefined) {
+      if (values.from !== undefined || values.to !== undefined) return yield* invalidInput(`${command}: --from and --to read the ledger and need --tenant`)
+      return catalog
+    }
+    // With a tenant: which of its recorded calls were priced by a fallback, from the ledger.
+    const tenant = values.tenant
+    const from = yield* parseAt(command, yield* Args.required(command, "from", values.from), "--from")
+    const to = yield* parseAt(command, yield* Args.required(command, "to", values.to), "--to")
+    if (!(from.getTime() < to.getTime())) return yield* invalidInput(`${command}: --from must be before --to`)
+    const groups = yield* withDatabase(
+      command,
+      values,
+      (database) => Store.layerWith(database),
+      Effect.gen(function*() {
+        yield* requireTenant(command, tenant)
+        return yield* FallbackUsage.FallbackUsage.use((f) => f.byCondition(tenant, { from: DateTime.fromDateUnsafe(from), to: DateTime.fromDateUnsafe(to) }))
+      })
+    )
+    const calls = groups.reduce((n, g) => n + g.calls, 0)
+    return {
+      ...catalog,
+      ledger: { tenant, from: from.toISOString(), to: to.toISOString(), groups: groups.length, lines: calls, byCondition: groups }
+    }
+  })
+
+// ---------------------------------------------------------------------------------------------
 // import
 
 const Formats = ["litellm", "csv", "json"] as const
@@ -307,6 +361,7 @@ const subcommands: Record<keyof typeof subUsage, (args: ReadonlyArray<string>) =
   show,
   explain,
   coverage,
+  audit,
   import: importCatalog
 }
 

@@ -36,7 +36,10 @@ const EntryRef = builder.objectRef<CatalogCoverage.Entry>("CoverageEntry").imple
       description: "Estimated; `costAtRiskBasis` says how.",
       resolve: (e) => (e.costAtRisk === null || e.currency === null ? null : { amount: new Money.Decimal(e.costAtRisk), currency: e.currency })
     }),
-    costAtRiskBasis: t.exposeString("costAtRiskBasis", { nullable: true })
+    costAtRiskBasis: t.exposeString("costAtRiskBasis", { nullable: true }),
+    fallbacks: t.exposeStringList("fallbacks", {
+      description: "Fallback conditions on the priced lines (e.g. `inputAudio:priced-at-inputText-rate`, `batch:no-discount-in-snapshot`): priced, but not at a rate of their own."
+    })
   })
 })
 
@@ -55,6 +58,7 @@ const CoverageReportRef = builder.objectRef<ReportShape>("CoverageReport").imple
     unpricedBucketModels: t.int({ resolve: (r) => r.report.unpricedBucket.names }),
     unpricedBucketCalls: t.field({ type: "Long", resolve: (r) => r.report.unpricedBucket.calls }),
     nowPricedModels: t.int({ description: "Names unpriced then that the price book prices now.", resolve: (r) => r.report.matched.names }),
+    pricedByFallbackModels: t.int({ description: "Names with a line priced by a fallback rate.", resolve: (r) => r.report.pricedByFallback.names }),
     tokensAtRisk: t.field({ type: "Long", resolve: (r) => r.report.tokensAtRisk }),
     costAtRisk: t.field({
       type: [MoneyRef],

@@ -23,8 +23,18 @@ const CostSourceEnum = builder.enumType("CostSource", {
     PROVIDER: { value: "provider", description: "The provider's own reported cost." },
     COMPUTED: { value: "computed", description: "Priced by Tally from reported usage." },
     ESTIMATED: { value: "estimated", description: "Priced by Tally from usage partly estimated (e.g. tokenized locally)." },
+    PARTIAL: { value: "partial", description: "Some usage has no price: the priced lines are billed, `missing` names the rest (the cost at risk)." },
     UNPRICED: { value: "unpriced", description: "No price was found; usage kept, no cost." }
   } as const
+})
+
+const MissingComponentRef = builder.objectRef<CostBreakdown.MissingComponent>("MissingComponent").implement({
+  description: "Usage of a call that no price was found for.",
+  fields: (t) => ({
+    component: t.exposeString("component", { description: "As the cost lines name it: a token bucket, `webSearches`, `toolCall:<kind>`, `image:<size/quality>`, …" }),
+    quantity: t.field({ type: "Decimal", resolve: (m) => m.quantity }),
+    unit: t.exposeString("unit")
+  })
 })
 
 const CostLineRef = builder.objectRef<CostBreakdown.CostLine>("CostLine").implement({
@@ -188,6 +198,11 @@ const UsageRecordRef = builder.objectRef<LedgerRecord.LedgerRecord>("UsageRecord
       resolve: (r) => r.call.difference
     }),
     lines: t.field({ type: [CostLineRef], resolve: (r) => r.call.breakdown?.lines ?? [] }),
+    missing: t.field({
+      type: [MissingComponentRef],
+      description: "For a PARTIAL cost: the usage no price was found for, with its quantity (not in `cost`).",
+      resolve: (r) => r.call.breakdown?.missing ?? []
+    }),
     usage: t.field({ type: UsageDetailRef, resolve: (r) => r.call.usage }),
     labels: t.field({ type: LabelsRef, resolve: (r) => r.call.labels }),
     tags: t.field({ type: [TagRef], resolve: (r) => tagsOf(r.call.tags) }),

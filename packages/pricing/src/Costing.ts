@@ -8,12 +8,16 @@
  *   `difference` is reported minus computed, so drift in either is visible.
  * - `computed`: Tally's exact pricing of reported usage.
  * - `estimated`: as computed, but some usage was counted with a tokenizer (a stream without usage).
- * - `unpriced`: no price applies (unmatched model, no snapshot in force, a bucket without a rate).
- *   The usage is kept and the reason says what is missing; a call is never silently $0.
+ * - `partial`: the model matched but some usage has no rate (a web search, a tool call, an
+ *   image size): the priced lines are kept and billed, `breakdown.missing` names each unpriced
+ *   component with its quantity (the cost at risk) and the reason says what is missing.
+ * - `unpriced`: no price applies (unmatched model, no snapshot in force, a sub-call that cannot
+ *   be priced). The usage is kept and the reason says what is missing; a call is never silently $0.
  *
  * Usage billed at another model's rates inside the same call (`subCalls`) is priced with that
  * model's own match; its lines join the call's breakdown marked `sub-call:<model>`. If any part
- * cannot be priced the whole call is unpriced, so a partial figure never looks complete.
+ * cannot be priced the whole call is unpriced. A provider-billed call keeps the provider's figure
+ * and no partial breakdown of its own.
  */
 import type { Match, PriceBook } from "@tally/catalog"
 import { CostBreakdown, CostEngine, Money, Usage, type UsageRecord } from "@tally/core"
@@ -22,7 +26,7 @@ import type { DateTime } from "effect"
 import { Result } from "effect"
 import * as MatchMemo from "./internal/MatchMemo.ts"
 
-export type CostSource = "provider" | "computed" | "estimated" | "unpriced"
+export type CostSource = "provider" | "computed" | "estimated" | "partial" | "unpriced"
 
 /** Why a call could not be priced: the matcher's reason, or a bucket without a rate. */
 export type UnpricedReason = Match.NotMatchedReason | "missing-rate" | "no-model"
@@ -80,11 +84,16 @@ interface Priced {
   readonly breakdown: CostBreakdown.CostBreakdown
 }
 
-/** Why a part could not be priced and, for a missing rate, the definition that did match. */
+/** Why a part could not be priced and, for a missing rate, the definition that did match and what it could price. */
 interface PriceFailure {
   readonly unpriced: Unpriced
   readonly match: Match.Match | null
+  /** For a missing rate: the priced lines, with the missing components in `breakdown.missing`. */
+  readonly partial?: Priced | undefined
 }
+
+const describeMissing = (missing: ReadonlyArray<CostBreakdown.MissingComponent>): string =>
+  missing.map((m) => `${m.component} (${Money.format(m.quantity)} ${m.quantity.equals(1) ? m.unit : m.unit === "search" ? "searches" : `${m.unit}s`})`).join(", ")
 
 const priceOne = (
   book: PriceBook.PriceBook,
@@ -100,9 +109,16 @@ const priceOne = (
   if (Result.isFailure(matched)) return Result.fail({ unpriced: { reason: matched.failure.reason, model, message: matched.failure.message }, match: null })
   const match = matched.success
   const pricedUsage: Usage.Usage = match.fineTuned && usage.fineTuned !== true ? { ...usage, fineTuned: true } : usage
-  const priced = CostEngine.price(pricedUsage, match.snapshot)
-  if (Result.isFailure(priced)) return Result.fail({ unpriced: { reason: "missing-rate", model, message: priced.failure.message }, match })
-  return Result.succeed({ match, usage: pricedUsage, breakdown: priced.success })
+  const priced = CostEngine.pricePartial(pricedUsage, match.snapshot)
+  if (priced.error !== undefined) {
+    const missing = priced.breakdown.missing ?? []
+    return Result.fail({
+      unpriced: { reason: "missing-rate", model, message: `${priced.error.message}; unpriced: ${describeMissing(missing)}` },
+      match,
+      partial: { match, usage: pricedUsage, breakdown: priced.breakdown }
+    })
+  }
+  return Result.succeed({ match, usage: pricedUsage, breakdown: priced.breakdown })
 }
 
 const asSubCallLines = (model: string, breakdown: CostBreakdown.CostBreakdown): ReadonlyArray<CostBreakdown.CostLine> =>
@@ -115,21 +131,25 @@ export const cost = (book: PriceBook.PriceBook, call: NormalizedCall.NormalizedC
   const reportedCost = call.reportedCost ?? null
   const main = priceOne(book, pricingProvider, call.model, call.usage, options)
 
-  let unpriced: Unpriced | null = Result.isFailure(main) ? main.failure.unpriced : null
+  const mainUnpriced: Unpriced | null = Result.isFailure(main) ? main.failure.unpriced : null
+  let unpriced: Unpriced | null = mainUnpriced
   const subCalls: Array<SubCallCost> = []
   const subLines: Array<CostBreakdown.CostLine> = []
-  if (Result.isSuccess(main)) {
+  // A missing rate on the call itself keeps its priced lines (partial), unless the provider bills it.
+  const partial = Result.isFailure(main) && reportedCost === null ? main.failure.partial : undefined
+  const base = Result.isSuccess(main) ? main.success : partial
+  if (base !== undefined) {
     for (const sub of call.subCalls) {
       const priced = priceOne(book, pricingProvider, sub.model, sub.usage, options)
       if (Result.isFailure(priced)) {
         unpriced = { ...priced.failure.unpriced, message: `sub-call ${sub.model}: ${priced.failure.unpriced.message}` }
         break
       }
-      if (priced.success.breakdown.currency !== main.success.breakdown.currency) {
+      if (priced.success.breakdown.currency !== base.breakdown.currency) {
         unpriced = {
           reason: "missing-rate",
           model: sub.model,
-          message: `sub-call ${sub.model} is priced in ${priced.success.breakdown.currency}, the call in ${main.success.breakdown.currency}`
+          message: `sub-call ${sub.model} is priced in ${priced.success.breakdown.currency}, the call in ${base.breakdown.currency}`
         }
         break
       }
@@ -138,10 +158,11 @@ export const cost = (book: PriceBook.PriceBook, call: NormalizedCall.NormalizedC
     }
   }
 
-  const matched = Result.isSuccess(main) ? main.success : null
+  const matched = base ?? null
+  const isPartial = partial !== undefined && unpriced === mainUnpriced
   // A call unpriced for a missing rate still names the definition and snapshot that lack it.
   const match = matched?.match ?? (Result.isFailure(main) ? main.failure.match : null)
-  const breakdown: CostBreakdown.CostBreakdown | null = matched === null || unpriced !== null
+  const breakdown: CostBreakdown.CostBreakdown | null = matched === null || (unpriced !== null && !isPartial)
     ? null
     : subLines.length === 0
     ? matched.breakdown
@@ -150,7 +171,15 @@ export const cost = (book: PriceBook.PriceBook, call: NormalizedCall.NormalizedC
   const difference = breakdown !== null && reportedCost !== null && reportedCost.currency === breakdown.currency
     ? reportedCost.amount.minus(breakdown.total)
     : null
-  const costSource: CostSource = reportedCost !== null ? "provider" : breakdown === null ? "unpriced" : call.estimated ? "estimated" : "computed"
+  const costSource: CostSource = reportedCost !== null
+    ? "provider"
+    : breakdown === null
+    ? "unpriced"
+    : isPartial
+    ? "partial"
+    : call.estimated
+    ? "estimated"
+    : "computed"
 
   return {
     call,
@@ -163,7 +192,7 @@ export const cost = (book: PriceBook.PriceBook, call: NormalizedCall.NormalizedC
     total: reportedCost !== null ? reportedCost.amount : breakdown?.total ?? null,
     currency: reportedCost !== null ? reportedCost.currency : breakdown?.currency ?? null,
     costSource,
-    unpriced: costSource === "unpriced" ? unpriced : null,
+    unpriced: costSource === "unpriced" || costSource === "partial" ? unpriced : null,
     reportedCost,
     difference,
     subCalls: breakdown === null ? [] : subCalls,
@@ -181,6 +210,8 @@ export const toJson = (costed: CostedCall) => ({
   snapshotId: costed.snapshotId,
   usage: Usage.encodeUsage(costed.usage),
   lines: costed.breakdown === null ? [] : CostBreakdown.encode(costed.breakdown).lines,
+  /** For a partial cost: the components without a price and their quantities (not in `total`). */
+  missing: costed.breakdown?.missing === undefined ? [] : CostBreakdown.encode(costed.breakdown).missing ?? [],
   computedTotal: costed.breakdown === null ? null : Money.format(costed.breakdown.total),
   total: costed.total === null ? null : Money.format(costed.total),
   currency: costed.currency,
