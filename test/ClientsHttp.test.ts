@@ -90,6 +90,38 @@ describe.each(targets)("withTally over HTTP to a worker on %s", (target) => {
     expect(listed.json.budgets.map((b: { spent: string; reserved: string }) => [b.spent, b.reserved])).toEqual([["0.00407", "0"]])
   }, 180_000)
 
+  it("a dropped connection to the worker is retried for recording and settling, never for reserving", async () => {
+    const paths: Array<string> = []
+    let dropped = 0
+    const flaky: typeof fetch = (input, init) => {
+      const path = new URL(String(input)).pathname
+      paths.push(path)
+      // Every first attempt of each request fails as a socket closed under a kept-alive connection.
+      if (paths.filter((p) => p === path).length % 2 === 1 && path !== "/api/v1/budgets/reserve") {
+        dropped++
+        return Promise.reject(new TypeError("fetch failed", { cause: Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" }) }))
+      }
+      return fetch(input, init)
+    }
+    const records: Array<RecordedCall> = []
+    const errors: Array<Error> = []
+    const client = withTally(new OpenAI({ apiKey: "sk-fake", baseURL: `${fake.url}/v1`, maxRetries: 0 }), {
+      url: server.url,
+      apiKey: gatewayKey,
+      fetch: flaky,
+      labels: { project: "bot" },
+      budget: true,
+      onRecord: (call) => records.push(call),
+      onError: (error) => errors.push(error)
+    })
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Hi" }] })
+    while (records.length === 0) await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(errors).toEqual([])
+    expect([records[0]!.status, records[0]!.reservation?.state]).toEqual(["inserted", "settled"])
+    expect(paths).toEqual(["/api/v1/budgets/reserve", "/api/v1/usage/ingest", "/api/v1/usage/ingest", "/api/v1/budgets/settle", "/api/v1/budgets/settle"])
+    expect(dropped).toBe(2)
+  }, 180_000)
+
   it("refuses a call that would exceed the budget without sending it", async () => {
     const openai = wrap(new OpenAI({ apiKey: "sk-fake", baseURL: `${fake.url}/v1`, maxRetries: 0 }))
     const before = fake.requests.length
