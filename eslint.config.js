@@ -2,7 +2,7 @@ import js from "@eslint/js"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["**/node_modules/**", "apps/console/dist/**", "test/.output/**", "**/.tally/**", "coverage/**", "**/*.generated.json"] },
+  { ignores: ["**/node_modules/**", "apps/console/dist/**", "packages/*/dist/**", "test/.output/**", "**/.tally/**", "coverage/**", "**/*.generated.json"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,7 +1,13 @@
 import { availableParallelism } from "node:os"
 import { defineConfig } from "vitest/config"
 
+// `@tally/*` packages export their TypeScript sources under the `source` condition (and built
+// `dist/` otherwise): tests run from sources with no build step. Vite's defaults follow it.
+const sourceFirst = (defaults: ReadonlyArray<string>) => ["source", ...defaults]
+
 export default defineConfig({
+  resolve: { conditions: sourceFirst(["module", "browser", "development|production"]) },
+  ssr: { resolve: { conditions: sourceFirst(["module", "node", "development|production"]), externalConditions: ["source"] } },
   test: {
     include: ["packages/*/test/**/*.test.ts", "apps/*/test/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 60_000,

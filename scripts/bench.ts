@@ -24,7 +24,7 @@ for (const group of ["packages", "apps"]) {
 let failed = 0
 for (const file of files) {
   console.error(`bench: ${file.slice(root.length + 1)}`)
-  const result = spawnSync(process.execPath, ["--expose-gc", file], { stdio: "inherit", cwd: root })
+  const result = spawnSync(process.execPath, ["--expose-gc", "--conditions=source", file], { stdio: "inherit", cwd: root })
   if (result.status !== 0) failed++
 }
 process.exitCode = failed === 0 ? 0 : 1

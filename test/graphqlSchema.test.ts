@@ -16,7 +16,7 @@ describe("schema.graphql", () => {
   })
 
   it("pnpm graphql:print --check agrees", () => {
-    const run = spawnSync(process.execPath, ["apps/worker/src/graphql/PrintSchema.ts", "--check"], { cwd: root, encoding: "utf8" })
+    const run = spawnSync(process.execPath, ["--conditions=source", "apps/worker/src/graphql/PrintSchema.ts", "--check"], { cwd: root, encoding: "utf8" })
     expect(run.stderr).toBe("")
     expect(run.status).toBe(0)
   })

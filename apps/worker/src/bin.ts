@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --wasm-tiering-budget=1000000000
+#!/usr/bin/env -S node --conditions=source --wasm-tiering-budget=1000000000
 import { enableCompileCache } from "node:module"
 
 // Every `tally` process compiles the same modules; Node keeps their compiled code (and stripped

@@ -137,8 +137,8 @@ const STANDARD_TIERS: ReadonlySet<string> = new Set(["default", "standard", "aut
 
 const lookupTier = (table: Readonly<Record<string, Decimal>> | undefined, key: string): Decimal | undefined => {
   if (table === undefined) return undefined
-  const exact = table[key]
-  if (exact !== undefined) return exact
+  // Own keys only, so `constructor` or `__proto__` never reach the object prototype.
+  if (Object.hasOwn(table, key)) return table[key]
   const lower = key.toLowerCase()
   for (const k of Object.keys(table)) if (k.toLowerCase() === lower) return table[k]
   return undefined
@@ -240,6 +240,10 @@ const templateOf = (band: Band, index: number, multiplier: Multiplier): LineTemp
   }
   return template
 }
+
+/** `record[key]` for own keys only, so `constructor` or `__proto__` never reach the object prototype. */
+const ownValue = <A>(record: Readonly<Record<string, A>> | undefined, key: string): A | undefined =>
+  record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined
 
 const makeMultipliers = (snapshot: PricingSnapshot, usage: Usage): { tokens: Multiplier; units: Multiplier } => {
   let common = ONE
@@ -387,8 +391,9 @@ const keyed = (
   for (const key of Object.keys(counts).sort()) {
     const count = counts[key]!
     if (count === 0) continue
-    const own = prices?.[key]
-    const price = own ?? prices?.["*"]
+    // Own keys only: a key such as `constructor` or `toString` must not reach the object prototype.
+    const own = ownValue(prices, key)
+    const price = own ?? ownValue(prices, "*")
     const name = `${component}:${key}`
     if (price === undefined) missing.push({ component: name, quantity: new Decimal(count), unit })
     else {

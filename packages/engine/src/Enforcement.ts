@@ -120,7 +120,7 @@ export const decodeRelease = decoder(ReleaseBody)
 // JSON ---------------------------------------------------------------------------------------
 
 export const decisionToJson = (decision: Admission.Decision) => ({
-  decision: decision.allowed ? "allow" : "deny",
+  decision: decision.allowed ? ("allow" as const) : ("deny" as const),
   allowed: decision.allowed,
   currency: decision.currency,
   estimatedCost: Money.format(decision.estimatedCost),

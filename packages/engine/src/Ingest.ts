@@ -69,7 +69,9 @@ export interface Submission {
 }
 
 /**
- * The batch was not committed: nothing of it was written and the caller must retry (or not ack).
+ * The batch's transaction failed: the caller must retry (or not ack). Usually nothing of it was
+ * written; if the connection dropped while committing it may have been, and the retry then
+ * answers `duplicate` for what landed (the ledger is idempotent).
  * `unavailable`: the database failed; `unknown-tenant`: no such tenant (retrying will not help).
  */
 export class IngestFailure extends Schema.TaggedError<IngestFailure>()("IngestFailure", {
@@ -318,11 +320,11 @@ export const make = Effect.gen(function*() {
     error._tag === "TenantNotFound"
       ? new IngestFailure({ reason: "unknown-tenant", tenantId, message: error.message })
       : error._tag === "CatalogInvalid"
-      ? new IngestFailure({ reason: "unavailable", tenantId, message: `nothing of the batch was written: ${error.message}`, cause: error })
+      ? new IngestFailure({ reason: "unavailable", tenantId, message: `the batch was not recorded: ${error.message}`, cause: error })
       : new IngestFailure({
         reason: "unavailable",
         tenantId,
-        message: `the database failed; nothing of the batch was written: ${error.message}`,
+        message: `the database failed; the batch may not have been written (a retry is safe): ${error.message}`,
         cause: error
       })
 

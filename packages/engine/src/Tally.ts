@@ -1,24 +1,34 @@
 /**
- * The Promise facade for callers that do not use Effect: one `createTally(...)` builds the whole
- * engine (database, migrations, catalog, ingest pipeline) in a `ManagedRuntime`, and every method
- * runs one Effect on it.
+ * The Promise facade for callers that do not use Effect: `createTally(...)` returns at once and
+ * opens nothing. Pricing (`cost`, `price`) needs only the catalog, loaded on the first call that
+ * prices; the database (PGlite or PostgreSQL), its migrations and the ingest pipeline are opened
+ * on the first call that needs them (ingest, tenants, usage, budgets, chargeback, reconciliation).
+ * Both run in `ManagedRuntime`s that share one memo map, so the catalog is loaded once.
  *
- * Failures reject with the engine's typed errors, which are `Error`s with a `_tag` and a
- * `message`: `IngestFailure` (retry), `NormalizeError`, `PricingError`, `InvalidTenant`,
- * `TenantAlreadyExists`, `InvalidInput` (a bad argument, naming its field).
+ * Every method takes and returns plain JSON values: instants as ISO 8601 strings, money as exact
+ * decimal strings. Failures reject with the engine's typed errors, `Error`s with a `_tag`, a
+ * `message` and the fields a caller needs (`field` for bad input): see `TallyError`.
  *
  * `ingest` goes through the same batching pipeline as the worker, so many concurrent calls share
- * transactions; `close()` stops intake, records everything already submitted, then closes the
- * database.
+ * transactions; `close()` (or `await using`) stops intake, records everything already submitted,
+ * then closes the database.
  */
 import { Catalog } from "@tally/catalog"
-import { CostBreakdown, CostEngine, FieldError, PricingSnapshot, Usage } from "@tally/core"
+import { Budget, CostAllocation, CostBreakdown, CostEngine, FieldError, Money, PricingSnapshot, type Reconciliation, Usage } from "@tally/core"
 import { Costing } from "@tally/pricing"
 import { Normalize } from "@tally/providers"
-import { Database, Store, Tenants } from "@tally/store"
-import { Clock, DateTime, Effect, Layer, ManagedRuntime, Redacted, Schema } from "effect"
-import { Ingest, type IngestOptions, type IngestResult } from "./Ingest.ts"
+import { Database, Store, Tenants, UsageReport } from "@tally/store"
+import { Clock, DateTime, Effect, Layer, ManagedRuntime, Redacted, Result, Schema } from "effect"
+import * as Budgets from "./Budgets.ts"
+import { Chargeback, type ChargebackService } from "./chargeback/Chargeback.ts"
+import * as ChargebackJson from "./chargeback/Json.ts"
+import * as Enforcement from "./Enforcement.ts"
+import { Ingest, type IngestFailure, type IngestOptions, type IngestResult } from "./Ingest.ts"
+import * as UsageJson from "./internal/UsageJson.ts"
 import { IngestPipeline, type PipelineConfig } from "./Pipeline.ts"
+import * as Compare from "./reconcile/Compare.ts"
+import * as ReconcileRun from "./reconcile/Run.ts"
+import { TenantPricing } from "./TenantPricing.ts"
 
 export interface TallyOptions {
   /** A PostgreSQL URL; when absent, the embedded PGlite database is used. */
@@ -105,60 +115,225 @@ const atOf = (at: CostOptions["at"]): Effect.Effect<number, InvalidInput> => {
     : Effect.fail(new InvalidInput({ field: "at", message: `at: expected a date or an ISO 8601 date-time, got ${JSON.stringify(at)}` }))
 }
 
-/** The engine's layers over the chosen database and catalog. */
-export const layer = (options: TallyOptions = {}) => {
-  const database = options.database !== undefined
+/** A call on a facade after `close()`. */
+export class TallyClosed extends Schema.TaggedError<TallyClosed>()("TallyClosed", {
+  message: Schema.String
+}) {}
+
+/** Labels a gateway sends with a budget check or reservation (a budget covers a call when its scope is a subset). */
+export interface CallLabels {
+  readonly project?: string | undefined
+  readonly environment?: string | undefined
+  readonly feature?: string | undefined
+  readonly team?: string | undefined
+  readonly customer?: string | undefined
+  readonly model?: string | undefined
+}
+
+export interface CheckInput {
+  readonly labels?: CallLabels | undefined
+  /** Decimal string in the tenant's currency, e.g. `"0.0125"`. */
+  readonly estimatedCost: string
+  /** When given, must be the tenant's currency. */
+  readonly currency?: string | undefined
+}
+
+export interface ReserveInput extends CheckInput {
+  /** The request id the call's usage will be ingested with: the hold ends when that lands. */
+  readonly requestId?: string | undefined
+  /** Default 600, at most 86400. */
+  readonly ttlSeconds?: number | undefined
+}
+
+export interface SettleInput {
+  /** Decimal string: what the call really cost. */
+  readonly actualCost: string
+  readonly requestId?: string | undefined
+}
+
+export type Decision = ReturnType<typeof Enforcement.decisionToJson>
+export type ReservationJson = ReturnType<typeof Enforcement.reservationToJson>
+export type BudgetJson = ReturnType<typeof Budgets.budgetToJson>
+export type BudgetStatusJson = ReturnType<typeof Budgets.statusToJson>
+
+/** A provider report to compare with the ledger, as exported from the provider's console or API. */
+export interface ReportInput {
+  readonly format: Reconciliation.ReportFormat
+  readonly content: string
+}
+
+export interface ReconcileInput {
+  /** `[from, to)`, ISO 8601 with a zone. */
+  readonly from: string
+  readonly to: string
+  readonly reports?: ReadonlyArray<ReportInput> | undefined
+  /** Absolute tolerance per comparison (decimal string); relative tolerance is 0.5 %. */
+  readonly tolerance?: string | undefined
+  /** Store the run and its findings (default true). */
+  readonly save?: boolean | undefined
+}
+
+/** The calls a facade can reject with, all `Error`s with a `_tag` (see docs/embedding.md). */
+export type TallyError =
+  | InvalidInput
+  | TallyClosed
+  | Enforcement.InvalidEnforcementRequest
+  | Budget.InvalidBudget
+  | Budget.BudgetNotFound
+  | Budget.BudgetArchived
+  | CostAllocation.InvalidChargeback
+  | IngestFailure
+
+export interface Tally {
+  /** Records a tenant's usage events; one result per event, in order (see `Ingest`). */
+  readonly ingest: (tenantId: string, events: ReadonlyArray<unknown>, options?: IngestOptions) => Promise<IngestResult>
+  /** Prices usage (`Usage` JSON) with one pricing snapshot (JSON); the breakdown as JSON, exact decimals as strings. Opens no database. */
+  readonly price: (usage: unknown, snapshot: unknown) => Promise<CostBreakdown.CostBreakdownEncoded>
+  /** Normalizes a raw provider payload and prices it against the catalog, as `tally cost` does. Opens no database. */
+  readonly cost: (input: CostInput, options?: CostOptions) => Promise<Costing.CostedCallJson>
+  readonly createTenant: (input: CreateTenantInput) => Promise<TenantJson>
+  /** Usage and spend of a tenant grouped by labels, model or provider and cut into hours, days or months. */
+  readonly usage: (tenantId: string, query: UsageJson.UsageQueryInput) => Promise<UsageJson.UsageReportJson>
+  readonly budgets: {
+    /** `{ name, amount, period, scope?, thresholds?, action?, currency? }` as for `POST /api/v1/budgets`. */
+    readonly create: (tenantId: string, input: unknown) => Promise<BudgetJson>
+    readonly list: (tenantId: string, options?: { readonly includeArchived?: boolean }) => Promise<ReadonlyArray<BudgetJson>>
+    /** A patch of name, amount, thresholds or action. */
+    readonly update: (tenantId: string, budgetId: string, patch: unknown, options?: { readonly actor?: string }) => Promise<BudgetJson>
+    readonly archive: (tenantId: string, budgetId: string, options?: { readonly actor?: string }) => Promise<BudgetJson>
+    /** Spend, reservations, crossings and forecast of the current period of every active budget, or of one. */
+    readonly status: (tenantId: string, options?: { readonly budgetId?: string; readonly at?: string | Date }) => Promise<ReadonlyArray<BudgetStatusJson>>
+    /** Would a call of this estimated cost fit every covering budget? A denial resolves (`allowed: false`). */
+    readonly check: (tenantId: string, input: CheckInput) => Promise<Decision>
+    /** `check`, and when allowed a hold on every covering budget (`reservation.id`). */
+    readonly reserve: (tenantId: string, input: ReserveInput) => Promise<Decision>
+    /** Records a reserved call's actual cost; settling again with the same cost changes nothing. */
+    readonly settle: (tenantId: string, reservationId: string, input: SettleInput) => Promise<ReservationJson>
+    /** Frees the hold of a call that did not run; releasing twice changes nothing. */
+    readonly release: (tenantId: string, reservationId: string) => Promise<ReservationJson>
+    readonly reservation: (tenantId: string, reservationId: string) => Promise<ReservationJson>
+  }
+  readonly chargeback: {
+    /** Showback: a run's computation for the period, nothing stored. */
+    readonly showback: (tenantId: string, input: unknown) => Promise<ChargebackJson.ComputationJson>
+    /** Computes and stores a draft run (`{ month | from, to, dimension, rule?, shared?, currency? }`). */
+    readonly run: (tenantId: string, input: unknown, options?: { readonly createdBy?: string }) => Promise<ChargebackJson.RunJson>
+    readonly finalize: (tenantId: string, runId: string, options?: { readonly finalizedBy?: string }) => Promise<ChargebackJson.RunJson>
+    readonly get: (tenantId: string, runId: string) => Promise<ChargebackJson.RunJson>
+    readonly list: (tenantId: string, options?: { readonly limit?: number; readonly after?: string; readonly status?: "draft" | "final" }) => Promise<ChargebackJson.RunPageJson>
+  }
+  /** Re-derives every ledger row of a period and compares the given provider reports; see docs/reconciliation.md. */
+  readonly reconcile: (tenantId: string, input: ReconcileInput) => Promise<ReconcileRun.RunReport>
+  /** Records everything already submitted, then closes the database. Safe to call twice. */
+  readonly close: () => Promise<void>
+  readonly [Symbol.asyncDispose]: () => Promise<void>
+}
+
+const catalogLayer = (options: TallyOptions) =>
+  options.catalog === undefined ? Catalog.Catalog.layer : Catalog.Catalog.layerWith({ customCatalogPath: options.catalog })
+
+const databaseLayer = (options: TallyOptions) =>
+  options.database !== undefined
     ? Database.layerPostgres({ url: Redacted.make(options.database) })
     : Database.layerPglite({ dataDir: options.dataDir ?? "memory://" })
-  const catalog = options.catalog === undefined
-    ? Catalog.Catalog.layer
-    : Catalog.Catalog.layerWith({ customCatalogPath: options.catalog })
-  const ingest = Layer.provideMerge(Ingest.layer, Layer.merge(Store.layerWith(database), catalog))
+
+/** The ingest engine's layers over the chosen database and catalog. */
+export const layer = (options: TallyOptions = {}) => {
+  const ingest = Layer.provideMerge(Ingest.layer, Layer.merge(Store.layerWith(databaseLayer(options)), catalogLayer(options)))
   return Layer.provideMerge(IngestPipeline.layer(options.pipeline), ingest)
 }
 
-/** Builds the engine; rejects when the database cannot be opened or migrated, or the catalog is invalid. */
-export const createTally = async (options: TallyOptions = {}): Promise<Tally> => {
-  const runtime = ManagedRuntime.make(layer(options))
-  try {
-    await runtime.context()
-  } catch (error) {
-    await runtime.dispose()
-    throw error
-  }
+/** Everything the facade runs on a database: ingest, budgets, enforcement, chargeback, pricing books. */
+const engineLayer = (options: TallyOptions, catalog: ReturnType<typeof catalogLayer>) => {
+  const base = Layer.merge(Store.layerWith(databaseLayer(options)), catalog)
+  const services = Layer.mergeAll(
+    Ingest.layer,
+    Budgets.Budgets.layer,
+    Enforcement.Enforcement.layer,
+    Chargeback.layer,
+    TenantPricing.layer
+  )
+  return Layer.provideMerge(IngestPipeline.layer(options.pipeline), Layer.provideMerge(services, base))
+}
+
+const fromResult = <A, E>(result: Result.Result<A, E>): Effect.Effect<A, E> => Effect.fromResult(result)
+
+const decimal = (field: string, value: unknown): Effect.Effect<Money.Decimal, InvalidInput> => {
+  const parsed = typeof value === "string" ? Money.parse(value) : undefined
+  return parsed === undefined || parsed.isNegative()
+    ? Effect.fail(new InvalidInput({ field, message: `${field}: expected a non-negative decimal string, got ${JSON.stringify(value)}` }))
+    : Effect.succeed(parsed)
+}
+
+const instant = (field: string, value: unknown): Effect.Effect<DateTime.Utc, InvalidInput> => {
+  const parsed = typeof value === "string" || value instanceof Date ? DateTime.make(value) : undefined
+  return parsed !== undefined && parsed._tag === "Some"
+    ? Effect.succeed(parsed.value)
+    : Effect.fail(new InvalidInput({ field, message: `${field}: expected an ISO 8601 date-time, got ${JSON.stringify(value)}` }))
+}
+
+/**
+ * Builds the facade. Returns at once and opens nothing: the catalog loads on the first call that
+ * prices, the database on the first call that needs it (a database or catalog that cannot be used
+ * rejects that call, and every later one, with the error). `await createTally(...)` also works.
+ */
+export const createTally = (options: TallyOptions = {}): Tally => {
+  const memoMap = Layer.makeMemoMapUnsafe()
+  const catalog = catalogLayer(options)
+  const pricing = ManagedRuntime.make(catalog, { memoMap })
+  const engine = ManagedRuntime.make(engineLayer(options, catalog), { memoMap })
+  let engineOpened = false
   let closed: Promise<void> | undefined
   const inFlight = new Set<Promise<unknown>>()
 
-  const run = <A, E>(effect: Effect.Effect<A, E, ManagedRuntime.ManagedRuntime.Services<typeof runtime>>): Promise<A> => {
-    if (closed !== undefined) return Promise.reject(new Error("tally: closed"))
-    const promise = runtime.runPromise(effect)
+  const track = <A>(promise: Promise<A>): Promise<A> => {
     inFlight.add(promise)
     const forget = () => inFlight.delete(promise)
     promise.then(forget, forget)
     return promise
   }
+  const closedError = () => Promise.reject(new TallyClosed({ message: "tally: closed; create a new facade to continue" }))
 
-  // Disposing the runtime interrupts the calls still running, so first let them finish: drain the
-  // pipeline (answers every ingest already submitted), wait for the other calls, then dispose.
-  const close = async () => {
-    await runtime.runPromise(IngestPipeline.use((pipeline) => pipeline.drain))
-    await Promise.allSettled(inFlight)
-    await runtime.dispose()
+  const price = <A, E>(effect: Effect.Effect<A, E, Catalog.Catalog>): Promise<A> =>
+    closed !== undefined ? closedError() : track(pricing.runPromise(effect))
+
+  const run = <A, E>(effect: Effect.Effect<A, E, ManagedRuntime.ManagedRuntime.Services<typeof engine>>): Promise<A> => {
+    if (closed !== undefined) return closedError()
+    engineOpened = true
+    return track(engine.runPromise(effect))
   }
 
-  return {
+  // Disposing a runtime interrupts the calls still running, so first let them finish: drain the
+  // pipeline (answers every ingest already submitted), wait for the other calls, then dispose.
+  const close = async () => {
+    if (engineOpened) {
+      await engine.runPromise(IngestPipeline.use((pipeline) => pipeline.drain)).catch(() => undefined)
+    }
+    await Promise.allSettled(inFlight)
+    await engine.dispose()
+    await pricing.dispose()
+  }
+
+  const enforcement = <A, E>(f: (service: Enforcement.EnforcementService) => Effect.Effect<A, E>) =>
+    run(Enforcement.Enforcement.use(f))
+  const budgets = <A, E>(f: (service: Budgets.BudgetsService) => Effect.Effect<A, E>) =>
+    run(Budgets.Budgets.use(f))
+  const chargeback = <A, E>(f: (service: ChargebackService) => Effect.Effect<A, E>) =>
+    run(Chargeback.use(f))
+
+  const tally: Tally = {
     ingest: (tenantId, events, ingestOptions) => run(IngestPipeline.use((pipeline) => pipeline.submit(tenantId, events, ingestOptions))),
 
     price: (usage, snapshot) =>
-      run(Effect.gen(function*() {
+      closed !== undefined ? closedError() : track(Effect.runPromise(Effect.gen(function*() {
         const decodedUsage = yield* decodeUsage(usage)
         const decodedSnapshot = yield* decodeSnapshot(snapshot)
         const breakdown = yield* Effect.fromResult(CostEngine.price(decodedUsage, decodedSnapshot))
         return CostBreakdown.encode(breakdown)
-      })),
+      }))),
 
     cost: (input, costOptions = {}) =>
-      run(Effect.gen(function*() {
+      price(Effect.gen(function*() {
         const at = yield* atOf(costOptions.at)
         const call = yield* Normalize.normalizeEffect(input)
         const { book } = yield* Catalog.Catalog
@@ -175,6 +350,93 @@ export const createTally = async (options: TallyOptions = {}): Promise<Tally> =>
         createdAt: DateTime.formatIso(tenant.createdAt)
       }))),
 
-    close: () => (closed ??= close())
+    usage: (tenantId, query) =>
+      run(Effect.gen(function*() {
+        const decoded = yield* fromResult(UsageJson.decode(query))
+        const report = yield* UsageReport.UsageReport.use((r) => r.usage(tenantId, decoded))
+        return UsageJson.reportToJson(report)
+      })),
+
+    budgets: {
+      create: (tenantId, input) =>
+        budgets((s) => Effect.flatMap(fromResult(Budget.decodeBudgetInput(input)), (decoded) => s.create(tenantId, decoded)).pipe(Effect.map(Budgets.budgetToJson))),
+      list: (tenantId, listOptions) =>
+        budgets((s) => Effect.map(s.list(tenantId, listOptions), (all) => all.map(Budgets.budgetToJson))),
+      update: (tenantId, budgetId, patch, updateOptions) =>
+        budgets((s) =>
+          Effect.flatMap(fromResult(Budget.decodeBudgetPatch(patch)), (decoded) => s.update(tenantId, budgetId, decoded, updateOptions)).pipe(
+            Effect.map(Budgets.budgetToJson)
+          )),
+      archive: (tenantId, budgetId, archiveOptions) => budgets((s) => Effect.map(s.archive(tenantId, budgetId, archiveOptions), Budgets.budgetToJson)),
+      status: (tenantId, statusOptions = {}) =>
+        budgets((s) =>
+          Effect.gen(function*() {
+            const at = statusOptions.at === undefined ? undefined : yield* instant("at", statusOptions.at)
+            const all = yield* s.status(tenantId, { budgetId: statusOptions.budgetId, at })
+            return all.map(Budgets.statusToJson)
+          })),
+      check: (tenantId, input) =>
+        enforcement((s) =>
+          Effect.flatMap(fromResult(Enforcement.decodeCheck(input)), (body) => s.check(tenantId, body)).pipe(Effect.map(Enforcement.decisionToJson))),
+      reserve: (tenantId, input) =>
+        enforcement((s) =>
+          Effect.flatMap(fromResult(Enforcement.decodeReserve(input)), (body) => s.reserve(tenantId, body)).pipe(Effect.map(Enforcement.decisionToJson))),
+      settle: (tenantId, reservationId, input) =>
+        enforcement((s) =>
+          Effect.flatMap(fromResult(Enforcement.decodeSettle({ ...input, reservationId })), (body) =>
+            s.settle(tenantId, body.reservationId, { actualCost: body.actualCost, requestId: body.requestId })).pipe(
+              Effect.map(Enforcement.reservationToJson)
+            )),
+      release: (tenantId, reservationId) => enforcement((s) => Effect.map(s.release(tenantId, reservationId), Enforcement.reservationToJson)),
+      reservation: (tenantId, reservationId) => enforcement((s) => Effect.map(s.get(tenantId, reservationId), Enforcement.reservationToJson))
+    },
+
+    chargeback: {
+      showback: (tenantId, input) =>
+        chargeback((s) =>
+          Effect.flatMap(fromResult(CostAllocation.Input.decodeRunInput(input)), (decoded) => s.showback(tenantId, decoded)).pipe(
+            Effect.map(ChargebackJson.computationToJson)
+          )),
+      run: (tenantId, input, runOptions = {}) =>
+        chargeback((s) =>
+          Effect.flatMap(fromResult(CostAllocation.Input.decodeRunInput(input)), (decoded) =>
+            s.run(tenantId, { ...decoded, createdBy: runOptions.createdBy })).pipe(Effect.map(ChargebackJson.runToJson))),
+      finalize: (tenantId, runId, finalizeOptions) => chargeback((s) => Effect.map(s.finalize(tenantId, runId, finalizeOptions), ChargebackJson.runToJson)),
+      get: (tenantId, runId) => chargeback((s) => Effect.map(s.get(tenantId, runId), ChargebackJson.runToJson)),
+      list: (tenantId, listOptions) => chargeback((s) => Effect.map(s.list(tenantId, listOptions), ChargebackJson.pageToJson))
+    },
+
+    reconcile: (tenantId, input) =>
+      run(Effect.gen(function*() {
+        const from = yield* instant("from", input.from)
+        const to = yield* instant("to", input.to)
+        if (DateTime.toEpochMillis(to) <= DateTime.toEpochMillis(from)) {
+          return yield* new InvalidInput({ field: "to", message: `to: expected an instant after from (${input.from}), got ${input.to}` })
+        }
+        const tolerance = input.tolerance === undefined
+          ? undefined
+          : { absolute: yield* decimal("tolerance", input.tolerance), relative: new Money.Decimal("0.005") }
+        const reports: Array<Compare.ParsedReport> = []
+        for (const [i, report] of (input.reports ?? []).entries()) {
+          const parsed = Compare.parse(report.format, report.content)
+          if (Result.isFailure(parsed)) {
+            return yield* new InvalidInput({ field: `reports[${i}]`, message: `reports[${i}]: ${parsed.failure.message}` })
+          }
+          reports.push(parsed.success)
+        }
+        const book = yield* TenantPricing.use((p) => p.book(tenantId))
+        return yield* ReconcileRun.run({
+          tenantId,
+          period: { from: new Date(DateTime.toEpochMillis(from)), to: new Date(DateTime.toEpochMillis(to)) },
+          book,
+          reports,
+          tolerance,
+          save: input.save
+        })
+      })),
+
+    close: () => (closed ??= close()),
+    [Symbol.asyncDispose]: () => tally.close()
   }
+  return tally
 }

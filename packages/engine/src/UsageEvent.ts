@@ -5,13 +5,18 @@
  * Decoding is strict: an unknown key is an error, so a misspelt label (`enviroment`) is never
  * silently dropped. A rejection names the JSON path of the first problem.
  */
-import { FieldError, StorableText, Usage, UsageRecord } from "@tally/core"
+import { CalendarTime, FieldError, StorableText, Usage, UsageRecord } from "@tally/core"
 import { Predicate, Result, Schema, SchemaTransformation } from "effect"
 
 /** An instant with its zone, e.g. `2026-05-01T12:00:00Z` or `2026-05-01T14:00:00.250+02:00`. */
 const IsoDateTime = Schema.String.check(
   Schema.isPattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i, {
     message: "expected an ISO 8601 date-time with a zone, e.g. 2026-05-01T12:00:00Z"
+  }),
+  // The calendar: 2026-02-30 and T24:00 are refused, not rolled over to another day.
+  Schema.makeFilter((text: string) => {
+    const problem = CalendarTime.problemOf(text)
+    return problem === undefined ? undefined : `expected a real date and time: ${problem}`
   })
 )
 

@@ -10,7 +10,7 @@ const example = fileURLToPath(new URL("../../../examples/embedding/embed.ts", im
 
 const runExample = (env: Record<string, string>) =>
   Effect.callback<{ readonly stdout: string; readonly stderr: string }, Error>((resume) => {
-    const child = execFile(process.execPath, [example], { cwd: root, env: { ...process.env, ...env }, timeout: 170_000 }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, ["--conditions=source", example], { cwd: root, env: { ...process.env, ...env }, timeout: 170_000 }, (error, stdout, stderr) => {
       resume(error === null ? Effect.succeed({ stdout, stderr }) : Effect.fail(new Error(`${error.message}\n${stderr}`)))
     })
     return Effect.sync(() => child.kill())

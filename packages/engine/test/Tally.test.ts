@@ -1,6 +1,6 @@
-import { assert, describe, layer } from "@effect/vitest"
+import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createTally, type Tally } from "../src/Tally.ts"
@@ -51,9 +51,25 @@ const typedErrors = async (tally: Tally) => {
   const tenant = await rejection(tally.ingest("nobody", [event("n1")]))
   assert.strictEqual(tenant._tag, "IngestFailure")
   assert.strictEqual(tenant.reason, "unknown-tenant")
+  const budget = await rejection(tally.budgets.create("nobody", { name: "b", period: "fortnight", amount: "10" }))
+  assert.strictEqual(budget._tag, "InvalidBudget")
+  assert.strictEqual(budget.field, "period")
+  const reserve = await rejection(tally.budgets.reserve("nobody", { estimatedCost: "ten dollars" }))
+  assert.strictEqual(reserve._tag, "InvalidEnforcementRequest")
+  assert.strictEqual(reserve.field, "estimatedCost")
+  const query = await rejection(tally.usage("nobody", { from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:00Z", groupBy: ["colour" as never] }))
+  assert.strictEqual(query._tag, "InvalidQuery")
+  assert.match(query.field!, /^query\.groupBy/)
+  const run = await rejection(tally.chargeback.showback("nobody", { month: "2026-13", dimension: "team" }))
+  assert.strictEqual(run._tag, "InvalidChargeback")
+  const window = await rejection(tally.reconcile("nobody", { from: "2026-02-01T00:00:00Z", to: "2026-01-01T00:00:00Z" }))
+  assert.strictEqual(window.field, "to")
   await tally.close()
   await tally.close()
-  assert.match((await rejection(tally.createTenant({ name: "late" }))).message, /closed/)
+  const late = await rejection(tally.createTenant({ name: "late" }))
+  assert.strictEqual(late._tag, "TallyClosed")
+  assert.match(late.message, /closed/)
+  assert.strictEqual((await rejection(tally.cost({ provider: "openai", payload: openai })))._tag, "TallyClosed")
 }
 
 describe(`createTally on ${backend}`, () => {
@@ -83,8 +99,100 @@ describe(`createTally on ${backend}`, () => {
     it.effect("typed errors reject, naming what is wrong; a closed facade refuses work", () =>
       Effect.gen(function*() {
         const database = yield* testDatabaseUrl
-        const tally = yield* Effect.promise(() => createTally({ database }))
+        const tally = createTally({ database })
         yield* Effect.promise(() => typedErrors(tally))
+      }), timeout)
+
+    it.effect("budgets from promises: a block budget denies, reserve holds, settle and release free the hold", () =>
+      Effect.gen(function*() {
+        const database = yield* testDatabaseUrl
+        yield* withTally({ database }, async (tally) => {
+          const { tenantId } = await tally.createTenant({ name: "Budgeted", currency: "USD" })
+          const budget = await tally.budgets.create(tenantId, { name: "bot", scope: { project: "bot" }, period: "month", amount: "1.00", action: "block" })
+          assert.strictEqual(budget.amount, "1")
+          assert.deepStrictEqual((await tally.budgets.list(tenantId)).map((b) => b.id), [budget.id])
+
+          const tooBig = await tally.budgets.check(tenantId, { labels: { project: "bot" }, estimatedCost: "1.50" })
+          assert.deepStrictEqual([tooBig.decision, tooBig.deniedBy], ["deny", [budget.id]])
+          const other = await tally.budgets.check(tenantId, { labels: { project: "other" }, estimatedCost: "1.50" })
+          assert.strictEqual(other.decision, "allow")
+
+          const held = await tally.budgets.reserve(tenantId, { labels: { project: "bot" }, estimatedCost: "0.60", requestId: "r-1" })
+          assert.strictEqual(held.decision, "allow")
+          const reservationId = held.reservation!.id
+          // 0.60 is held: a second 0.60 no longer fits the 1.00 budget.
+          const second = await tally.budgets.reserve(tenantId, { labels: { project: "bot" }, estimatedCost: "0.60" })
+          assert.strictEqual(second.decision, "deny")
+          assert.isUndefined(second.reservation)
+          const status = await tally.budgets.status(tenantId, { budgetId: budget.id })
+          assert.deepStrictEqual([status[0]!.reserved, status[0]!.remaining], ["0.6", "0.4"])
+
+          const settled = await tally.budgets.settle(tenantId, reservationId, { actualCost: "0.25", requestId: "r-1" })
+          assert.deepStrictEqual([settled.status, settled.actual], ["settled", "0.25"])
+          const again = await tally.budgets.settle(tenantId, reservationId, { actualCost: "0.25", requestId: "r-1" })
+          assert.strictEqual(again.status, "settled")
+          const third = await tally.budgets.reserve(tenantId, { labels: { project: "bot" }, estimatedCost: "0.70" })
+          assert.strictEqual(third.decision, "allow")
+          const released = await tally.budgets.release(tenantId, third.reservation!.id)
+          assert.strictEqual(released.status, "released")
+          const closed = await rejection(tally.budgets.release(tenantId, reservationId))
+          assert.strictEqual(closed._tag, "ReservationClosed")
+          const missing = await rejection(tally.budgets.reservation(tenantId, "rsv_missing"))
+          assert.strictEqual(missing._tag, "ReservationNotFound")
+
+          const lowered = await tally.budgets.update(tenantId, budget.id, { amount: "2.00" }, { actor: "test" })
+          assert.strictEqual(lowered.amount, "2")
+          const archived = await tally.budgets.archive(tenantId, budget.id)
+          assert.isNotNull(archived.archivedAt)
+        })
+      }), timeout)
+
+    it.effect("usage, showback, chargeback runs and reconciliation from promises agree with what was ingested", () =>
+      Effect.gen(function*() {
+        const database = yield* testDatabaseUrl
+        yield* withTally({ database }, async (tally) => {
+          const { tenantId } = await tally.createTenant({ name: "Reports", currency: "USD" })
+          const at = (i: number) => `2026-01-15T1${i}:00:00Z`
+          const events = [
+            { ...event("u1"), occurredAt: at(0), labels: { team: "search" } },
+            { ...event("u2"), occurredAt: at(1), labels: { team: "search" } },
+            { ...event("u3"), occurredAt: at(2), labels: { team: "ads" } }
+          ]
+          const ingested = await tally.ingest(tenantId, events)
+          assert.strictEqual(ingested.inserted, 3)
+
+          const report = await tally.usage(tenantId, { from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:00Z", groupBy: ["team"] })
+          const byTeam = Object.fromEntries(report.buckets.map((b) => [b.group.team, [b.requests, b.spend[0]!.amount]]))
+          // Each call is 0.0001468 (gpt-4.1-nano, 16 input + 363 output tokens).
+          assert.deepStrictEqual(byTeam, { search: [2, "0.0002936"], ads: [1, "0.0001468"] })
+          assert.deepStrictEqual(report.totals.spend, [{ currency: "USD", amount: "0.0004404" }])
+
+          const showback = await tally.chargeback.showback(tenantId, { month: "2026-01", dimension: "team" })
+          assert.strictEqual(showback.inputs.ledgerTotal, "0.0004404")
+          assert.strictEqual(showback.inputs.requestCount, 3)
+          const draft = await tally.chargeback.run(tenantId, { month: "2026-01", dimension: "team" }, { createdBy: "test" })
+          assert.deepStrictEqual([draft.status, draft.createdBy, draft.total], ["draft", "test", showback.total])
+          assert.deepStrictEqual(draft.lines.map((l) => l.amount), showback.lines.map((l) => l.amount))
+          const final = await tally.chargeback.finalize(tenantId, draft.runId, { finalizedBy: "cfo" })
+          assert.strictEqual(final.status, "final")
+          assert.strictEqual((await tally.chargeback.get(tenantId, draft.runId)).finalizedBy, "cfo")
+          assert.deepStrictEqual((await tally.chargeback.list(tenantId)).runs.map((r) => r.runId), [draft.runId])
+          assert.strictEqual((await rejection(tally.chargeback.finalize(tenantId, draft.runId)))._tag, "RunAlreadyFinal")
+
+          const csv = "date,provider,model,cost\n2026-01-15,openai,gpt-4.1-nano-2025-04-14,0.0004404\n"
+          const reconciled = await tally.reconcile(tenantId, {
+            from: "2026-01-15T00:00:00Z",
+            to: "2026-01-16T00:00:00Z",
+            reports: [{ format: "csv", content: csv }]
+          })
+          assert.strictEqual(reconciled.summary.rows, 3)
+          assert.strictEqual(reconciled.summary.rederivedMatching, 3)
+          assert.deepStrictEqual(reconciled.summary.billed, { USD: "0.0004404" })
+          assert.strictEqual(reconciled.summary.bySeverity.error, 0)
+          assert.match(reconciled.runId!, /./)
+          const badReport = await rejection(tally.reconcile(tenantId, { from: "2026-01-15T00:00:00Z", to: "2026-01-16T00:00:00Z", reports: [{ format: "csv", content: "date,cost\n2026-01-15,abc\n" }] }))
+          assert.deepStrictEqual([badReport._tag, badReport.field], ["InvalidInput", "reports[0]"])
+        })
       }), timeout)
 
     it.effect("close records every ingest already started; a PGlite data dir keeps them for the next open", () =>
@@ -111,4 +219,37 @@ describe(`createTally on ${backend}`, () => {
         }
       }), timeout)
   })
+})
+
+describe("createTally opens nothing until a call needs the database", () => {
+  it.effect("creating a facade and pricing calls opens no database; the first database call does", () =>
+    Effect.promise(async () => {
+      const parent = mkdtempSync(join(tmpdir(), "tally-lazy-"))
+      const dataDir = join(parent, "data")
+      try {
+        const tally = createTally({ dataDir })
+        const quote = await tally.cost({ provider: "openai", payload: openai }, { at: "2026-01-15T10:00:00Z" })
+        assert.strictEqual(quote.total, "0.0001468")
+        assert.strictEqual((await tally.price({ tokens: { inputText: 1000, outputText: 500 } }, snapshot)).total, "0.0075")
+        // PGlite creates its directory when it opens: pricing did not open it.
+        assert.isFalse(existsSync(dataDir))
+        await tally.createTenant({ name: "Opened" })
+        assert.isTrue(existsSync(dataDir))
+        await tally.close()
+      } finally {
+        rmSync(parent, { recursive: true, force: true })
+      }
+    }), timeout)
+
+  it.effect("a database that cannot be reached fails only the calls that need it, with a typed error", () =>
+    Effect.promise(async () => {
+      // Port 9 (discard) on loopback: nothing listens, connecting fails at once.
+      const tally = createTally({ database: "postgres://tally@127.0.0.1:9/tally" })
+      const quote = await tally.cost({ provider: "openai", payload: openai }, { at: "2026-01-15T10:00:00Z" })
+      assert.strictEqual(quote.total, "0.0001468")
+      const failed = await rejection(tally.createTenant({ name: "Nope" }))
+      assert.isString(failed._tag)
+      assert.isString(failed.message)
+      await tally.close()
+    }), timeout)
 })

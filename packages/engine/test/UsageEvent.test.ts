@@ -75,3 +75,34 @@ describe("UsageEvent.decodeEvent", () => {
     assert.deepStrictEqual(UsageEvent.ledgerLabels(undefined, undefined, undefined), {})
   })
 })
+
+describe("UsageEvent occurredAt is a real calendar instant", () => {
+  const at = (occurredAt: string) =>
+    UsageEvent.decodeEvent({ requestId: "r", occurredAt, provider: "openai", model: "gpt-4o", usage: { tokens: { inputText: 1 } } })
+
+  it("refuses days a month does not have and hour 24, instead of rolling them over", () => {
+    for (const [text, problem] of [
+      ["2026-02-30T00:00:00Z", "2026-02 has no day 30"],
+      ["2025-02-29T12:00:00Z", "2025-02 has no day 29"],
+      ["2026-04-31T00:00:00+02:00", "2026-04 has no day 31"],
+      ["2026-01-15T24:00:00Z", "hour 24 does not exist"],
+      ["2026-01-15T10:60:00Z", "minute 60 does not exist"],
+      ["2026-01-15T10:00:60Z", "second 60 does not exist"],
+      ["2026-13-01T00:00:00Z", "month 13 does not exist"],
+      ["2026-01-15T10:00:00+24:00", "the zone offset 24:00 does not exist"]
+    ] as const) {
+      const decoded = at(text)
+      assert.isTrue(Result.isFailure(decoded), text)
+      if (Result.isFailure(decoded)) {
+        assert.strictEqual(decoded.failure.path, "occurredAt")
+        assert.include(decoded.failure.message, problem)
+      }
+    }
+  })
+
+  it("accepts the last day of each month and leap days", () => {
+    for (const text of ["2024-02-29T23:59:59Z", "2026-01-31T00:00:00Z", "2026-04-30T12:00:00-05:00", "2026-12-31T23:59:59.999Z"]) {
+      assert.isTrue(Result.isSuccess(at(text)), text)
+    }
+  })
+})

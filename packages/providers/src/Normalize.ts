@@ -68,8 +68,8 @@ export const aliases: Readonly<Record<string, NormalizedCall.ProviderId>> = {
 /** The canonical provider id for a name or alias (case-insensitive). */
 export const resolveProvider = (name: string): NormalizedCall.ProviderId | undefined => {
   const lower = name.trim().toLowerCase()
-  const alias = aliases[lower]
-  if (alias !== undefined) return alias
+  // Own keys only: `__proto__` or `constructor` must not reach the object prototype.
+  if (Object.hasOwn(aliases, lower)) return aliases[lower]
   return (NormalizedCall.ProviderIds as ReadonlyArray<string>).includes(lower) ? (lower as NormalizedCall.ProviderId) : undefined
 }
 

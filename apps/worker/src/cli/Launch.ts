@@ -10,8 +10,11 @@ import { fileURLToPath } from "node:url"
  * about 2 CPU-seconds of every short command on the embedded database. A higher tiering budget
  * leaves short commands on the baseline code; a long-running `tally serve` still optimizes what
  * stays hot.
+ *
+ * `--conditions=source` makes `@tally/*` imports resolve to the packages' TypeScript sources (their
+ * `source` export condition) rather than their built `dist/`, so nothing has to be built first.
  */
-export const nodeFlags: ReadonlyArray<string> = ["--wasm-tiering-budget=1000000000"]
+export const nodeFlags: ReadonlyArray<string> = ["--conditions=source", "--wasm-tiering-budget=1000000000"]
 
 /** The CLI entry point. */
 export const bin: string = fileURLToPath(new URL("../bin.ts", import.meta.url))

@@ -12,7 +12,7 @@ import DataloaderPlugin from "@pothos/plugin-dataloader"
 import ErrorsPlugin from "@pothos/plugin-errors"
 import RelayPlugin from "@pothos/plugin-relay"
 import ScopeAuthPlugin, { AuthScopeFailureType, type AuthFailure } from "@pothos/plugin-scope-auth"
-import { Money } from "@tally/core"
+import { CalendarTime, Money } from "@tally/core"
 import * as DateTime from "effect/DateTime"
 import { GraphQLError, Kind, type ValueNode } from "./internal/Graphql.ts"
 import type { GraphqlContext } from "./Context.ts"
@@ -115,6 +115,8 @@ builder.scalarType("Decimal", {
 
 const parseInstant = (value: unknown): DateTime.Utc => {
   if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/.test(value)) {
+    const problem = CalendarTime.problemOf(value)
+    if (problem !== undefined) throw new GraphQLError(`${JSON.stringify(value)} is not a real date-time: ${problem}`)
     const millis = Date.parse(value)
     if (!Number.isNaN(millis)) return DateTime.makeUnsafe(millis)
   }

@@ -8,7 +8,8 @@
  * text/event-stream`). GraphiQL is served at GET /graphql to browsers when enabled, from this
  * process (`Graphiql.ts`).
  */
-import type { ApiKey } from "@tally/core"
+import { type ApiKey, StorableText } from "@tally/core"
+import type { ASTVisitor, ValidationContext } from "graphql"
 import { ApiKeys } from "@tally/store"
 import { createGraphQLError, createYoga, type YogaServerInstance } from "graphql-yoga"
 import { type GraphqlContext, type Runner } from "./Context.ts"
@@ -42,9 +43,41 @@ const unauthenticated = (message: string) =>
     extensions: { code: "UNAUTHENTICATED", http: { status: 401, headers: { "www-authenticate": "Bearer" } } }
   })
 
+/**
+ * Text the database cannot store (a NUL, a lone surrogate) in a variable or a string literal is
+ * invalid input, refused before anything runs: 400 with `INVALID_INPUT` naming where it is.
+ * Otherwise a filter such as `requestId: "a\u0000"` would reach PostgreSQL and fail as if the
+ * database were down.
+ */
+const unstorable = (message: string, field: string) =>
+  createGraphQLError(message, { extensions: { code: "INVALID_INPUT", field, http: { status: 400 } } })
+
+const storableLiterals = (context: ValidationContext): ASTVisitor => ({
+  StringValue: (node) => {
+    const problem = StorableText.problemOf(node.value)
+    if (problem !== undefined) {
+      context.reportError(unstorable(`a string literal ${problem}`, "query"))
+    }
+  }
+})
+
+const storableInput = {
+  onParams: ({ params, setResult }: {
+    readonly params: { readonly variables?: Record<string, unknown> | undefined }
+    readonly setResult: (result: { errors: ReadonlyArray<Error> }) => void
+  }) => {
+    const found = StorableText.find(params.variables ?? {}, "variables")
+    if (found !== undefined) setResult({ errors: [unstorable(`${found.path}: ${found.problem}`, found.path)] })
+  },
+  onValidate: ({ addValidationRule }: { readonly addValidationRule: (rule: (context: ValidationContext) => ASTVisitor) => void }) => {
+    addValidationRule(storableLiterals)
+  }
+}
+
 export const makeYoga = (options: YogaOptions): YogaServerInstance<Record<string, unknown>, GraphqlContext> =>
   createYoga<Record<string, unknown>, GraphqlContext>({
     schema,
+    plugins: [storableInput],
     graphqlEndpoint: endpoint,
     landingPage: false,
     logging: false,

@@ -9,6 +9,7 @@
 import { Tenant } from "@tally/core"
 import * as Predicate from "effect/Predicate"
 import * as Result from "effect/Result"
+import * as JsonDepth from "../server/internal/JsonDepth.ts"
 import * as Schema from "effect/Schema"
 
 /** Why a message can never be ingested as it is; `part` says where the fault is. */
@@ -43,7 +44,9 @@ const utf8 = new TextDecoder("utf-8", { fatal: true })
 const body = (message: string) => new MessageRejected({ part: "body", message })
 
 const parseJson = (text: string): Result.Result<unknown, string> =>
-  Result.try({ try: () => JSON.parse(text) as unknown, catch: (cause) => (cause instanceof Error ? cause.message : String(cause)) })
+  JsonDepth.exceeds(text)
+    ? Result.fail(JsonDepth.message())
+    : Result.try({ try: () => JSON.parse(text) as unknown, catch: (cause) => (cause instanceof Error ? cause.message : String(cause)) })
 
 const describe = (value: unknown): string =>
   value === null ? "null" : Array.isArray(value) ? "an array" : typeof value

@@ -9,6 +9,7 @@ import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as ApiError from "./ApiError.ts"
+import * as JsonDepth from "./internal/JsonDepth.ts"
 import * as JsonSyntax from "./internal/JsonSyntax.ts"
 
 const tooLarge = (limit: number) =>
@@ -40,10 +41,11 @@ const syntaxMessage = (text: string, cause: unknown): string => {
     : `malformed JSON at line ${located.line}, column ${located.column} (position ${located.position}): ${located.message}`
 }
 
-/** One JSON document. */
+/** One JSON document, nested at most `JsonDepth.maxDepth` levels. */
 export const parseJson = (body: string): Result.Result<unknown, ApiError.ApiError> => {
   const text = stripBom(body)
   if (text.trim() === "") return Result.fail(ApiError.make("malformed_body", "the request body is empty; expected JSON"))
+  if (JsonDepth.exceeds(text)) return Result.fail(ApiError.make("malformed_body", JsonDepth.message()))
   try {
     return Result.succeed(JSON.parse(text))
   } catch (cause) {
@@ -65,6 +67,9 @@ export const parseNdjson = (body: string, maxEvents: number): Result.Result<Read
     const line = lines[index]!.endsWith("\r") ? lines[index]!.slice(0, -1) : lines[index]!
     if (line.trim() === "") continue
     if (events.length === maxEvents) return Result.fail(batchTooLarge(maxEvents, "more than"))
+    if (JsonDepth.exceeds(line)) {
+      return Result.fail(ApiError.make("malformed_body", `malformed NDJSON at line ${index + 1}: ${JsonDepth.message()}`))
+    }
     try {
       events.push(JSON.parse(line))
     } catch (cause) {

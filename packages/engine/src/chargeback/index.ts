@@ -6,3 +6,4 @@
 export * from "./Chargeback.ts"
 export { PeriodFinalized, RunAlreadyFinal, RunNotFound, RunStale } from "./Errors.ts"
 export type { AuditEntry, Computation, Inputs, Line, Run, RunStatus, RunSummary } from "./Run.ts"
+export * as Json from "./Json.ts"

@@ -8,7 +8,7 @@
  * over all models (projects). Model names match with their date suffix dropped
  * (`gpt-4o-mini-2024-07-18` = `gpt-4o-mini`); projects match by the ledger's `project` label.
  */
-import { Money, Reconciliation, Usage, type UsageRecord } from "@tally/core"
+import { Money, Reconciliation, StorableText, Usage, type UsageRecord } from "@tally/core"
 import { Reports } from "@tally/providers"
 import { DateTime, Result, Schema } from "effect"
 import * as Findings from "./Findings.ts"
@@ -199,6 +199,13 @@ const parseCsv = (content: string): Result.Result<ParsedReport, ReportInvalid> =
 export const parse = (format: string, content: string): Result.Result<ParsedReport, ReportInvalid> => {
   if (!(Reconciliation.reportFormats as ReadonlyArray<string>).includes(format)) {
     return invalid(format, `unknown format; expected one of ${Reconciliation.reportFormats.join(", ")}`)
+  }
+  // The report is stored as text: a NUL or a lone surrogate could not be, so say where it is.
+  const problem = StorableText.problemOf(content)
+  if (problem !== undefined) {
+    const position = Number(/at position (\d+)/.exec(problem)?.[1] ?? 0)
+    const line = content.slice(0, position).split("\n").length
+    return invalid(format, `line ${line}: ${problem.replace(/ at position \d+/, "")}`)
   }
   return format === "csv" ? parseCsv(content) : parseJsonReport(format as Reconciliation.ReportFormat, content)
 }

@@ -17,7 +17,6 @@
 import { CostAllocation, Money } from "@tally/core"
 import { Chargeback } from "@tally/engine"
 import { Tenants } from "@tally/store"
-import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
@@ -47,54 +46,7 @@ const withChargeback = <A>(command: string, tenantId: string, values: DatabaseFl
   )
 
 const fmt = (value: Money.Decimal) => Money.format(value)
-const iso = (value: DateTime.Utc) => DateTime.formatIso(value)
-
-const lineJson = (line: Chargeback.Line) => ({
-  lineNo: line.lineNo,
-  kind: line.kind,
-  owner: line.owner,
-  direct: fmt(line.direct),
-  allocated: fmt(line.allocated),
-  amount: fmt(line.amount),
-  currency: line.currency,
-  requestCount: line.requestCount,
-  correctsRunId: line.correctsRunId
-})
-
-const computationJson = (c: Chargeback.Computation) => ({
-  tenantId: c.tenantId,
-  from: iso(c.from),
-  to: iso(c.to),
-  dimension: c.dimension,
-  currency: c.currency,
-  rule: CostAllocation.Rules.encode(c.rule),
-  ruleVersion: c.ruleVersion,
-  shared: c.shared,
-  total: fmt(c.total),
-  asOf: iso(c.asOf),
-  inputs: {
-    ledgerTotal: fmt(c.inputs.ledgerTotal),
-    roundedTotal: fmt(c.inputs.roundedTotal),
-    requestCount: c.inputs.requestCount,
-    unpricedCount: c.inputs.unpricedCount,
-    otherCurrencies: c.inputs.otherCurrencies.map((o) => ({ currency: o.currency, amount: fmt(o.amount), requestCount: o.requestCount })),
-    snapshotIds: c.inputs.snapshotIds,
-    checked: c.inputs.checked,
-    sha256: c.inputs.sha256
-  },
-  lines: c.lines.map(lineJson)
-})
-
-const runJson = (run: Chargeback.Run) => ({
-  runId: run.id,
-  status: run.status,
-  ...computationJson(run),
-  createdBy: run.createdBy,
-  createdAt: iso(run.createdAt),
-  finalizedBy: run.finalizedBy,
-  finalizedAt: run.finalizedAt === null ? null : iso(run.finalizedAt),
-  audit: run.audit.map((a) => ({ action: a.action, actor: a.actor, at: iso(a.at) }))
-})
+const { computationToJson: computationJson, pageToJson, runToJson: runJson } = Chargeback.Json
 
 const list = (value: string | Array<string> | undefined): Array<string> => (value === undefined ? [] : Array.isArray(value) ? value : [value])
 
@@ -211,26 +163,7 @@ const showCommand = (args: ReadonlyArray<string>) =>
         const service = yield* Chargeback.Chargeback
         if (runId !== undefined) return runJson(yield* service.get(tenantId, runId))
         const page = yield* service.list(tenantId, { limit, after: values.after, status })
-        return {
-          runs: page.runs.map((r) => ({
-            runId: r.id,
-            status: r.status,
-            from: iso(r.from),
-            to: iso(r.to),
-            dimension: r.dimension,
-            currency: r.currency,
-            total: fmt(r.total),
-            ruleVersion: r.ruleVersion,
-            inputsSha256: r.inputsSha256,
-            lineCount: r.lineCount,
-            createdBy: r.createdBy,
-            createdAt: iso(r.createdAt),
-            finalizedBy: r.finalizedBy,
-            finalizedAt: r.finalizedAt === null ? null : iso(r.finalizedAt)
-          })),
-          hasMore: page.hasMore,
-          endCursor: page.endCursor
-        }
+        return pageToJson(page)
       }).pipe(Effect.catchTag(["InvalidChargeback", "RunNotFound"], invalid(command)))
     )
   })

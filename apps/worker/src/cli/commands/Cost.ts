@@ -4,7 +4,7 @@
  * usage, with `costSource: "unpriced"` and the reason, and exits 3.
  */
 import { Catalog, type PriceBook } from "@tally/catalog"
-import { Money } from "@tally/core"
+import { CalendarTime, Money } from "@tally/core"
 import { Costing } from "@tally/engine"
 import { Normalize } from "@tally/providers"
 import { Effect, Result } from "effect"
@@ -18,16 +18,12 @@ export const usage =
 const isoTime = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):(\d{2})))?$/
 
 /**
- * An ISO 8601 date or date-time with its calendar fields in range. `Date` alone would roll
- * 2026-02-30 over to March 2 and 24:00 to the next day: an event silently priced on another day.
+ * An ISO 8601 date or date-time with its calendar fields in range (`CalendarTime`). `Date` alone
+ * would roll 2026-02-30 over to March 2 and 24:00 to the next day: an event silently priced on
+ * another day.
  */
 const parseIso = (value: string): Date | undefined => {
-  const m = isoTime.exec(value)
-  if (m === null) return undefined
-  const [year, month, day, hour, minute, second, offsetHour, offsetMinute] = m.slice(1).map((part) => part === undefined ? 0 : Number(part))
-  const calendarDay = new Date(Date.UTC(year!, month! - 1, day!))
-  if (calendarDay.getUTCFullYear() !== year || calendarDay.getUTCMonth() !== month! - 1 || calendarDay.getUTCDate() !== day) return undefined
-  if (hour! > 23 || minute! > 59 || second! > 59 || offsetHour! > 23 || offsetMinute! > 59) return undefined
+  if (!isoTime.test(value) || CalendarTime.problemOf(value) !== undefined) return undefined
   const date = new Date(value)
   return Number.isNaN(date.getTime()) ? undefined : date
 }

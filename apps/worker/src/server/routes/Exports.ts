@@ -16,7 +16,7 @@
  * Errors use the worker's body `{ "error": { "code", "message" } }`: `invalid_request` (400, names
  * the parameter), `not_found` (404, no such run for the key's tenant).
  */
-import { CostAllocation } from "@tally/core"
+import { CalendarTime, CostAllocation } from "@tally/core"
 import { Chargeback } from "@tally/engine"
 import type { Database } from "@tally/store"
 import * as DateTime from "effect/DateTime"
@@ -57,6 +57,8 @@ const single = (params: Readonly<Record<string, string | Array<string>>>, name: 
 
 const instant = (name: string, text: string | undefined): Effect.Effect<DateTime.Utc | undefined, ServiceErrors.InvalidRequest> => {
   if (text === undefined) return Effect.succeed(undefined)
+  const problem = CalendarTime.problemOf(text)
+  if (problem !== undefined) return Effect.fail(invalid(`${name}: ${JSON.stringify(text)} is not a real date-time: ${problem}`))
   const parsed = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(text) ? DateTime.make(text) : Option.none()
   return Option.isSome(parsed)
     ? Effect.succeed(DateTime.toUtc(parsed.value))

@@ -9,8 +9,9 @@
  * overlapping period (`runReconciliation` in GraphQL) compares against it by id.
  *
  * Errors use the worker's body `{ "error": { "code", "message" } }`: `invalid_request` (400, a bad
- * or missing query parameter), `invalid_report` (422, the report does not parse; the message names
- * the line, page or field), `body_too_large` (413).
+ * or missing query parameter), `malformed_body` (400, JSON nested deeper than 64 levels),
+ * `invalid_report` (422, the report does not parse; the message names the line, page or field),
+ * `body_too_large` (413).
  */
 import { Reconciliation } from "@tally/core"
 import { Reconcile } from "@tally/engine"
@@ -21,7 +22,9 @@ import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Result from "effect/Result"
 import * as ServiceErrors from "../../ServiceErrors.ts"
+import * as ApiError from "../ApiError.ts"
 import * as Auth from "../Auth.ts"
+import * as JsonDepth from "../internal/JsonDepth.ts"
 import * as RequestBody from "../RequestBody.ts"
 
 export const paths = { reports: "/api/v1/reconcile/reports" } as const
@@ -52,6 +55,7 @@ export const upload = respond(Effect.gen(function*() {
   const name = yield* single(params, "name")
   if (name !== undefined && name.length > 500) return yield* badParameter("name: at most 500 characters")
   const content = yield* RequestBody.readText(request, maxReportBytes)
+  if (format !== "csv" && JsonDepth.exceeds(content)) return yield* ApiError.make("malformed_body", JsonDepth.message())
   const parsed = Reconcile.Compare.parse(format, content)
   if (Result.isFailure(parsed)) return yield* parsed.failure
   const report = parsed.success
