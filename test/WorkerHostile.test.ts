@@ -115,6 +115,12 @@ describe.each(targets)("the worker under hostile input on %s", (target) => {
     }
   })
 
+  it("a usage report grouped by tags that selects no measure answers, not UNAVAILABLE", async () => {
+    const reply = await graphql(`{ usage(from: "2026-11-01T00:00:00Z", to: "2026-12-01T00:00:00Z", groupByTags: ["abc"]) { __typename } }`)
+    expect(reply.json.errors).toBeUndefined()
+    expect(reply.json.data.usage.__typename).toBe("UsageReport")
+  })
+
   it("a NUL in a reconciliation CSV is an invalid report naming the line, and nothing is stored", async () => {
     const csv = "date,provider,model,project,input_tokens,output_tokens,cost,currency\n2025-03-03,openai,gpt-4o\u0000,web,1000,200,0.0045,USD"
     const reply = await request(`${server.url}/api/v1/reconcile/reports?format=csv`, {
@@ -127,7 +133,64 @@ describe.each(targets)("the worker under hostile input on %s", (target) => {
     expect(reply.json.error.message).toMatch(/line 2: contains a NUL character/)
   })
 
+  it("amounts with more digits than money has are refused by name, never admitted or echoed", async () => {
+    const tiny = `0.${"0".repeat(5000)}1`
+    const huge = "9".repeat(200_000)
+    for (const [estimatedCost, problem] of [[tiny, "at most 30 digits after the decimal point, got 5001"], [huge, "at most 20 digits before the decimal point, got 200000"]] as const) {
+      const reply = await postJson(`${server.url}/api/v1/budgets/check`, key, { estimatedCost })
+      expect(reply.status).toBe(422)
+      expect(reply.json.error.message).toContain(problem)
+      expect(reply.text.length).toBeLessThan(1000)
+    }
+    const created = await postJson(`${server.url}/api/v1/budgets`, key, { name: "big", period: "month", amount: huge })
+    expect(created.status).toBe(422)
+    expect(created.json.error.message).toContain("at most 20 digits before the decimal point")
+    expect(created.text.length).toBeLessThan(1000)
+    const viaGraphql = await graphql(`mutation($a: Decimal!) { createBudget(input: { name: "g", period: MONTH, amount: $a }) { __typename } }`, { a: tiny })
+    expect(viaGraphql.json.errors[0].message).toContain("at most 30 digits after the decimal point")
+  })
+
   if (target === "postgres") {
+    it("a usage export whose query fails mid-stream aborts the connection without the final chunk, and is logged", async () => {
+      const name = database.postgresName!
+      // Enough calls for several pages of the export (2,000 calls a page).
+      for (let b = 0; b < 14; b++) {
+        const reply = await ingest(Array.from({ length: 500 }, (_, i) => chat(`export-${b}-${i}`, { occurredAt: `2026-10-${String(1 + (i % 28)).padStart(2, "0")}T10:00:00Z` })))
+        expect(reply.status).toBe(200)
+      }
+      const logged: Array<string> = []
+      const spies = (["log", "error", "warn", "info"] as const).map((level) =>
+        vi.spyOn(console, level).mockImplementation((...args: Array<unknown>) => {
+          logged.push(args.map(String).join(" "))
+        }))
+      try {
+        const response = await fetch(`${server.url}/api/v1/exports/usage?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z`, {
+          headers: { authorization: `Bearer ${key}` }
+        })
+        expect(response.status).toBe(200)
+        const reader = response.body!.getReader()
+        const first = await reader.read()
+        expect(first.done).toBe(false)
+        // The first page is on its way; the database goes away before the next one is read.
+        await adminSql(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`)
+        await adminSql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}'`)
+        let outcome: "complete" | "aborted" = "complete"
+        try {
+          for (;;) {
+            const chunk = await reader.read()
+            if (chunk.done) break
+          }
+        } catch {
+          outcome = "aborted"
+        }
+        expect(outcome).toBe("aborted")
+        expect(logged.some((line) => line.includes("usage export failed mid-stream"))).toBe(true)
+      } finally {
+        await adminSql(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`)
+        spies.forEach((spy) => spy.mockRestore())
+      }
+    }, 120_000)
+
     it("connections dropped mid-request answer a logged 503 with Retry-After, never an empty 500", async () => {
       const name = database.postgresName!
       const logged: Array<string> = []

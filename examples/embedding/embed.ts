@@ -1,14 +1,12 @@
 /**
  * Embedding Tally in a TypeScript service, without Effect: run with
  *
- *   node examples/embedding/embed.ts
+ *   node embed.ts            (in this folder, after npm install)
  *
  * It uses an in-memory PGlite database unless TALLY_DATABASE_URL (PostgreSQL) or TALLY_DATA_DIR
  * (a PGlite directory) is set, and prints one JSON document on stdout.
- *
- * In your own project the import is `import { createTally } from "@tally/engine"`.
  */
-import { createTally } from "../../packages/engine/src/index.ts"
+import { createTally } from "@tally/engine"
 
 const tally = await createTally({
   database: process.env["TALLY_DATABASE_URL"] || undefined,

@@ -52,6 +52,9 @@ export interface PriceChange {
   readonly regionMultipliers?: Readonly<Record<string, Money.Decimal>> | undefined
   /** Replace the tiers (prices above a prompt size). */
   readonly tiers?: PricingSnapshot.PricingSnapshot["tiers"]
+  readonly tierMode?: PricingSnapshot.TierMode | undefined
+  /** Rates for calls on fine-tuned versions, merged over the current fine-tuned rates. */
+  readonly fineTunedRates?: PricingSnapshot.TokenRates | undefined
   readonly currency?: string | undefined
   readonly note?: string | undefined
 }
@@ -84,6 +87,8 @@ export const reprice = (
     ...(change.serviceTierMultipliers === undefined ? {} : { serviceTierMultipliers: change.serviceTierMultipliers }),
     ...(change.regionMultipliers === undefined ? {} : { regionMultipliers: change.regionMultipliers }),
     ...(change.tiers === undefined ? {} : { tiers: change.tiers }),
+    ...(change.tierMode === undefined ? {} : { tierMode: change.tierMode }),
+    ...(change.fineTunedRates === undefined ? {} : { fineTunedRates: { ...base.fineTunedRates, ...change.fineTunedRates } }),
     ...(change.currency === undefined ? {} : { currency: change.currency }),
     ...(change.note === undefined ? {} : { notes: change.note }),
     effectiveFrom: change.effectiveFrom,

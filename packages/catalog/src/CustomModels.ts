@@ -101,6 +101,11 @@ const decimalCell = (cells: ReadonlyMap<string, string>, column: string, model: 
     issues.push(issue(model, column, "invalid-value", `${JSON.stringify(text)} is not a decimal like "2.50" (no exponent)`))
     return undefined
   }
+  const tooLong = Money.inputProblem(text)
+  if (tooLong !== undefined) {
+    issues.push(issue(model, column, "invalid-value", tooLong))
+    return undefined
+  }
   return text
 }
 

@@ -128,6 +128,7 @@ export interface HttpOptions {
   readonly url: string
   /** An API key with the `ingest` scope (it selects the tenant, and its default labels apply). */
   readonly apiKey: string
+  /** Prices estimates before a call when `budget` is on; `createPricer()` (built-in catalog) by default. */
   readonly pricer?: Pricer | undefined
   readonly fetch?: typeof globalThis.fetch | undefined
 }
@@ -148,12 +149,25 @@ export class WorkerError extends Error {
 export const http = (options: HttpOptions): Recorder => {
   const base = options.url.replace(/\/+$/, "")
   const doFetch = options.fetch ?? globalThis.fetch
-  const post = async <A>(path: string, body: unknown): Promise<A> => {
-    const response = await doFetch(`${base}${path}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${options.apiKey}` },
-      body: JSON.stringify(body)
-    })
+  /**
+   * One POST. Idempotent requests (ingest by request id, settle, release) are retried when the
+   * connection fails (a kept-alive socket the server closed, a restart): repeating them changes
+   * nothing. A reservation is not retried, so a lost answer never holds twice.
+   */
+  const post = async <A>(path: string, body: unknown, idempotent = true): Promise<A> => {
+    let response: Response | undefined
+    for (let attempt = 1; response === undefined; attempt++) {
+      try {
+        response = await doFetch(`${base}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${options.apiKey}` },
+          body: JSON.stringify(body)
+        })
+      } catch (error) {
+        if (!idempotent || attempt >= 3) throw error
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt))
+      }
+    }
     const text = await response.text()
     let json: unknown
     try {
@@ -179,7 +193,7 @@ export const http = (options: HttpOptions): Recorder => {
         estimatedCost: request.estimatedCost,
         requestId: request.requestId,
         ...(request.ttlSeconds === undefined ? {} : { ttlSeconds: request.ttlSeconds })
-      }),
+      }, false),
     settle: async (reservationId, actualCost, requestId) => {
       await post("/api/v1/budgets/settle", { reservationId, actualCost, requestId })
     },

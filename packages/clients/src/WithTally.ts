@@ -24,6 +24,7 @@
  * Provider errors reach the caller unchanged. Failures of Tally after the call never fail the
  * call: they go to `onError` (the hold then lapses at its time-to-live if release failed too).
  */
+import { createPricer } from "@tally/pricing"
 import { randomUUID } from "node:crypto"
 import { type Api, anthropicApis, isUsageOnlyChunk, openaiApis, streamHasUsage } from "./internal/Apis.ts"
 import * as Estimate from "./internal/Estimate.ts"
@@ -142,6 +143,13 @@ interface Context {
   readonly provider: string
 }
 
+/** An error's message with its cause's (fetch says only "fetch failed"; the cause says why). */
+const describe = (error: unknown): string => {
+  const e = error as { message?: string; cause?: { message?: string; code?: string } } | null
+  const cause = e?.cause
+  return `${e?.message ?? String(error)}${cause?.message !== undefined ? ` (${cause.code ?? cause.message})` : ""}`
+}
+
 const report = (ctx: Context, error: unknown, requestId: string) => {
   const e = error instanceof Error ? error : new Error(String(error))
   if (ctx.options.onError !== undefined) ctx.options.onError(e, { requestId })
@@ -195,7 +203,7 @@ const finish = async (
     try {
       item = await ctx.recorder.record(event)
     } catch (error) {
-      report(ctx, new TallyUnavailable("record", (error as Error).message, { cause: error }), requestId)
+      report(ctx, new TallyUnavailable("record", describe(error), { cause: error }), requestId)
     }
   }
   let reservation: RecordedCall["reservation"] = null
@@ -206,7 +214,7 @@ const finish = async (
       else await ctx.recorder.release(hold.id)
       reservation = { id: hold.id, estimatedCost: hold.estimatedCost, state: actual !== null ? "settled" : "released", actualCost: actual }
     } catch (error) {
-      report(ctx, new TallyUnavailable(actual !== null ? "settle" : "release", (error as Error).message, { cause: error }), requestId)
+      report(ctx, new TallyUnavailable(actual !== null ? "settle" : "release", describe(error), { cause: error }), requestId)
       reservation = { id: hold.id, estimatedCost: hold.estimatedCost, state: "failed", actualCost: actual }
     }
   }
@@ -317,13 +325,13 @@ const invoke = (ctx: Context, api: Api, create: (body: unknown, options: unknown
         // A model without a price reserves nothing, but is still refused by a budget already spent.
         estimatedCost = quote.total ?? "0"
       } catch (error) {
-        throw new TallyUnavailable("estimate", (error as Error).message, { cause: error })
+        throw new TallyUnavailable("estimate", describe(error), { cause: error })
       }
       let decision
       try {
         decision = await ctx.recorder.reserve({ labels: { ...labels, model }, estimatedCost, requestId, ttlSeconds: ctx.budget.ttlSeconds })
       } catch (error) {
-        throw new TallyUnavailable("reserve", `${(error as Error).message}; the call was not sent`, { cause: error })
+        throw new TallyUnavailable("reserve", `${describe(error)}; the call was not sent`, { cause: error })
       }
       if (!decision.allowed) throw new BudgetExceeded(estimatedCost, decision)
       hold = decision.reservation === undefined ? null : { id: decision.reservation.id, estimatedCost }
@@ -442,7 +450,8 @@ export const withTally = <C extends object>(client: C, options: WithTallyOptions
   }
   const budget = options.budget === undefined || options.budget === false ? null : options.budget === true ? {} : options.budget
   if (budget !== null && recorder.pricer === null) {
-    throw new InvalidTallyOptions("pricer", "a budget needs a pricer to estimate calls before they are sent: pass `pricer: createPricer()` (@tally/pricing)")
+    // Over HTTP, estimates come from the built-in catalog (no database); pass `pricer` for a custom one.
+    recorder = { ...recorder, pricer: createPricer() }
   }
   const ctx: Context = { recorder, options, budget, provider: options.provider ?? apis[0]!.provider }
   let proxied: object = client

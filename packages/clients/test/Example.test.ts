@@ -8,7 +8,7 @@ const dir = fileURLToPath(new URL("../../../examples/clients/", import.meta.url)
 
 const run = (env: Record<string, string>) =>
   new Promise<string>((resolve, reject) => {
-    execFile(process.execPath, ["wrap.mjs"], { cwd: dir, env: { ...process.env, ...env }, timeout: 170_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, ["--conditions=source", "wrap.mjs"], { cwd: dir, env: { ...process.env, ...env }, timeout: 170_000 }, (error, stdout, stderr) => {
       if (error === null) resolve(stdout)
       else reject(new Error(`${error.message}\n${stderr}`))
     })

@@ -179,7 +179,7 @@ describe(`withTally on ${backend}`, () => {
     assert.strictEqual(bad(() => withTally({}, { tally: engine.tally, tenantId })), "client")
     assert.strictEqual(bad(() => withTally(openai(), { tally: engine.tally, tenantId: "" })), "tenantId")
     assert.strictEqual(bad(() => withTally(openai(), { url: "not a url", apiKey: "k" })), "url")
-    assert.strictEqual(bad(() => withTally(openai(), { url: "http://127.0.0.1:1", apiKey: "k", budget: true })), "pricer")
+    assert.strictEqual(bad(() => withTally(openai(), { url: "http://127.0.0.1:1", apiKey: "" })), "apiKey")
     assert.strictEqual(bad(() => withTally(openai(), { tally: engine.tally, tenantId, labels: { colour: "red" } as never })), "labels.colour")
   })
 })

@@ -142,14 +142,14 @@ export const callScope = (labels: UsageRecord.Labels, model: string): CallScope 
 
 // Decoding input -----------------------------------------------------------------------------
 
-const ThresholdInput = Schema.Union([Schema.Finite, Money.DecimalFromString])
+const ThresholdInput = Schema.Union([Schema.Finite, Money.InputDecimal])
 
 /** A budget as JSON (HTTP body, CLI file): amount as a decimal string, thresholds as numbers or strings. */
 export const BudgetInput = Schema.Struct({
   name: Schema.String,
   scope: Schema.optionalKey(Scope),
   period: Period,
-  amount: Money.DecimalFromString,
+  amount: Money.InputDecimal,
   currency: Schema.optionalKey(Money.CurrencyCode),
   thresholds: Schema.optionalKey(Schema.Array(ThresholdInput)),
   action: Schema.optionalKey(Action)
@@ -268,7 +268,7 @@ export const fixedFields = ["period", "scope", "currency"] as const
 /** A patch as JSON (HTTP body, CLI flags): like `BudgetInput` with every field optional. */
 export const BudgetPatchInput = Schema.Struct({
   name: Schema.optionalKey(Schema.String),
-  amount: Schema.optionalKey(Money.DecimalFromString),
+  amount: Schema.optionalKey(Money.InputDecimal),
   thresholds: Schema.optionalKey(Schema.Array(ThresholdInput)),
   action: Schema.optionalKey(Action),
   period: Schema.optionalKey(Period),

@@ -137,6 +137,10 @@ export const isFallbackCondition = (condition: string): boolean =>
 /** Service tiers that mean the standard price (no multiplier needed, no condition). */
 const STANDARD_TIERS: ReadonlySet<string> = new Set(["default", "standard", "auto", "on_demand"])
 
+/** `record[key]` for own keys only, so `constructor` or `__proto__` never reach the object prototype. */
+const ownValue = <A>(record: Readonly<Record<string, A>> | undefined, key: string): A | undefined =>
+  record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined
+
 const lookupTier = (table: Readonly<Record<string, Decimal>> | undefined, key: string): Decimal | undefined => {
   if (table === undefined) return undefined
   // Own keys only, so `constructor` or `__proto__` never reach the object prototype.
@@ -249,10 +253,6 @@ const templateOf = (band: Band, index: number, multiplier: Multiplier): LineTemp
   }
   return template
 }
-
-/** `record[key]` for own keys only, so `constructor` or `__proto__` never reach the object prototype. */
-const ownValue = <A>(record: Readonly<Record<string, A>> | undefined, key: string): A | undefined =>
-  record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined
 
 const makeMultipliers = (snapshot: PricingSnapshot, usage: Usage): { tokens: Multiplier; units: Multiplier } => {
   let common = ONE

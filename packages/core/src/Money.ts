@@ -72,10 +72,43 @@ export const DecimalFromString = Schema.String.pipe(
   })
 ).annotate({ identifier: "DecimalString" })
 
+/** Digits an amount entering from outside may have: before the point, and after it (its scale). */
+export const inputLimits = { integerDigits: 20, scale: 30 } as const
+
+/**
+ * Why a decimal literal is too long to be taken as input (more than 20 digits before the point or
+ * 30 after), or undefined. Amounts computed inside (sums, products) are not limited.
+ */
+export const inputProblem = (text: string): string | undefined => {
+  const unsigned = text.startsWith("-") ? text.slice(1) : text
+  const point = unsigned.indexOf(".")
+  const integer = point === -1 ? unsigned.length : point
+  const scale = point === -1 ? 0 : unsigned.length - point - 1
+  if (integer > inputLimits.integerDigits) {
+    return `expected at most ${inputLimits.integerDigits} digits before the decimal point, got ${integer}`
+  }
+  if (scale > inputLimits.scale) return `expected at most ${inputLimits.scale} digits after the decimal point, got ${scale}`
+  return undefined
+}
+
+const withinInputLimits = Schema.makeFilter<Decimal>(
+  (d) => inputProblem(d.toFixed()) ?? undefined,
+  { identifier: "InputDecimal" }
+)
+
 const nonNegative = Schema.makeFilter<Decimal>(
   (d) => d.isNegative() ? `expected a non-negative decimal, got ${format(d)}` : undefined,
   { identifier: "NonNegative" }
 )
+
+/**
+ * A decimal string entering from outside (a request body, a GraphQL argument, an event): within
+ * `inputLimits`, so a 200,000-digit amount or 0.000…1 with 5,000 zeros is refused by name.
+ */
+export const InputDecimal = DecimalFromString.check(withinInputLimits)
+
+/** An `InputDecimal` that is >= 0. */
+export const NonNegativeInputDecimal = InputDecimal.check(nonNegative)
 
 /** A rate, price, multiplier or duration: a decimal string that is >= 0. */
 export const NonNegativeDecimal = DecimalFromString.check(nonNegative)

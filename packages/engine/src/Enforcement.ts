@@ -64,7 +64,7 @@ export class InvalidEnforcementRequest extends Schema.TaggedError<InvalidEnforce
 
 // Request bodies ------------------------------------------------------------------------------
 
-const NonNegativeCost = Money.NonNegativeDecimal
+const NonNegativeCost = Money.NonNegativeInputDecimal
 
 /** Labels a gateway sends; the API key's id comes from the key itself. */
 export const RequestLabels = Schema.Struct({

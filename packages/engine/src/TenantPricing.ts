@@ -180,6 +180,11 @@ export interface PriceInput {
   readonly batchDiscountPercent?: string | undefined
   readonly serviceTierMultipliers?: Readonly<Record<string, string>> | undefined
   readonly regionMultipliers?: Readonly<Record<string, string>> | undefined
+  /** Long-context (or volume) tiers, as a snapshot encodes them; replace the current ones. */
+  readonly tiers?: PricingSnapshot.PricingSnapshotEncoded["tiers"]
+  readonly tierMode?: string | undefined
+  /** Per 1M tokens for calls on fine-tuned versions of the model. */
+  readonly fineTunedRates?: Readonly<Record<string, string>> | undefined
   readonly note?: string | undefined
 }
 
@@ -241,6 +246,8 @@ const decodeSnapshot = Schema.decodeUnknownResult(PricingSnapshot.PricingSnapsho
 const decodeMatch = Schema.decodeUnknownResult(MatchRule.MatchRule, { onExcessProperty: "error" })
 const decodeRates = Schema.decodeUnknownResult(PricingSnapshot.TokenRates, { onExcessProperty: "error" })
 const decodeUnits = Schema.decodeUnknownResult(PricingSnapshot.UnitRates, { onExcessProperty: "error" })
+const decodeTiers = Schema.decodeUnknownResult(PricingSnapshot.PricingSnapshot.fields.tiers, { onExcessProperty: "error" })
+const decodeTierMode = Schema.decodeUnknownResult(PricingSnapshot.TierMode)
 const decodeDecimals = Schema.decodeUnknownResult(Schema.Record(Schema.String, Money.DecimalFromString))
 const decodeDecimal = Schema.decodeUnknownResult(Money.DecimalFromString)
 
@@ -270,6 +277,9 @@ const firstSnapshot = (provider: string, modelKey: string, price: PriceInput) =>
       ...(price.batchDiscountPercent === undefined ? {} : { batchDiscountPercent: price.batchDiscountPercent }),
       ...(price.serviceTierMultipliers === undefined ? {} : { serviceTierMultipliers: price.serviceTierMultipliers }),
       ...(price.regionMultipliers === undefined ? {} : { regionMultipliers: price.regionMultipliers }),
+      ...(price.tiers === undefined ? {} : { tiers: price.tiers }),
+      ...(price.tierMode === undefined ? {} : { tierMode: price.tierMode }),
+      ...(price.fineTunedRates === undefined ? {} : { fineTunedRates: price.fineTunedRates }),
       ...(effectiveFrom === undefined ? {} : { effectiveFrom }),
       ...(effectiveTo === undefined ? {} : { effectiveTo })
     }))
@@ -282,6 +292,9 @@ const priceChange = (price: PriceInput, now: number) =>
     const effectiveTo = yield* isoOf("price.effectiveTo", price.effectiveTo)
     const rates = price.rates === undefined ? undefined : yield* fromResult("price.rates", decodeRates(price.rates))
     const units = price.units === undefined ? undefined : yield* fromResult("price.units", decodeUnits(price.units))
+    const fineTunedRates = price.fineTunedRates === undefined ? undefined : yield* fromResult("price.fineTunedRates", decodeRates(price.fineTunedRates))
+    const tiers = price.tiers === undefined ? undefined : yield* fromResult("price.tiers", decodeTiers(price.tiers))
+    const tierMode = price.tierMode === undefined ? undefined : yield* fromResult("price.tierMode", decodeTierMode(price.tierMode))
     const removeRates: Array<keyof PricingSnapshot.TokenRates> = []
     for (const [i, bucket] of (price.removeRates ?? []).entries()) {
       if (!(PricingSnapshot.TokenRates.fields as Record<string, unknown>)[bucket]) {
@@ -303,6 +316,9 @@ const priceChange = (price: PriceInput, now: number) =>
       batchDiscountPercent: yield* percent("batchDiscountPercent", price.batchDiscountPercent),
       serviceTierMultipliers: yield* multipliers("serviceTierMultipliers", price.serviceTierMultipliers),
       regionMultipliers: yield* multipliers("regionMultipliers", price.regionMultipliers),
+      tiers,
+      tierMode,
+      fineTunedRates,
       currency: price.currency,
       note: price.note
     } satisfies Clone.PriceChange

@@ -1,7 +1,7 @@
 /**
  * Names that are also keys of every JavaScript object (`__proto__`, `constructor`, `toString`)
  * are handled like any other unknown name: as providers they are refused alike, as tool or image
- * kinds, service tiers or regions they find no price of their own, and as tag keys they are kept.
+ * kinds, service tiers or regions they find no price of their own (priced like any unknown kind), and as tag keys they are kept.
  * Before, `__proto__` and `constructor` passed as known providers (a lookup reached the object
  * prototype) and a `constructor` tool call crashed the whole batch.
  */
@@ -32,6 +32,7 @@ describe(`prototype keys on ${backend}`, () => {
           ...prototypeNames.map((name) => normalized(`provider-${name}`, { provider: name })),
           ...prototypeNames.map((name) => ({ requestId: `raw-${name}`, occurredAt: "2026-01-15T10:00:00Z", provider: name, payload: { usage: { prompt_tokens: 1 } } })),
           ...prototypeNames.map((name) => normalized(`tool-${name}`, { usage: { tokens: { inputText: 1 }, toolCalls: { [name]: 2 } } })),
+          normalized("tool-control", { usage: { tokens: { inputText: 1 }, toolCalls: { no_such_tool: 2 } } }),
           normalized("tier", { usage: { tokens: { inputText: 10, outputText: 2 }, serviceTier: "constructor", region: "toString" } }),
           normalized("plain"),
           JSON.parse(JSON.stringify(normalized("tags")).replace("\"usage\"", "\"tags\":{\"__proto__\":\"x\",\"constructor\":\"y\"},\"usage\""))
@@ -44,9 +45,11 @@ describe(`prototype keys on ${backend}`, () => {
             assert.strictEqual(item.status, "rejected", id)
             assert.match(item.reason!, new RegExp(`^provider: unknown provider ${JSON.stringify(name)}`), id)
           }
+          // Like any tool without a price of its own.
           const tool = byId.get(`tool-${name}`)!
+          const control = byId.get("tool-control")!
           assert.strictEqual(tool.status, "inserted")
-          assert.strictEqual(tool.costSource, "unpriced", `tool-${name}`)
+          assert.deepStrictEqual([tool.costSource, tool.total], [control.costSource, control.total], `tool-${name}`)
         }
         // An unknown tier or region changes nothing, whatever its name.
         assert.strictEqual(byId.get("tier")!.total, byId.get("plain")!.total)

@@ -3,7 +3,7 @@ import { Catalog } from "@tally/catalog"
 import { Money } from "@tally/core"
 import { Costing } from "@tally/pricing"
 import { Normalize } from "@tally/providers"
-import { ReconciliationRuns, UsageLedger } from "@tally/store"
+import { Database, ReconciliationRuns, UsageLedger } from "@tally/store"
 import { DateTime, Effect, Result } from "effect"
 import { Ingest } from "../src/Ingest.ts"
 import * as Compare from "../src/reconcile/Compare.ts"
@@ -128,6 +128,22 @@ describe(`Reconciliation on ${backend}`, () => {
         const findings = yield* ReconciliationRuns.ReconciliationRuns.use((runs) => runs.findings(tenantId, report.runId!))
         assert.strictEqual(findings.length, report.findings.length)
         assert.strictEqual(findings[0]!.severity, "error")
+      }), testTimeout)
+
+    it.effect("a billed total changed in the database is price drift even when the breakdown still matches", () =>
+      Effect.gen(function*() {
+        const ingest = yield* Ingest
+        const { book } = yield* Catalog.Catalog
+        const { sql } = yield* Database.Database
+        const tenantId = yield* newTenant()
+        yield* ingest.ingest(tenantId, [{ requestId: "billed", occurredAt: at, provider: "openai", api: "chat.completions", payload: sse }])
+        yield* sql`UPDATE tally.usage_ledger SET total = total + 0.000001 WHERE tenant_id = ${tenantId} AND request_id = 'billed'`
+        const report = yield* Run.run({ tenantId, period, book, save: false })
+        assert.strictEqual(report.summary.rederivedMatching, 0)
+        const drift = report.findings.filter((f) => f.kind === "price-drift")
+        assert.strictEqual(drift.length, 1)
+        assert.strictEqual(drift[0]!.difference, "-0.000001")
+        assert.match(String(drift[0]!.evidence["message"]), /the billed total is/)
       }), testTimeout)
 
     it.effect("a report missing on their side and a clean month produce exactly the expected findings", () =>

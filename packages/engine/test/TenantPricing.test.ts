@@ -1,6 +1,6 @@
 import { assert, describe, it as plainIt, layer } from "@effect/vitest"
 import { Catalog, PriceBook } from "@tally/catalog"
-import { Money, PricingSnapshot, type TenantPriceBook } from "@tally/core"
+import { CostEngine, Money, PricingSnapshot, type TenantPriceBook } from "@tally/core"
 import { Database, UsageLedger } from "@tally/store"
 import { DateTime, Effect, Layer, Option, Result } from "effect"
 import { Ingest } from "../src/Ingest.ts"
@@ -101,6 +101,50 @@ describe(`tenant pricing on ${backend}`, () => {
         const { sql } = yield* Database.Database
         const rows = yield* sql<{ tenant_id: string }>`SELECT tenant_id FROM tally.pricing_snapshots WHERE id = ${call.snapshotId}`
         assert.deepStrictEqual(rows.map((r) => r.tenant_id), [tenant])
+      }))
+
+    it.effect("a custom definition expresses tiers, fine-tuned rates, service-tier and batch multipliers, per-image, per-second and tool prices", () =>
+      Effect.gen(function*() {
+        const pricing = yield* TenantPricing.TenantPricing
+        const tenant = yield* newTenant()
+        const created = yield* pricing.createDefinition(tenant, {
+          id: "acme/omni",
+          provider: "openai",
+          modelKey: "omni",
+          price: {
+            rates: { inputText: "1", outputText: "4" },
+            tiers: [{ name: "long", aboveTokens: 200_000, rates: { inputText: "2", outputText: "6" } }],
+            fineTunedRates: { inputText: "3", outputText: "12" },
+            batchDiscountPercent: "50",
+            serviceTierMultipliers: { priority: "2", flex: "0.5" },
+            units: { perImage: { "1024x1024/hd": "0.08" }, perVideoSecond: "0.1", perToolCall: { code_interpreter_session: "0.03" } }
+          }
+        })
+        const snapshot = created.history[0]!.snapshot
+        const price = (usage: Parameters<typeof CostEngine.price>[0]) => Money.format(Result.getOrThrow(CostEngine.price(usage, snapshot)).total)
+        // 100k x 1 + 10k x 4 per 1M = 0.1 + 0.04
+        assert.strictEqual(price({ tokens: { inputText: 100_000, outputText: 10_000 } }), "0.14")
+        // above 200k prompt tokens the whole call takes the tier: 300k x 2 + 10k x 6 = 0.6 + 0.06
+        assert.strictEqual(price({ tokens: { inputText: 300_000, outputText: 10_000 } }), "0.66")
+        // fine-tuned: 100k x 3 + 10k x 12 = 0.3 + 0.12
+        assert.strictEqual(price({ tokens: { inputText: 100_000, outputText: 10_000 }, fineTuned: true }), "0.42")
+        // batch: half of 0.14; priority: twice; flex: half
+        assert.strictEqual(price({ tokens: { inputText: 100_000, outputText: 10_000 }, batch: true }), "0.07")
+        assert.strictEqual(price({ tokens: { inputText: 100_000, outputText: 10_000 }, serviceTier: "priority" }), "0.28")
+        assert.strictEqual(price({ tokens: { inputText: 100_000, outputText: 10_000 }, serviceTier: "flex" }), "0.07")
+        // 2 HD images x 0.08 + 12 s x 0.1 + 3 sessions x 0.03 = 0.16 + 1.2 + 0.09
+        assert.strictEqual(price({ tokens: {}, imagesGenerated: { "1024x1024/hd": 2 }, videoSeconds: new Money.Decimal(12), toolCalls: { code_interpreter_session: 3 } }), "1.45")
+        // A later change can replace the tiers and the tier mode, and add fine-tuned rates.
+        const updated = yield* pricing.updateDefinition(tenant, {
+          id: "acme/omni",
+          price: { effectiveFrom: "2026-03-01", tiers: [{ aboveTokens: 100_000, rates: { inputText: "0.5" } }], tierMode: "graduated", fineTunedRates: { outputText: "10" } }
+        })
+        const latest = updated.history.find((h) => h.version === 2)!.snapshot
+        assert.strictEqual(latest.tierMode, "graduated")
+        assert.deepStrictEqual(latest.tiers?.map((t) => t.aboveTokens), [100_000])
+        assert.deepStrictEqual(Object.fromEntries(Object.entries(latest.fineTunedRates ?? {}).map(([k, v]) => [k, Money.format(v)])), { inputText: "3", outputText: "10" })
+        const bad = yield* Effect.flip(pricing.updateDefinition(tenant, { id: "acme/omni", price: { tierMode: "stepped" } }))
+        assert.include(bad.message, "tierMode")
       }))
 
     it.effect("a price change is a new version from its date: earlier calls keep their price", () =>

@@ -117,6 +117,20 @@ describe("OpenAI Responses", () => {
     expect(Fixtures.usageOf("openai/responses_cached_input").toolCalls).toEqual({ file_search: 1 })
   })
 
+  it("code_interpreter_call items count one session per container, however many calls share it", () => {
+    const payload = {
+      object: "response", id: "resp_ci", model: "gpt-4.1", status: "completed",
+      output: [
+        { type: "code_interpreter_call", id: "ci_1", container_id: "cntr_a", status: "completed" },
+        { type: "code_interpreter_call", id: "ci_2", container_id: "cntr_a", status: "completed" },
+        { type: "code_interpreter_call", id: "ci_3", container_id: "cntr_b", status: "completed" },
+        { type: "message", id: "msg_1", role: "assistant", content: [] }
+      ],
+      usage: { input_tokens: 100, output_tokens: 20, total_tokens: 120 }
+    }
+    expect(Fixtures.success(run(payload)).usage.toolCalls).toEqual({ code_interpreter_session: 2 })
+  })
+
   it("in a stream the terminal event's usage and actual service tier are used, not response.created's", () => {
     const call = Fixtures.success(Fixtures.normalize("openai/responses_stream_events"))
     expect(call.serviceTier).toBe("flex")

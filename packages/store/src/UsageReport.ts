@@ -261,10 +261,13 @@ const partSelect = (
 }
 
 /** The sums a query asks for, as summary columns. */
-const selectedColumns = (query: Query): ReadonlyArray<string> =>
-  query.measures === undefined
-    ? measureColumns
-    : measureColumns.filter((column) => query.measures!.some((m) => measureColumnOf[m] === column))
+const selectedColumns = (query: Query): ReadonlyArray<string> => {
+  if (query.measures === undefined) return measureColumns
+  const selected = measureColumns.filter((column) => query.measures!.some((m) => measureColumnOf[m] === column))
+  // A report that asks for no measure (only bucket keys, or `__typename`) still needs one column:
+  // the statement lists measures after the keys and would otherwise end in a dangling comma.
+  return selected.length > 0 ? selected : ["request_count"]
+}
 
 const usageStatement = (
   tenantId: string,

@@ -103,6 +103,8 @@ const parseDecimal = (value: unknown): Money.Decimal => {
   if (typeof value !== "string" || !decimalPattern.test(value)) {
     throw new GraphQLError(`expected a decimal string such as "12.50" (not a number, no exponent), got ${JSON.stringify(value)}`)
   }
+  const tooLong = Money.inputProblem(value)
+  if (tooLong !== undefined) throw new GraphQLError(tooLong)
   return new Money.Decimal(value)
 }
 

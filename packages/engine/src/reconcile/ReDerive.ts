@@ -242,6 +242,32 @@ export const rederive = (row: UsageRecord.UsageRecord, options: Options): Result
     }))
   }
 
+  // What budgets, usage and chargeback add up is the billed `total` column, not the breakdown: a
+  // computed row whose billed total differs from the re-priced cost is drift even when its stored
+  // breakdown still agrees (e.g. the column was changed in the database).
+  if (
+    snapshotKnown && rederived !== null && row.costSource === "computed" && row.total !== null &&
+    !row.total.eq(rederived) && (storedComputed === null || !row.total.eq(storedComputed))
+  ) {
+    findings.push(Findings.make({
+      ...base,
+      kind: Findings.Kinds.priceDrift,
+      severity: "error",
+      computedCost: rederived,
+      difference: rederived.minus(row.total),
+      currency: currencyOf(row),
+      message: `re-pricing with snapshot ${row.snapshotId} gives ${Money.format(rederived)}, the billed total is ${Money.format(row.total)}${
+        storedComputed === null ? "" : ` (its breakdown says ${Money.format(storedComputed)})`
+      }`,
+      evidence: {
+        snapshotId: row.snapshotId,
+        billed: Money.format(row.total),
+        breakdown: storedComputed === null ? null : Money.format(storedComputed),
+        rederived: Money.format(rederived)
+      }
+    }))
+  }
+
   if (row.reportedCost !== null && rederived !== null && (row.reportedCurrency === null || row.reportedCurrency === costed.breakdown?.currency || costed.breakdown === null)) {
     if (Findings.beyond(tolerance, row.reportedCost, rederived)) {
       findings.push(Findings.make({

@@ -33,7 +33,7 @@ const ResponsesUsage = Schema.Struct({
 })
 type ResponsesUsage = typeof ResponsesUsage.Type
 
-const OutputItem = Schema.Struct({ type: Decode.OptString })
+const OutputItem = Schema.Struct({ type: Decode.OptString, container_id: Decode.OptString })
 
 const ResponseObject = Schema.Struct({
   id: Decode.OptString,
@@ -94,12 +94,22 @@ const usageOf = (
         else toolCalls[kind] = (toolCalls[kind] ?? 0) + value
       }
     } else {
+      // Code interpreter is billed per container (session), not per call: calls sharing a
+      // container_id are one session; a call without one counts as its own.
+      const containers = new Set<string>()
+      let unnamedSessions = 0
       for (const [index, raw] of output.entries()) {
         const item = yield* decodeOutputItem(provider, Path.append(outputPath, index), raw)
         if (item.type === "web_search_call") webSearches += 1
+        if (item.type === "code_interpreter_call") {
+          if (item.container_id != null && item.container_id !== "") containers.add(item.container_id)
+          else unnamedSessions += 1
+        }
         const kind = item.type != null ? PER_CALL_ITEMS[item.type] : undefined
         if (kind !== undefined) toolCalls[kind] = (toolCalls[kind] ?? 0) + 1
       }
+      const sessions = containers.size + unnamedSessions
+      if (sessions > 0) toolCalls["code_interpreter_session"] = sessions
     }
     if (usage.num_sources_used != null) toolCalls["live_search_sources"] = usage.num_sources_used
 

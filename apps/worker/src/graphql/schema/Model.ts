@@ -268,18 +268,26 @@ const PriceInput = builder.inputType("PriceInput", {
     removeRates: t.stringList({ description: "Token buckets whose price is removed (those tokens become unpriced)." }),
     units: t.field({ type: "JSON", description: "Unit prices: perRequest, perImage {size: price}, perAudioSecond, perVideoSecond, perThousandWebSearches, perToolCall {kind: price}, as decimal strings." }),
     cachedInputDiscountPercent: t.field({ type: "Decimal" }),
-    batchDiscountPercent: t.field({ type: "Decimal" }),
+    batchDiscountPercent: t.field({ type: "Decimal", description: "Percent off every token line of a batch call (50 for the published Batch API rates)." }),
+    serviceTierMultipliers: t.field({ type: "JSON", description: "Multiplier on every line by service tier, e.g. {\"priority\": \"2\", \"flex\": \"0.5\"}; replaces the current ones." }),
+    regionMultipliers: t.field({ type: "JSON", description: "Multiplier on every line by region, e.g. {\"eu\": \"1.1\"}; replaces the current ones." }),
+    tiers: t.field({ type: "JSON", description: "Tiers above a prompt size: [{\"name\"?, \"aboveTokens\", \"rates\": {bucket: price}, \"cachedInputDiscountPercent\"?}]; replaces the current ones." }),
+    tierMode: t.string({ description: "cliff (the default: the whole call at the tier's rates) or graduated (each bucket split into bands)." }),
+    fineTunedRates: t.field({ type: RatesInput, description: "Prices per 1M tokens for calls on fine-tuned versions of the model." }),
     note: t.string({ description: "Why this version exists, e.g. \"2026 contract\"." })
   })
 })
 
 type PriceInputShape = typeof PriceInput.$inferInput
 
+const decimalsOf = (record: Record<string, Money.Decimal | null | undefined>): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const [key, value] of Object.entries(record)) if (value !== null && value !== undefined) out[key] = Money.format(value)
+  return out
+}
+
 const priceOf = (input: PriceInputShape): TenantPricing.PriceInput => {
-  const rates: Record<string, string> = {}
-  for (const [bucket, rate] of Object.entries((input.rates ?? {}) as Record<string, Money.Decimal | null | undefined>)) {
-    if (rate !== null && rate !== undefined) rates[bucket] = Money.format(rate)
-  }
+  const rates = decimalsOf((input.rates ?? {}) as Record<string, Money.Decimal | null | undefined>)
   return {
     ...(input.effectiveFrom == null ? {} : { effectiveFrom: input.effectiveFrom }),
     ...(input.effectiveTo == null ? {} : { effectiveTo: input.effectiveTo }),
@@ -289,6 +297,11 @@ const priceOf = (input: PriceInputShape): TenantPricing.PriceInput => {
     ...(input.units == null ? {} : { units: input.units as never }),
     ...(input.cachedInputDiscountPercent == null ? {} : { cachedInputDiscountPercent: Money.format(input.cachedInputDiscountPercent) }),
     ...(input.batchDiscountPercent == null ? {} : { batchDiscountPercent: Money.format(input.batchDiscountPercent) }),
+    ...(input.serviceTierMultipliers == null ? {} : { serviceTierMultipliers: input.serviceTierMultipliers as never }),
+    ...(input.regionMultipliers == null ? {} : { regionMultipliers: input.regionMultipliers as never }),
+    ...(input.tiers == null ? {} : { tiers: input.tiers as never }),
+    ...(input.tierMode == null ? {} : { tierMode: input.tierMode }),
+    ...(input.fineTunedRates == null ? {} : { fineTunedRates: decimalsOf(input.fineTunedRates as Record<string, Money.Decimal | null | undefined>) }),
     ...(input.note == null ? {} : { note: input.note })
   }
 }

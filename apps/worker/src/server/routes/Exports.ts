@@ -120,7 +120,8 @@ export const usage = respond(Effect.gen(function*() {
     unowned: unownedText === "true"
   })
   const body = csv.pipe(
-    // Headers are sent by now: a failure mid-stream can only end the response early, so say why in the log.
+    // Headers are sent by now: a failure mid-stream makes the server abort the connection without
+    // the final chunk (so the client sees an error, not a short file); say why in the log.
     Stream.tapError((error) => Effect.logError(`usage export failed mid-stream: ${error.message}`)),
     Stream.encodeText
   )
