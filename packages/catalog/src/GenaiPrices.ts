@@ -97,8 +97,12 @@ const TOKEN_KEYS: ReadonlyMap<string, Dims> = (() => {
   return keys
 })()
 
-/** The dimensions of the tokens in each Tally bucket (`training` has no source price). */
-export const BUCKET_DIMS: Readonly<Record<Exclude<Usage.TokenBucket, "training">, Dims>> = {
+/**
+ * The dimensions of the tokens in each Tally bucket (`training` has no source price). The image,
+ * audio and video cache-read buckets are not imported yet: the engine prices them at the
+ * `cacheRead` rate until the catalog carries their own.
+ */
+export const BUCKET_DIMS: Readonly<Record<Exclude<Usage.TokenBucket, "training" | "cacheReadImage" | "cacheReadAudio" | "cacheReadVideo">, Dims>> = {
   inputText: { direction: "input", modality: "text" },
   cacheRead: { direction: "input", modality: "text", token_type: "cache_read" },
   cacheWrite5m: { direction: "input", modality: "text", token_type: "cache_write", cache_ttl: "5m" },

@@ -410,6 +410,9 @@ export const importPrices = (json: unknown, options: ImportOptions = {}): Import
 const BUCKET_KEY: Readonly<Record<Bucket, string | undefined>> = {
   inputText: "input_cost_per_token",
   cacheRead: "cache_read_input_token_cost",
+  cacheReadImage: undefined,
+  cacheReadAudio: undefined,
+  cacheReadVideo: undefined,
   cacheWrite5m: "cache_creation_input_token_cost",
   cacheWrite1h: "cache_creation_input_token_cost_above_1hr",
   inputImage: "input_cost_per_image_token",
@@ -452,7 +455,8 @@ const entryFor = (d: ModelDefinition.ModelDefinition, mode: "minimal" | "explici
   const genericOf = (rates: PricingSnapshot.TokenRates, bucket: Bucket): Money.Decimal | undefined =>
     bucket === "inputText" || bucket === "outputText" || bucket === "cacheWrite5m" || bucket === "cacheRead" || bucket === "training"
       ? undefined
-      : bucket === "embedding" || bucket.startsWith("input") ? rates.inputText : bucket === "cacheWrite1h" ? rates.cacheWrite5m : rates.outputText
+      : bucket === "embedding" || bucket.startsWith("input") ? rates.inputText : bucket === "cacheWrite1h" ? rates.cacheWrite5m
+      : bucket.startsWith("cacheRead") ? rates.cacheRead : rates.outputText
   /** A bucket at its generic key's rate needs no key: the importer fills it (unless the base prices it apart). */
   const isFallback = (rates: PricingSnapshot.TokenRates, bucket: Bucket, base: PricingSnapshot.TokenRates | undefined): boolean => {
     // Buckets without a key of their own are always their generic key's fallback.

@@ -168,6 +168,9 @@ const toSource = (usage: Usage.Usage): Record<string, number> => {
 const SAMPLE: Readonly<Record<Usage.TokenBucket, number>> = {
   inputText: 1009,
   cacheRead: 2003,
+  cacheReadImage: 23,
+  cacheReadAudio: 29,
+  cacheReadVideo: 31,
   cacheWrite5m: 307,
   cacheWrite1h: 401,
   inputImage: 503,

@@ -105,6 +105,8 @@ interface Multiplier {
   readonly conditions: ReadonlyArray<string>
 }
 
+const MODALITY_CACHE_READS: ReadonlyArray<TokenBucket> = ["cacheReadImage", "cacheReadAudio", "cacheReadVideo"]
+
 const compiledSnapshots = new WeakMap<PricingSnapshot, Compiled>()
 
 const compile = (snapshot: PricingSnapshot): Compiled => {
@@ -205,6 +207,13 @@ const makeBand = (snapshot: PricingSnapshot, compiled: Compiled, fineTuned: bool
   const input = own.get("inputText")
   if (!rates.has("cacheRead") && discount !== undefined && input !== undefined) {
     set("cacheRead", input.rate.times(HUNDRED.minus(discount)).div(HUNDRED), `${input.origin}.inputText`, [`cached-input-discount:-${format(discount)}%`])
+  }
+  // Image, audio and video cache reads without a rate of their own: at the cache-read rate, visibly.
+  const cacheRead = rates.get("cacheRead")
+  if (cacheRead !== undefined) {
+    for (const bucket of MODALITY_CACHE_READS) {
+      if (!rates.has(bucket)) set(bucket, cacheRead.listRate, cacheRead.source, [...cacheRead.conditions, fallbackCondition(bucket, "cacheRead")])
+    }
   }
   return { rates, conditions, templates: new Map() }
 }

@@ -7,11 +7,17 @@ import { NonNegativeDecimal } from "./Money.ts"
 
 /**
  * Token buckets, disjoint by construction: `inputText` excludes cached, image, audio and video
- * input; `outputText` excludes reasoning, image, audio and video output.
+ * input; `outputText` excludes reasoning, image, audio and video output. Cache reads split by
+ * modality where the provider says: `cacheRead` holds text cache reads (and cache reads whose
+ * modality is not reported), `cacheReadImage` / `cacheReadAudio` / `cacheReadVideo` the others;
+ * a snapshot without a rate for one prices it at the `cacheRead` rate, saying so on the line.
  */
 export const TokenBuckets = [
   "inputText",
   "cacheRead",
+  "cacheReadImage",
+  "cacheReadAudio",
+  "cacheReadVideo",
   "cacheWrite5m",
   "cacheWrite1h",
   "inputImage",
@@ -31,6 +37,9 @@ export type TokenBucket = typeof TokenBuckets[number]
 export const InputBuckets: ReadonlyArray<TokenBucket> = [
   "inputText",
   "cacheRead",
+  "cacheReadImage",
+  "cacheReadAudio",
+  "cacheReadVideo",
   "cacheWrite5m",
   "cacheWrite1h",
   "inputImage",

@@ -57,6 +57,33 @@ describe("worked examples from public price sheets", () => {
     expect(text(b.total)).toBe("0.0035")
   })
 
+  it("image, audio and video cache reads are priced at their own rates, else at the cache-read rate with a condition", () => {
+    const usage: Usage.Usage = { tokens: { cacheRead: 1000, cacheReadImage: 2000, cacheReadAudio: 3000, cacheReadVideo: 4000 } }
+    const own = priced(usage, snapshot({ rates: { inputText: "2", cacheRead: "0.2", cacheReadImage: "0.1", cacheReadAudio: "0.5", cacheReadVideo: "0.05" } }))
+    // 1000 × $0.2/M + 2000 × $0.1/M + 3000 × $0.5/M + 4000 × $0.05/M = 0.0002 + 0.0002 + 0.0015 + 0.0002
+    expect(own.lines.map((l) => [l.component, text(l.amount), l.conditions])).toEqual([
+      ["cacheRead", "0.0002", []], ["cacheReadImage", "0.0002", []], ["cacheReadAudio", "0.0015", []], ["cacheReadVideo", "0.0002", []]
+    ])
+    expect(text(own.total)).toBe("0.0021")
+    const fallback = priced(usage, snapshot({ rates: { inputText: "2", cacheRead: "0.2", cacheReadAudio: "0.5" } }))
+    // (1000 + 2000 + 4000) × $0.2/M + 3000 × $0.5/M = 0.0014 + 0.0015
+    expect(fallback.lines.map((l) => [l.component, text(l.listRate), l.rateSource, l.conditions])).toEqual([
+      ["cacheRead", "0.2", "rates.cacheRead", []],
+      ["cacheReadImage", "0.2", "rates.cacheRead", ["cacheReadImage:priced-at-cacheRead-rate"]],
+      ["cacheReadAudio", "0.5", "rates.cacheReadAudio", []],
+      ["cacheReadVideo", "0.2", "rates.cacheRead", ["cacheReadVideo:priced-at-cacheRead-rate"]]
+    ])
+    expect(text(fallback.total)).toBe("0.0029")
+    // The cache-read rate itself may come from the cached-input discount: the fallback carries that condition too.
+    const discounted = priced({ tokens: { cacheReadImage: 1000 } }, snapshot({ rates: { inputText: "2" }, cachedInputDiscountPercent: "90" }))
+    expect(discounted.lines.map((l) => [l.component, text(l.listRate), l.conditions])).toEqual([
+      ["cacheReadImage", "0.2", ["cached-input-discount:-90%", "cacheReadImage:priced-at-cacheRead-rate"]]
+    ])
+    // No cache-read rate at all: a missing rate naming the bucket, never $0.
+    const missing = CostEngine.price({ tokens: { cacheReadAudio: 1 } }, snapshot({ rates: { inputText: "1" } }))
+    expect(Result.isFailure(missing) && missing.failure.components).toEqual(["cacheReadAudio"])
+  })
+
   it("batch discount halves every token line and says so", () => {
     const s = snapshot({ rates: { inputText: "2", outputText: "8" }, batchDiscountPercent: "50" })
     const b = priced({ tokens: { inputText: 1_000_000, outputText: 1_000_000 }, batch: true }, s)

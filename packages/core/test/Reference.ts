@@ -46,7 +46,7 @@ export const referenceTotal = (usage: typeof Usage.Usage.Type, s: Encoded): Rati
   let prompt = usage.promptTokens
   if (prompt === undefined) {
     prompt = 0
-    for (const k of ["inputText", "cacheRead", "cacheWrite5m", "cacheWrite1h", "inputImage", "inputAudio", "inputVideo", "embedding"] as const) {
+    for (const k of ["inputText", "cacheRead", "cacheReadImage", "cacheReadAudio", "cacheReadVideo", "cacheWrite5m", "cacheWrite1h", "inputImage", "inputAudio", "inputVideo", "embedding"] as const) {
       prompt += usage.tokens[k] ?? 0
     }
   }
@@ -69,15 +69,17 @@ export const referenceTotal = (usage: typeof Usage.Usage.Type, s: Encoded): Rati
     common = mul(common, fromDecimalString(s.regionMultipliers[usage.region]!))
   }
   const tokenFactor = usage.batch === true && s.batchDiscountPercent !== undefined ? mul(common, percentOff(s.batchDiscountPercent)) : common
+  const cacheReadRate = rates.cacheRead !== undefined
+    ? fromDecimalString(rates.cacheRead)
+    : discount !== undefined && rates.inputText !== undefined ? mul(fromDecimalString(rates.inputText), percentOff(discount)) : undefined
   let total = ZERO
   for (const [bucket, count] of Object.entries(usage.tokens) as Array<[keyof Rates, number]>) {
     if (count === 0) continue
     let rate: Rational | undefined
     if (rates[bucket] !== undefined) rate = fromDecimalString(rates[bucket]!)
     else if (bucket === "reasoning" && rates.outputText !== undefined) rate = fromDecimalString(rates.outputText)
-    else if (bucket === "cacheRead" && discount !== undefined && rates.inputText !== undefined) {
-      rate = mul(fromDecimalString(rates.inputText), percentOff(discount))
-    }
+    // cacheRead from the discount; image, audio and video cache reads at the cache-read rate.
+    else if (bucket === "cacheRead" || bucket === "cacheReadImage" || bucket === "cacheReadAudio" || bucket === "cacheReadVideo") rate = cacheReadRate
     if (rate === undefined) return "missing"
     total = add(total, mul(mul(rat(BigInt(count)), mul(rate, rat(1n, 1_000_000n))), tokenFactor))
   }

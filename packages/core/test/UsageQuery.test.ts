@@ -34,7 +34,7 @@ describe("UsageQuery", () => {
 
   it("empty measures count every token bucket as zero", () => {
     const empty = UsageQuery.emptyMeasures()
-    assert.strictEqual(Object.keys(empty.tokens).length, 14)
+    assert.strictEqual(Object.keys(empty.tokens).length, 17)
     assert.isTrue(Object.values(empty.tokens).every((n) => n === 0))
     assert.deepStrictEqual(UsageQuery.measureNames.slice(0, 5), ["requests", "estimatedRequests", "unpricedRequests", "spend", "inputText"])
   })

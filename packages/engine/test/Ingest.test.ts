@@ -72,6 +72,23 @@ describe(`Ingest on ${backend}`, () => {
         assert.deepStrictEqual(yield* counts(tenantId), { ledger: 3, deadLetters: 4, rollupRequests: 3 })
       }), testTimeout)
 
+    it.effect("an OpenAI-compatible provider's event (Groq, usage in x_groq.usage) is normalized and priced with that provider's entries", () =>
+      Effect.gen(function*() {
+        const ingest = yield* Ingest
+        const tenantId = yield* newTenant()
+        const chunks = [
+          { id: "chatcmpl-g1", object: "chat.completion.chunk", created: 1, model: "llama-3.3-70b-versatile", choices: [{ index: 0, delta: { role: "assistant", content: "Hi" }, finish_reason: null }] },
+          { id: "chatcmpl-g1", object: "chat.completion.chunk", created: 1, model: "llama-3.3-70b-versatile", choices: [{ index: 0, delta: {}, finish_reason: "stop" }], x_groq: { id: "req_g1", usage: { queue_time: 0.01, prompt_tokens: 1000, prompt_time: 0.001, completion_tokens: 500, completion_time: 0.2, total_tokens: 1500, total_time: 0.201 } } }
+        ]
+        const result = yield* ingest.ingest(tenantId, [rawEvent("groq-1", { provider: "groq", payload: chunks })])
+        assert.deepStrictEqual(result.items.map((i) => [i.status, i.definition, i.costSource, i.total]), [
+          // 1000 input × $0.59/M + 500 output × $0.79/M = 0.00059 + 0.000395
+          ["inserted", "groq/llama-3.3-70b-versatile", "computed", "0.000985"]
+        ])
+        const row = yield* recorded(tenantId, "groq-1")
+        assert.deepStrictEqual([row.call.provider, row.call.usage.tokens], ["groq", { inputText: 1000, outputText: 500 }])
+      }), testTimeout)
+
     it.effect("a replayed batch reports only duplicates and changes no totals", () =>
       Effect.gen(function*() {
         const ingest = yield* Ingest

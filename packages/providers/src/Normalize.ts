@@ -201,6 +201,7 @@ export const normalize = (input: NormalizeInput): Result.Result<NormalizedCall.N
       ...(encoding !== undefined ? { encoding } : {}),
       corrections: extracted.corrections ?? [],
       subCalls: extracted.subCalls ?? [],
+      ...(extracted.unbilledTokens !== undefined && Object.keys(extracted.unbilledTokens).length > 0 ? { unbilledTokens: extracted.unbilledTokens } : {}),
       raw: input.payload
     }
   })

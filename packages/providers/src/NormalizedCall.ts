@@ -99,6 +99,11 @@ export const NormalizedCall = Schema.Struct({
   encoding: Schema.optionalKey(Encoding),
   corrections: Schema.Array(Correction),
   subCalls: Schema.Array(SubCall),
+  /**
+   * Token counts the provider reported for a call billed by another unit (Mistral transcription,
+   * billed by audio seconds), keyed by their JSON path: kept for reconciliation, never priced.
+   */
+  unbilledTokens: Schema.optionalKey(Schema.Record(Schema.String, Usage.Count)),
   /** The payload exactly as given. */
   raw: Schema.Unknown
 })

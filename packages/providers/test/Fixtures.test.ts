@@ -77,7 +77,7 @@ const TABLE: Readonly<Record<string, Expected>> = {
   // --- Gemini / Vertex: prompt includes cached; candidates exclude thoughts; tool-use prompt outside.
   "google/gemini_generate_content_thinking": { usage: { tokens: { inputText: 9, outputText: 28, reasoning: 244 }, promptTokens: 9 }, call: { model: "gemini-3-pro-preview", responseId: "Un6LacrVMcjUxs0PmJfWoQc" } },
   "google/gemini_stream_chunks": { usage: { tokens: { inputText: 9, outputText: 23, reasoning: 185 }, promptTokens: 9 }, call: { responseId: "bH6LaZW8Fp_3nsEPqtaSwQ4" } },
-  "google/vertex_generate_content_cached": { usage: { tokens: { inputText: 2102, cacheRead: 32768, outputText: 512, reasoning: 720 }, promptTokens: 34870, serviceTier: "ON_DEMAND" } },
+  "google/vertex_generate_content_cached": { usage: { tokens: { inputText: 2102, cacheRead: 31480, cacheReadImage: 1288, outputText: 512, reasoning: 720 }, promptTokens: 34870, serviceTier: "ON_DEMAND" } },
   "google/vertex_stream_traffic_type_chunks": { usage: { tokens: { inputText: 249, outputText: 58, reasoning: 183 }, promptTokens: 249, serviceTier: "PROVISIONED_THROUGHPUT" }, call: { serviceTier: "PROVISIONED_THROUGHPUT" } },
   "google/vertex_predict_text_embeddings": { usage: { tokens: { embedding: 17 }, promptTokens: 17 }, call: { api: "predict", model: "gemini-embedding-001" } },
   "google/gemini_grounding_tool_use": { usage: { tokens: { inputText: 1661, outputText: 230, reasoning: 95 }, webSearches: 2, promptTokens: 41 } },
@@ -98,7 +98,7 @@ const TABLE: Readonly<Record<string, Expected>> = {
   "mistral/chat_completion": { usage: { tokens: { inputText: 13, outputText: 434 }, promptTokens: 13 } },
   "mistral/chat_stream_usage_on_finish": { usage: { tokens: { inputText: 13, outputText: 4 }, promptTokens: 13 } },
   "mistral/chat_completion_cached_misspelled_details": { usage: { tokens: { inputText: 258, cacheRead: 1792, outputText: 120 }, promptTokens: 2050 } },
-  "mistral/transcription_voxtral": { usage: { tokens: {}, requests: 1, audioSeconds: "203" }, call: { api: "audio.transcriptions", model: "voxtral-mini-2507" } },
+  "mistral/transcription_voxtral": { usage: { tokens: {}, requests: 1, audioSeconds: "203" }, call: { api: "audio.transcriptions", model: "voxtral-mini-2507", unbilledTokens: { "usage.prompt_tokens": 4, "usage.completion_tokens": 635, "usage.total_tokens": 3264 } } },
 
   // --- OpenAI: prompt includes cached/audio/image; completion includes reasoning/audio/predictions.
   "openai/audio_transcription_tokens": { usage: { tokens: { inputAudio: 14, outputText: 45 }, promptTokens: 14 } },
@@ -128,7 +128,7 @@ const TABLE: Readonly<Record<string, Expected>> = {
       }]
     }
   },
-  "openai/realtime_response_done": { usage: { tokens: { inputText: 128, cacheRead: 1088, inputAudio: 244, outputText: 61, outputAudio: 224 }, promptTokens: 1460 }, call: { responseId: "resp_RT01" } },
+  "openai/realtime_response_done": { usage: { tokens: { inputText: 128, cacheRead: 512, cacheReadAudio: 576, inputAudio: 244, outputText: 61, outputAudio: 224 }, promptTokens: 1460 }, call: { responseId: "resp_RT01" } },
   "openai/responses_reasoning": { usage: { tokens: { inputText: 81, outputText: 203, reasoning: 832 }, promptTokens: 81, serviceTier: "default" } },
   "openai/responses_cached_input": { usage: { tokens: { inputText: 1140, cacheRead: 2560, outputText: 741 }, toolCalls: { file_search: 1 }, promptTokens: 3700, serviceTier: "default" } },
   "openai/responses_stream_events": { usage: { tokens: { inputText: 64, cacheRead: 256, outputText: 18, reasoning: 448 }, promptTokens: 320, serviceTier: "flex" }, call: { serviceTier: "flex" } },

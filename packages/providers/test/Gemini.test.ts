@@ -52,8 +52,14 @@ describe("Gemini / Vertex usageMetadata", () => {
     expect(usage.tokens).toEqual({ inputText: 30, inputAudio: 30, inputVideo: 40, outputText: 1 })
   })
 
-  it("cacheTokensDetails are taken out of each modality's prompt tokens", () => {
-    expect(Fixtures.usageOf("google/vertex_generate_content_cached").tokens).toEqual({ inputText: 2102, cacheRead: 32768, outputText: 512, reasoning: 720 })
+  it("cacheTokensDetails are taken out of each modality's prompt tokens and are cache reads of that modality", () => {
+    expect(Fixtures.usageOf("google/vertex_generate_content_cached").tokens).toEqual({ inputText: 2102, cacheRead: 31480, cacheReadImage: 1288, outputText: 512, reasoning: 720 })
+    const audio = Fixtures.success(run(response({
+      promptTokenCount: 1000, cachedContentTokenCount: 900, candidatesTokenCount: 5, totalTokenCount: 1005,
+      promptTokensDetails: [{ modality: "TEXT", tokenCount: 300 }, { modality: "AUDIO", tokenCount: 400 }, { modality: "VIDEO", tokenCount: 300 }],
+      cacheTokensDetails: [{ modality: "TEXT", tokenCount: 250 }, { modality: "AUDIO", tokenCount: 400 }, { modality: "VIDEO", tokenCount: 250 }]
+    })))
+    expect(audio.usage.tokens).toEqual({ inputText: 50, inputVideo: 50, cacheRead: 250, cacheReadAudio: 400, cacheReadVideo: 250, outputText: 5 })
   })
 
   it("trafficType is the service tier (PROVISIONED_THROUGHPUT kept for the catalog to price)", () => {

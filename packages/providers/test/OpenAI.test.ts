@@ -190,7 +190,7 @@ describe("OpenAI Embeddings, Images, audio, Realtime", () => {
   })
 
   it("realtime cached tokens are split by modality and taken out of each modality", () => {
-    expect(Fixtures.usageOf("openai/realtime_response_done").tokens).toEqual({ inputText: 128, cacheRead: 1088, inputAudio: 244, outputText: 61, outputAudio: 224 })
+    expect(Fixtures.usageOf("openai/realtime_response_done").tokens).toEqual({ inputText: 128, cacheRead: 512, cacheReadAudio: 576, inputAudio: 244, outputText: 61, outputAudio: 224 })
   })
 
   it("realtime cached-token details must add up to cached_tokens", () => {
@@ -203,7 +203,7 @@ describe("OpenAI Embeddings, Images, audio, Realtime", () => {
   it("several realtime response.done turns add up", () => {
     const event = Fixtures.load("openai/realtime_response_done").payload
     const call = Fixtures.success(run({ events: [{ type: "session.created", session: { model: "gpt-realtime-2025-08-28" } }, event, event] }))
-    expect(call.usage.tokens).toEqual({ inputText: 256, cacheRead: 2176, inputAudio: 488, outputText: 122, outputAudio: 448 })
+    expect(call.usage.tokens).toEqual({ inputText: 256, cacheRead: 1024, cacheReadAudio: 1152, inputAudio: 488, outputText: 122, outputAudio: 448 })
     expect(call.model).toBe("gpt-realtime-2025-08-28")
   })
 })

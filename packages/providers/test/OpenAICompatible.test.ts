@@ -80,4 +80,10 @@ describe("Mistral", () => {
   it("transcription is billed by audio seconds, not tokens", () => {
     expect(Fixtures.usageOf("mistral/transcription_voxtral")).toEqual({ tokens: {}, requests: 1, audioSeconds: "203" })
   })
+
+  it("transcription keeps its token counts, unpriced, by their JSON path", () => {
+    const call = Fixtures.success(Fixtures.normalize("mistral/transcription_voxtral"))
+    expect(call.unbilledTokens).toEqual({ "usage.prompt_tokens": 4, "usage.completion_tokens": 635, "usage.total_tokens": 3264 })
+    expect(NormalizedCall.toJson(call).unbilledTokens).toEqual(call.unbilledTokens)
+  })
 })

@@ -20,6 +20,7 @@ import UsageDailyTeams from "./internal/migrations/0011_usage_daily_teams.ts"
 import BudgetChanges from "./internal/migrations/0012_budget_changes.ts"
 import SummaryLockOrder from "./internal/migrations/0013_summary_lock_order.ts"
 import PartialCost from "./internal/migrations/0014_partial_cost.ts"
+import CacheReadModalities from "./internal/migrations/0015_cache_read_modalities.ts"
 
 export const loader: Migrator.Loader = Migrator.fromRecord({
   "0001_tenancy": Tenancy,
@@ -35,7 +36,8 @@ export const loader: Migrator.Loader = Migrator.fromRecord({
   "0011_usage_daily_teams": UsageDailyTeams,
   "0012_budget_changes": BudgetChanges,
   "0013_summary_lock_order": SummaryLockOrder,
-  "0014_partial_cost": PartialCost
+  "0014_partial_cost": PartialCost,
+  "0015_cache_read_modalities": CacheReadModalities
 })
 
 /** Where the migrator records what ran, inside Tally's own schema. */

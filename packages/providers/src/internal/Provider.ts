@@ -37,6 +37,7 @@ export interface Extracted {
   readonly reportedCost?: NormalizedCall.ReportedCost | undefined
   readonly corrections?: ReadonlyArray<NormalizedCall.Correction> | undefined
   readonly subCalls?: ReadonlyArray<NormalizedCall.SubCall> | undefined
+  readonly unbilledTokens?: Readonly<Record<string, number>> | undefined
 }
 
 /** A payload whose shape fits more than one api (a usage object without its envelope). */

@@ -155,8 +155,14 @@ export const usageOf = (
     yield* Ledger.remainder(provider, prompt, [cached])
     const promptSplit = yield* splitOf(provider, prompt, meta.promptTokensDetails, Path.append(base, "promptTokensDetails"))
     const uncached = { text: promptSplit.text.value, image: promptSplit.image.value, audio: promptSplit.audio.value, video: promptSplit.video.value }
+    // Cache reads by modality (cacheTokensDetails); without a breakdown they are text cache reads.
+    const cacheReads = { text: cached.value, image: 0, audio: 0, video: 0 }
     if (meta.cacheTokensDetails != null && meta.cacheTokensDetails.length > 0) {
       const cacheSplit = yield* splitOf(provider, cached, meta.cacheTokensDetails, Path.append(base, "cacheTokensDetails"))
+      cacheReads.text = cacheSplit.text.value
+      cacheReads.image = cacheSplit.image.value
+      cacheReads.audio = cacheSplit.audio.value
+      cacheReads.video = cacheSplit.video.value
       uncached.text = yield* Ledger.remainder(provider, promptSplit.text, [cacheSplit.text])
       uncached.image = yield* Ledger.remainder(provider, promptSplit.image, [cacheSplit.image])
       uncached.audio = yield* Ledger.remainder(provider, promptSplit.audio, [cacheSplit.audio])
@@ -175,7 +181,10 @@ export const usageOf = (
           inputImage: uncached.image + toolSplit.image.value,
           inputAudio: uncached.audio + toolSplit.audio.value,
           inputVideo: uncached.video + toolSplit.video.value,
-          cacheRead: cached.value,
+          cacheRead: cacheReads.text,
+          cacheReadImage: cacheReads.image,
+          cacheReadAudio: cacheReads.audio,
+          cacheReadVideo: cacheReads.video,
           outputText: outSplit.text.value,
           outputVideo: outSplit.video.value,
           outputImage: outSplit.image.value,

@@ -20,7 +20,10 @@ const Transcription = Schema.Struct({
   text: Decode.OptString,
   usage: Schema.optionalKey(Schema.NullOr(Schema.Struct({
     prompt_audio_seconds: Decode.OptNonNegativeNumber,
-    request_count: Decode.OptCount
+    request_count: Decode.OptCount,
+    prompt_tokens: Decode.OptCount,
+    completion_tokens: Decode.OptCount,
+    total_tokens: Decode.OptCount
   })))
 })
 const decodeTranscription = Decode.decoder(Transcription)
@@ -48,7 +51,16 @@ export const module: Provider.Module = {
       }
       const response = yield* decodeTranscription("mistral", item.path, item.value)
       const seconds = response.usage?.prompt_audio_seconds
+      // Billed by audio duration: the token counts are kept, unpriced (total_tokens also counts
+      // audio tokens no other field reports, so it is not checked against its parts).
+      const usagePath = Path.append(item.path, "usage")
+      const unbilledTokens: Record<string, number> = {}
+      for (const key of ["prompt_tokens", "completion_tokens", "total_tokens"] as const) {
+        const count = response.usage?.[key]
+        if (count != null) unbilledTokens[Path.format(Path.append(usagePath, key))] = count
+      }
       return {
+        unbilledTokens,
         api,
         model: response.model ?? context.model,
         usage: seconds == null && response.usage == null ? undefined : UsageParts.make({

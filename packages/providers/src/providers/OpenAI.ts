@@ -231,7 +231,8 @@ const decodeRealtime = Decode.decoder(RealtimeEvent)
 
 /**
  * One Realtime turn: input = text + audio + image tokens, cached tokens inside them (split by
- * `cached_tokens_details`, else taken from text); output = text + audio tokens.
+ * `cached_tokens_details` into text / audio / image cache reads, else all text); output = text +
+ * audio tokens.
  */
 const realtimeUsage = (provider: string, base: Path.Path, usage: RealtimeUsage): Result.Result<UsageParts.Parts, NormalizeError.NormalizeError> =>
   Result.gen(function*() {
@@ -249,6 +250,8 @@ const realtimeUsage = (provider: string, base: Path.Path, usage: RealtimeUsage):
     let inputText: number
     let inputAudio = audioIn.value
     let inputImage = imageIn.value
+    // Cache reads by modality (cached_tokens_details); without a split they are text cache reads.
+    const cacheReads = { text: cached.value, audio: 0, image: 0 }
     const cachedDetails = inDetails.cached_tokens_details
     if (cachedDetails != null) {
       const cPath = Path.append(inPath, "cached_tokens_details")
@@ -259,6 +262,9 @@ const realtimeUsage = (provider: string, base: Path.Path, usage: RealtimeUsage):
       inputText = yield* Ledger.remainder(provider, text, [cText])
       inputAudio = yield* Ledger.remainder(provider, audioIn, [cAudio])
       inputImage = yield* Ledger.remainder(provider, imageIn, [cImage])
+      cacheReads.text = cText.value
+      cacheReads.audio = cAudio.value
+      cacheReads.image = cImage.value
     } else {
       inputText = yield* Ledger.remainder(provider, text, [cached])
     }
@@ -272,7 +278,11 @@ const realtimeUsage = (provider: string, base: Path.Path, usage: RealtimeUsage):
     }
     yield* Ledger.checkTotal(provider, Ledger.at(base, "total_tokens", usage.total_tokens), [input, output])
     return {
-      tokens: { inputText, inputAudio, inputImage, cacheRead: cached.value, outputText, outputAudio: audioOut.value },
+      tokens: {
+        inputText, inputAudio, inputImage,
+        cacheRead: cacheReads.text, cacheReadAudio: cacheReads.audio, cacheReadImage: cacheReads.image,
+        outputText, outputAudio: audioOut.value
+      },
       promptTokens: input.value
     }
   })

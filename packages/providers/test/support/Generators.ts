@@ -191,10 +191,10 @@ const bedrockInvokeCase = anthropicUsage.map((g): Case => {
 
 // --- Gemini -----------------------------------------------------------------------------------
 
-const geminiCase = fc.record({ textIn: count, imageIn: count, cachedText: count, toolUse: count, candidates: count, thoughts: count, text: pieces, vertex: fc.boolean(), trafficOnly: fc.boolean() })
+const geminiCase = fc.record({ textIn: count, imageIn: count, cachedText: count, cachedImage: count, toolUse: count, candidates: count, thoughts: count, text: pieces, vertex: fc.boolean(), trafficOnly: fc.boolean() })
   .map((g): Case => {
-    const prompt = g.textIn + g.cachedText + g.imageIn
-    const cached = g.cachedText
+    const prompt = g.textIn + g.cachedText + g.imageIn + g.cachedImage
+    const cached = g.cachedText + g.cachedImage
     const total = sum(prompt, g.toolUse, g.candidates, g.thoughts)
     const usageMetadata = (candidates: number) => ({
       promptTokenCount: prompt,
@@ -203,7 +203,9 @@ const geminiCase = fc.record({ textIn: count, imageIn: count, cachedText: count,
       ...(g.toolUse > 0 ? { toolUsePromptTokenCount: g.toolUse } : {}),
       ...(g.thoughts > 0 ? { thoughtsTokenCount: g.thoughts } : {}),
       totalTokenCount: sum(prompt, g.toolUse, candidates, g.thoughts),
-      promptTokensDetails: [{ modality: "TEXT", tokenCount: g.textIn + g.cachedText }, { modality: "IMAGE", tokenCount: g.imageIn }],
+      promptTokensDetails: [{ modality: "TEXT", tokenCount: g.textIn + g.cachedText }, { modality: "IMAGE", tokenCount: g.imageIn + g.cachedImage }],
+      // Cached image tokens are reported by modality (without a split every cached token would be text).
+      ...(g.cachedImage > 0 ? { cacheTokensDetails: [{ modality: "TEXT", tokenCount: g.cachedText }, { modality: "IMAGE", tokenCount: g.cachedImage }] } : {}),
       ...(g.vertex ? { trafficType: "ON_DEMAND" } : {})
     })
     const chunk = (text: string, usage: unknown, finish: boolean) => ({
@@ -223,7 +225,7 @@ const geminiCase = fc.record({ textIn: count, imageIn: count, cachedText: count,
       response,
       stream,
       total,
-      tokens: nonZero({ inputText: g.textIn + g.toolUse, inputImage: g.imageIn, cacheRead: cached, outputText: g.candidates, reasoning: g.thoughts }),
+      tokens: nonZero({ inputText: g.textIn + g.toolUse, inputImage: g.imageIn, cacheRead: g.cachedText, cacheReadImage: g.cachedImage, outputText: g.candidates, reasoning: g.thoughts }),
       breakTotal: (delta) => ({ ...response, usageMetadata: { ...usageMetadata(g.candidates), totalTokenCount: total + delta } })
     }
   })
@@ -323,7 +325,7 @@ const realtimeCase = fc.record({ text: count, audio: count, cText: count, cAudio
     const response = { type: "response.done", event_id: "e", response: { object: "realtime.response", id: "r", status: "completed", usage } }
     return {
       label: "openai realtime", provider: "openai", model: "gpt-realtime", response, total: input + output,
-      tokens: nonZero({ inputText: g.text, inputAudio: g.audio, cacheRead: g.cText + g.cAudio, outputText: g.outText, outputAudio: g.outAudio }),
+      tokens: nonZero({ inputText: g.text, inputAudio: g.audio, cacheRead: g.cText, cacheReadAudio: g.cAudio, outputText: g.outText, outputAudio: g.outAudio }),
       breakTotal: (delta) => ({ ...response, response: { ...response.response, usage: { ...usage, total_tokens: input + output + delta } } })
     }
   })

@@ -74,6 +74,9 @@ const record = (encode: Encoder) => (u: unknown): Record<string, unknown> => {
 const tokens = struct({}, {
   inputText: count,
   cacheRead: count,
+  cacheReadImage: count,
+  cacheReadAudio: count,
+  cacheReadVideo: count,
   cacheWrite5m: count,
   cacheWrite1h: count,
   inputImage: count,

@@ -12,6 +12,9 @@ import type { Checked } from "./CheckedRecord.ts"
 export const tokenColumns = {
   inputText: "input_text",
   cacheRead: "cache_read",
+  cacheReadImage: "cache_read_image",
+  cacheReadAudio: "cache_read_audio",
+  cacheReadVideo: "cache_read_video",
   cacheWrite5m: "cache_write_5m",
   cacheWrite1h: "cache_write_1h",
   inputImage: "input_image",

@@ -17,7 +17,7 @@
 import { statements } from "./run.ts"
 
 const keys = ["provider", "model", "project", "environment", "feature", "team", "cost_center", "currency"]
-const measures = [
+export const measures = [
   "request_count",
   "estimated_count",
   "unpriced_count",
@@ -45,25 +45,67 @@ const measures = [
 ]
 const numericMeasures = new Set(["cost", "audio_seconds", "video_seconds"])
 
-const columnList = ["tenant_id", "day", ...keys, ...measures].join(", ")
 const keyList = ["tenant_id", "day", ...keys].join(", ")
 const positions = Array.from({ length: 2 + keys.length }, (_, i) => String(i + 1)).join(", ")
 
 /** Sums of `source` (rows with the rollup's columns and `sign`) per tenant-local day and key. */
-const aggregate = (source: string) =>
+const aggregate = (source: string, sums: ReadonlyArray<string>) =>
   `SELECT r.tenant_id, date_trunc('day', r.hour, t.time_zone), ${keys.map((k) => `r.${k}`).join(", ")}, ${
-    measures.map((m) => `sum(r.sign * r.${m})`).join(", ")
+    sums.map((m) => `sum(r.sign * r.${m})`).join(", ")
   }
     FROM ${source} r JOIN tally.tenants t ON t.id = r.tenant_id
     GROUP BY ${positions}
     ORDER BY ${positions}`
 
-const upsert = (source: string) =>
-  `INSERT INTO tally.usage_rollups_daily AS d (${columnList})
-    ${aggregate(source)}
-    ON CONFLICT (${keyList}) DO UPDATE SET ${measures.map((m) => `${m} = d.${m} + EXCLUDED.${m}`).join(", ")}`
+const upsertOf = (sums: ReadonlyArray<string>) => (source: string) =>
+  `INSERT INTO tally.usage_rollups_daily AS d (${["tenant_id", "day", ...keys, ...sums].join(", ")})
+    ${aggregate(source, sums)}
+    ON CONFLICT (${keyList}) DO UPDATE SET ${sums.map((m) => `${m} = d.${m} + EXCLUDED.${m}`).join(", ")}`
+
+const upsert = upsertOf(measures)
 
 const signed = (table: string, sign: number) => `(SELECT ${sign} AS sign, * FROM ${table})`
+
+/**
+ * The trigger functions that keep the summary, over the given measures (a later migration that
+ * adds measures replaces them with `CREATE OR REPLACE`).
+ */
+export const functions = (sums: ReadonlyArray<string>, create: "CREATE" | "CREATE OR REPLACE"): readonly [string, string, string, string] => {
+  const up = upsertOf(sums)
+  return [
+    `${create} FUNCTION tally.usage_daily_after_insert() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+      ${up(signed("new_rows", 1))};
+      RETURN NULL;
+    END
+    $$`,
+    `${create} FUNCTION tally.usage_daily_after_update() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+      ${up(`(SELECT 1 AS sign, * FROM new_rows UNION ALL SELECT -1 AS sign, * FROM old_rows)`)};
+      RETURN NULL;
+    END
+    $$`,
+    `${create} FUNCTION tally.usage_daily_after_delete() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+      ${up(signed("old_rows", -1))};
+      RETURN NULL;
+    END
+    $$`,
+    `${create} FUNCTION tally.usage_daily_rezone() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+      DELETE FROM tally.usage_rollups_daily WHERE tenant_id = NEW.id;
+      ${up(`(SELECT 1 AS sign, * FROM tally.usage_rollups_hourly WHERE tenant_id = NEW.id)`)};
+      RETURN NULL;
+    END
+    $$`
+  ]
+}
+
+const [afterInsert, afterUpdate, afterDelete, rezone] = functions(measures, "CREATE")
 
 export default statements(
   `CREATE TABLE tally.usage_rollups_daily (
@@ -80,27 +122,9 @@ export default statements(
   `GRANT SELECT, INSERT, UPDATE, DELETE ON tally.usage_rollups_daily TO tally_app`,
   // The triggers run as whoever wrote the rollups: the application role inside a tenant's scope
   // (row security applies to the summary as to the rollups) or the owner.
-  `CREATE FUNCTION tally.usage_daily_after_insert() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-      ${upsert(signed("new_rows", 1))};
-      RETURN NULL;
-    END
-    $$`,
-  `CREATE FUNCTION tally.usage_daily_after_update() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-      ${upsert(`(SELECT 1 AS sign, * FROM new_rows UNION ALL SELECT -1 AS sign, * FROM old_rows)`)};
-      RETURN NULL;
-    END
-    $$`,
-  `CREATE FUNCTION tally.usage_daily_after_delete() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-      ${upsert(signed("old_rows", -1))};
-      RETURN NULL;
-    END
-    $$`,
+  afterInsert,
+  afterUpdate,
+  afterDelete,
   `CREATE TRIGGER usage_daily_insert AFTER INSERT ON tally.usage_rollups_hourly
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION tally.usage_daily_after_insert()`,
   `CREATE TRIGGER usage_daily_update AFTER UPDATE ON tally.usage_rollups_hourly
@@ -108,14 +132,7 @@ export default statements(
   `CREATE TRIGGER usage_daily_delete AFTER DELETE ON tally.usage_rollups_hourly
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION tally.usage_daily_after_delete()`,
   // A new time zone cuts other days: rebuild the tenant's summary from its hourly rollups.
-  `CREATE FUNCTION tally.usage_daily_rezone() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-      DELETE FROM tally.usage_rollups_daily WHERE tenant_id = NEW.id;
-      ${upsert(`(SELECT 1 AS sign, * FROM tally.usage_rollups_hourly WHERE tenant_id = NEW.id)`)};
-      RETURN NULL;
-    END
-    $$`,
+  rezone,
   `CREATE TRIGGER usage_daily_rezone AFTER UPDATE OF time_zone ON tally.tenants
     FOR EACH ROW WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone) EXECUTE FUNCTION tally.usage_daily_rezone()`,
   // Usage recorded before this migration.

@@ -12,7 +12,7 @@ import { statements } from "./run.ts"
 
 const table = "tally.usage_rollups_daily_teams"
 const keys = ["provider", "model", "team", "cost_center", "currency"]
-const measures = [
+export const measures = [
   "request_count",
   "estimated_count",
   "unpriced_count",
@@ -40,19 +40,58 @@ const measures = [
 ]
 const numericMeasures = new Set(["cost", "audio_seconds", "video_seconds"])
 
-const columnList = ["tenant_id", "day", ...keys, ...measures].join(", ")
 const keyList = ["tenant_id", "day", ...keys].join(", ")
 const positions = Array.from({ length: 2 + keys.length }, (_, i) => String(i + 1)).join(", ")
 
-const upsert = (source: string) =>
-  `INSERT INTO ${table} AS d (${columnList})
+const upsertOf = (sums: ReadonlyArray<string>) => (source: string) =>
+  `INSERT INTO ${table} AS d (${["tenant_id", "day", ...keys, ...sums].join(", ")})
     SELECT r.tenant_id, date_trunc('day', r.hour, t.time_zone), ${keys.map((k) => `r.${k}`).join(", ")}, ${
-    measures.map((m) => `sum(r.sign * r.${m})`).join(", ")
+    sums.map((m) => `sum(r.sign * r.${m})`).join(", ")
   }
     FROM ${source} r JOIN tally.tenants t ON t.id = r.tenant_id
     GROUP BY ${positions}
     ORDER BY ${positions}
-    ON CONFLICT (${keyList}) DO UPDATE SET ${measures.map((m) => `${m} = d.${m} + EXCLUDED.${m}`).join(", ")}`
+    ON CONFLICT (${keyList}) DO UPDATE SET ${sums.map((m) => `${m} = d.${m} + EXCLUDED.${m}`).join(", ")}`
+
+const upsert = upsertOf(measures)
+
+/** The trigger functions that keep the summary, over the given measures (replaced when measures are added). */
+export const functions = (sums: ReadonlyArray<string>, create: "CREATE" | "CREATE OR REPLACE"): readonly [string, string, string, string] => {
+  const up = upsertOf(sums)
+  return [
+    `${create} FUNCTION tally.usage_daily_teams_after_insert() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+      ${up(`(SELECT 1 AS sign, * FROM new_rows)`)};
+      RETURN NULL;
+    END
+    $$`,
+    `${create} FUNCTION tally.usage_daily_teams_after_update() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+      ${up(`(SELECT 1 AS sign, * FROM new_rows UNION ALL SELECT -1 AS sign, * FROM old_rows)`)};
+      RETURN NULL;
+    END
+    $$`,
+    `${create} FUNCTION tally.usage_daily_teams_after_delete() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+      ${up(`(SELECT -1 AS sign, * FROM old_rows)`)};
+      RETURN NULL;
+    END
+    $$`,
+    `${create} FUNCTION tally.usage_daily_teams_rezone() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+      DELETE FROM ${table} WHERE tenant_id = NEW.id;
+      ${up(`(SELECT 1 AS sign, * FROM tally.usage_rollups_hourly WHERE tenant_id = NEW.id)`)};
+      RETURN NULL;
+    END
+    $$`
+  ]
+}
+
+const [afterInsert, afterUpdate, afterDelete, rezone] = functions(measures, "CREATE")
 
 export default statements(
   `CREATE TABLE ${table} (
@@ -67,41 +106,16 @@ export default statements(
     USING (tenant_id = current_setting('tally.tenant_id', true))
     WITH CHECK (tenant_id = current_setting('tally.tenant_id', true))`,
   `GRANT SELECT, INSERT, UPDATE, DELETE ON ${table} TO tally_app`,
-  `CREATE FUNCTION tally.usage_daily_teams_after_insert() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-      ${upsert(`(SELECT 1 AS sign, * FROM new_rows)`)};
-      RETURN NULL;
-    END
-    $$`,
-  `CREATE FUNCTION tally.usage_daily_teams_after_update() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-      ${upsert(`(SELECT 1 AS sign, * FROM new_rows UNION ALL SELECT -1 AS sign, * FROM old_rows)`)};
-      RETURN NULL;
-    END
-    $$`,
-  `CREATE FUNCTION tally.usage_daily_teams_after_delete() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-      ${upsert(`(SELECT -1 AS sign, * FROM old_rows)`)};
-      RETURN NULL;
-    END
-    $$`,
+  afterInsert,
+  afterUpdate,
+  afterDelete,
   `CREATE TRIGGER usage_daily_teams_insert AFTER INSERT ON tally.usage_rollups_hourly
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION tally.usage_daily_teams_after_insert()`,
   `CREATE TRIGGER usage_daily_teams_update AFTER UPDATE ON tally.usage_rollups_hourly
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION tally.usage_daily_teams_after_update()`,
   `CREATE TRIGGER usage_daily_teams_delete AFTER DELETE ON tally.usage_rollups_hourly
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION tally.usage_daily_teams_after_delete()`,
-  `CREATE FUNCTION tally.usage_daily_teams_rezone() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-      DELETE FROM ${table} WHERE tenant_id = NEW.id;
-      ${upsert(`(SELECT 1 AS sign, * FROM tally.usage_rollups_hourly WHERE tenant_id = NEW.id)`)};
-      RETURN NULL;
-    END
-    $$`,
+  rezone,
   `CREATE TRIGGER usage_daily_teams_rezone AFTER UPDATE OF time_zone ON tally.tenants
     FOR EACH ROW WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone) EXECUTE FUNCTION tally.usage_daily_teams_rezone()`,
   upsert(`(SELECT 1 AS sign, * FROM tally.usage_rollups_hourly)`)
