@@ -18,8 +18,11 @@ import { pool, root, type Run, tallyAsync } from "./support/Tally.ts"
 const dir = join(root, "apps/worker/test/fixtures/payloads")
 const AT = "2026-05-01"
 
-/** [component, quantity, list rate (USD per 1M tokens, or per 1k searches)] */
-type Line = readonly [string, number, string]
+/**
+ * [component, quantity, list rate (USD per 1M tokens, or per 1k searches), the line's conditions
+ * when it has any (a rate fallback the catalog names, e.g. reasoning at the output text rate)]
+ */
+type Line = readonly [string, number, string, ReadonlyArray<string>?]
 
 interface Case {
   readonly provider: string
@@ -33,9 +36,10 @@ interface Case {
     readonly lines: ReadonlyArray<Line>
     readonly total: string
     readonly costSource: "computed" | "provider"
+    /** Conditions on every line (else each line's own, else none). */
     readonly conditions?: ReadonlyArray<string>
-    /** Conditions on single lines, after `conditions`: a rate fallback names itself on its line. */
-    readonly lineConditions?: Readonly<Record<string, ReadonlyArray<string>>>
+    /** A factor on every token line (the batch discount), as a decimal. */
+    readonly factor?: string
   }
 }
 
@@ -144,10 +148,9 @@ const CASES: Readonly<Record<string, Case>> = {
       // 24 input × $3.3/M + 5120 cache read × $0.33/M + 610 5m write × $4.125/M + 1200 1h write × $4.125/M
       // + 412 output × $16.5/M = 0.0000792 + 0.0016896 + 0.00251625 + 0.00495 + 0.006798.
       // The catalog has one Bedrock cache-write price, so 1h writes price as 5m writes (docs/catalog.md).
-      lines: [["inputText", 24, "3.3"], ["cacheRead", 5120, "0.33"], ["cacheWrite5m", 610, "4.125"], ["cacheWrite1h", 1200, "4.125"], ["outputText", 412, "16.5"]],
+      lines: [["inputText", 24, "3.3"], ["cacheRead", 5120, "0.33"], ["cacheWrite5m", 610, "4.125"], ["cacheWrite1h", 1200, "4.125", ["cacheWrite1h:priced-at-cacheWrite5m-rate"]], ["outputText", 412, "16.5"]],
       total: "0.01603305",
-      costSource: "computed",
-      lineConditions: { cacheWrite1h: ["cacheWrite1h:priced-at-cacheWrite5m-rate"] }
+      costSource: "computed"
     }
   },
   "cohere/chat_v2.json": {
@@ -186,10 +189,9 @@ const CASES: Readonly<Record<string, Case>> = {
       // candidatesTokenCount excludes thoughts; both are output.
       tokens: { inputText: 9, outputText: 28, reasoning: 244 },
       // 9 input × $2/M + 28 output × $12/M + 244 thoughts × $12/M = 0.000018 + 0.000336 + 0.002928
-      lines: [["inputText", 9, "2"], ["outputText", 28, "12"], ["reasoning", 244, "12"]],
+      lines: [["inputText", 9, "2"], ["outputText", 28, "12"], ["reasoning", 244, "12", ["reasoning:priced-at-outputText-rate"]]],
       total: "0.003282",
-      costSource: "computed",
-      lineConditions: { reasoning: ["reasoning:priced-at-outputText-rate"] }
+      costSource: "computed"
     }
   },
   "google/gemini_stream_chunks.json": {
@@ -200,10 +202,9 @@ const CASES: Readonly<Record<string, Case>> = {
       // The last chunk's running totals, never the sum of chunks.
       tokens: { inputText: 9, outputText: 23, reasoning: 185 },
       // 9 input × $2/M + 23 output × $12/M + 185 thoughts × $12/M = 0.000018 + 0.000276 + 0.00222
-      lines: [["inputText", 9, "2"], ["outputText", 23, "12"], ["reasoning", 185, "12"]],
+      lines: [["inputText", 9, "2"], ["outputText", 23, "12"], ["reasoning", 185, "12", ["reasoning:priced-at-outputText-rate"]]],
       total: "0.002514",
-      costSource: "computed",
-      lineConditions: { reasoning: ["reasoning:priced-at-outputText-rate"] }
+      costSource: "computed"
     }
   },
   "mistral/chat_completion.json": {
@@ -239,12 +240,12 @@ const CASES: Readonly<Record<string, Case>> = {
       model: "gpt-4o-mini",
       definition: "openai/gpt-4o-mini",
       tokens: { inputText: 24, outputText: 15 },
-      // (24 input × $0.15/M + 15 output × $0.6/M) × 50% = (0.0000036 + 0.000009) / 2: the Batch API
-      // rate (supplement entry openai-batch); every line says so.
+      // (24 input × $0.15/M + 15 output × $0.6/M) × 50% batch discount = (0.0000036 + 0.000009) × 0.5
       lines: [["inputText", 24, "0.15"], ["outputText", 15, "0.6"]],
       total: "0.0000063",
       costSource: "computed",
-      conditions: ["batch:-50%"]
+      conditions: ["batch:-50%"],
+      factor: "0.5"
     }
   },
   "openai/chat_completion_basic.json": {
@@ -280,10 +281,9 @@ const CASES: Readonly<Record<string, Case>> = {
       // completion_tokens 1035 include the 832 reasoning tokens: 203 visible.
       tokens: { inputText: 81, outputText: 203, reasoning: 832 },
       // 81 input × $1.1/M + 203 output × $4.4/M + 832 reasoning × $4.4/M = 0.0000891 + 0.0008932 + 0.0036608
-      lines: [["inputText", 81, "1.1"], ["outputText", 203, "4.4"], ["reasoning", 832, "4.4"]],
+      lines: [["inputText", 81, "1.1"], ["outputText", 203, "4.4"], ["reasoning", 832, "4.4", ["reasoning:priced-at-outputText-rate"]]],
       total: "0.0046431",
-      costSource: "computed",
-      lineConditions: { reasoning: ["reasoning:priced-at-outputText-rate"] }
+      costSource: "computed"
     }
   },
   "openai/embeddings.json": {
@@ -308,10 +308,9 @@ const CASES: Readonly<Record<string, Case>> = {
       // input 50 = 10 text + 40 image tokens; the 50 output tokens are the image.
       tokens: { inputText: 10, inputImage: 40, outputImage: 50 },
       // 10 text input × $5/M + 40 image input × $10/M + 50 image output × $40/M = 0.00005 + 0.0004 + 0.002
-      lines: [["inputText", 10, "5"], ["inputImage", 40, "10"], ["outputImage", 50, "40"]],
+      lines: [["inputText", 10, "5"], ["inputImage", 40, "10"], ["outputImage", 50, "40", ["outputImage:priced-at-outputText-rate"]]],
       total: "0.00245",
-      costSource: "computed",
-      lineConditions: { outputImage: ["outputImage:priced-at-outputText-rate"] }
+      costSource: "computed"
     }
   },
   "openai/responses_usage_only.json": {
@@ -388,10 +387,9 @@ const CASES: Readonly<Record<string, Case>> = {
       // output_tokens 1035 include the 832 reasoning tokens.
       tokens: { inputText: 81, outputText: 203, reasoning: 832 },
       // 81 input × $15/M + 203 output × $60/M + 832 reasoning × $60/M = 0.001215 + 0.01218 + 0.04992
-      lines: [["inputText", 81, "15"], ["outputText", 203, "60"], ["reasoning", 832, "60"]],
+      lines: [["inputText", 81, "15"], ["outputText", 203, "60"], ["reasoning", 832, "60", ["reasoning:priced-at-outputText-rate"]]],
       total: "0.063315",
-      costSource: "computed",
-      lineConditions: { reasoning: ["reasoning:priced-at-outputText-rate"] }
+      costSource: "computed"
     }
   },
   "xai/chat_completion_reasoning.json": {
@@ -403,10 +401,9 @@ const CASES: Readonly<Record<string, Case>> = {
       tokens: { inputText: 10, cacheRead: 2, outputText: 1, reasoning: 228 },
       // 10 input × $0.3/M + 2 cached × $0.075/M + 1 output × $0.5/M + 228 reasoning × $0.5/M
       // = 0.000003 + 0.00000015 + 0.0000005 + 0.000114; billed: xAI's own 1176500 ticks × 1e-10 = the same.
-      lines: [["inputText", 10, "0.3"], ["cacheRead", 2, "0.075"], ["outputText", 1, "0.5"], ["reasoning", 228, "0.5"]],
+      lines: [["inputText", 10, "0.3"], ["cacheRead", 2, "0.075"], ["outputText", 1, "0.5"], ["reasoning", 228, "0.5", ["reasoning:priced-at-outputText-rate"]]],
       total: "0.00011765",
-      costSource: "provider",
-      lineConditions: { reasoning: ["reasoning:priced-at-outputText-rate"] }
+      costSource: "provider"
     }
   }
 }
@@ -428,11 +425,10 @@ beforeAll(async () => {
 }, 600_000)
 
 /** The hand computation re-added: quantity × rate / 1M per token line, / 1k per search. */
-/** The lines at list, halved for a batch call at the published batch rate (`batch:-50%`). */
-const handTotal = (lines: ReadonlyArray<Line>, conditions: ReadonlyArray<string> = []) =>
+const handTotal = (lines: ReadonlyArray<Line>, factor = "1") =>
   Money.format(Money.sum(lines.map(([component, quantity, rate]) =>
     new Money.Decimal(rate).times(quantity).div(component === "webSearches" ? 1000 : 1_000_000)
-  )).times(conditions.includes("batch:-50%") ? "0.5" : "1"))
+  )).times(factor))
 
 describe("tally cost over every call payload fixture", () => {
   it("every fixture is either priced here or excluded with a reason", () => {
@@ -444,7 +440,7 @@ describe("tally cost over every call payload fixture", () => {
 
   it.each(Object.entries(CASES))("%s", (name, c) => {
     const e = c.expect
-    expect(handTotal(e.lines, e.conditions), "the hand arithmetic in the table").toBe(e.total)
+    expect(handTotal(e.lines, e.factor), "the hand arithmetic in the table").toBe(e.total)
     const run = results.get(name)!
     expect(run.stderr).toBe("")
     expect(run.code).toBe(0)
@@ -462,8 +458,8 @@ describe("tally cost over every call payload fixture", () => {
     expect(cost.definition).toBe(e.definition)
     expect(cost.usage.tokens).toEqual(e.tokens)
     expect(cost.usage.webSearches).toBe(e.webSearches)
-    expect(cost.lines.map((l) => [l.component, Number(l.quantity), l.listRate])).toEqual(e.lines.map((l) => [...l]))
-    for (const line of cost.lines) expect(line.conditions).toEqual([...(e.conditions ?? []), ...(e.lineConditions?.[line.component] ?? [])])
+    expect(cost.lines.map((l) => [l.component, Number(l.quantity), l.listRate])).toEqual(e.lines.map((l) => [l[0], l[1], l[2]]))
+    expect(cost.lines.map((l) => l.conditions)).toEqual(e.lines.map((l) => e.conditions ?? l[3] ?? []))
     expect(cost.currency).toBe("USD")
     expect(cost.costSource).toBe(e.costSource)
     expect(cost.computedTotal).toBe(e.total)
