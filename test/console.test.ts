@@ -358,7 +358,7 @@ describe.skipIf(!available() && process.env["CI"] !== "true")("the console in Ch
       await demo.exited
       rmSync(cwd, { recursive: true, force: true })
     }
-  })
+  }, 180_000) // a fresh demo process opens PGlite and loads the catalog: slow on a loaded machine
 
   it("no page logged a console error, threw, or loaded anything from outside the worker", () => {
     expect(problems.flatMap((p) => p.list)).toEqual([])
