@@ -30,6 +30,12 @@ export interface Spend {
   readonly unpricedCalls: number
   /** Spend recorded in other currencies, not converted and not in `amount`. */
   readonly otherCurrencies: ReadonlyArray<{ readonly currency: string; readonly amount: Money.Decimal }>
+  /** Input tokens of every call, priced or not, in any currency (see `Budget.TokenKind`). */
+  readonly inputTokens: number
+  /** Output tokens of every call, priced or not, in any currency. */
+  readonly outputTokens: number
+  /** Every call, priced or not, in any currency. */
+  readonly requests: number
 }
 
 /** Ledger and rollup column of each scope dimension. */
@@ -45,6 +51,23 @@ const scopeColumns: Record<Budget.ScopeKey, string> = {
 
 const HOUR = 3_600_000
 
+/** The token columns `Budget.TokenKind` sums (ledger columns are null where a bucket is absent). */
+const inputColumns = [
+  "input_text",
+  "cache_read",
+  "cache_read_image",
+  "cache_read_audio",
+  "cache_read_video",
+  "cache_write_5m",
+  "cache_write_1h",
+  "input_image",
+  "input_audio",
+  "input_video",
+  "embedding"
+]
+const outputColumns = ["output_text", "reasoning", "output_image", "output_audio", "output_video"]
+const sumOf = (alias: string, columns: ReadonlyArray<string>) => columns.map((c) => `coalesce(${alias}.${c}, 0)`).join(" + ")
+
 const match = (alias: string) =>
   Budget.scopeKeys.map((key) => `(w.scope->>'${key}' IS NULL OR ${alias}.${scopeColumns[key]} = w.scope->>'${key}')`).join(
     " AND "
@@ -56,18 +79,21 @@ const spendStatement = `WITH w AS (
       AS w(key text, scope jsonb, from_at timestamptz, to_at timestamptz, hour_from timestamptz, hour_to timestamptz)
   ),
   parts AS (
-    SELECT w.key, r.currency, r.cost AS amount, r.request_count AS calls, r.unpriced_count AS unpriced
+    SELECT w.key, r.currency, r.cost AS amount, r.request_count AS calls, r.unpriced_count AS unpriced,
+      ${sumOf("r", inputColumns)} AS input_tokens, ${sumOf("r", outputColumns)} AS output_tokens
     FROM w JOIN tally.usage_rollups_hourly r
       ON r.tenant_id = $1 AND r.hour >= w.hour_from AND r.hour < w.hour_to
     WHERE ${match("r")}
     UNION ALL
-    SELECT w.key, coalesce(l.currency, ''), coalesce(l.total, 0), 1, CASE WHEN l.cost_source = 'unpriced' THEN 1 ELSE 0 END
+    SELECT w.key, coalesce(l.currency, ''), coalesce(l.total, 0), 1, CASE WHEN l.cost_source = 'unpriced' THEN 1 ELSE 0 END,
+      ${sumOf("l", inputColumns)}, ${sumOf("l", outputColumns)}
     FROM w JOIN tally.usage_ledger l
       ON l.tenant_id = $1
       AND ((l.occurred_at >= w.from_at AND l.occurred_at < w.hour_from) OR (l.occurred_at >= w.hour_to AND l.occurred_at < w.to_at))
     WHERE ${match("l")}
   )
-  SELECT key, currency, sum(amount)::text AS amount, sum(calls)::text AS calls, sum(unpriced)::text AS unpriced
+  SELECT key, currency, sum(amount)::text AS amount, sum(calls)::text AS calls, sum(unpriced)::text AS unpriced,
+    sum(input_tokens)::text AS input_tokens, sum(output_tokens)::text AS output_tokens
   FROM parts GROUP BY key, currency ORDER BY key, currency`
 
 /** `[from, to)` as whole UTC hours inside it plus the ledger parts at either end. */
@@ -77,6 +103,18 @@ const hourSplit = (from: number, to: number): { hourFrom: number; hourTo: number
   // No whole hour inside: everything comes from the ledger ([from, to) as the first part).
   return hourFrom < hourTo ? { hourFrom, hourTo } : { hourFrom: to, hourTo: to }
 }
+
+interface SpendRow {
+  readonly key: string
+  readonly currency: string
+  readonly amount: string
+  readonly calls: string
+  readonly unpriced: string
+  readonly input_tokens: string
+  readonly output_tokens: string
+}
+
+type MutableSpend = { -readonly [K in keyof Spend]: K extends "otherCurrencies" ? Array<{ currency: string; amount: Money.Decimal }> : Spend[K] }
 
 export interface BudgetSpendService {
   /** Spend of each window in `currency` (other currencies apart), by the windows' keys. */
@@ -120,17 +158,22 @@ export class BudgetSpend extends Context.Service<BudgetSpend, BudgetSpendService
           // runs in milliseconds. JIT stays off for the rest of this (short) transaction.
           Effect.andThen(
             sql`SELECT set_config('jit', 'off', true)`,
-            sql.unsafe<{ key: string; currency: string; amount: string; calls: string; unpriced: string }>(spendStatement, [
+            sql.unsafe<SpendRow>(spendStatement, [
               tenantId,
               JSON.stringify(input)
             ])
           )
         )
-        const out = new Map<string, { amount: Money.Decimal; calls: number; unpricedCalls: number; otherCurrencies: Array<{ currency: string; amount: Money.Decimal }> }>()
-        for (const w of windows) out.set(w.key, { amount: Money.ZERO, calls: 0, unpricedCalls: 0, otherCurrencies: [] })
+        const out = new Map<string, MutableSpend>()
+        for (const w of windows) {
+          out.set(w.key, { amount: Money.ZERO, calls: 0, unpricedCalls: 0, otherCurrencies: [], inputTokens: 0, outputTokens: 0, requests: 0 })
+        }
         for (const row of rows) {
           const entry = out.get(row.key)!
           const unpriced = Number(row.unpriced)
+          entry.inputTokens += Number(row.input_tokens)
+          entry.outputTokens += Number(row.output_tokens)
+          entry.requests += Number(row.calls)
           entry.unpricedCalls += unpriced
           if (row.currency === currency) {
             entry.amount = entry.amount.plus(row.amount)

@@ -16,6 +16,7 @@ import { PriceBooks } from "./PriceBooks.ts"
 import { PricingSnapshots } from "./PricingSnapshots.ts"
 import { ProviderReports } from "./ProviderReports.ts"
 import { ReconciliationRuns } from "./ReconciliationRuns.ts"
+import { ModelPolicies } from "./ModelPolicies.ts"
 import { Reservations } from "./Reservations.ts"
 import { Rollups } from "./Rollups.ts"
 import { Tenants } from "./Tenants.ts"
@@ -35,6 +36,7 @@ export type Services =
   | BudgetSpend
   | BudgetCrossings
   | Reservations
+  | ModelPolicies
   | AnomalyFindings
   | ReconciliationRuns
   | ProviderReports
@@ -59,6 +61,7 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   BudgetSpend.layer,
   BudgetCrossings.layer,
   Reservations.layer,
+  ModelPolicies.layer,
   AnomalyFindings.layer,
   ReconciliationRuns.layer,
   ProviderReports.layer
