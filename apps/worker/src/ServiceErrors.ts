@@ -54,6 +54,8 @@ export type ServiceError =
   | TenantPricing.InvalidPricing
   | TenantPricing.DefinitionNotFound
   | Reconcile.Compare.ReportInvalid
+  | ModelPolicy.InvalidPolicy
+  | ModelPolicy.PolicyNotFound
 
 export interface HttpAnswer {
   readonly status: number
@@ -125,7 +127,9 @@ export const table: { readonly [K in Tag]: Answer<ErrorOf<K>> } = {
   RunStale: conflict("run_stale"),
   InvalidPricing: invalidInput(),
   DefinitionNotFound: notFound("model", (error) => error.definitionId),
-  ReportInvalid: { http: own(422, "invalid_report"), graphql: asIs }
+  ReportInvalid: { http: own(422, "invalid_report"), graphql: asIs },
+  InvalidPolicy: invalidInput(),
+  PolicyNotFound: notFound("modelPolicy", (error) => error.policyId)
 }
 
 const answerOf = <E extends ServiceError>(error: E): Answer<E> => table[error._tag] as unknown as Answer<E>

@@ -20,7 +20,7 @@
  * Policy changes made through this service invalidate the process's cache at once; other processes
  * see them within `maxStaleMillis`.
  */
-import { Catalog, Match, ModelPolicy, PriceBook } from "@tally/catalog"
+import { type Catalog, Match, ModelPolicy } from "@tally/catalog"
 import { type Admission, Budget, CostEngine, Money, type Tenant, UsageRecord } from "@tally/core"
 import { BudgetRecords, Database, ModelPolicies, PriceBooks, Tenants } from "@tally/store"
 import * as Context from "effect/Context"
@@ -148,7 +148,7 @@ export interface GovernanceService {
     input: DecideInput
   ) => Effect.Effect<
     Decision,
-    Enforcement.InvalidEnforcementRequest | Tenant.TenantNotFound | PriceBook.CatalogInvalid | SqlError
+    Enforcement.InvalidEnforcementRequest | Tenant.TenantNotFound | SqlError
   >
   readonly createPolicy: (
     tenantId: string,
@@ -271,7 +271,8 @@ export class Governance extends Context.Service<Governance, GovernanceService>()
           let match: Match.Match | null = null
           let priced: boolean | null = null
           if (needsBook) {
-            const book = yield* books.get(tenantId)
+            // A tenant's price book that does not build is a defect here, as in ingest's pricing.
+            const book = yield* books.get(tenantId).pipe(Effect.catchTag("CatalogInvalid", (error) => Effect.die(error)))
             const matched = Match.match(book, { provider: input.provider, model: input.model, at: nowMillis })
             match = Result.isSuccess(matched) ? matched.success : null
             priced = match !== null

@@ -282,8 +282,7 @@ const engineLayer = (options: TallyOptions, catalog: ReturnType<typeof catalogLa
   const services = Layer.mergeAll(
     Ingest.layer,
     Budgets.Budgets.layer,
-    Enforcement.Enforcement.layer,
-    Governance.Governance.layer,
+    Layer.provideMerge(Governance.Governance.layer, Enforcement.Enforcement.layer),
     Chargeback.layer,
     TenantPricing.layer
   )
