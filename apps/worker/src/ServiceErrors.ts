@@ -11,6 +11,7 @@
  * (see `graphql/Context.ts`).
  */
 import type { ApiKey, Budget, CostAllocation, Reservation, Tenant, TenantPriceBook, UsageQuery } from "@tally/core"
+import type { ModelPolicy } from "@tally/catalog"
 import type { Chargeback, Enforcement, Reconcile, TenantPricing } from "@tally/engine"
 import type { Outbox } from "@tally/store"
 import * as Effect from "effect/Effect"

@@ -6,6 +6,7 @@
  */
 import { type Admission, Budget, type Crossing, Money } from "@tally/core"
 import { ModelPolicy } from "@tally/catalog"
+import * as DateTime from "effect/DateTime"
 import { Budgets, Enforcement, Governance } from "@tally/engine"
 import { BudgetCrossings } from "@tally/store"
 import { builder, changeErrors, lookupErrors, readErrors } from "../builder.ts"
@@ -398,20 +399,25 @@ const ModelPolicyRef = builder.objectRef<ModelPolicy.ModelPolicy>("ModelPolicy")
     name: t.exposeString("name"),
     scope: t.field({ type: BudgetScopeRef, resolve: (p) => p.scope }),
     rules: t.field({ type: "JSON", description: "The rules as JSON (model rules as catalog match rules).", resolve: (p) => ModelPolicy.rulesToJson(p.rules) }),
-    createdAt: t.field({ type: "DateTime", resolve: (p) => new Date(p.createdAt) }),
-    archivedAt: t.field({ type: "DateTime", nullable: true, resolve: (p) => (p.archivedAt === null ? null : new Date(p.archivedAt)) })
+    createdAt: t.field({ type: "DateTime", resolve: (p) => DateTime.makeUnsafe(p.createdAt) }),
+    archivedAt: t.field({ type: "DateTime", nullable: true, resolve: (p) => (p.archivedAt === null ? null : DateTime.makeUnsafe(p.archivedAt)) })
   })
 })
 
 builder.queryField("modelPolicies", (t) =>
-  t.field({
-    type: [ModelPolicyRef],
+  t.connection({
+    type: ModelPolicyRef,
     authScopes: { read: true },
     errors: { types: [...readErrors], directResult: true },
+    complexity: Paging.complexity(50),
     args: { includeArchived: t.arg.boolean({ defaultValue: false }) },
-    resolve: (_root, args, context) =>
-      context.run(Governance.Governance.use((g) => g.listPolicies(context.tenantId, { includeArchived: args.includeArchived === true })))
-  }))
+    resolve: async (_root, args, context) =>
+      Paging.fromArray(args, { fallback: 50, max: 200 }, () =>
+        context.run(Governance.Governance.use((g) => g.listPolicies(context.tenantId, { includeArchived: args.includeArchived === true }))))
+  },
+    { name: "ModelPolicyConnection" },
+    { name: "ModelPolicyEdge" }
+  ))
 
 const CreateModelPolicyInput = builder.inputType("CreateModelPolicyInput", {
   fields: (t) => ({
