@@ -14,9 +14,9 @@ export default statements(
   `ALTER TABLE tally.budgets DROP CONSTRAINT budgets_period_check`,
   `ALTER TABLE tally.budgets ADD CONSTRAINT budgets_period_check
     CHECK (period IN ('day', 'week', 'month', 'quarter', 'year', 'rolling'))`,
-  `ALTER TABLE tally.budgets ADD CONSTRAINT budgets_window_check
+  `ALTER TABLE tally.budgets ADD CONSTRAINT budgets_rolling_window
     CHECK ((period = 'rolling') = (window_seconds IS NOT NULL))`,
-  `ALTER TABLE tally.budgets ADD CONSTRAINT budgets_token_kind_check
+  `ALTER TABLE tally.budgets ADD CONSTRAINT budgets_token_kind_given
     CHECK ((unit = 'tokens') = (token_kind IS NOT NULL))`,
   `ALTER TABLE tally.budget_holds
     ADD COLUMN amount numeric CHECK (amount >= 0),
