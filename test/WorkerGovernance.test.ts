@@ -8,6 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { client, ingest, newTenant, type TestTenant, usageEvent } from "./support/Graphql.ts"
 import { type InProcess, makeDatabase, postJson, request, startInProcess, targets, type TestDatabase, testConfig } from "./support/Worker.ts"
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- GraphQL answers are read as JSON
+type Json = any
+
 describe.each(targets)("governance over HTTP and GraphQL on %s", (target) => {
   let database: TestDatabase
   let server: InProcess
@@ -82,7 +85,7 @@ describe.each(targets)("governance over HTTP and GraphQL on %s", (target) => {
   it("GraphQL creates token budgets and policies and answers decide with the same reasons", async () => {
     const other = await newTenant(server, { name: "Chat Co" })
     const admin = client(server, other.admin)
-    const created: any = await admin.request(`mutation {
+    const created: Json = await admin.request(`mutation {
       createBudget(input: { name: "chat input per hour", period: ROLLING, windowSeconds: 3600, unit: TOKENS, tokenKind: INPUT, amount: "5000", action: BLOCK, scope: { project: "chat" } }) {
         ... on Budget { id unit tokenKind windowSeconds period amount }
       }
@@ -93,7 +96,7 @@ describe.each(targets)("governance over HTTP and GraphQL on %s", (target) => {
     expect(created.createBudget).toMatchObject({ unit: "TOKENS", tokenKind: "INPUT", windowSeconds: 3600, period: "ROLLING", amount: "5000" })
     expect(created.createModelPolicy.rules).toEqual({ denyModels: [{ startsWith: "o1" }], pricedOnly: true })
     const read = client(server, other.read)
-    const answer: any = await read.request(`query {
+    const answer: Json = await read.request(`query {
       decide(labels: { project: "chat" }, provider: "openai", model: "o1-mini", estimate: { inputTokens: 6000 }) {
         ... on GovernanceDecision { allowed costSource priced reasons { kind rule policyName budgetName unit remaining estimate message }
           budget { budgets { unit estimate remaining } } }
@@ -101,7 +104,7 @@ describe.each(targets)("governance over HTTP and GraphQL on %s", (target) => {
     }`)
     expect(answer.decide.allowed).toBe(false)
     expect(answer.decide.reasons.map((r: { rule: string | null; kind: string }) => r.rule ?? r.kind)).toEqual(["denyModels"])
-    const budgetOnly: any = await read.request(`query {
+    const budgetOnly: Json = await read.request(`query {
       decide(labels: { project: "chat" }, provider: "openai", model: "gpt-4o", estimate: { inputTokens: 6000 }) {
         ... on GovernanceDecision { allowed reasons { kind budgetName unit remaining estimate } }
       }
@@ -110,9 +113,9 @@ describe.each(targets)("governance over HTTP and GraphQL on %s", (target) => {
       allowed: false,
       reasons: [{ kind: "budget", budgetName: "chat input per hour", unit: "input tokens", remaining: "5000", estimate: "6000" }]
     })
-    const policies: any = await read.request(`query { modelPolicies { ... on ModelPolicyConnection { edges { node { name } } } } }`)
+    const policies: Json = await read.request(`query { modelPolicies { ... on ModelPolicyConnection { edges { node { name } } } } }`)
     expect(policies.modelPolicies.edges.map((e: { node: { name: string } }) => e.node.name)).toEqual(["no o1 in chat"])
-    const archived: any = await admin.request(`mutation($id: ID!) { archiveModelPolicy(id: $id) { ... on ModelPolicy { archivedAt } } }`, {
+    const archived: Json = await admin.request(`mutation($id: ID!) { archiveModelPolicy(id: $id) { ... on ModelPolicy { archivedAt } } }`, {
       id: created.createModelPolicy.id
     })
     expect(archived.archiveModelPolicy.archivedAt).not.toBeNull()

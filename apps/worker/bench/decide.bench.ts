@@ -62,10 +62,13 @@ const main = Effect.gen(function*() {
   const [row] = yield* sql<{ name: string }>`SELECT current_database() AS name`
   const url = new URL(adminUrl)
   url.pathname = `/${row!.name}`
-  const config = ServerConfig.override(
-    { ...ServerConfig.defaults, natsUrl: undefined, port: 0, host: "127.0.0.1" },
-    { databaseUrl: Redacted.make(url.toString()) }
-  )
+  const config: ServerConfig.ServerConfigShape = {
+    ...ServerConfig.defaults,
+    natsUrl: undefined,
+    databaseUrl: Redacted.make(url.toString()),
+    port: 0,
+    host: "127.0.0.1"
+  }
   const worker = yield* Layer.buildWithScope(Server.layer(config), scope)
   const address = Context.get(worker, HttpServer.HttpServer).address
   if (address._tag === "UnixPathAddress") return yield* Effect.die("expected a TCP address")

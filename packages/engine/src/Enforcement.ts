@@ -229,6 +229,8 @@ export interface EnforcementService {
 export interface KnownBudgets {
   readonly tenant: Tenant.Tenant
   readonly budgets: ReadonlyArray<Budget.Budget>
+  /** Told the tenant's governance version read with spend (the same statement), to judge the cache by. */
+  readonly onVersion?: ((version: number) => void) | undefined
 }
 
 /** A call's whole estimate: the cost and its tokens (0 where not given). */
@@ -301,16 +303,20 @@ export class Enforcement extends Context.Service<Enforcement, EnforcementService
               return { decision: Admission.decide([], estimateOf(input), tenant.currency), labels, currency: tenant.currency }
             }
             const windows = budgets.map((b) => BudgetPeriod.ofBudget(b, now, tenant.timeZone))
-            const spend = yield* spending.spend(
-              tenantId,
-              tenant.currency,
-              budgets.map((b, i) => ({ key: b.id, scope: b.scope, from: windows[i]!.start, to: windows[i]!.end }))
-            )
-            const holds = yield* reservations.held(
-              tenantId,
-              budgets.map((b, i) => ({ budgetId: b.id, periodStart: windows[i]!.holdStart })),
-              now
-            )
+            const spendWindows = budgets.map((b, i) => ({ key: b.id, scope: b.scope, from: windows[i]!.start, to: windows[i]!.end }))
+            const holdKeys = budgets.map((b, i) => ({ budgetId: b.id, periodStart: windows[i]!.holdStart }))
+            let spend: ReadonlyMap<string, BudgetSpend.Spend>
+            let holds: ReadonlyMap<string, Money.Decimal>
+            if (known !== undefined) {
+              // Spend, holds and the governance version in one statement.
+              const standing = yield* spending.standing(tenantId, tenant.currency, spendWindows, holdKeys, now)
+              known.onVersion?.(standing.version)
+              spend = standing.spend
+              holds = standing.held
+            } else {
+              spend = yield* spending.spend(tenantId, tenant.currency, spendWindows)
+              holds = yield* reservations.held(tenantId, holdKeys, now)
+            }
             const decision = Admission.decide(
               budgets.map((budget, i) => ({
                 budget,

@@ -22,7 +22,7 @@
  */
 import { type Catalog, Match, ModelPolicy } from "@tally/catalog"
 import { type Admission, Budget, CostEngine, Money, type Tenant, UsageRecord } from "@tally/core"
-import { BudgetRecords, Database, ModelPolicies, PriceBooks, Tenants } from "@tally/store"
+import { BudgetRecords, Database, ModelPolicies, type PriceBooks, Tenants } from "@tally/store"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -328,17 +328,16 @@ export class Governance extends Context.Service<Governance, GovernanceService>()
             if (covering.length === 0) {
               budget = yield* enforcement.check(tenantId, check, { tenant: entry.tenant, budgets: [] })
             } else {
-              // The version is read in the transaction that reads spend: a changed version reloads and decides again.
-              const read = db.withTenant(
-                tenantId,
-                Effect.gen(function*() {
-                  const version = yield* policyStore.version(tenantId)
-                  if (version !== entry.version) return null
-                  return yield* enforcement.check(tenantId, check, { tenant: entry.tenant, budgets: covering })
-                })
-              )
-              const first = yield* read
-              if (first === null) {
+              // The version is read in the statement that reads spend and holds: a changed one reloads and decides again.
+              let seen = entry.version
+              const first = yield* enforcement.check(tenantId, check, {
+                tenant: entry.tenant,
+                budgets: covering,
+                onVersion: (version) => {
+                  seen = version
+                }
+              })
+              if (seen !== entry.version) {
                 entry = yield* load(tenantId, nowMillis)
                 budget = yield* enforcement.check(tenantId, check, {
                   tenant: entry.tenant,

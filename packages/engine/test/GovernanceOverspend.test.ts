@@ -8,29 +8,14 @@
  * Each run prints its measured overshoot beside that bound (`overspend {...}` on stdout).
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { Catalog } from "@tally/catalog"
 import { Budget, Money } from "@tally/core"
-import { Database, Outbox, Store } from "@tally/store"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import { Budgets } from "../src/Budgets.ts"
 import { Enforcement } from "../src/Enforcement.ts"
 import { Governance } from "../src/Governance.ts"
-import { call, ingest, layerOptions, newTenant } from "./BudgetSupport.ts"
+import { call, governanceTargets, ingest, layerOptions, newTenant } from "./BudgetSupport.ts"
 
-const withGovernance = (database: Layer.Layer<Database.Database, Database.LayerError>) =>
-  Governance.layer.pipe(
-    Layer.provideMerge(Layer.mergeAll(Budgets.layer, Enforcement.layer, Outbox.Outbox.layer)),
-    Layer.provideMerge(Layer.merge(Store.layerWith(database), Catalog.Catalog.layer))
-  )
-
-const url = process.env.TALLY_TEST_DATABASE_URL
-const targets = [
-  { name: "pglite", layer: withGovernance(Database.layerPgliteMemory) },
-  ...(url === undefined || url === "" ? [] : [{ name: "postgres", layer: withGovernance(Database.layerEphemeralPostgres(Redacted.make(url))) }])
-]
 
 /** mulberry32: a small seeded generator, so every run draws the same calls. */
 const generator = (seed: number) => {
@@ -70,7 +55,7 @@ const draw = (seed: number): ReadonlyArray<Drawn> => {
 const topPositive = (values: ReadonlyArray<Money.Decimal>, n: number) =>
   Money.sum([...values].filter((v) => v.gt(0)).sort((a, b) => b.comparedTo(a)).slice(0, n))
 
-describe.each(targets)("the overspend bound on $name", (target) => {
+describe.each(governanceTargets)("the overspend bound on $name", (target) => {
   layer(target.layer, layerOptions)((it) => {
     it.effect("parallel decide/settle pairs with random real costs exceed no budget by more than the in-flight errors", () =>
       Effect.gen(function*() {

@@ -35,7 +35,11 @@ const withGovernance = <A>(command: string, values: DatabaseFlags, effect: Effec
     (database) =>
       Governance.Governance.layer.pipe(
         Layer.provideMerge(Enforcement.Enforcement.layer),
-        Layer.provideMerge(Layer.merge(Store.layerWith(database), Catalog.Catalog.layer))
+        Layer.provideMerge(Layer.merge(
+          Store.layerWith(database),
+          // The shipped catalog failing to load is a defect: exit 1, "unexpected error".
+          Layer.orDie(Catalog.Catalog.layer)
+        ))
       ),
     effect
   )

@@ -28,7 +28,7 @@
 import type { ApiKey} from "@tally/core";
 import { Budget } from "@tally/core"
 import { ModelPolicy } from "@tally/catalog"
-import { Budgets, BudgetJobs, Enforcement, Governance, GovernanceCache, WebhookDelivery } from "@tally/engine"
+import { Budgets, BudgetJobs, Enforcement, Governance, type GovernanceCache, WebhookDelivery } from "@tally/engine"
 import { Outbox } from "@tally/store"
 import * as Effect from "effect/Effect"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
