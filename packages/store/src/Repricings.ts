@@ -12,11 +12,13 @@
  * rollups in key order, the tenant's summary lock (0013), daily summaries. Repricings of one
  * tenant also hold a lock of their own, so two runs never interleave.
  */
+import * as PgTypes from "@effect/sql-pg/PgTypes"
 import { CostBreakdown, Money, UsageRecord } from "@tally/core"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
 import type { SqlError } from "effect/sql/SqlError"
 import { Database } from "./Database.ts"
 import * as CheckedRecord from "./internal/CheckedRecord.ts"
@@ -119,27 +121,38 @@ const beforeSource: Readonly<Record<string, string>> = {
 const sourceList = (pick: (column: string) => string) =>
   RollupSql.sourceColumns.map((c) => `${pick(c)} AS ${c}`).join(", ")
 
+const jsonInput = `SELECT * FROM jsonb_to_recordset($2::jsonb) AS i(${inputColumns.map(([c, t]) => `${c} ${t}`).join(", ")})`
+
+/**
+ * The correction entries of the calls whose price is still the one they were repriced from, with
+ * their request ids. First, because the ledger's trigger (0016) lets a price change only with its
+ * entry of the same transaction.
+ */
+const recordStatement = `WITH input AS (${jsonInput})
+  INSERT INTO tally.usage_repricings (tenant_id, run_id, actor, occurred_at, request_id, kind, ${
+  inputColumns.slice(3).map(([c]) => c).join(", ")
+})
+  SELECT $1, $3::uuid, $4, i.occurred_at, i.request_id, i.kind, ${inputColumns.slice(3).map(([c]) => `i.${c}`).join(", ")}
+  FROM input i
+  JOIN tally.usage_ledger l ON l.tenant_id = $1 AND l.occurred_at = i.occurred_at AND l.request_id = i.request_id
+  WHERE l.cost_source = i.before_cost_source
+    AND l.total IS NOT DISTINCT FROM i.before_total
+    AND l.currency IS NOT DISTINCT FROM i.before_currency
+    AND l.definition_id IS NOT DISTINCT FROM i.before_definition_id
+    AND l.snapshot_id IS NOT DISTINCT FROM i.before_snapshot_id
+  ORDER BY i.occurred_at, i.request_id
+  RETURNING request_id`
+
+/** The new prices of the recorded entries into the ledger, and each call moved in the rollups. */
 const applyStatement = `WITH input AS (
-    SELECT * FROM jsonb_to_recordset($2::jsonb) AS i(${inputColumns.map(([c, t]) => `${c} ${t}`).join(", ")})
+    SELECT * FROM tally.usage_repricings
+    WHERE tenant_id = $1 AND run_id = $2::uuid AND request_id = ANY($3::text[])
   ),
   updated AS (
     UPDATE tally.usage_ledger l SET ${priceColumns.map(([c]) => `${c} = i.after_${c}`).join(", ")}
     FROM input i
     WHERE l.tenant_id = $1 AND l.occurred_at = i.occurred_at AND l.request_id = i.request_id
-      AND l.cost_source = i.before_cost_source
-      AND l.total IS NOT DISTINCT FROM i.before_total
-      AND l.currency IS NOT DISTINCT FROM i.before_currency
-      AND l.definition_id IS NOT DISTINCT FROM i.before_definition_id
-      AND l.snapshot_id IS NOT DISTINCT FROM i.before_snapshot_id
     RETURNING l.request_id, ${RollupSql.sourceColumns.map((c) => `l.${c}`).join(", ")}
-  ),
-  entries AS (
-    INSERT INTO tally.usage_repricings (tenant_id, run_id, actor, occurred_at, request_id, kind, ${
-  inputColumns.slice(3).map(([c]) => c).join(", ")
-})
-    SELECT $1, $3::uuid, $4, i.occurred_at, i.request_id, i.kind, ${inputColumns.slice(3).map(([c]) => `i.${c}`).join(", ")}
-    FROM input i JOIN updated u ON u.request_id = i.request_id
-    ORDER BY i.occurred_at, i.request_id
   ),
   moved AS (
     SELECT ${sourceList((c) => beforeSource[c] ?? `u.${c}`)}, -1 AS sign
@@ -152,7 +165,7 @@ const applyStatement = `WITH input AS (
     RETURNING ${RollupSql.keyColumns.join(", ")}, request_count
   )
   SELECT
-    coalesce((SELECT jsonb_agg(request_id) FROM updated), '[]') AS ids,
+    (SELECT count(*) FROM updated)::int AS updated,
     coalesce((SELECT jsonb_agg(jsonb_build_object(${
   RollupSql.keyColumns.map((c) => `'${c}', ${c}`).join(", ")
 })) FROM rollup WHERE request_count = 0), '[]') AS emptied`
@@ -290,14 +303,24 @@ export class Repricings extends Context.Service<Repricings, RepricingsService>()
             // Runs of one tenant one at a time; then the shared lock a rebuild takes exclusively.
             yield* sql`SELECT pg_advisory_xact_lock(hashtextextended(${`tally.reprice:${tenantId}`}, 0))`
             yield* sql`SELECT pg_advisory_xact_lock_shared(hashtextextended(${`tally.rollups:${tenantId}`}, 0))`
-            const [result] = yield* sql.unsafe<{ ids: ReadonlyArray<string>; emptied: ReadonlyArray<unknown> }>(
-              applyStatement,
+            const recorded = yield* sql.unsafe<{ request_id: string }>(
+              recordStatement,
               [tenantId, JSON.stringify(rows), input.runId, input.actor]
             )
+            const ids = recorded.map((row) => row.request_id)
+            if (ids.length === 0) return ids
+            const [result] = yield* sql.unsafe<{ updated: number; emptied: ReadonlyArray<unknown> }>(
+              applyStatement,
+              [tenantId, input.runId, Result.getOrThrow(PgTypes.array(ids, PgTypes.OID.text))]
+            )
+            if (result!.updated !== ids.length) {
+              // Each entry was written against this transaction's view of its row: a broken invariant.
+              return yield* Effect.die(new Error(`repricing updated ${result!.updated} ledger rows for ${ids.length} entries`))
+            }
             if (result!.emptied.length > 0) {
               yield* sql.unsafe(deleteEmptied, [tenantId, JSON.stringify(result!.emptied)])
             }
-            return result!.ids
+            return ids
           })
         )
       })

@@ -13,7 +13,9 @@
  * `tally.reprice_runs` is the audit record of a run that changed something: who, when, the range,
  * the tenant's price-book version, the snapshots before and after, and the totals per currency.
  *
- * The application role may update exactly the price columns of the ledger, nothing else.
+ * The application role may update exactly the price columns of the ledger, nothing else, and a
+ * trigger refuses any update of a ledger row, by any role, that has no repricing entry of the same
+ * transaction naming its price before and after: no price is overwritten silently.
  */
 import { statements } from "./run.ts"
 
@@ -79,5 +81,30 @@ export default statements(
   ...tenantTable("usage_repricings", "SELECT, INSERT"),
   ...appendOnly("usage_repricings"),
   `GRANT UPDATE (cost_source, total, currency, definition_id, snapshot_id, unpriced_reason, cost_breakdown, cost_difference)
-    ON tally.usage_ledger TO tally_app`
+    ON tally.usage_ledger TO tally_app`,
+  // No price changes without its entry: for every role, an update of a ledger row must find the
+  // repricing entry written by the same transaction, naming the row's price before and after.
+  `CREATE FUNCTION tally.usage_ledger_repriced() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    BEGIN
+      IF NOT EXISTS (
+        SELECT 1 FROM tally.usage_repricings r
+        WHERE r.tenant_id = NEW.tenant_id AND r.occurred_at = NEW.occurred_at AND r.request_id = NEW.request_id
+          AND r.repriced_at = now()
+          AND NEW.tenant_id = OLD.tenant_id AND NEW.occurred_at = OLD.occurred_at AND NEW.request_id = OLD.request_id
+          AND r.before_cost_source = OLD.cost_source AND r.after_cost_source = NEW.cost_source
+          AND r.before_total IS NOT DISTINCT FROM OLD.total AND r.after_total IS NOT DISTINCT FROM NEW.total
+          AND r.before_currency IS NOT DISTINCT FROM OLD.currency AND r.after_currency IS NOT DISTINCT FROM NEW.currency
+          AND r.before_snapshot_id IS NOT DISTINCT FROM OLD.snapshot_id AND r.after_snapshot_id IS NOT DISTINCT FROM NEW.snapshot_id
+      ) THEN
+        RAISE EXCEPTION 'usage_ledger: the price of % changes only with its repricing entry', OLD.request_id
+          USING ERRCODE = 'object_not_in_prerequisite_state';
+      END IF;
+      RETURN NEW;
+    END
+    $$`,
+  `CREATE TRIGGER usage_ledger_repriced BEFORE UPDATE ON tally.usage_ledger
+    FOR EACH ROW EXECUTE FUNCTION tally.usage_ledger_repriced()`
 )
