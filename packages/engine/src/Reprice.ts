@@ -8,7 +8,8 @@
  * was estimated), and the usage the ledger recorded is what is priced, so the call's tokens and
  * units never change. A call whose price is unchanged is left alone; a changed one is written
  * through `Repricings.apply`, which keeps the price before and after (the correction entry) and
- * moves the call in the rollups and daily summaries. A final chargeback period is never
+ * moves the call in the rollups and daily summaries; budgets are then evaluated as after an ingest
+ * batch, so a threshold the new prices reach is recorded. A final chargeback period is never
  * rewritten: a repricing recorded after its run read the ledger is late usage for that period,
  * and the next run of the same dimension carries the difference as correction lines.
  *
@@ -24,6 +25,7 @@ import { Normalize, type NormalizedCall } from "@tally/providers"
 import { PriceBooks, Repricings, type Tenants } from "@tally/store"
 import { Context, DateTime, Effect, Layer, Result, Schema } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
+import * as Budgets from "./Budgets.ts"
 import * as TenantPricing from "./TenantPricing.ts"
 
 export interface RepriceOptions {
@@ -258,6 +260,7 @@ export const make = Effect.gen(function*() {
   const repricings = yield* Repricings.Repricings
   const priceBooks = yield* PriceBooks.PriceBooks
   const books = yield* TenantPricing.makeBookLoader
+  const budgets = yield* Budgets.Budgets
 
   const reprice = Effect.fn("Repricing.reprice")(function*(tenantId: string, options: RepriceOptions) {
     if (DateTime.toEpochMillis(options.to) <= DateTime.toEpochMillis(options.from)) {
@@ -300,10 +303,15 @@ export const make = Effect.gen(function*() {
         for (const change of changes) tally.add(change)
       } else {
         const applied = new Set(yield* repricings.apply(tenantId, { runId, actor, changes }))
+        const committed: Array<UsageRecord.UsageRecord> = []
         for (const change of changes) {
-          if (applied.has(change.before.requestId)) tally.add(change)
-          else skipped++
+          if (applied.has(change.before.requestId)) {
+            tally.add(change)
+            committed.push(change.after)
+          } else skipped++
         }
+        // Committed: budgets see the new spend as they see a batch's (never fails; a sweep catches up).
+        yield* budgets.evaluateAfterCommit(tenantId, committed)
       }
       if (page.length < pageSize) break
     }
@@ -349,8 +357,12 @@ export class Repricing extends Context.Service<Repricing, RepricingService>()("@
   static readonly layer: Layer.Layer<
     Repricing,
     never,
-    Catalog.Catalog | Tenants.Tenants | PriceBooks.PriceBooks | Repricings.Repricings
-  > = Layer.effect(Repricing, make)
+    | Catalog.Catalog
+    | Tenants.Tenants
+    | PriceBooks.PriceBooks
+    | Repricings.Repricings
+    | Layer.Services<typeof Budgets.Budgets.layer>
+  > = Layer.effect(Repricing, make).pipe(Layer.provide(Budgets.Budgets.layer))
 }
 
 export type RepriceSummaryJson = ReturnType<typeof summaryJson>

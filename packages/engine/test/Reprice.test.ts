@@ -159,7 +159,7 @@ for (const target of targets) {
           assert.deepInclude(after["u-2"], { costSource: "computed", total: "0.52" })
           assert.deepStrictEqual(after["p-1"], before["p-1"])
           assert.deepStrictEqual(run.snapshotsBefore, [])
-          assert.deepStrictEqual(run.snapshotsAfter, [after["u-1"]!.snapshotId])
+          assert.deepStrictEqual(run.snapshotsAfter, [after["u-1"]!.snapshotId!])
 
           // The original price is kept beside the new one.
           const history = yield* Repricings.Repricings.use((r) => r.history(tenantId, "u-2"))
@@ -211,8 +211,8 @@ for (const target of targets) {
           assert.deepStrictEqual(after["c-1"], before["c-1"])
           assert.strictEqual(after["c-2"]!.total, "1.7")
           assert.notStrictEqual(after["c-2"]!.snapshotId, before["c-2"]!.snapshotId)
-          assert.deepStrictEqual(run.snapshotsBefore, [before["c-2"]!.snapshotId])
-          assert.deepStrictEqual(run.snapshotsAfter, [after["c-2"]!.snapshotId])
+          assert.deepStrictEqual(run.snapshotsBefore, [before["c-2"]!.snapshotId!])
+          assert.deepStrictEqual(run.snapshotsAfter, [after["c-2"]!.snapshotId!])
 
           const [entry] = yield* Repricings.Repricings.use((r) => r.ofRun(tenantId, run.runId!))
           assert.deepInclude(entry!, { kind: "correction", actor: "key_finance", requestId: "c-2" })

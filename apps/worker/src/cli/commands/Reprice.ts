@@ -18,7 +18,7 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Args from "../Args.ts"
-import { invalidInput } from "../CliError.ts"
+import { CliError, ExitCode, invalidInput } from "../CliError.ts"
 import { databaseFlags, type DatabaseFlags, invalid, requireTenant, withDatabase } from "../CommandDatabase.ts"
 import { parseAt } from "./Cost.ts"
 
@@ -26,6 +26,15 @@ export const usage =
   "tally reprice --tenant <id> --from <ISO time> --to <ISO time> [--only-unpriced] [--dry-run] [--by <actor>] [--database-url <url>] [--data-dir <dir>]"
 
 const command = "reprice"
+
+/** The built-in catalog, as the worker prices with it; one that cannot load exits 1 naming it. */
+const catalog = Catalog.Catalog.layer.pipe(
+  Layer.catchTag("CatalogLoadError", (error) =>
+    Layer.effect(
+      Catalog.Catalog,
+      Effect.fail(new CliError({ message: `${command}: catalog: ${error.message}`, exitCode: ExitCode.unexpected }))
+    ))
+)
 
 /** What the command was asked, checked; the database flags say where. */
 export interface RepriceRequest extends DatabaseFlags {
@@ -42,7 +51,7 @@ export const reprice = (request: RepriceRequest) =>
   withDatabase(
     command,
     request,
-    (database) => Reprice.Repricing.layer.pipe(Layer.provideMerge(Layer.merge(Store.layerWith(database), Catalog.Catalog.layer))),
+    (database) => Reprice.Repricing.layer.pipe(Layer.provideMerge(Layer.merge(Store.layerWith(database), catalog))),
     Effect.andThen(
       requireTenant(command, request.tenantId),
       Reprice.Repricing.use((service) =>
