@@ -26,6 +26,7 @@ import { PriceBooks, Repricings, type Tenants } from "@tally/store"
 import { Context, DateTime, Effect, Layer, Result, Schema } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Budgets from "./Budgets.ts"
+import * as PriceScope from "./internal/PriceScope.ts"
 import * as TenantPricing from "./TenantPricing.ts"
 
 export interface RepriceOptions {
@@ -96,15 +97,6 @@ const actorOf = (actor: string | undefined): string => {
   return trimmed === "" ? "system" : trimmed.slice(0, 200)
 }
 
-/** The price-book scope of a recorded call, as ingest built it from the caller's key and labels. */
-const scopeOf = (tenantId: string, labels: UsageRecord.Labels): PriceBook.Scope => {
-  const scope: { -readonly [K in keyof PriceBook.Scope]: string } = { tenant: tenantId }
-  if (labels.apiKeyId !== undefined && labels.apiKeyId !== "") scope.apiKey = labels.apiKeyId
-  if (labels.project !== undefined && labels.project !== "") scope.project = labels.project
-  if (labels.team !== undefined && labels.team !== "") scope.team = labels.team
-  return scope
-}
-
 /** What only the raw payload holds, when it normalizes again; nothing when it does not. */
 const fromPayload = (call: UsageRecord.UsageRecord): NormalizedCall.NormalizedCall | undefined => {
   if (call.api === undefined || call.api === "span" || Normalize.resolveProvider(call.provider) === undefined) {
@@ -147,7 +139,7 @@ const normalizedOf = (call: UsageRecord.UsageRecord): NormalizedCall.NormalizedC
 export const repriceCall = (book: PriceBook.PriceBook, tenantId: string, call: UsageRecord.UsageRecord): UsageRecord.UsageRecord => {
   const costed = Costing.cost(book, normalizedOf(call), {
     at: DateTime.toEpochMillis(call.occurredAt),
-    scope: scopeOf(tenantId, call.labels)
+    scope: PriceScope.ofLabels(tenantId, call.labels)
   })
   const priced = Costing.toUsageRecord(costed, {
     requestId: call.requestId,

@@ -10,10 +10,9 @@ import { Money } from "@tally/core"
 import { Database, Repricings, Rollups, Store } from "@tally/store"
 import { DateTime, Effect, Layer, Redacted } from "effect"
 import { Chargeback } from "../src/chargeback/index.ts"
-import { Ingest } from "../src/Ingest.ts"
 import * as Reprice from "../src/Reprice.ts"
 import * as TenantPricing from "../src/TenantPricing.ts"
-import { layerOptions, newTenant } from "./TestStore.ts"
+import { ingestNow, layerOptions, newTenant } from "./TestStore.ts"
 
 const url = process.env.TALLY_TEST_DATABASE_URL
 const targets = [
@@ -28,15 +27,6 @@ const servicesOn = (database: typeof Database.layerPgliteMemory) =>
 
 const utc = (text: string) => DateTime.makeUnsafe(text)
 const january = { from: utc("2026-01-01T00:00:00Z"), to: utc("2026-02-01T00:00:00Z") }
-
-/** Ingest built now, so its book is read after the price changes a test made. */
-const ingestNow = (tenantId: string, events: ReadonlyArray<unknown>) =>
-  Effect.scoped(
-    Effect.gen(function*() {
-      const context = yield* Layer.build(Ingest.layer)
-      return yield* Effect.provide(Ingest.use((ingest) => ingest.ingest(tenantId, events)), context)
-    })
-  )
 
 /** A usage event with normalized usage: 1M input and 100k output tokens. */
 const usageEvent = (requestId: string, model: string, occurredAt: string, labels: Record<string, string> = {}) => ({
