@@ -40,8 +40,24 @@ export const single = (value: unknown, path: Path.Path = Path.root): Single => (
 
 const parseJson = Schema.decodeUnknownResult(Schema.fromJsonString(Schema.Unknown))
 
+/**
+ * Whether text can be one JSON document by its first character after JSON whitespace: SSE
+ * (`data:`, `event:`) and other text is known not to be without a failed parse, which costs a
+ * thrown exception.
+ */
+const mayBeJson = (text: string): boolean => {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue
+    // { [ " - 0-9 t f n
+    return c === 0x7b || c === 0x5b || c === 0x22 || c === 0x2d || (c >= 0x30 && c <= 0x39) || c === 0x74 || c === 0x66 || c === 0x6e
+  }
+  return false
+}
+
 /** Parses text as one JSON document; undefined when it is not one. */
 export const json = (text: string): unknown | undefined => {
+  if (!mayBeJson(text)) return undefined
   const result = parseJson(text)
   return Result.isSuccess(result) ? result.success : undefined
 }
