@@ -137,7 +137,6 @@ const compileObjects = (ast: SchemaAST.Objects, options: Options): Step | undefi
   const declared = new Set(properties.map((p) => p.name))
   return withChecks(ast, (input) => {
     if (!isRecord(input)) return FAIL
-    if (Object.getOwnPropertySymbols(input).length > 0) return FAIL
     const out: Record<string, unknown> = {}
     if (index !== undefined) {
       for (const key of Object.keys(input)) {
@@ -150,6 +149,7 @@ const compileObjects = (ast: SchemaAST.Objects, options: Options): Step | undefi
     }
     if (options.exact) {
       for (const key of Object.keys(input)) if (!declared.has(key)) return FAIL
+      if (Object.getOwnPropertySymbols(input).length > 0) return FAIL
     }
     for (const property of properties) {
       if (!(property.name in input)) {

@@ -2,7 +2,7 @@
  * The shapes a payload arrives in: one response object, a stream of chunks or events (JSON array,
  * `{chunks}`, `{events}`, SSE text or NDJSON text), or an HTTP capture `{status, headers, body}`.
  */
-import { Predicate, Result, Schema } from "effect"
+import { Predicate, Result } from "effect"
 import * as NormalizeError from "../NormalizeError.ts"
 import * as Path from "./Path.ts"
 
@@ -38,8 +38,6 @@ export type Payload = Single | Stream | Http
 
 export const single = (value: unknown, path: Path.Path = Path.root): Single => ({ _tag: "Single", item: { value, path } })
 
-const parseJson = Schema.decodeUnknownResult(Schema.fromJsonString(Schema.Unknown))
-
 /**
  * Whether text can be one JSON document by its first character after JSON whitespace: SSE
  * (`data:`, `event:`) and other text is known not to be without a failed parse, which costs a
@@ -58,8 +56,11 @@ const mayBeJson = (text: string): boolean => {
 /** Parses text as one JSON document; undefined when it is not one. */
 export const json = (text: string): unknown | undefined => {
   if (!mayBeJson(text)) return undefined
-  const result = parseJson(text)
-  return Result.isSuccess(result) ? result.success : undefined
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return undefined
+  }
 }
 
 const isSse = (lines: ReadonlyArray<string>): boolean =>
