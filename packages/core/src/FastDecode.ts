@@ -13,7 +13,7 @@
  * key), never less, and what it returns is what `Schema` returns: a fresh object with the declared
  * keys in declared order, then the index keys in input order.
  */
-import { type Schema, SchemaAST } from "effect"
+import type { Schema, SchemaAST } from "effect"
 
 /** Decodes `input`, or answers `undefined` when the full decoder must decide. */
 export type Fast<A> = (input: unknown) => A | undefined
