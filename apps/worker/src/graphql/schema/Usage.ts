@@ -31,6 +31,7 @@ export const UsageTotalsRef = builder.objectRef<UsageQuery.UsageMeasures>("Usage
     requests: t.expose("requests", { type: "Long", description: "Calls, priced or not." }),
     estimatedRequests: t.expose("estimatedRequests", { type: "Long", description: "Calls whose usage was partly estimated." }),
     unpricedRequests: t.expose("unpricedRequests", { type: "Long", description: "Calls no price was found for: counted here, not in `spend`." }),
+    partialRequests: t.expose("partialRequests", { type: "Long", description: "Calls priced in part: their priced lines are in `spend`, the components without a price are not (see `costAtRisk`)." }),
     spend: t.field({ type: [MoneyRef], description: "Billed spend per currency, exact.", resolve: (m) => m.spend }),
     tokens: t.field({ type: TokenCountsRef, resolve: (m) => m.tokens }),
     billableRequests: t.expose("billableRequests", { type: "Long", description: "Requests billed per request (e.g. search calls)." }),
@@ -71,6 +72,7 @@ const UsageBucketRef = builder.objectRef<UsageQuery.UsageBucket>("UsageBucket").
     requests: t.expose("requests", { type: "Long" }),
     estimatedRequests: t.expose("estimatedRequests", { type: "Long" }),
     unpricedRequests: t.expose("unpricedRequests", { type: "Long" }),
+    partialRequests: t.expose("partialRequests", { type: "Long" }),
     spend: t.field({ type: [MoneyRef], resolve: (b) => b.spend }),
     tokens: t.field({ type: TokenCountsRef, resolve: (b) => b.tokens }),
     billableRequests: t.expose("billableRequests", { type: "Long" }),
@@ -97,7 +99,7 @@ const UsageReportRef = builder.objectRef<UsageQuery.UsageReport>("UsageReport").
 })
 
 const tokenNames = new Set<string>(Usage.TokenBuckets)
-const plainMeasures = new Set<string>(["requests", "estimatedRequests", "unpricedRequests", "spend", "billableRequests", "webSearches", "imagesGenerated", "toolCalls", "audioSeconds", "videoSeconds"])
+const plainMeasures = new Set<string>(["requests", "estimatedRequests", "unpricedRequests", "partialRequests", "spend", "billableRequests", "webSearches", "imagesGenerated", "toolCalls", "audioSeconds", "videoSeconds"])
 
 /** The fields a selection set picks, through inline fragments and named fragments. */
 const fieldsOf = (set: SelectionSetNode | undefined, info: GraphQLResolveInfo, out: Array<{ name: string; set: SelectionSetNode | undefined }> = []) => {
