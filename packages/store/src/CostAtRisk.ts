@@ -56,6 +56,8 @@ export interface CostAtRiskQuery {
   readonly from: DateTime.Utc
   readonly to: DateTime.Utc
   readonly filter?: UsageQuery.UsageFilter | undefined
+  /** Which calls: partial, unpriced, or both (the default). */
+  readonly sources?: ReadonlyArray<"partial" | "unpriced"> | undefined
 }
 
 export const empty: CostAtRiskReport = { partialCalls: 0, unpricedCalls: 0, partialSpend: [], components: [], models: [] }
@@ -134,7 +136,7 @@ export class CostAtRisk extends Context.Service<CostAtRisk, CostAtRiskService>()
         const filters = filterOnLedger(query.filter, params)
         const rows = `(SELECT * FROM tally.usage_ledger
           WHERE tenant_id = ${tenant} AND occurred_at >= ${from} AND occurred_at < ${to}
-            AND cost_source IN ('partial', 'unpriced')${filters.map((f) => ` AND ${f}`).join("")}) AS r`
+            AND cost_source IN (${(query.sources ?? ["partial", "unpriced"]).map((s) => (s === "partial" ? "'partial'" : "'unpriced'")).join(", ")})${filters.map((f) => ` AND ${f}`).join("")}) AS r`
         const componentText = `SELECT provider, model, component, unit, sum(quantity)::text AS quantity,
             count(DISTINCT request_id) FILTER (WHERE cost_source = 'partial') AS partial_calls,
             count(DISTINCT request_id) FILTER (WHERE cost_source = 'unpriced') AS unpriced_calls
