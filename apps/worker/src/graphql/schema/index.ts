@@ -17,6 +17,7 @@ import "./ApiKey.ts"
 import "./Chargeback.ts"
 import "./Anomaly.ts"
 import "./Reconciliation.ts"
+import "./Reprice.ts"
 
 export const schema = builder.toSchema()
 
