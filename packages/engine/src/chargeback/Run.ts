@@ -6,7 +6,7 @@
  * and stores (`InputsJson`), and a stored run with its lines and audit trail back as a `Run`.
  */
 import { CostAllocation, Money, PricingSnapshot } from "@tally/core"
-import type { ChargebackRuns } from "@tally/store"
+import type { ChargebackRuns, CostAtRisk } from "@tally/store"
 import type * as DateTime from "effect/DateTime"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
@@ -22,23 +22,10 @@ export interface Line extends CostAllocation.Allocate.Line {
 }
 
 /** One component the period's calls had no price for, with its quantity and the calls it was missing in. */
-export interface AtRisk {
-  readonly component: string
-  readonly unit: string
-  readonly quantity: Money.Decimal
-  readonly calls: number
-  readonly partialCalls: number
-  readonly unpricedCalls: number
-}
+export type AtRisk = CostAtRisk.AtRiskComponent
 
-export interface AtRiskJson {
-  readonly component: string
-  readonly unit: string
-  readonly quantity: string
-  readonly calls: number
-  readonly partialCalls: number
-  readonly unpricedCalls: number
-}
+/** `AtRisk` as stored in the inputs: the quantity as exact decimal text. */
+export type AtRiskJson = Omit<AtRisk, "quantity"> & { readonly quantity: string }
 
 export interface Inputs {
   /** Exact sum of the period's spend in the run's currency. */
