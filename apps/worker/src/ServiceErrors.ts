@@ -12,7 +12,7 @@
  */
 import type { ApiKey, Budget, CostAllocation, Reservation, Tenant, TenantPriceBook, UsageQuery } from "@tally/core"
 import type { ModelPolicy } from "@tally/catalog"
-import type { Chargeback, Enforcement, Reconcile, TenantPricing } from "@tally/engine"
+import type { Chargeback, Enforcement, Reconcile, Reprice, TenantPricing } from "@tally/engine"
 import type { Outbox } from "@tally/store"
 import * as Effect from "effect/Effect"
 import type * as HttpServerResponse from "effect/http/HttpServerResponse"
@@ -57,6 +57,7 @@ export type ServiceError =
   | Reconcile.Compare.ReportInvalid
   | ModelPolicy.InvalidPolicy
   | ModelPolicy.PolicyNotFound
+  | Reprice.InvalidReprice
 
 export interface HttpAnswer {
   readonly status: number
@@ -130,7 +131,8 @@ export const table: { readonly [K in Tag]: Answer<ErrorOf<K>> } = {
   DefinitionNotFound: notFound("model", (error) => error.definitionId),
   ReportInvalid: { http: own(422, "invalid_report"), graphql: asIs },
   InvalidPolicy: invalidInput(),
-  PolicyNotFound: notFound("modelPolicy", (error) => error.policyId)
+  PolicyNotFound: notFound("modelPolicy", (error) => error.policyId),
+  InvalidReprice: invalidInput()
 }
 
 const answerOf = <E extends ServiceError>(error: E): Answer<E> => table[error._tag] as unknown as Answer<E>

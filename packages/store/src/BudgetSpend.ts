@@ -28,6 +28,8 @@ export interface Spend {
   readonly calls: number
   /** Calls that could not be priced: counted, not in `amount`. */
   readonly unpricedCalls: number
+  /** Calls priced in part (any currency): their priced lines are in `amount`, their unpriced components are not. */
+  readonly partialCalls: number
   /** Spend recorded in other currencies, not converted and not in `amount`. */
   readonly otherCurrencies: ReadonlyArray<{ readonly currency: string; readonly amount: Money.Decimal }>
   /** Input tokens of every call, priced or not, in any currency (see `Budget.TokenKind`). */
@@ -79,14 +81,14 @@ const spendCtes = `w AS (
       AS w(key text, scope jsonb, from_at timestamptz, to_at timestamptz, hour_from timestamptz, hour_to timestamptz)
   ),
   parts AS (
-    SELECT w.key, r.currency, r.cost AS amount, r.request_count AS calls, r.unpriced_count AS unpriced,
+    SELECT w.key, r.currency, r.cost AS amount, r.request_count AS calls, r.unpriced_count AS unpriced, r.partial_count AS partial,
       ${sumOf("r", inputColumns)} AS input_tokens, ${sumOf("r", outputColumns)} AS output_tokens
     FROM w JOIN tally.usage_rollups_hourly r
       ON r.tenant_id = $1 AND r.hour >= w.hour_from AND r.hour < w.hour_to
     WHERE ${match("r")}
     UNION ALL
     SELECT w.key, coalesce(l.currency, ''), coalesce(l.total, 0), 1, CASE WHEN l.cost_source = 'unpriced' THEN 1 ELSE 0 END,
-      ${sumOf("l", inputColumns)}, ${sumOf("l", outputColumns)}
+      CASE WHEN l.cost_source = 'partial' THEN 1 ELSE 0 END, ${sumOf("l", inputColumns)}, ${sumOf("l", outputColumns)}
     FROM w JOIN tally.usage_ledger l
       ON l.tenant_id = $1
       AND ((l.occurred_at >= w.from_at AND l.occurred_at < w.hour_from) OR (l.occurred_at >= w.hour_to AND l.occurred_at < w.to_at))
@@ -94,7 +96,7 @@ const spendCtes = `w AS (
   ),
   spent AS (
     SELECT key, currency, sum(amount)::text AS amount, sum(calls)::text AS calls, sum(unpriced)::text AS unpriced,
-      sum(input_tokens)::text AS input_tokens, sum(output_tokens)::text AS output_tokens
+      sum(partial)::text AS partial, sum(input_tokens)::text AS input_tokens, sum(output_tokens)::text AS output_tokens
     FROM parts GROUP BY key, currency
   )`
 
@@ -118,10 +120,10 @@ const standingStatement = `WITH ${spendCtes},
         SELECT 1 FROM tally.usage_request_ids u WHERE u.tenant_id = r.tenant_id AND u.request_id = r.request_id))
     GROUP BY h.budget_id
   )
-  SELECT 'spent' AS kind, key, currency, amount, calls, unpriced, input_tokens, output_tokens FROM spent
-  UNION ALL SELECT 'held', key, NULL, held, NULL, NULL, NULL, NULL FROM held
+  SELECT 'spent' AS kind, key, currency, amount, calls, unpriced, partial, input_tokens, output_tokens FROM spent
+  UNION ALL SELECT 'held', key, NULL, held, NULL, NULL, NULL, NULL, NULL FROM held
   UNION ALL SELECT 'version', NULL, NULL,
-    coalesce((SELECT version FROM tally.tenant_governance WHERE tenant_id = $1), 0)::text, NULL, NULL, NULL, NULL`
+    coalesce((SELECT version FROM tally.tenant_governance WHERE tenant_id = $1), 0)::text, NULL, NULL, NULL, NULL, NULL`
 
 /** `[from, to)` as whole UTC hours inside it plus the ledger parts at either end. */
 const hourSplit = (from: number, to: number): { hourFrom: number; hourTo: number } => {
@@ -137,6 +139,7 @@ interface SpendRow {
   readonly amount: string
   readonly calls: string
   readonly unpriced: string
+  readonly partial: string
   readonly input_tokens: string
   readonly output_tokens: string
 }
@@ -190,7 +193,16 @@ const windowsJson = (windows: ReadonlyArray<SpendWindow>) =>
 const collect = (currency: string, windows: ReadonlyArray<SpendWindow>, rows: ReadonlyArray<SpendRow>): ReadonlyMap<string, Spend> => {
   const out = new Map<string, MutableSpend>()
   for (const w of windows) {
-    out.set(w.key, { amount: Money.ZERO, calls: 0, unpricedCalls: 0, otherCurrencies: [], inputTokens: 0, outputTokens: 0, requests: 0 })
+    out.set(w.key, {
+      amount: Money.ZERO,
+      calls: 0,
+      unpricedCalls: 0,
+      partialCalls: 0,
+      otherCurrencies: [],
+      inputTokens: 0,
+      outputTokens: 0,
+      requests: 0
+    })
   }
   for (const row of rows) {
     const entry = out.get(row.key)!
@@ -199,6 +211,7 @@ const collect = (currency: string, windows: ReadonlyArray<SpendWindow>, rows: Re
     entry.outputTokens += Number(row.output_tokens)
     entry.requests += Number(row.calls)
     entry.unpricedCalls += unpriced
+    entry.partialCalls += Number(row.partial)
     if (row.currency === currency) {
       entry.amount = entry.amount.plus(row.amount)
       entry.calls += Number(row.calls) - unpriced

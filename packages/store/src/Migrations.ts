@@ -21,6 +21,8 @@ import BudgetChanges from "./internal/migrations/0012_budget_changes.ts"
 import SummaryLockOrder from "./internal/migrations/0013_summary_lock_order.ts"
 import PartialCost from "./internal/migrations/0014_partial_cost.ts"
 import CacheReadModalities from "./internal/migrations/0015_cache_read_modalities.ts"
+import Repricing from "./internal/migrations/0016_repricing.ts"
+import CostAtRisk from "./internal/migrations/0018_cost_at_risk.ts"
 import BudgetUnits from "./internal/migrations/0020_budget_units.ts"
 import ModelPolicies from "./internal/migrations/0021_model_policies.ts"
 
@@ -40,6 +42,8 @@ export const loader: Migrator.Loader = Migrator.fromRecord({
   "0013_summary_lock_order": SummaryLockOrder,
   "0014_partial_cost": PartialCost,
   "0015_cache_read_modalities": CacheReadModalities,
+  "0016_repricing": Repricing,
+  "0018_cost_at_risk": CostAtRisk,
   "0020_budget_units": BudgetUnits,
   "0021_model_policies": ModelPolicies
 })
