@@ -19,6 +19,7 @@ import * as Effect from "effect/Effect"
 import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import type { SqlError } from "effect/sql/SqlError"
 import { createHmac, timingSafeEqual } from "node:crypto"
@@ -93,6 +94,15 @@ export interface DeliveryOutcome {
   readonly nextAttemptAt: DateTime.Utc | null
 }
 
+/**
+ * Attempts by outcome (`delivered`, `failed`), in Effect's metric registry: a worker renders it at
+ * `/metrics` as `tally_webhook_deliveries_total{outcome}`.
+ */
+export const deliveries = Metric.counter("tally_webhook_deliveries_total", {
+  description: "Webhook delivery attempts by outcome: delivered, failed",
+  incremental: true
+})
+
 export interface WebhookDeliveryService {
   /** One pass: claims due messages and attempts each once. */
   readonly deliverDue: Effect.Effect<ReadonlyArray<DeliveryOutcome>, SqlError>
@@ -160,6 +170,7 @@ export class WebhookDelivery extends Context.Service<WebhookDelivery, WebhookDel
             responseExcerpt: sent.text === "" ? null : sent.text.slice(0, excerptLength),
             nextAttemptAt
           })
+          yield* Metric.update(Metric.withAttributes(deliveries, { outcome: delivered ? "delivered" : "failed" }), 1)
           return {
             outboxId: message.id,
             tenantId: message.tenantId,
