@@ -79,11 +79,14 @@ export class Database extends Context.Service<Database, DatabaseService>()("@tal
 
 const scopeLabel = (tenantId: string | null) => (tenantId === null ? "no tenant" : `tenant ${JSON.stringify(tenantId)}`)
 
-/** Builds the service over a connected client, after running the migrations. */
-export const make = (backend: Backend) =>
+/**
+ * Builds the service over a connected client, after running the migrations (unless `migrate` is
+ * false: a reader on a replica, which refuses writes, over a schema the primary migrated).
+ */
+export const make = (backend: Backend, options: { readonly migrate?: boolean } = {}) =>
   Effect.gen(function*() {
     const sql = yield* PgClient.PgClient
-    yield* Migrations.run
+    if (options.migrate !== false) yield* Migrations.run
 
     const enter = <A, E, R>(tenantId: string | null, effect: Effect.Effect<A, E, R>) =>
       Effect.gen(function*() {
@@ -139,6 +142,21 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Database, L
       url: options.url,
       maxConnections: options.maxConnections ?? 10,
       applicationName: "tally"
+    }))
+  )
+
+/**
+ * A reader on PostgreSQL at `url` (a streaming replica, or any connection to a database the
+ * primary has migrated): no migrations run, and the connections name themselves `tally-read`.
+ * The tenant scope works as on the primary (`set_config` and the role are transaction-local,
+ * which a hot standby accepts); only queries that read belong on it.
+ */
+export const layerPostgresReader = (options: PostgresOptions): Layer.Layer<Database, LayerError> =>
+  Layer.effect(Database, make("postgres", { migrate: false })).pipe(
+    Layer.provide(PgClient.layer({
+      url: options.url,
+      maxConnections: options.maxConnections ?? 10,
+      applicationName: "tally-read"
     }))
   )
 

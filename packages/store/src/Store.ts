@@ -16,6 +16,7 @@ import { PriceBooks } from "./PriceBooks.ts"
 import { PricingSnapshots } from "./PricingSnapshots.ts"
 import { ProviderReports } from "./ProviderReports.ts"
 import { ReconciliationRuns } from "./ReconciliationRuns.ts"
+import { Repricings } from "./Repricings.ts"
 import { Reservations } from "./Reservations.ts"
 import { Rollups } from "./Rollups.ts"
 import { Tenants } from "./Tenants.ts"
@@ -42,6 +43,7 @@ export type Services =
   | LedgerRecords
   | UnitCosts
   | PriceBooks
+  | Repricings
 
 export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Tenants.layer,
@@ -61,7 +63,8 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Reservations.layer,
   AnomalyFindings.layer,
   ReconciliationRuns.layer,
-  ProviderReports.layer
+  ProviderReports.layer,
+  Repricings.layer
 )
 
 /** The repositories over the given database layer, with the `Database` itself kept in context. */

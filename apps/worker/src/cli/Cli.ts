@@ -25,6 +25,7 @@ const commands: Record<string, () => Promise<Command>> = {
   rollups: () => import("./commands/Rollups.ts"),
   chargeback: () => import("./commands/Chargeback.ts"),
   reconcile: () => import("./commands/Reconcile.ts"),
+  reprice: () => import("./commands/Reprice.ts"),
   serve: () => import("./commands/Serve.ts"),
   publish: () => import("./commands/Publish.ts"),
   tenant: () => import("./commands/Tenant.ts").then((module) => module.tenant),

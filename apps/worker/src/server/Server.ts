@@ -13,7 +13,7 @@
 import { NodeHttpServer } from "@effect/platform-node"
 import { Catalog } from "@tally/catalog"
 import { Anomalies, Ingest, IngestPipeline } from "@tally/engine"
-import { Database, Store } from "@tally/store"
+import { Database, Store, UsageReport } from "@tally/store"
 import * as HttpApiScalar from "effect/http-api/HttpApiScalar"
 import * as HttpRouter from "effect/http/HttpRouter"
 import type * as HttpServer from "effect/http/HttpServer"
@@ -78,11 +78,23 @@ export const layerDatabase = (config: ServerConfigShape) =>
     ? Database.layerPglite({ dataDir: config.dataDir })
     : Database.layerPostgres({ url: config.databaseUrl })
 
+/**
+ * The GraphQL API; with `readDatabaseUrl` its usage queries (`UsageReport`) read there (a replica)
+ * while everything else, writes included, uses the primary.
+ */
+export const layerGraphql = (config: ServerConfigShape) =>
+  config.readDatabaseUrl === undefined || config.databaseUrl === undefined
+    ? GraphqlRoute.layer
+    : GraphqlRoute.layer.pipe(
+      // fresh: the store already built `UsageReport.layer` over the primary, and layers are memoized by reference.
+      Layer.provide(Layer.fresh(UsageReport.UsageReport.layer).pipe(Layer.provide(Database.layerPostgresReader({ url: config.readDatabaseUrl }))))
+    )
+
 /** Everything but the HTTP server: what an extension or a test needs to run intake in-process. */
 export const layerServices = (config: ServerConfigShape) =>
   IngestPipeline.layer().pipe(
     Layer.provideMerge(Ingest.Ingest.layer),
-    Layer.provideMerge(GraphqlRoute.layer),
+    Layer.provideMerge(layerGraphql(config)),
     Layer.provideMerge(Layer.mergeAll(
       Catalog.Catalog.layer,
       Metrics.layer,

@@ -16,6 +16,7 @@ import "./ApiKey.ts"
 import "./Chargeback.ts"
 import "./Anomaly.ts"
 import "./Reconciliation.ts"
+import "./Reprice.ts"
 
 export const schema = builder.toSchema()
 
