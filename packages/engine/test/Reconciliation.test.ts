@@ -44,6 +44,8 @@ describe("provider report formats", () => {
       ["csv", "date,model,cost\n2025-13-45x,a,1\n", /line 2: date/],
       ["csv", "date,model,tokens\n", /unknown column "tokens"/],
       ["csv", "date,cost\n2025-08-06,abc\n", /cost "abc" is not a decimal/],
+      // An unterminated quote would otherwise swallow the rest of the file into one field.
+      ["csv", "date,model,cost\n2025-08-06,\"gpt-4o,1.00\n2025-08-07,gpt-4o,2.00\n", /line 2: unterminated quoted field/],
       ["openai-costs", "{", /not JSON/],
       ["openai-costs", fixture("reconcile/openai-usage.json"), /usage report, expected costs/],
       ["xlsx", "", /unknown format/]
