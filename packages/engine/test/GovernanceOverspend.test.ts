@@ -14,20 +14,9 @@ import * as Result from "effect/Result"
 import { Budgets } from "../src/Budgets.ts"
 import { Enforcement } from "../src/Enforcement.ts"
 import { Governance } from "../src/Governance.ts"
+import { rng } from "./AnomalyTraffic.ts"
 import { call, governanceTargets, ingest, layerOptions, newTenant } from "./BudgetSupport.ts"
 
-
-/** mulberry32: a small seeded generator, so every run draws the same calls. */
-const generator = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const WORKERS = 16
 const CALLS = 240
@@ -41,7 +30,7 @@ interface Drawn {
 }
 
 const draw = (seed: number): ReadonlyArray<Drawn> => {
-  const next = generator(seed)
+  const next = rng(seed)
   return Array.from({ length: CALLS }, (_, i) => {
     const estimate = new Money.Decimal(5 + Math.floor(next() * 11)).div(100) // 0.05 .. 0.15
     const actual = estimate.times(70 + Math.floor(next() * 61)).div(100).toDecimalPlaces(6) // 70% .. 130%

@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { SqlError } from "effect/sql/SqlError"
 import { Database } from "./Database.ts"
+import { heldByBudget } from "./internal/HeldSql.ts"
 
 /** A time window of one scope's spend; `key` names it in the answer. */
 export interface SpendWindow {
@@ -109,19 +110,9 @@ const spendStatement = `WITH ${spendCtes} SELECT * FROM spent ORDER BY key, curr
  * admission without a lock needs, in one round trip.
  */
 const standingStatement = `WITH ${spendCtes},
-  held AS (
-    SELECT h.budget_id::text AS key, sum(coalesce(h.actual, h.amount, r.actual, r.estimate))::text AS held
-    FROM tally.budget_reservations r
-    JOIN tally.budget_holds h ON h.reservation_id = r.id
-    JOIN jsonb_to_recordset($3::jsonb) AS b(budget_id uuid, period_start timestamptz)
-      ON b.budget_id = h.budget_id AND b.period_start = h.period_start
-    WHERE r.tenant_id = $1 AND r.status <> 'released' AND r.expires_at > $4
-      AND NOT (r.request_id IS NOT NULL AND EXISTS (
-        SELECT 1 FROM tally.usage_request_ids u WHERE u.tenant_id = r.tenant_id AND u.request_id = r.request_id))
-    GROUP BY h.budget_id
-  )
+  held AS (${heldByBudget({ tenant: "$1", holds: "$3", now: "$4" })})
   SELECT 'spent' AS kind, key, currency, amount, calls, unpriced, partial, input_tokens, output_tokens FROM spent
-  UNION ALL SELECT 'held', key, NULL, held, NULL, NULL, NULL, NULL, NULL FROM held
+  UNION ALL SELECT 'held', budget_id::text, NULL, held, NULL, NULL, NULL, NULL, NULL FROM held
   UNION ALL SELECT 'version', NULL, NULL,
     coalesce((SELECT version FROM tally.tenant_governance WHERE tenant_id = $1), 0)::text, NULL, NULL, NULL, NULL, NULL`
 

@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { SqlError } from "effect/sql/SqlError"
 import { Database } from "./Database.ts"
+import { heldByBudget } from "./internal/HeldSql.ts"
 import { isUuid } from "./internal/Uuid.ts"
 
 interface ReservationRow {
@@ -233,15 +234,7 @@ export class Reservations extends Context.Service<Reservations, ReservationsServ
         const rows = yield* db.withTenant(
           tenantId,
           sql.unsafe<{ budget_id: string; held: string }>(
-            `SELECT h.budget_id, sum(coalesce(h.actual, h.amount, r.actual, r.estimate))::text AS held
-              FROM tally.budget_reservations r
-              JOIN tally.budget_holds h ON h.reservation_id = r.id
-              JOIN jsonb_to_recordset($2::jsonb) AS b(budget_id uuid, period_start timestamptz)
-                ON b.budget_id = h.budget_id AND b.period_start = h.period_start
-              WHERE r.tenant_id = $1 AND r.status <> 'released' AND r.expires_at > $3
-                AND NOT (r.request_id IS NOT NULL AND EXISTS (
-                  SELECT 1 FROM tally.usage_request_ids u WHERE u.tenant_id = r.tenant_id AND u.request_id = r.request_id))
-              GROUP BY h.budget_id`,
+            heldByBudget({ tenant: "$1", holds: "$2", now: "$3" }),
             [tenantId, holdsJson(holds), toDate(now)]
           )
         )
