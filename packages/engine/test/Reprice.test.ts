@@ -321,6 +321,42 @@ for (const target of targets) {
           assert.strictEqual((yield* repricingCount(tenantId)).entries, 1200)
         }))
 
+      it.effect("a partial call keeps its priced lines until the missing rate exists, then becomes priced", () =>
+        Effect.gen(function*() {
+          const pricing = yield* TenantPricing.TenantPricing
+          const tenantId = yield* newTenant()
+          yield* pricing.createDefinition(tenantId, {
+            id: "acme/searcher",
+            provider: "openai",
+            modelKey: "searcher",
+            price: { rates: { inputText: "1", outputText: "2" } }
+          })
+          const ingested = yield* ingestNow(tenantId, [{
+            requestId: "s-1",
+            occurredAt: "2026-01-08T08:00:00Z",
+            provider: "openai",
+            model: "searcher",
+            usage: { tokens: { inputText: 1_000_000, outputText: 100_000 }, webSearches: 4 }
+          }])
+          // The tokens are priced (1 + 0.2), the 4 searches have no rate: partial, never $0.
+          assert.deepInclude(ingested.items[0]!, { costSource: "partial", total: "1.2" })
+          yield* pricing.updateDefinition(tenantId, {
+            id: "acme/searcher",
+            price: { effectiveFrom: "2026-01-01", units: { perThousandWebSearches: "25" } }
+          })
+          const run = yield* reprice(tenantId, { onlyUnpriced: true, actor: "alice" })
+          // 4 searches x $25 per 1,000 = 0.1 more
+          assert.deepInclude(run, { scanned: 1, repriced: 1, newlyPriced: 1, corrections: 0 })
+          assert.deepStrictEqual(totalsOf(run), [{ currency: "USD", before: "1.2", after: "1.3", delta: "0.1" }])
+          assert.deepInclude((yield* prices(tenantId))["s-1"], { costSource: "computed", total: "1.3" })
+          const [entry] = yield* Repricings.Repricings.use((r) => r.history(tenantId, "s-1"))
+          assert.deepInclude(entry!, { kind: "priced" })
+          assert.strictEqual(entry!.before.costSource, "partial")
+          assert.include(entry!.before.unpricedReason!, "webSearches")
+          yield* assertRollupsMatchLedger(tenantId)
+          assert.deepInclude(yield* reprice(tenantId, { onlyUnpriced: true }), { scanned: 0, repriced: 0 })
+        }))
+
       it.effect("a range that ends before it starts is refused naming the field", () =>
         Effect.gen(function*() {
           const tenantId = yield* newTenant()

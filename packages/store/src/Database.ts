@@ -26,6 +26,7 @@ import type { MigrationError } from "effect/sql/Migrator"
 import { ConnectionError, SqlError } from "effect/sql/SqlError"
 import { randomBytes } from "node:crypto"
 import { mkdir } from "node:fs/promises"
+import lockfile from "proper-lockfile"
 import * as PgliteStream from "./internal/PgliteStream.ts"
 import * as Migrations from "./Migrations.ts"
 
@@ -167,17 +168,51 @@ export interface PgliteOptions {
   readonly dataDir?: string | undefined
 }
 
-const openPglite = (dataDir: string): Effect.Effect<PGlite, SqlError, Scope.Scope> =>
+/**
+ * Holds `<dataDir>.lock` (proper-lockfile: a directory created atomically, its time refreshed while
+ * held, taken over once stale after a crash) for as long as the database is open: PGlite is one
+ * process's database, and a second process opening the same files would corrupt them.
+ */
+const lockDataDir = (dataDir: string): Effect.Effect<void, SqlError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.tryPromise({
-      try: async () => {
-        if (!dataDir.includes("://")) await mkdir(dataDir, { recursive: true })
-        return await PGlite.create(dataDir, { username: "postgres", database: "postgres" })
-      },
-      catch: (cause) => connectionError(cause, `could not open the embedded database at ${dataDir}`)
+      try: () =>
+        lockfile.lock(dataDir, {
+          realpath: false,
+          stale: 10_000,
+          update: 2_000,
+          // A lock lost to a suspended process is reported, not thrown from a timer.
+          onCompromised: (error) => process.emitWarning(`the lock of the embedded database at ${dataDir} was compromised: ${error.message}`)
+        }),
+      catch: (cause) =>
+        connectionError(
+          cause,
+          (cause as { readonly code?: unknown })?.code === "ELOCKED"
+            ? `the embedded database at ${dataDir} is in use by another process (it holds ${dataDir}.lock); stop that process, or give this one another TALLY_DATA_DIR or a TALLY_DATABASE_URL`
+            : `could not lock the embedded database at ${dataDir}: ${cause instanceof Error ? cause.message : String(cause)}`
+        )
     }),
-    (db) => Effect.promise(() => db.close())
-  )
+    (release) => Effect.promise(() => release().catch(() => undefined))
+  ).pipe(Effect.asVoid)
+
+const openPglite = (dataDir: string): Effect.Effect<PGlite, SqlError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const onDisk = !dataDir.includes("://")
+    if (onDisk) {
+      yield* Effect.tryPromise({
+        try: () => mkdir(dataDir, { recursive: true }),
+        catch: (cause) => connectionError(cause, `could not create the directory of the embedded database at ${dataDir}`)
+      })
+      yield* lockDataDir(dataDir)
+    }
+    return yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => PGlite.create(dataDir, { username: "postgres", database: "postgres" }),
+        catch: (cause) => connectionError(cause, `could not open the embedded database at ${dataDir}`)
+      }),
+      (db) => Effect.promise(() => db.close())
+    )
+  })
 
 const connectionError = (cause: unknown, message: string): SqlError =>
   new SqlError({ reason: new ConnectionError({ cause, message, operation: "connect" }) })

@@ -141,22 +141,21 @@ const recordStatement = `WITH input AS (${jsonInput})
     AND l.definition_id IS NOT DISTINCT FROM i.before_definition_id
     AND l.snapshot_id IS NOT DISTINCT FROM i.before_snapshot_id
   ORDER BY i.occurred_at, i.request_id
-  RETURNING request_id`
+  RETURNING id, request_id`
 
 /** The new prices of the recorded entries into the ledger, and each call moved in the rollups. */
 const applyStatement = `WITH input AS (
-    SELECT * FROM tally.usage_repricings
-    WHERE tenant_id = $1 AND run_id = $2::uuid AND request_id = ANY($3::text[])
+    SELECT * FROM tally.usage_repricings WHERE id = ANY($2::int8[]) AND tenant_id = $1
   ),
   updated AS (
     UPDATE tally.usage_ledger l SET ${priceColumns.map(([c]) => `${c} = i.after_${c}`).join(", ")}
     FROM input i
     WHERE l.tenant_id = $1 AND l.occurred_at = i.occurred_at AND l.request_id = i.request_id
-    RETURNING l.request_id, ${RollupSql.sourceColumns.map((c) => `l.${c}`).join(", ")}
+    RETURNING l.request_id, ${RollupSql.sourceColumns.map((c) => `l.${c}`).join(", ")},
+      ${Object.values(beforeSource).map((c) => `${c} AS ${c.slice(2)}`).join(", ")}
   ),
   moved AS (
-    SELECT ${sourceList((c) => beforeSource[c] ?? `u.${c}`)}, -1 AS sign
-      FROM updated u JOIN input i ON i.request_id = u.request_id
+    SELECT ${sourceList((c) => (beforeSource[c] ?? `u.${c}`).replace(/^i\./, "u."))}, -1 AS sign FROM updated u
     UNION ALL
     SELECT ${sourceList((c) => `u.${c}`)}, 1 AS sign FROM updated u
   ),
@@ -303,7 +302,7 @@ export class Repricings extends Context.Service<Repricings, RepricingsService>()
             // Runs of one tenant one at a time; then the shared lock a rebuild takes exclusively.
             yield* sql`SELECT pg_advisory_xact_lock(hashtextextended(${`tally.reprice:${tenantId}`}, 0))`
             yield* sql`SELECT pg_advisory_xact_lock_shared(hashtextextended(${`tally.rollups:${tenantId}`}, 0))`
-            const recorded = yield* sql.unsafe<{ request_id: string }>(
+            const recorded = yield* sql.unsafe<{ id: bigint | string; request_id: string }>(
               recordStatement,
               [tenantId, JSON.stringify(rows), input.runId, input.actor]
             )
@@ -311,7 +310,7 @@ export class Repricings extends Context.Service<Repricings, RepricingsService>()
             if (ids.length === 0) return ids
             const [result] = yield* sql.unsafe<{ updated: number; emptied: ReadonlyArray<unknown> }>(
               applyStatement,
-              [tenantId, input.runId, Result.getOrThrow(PgTypes.array(ids, PgTypes.OID.text))]
+              [tenantId, Result.getOrThrow(PgTypes.array(recorded.map((row) => BigInt(row.id)), PgTypes.OID.int8))]
             )
             if (result!.updated !== ids.length) {
               // Each entry was written against this transaction's view of its row: a broken invariant.

@@ -8,6 +8,7 @@ import { ApiKeys } from "./ApiKeys.ts"
 import { BudgetCrossings } from "./BudgetCrossings.ts"
 import { BudgetRecords } from "./BudgetRecords.ts"
 import { BudgetSpend } from "./BudgetSpend.ts"
+import { CostAtRisk } from "./CostAtRisk.ts"
 import type { Database } from "./Database.ts"
 import { DeadLetters } from "./DeadLetters.ts"
 import { FallbackUsage } from "./FallbackUsage.ts"
@@ -31,6 +32,7 @@ export type Services =
   | Rollups
   | DeadLetters
   | FallbackUsage
+  | CostAtRisk
   | PricingSnapshots
   | BudgetRecords
   | BudgetSpend
@@ -52,6 +54,7 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Rollups.layer,
   DeadLetters.layer,
   FallbackUsage.layer,
+  CostAtRisk.layer,
   PricingSnapshots.layer,
   UsageReport.layer,
   LedgerRecords.layer,

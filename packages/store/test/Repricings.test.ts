@@ -13,8 +13,8 @@ import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import { ChargebackLedger } from "../src/ChargebackLedger.ts"
 import { Database } from "../src/Database.ts"
-import { Repricings } from "../src/Repricings.ts"
-import { Rollups } from "../src/Rollups.ts"
+import { type Change, Repricings } from "../src/Repricings.ts"
+import { type RollupRow, Rollups } from "../src/Rollups.ts"
 import { pricedCall, snapshot } from "./Fixtures.ts"
 import { insertAll, newTenant } from "./StoredTotals.ts"
 import { layerOptions, targets } from "./Targets.ts"
@@ -36,7 +36,7 @@ const team = (): CostAllocation.Dimension.Dimension => Result.getOrThrow(CostAll
 const rollupsAfterRebuild = (tenantId: string) =>
   Effect.gen(function*() {
     const rollups = yield* Rollups
-    const plain = (rows: ReadonlyArray<Rollups.RollupRow>) =>
+    const plain = (rows: ReadonlyArray<RollupRow>) =>
       rows.map((r) => ({ ...r, hour: DateTime.formatIso(r.hour), cost: Money.format(r.cost), audioSeconds: Money.format(r.audioSeconds), videoSeconds: Money.format(r.videoSeconds) }))
     const kept = plain(yield* rollups.list(tenantId, march))
     yield* rollups.rebuild({ ...march, tenantId })
@@ -65,7 +65,7 @@ for (const target of targets) {
           const spendBefore = spendByOwner(yield* ledger.spend(tenantId, { ...march, dimension: team(), asOf: readBefore }))
 
           const runId = yield* repricings.newRunId
-          const changes: Array<Repricings.Change> = [
+          const changes: Array<Change> = [
             { kind: "correction", before: a1!, after: pricedWith(a1!, corrected) },
             { kind: "priced", before: u1!, after: pricedWith(u1!, snapshot) }
           ]

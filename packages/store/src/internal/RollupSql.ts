@@ -27,6 +27,7 @@ export const measures: ReadonlyArray<readonly [column: string, aggregate: string
   ["request_count", "count(*)"],
   ["estimated_count", "count(*) FILTER (WHERE cost_source = 'estimated')"],
   ["unpriced_count", "count(*) FILTER (WHERE cost_source = 'unpriced')"],
+  ["partial_count", "count(*) FILTER (WHERE cost_source = 'partial')"],
   ["cost", "coalesce(sum(total), 0)"],
   ...tokenMeasures,
   ["billable_requests", "coalesce(sum(requests), 0)"],

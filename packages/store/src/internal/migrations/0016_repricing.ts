@@ -82,29 +82,36 @@ export default statements(
   ...appendOnly("usage_repricings"),
   `GRANT UPDATE (cost_source, total, currency, definition_id, snapshot_id, unpriced_reason, cost_breakdown, cost_difference)
     ON tally.usage_ledger TO tally_app`,
-  // No price changes without its entry: for every role, an update of a ledger row must find the
-  // repricing entry written by the same transaction, naming the row's price before and after.
+  // No price changes without its entry: for every role, each row an update of the ledger changed
+  // must find the repricing entry written by the same transaction, naming its price before and
+  // after, and keep its key. Checked once per statement over its transition tables, set-based.
   `CREATE FUNCTION tally.usage_ledger_repriced() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
+    DECLARE unrecorded text;
     BEGIN
-      IF NOT EXISTS (
+      SELECT coalesce(o.request_id, n.request_id) INTO unrecorded
+      FROM new_rows n
+      FULL JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.occurred_at = n.occurred_at AND o.request_id = n.request_id
+      WHERE n.request_id IS NULL OR o.request_id IS NULL OR NOT EXISTS (
         SELECT 1 FROM tally.usage_repricings r
-        WHERE r.tenant_id = NEW.tenant_id AND r.occurred_at = NEW.occurred_at AND r.request_id = NEW.request_id
+        WHERE r.tenant_id = n.tenant_id AND r.occurred_at = n.occurred_at AND r.request_id = n.request_id
           AND r.repriced_at = now()
-          AND NEW.tenant_id = OLD.tenant_id AND NEW.occurred_at = OLD.occurred_at AND NEW.request_id = OLD.request_id
-          AND r.before_cost_source = OLD.cost_source AND r.after_cost_source = NEW.cost_source
-          AND r.before_total IS NOT DISTINCT FROM OLD.total AND r.after_total IS NOT DISTINCT FROM NEW.total
-          AND r.before_currency IS NOT DISTINCT FROM OLD.currency AND r.after_currency IS NOT DISTINCT FROM NEW.currency
-          AND r.before_snapshot_id IS NOT DISTINCT FROM OLD.snapshot_id AND r.after_snapshot_id IS NOT DISTINCT FROM NEW.snapshot_id
-      ) THEN
-        RAISE EXCEPTION 'usage_ledger: the price of % changes only with its repricing entry', OLD.request_id
+          AND r.before_cost_source = o.cost_source AND r.after_cost_source = n.cost_source
+          AND r.before_total IS NOT DISTINCT FROM o.total AND r.after_total IS NOT DISTINCT FROM n.total
+          AND r.before_currency IS NOT DISTINCT FROM o.currency AND r.after_currency IS NOT DISTINCT FROM n.currency
+          AND r.before_snapshot_id IS NOT DISTINCT FROM o.snapshot_id AND r.after_snapshot_id IS NOT DISTINCT FROM n.snapshot_id
+      )
+      LIMIT 1;
+      IF FOUND THEN
+        RAISE EXCEPTION 'usage_ledger: the price of % changes only with its repricing entry', unrecorded
           USING ERRCODE = 'object_not_in_prerequisite_state';
       END IF;
-      RETURN NEW;
+      RETURN NULL;
     END
     $$`,
-  `CREATE TRIGGER usage_ledger_repriced BEFORE UPDATE ON tally.usage_ledger
-    FOR EACH ROW EXECUTE FUNCTION tally.usage_ledger_repriced()`
+  `CREATE TRIGGER usage_ledger_repriced AFTER UPDATE ON tally.usage_ledger
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION tally.usage_ledger_repriced()`
 )
