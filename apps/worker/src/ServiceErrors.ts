@@ -11,6 +11,7 @@
  * (see `graphql/Context.ts`).
  */
 import type { ApiKey, Budget, CostAllocation, Reservation, Tenant, TenantPriceBook, UsageQuery } from "@tally/core"
+import type { ModelPolicy } from "@tally/catalog"
 import type { Chargeback, Enforcement, Reconcile, Reprice, TenantPricing } from "@tally/engine"
 import type { Outbox } from "@tally/store"
 import * as Effect from "effect/Effect"
@@ -54,6 +55,8 @@ export type ServiceError =
   | TenantPricing.InvalidPricing
   | TenantPricing.DefinitionNotFound
   | Reconcile.Compare.ReportInvalid
+  | ModelPolicy.InvalidPolicy
+  | ModelPolicy.PolicyNotFound
   | Reprice.InvalidReprice
 
 export interface HttpAnswer {
@@ -127,6 +130,8 @@ export const table: { readonly [K in Tag]: Answer<ErrorOf<K>> } = {
   InvalidPricing: invalidInput(),
   DefinitionNotFound: notFound("model", (error) => error.definitionId),
   ReportInvalid: { http: own(422, "invalid_report"), graphql: asIs },
+  InvalidPolicy: invalidInput(),
+  PolicyNotFound: notFound("modelPolicy", (error) => error.policyId),
   InvalidReprice: invalidInput()
 }
 

@@ -6,9 +6,9 @@
  * `alert` budget never denies. The call runs when no budget denies it.
  */
 import type * as DateTime from "effect/DateTime"
-import type * as Budget from "./Budget.ts"
+import * as Budget from "./Budget.ts"
 import type * as BudgetPeriod from "./BudgetPeriod.ts"
-import type * as Money from "./Money.ts"
+import * as Money from "./Money.ts"
 
 /** Where one covering budget stands before the call. */
 export interface Standing {
@@ -20,6 +20,8 @@ export interface Standing {
 }
 
 export interface BudgetDecision extends Standing {
+  /** What the call takes of this budget, in its unit: the cost estimate, its tokens, or 1 request. */
+  readonly estimate: Money.Decimal
   /** amount − spent − reserved, before this call. */
   readonly remaining: Money.Decimal
   /** `remaining` − the estimate. */
@@ -32,6 +34,8 @@ export interface Decision {
   readonly allowed: boolean
   readonly currency: string
   readonly estimatedCost: Money.Decimal
+  /** The call's whole estimate (cost and tokens). */
+  readonly estimated: Budget.Estimate
   /** The least `remaining` of the covering block budgets (of all covering budgets when none blocks); null when none covers. */
   readonly remaining: Money.Decimal | null
   readonly budgets: ReadonlyArray<BudgetDecision>
@@ -40,24 +44,36 @@ export interface Decision {
   readonly reservation?: { readonly id: string; readonly expiresAt: DateTime.Utc } | undefined
 }
 
-/** The decision for a call estimated at `estimatedCost` (in `currency`) under the budgets covering it. */
+/** A cost-only estimate (no tokens). */
+export const costEstimate = (cost: Money.Decimal): Budget.Estimate => ({ cost, inputTokens: 0, outputTokens: 0 })
+
+/**
+ * The decision for a call estimated at `estimated` (a cost in `currency`, or cost and tokens) under
+ * the budgets covering it; each budget is judged in its own unit. `remaining` compares budgets of
+ * one unit only: the least remaining of the cost budgets (of any unit when none counts cost).
+ */
 export const decide = (
   standings: ReadonlyArray<Standing>,
-  estimatedCost: Money.Decimal,
+  estimated: Money.Decimal | Budget.Estimate,
   currency: string
 ): Decision => {
+  const estimate = Money.Decimal.isDecimal(estimated) ? costEstimate(estimated) : estimated
   const decisions = standings.map((standing): BudgetDecision => {
     const remaining = standing.budget.amount.minus(standing.spent).minus(standing.reserved)
-    const remainingAfter = remaining.minus(estimatedCost)
+    const taken = Budget.estimateIn(standing.budget, estimate)
+    const remainingAfter = remaining.minus(taken)
     return {
       ...standing,
+      estimate: taken,
       remaining,
       remainingAfter,
       allowed: standing.budget.action === "alert" || !remainingAfter.isNegative()
     }
   })
-  const blocking = decisions.filter((d) => d.budget.action === "block")
-  const pool = blocking.length > 0 ? blocking : decisions
+  const costs = decisions.filter((d) => d.budget.unit === "cost")
+  const sameUnit = costs.length > 0 ? costs : decisions
+  const blocking = sameUnit.filter((d) => d.budget.action === "block")
+  const pool = blocking.length > 0 ? blocking : sameUnit
   const remaining = pool.length === 0
     ? null
     : pool.reduce((min, d) => (d.remaining.lt(min) ? d.remaining : min), pool[0]!.remaining)
@@ -65,7 +81,8 @@ export const decide = (
   return {
     allowed: deniedBy.length === 0,
     currency,
-    estimatedCost,
+    estimatedCost: estimate.cost,
+    estimated: estimate,
     remaining,
     budgets: decisions,
     deniedBy

@@ -17,8 +17,27 @@ import type * as UsageRecord from "./UsageRecord.ts"
 
 // Model -------------------------------------------------------------------------------------
 
+/** A calendar period, cut in the tenant's time zone. */
 export const Period = Schema.Literals(["day", "week", "month"])
 export type Period = typeof Period.Type
+
+/** A budget's period: a calendar period, or `rolling` (the last `windowSeconds` before each instant). */
+export const PeriodKind = Schema.Literals(["day", "week", "month", "rolling"])
+export type PeriodKind = typeof PeriodKind.Type
+
+/** What a budget counts: spend in the tenant's currency, tokens, or requests (calls). */
+export const Unit = Schema.Literals(["cost", "tokens", "requests"])
+export type Unit = typeof Unit.Type
+
+/**
+ * Which tokens a `tokens` budget counts: `input` (prompt, cache reads and writes, embeddings, every
+ * modality), `output` (completion and reasoning, every modality) or `total` (both).
+ */
+export const TokenKind = Schema.Literals(["total", "input", "output"])
+export type TokenKind = typeof TokenKind.Type
+
+/** The longest rolling window: 31 days. */
+export const maxWindowSeconds = 2_678_400
 
 /** `alert` only notifies; `block` also makes enforcement deny calls that would overspend. */
 export const Action = Schema.Literals(["alert", "block"])
@@ -51,7 +70,13 @@ export type CallScope = { readonly [K in ScopeKey]?: string | null | undefined }
 export interface NewBudget {
   readonly name: string
   readonly scope: Scope
-  readonly period: Period
+  readonly period: PeriodKind
+  /** Set exactly when `period` is `rolling`. */
+  readonly windowSeconds: number | null
+  /** What `amount` counts; `cost` is in `currency`. */
+  readonly unit: Unit
+  /** Set exactly when `unit` is `tokens`. */
+  readonly tokenKind: TokenKind | null
   readonly amount: Money.Decimal
   readonly currency: string
   /** Percentages of `amount`, ascending. */
@@ -69,7 +94,14 @@ export interface Budget extends NewBudget {
 export interface CreateBudget {
   readonly name: string
   readonly scope?: Scope | undefined
-  readonly period: Period
+  readonly period: PeriodKind
+  /** Required for (and only for) a `rolling` period: 1 to 2678400 (31 days). */
+  readonly windowSeconds?: number | undefined
+  /** Default `cost`. */
+  readonly unit?: Unit | undefined
+  /** For a `tokens` budget; default `total`. */
+  readonly tokenKind?: TokenKind | undefined
+  /** In the tenant's currency for `cost`; a whole number of tokens or requests otherwise. */
   readonly amount: Money.Decimal
   /** Must be the tenant's currency; defaults to it. */
   readonly currency?: string | undefined
@@ -148,7 +180,10 @@ const ThresholdInput = Schema.Union([Schema.Finite, Money.InputDecimal])
 export const BudgetInput = Schema.Struct({
   name: Schema.String,
   scope: Schema.optionalKey(Scope),
-  period: Period,
+  period: PeriodKind,
+  windowSeconds: Schema.optionalKey(Schema.Int),
+  unit: Schema.optionalKey(Unit),
+  tokenKind: Schema.optionalKey(TokenKind),
   amount: Money.InputDecimal,
   currency: Schema.optionalKey(Money.CurrencyCode),
   thresholds: Schema.optionalKey(Schema.Array(ThresholdInput)),
@@ -171,6 +206,9 @@ export const decodeBudgetInput = (input: unknown): Result.Result<CreateBudget, I
     name: value.name,
     scope: value.scope,
     period: value.period,
+    windowSeconds: value.windowSeconds,
+    unit: value.unit,
+    tokenKind: value.tokenKind,
     amount: value.amount,
     currency: value.currency,
     thresholds: value.thresholds?.map((t) => (typeof t === "number" ? new Money.Decimal(t) : t)),
@@ -187,9 +225,11 @@ const maxThreshold = new Money.Decimal(1000)
 const checkName = (name: string): InvalidBudget | string =>
   name.trim().length === 0 || name.length > 200 ? invalid("name", "expected a name of 1 to 200 characters") : name.trim()
 
-const checkAmount = (amount: Money.Decimal): InvalidBudget | Money.Decimal =>
+const checkAmount = (amount: Money.Decimal, unit: Unit): InvalidBudget | Money.Decimal =>
   !amount.isFinite() || amount.lte(0)
     ? invalid("amount", `expected a positive decimal, got ${Money.format(amount)}`)
+    : unit !== "cost" && !amount.isInteger()
+    ? invalid("amount", `a ${unit} budget counts whole ${unit}, got ${Money.format(amount)}`)
     : amount
 
 /** Thresholds in range, without duplicates, ascending. */
@@ -218,10 +258,23 @@ const checkThresholds = (given: ReadonlyArray<Money.Decimal>): InvalidBudget | A
 export const checkCreate = (input: CreateBudget, tenantCurrency: string): InvalidBudget | NewBudget => {
   const name = checkName(input.name)
   if (name instanceof InvalidBudget) return name
-  const amount = checkAmount(input.amount)
+  const unit = input.unit ?? "cost"
+  const amount = checkAmount(input.amount, unit)
   if (amount instanceof InvalidBudget) return amount
   if (input.currency !== undefined && input.currency !== tenantCurrency) {
     return invalid("currency", `budgets are kept in the tenant's currency ${tenantCurrency}, got ${input.currency}`)
+  }
+  if (input.tokenKind !== undefined && unit !== "tokens") {
+    return invalid("tokenKind", `only a tokens budget counts a kind of tokens; this budget counts ${unit}`)
+  }
+  const windowSeconds = input.windowSeconds
+  if (input.period === "rolling") {
+    if (windowSeconds === undefined) return invalid("windowSeconds", "a rolling budget needs its window in seconds")
+    if (!Number.isInteger(windowSeconds) || windowSeconds < 1 || windowSeconds > maxWindowSeconds) {
+      return invalid("windowSeconds", `expected whole seconds from 1 to ${maxWindowSeconds}, got ${windowSeconds}`)
+    }
+  } else if (windowSeconds !== undefined) {
+    return invalid("windowSeconds", `only a rolling budget has a window; this budget's period is ${input.period}`)
   }
   const thresholds = checkThresholds(input.thresholds ?? defaultThresholds)
   if (thresholds instanceof InvalidBudget) return thresholds
@@ -229,6 +282,9 @@ export const checkCreate = (input: CreateBudget, tenantCurrency: string): Invali
     name,
     scope: normalizeScope(input.scope),
     period: input.period,
+    windowSeconds: windowSeconds ?? null,
+    unit,
+    tokenKind: unit === "tokens" ? input.tokenKind ?? "total" : null,
     amount,
     currency: tenantCurrency,
     thresholds,
@@ -251,7 +307,7 @@ export interface UpdateBudget {
   readonly thresholds?: ReadonlyArray<Money.Decimal> | undefined
   readonly action?: Action | undefined
   /** Fixed: accepted only when equal to the stored value. */
-  readonly period?: Period | undefined
+  readonly period?: PeriodKind | undefined
   /** Fixed: accepted only when equal to the stored value (compared without empty dimensions). */
   readonly scope?: Scope | undefined
   /** Fixed: accepted only when equal to the stored value. */
@@ -271,7 +327,7 @@ export const BudgetPatchInput = Schema.Struct({
   amount: Schema.optionalKey(Money.InputDecimal),
   thresholds: Schema.optionalKey(Schema.Array(ThresholdInput)),
   action: Schema.optionalKey(Action),
-  period: Schema.optionalKey(Period),
+  period: Schema.optionalKey(PeriodKind),
   scope: Schema.optionalKey(Scope),
   currency: Schema.optionalKey(Money.CurrencyCode)
 })
@@ -321,7 +377,7 @@ export const checkPatch = (patch: UpdateBudget): InvalidBudget | CheckedPatch =>
     set.name = name
   }
   if (patch.amount !== undefined) {
-    const amount = checkAmount(patch.amount)
+    const amount = checkAmount(patch.amount, "cost")
     if (amount instanceof InvalidBudget) return amount
     set.amount = amount
   }
@@ -427,6 +483,9 @@ export const applyPatch = (
     return fixedField("currency", current.currency, fixed.currency)
   }
   if (Object.keys(set).length === 0) return emptyPatch()
+  if (set.amount !== undefined && current.unit !== "cost" && !set.amount.isInteger()) {
+    return invalid("amount", `a ${current.unit} budget counts whole ${current.unit}, got ${Money.format(set.amount)}`)
+  }
   const next: Budget = {
     ...current,
     name: set.name ?? current.name,
@@ -464,3 +523,45 @@ export const archive = (current: Budget, by: ChangedBy): Changed =>
       fields: [{ field: "archivedAt", from: null, to: DateTime.formatIso(by.at) }]
     }
   }
+
+// Units ----------------------------------------------------------------------------------------
+
+/** What one call is expected to use, in every unit a budget can count. */
+export interface Estimate {
+  /** In the tenant's currency. */
+  readonly cost: Money.Decimal
+  readonly inputTokens: number
+  readonly outputTokens: number
+}
+
+/** What a budget counts of a measured window (see `BudgetSpend`): spend, tokens and requests. */
+export interface Measured {
+  readonly amount: Money.Decimal
+  readonly inputTokens: number
+  readonly outputTokens: number
+  readonly requests: number
+}
+
+/** `tokens` of `kind`. */
+const tokensOf = (kind: TokenKind | null, input: number, output: number): number =>
+  kind === "input" ? input : kind === "output" ? output : input + output
+
+/** What `budget` counts of a window's measured usage, in its unit. */
+export const measure = (budget: Pick<Budget, "unit" | "tokenKind">, measured: Measured): Money.Decimal =>
+  budget.unit === "cost"
+    ? measured.amount
+    : budget.unit === "requests"
+    ? new Money.Decimal(measured.requests)
+    : new Money.Decimal(tokensOf(budget.tokenKind, measured.inputTokens, measured.outputTokens))
+
+/** What one call estimated at `estimate` takes of `budget`, in its unit (a request is 1). */
+export const estimateIn = (budget: Pick<Budget, "unit" | "tokenKind">, estimate: Estimate): Money.Decimal =>
+  budget.unit === "cost"
+    ? estimate.cost
+    : budget.unit === "requests"
+    ? Money.ONE
+    : new Money.Decimal(tokensOf(budget.tokenKind, estimate.inputTokens, estimate.outputTokens))
+
+/** The unit as a reader sees it: the currency code, `tokens` (with their kind) or `requests`. */
+export const unitLabel = (budget: Pick<Budget, "unit" | "tokenKind" | "currency">): string =>
+  budget.unit === "cost" ? budget.currency : budget.unit === "tokens" ? `${budget.tokenKind ?? "total"} tokens` : "requests"

@@ -8,17 +8,28 @@
  * in September) the day starts at the first instant that exists, 01:00.
  */
 import * as DateTime from "effect/DateTime"
-import type { Period } from "./Budget.ts"
+import type { Budget, Period, PeriodKind } from "./Budget.ts"
 
 export interface PeriodWindow {
-  readonly period: Period
+  readonly period: PeriodKind
   /** First instant of the period. */
   readonly start: DateTime.Utc
   /** First instant of the next period (exclusive end). */
   readonly end: DateTime.Utc
   readonly timeZone: string
-  /** The period in local terms: `2025-03-30`, `2025-W14`, `2025-03`. */
+  /** The period in local terms: `2025-03-30`, `2025-W14`, `2025-03`; `last 60s` for a rolling window. */
   readonly label: string
+  /**
+   * What a crossing in this window is recorded under (its "period start"): the start of a calendar
+   * period; for a rolling window, the start of the window-long slot (counted from the Unix epoch)
+   * that contains the instant, so each threshold is announced at most once per window length.
+   */
+  readonly crossingStart: DateTime.Utc
+  /**
+   * What holds against this window are keyed by: the start of a calendar period; for a rolling
+   * window the epoch, so every live hold of the budget counts whenever it was made.
+   */
+  readonly holdStart: DateTime.Utc
 }
 
 const zones = new Map<string, DateTime.TimeZone>()
@@ -76,17 +87,51 @@ export const containing = (period: Period, at: DateTime.DateTime | number, timeZ
   // One calendar step on, then back to that period's own start: lands on the next local midnight
   // even when the step landed in a DST gap.
   const end = startOf(period, DateTime.add(start, step[period]))
+  const startUtc = DateTime.toUtc(start)
   return {
     period,
-    start: DateTime.toUtc(start),
+    start: startUtc,
     end: DateTime.toUtc(end),
     timeZone,
-    label: label(period, start)
+    label: label(period, start),
+    crossingStart: startUtc,
+    holdStart: startUtc
   }
 }
 
-/** The period after `window`. */
-export const next = (window: PeriodWindow): PeriodWindow => containing(window.period, window.end, window.timeZone)
+const epoch = DateTime.makeUnsafe(0)
+
+/**
+ * The rolling window of `windowSeconds` that ends at `at` (inclusive): `(at − window, at]`, as the
+ * half-open `[at − window + 1 ms, at + 1 ms)` that spend reads take.
+ */
+export const rolling = (windowSeconds: number, at: DateTime.DateTime | number, timeZone: string): PeriodWindow => {
+  const millis = typeof at === "number" ? at : DateTime.toEpochMillis(at)
+  const length = windowSeconds * 1000
+  return {
+    period: "rolling",
+    start: DateTime.makeUnsafe(millis - length + 1),
+    end: DateTime.makeUnsafe(millis + 1),
+    timeZone,
+    label: `last ${windowSeconds}s`,
+    crossingStart: DateTime.makeUnsafe(Math.floor(millis / length) * length),
+    holdStart: epoch
+  }
+}
+
+/** The window of `budget` that counts at `at`: its calendar period, or its rolling window ending at `at`. */
+export const ofBudget = (
+  budget: Pick<Budget, "period" | "windowSeconds">,
+  at: DateTime.DateTime | number,
+  timeZone: string
+): PeriodWindow =>
+  budget.period === "rolling"
+    ? rolling(budget.windowSeconds ?? 60, at, timeZone)
+    : containing(budget.period, at, timeZone)
+
+/** The period after `window` (a calendar period). */
+export const next = (window: PeriodWindow): PeriodWindow =>
+  window.period === "rolling" ? window : containing(window.period, window.end, window.timeZone)
 
 /** Whether `at` lies in `[start, end)`. */
 export const contains = (window: PeriodWindow, at: DateTime.DateTime | number): boolean => {
@@ -100,6 +145,7 @@ export const lengthMillis = (window: { readonly start: DateTime.Utc; readonly en
 
 /** Local calendar days in the period (1, 7 or the month's 28 to 31), whatever its hours. */
 export const calendarDays = (window: PeriodWindow): number => {
+  if (window.period === "rolling") return lengthMillis(window) / 86_400_000
   if (window.period === "day") return 1
   if (window.period === "week") return 7
   const parts = DateTime.toParts(DateTime.makeZonedUnsafe(DateTime.toEpochMillis(window.start), { timeZone: zone(window.timeZone) }))

@@ -18,6 +18,8 @@ export type ReservationStatus = "held" | "settled" | "released"
 export interface Hold {
   readonly budgetId: string
   readonly periodStart: DateTime.Utc
+  /** What it holds in the budget's unit (cost, tokens, requests); the reservation's estimate when absent. */
+  readonly amount?: Money.Decimal | undefined
 }
 
 /** A reservation about to be stored. */

@@ -12,6 +12,9 @@ const budget = (id: string, action: Budget.Action, amount: string): Budget.Budge
   id,
   tenantId: "acme",
   name: id,
+  windowSeconds: null,
+  unit: "cost",
+  tokenKind: null,
   scope: {},
   period: "day",
   amount: decimal(amount),
@@ -50,6 +53,14 @@ describe("Admission", () => {
     const alertOnly = Admission.decide([standing(alert, "5", "0")], decimal("1"), "USD")
     assert.strictEqual(Money.format(alertOnly.remaining!), "-4")
     const none = Admission.decide([], decimal("1"), "EUR")
-    assert.deepStrictEqual(none, { allowed: true, currency: "EUR", estimatedCost: decimal("1"), remaining: null, budgets: [], deniedBy: [] })
+    assert.deepStrictEqual(none, {
+      allowed: true,
+      currency: "EUR",
+      estimatedCost: decimal("1"),
+      estimated: Admission.costEstimate(decimal("1")),
+      remaining: null,
+      budgets: [],
+      deniedBy: []
+    })
   })
 })

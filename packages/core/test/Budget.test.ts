@@ -14,6 +14,9 @@ const stored: Budget.Budget = {
   id: "0b5ae3f8-33a4-4e2e-9a55-0b0f8c3f8a11",
   tenantId: "acme",
   name: "Team",
+  windowSeconds: null,
+  unit: "cost",
+  tokenKind: null,
   scope: { team: "a" },
   period: "day",
   amount: decimal("10"),
@@ -35,7 +38,18 @@ describe("Budget", () => {
     const budget = Budget.checkCreate(input({ name: "  All  ", period: "month", amount: "100", scope: { team: "a", project: "web" } }), "EUR")
     assert.deepStrictEqual(
       budget instanceof Budget.InvalidBudget ? budget : { ...budget, amount: Money.format(budget.amount), thresholds: budget.thresholds.map(Money.format) },
-      { name: "All", scope: { project: "web", team: "a" }, period: "month", amount: "100", currency: "EUR", thresholds: ["80", "100"], action: "alert" }
+      {
+        name: "All",
+        scope: { project: "web", team: "a" },
+        period: "month",
+        windowSeconds: null,
+        unit: "cost",
+        tokenKind: null,
+        amount: "100",
+        currency: "EUR",
+        thresholds: ["80", "100"],
+        action: "alert"
+      }
     )
     const sorted = Budget.checkCreate(input({ name: "x", period: "day", amount: "1", thresholds: [100, "50.5"], action: "block" }), "USD")
     assert.deepStrictEqual(sorted instanceof Budget.InvalidBudget ? sorted : sorted.thresholds.map(Money.format), ["50.5", "100"])

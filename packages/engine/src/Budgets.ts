@@ -19,6 +19,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import type { SqlError } from "effect/sql/SqlError"
+import * as GovernanceCache from "./GovernanceCache.ts"
 
 /** What evaluation needs of an inserted call; a `UsageRecord` is one. */
 export interface CommittedCall {
@@ -152,6 +153,9 @@ export const budgetToJson = (budget: Budget.Budget) => ({
   name: budget.name,
   scope: budget.scope,
   period: budget.period,
+  ...(budget.windowSeconds === null ? {} : { windowSeconds: budget.windowSeconds }),
+  unit: budget.unit,
+  ...(budget.tokenKind === null ? {} : { tokenKind: budget.tokenKind }),
   amount: Money.format(budget.amount),
   currency: budget.currency,
   thresholds: budget.thresholds.map(Money.format),
@@ -242,6 +246,7 @@ const crossingPayload = (
   spent: Money.format(spent),
   amount: Money.format(budget.amount),
   currency: budget.currency,
+  unit: Budget.unitLabel(budget),
   percent: Money.format(Forecast.percent(spent, budget.amount))
 })
 
@@ -290,11 +295,11 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
               list.map((p) => ({ key: p.key, scope: p.budget.scope, from: p.window.start, to: p.window.end }))
             )
             for (const p of list) {
-              const spent = spend.get(p.key)!.amount
+              const spent = Budget.measure(p.budget, spend.get(p.key)!)
               for (const threshold of Crossing.reachedThresholds(p.budget.thresholds, p.budget.amount, spent)) {
                 candidates.push({
                   budgetId: p.budget.id,
-                  periodStart: p.window.start,
+                  periodStart: p.window.crossingStart,
                   periodEnd: p.window.end,
                   threshold,
                   spent,
@@ -339,6 +344,13 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
               const scope = Budget.callScope(call.labels, call.model)
               for (const budget of budgets) {
                 if (!Budget.covers(budget.scope, scope)) continue
+                if (budget.period === "rolling") {
+                  // A rolling window is judged as it stands now; a call older than it no longer counts.
+                  const window = BudgetPeriod.ofBudget(budget, now, tenant.timeZone)
+                  if (DateTime.toEpochMillis(call.occurredAt) < DateTime.toEpochMillis(window.start)) continue
+                  pairs.set(`${budget.id}@rolling`, { budget, window })
+                  continue
+                }
                 const window = windowOf(budget.period, call.occurredAt)
                 pairs.set(`${budget.id}@${DateTime.toEpochMillis(window.start)}`, { budget, window })
               }
@@ -370,7 +382,7 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
                 const { budgets, tenant } = yield* activeBudgets(tenantId)
                 const budget = budgets.find((b) => b.id === budgetId)
                 if (budget === undefined) return { evaluated: 0, crossings: [] } satisfies Evaluation
-                return yield* evaluatePairs(tenantId, [{ budget, window: BudgetPeriod.containing(budget.period, now, tenant.timeZone) }], now)
+                return yield* evaluatePairs(tenantId, [{ budget, window: BudgetPeriod.ofBudget(budget, now, tenant.timeZone) }], now)
               })
             ))
           ),
@@ -391,7 +403,7 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
             if (checked instanceof Budget.InvalidBudget) return yield* checked
             return yield* records.insert(tenantId, checked)
           })
-        )
+        ).pipe(Effect.tap(() => GovernanceCache.invalidate(tenantId)))
       })
 
       const update = Effect.fn("Budgets.update")(function*(
@@ -413,6 +425,7 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
             return yield* records.update(tenantId, applied.budget, applied.change)
           })
         )
+        yield* GovernanceCache.invalidate(tenantId)
         yield* evaluateBudget(tenantId, budget.id)
         return budget
       })
@@ -431,7 +444,7 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
             if (change === null) return current
             return yield* records.archive(tenantId, current.id, change)
           })
-        )
+        ).pipe(Effect.tap(() => GovernanceCache.invalidate(tenantId)))
       })
 
       const evaluate = Effect.fn("Budgets.evaluate")(function*(
@@ -446,7 +459,7 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
             const { budgets, tenant } = yield* activeBudgets(tenantId)
             const pairs = budgets.map((budget) => ({
               budget,
-              window: BudgetPeriod.containing(budget.period, at, tenant.timeZone)
+              window: BudgetPeriod.ofBudget(budget, at, tenant.timeZone)
             }))
             return yield* evaluatePairs(tenantId, pairs, now)
           })
@@ -467,7 +480,7 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
             const budgets = options.budgetId === undefined
               ? yield* records.active(tenantId)
               : [yield* records.get(tenantId, options.budgetId)]
-            const windows = budgets.map((b) => BudgetPeriod.containing(b.period, at, tenant.timeZone))
+            const windows = budgets.map((b) => BudgetPeriod.ofBudget(b, at, tenant.timeZone))
             const trailingFrom = DateTime.makeUnsafe(atMillis - Forecast.trailingDays * 86_400_000)
             const result: Array<BudgetStatus> = []
             const byCurrency = new Map<string, Array<number>>()
@@ -482,27 +495,28 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
             }
             const holds = yield* reservations.held(
               tenantId,
-              budgets.map((b, i) => ({ budgetId: b.id, periodStart: windows[i]!.start })),
+              budgets.map((b, i) => ({ budgetId: b.id, periodStart: windows[i]!.holdStart })),
               now
             )
             const events = budgets.length === 0
               ? []
               : yield* crossings.events(tenantId, {
                 budgetIds: budgets.map((b) => b.id),
-                periodStartFrom: windows.reduce((min, w) => DateTime.min(min, w.start), windows[0]!.start)
+                periodStartFrom: windows.reduce((min, w) => DateTime.min(min, w.crossingStart), windows[0]!.crossingStart)
               })
             for (const [i, budget] of budgets.entries()) {
               const window = windows[i]!
               const { period, trailing } = spendOf.get(i)!
+              const spent = Budget.measure(budget, period)
               const reserved = holds.get(budget.id) ?? Money.ZERO
-              const startMillis = DateTime.toEpochMillis(window.start)
+              const startMillis = DateTime.toEpochMillis(window.crossingStart)
               result.push({
                 budget,
                 window,
-                spent: period.amount,
+                spent,
                 reserved,
-                remaining: budget.amount.minus(period.amount).minus(reserved),
-                percent: Forecast.percent(period.amount, budget.amount),
+                remaining: budget.amount.minus(spent).minus(reserved),
+                percent: Forecast.percent(spent, budget.amount),
                 crossed: events
                   .filter((e) => e.budgetId === budget.id && DateTime.toEpochMillis(e.periodStart) === startMillis)
                   .map((e) => ({ threshold: e.threshold, crossedAt: e.crossedAt, spent: e.spent })),
@@ -511,9 +525,9 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
                 partialCalls: period.partialCalls,
                 otherCurrencies: period.otherCurrencies,
                 forecast: Forecast.linear({
-                  spent: period.amount,
+                  spent,
                   amount: budget.amount,
-                  trailingSpend: trailing.amount,
+                  trailingSpend: Budget.measure(budget, trailing),
                   trailingMillis: Forecast.trailingDays * 86_400_000,
                   now: atMillis,
                   periodEnd: DateTime.toEpochMillis(window.end)

@@ -33,11 +33,19 @@ export const defaultTtlSeconds = 600
 export const maxTtlSeconds = 86_400
 export const defaultSettleGraceSeconds = 900
 
+/** Token counts of a call: what it is expected to use, or what it used. */
+export interface TokenCounts {
+  readonly input?: number | undefined
+  readonly output?: number | undefined
+}
+
 export interface CheckInput {
   /** The call's labels (and model); a budget covers the call when its scope is a subset. */
   readonly labels?: Budget.CallScope | undefined
   /** In the tenant's currency. */
   readonly estimatedCost: Money.Decimal
+  /** What the call is expected to use, for budgets that count tokens (0 when absent). */
+  readonly estimatedTokens?: TokenCounts | undefined
   /** When given, must be the tenant's currency. */
   readonly currency?: string | undefined
 }
@@ -51,6 +59,8 @@ export interface ReserveInput extends CheckInput {
 
 export interface SettleInput {
   readonly actualCost: Money.Decimal
+  /** What the call used; a tokens budget's hold keeps its estimate when absent. */
+  readonly actualTokens?: TokenCounts | undefined
   readonly requestId?: string | undefined
 }
 
@@ -66,6 +76,17 @@ export class InvalidEnforcementRequest extends Schema.TaggedError<InvalidEnforce
 
 const NonNegativeCost = Money.NonNegativeInputDecimal
 
+const TokenCount = Schema.Int.check(
+  Schema.isGreaterThanOrEqualTo(0, { message: "expected a non-negative whole number" }),
+  Schema.isLessThanOrEqualTo(1e12, { message: "expected at most 1000000000000" })
+)
+
+/** Tokens as JSON: `{ "input": 1200, "output": 400 }`. */
+export const TokensBody = Schema.Struct({
+  input: Schema.optionalKey(TokenCount),
+  output: Schema.optionalKey(TokenCount)
+})
+
 /** Labels a gateway sends; the API key's id comes from the key itself. */
 export const RequestLabels = Schema.Struct({
   project: Schema.optionalKey(Schema.String),
@@ -79,12 +100,14 @@ export const RequestLabels = Schema.Struct({
 export const CheckBody = Schema.Struct({
   labels: Schema.optionalKey(RequestLabels),
   estimatedCost: NonNegativeCost,
+  estimatedTokens: Schema.optionalKey(TokensBody),
   currency: Schema.optionalKey(Money.CurrencyCode)
 })
 
 export const ReserveBody = Schema.Struct({
   labels: Schema.optionalKey(RequestLabels),
   estimatedCost: NonNegativeCost,
+  estimatedTokens: Schema.optionalKey(TokensBody),
   currency: Schema.optionalKey(Money.CurrencyCode),
   requestId: Schema.optionalKey(UsageRecord.RequestId),
   ttlSeconds: Schema.optionalKey(Schema.Int)
@@ -93,6 +116,7 @@ export const ReserveBody = Schema.Struct({
 export const SettleBody = Schema.Struct({
   reservationId: Schema.String,
   actualCost: NonNegativeCost,
+  actualTokens: Schema.optionalKey(TokensBody),
   requestId: Schema.optionalKey(UsageRecord.RequestId)
 })
 
@@ -100,7 +124,8 @@ export const ReleaseBody = Schema.Struct({
   reservationId: Schema.String
 })
 
-const decoder = <S extends Schema.Codec<unknown, unknown, never, never>>(schema: S) => {
+/** A decoder of a request body whose errors name the field. */
+export const decoder = <S extends Schema.Codec<unknown, unknown, never, never>>(schema: S) => {
   const decode = Schema.decodeUnknownResult(schema as never, { onExcessProperty: "error", errors: "first" }) as (
     input: unknown
   ) => Result.Result<S["Type"], Schema.SchemaError>
@@ -130,9 +155,11 @@ export const decisionToJson = (decision: Admission.Decision) => ({
     budgetId: b.budget.id,
     name: b.budget.name,
     action: b.budget.action,
+    unit: Budget.unitLabel(b.budget),
     scope: b.budget.scope,
     period: BudgetPeriod.toJson(b.window),
     amount: Money.format(b.budget.amount),
+    estimate: Money.format(b.estimate),
     spent: Money.format(b.spent),
     reserved: Money.format(b.reserved),
     remaining: Money.format(b.remaining),
@@ -162,9 +189,14 @@ export const reservationToJson = (r: Reservation.Reservation) => ({
 // The service ----------------------------------------------------------------------------------
 
 export interface EnforcementService {
+  /**
+   * With `known`, the tenant and the budgets covering the call as a cache holds them: spend and
+   * holds are then read in one tenant transaction and nothing else.
+   */
   readonly check: (
     tenantId: string,
-    input: CheckInput
+    input: CheckInput,
+    known?: KnownBudgets | undefined
   ) => Effect.Effect<Admission.Decision, InvalidEnforcementRequest | Tenant.TenantNotFound | SqlError>
   /** `check`, and when allowed a hold on every covering budget, in one transaction. */
   readonly reserve: (
@@ -191,6 +223,31 @@ export interface EnforcementService {
   ) => Effect.Effect<Reservation.Reservation, Reservation.ReservationNotFound | SqlError>
   /** Deletes reservations that stopped counting before `before` (housekeeping). */
   readonly purge: (tenantId: string, before: DateTime.Utc) => Effect.Effect<number, SqlError>
+}
+
+/** What a cache knows of a tenant for a call: its currency and zone, and the budgets covering the call. */
+export interface KnownBudgets {
+  readonly tenant: Tenant.Tenant
+  readonly budgets: ReadonlyArray<Budget.Budget>
+  /** Told the tenant's governance version read with spend (the same statement), to judge the cache by. */
+  readonly onVersion?: ((version: number) => void) | undefined
+}
+
+/** A call's whole estimate: the cost and its tokens (0 where not given). */
+export const estimateOf = (input: CheckInput): Budget.Estimate => ({
+  cost: input.estimatedCost,
+  inputTokens: input.estimatedTokens?.input ?? 0,
+  outputTokens: input.estimatedTokens?.output ?? 0
+})
+
+const tokensProblem = (field: string, tokens: TokenCounts | undefined): InvalidEnforcementRequest | undefined => {
+  for (const key of ["input", "output"] as const) {
+    const n = tokens?.[key]
+    if (n !== undefined && (!Number.isInteger(n) || n < 0)) {
+      return invalid(`${field}.${key}`, `expected a non-negative whole number, got ${n}`)
+    }
+  }
+  return undefined
 }
 
 export interface EnforcementConfig {
@@ -224,6 +281,8 @@ export class Enforcement extends Context.Service<Enforcement, EnforcementService
           if (!input.estimatedCost.isFinite() || input.estimatedCost.isNegative()) {
             return invalid("estimatedCost", `expected a non-negative amount, got ${Money.format(input.estimatedCost)}`)
           }
+          const tokens = tokensProblem("estimatedTokens", input.estimatedTokens)
+          if (tokens !== undefined) return tokens
           const ttl = input.ttlSeconds
           if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1 || ttl > maxTtlSeconds)) {
             return invalid("ttlSeconds", `expected whole seconds from 1 to ${maxTtlSeconds}, got ${ttl}`)
@@ -232,43 +291,55 @@ export class Enforcement extends Context.Service<Enforcement, EnforcementService
         }
 
         /** The decision for a call, read inside the caller's transaction (after any locks). */
-        const decide = (tenantId: string, input: ReserveInput, now: DateTime.Utc, lock: boolean) =>
+        const decide = (tenantId: string, input: ReserveInput, now: DateTime.Utc, lock: boolean, known?: KnownBudgets) =>
           Effect.gen(function*() {
-            const tenant = yield* tenants.get(tenantId)
+            const tenant = known?.tenant ?? (yield* tenants.get(tenantId))
             if (input.currency !== undefined && input.currency !== tenant.currency) {
               return yield* invalid("currency", `budgets of this tenant are in ${tenant.currency}, got ${input.currency}`)
             }
             const labels = Budget.normalizeScope(input.labels)
-            const budgets = yield* records.covering(tenantId, labels, { lock })
-            const windows = budgets.map((b) => BudgetPeriod.containing(b.period, now, tenant.timeZone))
-            const spend = yield* spending.spend(
-              tenantId,
-              tenant.currency,
-              budgets.map((b, i) => ({ key: b.id, scope: b.scope, from: windows[i]!.start, to: windows[i]!.end }))
-            )
-            const holds = yield* reservations.held(
-              tenantId,
-              budgets.map((b, i) => ({ budgetId: b.id, periodStart: windows[i]!.start })),
-              now
-            )
+            const budgets = known?.budgets ?? (yield* records.covering(tenantId, labels, { lock }))
+            if (budgets.length === 0) {
+              return { decision: Admission.decide([], estimateOf(input), tenant.currency), labels, currency: tenant.currency }
+            }
+            const windows = budgets.map((b) => BudgetPeriod.ofBudget(b, now, tenant.timeZone))
+            const spendWindows = budgets.map((b, i) => ({ key: b.id, scope: b.scope, from: windows[i]!.start, to: windows[i]!.end }))
+            const holdKeys = budgets.map((b, i) => ({ budgetId: b.id, periodStart: windows[i]!.holdStart }))
+            let spend: ReadonlyMap<string, BudgetSpend.Spend>
+            let holds: ReadonlyMap<string, Money.Decimal>
+            if (known !== undefined) {
+              // Spend, holds and the governance version in one statement.
+              const standing = yield* spending.standing(tenantId, tenant.currency, spendWindows, holdKeys, now)
+              known.onVersion?.(standing.version)
+              spend = standing.spend
+              holds = standing.held
+            } else {
+              spend = yield* spending.spend(tenantId, tenant.currency, spendWindows)
+              holds = yield* reservations.held(tenantId, holdKeys, now)
+            }
             const decision = Admission.decide(
               budgets.map((budget, i) => ({
                 budget,
                 window: windows[i]!,
-                spent: spend.get(budget.id)!.amount,
+                spent: Budget.measure(budget, spend.get(budget.id)!),
                 reserved: holds.get(budget.id) ?? Money.ZERO
               })),
-              input.estimatedCost,
+              estimateOf(input),
               tenant.currency
             )
             return { decision, labels, currency: tenant.currency }
           })
 
-        const check = Effect.fn("Enforcement.check")(function*(tenantId: string, input: CheckInput) {
+        const check = Effect.fn("Enforcement.check")(function*(tenantId: string, input: CheckInput, known?: KnownBudgets) {
           const bad = validate(input)
           if (bad !== undefined) return yield* bad
           const now = yield* DateTime.now
-          const { decision } = yield* db.withTenant(tenantId, decide(tenantId, input, now, false))
+          // Known and uncovered: nothing to read.
+          if (known !== undefined && known.budgets.length === 0) {
+            const { decision } = yield* decide(tenantId, input, now, false, known)
+            return decision
+          }
+          const { decision } = yield* db.withTenant(tenantId, decide(tenantId, input, now, false, known))
           return decision
         })
 
@@ -291,7 +362,7 @@ export class Enforcement extends Context.Service<Enforcement, EnforcementService
                 currency,
                 createdAt: now,
                 expiresAt,
-                holds: decision.budgets.map((b) => ({ budgetId: b.budget.id, periodStart: b.window.start }))
+                holds: decision.budgets.map((b) => ({ budgetId: b.budget.id, periodStart: b.window.holdStart, amount: b.estimate }))
               })
               return { ...decision, reservation: { id, expiresAt } } satisfies Admission.Decision
             })
@@ -308,6 +379,8 @@ export class Enforcement extends Context.Service<Enforcement, EnforcementService
           if (!input.actualCost.isFinite() || input.actualCost.isNegative()) {
             return yield* invalid("actualCost", `expected a non-negative amount, got ${Money.format(input.actualCost)}`)
           }
+          const badTokens = tokensProblem("actualTokens", input.actualTokens)
+          if (badTokens !== undefined) return yield* badTokens
           const now = yield* DateTime.now
           return yield* db.withTenant(
             tenantId,
@@ -318,6 +391,9 @@ export class Enforcement extends Context.Service<Enforcement, EnforcementService
               if (move === "unchanged") return current
               yield* reservations.settle(tenantId, reservationId, {
                 actual: input.actualCost,
+                actualTokens: input.actualTokens === undefined
+                  ? undefined
+                  : { input: input.actualTokens.input ?? 0, output: input.actualTokens.output ?? 0 },
                 requestId: input.requestId ?? null,
                 now,
                 expiresAt: DateTime.makeUnsafe(DateTime.toEpochMillis(now) + graceMillis)

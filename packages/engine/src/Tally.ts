@@ -13,7 +13,7 @@
  * transactions; `close()` (or `await using`) stops intake, records everything already submitted,
  * then closes the database.
  */
-import { Catalog } from "@tally/catalog"
+import { Catalog, ModelPolicy } from "@tally/catalog"
 import { Budget, CostAllocation, CostBreakdown, CostEngine, FieldError, Money, PricingSnapshot, type Reconciliation, Usage } from "@tally/core"
 import { Costing } from "@tally/pricing"
 import { Normalize } from "@tally/providers"
@@ -23,6 +23,7 @@ import * as Budgets from "./Budgets.ts"
 import { Chargeback, type ChargebackService } from "./chargeback/Chargeback.ts"
 import * as ChargebackJson from "./chargeback/Json.ts"
 import * as Enforcement from "./Enforcement.ts"
+import * as Governance from "./Governance.ts"
 import { Ingest, type IngestFailure, type IngestOptions, type IngestResult } from "./Ingest.ts"
 import * as UsageJson from "./internal/UsageJson.ts"
 import { IngestPipeline, type PipelineConfig } from "./Pipeline.ts"
@@ -149,8 +150,27 @@ export interface ReserveInput extends CheckInput {
 export interface SettleInput {
   /** Decimal string: what the call really cost. */
   readonly actualCost: string
+  /** What the call really used, for budgets that count tokens. */
+  readonly actualTokens?: { readonly input?: number; readonly output?: number } | undefined
   readonly requestId?: string | undefined
 }
+
+/** A gateway's question before a call (`POST /api/v1/decide`): see docs/budgets.md. */
+export interface DecideInput {
+  readonly labels?: CallLabels | undefined
+  readonly provider?: string | undefined
+  readonly model: string
+  /** `cost` is a decimal string in the tenant's currency; without it the tokens are priced with the tenant's price book. */
+  readonly estimate?: { readonly cost?: string; readonly inputTokens?: number; readonly outputTokens?: number } | undefined
+  /** Hold the estimate on every covering budget when allowed; settle or release `reservation.id`. */
+  readonly reserve?: boolean | undefined
+  readonly requestId?: string | undefined
+  readonly ttlSeconds?: number | undefined
+  readonly currency?: string | undefined
+}
+
+export type GovernanceDecision = ReturnType<typeof Governance.decisionToJson>
+export type PolicyJson = ReturnType<typeof ModelPolicy.toJson>
 
 export type Decision = ReturnType<typeof Enforcement.decisionToJson>
 export type ReservationJson = ReturnType<typeof Enforcement.reservationToJson>
@@ -194,6 +214,8 @@ export type TallyError =
   | Budget.InvalidBudget
   | Budget.BudgetNotFound
   | Budget.BudgetArchived
+  | ModelPolicy.InvalidPolicy
+  | ModelPolicy.PolicyNotFound
   | CostAllocation.InvalidChargeback
   | Reprice.InvalidReprice
   | IngestFailure
@@ -226,6 +248,17 @@ export interface Tally {
     /** Frees the hold of a call that did not run; releasing twice changes nothing. */
     readonly release: (tenantId: string, reservationId: string) => Promise<ReservationJson>
     readonly reservation: (tenantId: string, reservationId: string) => Promise<ReservationJson>
+  }
+  /**
+   * One decision for a gateway: model policies and every covering budget (any unit), with every
+   * reason; `reserve: true` also holds the estimate (settle it with `budgets.settle`).
+   */
+  readonly decide: (tenantId: string, input: DecideInput) => Promise<GovernanceDecision>
+  readonly policies: {
+    /** `{ name, scope?, allowProviders?, denyProviders?, allowModels?, denyModels?, pricedOnly?, maxOutputTokens?, maxCostPerCall? }`. */
+    readonly create: (tenantId: string, input: unknown) => Promise<PolicyJson>
+    readonly list: (tenantId: string, options?: { readonly includeArchived?: boolean }) => Promise<ReadonlyArray<PolicyJson>>
+    readonly archive: (tenantId: string, policyId: string) => Promise<PolicyJson>
   }
   readonly chargeback: {
     /** Showback: a run's computation for the period, nothing stored. */
@@ -268,7 +301,7 @@ const engineLayer = (options: TallyOptions, catalog: ReturnType<typeof catalogLa
   const services = Layer.mergeAll(
     Ingest.layer,
     Budgets.Budgets.layer,
-    Enforcement.Enforcement.layer,
+    Layer.provideMerge(Governance.Governance.layer, Enforcement.Enforcement.layer),
     Chargeback.layer,
     TenantPricing.layer,
     Reprice.Repricing.layer
@@ -336,6 +369,8 @@ export const createTally = (options: TallyOptions = {}): Tally => {
 
   const enforcement = <A, E>(f: (service: Enforcement.EnforcementService) => Effect.Effect<A, E>) =>
     run(Enforcement.Enforcement.use(f))
+  const governance = <A, E>(f: (service: Governance.GovernanceService) => Effect.Effect<A, E>) =>
+    run(Governance.Governance.use(f))
   const budgets = <A, E>(f: (service: Budgets.BudgetsService) => Effect.Effect<A, E>) =>
     run(Budgets.Budgets.use(f))
   const chargeback = <A, E>(f: (service: ChargebackService) => Effect.Effect<A, E>) =>
@@ -404,11 +439,22 @@ export const createTally = (options: TallyOptions = {}): Tally => {
       settle: (tenantId, reservationId, input) =>
         enforcement((s) =>
           Effect.flatMap(fromResult(Enforcement.decodeSettle({ ...input, reservationId })), (body) =>
-            s.settle(tenantId, body.reservationId, { actualCost: body.actualCost, requestId: body.requestId })).pipe(
+            s.settle(tenantId, body.reservationId, { actualCost: body.actualCost, actualTokens: body.actualTokens, requestId: body.requestId })).pipe(
               Effect.map(Enforcement.reservationToJson)
             )),
       release: (tenantId, reservationId) => enforcement((s) => Effect.map(s.release(tenantId, reservationId), Enforcement.reservationToJson)),
       reservation: (tenantId, reservationId) => enforcement((s) => Effect.map(s.get(tenantId, reservationId), Enforcement.reservationToJson))
+    },
+    decide: (tenantId, input) =>
+      governance((s) =>
+        Effect.flatMap(fromResult(Governance.decodeDecide(input)), (body) => s.decide(tenantId, body)).pipe(
+          Effect.map(Governance.decisionToJson)
+        )
+      ),
+    policies: {
+      create: (tenantId, input) => governance((s) => Effect.map(s.createPolicy(tenantId, input), ModelPolicy.toJson)),
+      list: (tenantId, listOptions) => governance((s) => Effect.map(s.listPolicies(tenantId, listOptions), (all) => all.map(ModelPolicy.toJson))),
+      archive: (tenantId, policyId) => governance((s) => Effect.map(s.archivePolicy(tenantId, policyId), ModelPolicy.toJson))
     },
 
     chargeback: {

@@ -78,7 +78,7 @@ describe.each(targets)("exactly-once crossings on $name", (target) => {
           const windows = new Map<string, BudgetPeriod.PeriodWindow>()
           for (const c of calls) {
             if (!Budget.covers(budget.scope, { ...c.labels, model: c.model })) continue
-            const w = BudgetPeriod.containing(budget.period, c.occurredAt, "Asia/Kolkata")
+            const w = BudgetPeriod.ofBudget(budget, c.occurredAt, "Asia/Kolkata")
             windows.set(w.label, w)
           }
           for (const w of windows.values()) {

@@ -3,6 +3,7 @@
  * `TALLY_TEST_DATABASE_URL` is set), the layer of budget services over one, and priced calls with
  * exact, chosen costs.
  */
+import { Catalog } from "@tally/catalog"
 import { Money, type UsageRecord } from "@tally/core"
 import { Database, Outbox, Store, Tenants, UsageLedger } from "@tally/store"
 import * as DateTime from "effect/DateTime"
@@ -11,6 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { Budgets } from "../src/Budgets.ts"
 import { Enforcement } from "../src/Enforcement.ts"
+import { Governance } from "../src/Governance.ts"
 
 export type Services =
   | Store.Services
@@ -36,6 +38,20 @@ export const targets: ReadonlyArray<Target> = [
   ...(url === undefined || url === ""
     ? []
     : [{ name: "postgres" as const, layer: withServices(Database.layerEphemeralPostgres(Redacted.make(url))) }])
+]
+
+const withGovernance = (database: Layer.Layer<Database.Database, Database.LayerError>) =>
+  Governance.layer.pipe(
+    Layer.provideMerge(Layer.mergeAll(Budgets.layer, Enforcement.layer, Outbox.Outbox.layer)),
+    Layer.provideMerge(Layer.merge(Store.layerWith(database), Catalog.Catalog.layer))
+  )
+
+/** The same databases with `Governance` (one decision: policies and budgets) and the catalog. */
+export const governanceTargets = [
+  { name: "pglite" as const, layer: withGovernance(Database.layerPgliteMemory) },
+  ...(url === undefined || url === ""
+    ? []
+    : [{ name: "postgres" as const, layer: withGovernance(Database.layerEphemeralPostgres(Redacted.make(url))) }])
 ]
 
 /** Real clock for the pool's timers, and time for PGlite to start. */

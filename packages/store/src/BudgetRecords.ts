@@ -22,7 +22,10 @@ interface BudgetRow {
   readonly tenant_id: string
   readonly name: string
   readonly scope: Budget.Scope
-  readonly period: Budget.Period
+  readonly period: Budget.PeriodKind
+  readonly window_seconds: number | null
+  readonly unit: Budget.Unit
+  readonly token_kind: Budget.TokenKind | null
   readonly amount: string
   readonly currency: string
   readonly thresholds: ReadonlyArray<string>
@@ -31,7 +34,7 @@ interface BudgetRow {
   readonly archived_at: Date | null
 }
 
-const budgetColumns = "b.id, b.tenant_id, b.name, b.scope, b.period, b.amount::text AS amount, b.currency, " +
+const budgetColumns = "b.id, b.tenant_id, b.name, b.scope, b.period, b.window_seconds, b.unit, b.token_kind, b.amount::text AS amount, b.currency, " +
   "b.thresholds::text[] AS thresholds, b.action, b.created_at, b.archived_at"
 
 const fromRow = (row: BudgetRow): Budget.Budget => ({
@@ -40,6 +43,9 @@ const fromRow = (row: BudgetRow): Budget.Budget => ({
   name: row.name,
   scope: row.scope,
   period: row.period,
+  windowSeconds: row.window_seconds,
+  unit: row.unit,
+  tokenKind: row.token_kind,
   amount: new Money.Decimal(row.amount),
   currency: row.currency,
   thresholds: row.thresholds.map((t) => new Money.Decimal(t)).sort((a, b) => a.comparedTo(b)),
@@ -141,8 +147,9 @@ export class BudgetRecords extends Context.Service<BudgetRecords, BudgetRecordsS
         const rows = yield* db.withTenant(
           tenantId,
           sql.unsafe<BudgetRow>(
-            `INSERT INTO tally.budgets AS b (tenant_id, name, scope, period, amount, currency, thresholds, action)
-              VALUES ($1, $2, $3::jsonb, $4, $5::numeric, $6, $7::numeric[], $8)
+            `INSERT INTO tally.budgets AS b
+                (tenant_id, name, scope, period, amount, currency, thresholds, action, unit, token_kind, window_seconds)
+              VALUES ($1, $2, $3::jsonb, $4, $5::numeric, $6, $7::numeric[], $8, $9, $10, $11)
               RETURNING ${budgetColumns}`,
             [
               tenantId,
@@ -152,7 +159,10 @@ export class BudgetRecords extends Context.Service<BudgetRecords, BudgetRecordsS
               Money.format(budget.amount),
               budget.currency,
               thresholdsLiteral(budget.thresholds),
-              budget.action
+              budget.action,
+              budget.unit,
+              budget.tokenKind,
+              budget.windowSeconds
             ]
           )
         )

@@ -23,6 +23,8 @@ import PartialCost from "./internal/migrations/0014_partial_cost.ts"
 import CacheReadModalities from "./internal/migrations/0015_cache_read_modalities.ts"
 import Repricing from "./internal/migrations/0016_repricing.ts"
 import CostAtRisk from "./internal/migrations/0018_cost_at_risk.ts"
+import BudgetUnits from "./internal/migrations/0020_budget_units.ts"
+import ModelPolicies from "./internal/migrations/0021_model_policies.ts"
 
 export const loader: Migrator.Loader = Migrator.fromRecord({
   "0001_tenancy": Tenancy,
@@ -41,7 +43,9 @@ export const loader: Migrator.Loader = Migrator.fromRecord({
   "0014_partial_cost": PartialCost,
   "0015_cache_read_modalities": CacheReadModalities,
   "0016_repricing": Repricing,
-  "0018_cost_at_risk": CostAtRisk
+  "0018_cost_at_risk": CostAtRisk,
+  "0020_budget_units": BudgetUnits,
+  "0021_model_policies": ModelPolicies
 })
 
 /** Where the migrator records what ran, inside Tally's own schema. */

@@ -57,7 +57,11 @@ const iso = (dt: DateTime.Utc): string => DateTime.formatIso(dt)
 
 /** Holds as the `jsonb_to_recordset` input of the statements below. */
 const holdsJson = (holds: ReadonlyArray<Reservation.Hold>): string =>
-  JSON.stringify(holds.map((h) => ({ budget_id: h.budgetId, period_start: iso(h.periodStart) })))
+  JSON.stringify(holds.map((h) => ({
+    budget_id: h.budgetId,
+    period_start: iso(h.periodStart),
+    amount: h.amount === undefined ? null : Money.format(h.amount)
+  })))
 
 export interface ReservationsService {
   /** Stores a reservation with its holds; returns its id. */
@@ -74,6 +78,8 @@ export interface ReservationsService {
     reservationId: string,
     settle: {
       readonly actual: Money.Decimal
+      /** The call's actual tokens; a tokens budget's hold keeps its estimate when absent. */
+      readonly actualTokens?: { readonly input: number; readonly output: number } | undefined
       readonly requestId: string | null
       readonly now: DateTime.Utc
       readonly expiresAt: DateTime.Utc
@@ -112,9 +118,9 @@ export class Reservations extends Context.Service<Reservations, ReservationsServ
                 RETURNING id
               ),
               h AS (
-                INSERT INTO tally.budget_holds (tenant_id, reservation_id, budget_id, period_start)
-                SELECT $1, r.id, b.budget_id, b.period_start
-                FROM r, jsonb_to_recordset($8::jsonb) AS b(budget_id uuid, period_start timestamptz)
+                INSERT INTO tally.budget_holds (tenant_id, reservation_id, budget_id, period_start, amount)
+                SELECT $1, r.id, b.budget_id, b.period_start, b.amount
+                FROM r, jsonb_to_recordset($8::jsonb) AS b(budget_id uuid, period_start timestamptz, amount numeric)
               )
               SELECT id FROM r`,
             [
@@ -155,18 +161,41 @@ export class Reservations extends Context.Service<Reservations, ReservationsServ
         reservationId: string,
         values: {
           readonly actual: Money.Decimal
+          readonly actualTokens?: { readonly input: number; readonly output: number } | undefined
           readonly requestId: string | null
           readonly now: DateTime.Utc
           readonly expiresAt: DateTime.Utc
         }
       ) {
+        const tokens = values.actualTokens
         yield* db.withTenant(
           tenantId,
-          sql.unsafe(
-            `UPDATE tally.budget_reservations SET status = 'settled', actual = $3::numeric,
-                request_id = coalesce($4, request_id), settled_at = $5, expires_at = greatest($6, created_at + interval '1 millisecond')
-              WHERE tenant_id = $1 AND id = $2`,
-            [tenantId, reservationId, Money.format(values.actual), values.requestId, toDate(values.now), toDate(values.expiresAt)]
+          Effect.andThen(
+            sql.unsafe(
+              `UPDATE tally.budget_reservations SET status = 'settled', actual = $3::numeric,
+                  request_id = coalesce($4, request_id), settled_at = $5, expires_at = greatest($6, created_at + interval '1 millisecond')
+                WHERE tenant_id = $1 AND id = $2`,
+              [tenantId, reservationId, Money.format(values.actual), values.requestId, toDate(values.now), toDate(values.expiresAt)]
+            ),
+            // Each hold now holds the actual in its budget's unit: the cost, the actual tokens of
+            // its kind (its estimate when none were given), one request.
+            sql.unsafe(
+              `UPDATE tally.budget_holds h SET actual = CASE b.unit
+                  WHEN 'cost' THEN $3::numeric
+                  WHEN 'requests' THEN coalesce(h.amount, 1)
+                  ELSE coalesce(CASE b.token_kind WHEN 'input' THEN $4::numeric WHEN 'output' THEN $5::numeric
+                    ELSE $4::numeric + $5::numeric END, h.amount) END
+                FROM tally.budgets b
+                WHERE h.tenant_id = $1 AND h.reservation_id = $2 AND b.tenant_id = h.tenant_id AND b.id = h.budget_id
+                  AND h.amount IS NOT NULL`,
+              [
+                tenantId,
+                reservationId,
+                Money.format(values.actual),
+                tokens === undefined ? null : tokens.input,
+                tokens === undefined ? null : tokens.output
+              ]
+            )
           )
         )
       })
@@ -204,7 +233,7 @@ export class Reservations extends Context.Service<Reservations, ReservationsServ
         const rows = yield* db.withTenant(
           tenantId,
           sql.unsafe<{ budget_id: string; held: string }>(
-            `SELECT h.budget_id, sum(coalesce(r.actual, r.estimate))::text AS held
+            `SELECT h.budget_id, sum(coalesce(h.actual, h.amount, r.actual, r.estimate))::text AS held
               FROM tally.budget_reservations r
               JOIN tally.budget_holds h ON h.reservation_id = r.id
               JOIN jsonb_to_recordset($2::jsonb) AS b(budget_id uuid, period_start timestamptz)

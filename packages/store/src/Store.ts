@@ -17,6 +17,7 @@ import { PriceBooks } from "./PriceBooks.ts"
 import { PricingSnapshots } from "./PricingSnapshots.ts"
 import { ProviderReports } from "./ProviderReports.ts"
 import { ReconciliationRuns } from "./ReconciliationRuns.ts"
+import { ModelPolicies } from "./ModelPolicies.ts"
 import { Repricings } from "./Repricings.ts"
 import { Reservations } from "./Reservations.ts"
 import { Rollups } from "./Rollups.ts"
@@ -38,6 +39,7 @@ export type Services =
   | BudgetSpend
   | BudgetCrossings
   | Reservations
+  | ModelPolicies
   | AnomalyFindings
   | ReconciliationRuns
   | ProviderReports
@@ -64,6 +66,7 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   BudgetSpend.layer,
   BudgetCrossings.layer,
   Reservations.layer,
+  ModelPolicies.layer,
   AnomalyFindings.layer,
   ReconciliationRuns.layer,
   ProviderReports.layer,

@@ -52,6 +52,9 @@ const tenantTables = [
   ["usage_rollups_daily_teams", "tenant_id"],
   // 0012
   ["budget_changes", "tenant_id"],
+  // 0021 (tenant_governance is filled by the budgets' and policies' trigger)
+  ["model_policies", "tenant_id"],
+  ["tenant_governance", "tenant_id"],
   // 0016
   ["reprice_runs", "tenant_id"],
   ["usage_repricings", "tenant_id"]
@@ -83,6 +86,7 @@ const seed = (tenantId: string) =>
           VALUES (${tenantId}, ${budget!.id}::uuid, '2025-03-01Z', '2025-04-01Z', 80, 81, 100, 'USD')`
         yield* sql`INSERT INTO tally.budget_changes (tenant_id, budget_id, action, actor, changed_at, changes)
           VALUES (${tenantId}, ${budget!.id}::uuid, 'updated', 'ci', '2025-03-14Z', '{"amount":{"from":"90","to":"100"}}')`
+        yield* sql`INSERT INTO tally.model_policies (tenant_id, name, rules) VALUES (${tenantId}, 'openai only', '{"allowProviders":["openai"]}')`
         const [run] = yield* sql<{ id: string }>`INSERT INTO tally.chargeback_runs (tenant_id, period_from, period_to, currency, dimension)
           VALUES (${tenantId}, '2025-03-01Z', '2025-04-01Z', 'USD', 'team') RETURNING id`
         yield* sql`INSERT INTO tally.chargeback_lines (tenant_id, run_id, line_no, dimension, owner, amount, currency)

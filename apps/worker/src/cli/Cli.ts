@@ -21,6 +21,8 @@ const commands: Record<string, () => Promise<Command>> = {
   cost: () => import("./commands/Cost.ts"),
   catalog: () => import("./commands/Catalog.ts"),
   budget: () => import("./commands/Budget.ts"),
+  decide: () => import("./commands/Governance.ts").then((module) => module.decideCommand),
+  policy: () => import("./commands/Governance.ts").then((module) => module.policyCommand),
   anomalies: () => import("./commands/Anomalies.ts"),
   rollups: () => import("./commands/Rollups.ts"),
   chargeback: () => import("./commands/Chargeback.ts"),

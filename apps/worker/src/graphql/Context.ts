@@ -8,7 +8,7 @@
  */
 import type { ApiKey } from "@tally/core"
 import type { Catalog } from "@tally/catalog"
-import type { Budgets, Chargeback, Enforcement, Reprice, TenantPricing } from "@tally/engine"
+import type { Budgets, Chargeback, Enforcement, Governance, GovernanceCache, Reprice, TenantPricing } from "@tally/engine"
 import type { Database, Store } from "@tally/store"
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
@@ -24,6 +24,8 @@ export type Services =
   | Catalog.Catalog
   | Budgets.Budgets
   | Enforcement.Enforcement
+  | Governance.Governance
+  | GovernanceCache.GovernanceCache
   | Chargeback.Chargeback
   | TenantPricing.TenantPricing
   | Reprice.Repricing

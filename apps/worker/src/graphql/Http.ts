@@ -6,7 +6,7 @@
  * call (budgets, enforcement, chargeback, tenant pricing, repricing, anomalies), which need only the database and the
  * store.
  */
-import { Budgets, Chargeback, Enforcement, Reprice, TenantPricing } from "@tally/engine"
+import { Budgets, Chargeback, Enforcement, type Governance, type GovernanceCache, Reprice, TenantPricing } from "@tally/engine"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -55,7 +55,13 @@ const make = Effect.gen(function*() {
 })
 
 /** What the API needs from the worker. */
-export type Requirements = Catalog.Catalog | Database.Database | Store.Services
+export type Requirements =
+  | Catalog.Catalog
+  | Database.Database
+  | Store.Services
+  // One decision service (and cache) for HTTP and GraphQL: the worker's (`routes/Budgets.ts`).
+  | Governance.Governance
+  | GovernanceCache.GovernanceCache
 
 /** The API over the worker's services. */
 export const layer: Layer.Layer<GraphqlApi, Config.ConfigError, Requirements> = Layer.effect(GraphqlApi, make).pipe(

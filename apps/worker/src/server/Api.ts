@@ -10,8 +10,9 @@
  *
  * Every error is an RFC 9457 problem detail (`application/problem+json`, `ApiError.problem`).
  */
+import { ModelPolicy } from "@tally/catalog"
 import { Budget } from "@tally/core"
-import { Enforcement } from "@tally/engine"
+import { Enforcement, Governance } from "@tally/engine"
 import * as HttpApi from "effect/http-api/HttpApi"
 import * as HttpApiEndpoint from "effect/http-api/HttpApiEndpoint"
 import * as HttpApiGroup from "effect/http-api/HttpApiGroup"
@@ -131,7 +132,26 @@ const budgets = HttpApiGroup.make("budgets")
     success: BudgetJson,
     error: [...common, Invalid, NotFound, Conflict]
   }).annotate(OpenApi.Summary, "Change a budget's name, amount, thresholds or action (scope admin)"))
-  .annotate(OpenApi.Description, "Budgets for gateways (check, reserve, settle, release) and for people (list, create, change).")
+  .add(HttpApiEndpoint.post("decide", "/api/v1/decide", {
+    payload: Governance.DecideBody,
+    success: Json.annotate({ identifier: "GovernanceDecision", description: "allow or deny with every reason (policy rule or budget)" }),
+    error: [...common, Invalid]
+  }).annotate(OpenApi.Summary, "One decision: model policies and every budget (cost, tokens, requests); reserve: true holds (scope ingest)"))
+  .add(HttpApiEndpoint.get("listModelPolicies", "/api/v1/policies", {
+    success: Schema.Struct({ policies: Schema.Array(Json) }),
+    error: common
+  }).annotate(OpenApi.Summary, "The tenant's active model policies (scope read)"))
+  .add(HttpApiEndpoint.post("createModelPolicy", "/api/v1/policies", {
+    payload: ModelPolicy.PolicyInput,
+    success: Json.annotate({ identifier: "ModelPolicy" }).pipe(HttpApiSchema.status(201)),
+    error: [...common, Invalid]
+  }).annotate(OpenApi.Summary, "Create a model policy (scope admin)"))
+  .add(HttpApiEndpoint.delete("archiveModelPolicy", "/api/v1/policies/:id", {
+    params: { id: Schema.String },
+    success: Json.annotate({ identifier: "ArchivedModelPolicy" }),
+    error: [...common, NotFound]
+  }).annotate(OpenApi.Summary, "Archive a model policy: it stops applying (scope admin)"))
+  .annotate(OpenApi.Description, "Budgets for gateways (check, reserve, settle, release, decide), model policies, and budgets for people (list, create, change).")
 
 const Csv = Schema.String.pipe(HttpApiSchema.asText({ contentType: "text/csv" }))
 

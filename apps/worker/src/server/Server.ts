@@ -96,10 +96,10 @@ export const layerServices = (config: ServerConfigShape) =>
     Layer.provideMerge(Ingest.Ingest.layer),
     Layer.provideMerge(layerGraphql(config)),
     Layer.provideMerge(Layer.mergeAll(
-      Catalog.Catalog.layer,
       Metrics.layer,
       Layer.succeed(ServerConfig, config),
-      BudgetsRoute.layer,
+      // Decisions price estimates with the catalog.
+      BudgetsRoute.layer.pipe(Layer.provideMerge(Catalog.Catalog.layer)),
       ExportsRoute.layer,
       ConsoleRoute.ConsoleAssets.layer,
       // Anomaly detection for every tenant at 5 past each hour; concurrent workers record nothing twice.

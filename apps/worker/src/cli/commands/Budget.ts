@@ -2,8 +2,9 @@
  * Budgets from scripts, against the configured database (`TALLY_DATABASE_URL` / `TALLY_DATA_DIR`,
  * or `--database-url` / `--data-dir`). JSON on stdout; amounts are decimal strings.
  *
- *   tally budget create --tenant T --name N --period day|week|month --amount 100.00
- *                       [--threshold 80]... [--action alert|block]
+ *   tally budget create --tenant T --name N --period day|week|month|rolling --amount 100.00
+ *                       [--unit cost|tokens|requests] [--token-kind total|input|output]
+ *                       [--window-seconds 60] [--threshold 80]... [--action alert|block]
  *                       [--project P] [--environment E] [--feature F] [--team T] [--customer C]
  *                       [--api-key K] [--model M]
  *   tally budget list    --tenant T [--all]
@@ -32,7 +33,7 @@ import { databaseFlags, type DatabaseFlags, type Failure, invalid, requireTenant
 import { type CliError as CliErrorType, invalidInput } from "../CliError.ts"
 import { parseAt } from "./Cost.ts"
 
-const scopeFlags = {
+export const scopeFlags = {
   project: { type: "string" },
   environment: { type: "string" },
   feature: { type: "string" },
@@ -53,7 +54,7 @@ const withBudgets = <A>(command: string, values: DatabaseFlags, effect: Effect.E
     effect
   )
 
-const scopeOf = (values: { readonly [K in keyof typeof scopeFlags]?: string | undefined }): Record<string, string> => {
+export const scopeOf = (values: { readonly [K in keyof typeof scopeFlags]?: string | undefined }): Record<string, string> => {
   const scope: Record<string, string> = {}
   const names: Record<keyof typeof scopeFlags, Budget.ScopeKey> = {
     project: "project",
@@ -81,15 +82,22 @@ const create = (args: ReadonlyArray<string>) =>
       name: { type: "string" },
       period: { type: "string" },
       amount: { type: "string" },
+      unit: { type: "string" },
+      "token-kind": { type: "string" },
+      "window-seconds": { type: "string" },
       threshold: { type: "string", multiple: true },
       action: { type: "string" }
     })
     const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const windowSeconds = yield* Args.nonNegativeInt(command, "window-seconds", values["window-seconds"])
     const raw = {
       name: yield* Args.required(command, "name", values.name),
       period: yield* Args.required(command, "period", values.period),
       amount: yield* Args.required(command, "amount", values.amount),
       scope: scopeOf(values),
+      ...(values.unit === undefined ? {} : { unit: values.unit }),
+      ...(values["token-kind"] === undefined ? {} : { tokenKind: values["token-kind"] }),
+      ...(windowSeconds === undefined ? {} : { windowSeconds }),
       ...(values.threshold === undefined ? {} : { thresholds: values.threshold }),
       ...(values.action === undefined ? {} : { action: values.action })
     }
@@ -109,6 +117,8 @@ const create = (args: ReadonlyArray<string>) =>
 const flagOf = (field: string): string => {
   const top = field.split(/[.[]/)[0]!
   if (top === "thresholds") return "threshold"
+  if (top === "tokenKind") return "token-kind"
+  if (top === "windowSeconds") return "window-seconds"
   if (top === "scope") {
     const key = field.split(".")[1] ?? ""
     return key === "apiKeyId" ? "api-key" : key
@@ -292,7 +302,7 @@ const table: Record<string, (args: ReadonlyArray<string>) => Effect.Effect<unkno
 }
 
 export const usage =
-  "tally budget create --tenant <id> --name <name> --period day|week|month --amount <decimal> [--threshold <percent>]... [--action alert|block] [--project|--environment|--feature|--team|--customer|--api-key|--model <value>] | tally budget list --tenant <id> [--all] | tally budget status --tenant <id> [--budget <id>] [--at <ISO time>] | tally budget suggest --tenant <id> --period day|week|month [--lookback-days 30..60] [scope flags] | tally budget update --tenant <id> --budget <id> [--name <name>] [--amount <decimal>] [--threshold <percent>]... [--action alert|block] [--by <actor>] | tally budget archive --tenant <id> --budget <id> [--by <actor>] | tally budget webhook --tenant <id> (--url <url> --secret <secret> | --remove)  [--database-url <url>] [--data-dir <dir>]"
+  "tally budget create --tenant <id> --name <name> --period day|week|month|rolling --amount <decimal> [--unit cost|tokens|requests] [--token-kind total|input|output] [--window-seconds <n>] [--threshold <percent>]... [--action alert|block] [--project|--environment|--feature|--team|--customer|--api-key|--model <value>] | tally budget list --tenant <id> [--all] | tally budget status --tenant <id> [--budget <id>] [--at <ISO time>] | tally budget suggest --tenant <id> --period day|week|month [--lookback-days 30..60] [scope flags] | tally budget update --tenant <id> --budget <id> [--name <name>] [--amount <decimal>] [--threshold <percent>]... [--action alert|block] [--by <actor>] | tally budget archive --tenant <id> --budget <id> [--by <actor>] | tally budget webhook --tenant <id> (--url <url> --secret <secret> | --remove)  [--database-url <url>] [--data-dir <dir>]"
 
 export const run = (args: ReadonlyArray<string>): Effect.Effect<unknown, CliErrorType> => {
   const [sub, ...rest] = args

@@ -5,7 +5,9 @@
  * (for live burn-down views).
  */
 import { type Admission, Budget, type Crossing, Money } from "@tally/core"
-import { Budgets, Enforcement } from "@tally/engine"
+import { ModelPolicy } from "@tally/catalog"
+import * as DateTime from "effect/DateTime"
+import { Budgets, Enforcement, Governance } from "@tally/engine"
 import { BudgetCrossings, CostAtRisk } from "@tally/store"
 import { builder, changeErrors, lookupErrors, readErrors } from "../builder.ts"
 import type { GraphqlContext } from "../Context.ts"
@@ -15,8 +17,29 @@ import { MoneyRef } from "./Common.ts"
 import { CostAtRiskRef } from "./CostAtRisk.ts"
 
 const PeriodEnum = builder.enumType("BudgetPeriod", {
-  description: "Days, ISO weeks and calendar months of the tenant's time zone.",
-  values: { DAY: { value: "day" }, WEEK: { value: "week" }, MONTH: { value: "month" } } as const
+  description: "Days, ISO weeks and calendar months of the tenant's time zone, or a rolling window of `windowSeconds`.",
+  values: {
+    DAY: { value: "day" },
+    WEEK: { value: "week" },
+    MONTH: { value: "month" },
+    ROLLING: { value: "rolling", description: "The last `windowSeconds` before each instant (e.g. tokens per minute)." }
+  } as const
+})
+
+const UnitEnum = builder.enumType("BudgetUnit", {
+  values: {
+    COST: { value: "cost", description: "Spend in the tenant's currency." },
+    TOKENS: { value: "tokens", description: "Tokens of `tokenKind`." },
+    REQUESTS: { value: "requests", description: "Calls." }
+  } as const
+})
+
+const TokenKindEnum = builder.enumType("BudgetTokenKind", {
+  values: {
+    TOTAL: { value: "total", description: "Input and output tokens." },
+    INPUT: { value: "input", description: "Prompt, cache reads and writes, embeddings (every modality)." },
+    OUTPUT: { value: "output", description: "Completion and reasoning (every modality)." }
+  } as const
 })
 
 const ActionEnum = builder.enumType("BudgetAction", {
@@ -190,7 +213,10 @@ BudgetRef.implement({
     name: t.exposeString("name"),
     scope: t.field({ type: BudgetScopeRef, resolve: (b) => b.scope }),
     period: t.field({ type: PeriodEnum, resolve: (b) => b.period }),
-    amount: t.expose("amount", { type: "Decimal" }),
+    windowSeconds: t.int({ nullable: true, description: "The rolling window's length (ROLLING only).", resolve: (b) => b.windowSeconds }),
+    unit: t.field({ type: UnitEnum, resolve: (b) => b.unit }),
+    tokenKind: t.field({ type: TokenKindEnum, nullable: true, resolve: (b) => b.tokenKind }),
+    amount: t.expose("amount", { type: "Decimal", description: "In the currency (COST), or whole tokens or requests." }),
     currency: t.exposeString("currency"),
     thresholds: t.field({ type: ["Decimal"], description: "Percentages of the amount that are announced when reached.", resolve: (b) => b.thresholds }),
     action: t.field({ type: ActionEnum, resolve: (b) => b.action }),
@@ -264,6 +290,8 @@ const DecisionLineRef = builder.objectRef<Admission.BudgetDecision>("BudgetDecis
     budget: t.field({ type: BudgetRef, resolve: (d) => d.budget }),
     periodStart: t.field({ type: "DateTime", resolve: (d) => d.window.start }),
     periodEnd: t.field({ type: "DateTime", resolve: (d) => d.window.end }),
+    unit: t.string({ description: "The currency code, `total tokens`, `input tokens`, `output tokens` or `requests`.", resolve: (d) => Budget.unitLabel(d.budget) }),
+    estimate: t.expose("estimate", { type: "Decimal", description: "What the call takes of this budget, in its unit." }),
     spent: t.expose("spent", { type: "Decimal" }),
     reserved: t.expose("reserved", { type: "Decimal" }),
     remaining: t.expose("remaining", { type: "Decimal", description: "Before this call." }),
@@ -305,6 +333,150 @@ builder.queryField("budgetCheck", (t) =>
   }))
 
 // ---------------------------------------------------------------------------------------------
+// One decision: model policies and budgets in every unit
+
+const ReasonRef = builder.objectRef<Governance.Reason>("DecisionReason").implement({
+  description: "Why a call is denied: a model policy's rule (kind `policy`) or a budget it would overspend (kind `budget`).",
+  fields: (t) => ({
+    kind: t.string({ resolve: (r) => r.kind }),
+    message: t.string({ resolve: (r) => r.message }),
+    policyId: t.id({ nullable: true, resolve: (r) => (r.kind === "policy" ? r.policyId : null) }),
+    policyName: t.string({ nullable: true, resolve: (r) => (r.kind === "policy" ? r.policyName : null) }),
+    rule: t.string({ nullable: true, description: "The policy's rule that refused.", resolve: (r) => (r.kind === "policy" ? r.rule : null) }),
+    budgetId: t.id({ nullable: true, resolve: (r) => (r.kind === "budget" ? r.budgetId : null) }),
+    budgetName: t.string({ nullable: true, resolve: (r) => (r.kind === "budget" ? r.budgetName : null) }),
+    unit: t.string({ nullable: true, resolve: (r) => (r.kind === "budget" ? r.unit : null) }),
+    remaining: t.field({ type: "Decimal", nullable: true, resolve: (r) => (r.kind === "budget" ? r.remaining : null) }),
+    estimate: t.field({ type: "Decimal", nullable: true, resolve: (r) => (r.kind === "budget" ? r.estimate : null) })
+  })
+})
+
+const GovernanceDecisionRef = builder.objectRef<Governance.Decision>("GovernanceDecision").implement({
+  fields: (t) => ({
+    allowed: t.exposeBoolean("allowed"),
+    reasons: t.field({ type: [ReasonRef], description: "Every reason the call is denied; empty when allowed.", resolve: (d) => d.reasons }),
+    provider: t.string({ nullable: true, resolve: (d) => d.provider }),
+    model: t.exposeString("model"),
+    estimatedCost: t.field({ type: "Decimal", nullable: true, resolve: (d) => d.estimatedCost }),
+    costSource: t.string({ description: "`given`, `priced` (from the tokens) or `unknown`.", resolve: (d) => d.costSource }),
+    priced: t.boolean({ nullable: true, resolve: (d) => d.priced }),
+    policies: t.field({ type: ["ID"], description: "Policies that apply to the call.", resolve: (d) => d.policies }),
+    budget: t.field({ type: DecisionRef, nullable: true, description: "Null when a policy denied first.", resolve: (d) => d.budget })
+  })
+})
+
+const DecideEstimateInput = builder.inputType("DecideEstimate", {
+  fields: (t) => ({
+    cost: t.field({ type: "Decimal", description: "In the tenant's currency; priced from the tokens when absent." }),
+    inputTokens: t.int(),
+    outputTokens: t.int()
+  })
+})
+
+const count = (field: string, value: number | null | undefined): number | undefined => {
+  if (value == null) return undefined
+  if (value < 0) throw new InvalidInput(`${field}: expected a non-negative whole number, got ${value}`, field)
+  return value
+}
+
+builder.queryField("decide", (t) =>
+  t.field({
+    type: GovernanceDecisionRef,
+    description: "Whether a call may run under the model policies and every budget (any unit) covering it, with every reason. Nothing is held (POST /api/v1/decide with reserve: true holds).",
+    authScopes: { read: true },
+    errors: { types: [...readErrors], directResult: true },
+    args: {
+      labels: t.arg({ type: CheckLabelsInput }),
+      provider: t.arg.string(),
+      model: t.arg.string({ required: true }),
+      estimate: t.arg({ type: DecideEstimateInput })
+    },
+    resolve: (_root, args, context) => {
+      const inputTokens = count("estimate.inputTokens", args.estimate?.inputTokens)
+      const outputTokens = count("estimate.outputTokens", args.estimate?.outputTokens)
+      return context.run(Governance.Governance.use((governance) =>
+        governance.decide(context.tenantId, {
+          labels: scopeOf(args.labels),
+          model: args.model,
+          ...(args.provider == null ? {} : { provider: args.provider }),
+          estimate: {
+            ...(args.estimate?.cost == null ? {} : { cost: args.estimate.cost }),
+            ...(inputTokens === undefined ? {} : { inputTokens }),
+            ...(outputTokens === undefined ? {} : { outputTokens })
+          }
+        })
+      ))
+    }
+  }))
+
+const ModelPolicyRef = builder.objectRef<ModelPolicy.ModelPolicy>("ModelPolicy").implement({
+  description: "Which providers and models a scope's calls may use, and per-call limits.",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    name: t.exposeString("name"),
+    scope: t.field({ type: BudgetScopeRef, resolve: (p) => p.scope }),
+    rules: t.field({ type: "JSON", description: "The rules as JSON (model rules as catalog match rules).", resolve: (p) => ModelPolicy.rulesToJson(p.rules) }),
+    createdAt: t.field({ type: "DateTime", resolve: (p) => DateTime.makeUnsafe(p.createdAt) }),
+    archivedAt: t.field({ type: "DateTime", nullable: true, resolve: (p) => (p.archivedAt === null ? null : DateTime.makeUnsafe(p.archivedAt)) })
+  })
+})
+
+builder.queryField("modelPolicies", (t) =>
+  t.connection({
+    type: ModelPolicyRef,
+    authScopes: { read: true },
+    errors: { types: [...readErrors], directResult: true },
+    complexity: Paging.complexity(50),
+    args: { includeArchived: t.arg.boolean({ defaultValue: false }) },
+    resolve: async (_root, args, context) =>
+      Paging.fromArray(args, { fallback: 50, max: 200 }, () =>
+        context.run(Governance.Governance.use((g) => g.listPolicies(context.tenantId, { includeArchived: args.includeArchived === true }))))
+  },
+    { name: "ModelPolicyConnection" },
+    { name: "ModelPolicyEdge" }
+  ))
+
+const CreateModelPolicyInput = builder.inputType("CreateModelPolicyInput", {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    scope: t.field({ type: BudgetScopeInput }),
+    allowProviders: t.stringList(),
+    denyProviders: t.stringList(),
+    allowModels: t.field({ type: ["JSON"], description: "Match rules (`{\"startsWith\": \"gpt-4o\"}`) or strings (`startsWith:gpt-4o`, or an exact name)." }),
+    denyModels: t.field({ type: ["JSON"] }),
+    pricedOnly: t.boolean(),
+    maxOutputTokens: t.int(),
+    maxCostPerCall: t.field({ type: "Decimal" })
+  })
+})
+
+builder.mutationField("createModelPolicy", (t) =>
+  t.field({
+    type: ModelPolicyRef,
+    authScopes: { admin: true },
+    errors: { types: [...changeErrors], directResult: true },
+    args: { input: t.arg({ type: CreateModelPolicyInput, required: true }) },
+    resolve: (_root, { input }, context) => {
+      const body: Record<string, unknown> = {}
+      for (const [key, value] of Object.entries(input)) {
+        if (value === null || value === undefined) continue
+        body[key] = key === "maxCostPerCall" ? Money.format(value as Money.Decimal) : key === "scope" ? scopeOf(input.scope) : value
+      }
+      return context.run(Governance.Governance.use((g) => g.createPolicy(context.tenantId, body)))
+    }
+  }))
+
+builder.mutationField("archiveModelPolicy", (t) =>
+  t.field({
+    type: ModelPolicyRef,
+    description: "The policy stops applying; it stays listed with `includeArchived`.",
+    authScopes: { admin: true },
+    errors: { types: [...changeErrors], directResult: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, context) => context.run(Governance.Governance.use((g) => g.archivePolicy(context.tenantId, String(args.id))))
+  }))
+
+// ---------------------------------------------------------------------------------------------
 // Changes
 
 const CreateBudgetInput = builder.inputType("CreateBudgetInput", {
@@ -312,6 +484,9 @@ const CreateBudgetInput = builder.inputType("CreateBudgetInput", {
     name: t.string({ required: true }),
     scope: t.field({ type: BudgetScopeInput }),
     period: t.field({ type: PeriodEnum, required: true }),
+    windowSeconds: t.int({ description: "Required for ROLLING: 1 to 2678400." }),
+    unit: t.field({ type: UnitEnum, description: "COST by default." }),
+    tokenKind: t.field({ type: TokenKindEnum, description: "For TOKENS; TOTAL by default." }),
     amount: t.field({ type: "Decimal", required: true }),
     currency: t.string({ description: "Must be the tenant's currency (the default)." }),
     thresholds: t.field({ type: ["Decimal"], description: "Percentages; 80 and 100 by default." }),
@@ -331,6 +506,9 @@ builder.mutationField("createBudget", (t) =>
           name: input.name,
           scope: scopeOf(input.scope),
           period: input.period,
+          ...(input.windowSeconds == null ? {} : { windowSeconds: input.windowSeconds }),
+          ...(input.unit == null ? {} : { unit: input.unit }),
+          ...(input.tokenKind == null ? {} : { tokenKind: input.tokenKind }),
           amount: input.amount,
           ...(input.currency == null ? {} : { currency: input.currency }),
           ...(input.thresholds == null ? {} : { thresholds: input.thresholds as ReadonlyArray<Money.Decimal> }),

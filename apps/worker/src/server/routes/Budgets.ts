@@ -10,6 +10,12 @@
  * A denial is an answer, not an error: 200 with `"decision": "deny"`. The key's id and default
  * labels apply as in ingest (the body's labels win field by field).
  *
+ * One decision (model policies and budgets in every unit), with the `ingest` scope:
+ *   POST /api/v1/decide   { labels?, provider?, model, estimate?: { cost?, inputTokens?, outputTokens? },
+ *                           reserve?, requestId?, ttlSeconds? }                  -> decision with every reason
+ * Model policies (`read` to list, `admin` to change):
+ *   GET    /api/v1/policies         POST /api/v1/policies -> 201         DELETE /api/v1/policies/:id
+ *
  * For people and dashboards:
  *   GET   /api/v1/budgets      (`read`)  every active budget with its current period's status
  *   POST  /api/v1/budgets      (`admin`) creates a budget -> 201
@@ -21,7 +27,8 @@
  */
 import type { ApiKey} from "@tally/core";
 import { Budget } from "@tally/core"
-import { Budgets, BudgetJobs, Enforcement, WebhookDelivery } from "@tally/engine"
+import { ModelPolicy } from "@tally/catalog"
+import { Budgets, BudgetJobs, Enforcement, Governance, type GovernanceCache, WebhookDelivery } from "@tally/engine"
 import { Outbox } from "@tally/store"
 import * as Effect from "effect/Effect"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
@@ -41,7 +48,10 @@ export const paths = {
   check: "/api/v1/budgets/check",
   reserve: "/api/v1/budgets/reserve",
   settle: "/api/v1/budgets/settle",
-  release: "/api/v1/budgets/release"
+  release: "/api/v1/budgets/release",
+  decide: "/api/v1/decide",
+  policies: "/api/v1/policies",
+  policy: "/api/v1/policies/:id"
 } as const
 
 const respond = ServiceErrors.respond("budget request")
@@ -82,6 +92,7 @@ export const check = respond(Effect.gen(function*() {
   const decision = yield* enforcement.check(key.tenantId, {
     labels: callLabels(key, body.labels),
     estimatedCost: body.estimatedCost,
+    estimatedTokens: body.estimatedTokens,
     currency: body.currency
   })
   return HttpServerResponse.jsonUnsafe(Enforcement.decisionToJson(decision))
@@ -94,6 +105,7 @@ export const reserve = respond(Effect.gen(function*() {
   const decision = yield* enforcement.reserve(key.tenantId, {
     labels: callLabels(key, body.labels),
     estimatedCost: body.estimatedCost,
+    estimatedTokens: body.estimatedTokens,
     currency: body.currency,
     requestId: body.requestId,
     ttlSeconds: body.ttlSeconds
@@ -107,6 +119,7 @@ export const settle = respond(Effect.gen(function*() {
   const enforcement = yield* Enforcement.Enforcement
   const reservation = yield* enforcement.settle(key.tenantId, body.reservationId, {
     actualCost: body.actualCost,
+    actualTokens: body.actualTokens,
     requestId: body.requestId
   })
   return HttpServerResponse.jsonUnsafe(Enforcement.reservationToJson(reservation))
@@ -147,6 +160,38 @@ export const update = respond(Effect.gen(function*() {
   return HttpServerResponse.jsonUnsafe(Budgets.budgetToJson(budget))
 }))
 
+/** Model policies and budgets in one answer; the key's labels and id apply as for `check`. */
+export const decide = respond(Effect.gen(function*() {
+  const key = yield* authenticated("ingest")
+  const body = yield* decoded(Governance.decodeDecide(yield* jsonBody))
+  const governance = yield* Governance.Governance
+  const decision = yield* governance.decide(key.tenantId, { ...body, labels: callLabels(key, body.labels) })
+  return HttpServerResponse.jsonUnsafe(Governance.decisionToJson(decision))
+}))
+
+export const listPolicies = respond(Effect.gen(function*() {
+  const key = yield* authenticated("read")
+  const governance = yield* Governance.Governance
+  const policies = yield* governance.listPolicies(key.tenantId)
+  return HttpServerResponse.jsonUnsafe({ policies: policies.map(ModelPolicy.toJson) })
+}))
+
+export const createPolicy = respond(Effect.gen(function*() {
+  const key = yield* authenticated("admin")
+  const body = yield* jsonBody
+  const governance = yield* Governance.Governance
+  const policy = yield* governance.createPolicy(key.tenantId, body)
+  return HttpServerResponse.jsonUnsafe(ModelPolicy.toJson(policy), { status: 201 })
+}))
+
+export const archivePolicy = respond(Effect.gen(function*() {
+  const key = yield* authenticated("admin")
+  const policyId = (yield* HttpRouter.params).id ?? ""
+  const governance = yield* Governance.Governance
+  const policy = yield* governance.archivePolicy(key.tenantId, policyId)
+  return HttpServerResponse.jsonUnsafe(ModelPolicy.toJson(policy))
+}))
+
 /** The routes, for the server's route table. */
 export const routes = [
   HttpRouter.route("POST", paths.check, check),
@@ -155,17 +200,27 @@ export const routes = [
   HttpRouter.route("POST", paths.release, release),
   HttpRouter.route("GET", paths.budgets, list),
   HttpRouter.route("POST", paths.budgets, create),
-  HttpRouter.route("PATCH", paths.budget, update)
+  HttpRouter.route("PATCH", paths.budget, update),
+  HttpRouter.route("POST", paths.decide, decide),
+  HttpRouter.route("GET", paths.policies, listPolicies),
+  HttpRouter.route("POST", paths.policies, createPolicy),
+  HttpRouter.route("DELETE", paths.policy, archivePolicy)
 ]
 
 /** What the routes need, and the background jobs: webhook delivery and the budget sweep. */
-export type Services = Budgets.Budgets | Enforcement.Enforcement | WebhookDelivery.WebhookDelivery | Outbox.Outbox
+export type Services =
+  | Budgets.Budgets
+  | Enforcement.Enforcement
+  | Governance.Governance
+  | GovernanceCache.GovernanceCache
+  | WebhookDelivery.WebhookDelivery
+  | Outbox.Outbox
 
 export const layer = BudgetJobs.layer().pipe(
   Layer.provideMerge(
     Layer.mergeAll(
       Budgets.Budgets.layer,
-      Enforcement.Enforcement.layer,
+      Governance.Governance.layer.pipe(Layer.provideMerge(Enforcement.Enforcement.layer)),
       WebhookDelivery.WebhookDelivery.layer.pipe(
         Layer.provide(FetchHttpClient.layer),
         Layer.provideMerge(Outbox.Outbox.layer)
