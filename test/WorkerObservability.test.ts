@@ -183,5 +183,5 @@ describe("the worker process", () => {
     const parsed = logLines.map((line) => JSON.parse(line) as { message: unknown; logLevel: string })
     expect(parsed.some((line) => String(line.message).includes("listening on"))).toBe(true)
     expect(parsed.filter((line) => /debug|trace/i.test(line.logLevel))).toEqual([])
-  })
+  }, 240_000)
 })
