@@ -58,6 +58,9 @@ export interface CostAtRiskQuery {
   readonly filter?: UsageQuery.UsageFilter | undefined
   /** Which calls: partial, unpriced, or both (the default). */
   readonly sources?: ReadonlyArray<"partial" | "unpriced"> | undefined
+  /** Only calls ingested at or before this instant (a chargeback run's read instant), so the report
+   * and the run's spend read see the same calls. */
+  readonly ingestedBy?: DateTime.Utc | undefined
 }
 
 export const empty: CostAtRiskReport = { partialCalls: 0, unpricedCalls: 0, partialSpend: [], components: [], models: [] }
@@ -134,6 +137,7 @@ export class CostAtRisk extends Context.Service<CostAtRisk, CostAtRiskService>()
         const from = params.add(DateTime.toDateUtc(query.from))
         const to = params.add(DateTime.toDateUtc(query.to))
         const filters = filterOnLedger(query.filter, params)
+        if (query.ingestedBy !== undefined) filters.push(`ingested_at <= ${params.add(DateTime.toDateUtc(query.ingestedBy))}`)
         const rows = `(SELECT * FROM tally.usage_ledger
           WHERE tenant_id = ${tenant} AND occurred_at >= ${from} AND occurred_at < ${to}
             AND cost_source IN (${(query.sources ?? ["partial", "unpriced"]).map((s) => (s === "partial" ? "'partial'" : "'unpriced'")).join(", ")})${filters.map((f) => ` AND ${f}`).join("")}) AS r`

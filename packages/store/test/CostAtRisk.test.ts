@@ -7,6 +7,7 @@ import { Money, type UsageQuery } from "@tally/core"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import { type AtRiskComponent, CostAtRisk, empty } from "../src/CostAtRisk.ts"
+import { Database } from "../src/Database.ts"
 import { UsageLedger } from "../src/UsageLedger.ts"
 import { UsageReport } from "../src/UsageReport.ts"
 import { pricedCall } from "./Fixtures.ts"
@@ -78,6 +79,23 @@ for (const target of targets) {
           assert.deepStrictEqual([chat.partialCalls, chat.unpricedCalls, plain(chat.components)], [1, 0, [["videoSeconds", "second", "10", 1, 1, 0]]])
           const other = yield* newTenant("Globex")
           assert.deepStrictEqual(yield* atRisk.report(other, range), empty)
+        }))
+
+      it.effect("read as of an instant, it leaves out calls ingested later, as a chargeback run's spend read does", () =>
+        Effect.gen(function*() {
+          const ledger = yield* UsageLedger
+          const atRisk = yield* CostAtRisk
+          const tenantId = yield* newTenant()
+          yield* ledger.insertBatch(tenantId, calls.slice(0, 3))
+          const db = yield* Database
+          const [read] = yield* db.sql<{ readonly now: Date }>`SELECT now() AS now`
+          const readAt = DateTime.fromDateUnsafe(read!.now)
+          yield* Effect.sleep("10 millis")
+          yield* ledger.insertBatch(tenantId, calls.slice(3))
+          const asOfRead = yield* atRisk.report(tenantId, { ...range, ingestedBy: readAt })
+          assert.deepStrictEqual([asOfRead.partialCalls, asOfRead.unpricedCalls], [2, 0])
+          const now = yield* atRisk.report(tenantId, range)
+          assert.deepStrictEqual([now.partialCalls, now.unpricedCalls], [2, 2])
         }))
 
       it.effect("usage reports count partial calls alike from the ledger, the hourly rollups and the daily summaries", () =>

@@ -100,7 +100,7 @@ export const compute = Effect.fnUntraced(function*(
   })
   const owed = yield* corrections(repositories, tenantId, resolved, asOf)
   // What the period's spend leaves out: partial and unpriced calls, every component without a price.
-  const atRisk = yield* repositories.atRisk.report(tenantId, { from: resolved.from, to: resolved.to })
+  const atRisk = yield* repositories.atRisk.report(tenantId, { from: resolved.from, to: resolved.to, ingestedBy: asOf })
   const atRiskJson = atRisk.components.map((c) => ({
     component: c.component,
     unit: c.unit,
