@@ -13,12 +13,11 @@
  */
 import { Anomaly } from "@tally/core"
 import { DateTime, Effect, Layer, Redacted, Schema } from "effect"
-import * as Args from "../Args.ts"
+import type * as Commands from "../Commands.ts"
+import * as Spec from "../Spec.ts"
+import type { Parsed } from "../Spec.ts"
 import { CliError, ExitCode, invalidInput } from "../CliError.ts"
 import { parseAt } from "./Cost.ts"
-
-export const usage =
-  "tally anomalies --tenant <id> [--from <ISO time>] [--to <ISO time>] [--detect] [--kind <kind>]... [--scope <tenant|project|feature|team|customer|apiKey|model>]... [--limit <n>] [--database-url <url>] [--data-dir <dir>]"
 
 const DAY = 86_400_000
 
@@ -32,22 +31,11 @@ const literals = <A extends string>(flag: string, schema: Schema.Codec<A>, allow
       ? Effect.succeed(value)
       : Effect.fail(invalidInput(`anomalies: --${flag} must be one of ${allowed.join(", ")}, got "${value}"`)))
 
-export const run = (args: ReadonlyArray<string>) =>
+export const run = ({ values, positionals }: Parsed<typeof Commands.anomalies.flags>) =>
   Effect.gen(function*() {
-    const { values, positionals } = yield* Args.parse("anomalies", args, {
-      tenant: { type: "string" },
-      from: { type: "string" },
-      to: { type: "string" },
-      detect: { type: "boolean" },
-      kind: { type: "string", multiple: true },
-      scope: { type: "string", multiple: true },
-      limit: { type: "string" },
-      "database-url": { type: "string" },
-      "data-dir": { type: "string" }
-    })
     if (positionals.length > 0) return yield* invalidInput(`anomalies: unexpected argument "${positionals[0]}"`)
     // Everything the caller typed is checked before the database is opened.
-    const tenantId = yield* Args.required("anomalies", "tenant", values.tenant)
+    const tenantId = yield* Spec.required("anomalies", "tenant", values.tenant)
     const now = yield* parseAt("anomalies", undefined)
     const to = values.to === undefined ? now : yield* parseAt("anomalies", values.to, "--to")
     const from = values.from === undefined ? new Date(to.getTime() - 7 * DAY) : yield* parseAt("anomalies", values.from, "--from")
@@ -56,7 +44,7 @@ export const run = (args: ReadonlyArray<string>) =>
     }
     const kinds = yield* literals("kind", Anomaly.Kind, Anomaly.kinds, values.kind)
     const scopeKinds = yield* literals("scope", Anomaly.ScopeKind, Anomaly.scopeKinds, values.scope)
-    const limit = yield* Args.nonNegativeInt("anomalies", "limit", values.limit)
+    const limit = yield* Spec.nonNegativeInt("anomalies", "limit", values.limit)
     if (limit === 0) return yield* invalidInput("anomalies: --limit must be at least 1")
     const url = values["database-url"]
     const dataDir = values["data-dir"]

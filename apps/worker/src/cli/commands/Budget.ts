@@ -27,9 +27,11 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
-import * as Args from "../Args.ts"
-import { databaseFlags, type DatabaseFlags, type Failure, invalid, requireTenant, withDatabase } from "../CommandDatabase.ts"
-import { type CliError as CliErrorType, invalidInput } from "../CliError.ts"
+import type * as Commands from "../Commands.ts"
+import * as Spec from "../Spec.ts"
+import type { Parsed } from "../Spec.ts"
+import { type DatabaseFlags, type Failure, invalid, requireTenant, withDatabase } from "../CommandDatabase.ts"
+import { invalidInput } from "../CliError.ts"
 import { parseAt } from "./Cost.ts"
 
 const scopeFlags = {
@@ -71,24 +73,14 @@ const scopeOf = (values: { readonly [K in keyof typeof scopeFlags]?: string | un
   return scope
 }
 
-const create = (args: ReadonlyArray<string>) =>
+export const create = ({ values }: Parsed<typeof Commands.budgetCreate.flags>) =>
   Effect.gen(function*() {
     const command = "budget create"
-    const { values } = yield* Args.parse(command, args, {
-      ...databaseFlags,
-      ...scopeFlags,
-      tenant: { type: "string" },
-      name: { type: "string" },
-      period: { type: "string" },
-      amount: { type: "string" },
-      threshold: { type: "string", multiple: true },
-      action: { type: "string" }
-    })
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
     const raw = {
-      name: yield* Args.required(command, "name", values.name),
-      period: yield* Args.required(command, "period", values.period),
-      amount: yield* Args.required(command, "amount", values.amount),
+      name: yield* Spec.required(command, "name", values.name),
+      period: yield* Spec.required(command, "period", values.period),
+      amount: yield* Spec.required(command, "amount", values.amount),
       scope: scopeOf(values),
       ...(values.threshold === undefined ? {} : { thresholds: values.threshold }),
       ...(values.action === undefined ? {} : { action: values.action })
@@ -119,11 +111,10 @@ const flagOf = (field: string): string => {
 const messageOf = (error: Budget.InvalidBudget): string =>
   error.message.startsWith(`${error.field}: `) ? error.message.slice(error.field.length + 2) : error.message
 
-const list = (args: ReadonlyArray<string>) =>
+export const list = ({ values }: Parsed<typeof Commands.budgetList.flags>) =>
   Effect.gen(function*() {
     const command = "budget list"
-    const { values } = yield* Args.parse(command, args, { ...databaseFlags, tenant: { type: "string" }, all: { type: "boolean" } })
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
     const budgets = yield* withBudgets(
       command,
       values,
@@ -132,16 +123,10 @@ const list = (args: ReadonlyArray<string>) =>
     return budgets.map(Budgets.budgetToJson)
   })
 
-const status = (args: ReadonlyArray<string>) =>
+export const status = ({ values }: Parsed<typeof Commands.budgetStatus.flags>) =>
   Effect.gen(function*() {
     const command = "budget status"
-    const { values } = yield* Args.parse(command, args, {
-      ...databaseFlags,
-      tenant: { type: "string" },
-      budget: { type: "string" },
-      at: { type: "string" }
-    })
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
     const at = values.at === undefined ? undefined : DateTime.fromDateUnsafe(yield* parseAt(command, values.at))
     const statuses = yield* withBudgets(
       command,
@@ -155,22 +140,15 @@ const status = (args: ReadonlyArray<string>) =>
     return statuses.map(Budgets.statusToJson)
   })
 
-const suggest = (args: ReadonlyArray<string>) =>
+export const suggest = ({ values }: Parsed<typeof Commands.budgetSuggest.flags>) =>
   Effect.gen(function*() {
     const command = "budget suggest"
-    const { values } = yield* Args.parse(command, args, {
-      ...databaseFlags,
-      ...scopeFlags,
-      tenant: { type: "string" },
-      period: { type: "string" },
-      "lookback-days": { type: "string" }
-    })
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
-    const period = yield* Args.required(command, "period", values.period)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
+    const period = yield* Spec.required(command, "period", values.period)
     if (period !== "day" && period !== "week" && period !== "month") {
       return yield* invalidInput(`${command}: --period must be day, week or month, got "${period}"`)
     }
-    const lookbackDays = yield* Args.nonNegativeInt(command, "lookback-days", values["lookback-days"])
+    const lookbackDays = yield* Spec.nonNegativeInt(command, "lookback-days", values["lookback-days"])
     const suggestion = yield* withBudgets(
       command,
       values,
@@ -189,23 +167,11 @@ const flagged = (command: string) => (error: Budget.InvalidBudget) =>
       : `${command}: --${flagOf(error.field)}: ${messageOf(error)}`
   ))
 
-const update = (args: ReadonlyArray<string>) =>
+export const update = ({ values }: Parsed<typeof Commands.budgetUpdate.flags>) =>
   Effect.gen(function*() {
     const command = "budget update"
-    const { values } = yield* Args.parse(command, args, {
-      ...databaseFlags,
-      ...scopeFlags,
-      tenant: { type: "string" },
-      budget: { type: "string" },
-      name: { type: "string" },
-      amount: { type: "string" },
-      threshold: { type: "string", multiple: true },
-      action: { type: "string" },
-      period: { type: "string" },
-      by: { type: "string" }
-    })
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
-    const budgetId = yield* Args.required(command, "budget", values.budget)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
+    const budgetId = yield* Spec.required(command, "budget", values.budget)
     if (values.name === undefined && values.amount === undefined && values.threshold === undefined && values.action === undefined) {
       return yield* invalidInput(`${command}: expected at least one of --name, --amount, --threshold, --action`)
     }
@@ -232,17 +198,11 @@ const update = (args: ReadonlyArray<string>) =>
     return Budgets.budgetToJson(budget)
   })
 
-const archive = (args: ReadonlyArray<string>) =>
+export const archive = ({ values }: Parsed<typeof Commands.budgetArchive.flags>) =>
   Effect.gen(function*() {
     const command = "budget archive"
-    const { values } = yield* Args.parse(command, args, {
-      ...databaseFlags,
-      tenant: { type: "string" },
-      budget: { type: "string" },
-      by: { type: "string" }
-    })
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
-    const budgetId = yield* Args.required(command, "budget", values.budget)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
+    const budgetId = yield* Spec.required(command, "budget", values.budget)
     const budget = yield* withBudgets(
       command,
       values,
@@ -253,23 +213,16 @@ const archive = (args: ReadonlyArray<string>) =>
     return Budgets.budgetToJson(budget)
   })
 
-const webhook = (args: ReadonlyArray<string>) =>
+export const webhook = ({ values }: Parsed<typeof Commands.budgetWebhook.flags>) =>
   Effect.gen(function*() {
     const command = "budget webhook"
-    const { values } = yield* Args.parse(command, args, {
-      ...databaseFlags,
-      tenant: { type: "string" },
-      url: { type: "string" },
-      secret: { type: "string" },
-      remove: { type: "boolean" }
-    })
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
     if (values.remove === true) {
       const removed = yield* withBudgets(command, values, Effect.andThen(requireTenant(command, tenantId), Outbox.Outbox.use((o) => o.removeWebhook(tenantId))))
       return { tenantId, removed }
     }
-    const url = yield* Args.required(command, "url", values.url)
-    const secret = yield* Args.required(command, "secret", values.secret)
+    const url = yield* Spec.required(command, "url", values.url)
+    const secret = yield* Spec.required(command, "secret", values.secret)
     const set = yield* withBudgets(
       command,
       values,
@@ -280,24 +233,3 @@ const webhook = (args: ReadonlyArray<string>) =>
     // The secret stays where it was given; it is not echoed.
     return { tenantId, url: set.url, updatedAt: DateTime.formatIso(set.updatedAt) }
   })
-
-const table: Record<string, (args: ReadonlyArray<string>) => Effect.Effect<unknown, CliErrorType>> = {
-  create,
-  list,
-  status,
-  suggest,
-  update,
-  archive,
-  webhook
-}
-
-export const usage =
-  "tally budget create --tenant <id> --name <name> --period day|week|month --amount <decimal> [--threshold <percent>]... [--action alert|block] [--project|--environment|--feature|--team|--customer|--api-key|--model <value>] | tally budget list --tenant <id> [--all] | tally budget status --tenant <id> [--budget <id>] [--at <ISO time>] | tally budget suggest --tenant <id> --period day|week|month [--lookback-days 30..60] [scope flags] | tally budget update --tenant <id> --budget <id> [--name <name>] [--amount <decimal>] [--threshold <percent>]... [--action alert|block] [--by <actor>] | tally budget archive --tenant <id> --budget <id> [--by <actor>] | tally budget webhook --tenant <id> (--url <url> --secret <secret> | --remove)  [--database-url <url>] [--data-dir <dir>]"
-
-export const run = (args: ReadonlyArray<string>): Effect.Effect<unknown, CliErrorType> => {
-  const [sub, ...rest] = args
-  const command = sub === undefined ? undefined : table[sub]
-  return command === undefined
-    ? Effect.fail(invalidInput(`budget: expected a subcommand: ${Object.keys(table).join(", ")}`))
-    : command(rest)
-}

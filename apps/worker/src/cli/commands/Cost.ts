@@ -8,12 +8,10 @@ import { CalendarTime, Money } from "@tally/core"
 import { Costing } from "@tally/engine"
 import { Normalize } from "@tally/providers"
 import { Effect, Result } from "effect"
-import * as Args from "../Args.ts"
+import type * as Commands from "../Commands.ts"
+import type { Parsed } from "../Spec.ts"
 import { type CliError, ExitCode, invalidInput, WithExitCode } from "../CliError.ts"
-import { normalizeOrFail, payloadFlags, readNormalizeInput } from "./Normalize.ts"
-
-export const usage =
-  "tally cost --provider <id> [--at <ISO time>] [--catalog <custom-catalog.json>] [--no-builtin] [--model <model>] [--api <api>] [--request <request.json>] [--batch] <payload.json|->"
+import { normalizeOrFail, readNormalizeInput } from "./Normalize.ts"
 
 const isoTime = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):(\d{2})))?$/
 
@@ -90,14 +88,8 @@ const costBatchFile = (book: PriceBook.PriceBook, input: { provider: string; tex
   return value
 }
 
-export const run = (args: ReadonlyArray<string>) =>
+export const run = ({ values, positionals }: Parsed<typeof Commands.cost.flags>) =>
   Effect.gen(function*() {
-    const { values, positionals } = yield* Args.parse("cost", args, {
-      ...payloadFlags,
-      at: { type: "string" },
-      catalog: { type: "string" },
-      "no-builtin": { type: "boolean" }
-    })
     const at = yield* parseAt("cost", values.at)
     const input = yield* readNormalizeInput("cost", values, positionals)
     if (isBatchFile(input.payload)) {
