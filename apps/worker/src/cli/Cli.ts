@@ -21,7 +21,7 @@ import * as GlobalFlag from "effect/cli/GlobalFlag"
 import type * as EffectCliError from "effect/cli/CliError"
 import * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import workerPackage from "../../package.json" with { type: "json" }
-import { ExitCode, Printed, WithExitCode } from "./CliError.ts"
+import { type CliError as CliErrorType, ExitCode, Printed, WithExitCode } from "./CliError.ts"
 import * as Commands from "./Commands.ts"
 import { type Handler, type LeafSpec, toCommand } from "./Spec.ts"
 
@@ -47,7 +47,12 @@ const lazy = <M>(load: () => Promise<M>, pick: (module: M) => unknown) => async 
 const tree = (deliver: (value: unknown) => Effect.Effect<void>) => {
   const cmd = <const N extends string>(name: N, spec: LeafSpec, handle: () => Promise<Handler>) => toCommand(name, spec, handle, deliver)
   const group = <const N extends string>(name: N, description: string, subcommands: ReadonlyArray<Command.Command.Any>) =>
-    Command.make(name).pipe(Command.withDescription(description), Command.withSubcommands(subcommands as [Command.Command.Any]))
+    Command.make(name).pipe(Command.withDescription(description), Command.withSubcommands(subcommands as [Command.Command.Any])) as unknown as Command.Command<
+      N,
+      unknown,
+      {},
+      CliErrorType
+    >
 
   const catalog = () => import("./commands/Catalog.ts")
   const budget = () => import("./commands/Budget.ts")
@@ -107,7 +112,7 @@ const tree = (deliver: (value: unknown) => Effect.Effect<void>) => {
       ]),
       cmd("reconcile", Commands.reconcile, lazy(() => import("./commands/Reconcile.ts"), (m) => m.run))
     ])
-  )
+  ) as unknown as Command.Command<"tally", unknown, {}, CliErrorType>
 }
 
 /** The root command, for the help test and completions. */
