@@ -214,7 +214,7 @@ export const importLitellm = leaf({
     "Turns a LiteLLM SpendLogs export into ingest events (LiteLLM's spend kept as the reported cost) and ingests them, so reconcile shows where LiteLLM's cost differs",
   flags: {
     ...databaseFlags,
-    tenant: tenantFlag,
+    tenant: { type: "string", metavar: "id", description: "the tenant to ingest for (required unless --out)" },
     out: { type: "string", metavar: "file|-", description: "write the events as NDJSON instead of ingesting them (- for stdout)" },
     quiet: { type: "boolean", description: "no progress on stderr" }
   },

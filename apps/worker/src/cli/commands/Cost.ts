@@ -90,16 +90,22 @@ const costBatchFile = (book: PriceBook.PriceBook, input: { provider: string; tex
 
 export const run = ({ values, positionals }: Parsed<typeof Commands.cost.flags>) =>
   Effect.gen(function*() {
-    const at = yield* parseAt("cost", values.at)
+    // The instant priced at: --at, else the event's occurredAt, else now; the output says which.
+    const flagAt = values.at === undefined ? undefined : yield* parseAt("cost", values.at)
     const input = yield* readNormalizeInput("cost", values, positionals)
+    const at = flagAt ?? (input.occurredAt === undefined ? yield* parseAt("cost", undefined) : yield* parseAt("cost", input.occurredAt, "occurredAt"))
+    const priced = { pricedAt: at.toISOString(), pricedAtFrom: flagAt !== undefined ? "--at" : input.occurredAt !== undefined ? "occurredAt" : "now" }
     if (isBatchFile(input.payload)) {
       const book = yield* loadBook(values.catalog, values["no-builtin"] !== true)
-      return costBatchFile(book, { provider: input.provider, text: input.payload, model: input.model }, at)
+      const result = costBatchFile(book, { provider: input.provider, text: input.payload, model: input.model }, at)
+      return result instanceof WithExitCode
+        ? new WithExitCode({ value: { ...(result.value as object), ...priced }, exitCode: result.exitCode, stderr: result.stderr })
+        : { ...result, ...priced }
     }
     const call = yield* normalizeOrFail(input)
     const book = yield* loadBook(values.catalog, values["no-builtin"] !== true)
     const costed = Costing.cost(book, call, { at })
-    const json = Costing.toJson(costed)
+    const json = { ...Costing.toJson(costed), ...priced }
     if (costed.costSource === "unpriced" || costed.costSource === "partial") {
       return new WithExitCode({
         value: json,

@@ -16,14 +16,15 @@ export const readNormalizeInput = (command: string, values: { provider?: string 
     const request = values.request === undefined
       ? file.request
       : yield* readText(values.request).pipe(Effect.flatMap((text) => parseJson(values.request!, text)))
-    const input: Normalize.NormalizeInput = {
+    const input: Normalize.NormalizeInput & { readonly occurredAt?: string | undefined } = {
       provider,
       // Envelopes may describe the api in prose (the shared fixtures do); only a known api id is used.
       api: values.api ?? (NormalizedCall.Apis.some((api) => api === file.api) ? file.api : undefined),
       model: values.model ?? file.model,
       payload: file.payload,
       request,
-      batch: values.batch
+      batch: values.batch,
+      occurredAt: file.occurredAt
     }
     return input
   })
