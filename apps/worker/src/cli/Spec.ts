@@ -56,14 +56,16 @@ export interface LeafSpec<F extends FlagSpecs = FlagSpecs> {
 export const leaf = <const F extends FlagSpecs>(spec: LeafSpec<F>): LeafSpec<F> => spec
 
 const toFlag = (name: string, spec: FlagSpec): Flag.Flag<unknown> => {
+  const description = spec.required === true ? `${spec.description} (required)` : spec.description
   if (spec.type === "boolean") {
-    const base = Flag.Boolean(name).pipe(Flag.withDescription(spec.description), Flag.withDefault(false))
+    const base = Flag.Boolean(name).pipe(Flag.withDescription(description), Flag.withDefault(false))
     // `--no-builtin` is a flag of its own, not the negation of a `--builtin`.
     return name.startsWith("no-") ? Flag.withoutNegation(base) : base
   }
-  let flag = Flag.String(name).pipe(Flag.withDescription(spec.description), Flag.withMetavar(`<${spec.metavar ?? "value"}>`))
+  let flag = Flag.String(name).pipe(Flag.withDescription(description), Flag.withMetavar(`<${spec.metavar ?? "value"}>`))
   if (spec.alias !== undefined) flag = Flag.withAlias(flag, spec.alias)
-  if (spec.multiple === true) return Flag.atLeast(flag, spec.required === true ? 1 : 0).pipe(Flag.map((values) => [...values]))
+  // Absent is `undefined`, not `[]`: implementations tell "not given" from "given" (defaults apply to the first).
+  if (spec.multiple === true) return Flag.atLeast(flag, spec.required === true ? 1 : 0).pipe(Flag.map((values) => values.length === 0 ? undefined : [...values]))
   if (spec.required === true) return flag
   return Flag.optional(flag).pipe(Flag.map(Option.getOrUndefined))
 }

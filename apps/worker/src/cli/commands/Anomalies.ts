@@ -16,7 +16,8 @@ import { DateTime, Effect, Layer, Redacted, Schema } from "effect"
 import type * as Commands from "../Commands.ts"
 import * as Spec from "../Spec.ts"
 import type { Parsed } from "../Spec.ts"
-import { CliError, ExitCode, invalidInput } from "../CliError.ts"
+import { CliError, ExitCode, invalidInput, Printed } from "../CliError.ts"
+import * as Table from "../Table.ts"
 import { parseAt } from "./Cost.ts"
 
 const DAY = 86_400_000
@@ -61,7 +62,10 @@ export const run = ({ values, positionals }: Parsed<typeof Commands.anomalies.fl
     const range = { from: DateTime.fromDateUnsafe(from), to: DateTime.fromDateUnsafe(to) }
     const ranged = values.from !== undefined || values.to !== undefined
 
-    return yield* Effect.gen(function*() {
+    if (values.format !== undefined && values.format !== "json" && values.format !== "table") {
+      return yield* invalidInput(`anomalies: --format must be json or table, got "${values.format}"`)
+    }
+    const result = yield* Effect.gen(function*() {
       const db = yield* Database.Database
       // An unknown tenant would list nothing and look like a quiet tenant.
       yield* Tenants.Tenants.use((tenants) => tenants.get(tenantId)).pipe(
@@ -104,4 +108,23 @@ export const run = ({ values, positionals }: Parsed<typeof Commands.anomalies.fl
         ConfigError: (error) => Effect.fail(invalidInput(`anomalies: configuration: ${error.message}`))
       })
     )
+    return values.format === "table" ? new Printed(findingsTable(result.findings)) : result
   })
+
+/** Findings for people: newest window first, one line each with its summary. */
+const findingsTable = (findings: ReadonlyArray<ReturnType<typeof Anomaly.toJson>>): string =>
+  Table.render(
+    [{ header: "window" }, { header: "severity" }, { header: "kind" }, { header: "scope" }, { header: "observed", align: "right" }, {
+      header: "expected",
+      align: "right"
+    }, { header: "score", align: "right" }],
+    findings.map((f) => [
+      `${f.window.from.slice(0, 16).replace("T", " ")}–${f.window.to.slice(11, 16)}`,
+      f.severity,
+      f.kind,
+      f.scope.value === null ? f.scope.kind : `${f.scope.kind}=${f.scope.value}`,
+      `${f.observed} ${f.currency ?? ""}`.trim(),
+      f.expected,
+      f.score
+    ])
+  ) + `${findings.length} finding(s)\n`

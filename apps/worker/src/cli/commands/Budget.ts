@@ -31,7 +31,8 @@ import type * as Commands from "../Commands.ts"
 import * as Spec from "../Spec.ts"
 import type { Parsed } from "../Spec.ts"
 import { type DatabaseFlags, type Failure, invalid, requireTenant, withDatabase } from "../CommandDatabase.ts"
-import { invalidInput } from "../CliError.ts"
+import { invalidInput, Printed } from "../CliError.ts"
+import * as Table from "../Table.ts"
 import { parseAt } from "./Cost.ts"
 
 const scopeFlags = {
@@ -128,6 +129,9 @@ export const status = ({ values }: Parsed<typeof Commands.budgetStatus.flags>) =
     const command = "budget status"
     const tenantId = yield* Spec.required(command, "tenant", values.tenant)
     const at = values.at === undefined ? undefined : DateTime.fromDateUnsafe(yield* parseAt(command, values.at))
+    if (values.format !== undefined && values.format !== "json" && values.format !== "table") {
+      return yield* invalidInput(`${command}: --format must be json or table, got "${values.format}"`)
+    }
     const statuses = yield* withBudgets(
       command,
       values,
@@ -137,8 +141,45 @@ export const status = ({ values }: Parsed<typeof Commands.budgetStatus.flags>) =
         return yield* budgets.status(tenantId, { budgetId: values.budget, at })
       }).pipe(Effect.catchTag(["BudgetNotFound", "TenantNotFound"], invalid(command)))
     )
-    return statuses.map(Budgets.statusToJson)
+    const json = statuses.map(Budgets.statusToJson)
+    return values.format === "table" ? new Printed(statusTable(json)) : json
   })
+
+/** A scope as people write it: `tenant`, or `team=search, model=gpt-4o`. */
+const scopeText = (scope: unknown): string => {
+  const entries = Object.entries(scope !== null && typeof scope === "object" ? scope : {}).filter(([, v]) => v !== undefined && v !== null)
+  return entries.length === 0 ? "tenant" : entries.map(([k, v]) => `${k}=${String(v)}`).join(", ")
+}
+
+/** Budget status for people: spent against the amount as a bar, and where the forecast lands. */
+const statusTable = (statuses: ReadonlyArray<ReturnType<typeof Budgets.statusToJson>>): string =>
+  Table.render(
+    [
+      { header: "budget" },
+      { header: "scope" },
+      { header: "period" },
+      { header: "spent", align: "right" },
+      { header: "amount", align: "right" },
+      { header: "used" },
+      { header: "%", align: "right" },
+      { header: "forecast", align: "right" },
+      { header: "" }
+    ],
+    statuses.map((s) => {
+      const percent = Number(s.percent)
+      return [
+        s.budget.name,
+        scopeText(s.budget.scope),
+        s.period.label,
+        `${s.spent} ${s.budget.currency}`,
+        s.budget.amount,
+        Table.bar(percent / 100),
+        `${percent.toFixed(1)}%`,
+        `${Number(s.forecast.projectedPercent).toFixed(1)}%`,
+        s.forecast.exceeds ? "over budget by period end" : ""
+      ]
+    })
+  )
 
 export const suggest = ({ values }: Parsed<typeof Commands.budgetSuggest.flags>) =>
   Effect.gen(function*() {

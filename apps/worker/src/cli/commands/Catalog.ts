@@ -14,8 +14,9 @@ import { requireTenant, withDatabase } from "../CommandDatabase.ts"
 import type * as Commands from "../Commands.ts"
 import * as Spec from "../Spec.ts"
 import type { Parsed } from "../Spec.ts"
-import { type CliError, ExitCode, invalidInput, WithExitCode } from "../CliError.ts"
+import { type CliError, ExitCode, invalidInput, Printed, WithExitCode } from "../CliError.ts"
 import { oneLine, parseJson, readText } from "../Input.ts"
+import * as Table from "../Table.ts"
 import { loadBook, parseAt } from "./Cost.ts"
 
 interface BookValues {
@@ -61,10 +62,44 @@ export const list = ({ values, positionals }: Parsed<typeof Commands.catalogList
       if (Result.isFailure(decoded)) return yield* invalidInput(`${command}: --maintainer must be built-in or custom, got "${values.maintainer}"`)
       maintainer = decoded.success
     }
+    if (values.format !== undefined && values.format !== "json" && values.format !== "table") {
+      return yield* invalidInput(`${command}: --format must be json or table, got "${values.format}"`)
+    }
     const book = yield* bookOf(values)
     const definitions = Listing.list(book, { scope, provider: values.provider, search: values.search, maintainer, at })
+    if (values.format === "table") return new Printed(listTable(book, scope, definitions, at ?? new Date()))
     return { at: at?.toISOString() ?? null, scope, count: definitions.length, definitions }
   })
+
+/** A rate per 1M tokens as people read price sheets: `$2.50`, `$0.075`, `-` when there is none. */
+const perMillion = (currency: string, rate: { toFixed: (dp?: number) => string; decimalPlaces: () => number } | undefined) =>
+  rate === undefined ? "-" : `${currency === "USD" ? "$" : `${currency} `}${rate.decimalPlaces() <= 2 ? rate.toFixed(2) : rate.toFixed()}`
+
+/** The list for people: one line per definition with its list prices per 1M tokens in force at `at`. */
+const listTable = (book: PriceBook.PriceBook, scope: PriceBook.Scope, definitions: ReadonlyArray<Listing.ListEntry>, at: Date): string => {
+  const byId = PriceBook.view(book, scope).byId
+  const rows = definitions.map((d) => {
+    const history = byId.get(d.id)?.definition.history
+    const snapshot = history === undefined ? undefined : ModelDefinition.entryAt(history, at.getTime())?.entry.snapshot
+    const rates = snapshot?.rates
+    const currency = snapshot?.currency ?? "USD"
+    return [
+      d.id,
+      d.layer,
+      perMillion(currency, rates?.inputText),
+      perMillion(currency, rates?.cacheRead),
+      perMillion(currency, rates?.outputText),
+      d.deprecated ? "deprecated" : ""
+    ]
+  })
+  return Table.render(
+    [{ header: "definition" }, { header: "layer" }, { header: "input /1M", align: "right" }, { header: "cached /1M", align: "right" }, {
+      header: "output /1M",
+      align: "right"
+    }, { header: "" }],
+    rows
+  ) + `${definitions.length} definition(s), prices in force at ${at.toISOString()}\n`
+}
 
 // ---------------------------------------------------------------------------------------------
 // show
@@ -292,6 +327,8 @@ export const importCatalog = ({ values, positionals }: Parsed<typeof Commands.ca
     if (Result.isFailure(book)) return yield* invalidInput(`${command}: the imported catalog cannot be used: ${book.failure.message}`)
 
     if (values.out === undefined) return { ...summary, catalog }
+    // `--out -`: the catalog file alone on stdout, to redirect or pipe.
+    if (values.out === "-") return new Printed(`${JSON.stringify(catalog, null, 2)}\n`)
     const out = values.out
     yield* Effect.try({
       try: () => writeFileSync(out, `${JSON.stringify(catalog, null, 2)}\n`),

@@ -25,7 +25,8 @@ import type * as Commands from "../Commands.ts"
 import * as Spec from "../Spec.ts"
 import type { Parsed } from "../Spec.ts"
 import { type DatabaseFlags, type Failure, invalid, requireTenant, withDatabase } from "../CommandDatabase.ts"
-import { invalidInput } from "../CliError.ts"
+import { invalidInput, Printed } from "../CliError.ts"
+import * as Table from "../Table.ts"
 
 /**
  * Runs `effect` for `tenantId` with the chargeback service over the configured database; a
@@ -121,7 +122,10 @@ export const showCommand = ({ positionals, values }: Parsed<typeof Commands.char
     }
     const limit = yield* Spec.nonNegativeInt(command, "limit", values.limit)
     const runId = values.run
-    return yield* withChargeback(
+    if (values.format !== undefined && values.format !== "json" && values.format !== "table") {
+      return yield* invalidInput(`${command}: --format must be json or table, got "${values.format}"`)
+    }
+    const shown = yield* withChargeback(
       command,
       tenantId,
       values,
@@ -132,7 +136,30 @@ export const showCommand = ({ positionals, values }: Parsed<typeof Commands.char
         return pageToJson(page)
       }).pipe(Effect.catchTag(["InvalidChargeback", "RunNotFound"], invalid(command)))
     )
+    if (values.format !== "table") return shown
+    return new Printed("runs" in shown ? runsTable(shown) : linesTable(shown))
   })
+
+/** A run's lines for people: who pays what, direct and allocated. */
+const linesTable = (run: ReturnType<typeof runJson>): string =>
+  `run ${run.runId} (${run.status}), ${run.dimension}, ${run.from} to ${run.to}\n` +
+  Table.render(
+    [{ header: "#", align: "right" }, { header: "kind" }, { header: "owner" }, { header: "direct", align: "right" }, { header: "allocated", align: "right" }, {
+      header: "amount",
+      align: "right"
+    }, { header: "requests", align: "right" }],
+    run.lines.map((l) => [String(l.lineNo), l.kind, l.owner ?? "", l.direct, l.allocated, `${l.amount} ${l.currency}`, String(l.requestCount)])
+  ) + `total ${run.total} ${run.currency}\n`
+
+/** A page of runs for people, newest first. */
+const runsTable = (page: ReturnType<typeof pageToJson>): string =>
+  Table.render(
+    [{ header: "run" }, { header: "status" }, { header: "dimension" }, { header: "from" }, { header: "to" }, { header: "total", align: "right" }, {
+      header: "lines",
+      align: "right"
+    }],
+    page.runs.map((r) => [r.runId, r.status, r.dimension, r.from, r.to, `${r.total} ${r.currency}`, String(r.lineCount)])
+  ) + (page.hasMore ? `more after --after ${page.endCursor}\n` : "")
 
 export const exportCommand = ({ positionals, values }: Parsed<typeof Commands.chargebackExport.flags>) =>
   Effect.gen(function*() {
@@ -157,6 +184,8 @@ export const exportCommand = ({ positionals, values }: Parsed<typeof Commands.ch
         return { text: CostAllocation.Csv.focus(rows), records: rows.length, run }
       }).pipe(Effect.catchTag(["RunNotFound"], invalid(command)))
     )
+    // `--out -`: the file's content on stdout, as a pipe expects it.
+    if (out === "-") return new Printed(written.text)
     yield* Effect.tryPromise({
       try: () => writeFile(out, written.text),
       catch: (cause) => invalidInput(`${command}: cannot write ${out}: ${(cause as Error).message}`)

@@ -14,7 +14,7 @@ import { readFileSync, writeFileSync } from "node:fs"
 import type * as Commands from "../Commands.ts"
 import * as Spec from "../Spec.ts"
 import type { Parsed } from "../Spec.ts"
-import { CliError, ExitCode, invalidInput } from "../CliError.ts"
+import { CliError, ExitCode, invalidInput, Printed } from "../CliError.ts"
 import { parseAt } from "./Cost.ts"
 
 const command = "reconcile"
@@ -93,6 +93,8 @@ export const run = ({ values, positionals }: Parsed<typeof Commands.reconcile.fl
         ConfigError: (error) => Effect.fail(invalidInput(`${command}: configuration: ${error.message}`))
       })
     )
+    // `--out -`: the full report on stdout instead of the summary.
+    if (values.out === "-") return new Printed(`${JSON.stringify(report, null, 2)}\n`)
     if (values.out !== undefined) {
       const out = values.out
       yield* Effect.try({
