@@ -23,6 +23,7 @@ import * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import workerPackage from "../../package.json" with { type: "json" }
 import { type CliError as CliErrorType, ExitCode, Printed, WithExitCode } from "./CliError.ts"
 import * as Commands from "./Commands.ts"
+import * as Progress from "./Progress.ts"
 import { type Handler, type LeafSpec, toCommand } from "./Spec.ts"
 
 export interface Outcome {
@@ -43,10 +44,21 @@ export interface Options {
 /** An implementation, imported when its command runs. */
 const lazy = <M>(load: () => Promise<M>, pick: (module: M) => unknown) => async (): Promise<Handler> => pick(await load()) as Handler
 
-/** The command tree; `deliver` receives what the command that ran returns. */
-const tree = (deliver: (value: unknown) => Effect.Effect<void>) => {
-  const cmd = <const N extends string>(name: N, spec: LeafSpec, handle: () => Promise<Handler>) => toCommand(name, spec, handle, deliver)
-  const group = <const N extends string>(name: N, description: string, subcommands: ReadonlyArray<Command.Command.Any>) =>
+/**
+ * The command tree; `deliver` receives what the command that ran returns. `paths` collects every
+ * command's path (`["catalog", "list"]`), for the reference in docs/cli.md.
+ */
+const tree = (deliver: (value: unknown) => Effect.Effect<void>, paths: Array<ReadonlyArray<string>> = []) => {
+  const cmd = <const N extends string>(name: N, spec: LeafSpec, handle: () => Promise<Handler>) => {
+    paths.push([name])
+    return toCommand(name, spec, handle, deliver)
+  }
+  const group = <const N extends string>(name: N, description: string, subcommands: ReadonlyArray<Command.Command.Any>) => {
+    const subs = paths.splice(paths.length - subcommands.length, subcommands.length)
+    paths.push([name], ...subs.map((sub) => [name, ...sub]))
+    return groupCommand(name, description, subcommands)
+  }
+  const groupCommand = <const N extends string>(name: N, description: string, subcommands: ReadonlyArray<Command.Command.Any>) =>
     Command.make(name).pipe(Command.withDescription(description), Command.withSubcommands(subcommands as [Command.Command.Any])) as unknown as Command.Command<
       N,
       unknown,
@@ -115,8 +127,11 @@ const tree = (deliver: (value: unknown) => Effect.Effect<void>) => {
   ) as unknown as Command.Command<"tally", unknown, {}, CliErrorType>
 }
 
-/** The root command, for the help test and completions. */
-export const root = tree(() => Effect.void)
+const collected: Array<ReadonlyArray<string>> = []
+tree(() => Effect.void, collected)
+
+/** Every command's path, in the order `tally --help` lists them, groups before their subcommands. */
+export const commandPaths: ReadonlyArray<ReadonlyArray<string>> = collected
 
 export const version: string = workerPackage.version
 
@@ -187,9 +202,14 @@ export const run = async (argv: ReadonlyArray<string>, options: Options = {}): P
     Effect.provide(Layer.mergeAll(environment, CliOutput.layerPresenter(presenter), config)),
     Effect.provideService(Console.Console, console)
   )
+  // Commands that report their own progress, or serve until stopped, get no "working…" lines.
+  const path = args.slice(0, 2).filter((arg) => !arg.startsWith("-")).join(" ")
+  const stop = ["serve", "demo", "ingest", "import"].includes(args[0] ?? "") || args.includes("--help") || args.includes("-h")
+    ? () => {}
+    : Progress.ticker(path === "" ? "tally" : path)
   const exit = await Effect.runPromiseExit(
     options.env === undefined ? program : Effect.provideService(program, ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env: options.env }))
-  )
+  ).finally(stop)
   if (Exit.isSuccess(exit)) {
     if (result === undefined) return { exitCode: ExitCode.ok, stdout: printed, stderr: "" }
     if (result.value instanceof WithExitCode) {
