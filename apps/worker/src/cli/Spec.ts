@@ -59,8 +59,9 @@ const toFlag = (name: string, spec: FlagSpec): Flag.Flag<unknown> => {
   const description = spec.required === true ? `${spec.description} (required)` : spec.description
   if (spec.type === "boolean") {
     const base = Flag.Boolean(name).pipe(Flag.withDescription(description), Flag.withDefault(false))
-    // `--no-builtin` is a flag of its own, not the negation of a `--builtin`.
-    return name.startsWith("no-") ? Flag.withoutNegation(base) : base
+    // `--no-builtin` is a flag of its own, not the negation of a `--builtin`. Absent is `undefined`
+    // (as for the other flags): `--batch` absent lets the payload say whether it is a batch call.
+    return (name.startsWith("no-") ? Flag.withoutNegation(base) : base).pipe(Flag.map((on) => on ? true : undefined))
   }
   let flag = Flag.String(name).pipe(Flag.withDescription(description), Flag.withMetavar(`<${spec.metavar ?? "value"}>`))
   if (spec.alias !== undefined) flag = Flag.withAlias(flag, spec.alias)
