@@ -212,16 +212,20 @@ describe.each(targets)("the worker's HTTP API on %s", (target) => {
     expect(await totalsOf(tenantA)).toEqual(after)
   })
 
-  it("OTLP: a rejected span is reported in partialSuccess; protobuf and bad keys are refused", async () => {
+  it("OTLP: a rejected span is reported in partialSuccess; other encodings, bad protobuf and bad keys are refused", async () => {
     const reply = await postJson(`${server.url}/v1/traces`, keyA, otlp([
       span("cccc00000000000c", { "gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": -3 })
     ]))
     expect(reply.status).toBe(200)
     expect(reply.json.partialSuccess.rejectedSpans).toBe("1")
     expect(reply.json.partialSuccess.errorMessage).toContain("cccc00000000000c")
-    const protobuf = await request(`${server.url}/v1/traces`, { body: new Uint8Array([10, 0]), headers: { "content-type": "application/x-protobuf", authorization: `Bearer ${keyA}` } })
-    expect(protobuf.status).toBe(415)
-    expect(protobuf.json.message).toContain("http/json")
+    const xml = await request(`${server.url}/v1/traces`, { body: "<spans/>", headers: { "content-type": "application/xml", authorization: `Bearer ${keyA}` } })
+    expect(xml.status).toBe(415)
+    expect(xml.json.message).toContain("application/x-protobuf")
+    // A length-delimited field that runs past the end of the body.
+    const truncated = await request(`${server.url}/v1/traces`, { body: new Uint8Array([10, 50, 1]), headers: { "content-type": "application/x-protobuf", authorization: `Bearer ${keyA}` } })
+    expect(truncated.status).toBe(400)
+    expect(truncated.headers.get("content-type")).toBe("application/x-protobuf")
     const unauthorized = await postJson(`${server.url}/v1/traces`, "tly_00000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", otlp([]))
     expect(unauthorized.status).toBe(401)
     expect(unauthorized.json.code).toBe(16)

@@ -11,7 +11,7 @@
  * (see `graphql/Context.ts`).
  */
 import type { ApiKey, Budget, CostAllocation, Reservation, Tenant, TenantPriceBook, UsageQuery } from "@tally/core"
-import type { Chargeback, Enforcement, Reconcile, TenantPricing } from "@tally/engine"
+import type { Chargeback, Enforcement, Reconcile, Reprice, TenantPricing } from "@tally/engine"
 import type { Outbox } from "@tally/store"
 import * as Effect from "effect/Effect"
 import type * as HttpServerResponse from "effect/http/HttpServerResponse"
@@ -54,6 +54,7 @@ export type ServiceError =
   | TenantPricing.InvalidPricing
   | TenantPricing.DefinitionNotFound
   | Reconcile.Compare.ReportInvalid
+  | Reprice.InvalidReprice
 
 export interface HttpAnswer {
   readonly status: number
@@ -125,7 +126,8 @@ export const table: { readonly [K in Tag]: Answer<ErrorOf<K>> } = {
   RunStale: conflict("run_stale"),
   InvalidPricing: invalidInput(),
   DefinitionNotFound: notFound("model", (error) => error.definitionId),
-  ReportInvalid: { http: own(422, "invalid_report"), graphql: asIs }
+  ReportInvalid: { http: own(422, "invalid_report"), graphql: asIs },
+  InvalidReprice: invalidInput()
 }
 
 const answerOf = <E extends ServiceError>(error: E): Answer<E> => table[error._tag] as unknown as Answer<E>

@@ -56,7 +56,7 @@ describe("tally catalog audit on the built-in catalog", { timeout: 300_000 }, ()
     expect(new Set((report.entries as Array<Json>).map((e) => e.kind))).toEqual(new Set(["batch-at-list"]))
     const bad = await Cli.run(["catalog", "audit", "--kind", "everything"])
     expect(bad.exitCode).toBe(2)
-    expect(bad.stderr).toContain("--kind must be one of rate-fallback, reasoning-at-output, cache-read-discount, batch-at-list")
+    expect(bad.stderr).toContain("--kind must be one of rate-fallback, reasoning-at-output, cache-read-discount, modality-cache-read, batch-at-list, service-tier-at-list")
     const noTenant = await Cli.run(["catalog", "audit", "--from", "2026-01-01"])
     expect(noTenant.stderr).toContain("--from and --to read the ledger and need --tenant")
   })
@@ -78,17 +78,38 @@ describe("tally catalog audit --tenant (the ledger)", { timeout: 300_000 }, () =
     return Costing.toUsageRecord(costed, { requestId, occurredAt: DateTime.makeUnsafe(at), labels: {}, tags: {} })
   }
 
+  /** A gpt-realtime turn (response.done) with 576 cached audio tokens: no cached-audio rate, so at the cacheRead rate. */
+  const realtimeTurn = (requestId: string): UsageRecord.UsageRecord => {
+    const payload = {
+      type: "response.done",
+      event_id: "event_01",
+      response: {
+        object: "realtime.response", id: requestId, status: "completed", output: [],
+        usage: {
+          total_tokens: 1745, input_tokens: 1460, output_tokens: 285,
+          input_token_details: {
+            text_tokens: 640, audio_tokens: 820, image_tokens: 0, cached_tokens: 1088,
+            cached_tokens_details: { text_tokens: 512, audio_tokens: 576, image_tokens: 0 }
+          },
+          output_token_details: { text_tokens: 61, audio_tokens: 224 }
+        }
+      }
+    }
+    const costed = Costing.cost(book, Result.getOrThrow(Normalize.normalize({ provider: "openai", payload, model: "gpt-realtime" })), { at })
+    return Costing.toUsageRecord(costed, { requestId, occurredAt: DateTime.makeUnsafe(at), labels: {}, tags: {} })
+  }
+
   beforeAll(async () => {
     await Effect.runPromise(Effect.provide(Effect.gen(function*() {
       yield* Tenants.Tenants.use((t) => t.create({ id: "acme", name: "Acme" }))
-      yield* UsageLedger.UsageLedger.use((l) => l.insertBatch("acme", [audioCall("r-1"), audioCall("r-2")]))
+      yield* UsageLedger.UsageLedger.use((l) => l.insertBatch("acme", [audioCall("r-1"), audioCall("r-2"), realtimeTurn("r-3")]))
     }), Store.layerWith(Database.layerPglite({ dataDir: dir }))))
   }, 300_000)
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
   it("names the recorded calls each fallback priced, with quantities and amounts", async () => {
     const report = ok(await tallyAsync(
-      ["catalog", "audit", "--tenant", "acme", "--from", "2026-05-01", "--to", "2026-05-02", "--provider", "openai", "--kind", "rate-fallback"],
+      ["catalog", "audit", "--tenant", "acme", "--from", "2026-05-01", "--to", "2026-05-02", "--provider", "openai", "--kind", "rate-fallback", "--kind", "modality-cache-read"],
       { env: { TALLY_DATA_DIR: dir } }
     ))
     // 2 calls x 1000 audio tokens at the $2.50 text rate = 2000 x 2.5 / 1M = $0.005
@@ -103,7 +124,26 @@ describe("tally catalog audit --tenant (the ledger)", { timeout: 300_000 }, () =
       quantity: "2000",
       amount: "0.005",
       currency: "USD"
+    }, {
+      // 576 cached audio tokens at the $0.40 cacheRead rate = 576 x 0.4 / 1M = $0.0002304
+      provider: "openai",
+      model: "gpt-realtime",
+      definitionId: "openai/gpt-realtime",
+      snapshotId: expect.stringMatching(/^ps_/),
+      component: "cacheReadAudio",
+      condition: "cacheReadAudio:priced-at-cacheRead-rate",
+      calls: 1,
+      quantity: "576",
+      amount: "0.0002304",
+      currency: "USD"
     }])
+    // The catalog side of the same report lists that fallback with its reason.
+    expect((report.entries as Array<Json>).find((e) => e.definitionId === "openai/gpt-realtime" && e.component === "cacheReadAudio")).toMatchObject({
+      kind: "modality-cache-read",
+      condition: "cacheReadAudio:priced-at-cacheRead-rate",
+      rate: "0.4",
+      reason: "the snapshot has no cacheReadAudio rate; cached audio tokens are billed at the cacheRead rate (engine rule)"
+    })
     const unknown = await tallyAsync(["catalog", "audit", "--tenant", "nobody", "--from", "2026-05-01", "--to", "2026-05-02"], { env: { TALLY_DATA_DIR: dir } })
     expect(unknown.code).toBe(2)
     expect(oneStderrLine(unknown)).toContain("nobody")

@@ -15,12 +15,9 @@ import { eventually, ledger, nats, natsUrl, testConfig, usageEvent } from "./sup
 
 const backend = process.env.TALLY_TEST_DATABASE_URL ? "postgres" : "pglite"
 
-const services = Layer.mergeAll(
-  Layer.provideMerge(
-    IngestPipeline.layer({ maxWait: "5 millis" }),
-    Layer.provideMerge(Ingest.Ingest.layer, Layer.merge(Store.layerWith(Database.layerTest), Catalog.Catalog.layer))
-  ),
-  Metrics.layer
+const services = Layer.provideMerge(
+  Layer.merge(IngestPipeline.layer({ maxWait: "5 millis" }), Metrics.layer),
+  Layer.provideMerge(Ingest.Ingest.layer, Layer.merge(Store.layerWith(Database.layerTest), Catalog.Catalog.layer))
 )
 
 /** Runs `use` while a consumer for `config` runs; it stops gracefully when `use` ends. */

@@ -27,7 +27,14 @@ export interface Observation {
   /** When the calls happened (e.g. the latest); selects the snapshot. */
   readonly at: Date | string | number
   readonly scope?: PriceBook.Scope | undefined
+  /**
+   * `unpriced` (the default): calls recorded without a price, with their whole usage. `partial`:
+   * calls recorded priced in part, with the usage that had no price (the rest is in spend).
+   */
+  readonly kind?: Kind | undefined
 }
+
+export type Kind = "unpriced" | "partial"
 
 export type Status = "matched" | "unpriced-bucket" | "unmatched"
 
@@ -35,6 +42,8 @@ export interface Entry {
   readonly provider: string | null
   readonly model: string
   readonly count: number
+  /** Whether the calls were recorded unpriced or priced in part (then only their unpriced usage is judged). */
+  readonly kind: Kind
   readonly status: Status
   readonly definitionId: string | null
   readonly snapshotId: string | null
@@ -64,6 +73,8 @@ export interface Report {
   readonly matched: Totals
   readonly unpricedBucket: Totals
   readonly unmatched: Totals
+  /** Observations of calls recorded priced in part (names and calls), whatever their status now. */
+  readonly partial: Totals
   /** Names (and their calls) with at least one line priced by a fallback rate. */
   readonly pricedByFallback: Totals
   readonly tokensAtRisk: number
@@ -110,7 +121,7 @@ const fallbacksOf = (breakdown: CostBreakdown.CostBreakdown): ReadonlyArray<stri
   [...new Set(breakdown.lines.flatMap((l) => l.conditions.filter(CostEngine.isFallbackCondition)))].sort()
 
 const classify = (book: PriceBook.PriceBook, observation: Observation, options: CoverageOptions): Entry => {
-  const base = { provider: observation.provider ?? null, model: observation.model, count: observation.count }
+  const base = { provider: observation.provider ?? null, model: observation.model, count: observation.count, kind: observation.kind ?? "unpriced" }
   const result = Match.match(book, {
     provider: observation.provider,
     model: observation.model,
@@ -220,6 +231,10 @@ export const coverage = (book: PriceBook.PriceBook, observations: ReadonlyArray<
     matched: totals("matched"),
     unpricedBucket: totals("unpriced-bucket"),
     unmatched: totals("unmatched"),
+    partial: (() => {
+      const list = entries.filter((e) => e.kind === "partial")
+      return { names: list.length, calls: list.reduce((n, e) => n + e.count, 0) }
+    })(),
     pricedByFallback: (() => {
       const list = entries.filter((e) => e.fallbacks.length > 0)
       return { names: list.length, calls: list.reduce((n, e) => n + e.count, 0) }

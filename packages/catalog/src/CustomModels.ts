@@ -21,10 +21,9 @@
  * Unknown columns and bad values are reported as issues, never ignored silently.
  */
 import type { PricingSnapshot, Usage } from "@tally/core"
-import { Money } from "@tally/core"
+import { Csv, Money } from "@tally/core"
 import { Result } from "effect"
 import { type ImportReport, type Issue, issue } from "./ImportReport.ts"
-import * as Csv from "./internal/csv.ts"
 import { fromNumber } from "./internal/exact.ts"
 import * as MatchRule from "./MatchRule.ts"
 import * as ModelDefinition from "./ModelDefinition.ts"
@@ -237,13 +236,9 @@ export const fromRows = (rows: ReadonlyArray<Readonly<Record<string, unknown>>>)
 
 /** Imports a CSV with a header row of column names. */
 export const fromCsv = (text: string): ImportReport => {
-  let table: ReadonlyArray<ReadonlyArray<string>>
-  try {
-    table = Csv.parse(text)
-  } catch (error) {
-    return { definitions: [], issues: [issue(null, null, "invalid-value", error instanceof Error ? error.message : String(error))] }
-  }
-  const [header, ...body] = table
+  const parsed = Csv.parse(text)
+  if (Result.isFailure(parsed)) return { definitions: [], issues: [issue(null, null, "invalid-value", parsed.failure.message)] }
+  const [header, ...body] = parsed.success
   if (header === undefined) return { definitions: [], issues: [] }
   const columns = header.map((c) => c.trim())
   const issues: Array<Issue> = []
@@ -331,5 +326,5 @@ export const toRows = (definitions: ReadonlyArray<ModelDefinition.ModelDefinitio
 
 export const toCsv = (definitions: ReadonlyArray<ModelDefinition.ModelDefinition>): { readonly csv: string; readonly issues: ReadonlyArray<Issue> } => {
   const { rows, issues } = toRows(definitions)
-  return { csv: Csv.stringify([COLUMNS, ...rows.map((row) => COLUMNS.map((c) => row[c] ?? ""))]), issues }
+  return { csv: Csv.stringify([COLUMNS, ...rows.map((row) => COLUMNS.map((c) => row[c] ?? ""))], { newline: "\n", protectFormulas: false }), issues }
 }

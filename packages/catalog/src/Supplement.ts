@@ -75,11 +75,32 @@ export const Unexpressed = Schema.Struct({
 })
 export type Unexpressed = typeof Unexpressed.Type
 
+/**
+ * A reviewed confirmation that the catalog's value of one field is the provider's published price,
+ * where a cross-check source says otherwise (docs/catalog-agreement.md). It resolves the difference
+ * only while the catalog still has `value`.
+ */
+export const Confirmed = Schema.Struct({
+  id: Schema.NonEmptyString,
+  provider: Schema.NonEmptyString,
+  /** The definition's model key. */
+  model: Schema.NonEmptyString,
+  /** A snapshot path, e.g. "rates.cacheRead". */
+  field: Schema.String.check(Schema.isPattern(/^rates\.[A-Za-z0-9]+$/, { message: "expected a rate path such as \"rates.inputText\"" })),
+  value: Decimal,
+  reference: Schema.String.check(Schema.isPattern(/^https:\/\//, { message: "expected the https address of the provider's published page" })),
+  asOf: IsoDate,
+  states: Schema.NonEmptyString
+})
+export type Confirmed = typeof Confirmed.Type
+
 export const SupplementFile = Schema.Struct({
   format: Schema.Literal(FORMAT),
   about: Schema.optionalKey(Schema.String),
   entries: Schema.Array(SupplementEntry),
-  unexpressed: Schema.Array(Unexpressed)
+  unexpressed: Schema.Array(Unexpressed),
+  /** Catalog values confirmed against the provider's page where a cross-check differs. */
+  confirmed: Schema.optionalKey(Schema.Array(Confirmed))
 })
 export type SupplementFile = typeof SupplementFile.Type
 

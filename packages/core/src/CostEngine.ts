@@ -228,6 +228,28 @@ const bandOf = (snapshot: PricingSnapshot, compiled: Compiled, fineTuned: boolea
   return band
 }
 
+/** One token bucket's rate as the engine resolves it: its list rate, where it was read, the conditions its lines carry. */
+export interface ResolvedRate {
+  readonly listRate: Decimal
+  readonly source: string
+  readonly conditions: ReadonlyArray<string>
+}
+
+/**
+ * The token rates the engine prices a band at (the base rates, or with `fineTuned` the fine-tuned
+ * overlay, and with `tierIndex` the tier of that index in ascending threshold order), with every
+ * fallback it applies named in the conditions. What `Audit` lists, read from the engine itself.
+ */
+export const resolvedRates = (
+  snapshot: PricingSnapshot,
+  options: { readonly fineTuned?: boolean | undefined; readonly tierIndex?: number | undefined } = {}
+): ReadonlyMap<TokenBucket, ResolvedRate> => {
+  const compiled = compile(snapshot)
+  const tierIndex = options.tierIndex ?? -1
+  if (tierIndex < -1 || tierIndex >= compiled.tiers.length) return new Map()
+  return bandOf(snapshot, compiled, options.fineTuned === true, tierIndex).rates
+}
+
 /** The line template of bucket number `index`; null when the band has no rate for it. */
 const templateOf = (band: Band, index: number, multiplier: Multiplier): LineTemplate | null => {
   let byBucket = band.templates.get(multiplier.key)

@@ -59,11 +59,35 @@ export interface Found {
   readonly problem: string
 }
 
+/** `isStorable` through the engine's own string scans (no per-character loop in JavaScript). */
+const storable = (text: string): boolean => text.indexOf("\u0000") === -1 && text.isWellFormed()
+
+/** True when every string (value or key) in a JSON-like value can be stored; no paths built. */
+const allStorable = (value: unknown): boolean => {
+  const stack: Array<unknown> = [value]
+  while (stack.length > 0) {
+    const current = stack.pop()
+    if (typeof current === "string") {
+      if (!storable(current)) return false
+    } else if (Array.isArray(current)) {
+      for (let i = 0; i < current.length; i++) stack.push(current[i])
+    } else if (typeof current === "object" && current !== null) {
+      for (const key of Object.keys(current)) {
+        if (!storable(key)) return false
+        stack.push((current as Record<string, unknown>)[key])
+      }
+    }
+  }
+  return true
+}
+
 /**
  * The first string (value or object key) in a JSON-like value that cannot be stored, walking
- * without recursion so that any depth is safe.
+ * without recursion so that any depth is safe. A value with none (the usual case) is checked
+ * without building any path; the walk that names the path runs only when there is one.
  */
 export const find = (value: unknown, root = ""): Found | undefined => {
+  if (allStorable(value)) return undefined
   const stack: Array<readonly [unknown, string]> = [[value, root]]
   while (stack.length > 0) {
     const [current, path] = stack.pop()!

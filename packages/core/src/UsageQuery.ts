@@ -46,6 +46,7 @@ export type MeasureName =
   | "requests"
   | "estimatedRequests"
   | "unpricedRequests"
+  | "partialRequests"
   | "spend"
   | Usage.TokenBucket
   | "billableRequests"
@@ -59,6 +60,7 @@ export const measureNames: ReadonlyArray<MeasureName> = [
   "requests",
   "estimatedRequests",
   "unpricedRequests",
+  "partialRequests",
   "spend",
   ...Usage.TokenBuckets,
   "billableRequests",
@@ -102,6 +104,8 @@ export interface UsageMeasures {
   readonly requests: number
   readonly estimatedRequests: number
   readonly unpricedRequests: number
+  /** Calls priced in part: their priced lines are in `spend`, the components without a price are not (cost at risk). */
+  readonly partialRequests: number
   /** Billed spend per currency (never summed across currencies), by currency code. */
   readonly spend: ReadonlyArray<Amount>
   readonly tokens: TokenCounts
@@ -162,6 +166,7 @@ export const emptyMeasures = (): UsageMeasures => ({
   requests: 0,
   estimatedRequests: 0,
   unpricedRequests: 0,
+  partialRequests: 0,
   spend: [],
   tokens: Usage.allTokens({}),
   billableRequests: 0,

@@ -49,6 +49,8 @@ export interface BudgetStatus {
   readonly crossed: ReadonlyArray<{ readonly threshold: Money.Decimal; readonly crossedAt: DateTime.Utc; readonly spent: Money.Decimal }>
   readonly calls: number
   readonly unpricedCalls: number
+  /** Calls in scope priced in part: their priced lines are in `spent`, their unpriced components are not. */
+  readonly partialCalls: number
   readonly otherCurrencies: ReadonlyArray<{ readonly currency: string; readonly amount: Money.Decimal }>
   readonly forecast: Forecast.Forecast
 }
@@ -191,6 +193,7 @@ export const statusToJson = (status: BudgetStatus) => ({
   })),
   calls: status.calls,
   unpricedCalls: status.unpricedCalls,
+  partialCalls: status.partialCalls,
   otherCurrencies: status.otherCurrencies.map((o) => ({ currency: o.currency, amount: Money.format(o.amount) })),
   forecast: forecastToJson(status.forecast)
 })
@@ -505,6 +508,7 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
                   .map((e) => ({ threshold: e.threshold, crossedAt: e.crossedAt, spent: e.spent })),
                 calls: period.calls,
                 unpricedCalls: period.unpricedCalls,
+                partialCalls: period.partialCalls,
                 otherCurrencies: period.otherCurrencies,
                 forecast: Forecast.linear({
                   spent: period.amount,

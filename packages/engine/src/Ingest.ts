@@ -22,7 +22,7 @@
  * per batch, never a query per event.
  */
 import type { Catalog, PriceBook } from "@tally/catalog"
-import { Money, type Tenant, type UsageRecord } from "@tally/core"
+import { Money, type Tenant, Usage, type UsageRecord } from "@tally/core"
 import { Costing } from "@tally/pricing"
 import { Normalize, type NormalizedCall, type NormalizeError } from "@tally/providers"
 import { type Database, type DeadLetters, type PriceBooks, type Tenants, UsageLedger } from "@tally/store"
@@ -52,6 +52,11 @@ export interface IngestItem {
   readonly currency?: string | null
   readonly model?: string | null
   readonly definition?: string | null
+  /** The provider whose prices were searched (the model's provider when the call names one). */
+  readonly provider?: string
+  /** Input (prompt) and output tokens of the call as priced. */
+  readonly inputTokens?: number
+  readonly outputTokens?: number
 }
 
 export interface IngestResult {
@@ -246,8 +251,17 @@ const pricedFields = (costed: Costing.CostedCall) => ({
   total: costed.total === null ? null : Money.format(costed.total),
   currency: costed.currency,
   model: costed.model,
-  definition: costed.definitionId
+  definition: costed.definitionId,
+  provider: costed.pricingProvider,
+  ...tokenCounts(costed.usage)
 })
+
+/** Input tokens are the input buckets; the rest (output, reasoning, ...) is output. */
+const tokenCounts = (usage: Usage.Usage) => {
+  let input = 0
+  for (const bucket of Usage.InputBuckets) input += Usage.tokens(usage, bucket)
+  return { inputTokens: input, outputTokens: Usage.totalTokens(usage) - input }
+}
 
 const itemOf = (index: number, prepared: Prepared, stored: UsageLedger.ItemResult | undefined): IngestItem => {
   if (prepared._tag === "Rejected") {

@@ -28,6 +28,7 @@ import * as UsageJson from "./internal/UsageJson.ts"
 import { IngestPipeline, type PipelineConfig } from "./Pipeline.ts"
 import * as Compare from "./reconcile/Compare.ts"
 import * as ReconcileRun from "./reconcile/Run.ts"
+import * as Reprice from "./Reprice.ts"
 import { TenantPricing } from "./TenantPricing.ts"
 
 export interface TallyOptions {
@@ -162,6 +163,18 @@ export interface ReportInput {
   readonly content: string
 }
 
+export interface RepriceInput {
+  /** `[from, to)`, ISO 8601 with a zone. */
+  readonly from: string
+  readonly to: string
+  /** Only calls recorded `unpriced` or `partial`. */
+  readonly onlyUnpriced?: boolean | undefined
+  /** Compute the summary, write nothing. */
+  readonly dryRun?: boolean | undefined
+  /** Who asks, for the audit record (default `system`). */
+  readonly actor?: string | undefined
+}
+
 export interface ReconcileInput {
   /** `[from, to)`, ISO 8601 with a zone. */
   readonly from: string
@@ -182,6 +195,7 @@ export type TallyError =
   | Budget.BudgetNotFound
   | Budget.BudgetArchived
   | CostAllocation.InvalidChargeback
+  | Reprice.InvalidReprice
   | IngestFailure
 
 export interface Tally {
@@ -222,6 +236,11 @@ export interface Tally {
     readonly get: (tenantId: string, runId: string) => Promise<ChargebackJson.RunJson>
     readonly list: (tenantId: string, options?: { readonly limit?: number; readonly after?: string; readonly status?: "draft" | "final" }) => Promise<ChargebackJson.RunPageJson>
   }
+  /**
+   * Prices a period's recorded calls again with the price book in force at each call's time;
+   * unpriced calls become priced, changed prices become correction entries (see docs/pricing.md).
+   */
+  readonly reprice: (tenantId: string, input: RepriceInput) => Promise<Reprice.RepriceSummaryJson>
   /** Re-derives every ledger row of a period and compares the given provider reports; see docs/reconciliation.md. */
   readonly reconcile: (tenantId: string, input: ReconcileInput) => Promise<ReconcileRun.RunReport>
   /** Records everything already submitted, then closes the database. Safe to call twice. */
@@ -251,7 +270,8 @@ const engineLayer = (options: TallyOptions, catalog: ReturnType<typeof catalogLa
     Budgets.Budgets.layer,
     Enforcement.Enforcement.layer,
     Chargeback.layer,
-    TenantPricing.layer
+    TenantPricing.layer,
+    Reprice.Repricing.layer
   )
   return Layer.provideMerge(IngestPipeline.layer(options.pipeline), Layer.provideMerge(services, base))
 }
@@ -405,6 +425,16 @@ export const createTally = (options: TallyOptions = {}): Tally => {
       get: (tenantId, runId) => chargeback((s) => Effect.map(s.get(tenantId, runId), ChargebackJson.runToJson)),
       list: (tenantId, listOptions) => chargeback((s) => Effect.map(s.list(tenantId, listOptions), ChargebackJson.pageToJson))
     },
+
+    reprice: (tenantId, input) =>
+      run(Effect.gen(function*() {
+        const from = yield* instant("from", input.from)
+        const to = yield* instant("to", input.to)
+        const summary = yield* Reprice.Repricing.use((r) =>
+          r.reprice(tenantId, { from, to, onlyUnpriced: input.onlyUnpriced, dryRun: input.dryRun, actor: input.actor })
+        )
+        return Reprice.summaryJson(summary)
+      })),
 
     reconcile: (tenantId, input) =>
       run(Effect.gen(function*() {

@@ -1,15 +1,19 @@
 /**
  * Delivers outbox messages to each tenant's webhook: claims due messages (a lease, so several
- * workers share the work), POSTs each with an HMAC-SHA256 signature, logs every attempt, and on
- * failure schedules the next one with exponential backoff until `maxAttempts`, then gives up
- * (`dead`). Delivery is at least once; receivers deduplicate by `Tally-Event-Id`.
+ * workers share the work), POSTs each signed per the Standard Webhooks specification (with the
+ * `standardwebhooks` library), logs every attempt, and on failure schedules the next one with
+ * exponential backoff until `maxAttempts`, then gives up (`dead`). Delivery is at least once;
+ * receivers deduplicate by `webhook-id`.
  *
  * Headers of every request:
  *   Content-Type: application/json
- *   Tally-Event-Id: <outbox message id>
+ *   webhook-id: <outbox message id>          (also as Tally-Event-Id)
+ *   webhook-timestamp: <unix seconds>
+ *   webhook-signature: v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>
  *   Tally-Event-Kind: <kind, e.g. budget.threshold_crossed>
- *   Tally-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
- * A receiver recomputes v1 over the raw body and rejects timestamps too far from its clock.
+ * The key is the tenant's webhook secret as UTF-8 bytes: a receiver verifies with
+ * `new Webhook(secret, { format: "raw" })` (Node) or `Webhook(secret.encode())` (Python), or any
+ * Standard Webhooks library given `whsec_` + base64 of the secret (`receiverSecret`).
  */
 import { Outbox } from "@tally/store"
 import * as Context from "effect/Context"
@@ -19,9 +23,10 @@ import * as Effect from "effect/Effect"
 import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import type { SqlError } from "effect/sql/SqlError"
-import { createHmac, timingSafeEqual } from "node:crypto"
+import { Webhook } from "standardwebhooks"
 
 export interface DeliveryConfig {
   /** Messages claimed per pass. Default 50. */
@@ -47,36 +52,22 @@ export const defaults = {
   maxAttempts: 12
 } as const
 
-export const signatureHeader = "Tally-Signature"
+/** The signer of a tenant's messages: the webhook secret's UTF-8 bytes are the HMAC key. */
+export const signer = (secret: string): Webhook => new Webhook(secret, { format: "raw" })
 
-/** Hex HMAC-SHA256 of `<t>.<body>` under `secret`. */
-export const sign = (secret: string, timestampSeconds: number, body: string): string =>
-  createHmac("sha256", secret).update(`${timestampSeconds}.${body}`).digest("hex")
+/** The same key in the `whsec_<base64>` form Standard Webhooks libraries take by default. */
+export const receiverSecret = (secret: string): string => `whsec_${Buffer.from(secret, "utf8").toString("base64")}`
 
-/** The `Tally-Signature` value: `t=<unix seconds>,v1=<hex>`. */
-export const signature = (secret: string, timestampSeconds: number, body: string): string =>
-  `t=${timestampSeconds},v1=${sign(secret, timestampSeconds, body)}`
-
-/**
- * Checks a `Tally-Signature` header against the raw body, for receivers (and tests): the v1 MAC
- * must match in constant time and `t` lie within `toleranceSeconds` of `nowSeconds`.
- */
-export const verify = (
+/** The Standard Webhooks headers of one attempt at `timestampSeconds`. */
+export const signatureHeaders = (
   secret: string,
-  header: string,
-  body: string,
-  options: { readonly nowSeconds: number; readonly toleranceSeconds?: number | undefined }
-): boolean => {
-  const parts = new Map(header.split(",").map((part) => {
-    const i = part.indexOf("=")
-    return [part.slice(0, i).trim(), part.slice(i + 1).trim()] as const
-  }))
-  const t = Number(parts.get("t"))
-  const v1 = parts.get("v1")
-  if (!Number.isInteger(t) || v1 === undefined || !/^[0-9a-f]{64}$/.test(v1)) return false
-  if (Math.abs(options.nowSeconds - t) > (options.toleranceSeconds ?? 300)) return false
-  return timingSafeEqual(Buffer.from(v1, "hex"), Buffer.from(sign(secret, t, body), "hex"))
-}
+  message: { readonly id: string; readonly body: string },
+  timestampSeconds: number
+): { readonly "webhook-id": string; readonly "webhook-timestamp": string; readonly "webhook-signature": string } => ({
+  "webhook-id": message.id,
+  "webhook-timestamp": String(timestampSeconds),
+  "webhook-signature": signer(secret).sign(message.id, new Date(timestampSeconds * 1000), message.body)
+})
 
 /** Delay before attempt `attempt + 1` after `attempt` failed: base × 2^(attempt−1), capped. */
 export const backoffMs = (attempt: number, config: { readonly baseDelayMs: number; readonly maxDelayMs: number }) =>
@@ -92,6 +83,15 @@ export interface DeliveryOutcome {
   /** When it is tried again; null when delivered or given up. */
   readonly nextAttemptAt: DateTime.Utc | null
 }
+
+/**
+ * Attempts by outcome (`delivered`, `failed`), in Effect's metric registry: a worker renders it at
+ * `/metrics` as `tally_webhook_deliveries_total{outcome}`.
+ */
+export const deliveries = Metric.counter("tally_webhook_deliveries_total", {
+  description: "Webhook delivery attempts by outcome: delivered, failed",
+  incremental: true
+})
 
 export interface WebhookDeliveryService {
   /** One pass: claims due messages and attempts each once. */
@@ -120,9 +120,9 @@ export class WebhookDelivery extends Context.Service<WebhookDelivery, WebhookDel
           const number = message.attempts + 1
           const request = HttpClientRequest.post(message.url).pipe(
             HttpClientRequest.setHeaders({
+              ...signatureHeaders(message.secret, { id: message.id, body }, Math.floor(startedMillis / 1000)),
               "Tally-Event-Id": message.id,
               "Tally-Event-Kind": message.kind,
-              [signatureHeader]: signature(message.secret, Math.floor(startedMillis / 1000), body),
               "User-Agent": "tally-webhooks/1"
             }),
             HttpClientRequest.bodyText(body, "application/json")
@@ -160,6 +160,7 @@ export class WebhookDelivery extends Context.Service<WebhookDelivery, WebhookDel
             responseExcerpt: sent.text === "" ? null : sent.text.slice(0, excerptLength),
             nextAttemptAt
           })
+          yield* Metric.update(Metric.withAttributes(deliveries, { outcome: delivered ? "delivered" : "failed" }), 1)
           return {
             outboxId: message.id,
             tenantId: message.tenantId,

@@ -64,6 +64,11 @@ const typedErrors = async (tally: Tally) => {
   assert.strictEqual(run._tag, "InvalidChargeback")
   const window = await rejection(tally.reconcile("nobody", { from: "2026-02-01T00:00:00Z", to: "2026-01-01T00:00:00Z" }))
   assert.strictEqual(window.field, "to")
+  const backwards = await rejection(tally.reprice("nobody", { from: "2026-02-01T00:00:00Z", to: "2026-01-01T00:00:00Z" }))
+  assert.strictEqual(backwards._tag, "InvalidReprice")
+  assert.strictEqual(backwards.field, "to")
+  const since = await rejection(tally.reprice("nobody", { from: "yesterday", to: "2026-01-01T00:00:00Z" }))
+  assert.strictEqual(since.field, "from")
   await tally.close()
   await tally.close()
   const late = await rejection(tally.createTenant({ name: "late" }))
@@ -83,7 +88,8 @@ describe(`createTally on ${backend}`, () => {
           const replay = await tally.ingest(tenant.tenantId, [event("f1"), event("f2")], { defaultLabels: { project: "p" } })
           const quote = await tally.cost({ provider: "openai", payload: openai }, { at: "2026-01-15T10:00:00Z" })
           const priced = await tally.price({ tokens: { inputText: 1000, outputText: 500 } }, snapshot)
-          return { tenant, first, replay, quote, priced }
+          const repriced = await tally.reprice(tenant.tenantId, { from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:00Z", actor: "ops" })
+          return { tenant, first, replay, quote, priced, repriced }
         })
         assert.strictEqual(out.tenant.timeZone, "Europe/Berlin")
         assert.match(out.tenant.tenantId, /^tnt_/)
@@ -94,6 +100,8 @@ describe(`createTally on ${backend}`, () => {
         assert.strictEqual(out.quote.total, "0.0001468")
         assert.strictEqual(out.quote.costSource, "computed")
         assert.strictEqual(out.priced.total, "0.0075")
+        // Priced at ingest with the same book: a reprice finds nothing to change and writes nothing.
+        assert.deepInclude(out.repriced, { runId: null, actor: "ops", scanned: 2, repriced: 0, unchanged: 2 })
       }), timeout)
 
     it.effect("typed errors reject, naming what is wrong; a closed facade refuses work", () =>

@@ -3,20 +3,10 @@ import { Catalog, PriceBook } from "@tally/catalog"
 import { CostEngine, Money, PricingSnapshot, type TenantPriceBook } from "@tally/core"
 import { Database, UsageLedger } from "@tally/store"
 import { DateTime, Effect, Layer, Option, Result } from "effect"
-import { Ingest } from "../src/Ingest.ts"
 import * as TenantPricing from "../src/TenantPricing.ts"
-import { backend, layerOptions, newTenant, storeLayer } from "./TestStore.ts"
+import { backend, ingestNow, layerOptions, newTenant, storeLayer } from "./TestStore.ts"
 
 const services = Layer.provideMerge(TenantPricing.TenantPricing.layer, Layer.merge(storeLayer, Catalog.Catalog.layer))
-
-/** Ingest built now, so its first book is read after the changes a test made. */
-const ingestNow = (tenantId: string, events: ReadonlyArray<unknown>) =>
-  Effect.scoped(
-    Effect.gen(function*() {
-      const context = yield* Layer.build(Ingest.layer)
-      return yield* Effect.provide(Ingest.use((ingest) => ingest.ingest(tenantId, events)), context)
-    })
-  )
 
 const event = (requestId: string, model: string, occurredAt: string, labels: Record<string, string> = {}) => ({
   requestId,

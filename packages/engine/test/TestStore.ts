@@ -22,6 +22,15 @@ export const layerOptions = { excludeTestServices: true, timeout: "120 seconds" 
 /** Per test: the first one in a file may wait for PGlite and the catalog on a busy machine. */
 export const testTimeout = 180_000
 
+/** Ingest built now, so its first book is read after the price changes a test made. */
+export const ingestNow = (tenantId: string, events: ReadonlyArray<unknown>) =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const context = yield* Layer.build(Ingest.Ingest.layer)
+      return yield* Effect.provide(Ingest.Ingest.use((ingest) => ingest.ingest(tenantId, events)), context)
+    })
+  )
+
 export const newTenant = (input: Partial<Tenant.CreateTenant> = {}) =>
   Effect.map(Tenants.Tenants.use((tenants) => tenants.create({ name: "Acme", ...input })), (tenant) => tenant.id)
 

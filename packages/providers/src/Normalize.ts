@@ -139,74 +139,82 @@ const estimate = (
  * Normalizes one call. Fails with a `NormalizeError` naming the provider, the JSON path and the
  * broken rule; never throws on any JSON input.
  */
-export const normalize = (input: NormalizeInput): Result.Result<NormalizedCall.NormalizedCall, NormalizeError.NormalizeError> =>
-  Result.gen(function*() {
-    const provider = resolveProvider(input.provider)
-    if (provider === undefined) {
-      return yield* Result.fail(NormalizeError.make(input.provider, Path.root, "unsupported",
-        `unknown provider ${JSON.stringify(input.provider)}; expected one of ${NormalizedCall.ProviderIds.join(", ")} (or an alias: ${Object.keys(aliases).join(", ")})`))
+export const normalize = (input: NormalizeInput): Result.Result<NormalizedCall.NormalizedCall, NormalizeError.NormalizeError> => {
+  // Plain early returns rather than `Result.gen`: this runs once per ingested event, and a
+  // generator per call showed in the ingest profile.
+  const provider = resolveProvider(input.provider)
+  if (provider === undefined) {
+    return Result.fail(NormalizeError.make(input.provider, Path.root, "unsupported",
+      `unknown provider ${JSON.stringify(input.provider)}; expected one of ${NormalizedCall.ProviderIds.join(", ")} (or an alias: ${Object.keys(aliases).join(", ")})`))
+  }
+  const module = registry.get(provider)!
+  const parsed = Payload.parse(provider, input.payload)
+  if (Result.isFailure(parsed)) return Result.fail(parsed.failure)
+  const payload = parsed.success
+  let api: NormalizedCall.Api | undefined
+  if (input.api !== undefined) {
+    api = module.apis.find((a) => a === input.api)
+    if (api === undefined) {
+      return Result.fail(NormalizeError.make(provider, Path.root, "unsupported",
+        `api ${JSON.stringify(input.api)} is not one of ${provider}'s: ${module.apis.join(", ")}`))
     }
-    const module = registry.get(provider)!
-    const payload = yield* Payload.parse(provider, input.payload)
-    let api: NormalizedCall.Api | undefined
-    if (input.api !== undefined) {
-      api = module.apis.find((a) => a === input.api)
-      if (api === undefined) {
-        return yield* Result.fail(NormalizeError.make(provider, Path.root, "unsupported",
-          `api ${JSON.stringify(input.api)} is not one of ${provider}'s: ${module.apis.join(", ")}`))
-      }
-    } else {
-      const detected = module.detect(payload)
-      if (detected !== undefined && typeof detected !== "string") {
-        return yield* Result.fail(NormalizeError.make(provider, detected.path, "ambiguous",
-          `${detected.why}, which fits both ${detected.apis.join(" and ")}; pass api (${detected.apis.join(" or ")})`))
-      }
-      api = detected
-      if (api === undefined) {
-        const error = topLevelError(payload)
-        if (error !== undefined) {
-          return yield* Result.fail(NormalizeError.make(provider, error.path, "failed-response", `${error.detail}; nothing is billable`))
-        }
-        return yield* Result.fail(NormalizeError.make(provider, Path.root, "unsupported",
-          `cannot tell which ${provider} api produced this payload; pass api (one of ${module.apis.join(", ")})`))
-      }
+  } else {
+    const detected = module.detect(payload)
+    if (detected !== undefined && typeof detected !== "string") {
+      return Result.fail(NormalizeError.make(provider, detected.path, "ambiguous",
+        `${detected.why}, which fits both ${detected.apis.join(" and ")}; pass api (${detected.apis.join(" or ")})`))
     }
-    const context: Provider.Context = { provider, model: input.model, request: input.request }
-    const extracted = yield* module.normalize(payload, api, context)
+    api = detected
+    if (api === undefined) {
+      const error = topLevelError(payload)
+      if (error !== undefined) {
+        return Result.fail(NormalizeError.make(provider, error.path, "failed-response", `${error.detail}; nothing is billable`))
+      }
+      return Result.fail(NormalizeError.make(provider, Path.root, "unsupported",
+        `cannot tell which ${provider} api produced this payload; pass api (one of ${module.apis.join(", ")})`))
+    }
+  }
+  const context: Provider.Context = { provider, model: input.model, request: input.request }
+  const normalized = module.normalize(payload, api, context)
+  if (Result.isFailure(normalized)) return Result.fail(normalized.failure)
+  const extracted = normalized.success
 
-    let usage = extracted.usage
-    let encoding: NormalizedCall.Encoding | undefined
-    if (usage === undefined) {
-      const estimated = yield* estimate(provider, extracted.api, extracted, input)
-      usage = estimated.usage
-      encoding = estimated.encoding
-    } else if (extracted.outputMissing === true) {
-      encoding = Tokenizer.encodingForModel(extracted.model ?? input.model).encoding
-      const output = Tokenizer.count(extracted.outputText ?? "", encoding)
-      usage = UsageParts.make({ ...usage, tokens: { ...usage.tokens, outputText: output } })
-    }
-    const batch = input.batch ?? extracted.batch ?? false
-    // The call's batch flag and its usage's always agree (the caller's flag wins over the payload's).
-    usage = yield* safe(provider, UsageParts.withContext(usage, { batch }))
-    const model = extracted.model ?? input.model
-    return {
-      provider,
-      api: extracted.api,
-      ...(model !== undefined ? { model } : {}),
-      ...(extracted.modelProvider !== undefined ? { modelProvider: extracted.modelProvider } : {}),
-      ...(extracted.responseId !== undefined ? { responseId: extracted.responseId } : {}),
-      usage,
-      ...(extracted.reportedCost !== undefined ? { reportedCost: extracted.reportedCost } : {}),
-      ...(extracted.serviceTier !== undefined ? { serviceTier: extracted.serviceTier } : {}),
-      batch,
-      estimated: encoding !== undefined,
-      ...(encoding !== undefined ? { encoding } : {}),
-      corrections: extracted.corrections ?? [],
-      subCalls: extracted.subCalls ?? [],
-      ...(extracted.unbilledTokens !== undefined && Object.keys(extracted.unbilledTokens).length > 0 ? { unbilledTokens: extracted.unbilledTokens } : {}),
-      raw: input.payload
-    }
+  let usage = extracted.usage
+  let encoding: NormalizedCall.Encoding | undefined
+  if (usage === undefined) {
+    const estimated = estimate(provider, extracted.api, extracted, input)
+    if (Result.isFailure(estimated)) return Result.fail(estimated.failure)
+    usage = estimated.success.usage
+    encoding = estimated.success.encoding
+  } else if (extracted.outputMissing === true) {
+    encoding = Tokenizer.encodingForModel(extracted.model ?? input.model).encoding
+    const output = Tokenizer.count(extracted.outputText ?? "", encoding)
+    usage = UsageParts.make({ ...usage, tokens: { ...usage.tokens, outputText: output } })
+  }
+  const batch = input.batch ?? extracted.batch ?? false
+  // The call's batch flag and its usage's always agree (the caller's flag wins over the payload's).
+  const checked = safe(provider, UsageParts.withContext(usage, { batch }))
+  if (Result.isFailure(checked)) return Result.fail(checked.failure)
+  usage = checked.success
+  const model = extracted.model ?? input.model
+  return Result.succeed({
+    provider,
+    api: extracted.api,
+    ...(model !== undefined ? { model } : {}),
+    ...(extracted.modelProvider !== undefined ? { modelProvider: extracted.modelProvider } : {}),
+    ...(extracted.responseId !== undefined ? { responseId: extracted.responseId } : {}),
+    usage,
+    ...(extracted.reportedCost !== undefined ? { reportedCost: extracted.reportedCost } : {}),
+    ...(extracted.serviceTier !== undefined ? { serviceTier: extracted.serviceTier } : {}),
+    batch,
+    estimated: encoding !== undefined,
+    ...(encoding !== undefined ? { encoding } : {}),
+    corrections: extracted.corrections ?? [],
+    subCalls: extracted.subCalls ?? [],
+    ...(extracted.unbilledTokens !== undefined && Object.keys(extracted.unbilledTokens).length > 0 ? { unbilledTokens: extracted.unbilledTokens } : {}),
+    raw: input.payload
   })
+}
 
 /** `normalize` as an Effect, for Effect pipelines (the worker's ingest, the CLI). */
 export const normalizeEffect = (input: NormalizeInput): Effect.Effect<NormalizedCall.NormalizedCall, NormalizeError.NormalizeError> =>

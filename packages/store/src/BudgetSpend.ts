@@ -28,6 +28,8 @@ export interface Spend {
   readonly calls: number
   /** Calls that could not be priced: counted, not in `amount`. */
   readonly unpricedCalls: number
+  /** Calls priced in part (any currency): their priced lines are in `amount`, their unpriced components are not. */
+  readonly partialCalls: number
   /** Spend recorded in other currencies, not converted and not in `amount`. */
   readonly otherCurrencies: ReadonlyArray<{ readonly currency: string; readonly amount: Money.Decimal }>
 }
@@ -56,18 +58,19 @@ const spendStatement = `WITH w AS (
       AS w(key text, scope jsonb, from_at timestamptz, to_at timestamptz, hour_from timestamptz, hour_to timestamptz)
   ),
   parts AS (
-    SELECT w.key, r.currency, r.cost AS amount, r.request_count AS calls, r.unpriced_count AS unpriced
+    SELECT w.key, r.currency, r.cost AS amount, r.request_count AS calls, r.unpriced_count AS unpriced, r.partial_count AS partial
     FROM w JOIN tally.usage_rollups_hourly r
       ON r.tenant_id = $1 AND r.hour >= w.hour_from AND r.hour < w.hour_to
     WHERE ${match("r")}
     UNION ALL
-    SELECT w.key, coalesce(l.currency, ''), coalesce(l.total, 0), 1, CASE WHEN l.cost_source = 'unpriced' THEN 1 ELSE 0 END
+    SELECT w.key, coalesce(l.currency, ''), coalesce(l.total, 0), 1, CASE WHEN l.cost_source = 'unpriced' THEN 1 ELSE 0 END,
+      CASE WHEN l.cost_source = 'partial' THEN 1 ELSE 0 END
     FROM w JOIN tally.usage_ledger l
       ON l.tenant_id = $1
       AND ((l.occurred_at >= w.from_at AND l.occurred_at < w.hour_from) OR (l.occurred_at >= w.hour_to AND l.occurred_at < w.to_at))
     WHERE ${match("l")}
   )
-  SELECT key, currency, sum(amount)::text AS amount, sum(calls)::text AS calls, sum(unpriced)::text AS unpriced
+  SELECT key, currency, sum(amount)::text AS amount, sum(calls)::text AS calls, sum(unpriced)::text AS unpriced, sum(partial)::text AS partial
   FROM parts GROUP BY key, currency ORDER BY key, currency`
 
 /** `[from, to)` as whole UTC hours inside it plus the ledger parts at either end. */
@@ -120,18 +123,19 @@ export class BudgetSpend extends Context.Service<BudgetSpend, BudgetSpendService
           // runs in milliseconds. JIT stays off for the rest of this (short) transaction.
           Effect.andThen(
             sql`SELECT set_config('jit', 'off', true)`,
-            sql.unsafe<{ key: string; currency: string; amount: string; calls: string; unpriced: string }>(spendStatement, [
+            sql.unsafe<{ key: string; currency: string; amount: string; calls: string; unpriced: string; partial: string }>(spendStatement, [
               tenantId,
               JSON.stringify(input)
             ])
           )
         )
-        const out = new Map<string, { amount: Money.Decimal; calls: number; unpricedCalls: number; otherCurrencies: Array<{ currency: string; amount: Money.Decimal }> }>()
-        for (const w of windows) out.set(w.key, { amount: Money.ZERO, calls: 0, unpricedCalls: 0, otherCurrencies: [] })
+        const out = new Map<string, { amount: Money.Decimal; calls: number; unpricedCalls: number; partialCalls: number; otherCurrencies: Array<{ currency: string; amount: Money.Decimal }> }>()
+        for (const w of windows) out.set(w.key, { amount: Money.ZERO, calls: 0, unpricedCalls: 0, partialCalls: 0, otherCurrencies: [] })
         for (const row of rows) {
           const entry = out.get(row.key)!
           const unpriced = Number(row.unpriced)
           entry.unpricedCalls += unpriced
+          entry.partialCalls += Number(row.partial)
           if (row.currency === currency) {
             entry.amount = entry.amount.plus(row.amount)
             entry.calls += Number(row.calls) - unpriced

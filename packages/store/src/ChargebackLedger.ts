@@ -3,9 +3,10 @@
  * tag), late usage of a finalized period, the cost lines behind a period for FOCUS exports, and
  * the priced calls of a period page by page.
  *
- * The ledger is read "as of" an instant: rows whose `ingested_at` is at or before it. The ledger is
- * append-only, so a run's inputs can be read again later (exports) and usage recorded after the
- * instant is exactly the late usage the next run corrects. Every method runs in the tenant's
+ * The ledger is read "as of" an instant: rows whose `ingested_at` is at or before it, each at the
+ * price it had then. Rows are only ever added, and a repricing keeps every call's earlier price
+ * (`tally.usage_repricings`), so a run's inputs can be read again later (exports), and usage
+ * recorded or repriced after the instant is exactly the late usage the next run corrects. Every method runs in the tenant's
  * scope and joins the caller's transaction of that tenant, so the engine reads a period and
  * stores a run atomically. The allocation maths and the rules are core's (`CostAllocation`).
  */
@@ -72,7 +73,43 @@ const { OID } = PgTypes
 const array = <A>(values: ReadonlyArray<A>, oid: number) => Result.getOrThrow(PgTypes.array(values as Array<A>, oid))
 const num = (value: unknown): number => Number(value as string | number | bigint)
 
-const ledgerWindow = "tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND ingested_at <= $4"
+/** The price columns of a ledger row that a repricing changes (0016). */
+const repricedColumns: ReadonlySet<string> = new Set([
+  "cost_source",
+  "total",
+  "currency",
+  "definition_id",
+  "snapshot_id",
+  "unpriced_reason",
+  "cost_breakdown",
+  "cost_difference"
+])
+
+/**
+ * The ledger of one tenant and period as it was at an instant, as a derived table `ledger` (the
+ * placeholders name the parameters): rows ingested by then, each with the price it had then. A
+ * call repriced after the instant reads with the price before its first such repricing; the
+ * subquery of those repricings is almost always empty, so the scan stays a scan of the ledger.
+ */
+const ledgerAsOf = (tenant: string, from: string, to: string, asOf: string): string => {
+  const columns = ["tenant_id", "ingested_at", ...LedgerRow.columnsWithoutPayload].map((c) =>
+    repricedColumns.has(c) ? `CASE WHEN b.request_id IS NULL THEN l.${c} ELSE b.before_${c} END AS ${c}` : `l.${c}`
+  )
+  return `(SELECT ${columns.join(", ")}
+    FROM tally.usage_ledger l
+    LEFT JOIN (
+      SELECT DISTINCT ON (occurred_at, request_id) occurred_at, request_id, ${
+    [...repricedColumns].map((c) => `before_${c}`).join(", ")
+  }
+      FROM tally.usage_repricings
+      WHERE tenant_id = ${tenant} AND occurred_at >= ${from} AND occurred_at < ${to} AND repriced_at > ${asOf}
+      ORDER BY occurred_at, request_id, id
+    ) b ON b.occurred_at = l.occurred_at AND b.request_id = l.request_id
+    WHERE l.tenant_id = ${tenant} AND l.occurred_at >= ${from} AND l.occurred_at < ${to} AND l.ingested_at <= ${asOf}) AS ledger`
+}
+
+/** `ledgerAsOf` over the parameters `windowParams` gives. */
+const ledgerWindow = ledgerAsOf("$1", "$2", "$3", "$4")
 
 const windowParams = (tenantId: string, q: SpendQuery): Array<unknown> => [
   tenantId,
@@ -106,8 +143,9 @@ export interface ChargebackLedgerService {
    */
   readonly spend: (tenantId: string, query: SpendQuery) => Effect.Effect<CostAllocation.Allocate.PeriodSpend, SqlError>
   /**
-   * Whether usage of `[from, to)` was recorded after `since`: the late usage of a finalized period.
-   * Reaches only the late rows, through the ledger's (tenant, ingested_at) index.
+   * Whether usage of `[from, to)` was recorded or repriced after `since`: the late usage of a
+   * finalized period. Reaches only the late rows, through the ledger's (tenant, ingested_at) index
+   * and the repricings' (tenant, repriced_at) index.
    */
   readonly hasLateUsage: (
     tenantId: string,
@@ -169,8 +207,7 @@ export class ChargebackLedger extends Context.Service<ChargebackLedger, Chargeba
                   count(*)::text AS requests,
                   count(*) FILTER (WHERE cost_source = 'unpriced')::text AS unpriced,
                   coalesce(sum(total), 0)::text AS cost
-                FROM tally.usage_ledger
-                WHERE ${ledgerWindow}
+                FROM ${ledgerWindow}
                 GROUP BY 1, 2, 3`,
               params
             )
@@ -203,6 +240,10 @@ export class ChargebackLedger extends Context.Service<ChargebackLedger, Chargeba
               SELECT 1 FROM tally.usage_ledger
               WHERE tenant_id = ${tenantId} AND ingested_at > ${toDate(q.since)}
                 AND occurred_at >= ${toDate(q.from)} AND occurred_at < ${toDate(q.to)}
+            ) OR EXISTS (
+              SELECT 1 FROM tally.usage_repricings
+              WHERE tenant_id = ${tenantId} AND repriced_at > ${toDate(q.since)}
+                AND occurred_at >= ${toDate(q.from)} AND occurred_at < ${toDate(q.to)}
             ) AS late`
         )
         return rows[0]?.late === true
@@ -234,13 +275,13 @@ export class ChargebackLedger extends Context.Service<ChargebackLedger, Chargeba
                     l ->> 'listRatePer' AS list_rate_per, (l ->> 'unitPrice')::numeric AS unit_price,
                     (l ->> 'quantity')::numeric AS quantity, (l ->> 'amount')::numeric AS amount,
                     (l ->> 'amount')::numeric AS billed
-                  FROM tally.usage_ledger, jsonb_array_elements(cost_breakdown -> 'lines') AS l
-                  WHERE ${ledgerWindow} AND currency = $5 AND cost_source IN ('computed', 'estimated')
+                  FROM ${ledgerWindow}, jsonb_array_elements(cost_breakdown -> 'lines') AS l
+                  WHERE currency = $5 AND cost_source IN ('computed', 'estimated')
                   UNION ALL
                   SELECT ${owner}, provider, model, NULL, 'reported', 'unit', 1, 'unit', 1,
                     total, total, total
-                  FROM tally.usage_ledger
-                  WHERE ${ledgerWindow} AND currency = $5 AND cost_source = 'provider'
+                  FROM ${ledgerWindow}
+                  WHERE currency = $5 AND cost_source = 'provider'
                 ) lines
                 GROUP BY owner, provider, model, snapshot_id, component, unit, list_rate, list_rate_per, unit_price
                 ORDER BY owner NULLS LAST, provider, model, snapshot_id NULLS FIRST, component, unit_price`,
@@ -271,9 +312,10 @@ export class ChargebackLedger extends Context.Service<ChargebackLedger, Chargeba
         const afterId = q.after === null ? "" : q.after.requestId
         const params: Array<unknown> = [tenantId, toDate(q.from), toDate(q.to), afterAt, afterId, q.limit]
         let where = ""
+        let source = "tally.usage_ledger"
         if (q.filter?.asOf !== undefined) {
           params.push(toDate(q.filter.asOf))
-          where += ` AND ingested_at <= $${params.length}`
+          source = ledgerAsOf("$1", "$2", "$3", `$${params.length}`)
         }
         const owners = q.filter?.owners
         if (owners !== undefined) {
@@ -289,7 +331,7 @@ export class ChargebackLedger extends Context.Service<ChargebackLedger, Chargeba
           tenantId,
           sql.unsafe<LedgerRow.Row>(
             `SELECT ${usageColumns}
-              FROM tally.usage_ledger
+              FROM ${source}
               WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND cost_source <> 'unpriced'
                 AND (occurred_at, request_id) > ($4::timestamptz, $5::text)${where}
               ORDER BY occurred_at, request_id

@@ -26,6 +26,7 @@ import type { MigrationError } from "effect/sql/Migrator"
 import { ConnectionError, SqlError } from "effect/sql/SqlError"
 import { randomBytes } from "node:crypto"
 import { mkdir } from "node:fs/promises"
+import lockfile from "proper-lockfile"
 import * as PgliteStream from "./internal/PgliteStream.ts"
 import * as Migrations from "./Migrations.ts"
 
@@ -78,11 +79,14 @@ export class Database extends Context.Service<Database, DatabaseService>()("@tal
 
 const scopeLabel = (tenantId: string | null) => (tenantId === null ? "no tenant" : `tenant ${JSON.stringify(tenantId)}`)
 
-/** Builds the service over a connected client, after running the migrations. */
-export const make = (backend: Backend) =>
+/**
+ * Builds the service over a connected client, after running the migrations (unless `migrate` is
+ * false: a reader on a replica, which refuses writes, over a schema the primary migrated).
+ */
+export const make = (backend: Backend, options: { readonly migrate?: boolean } = {}) =>
   Effect.gen(function*() {
     const sql = yield* PgClient.PgClient
-    yield* Migrations.run
+    if (options.migrate !== false) yield* Migrations.run
 
     const enter = <A, E, R>(tenantId: string | null, effect: Effect.Effect<A, E, R>) =>
       Effect.gen(function*() {
@@ -141,6 +145,21 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Database, L
     }))
   )
 
+/**
+ * A reader on PostgreSQL at `url` (a streaming replica, or any connection to a database the
+ * primary has migrated): no migrations run, and the connections name themselves `tally-read`.
+ * The tenant scope works as on the primary (`set_config` and the role are transaction-local,
+ * which a hot standby accepts); only queries that read belong on it.
+ */
+export const layerPostgresReader = (options: PostgresOptions): Layer.Layer<Database, LayerError> =>
+  Layer.effect(Database, make("postgres", { migrate: false })).pipe(
+    Layer.provide(PgClient.layer({
+      url: options.url,
+      maxConnections: options.maxConnections ?? 10,
+      applicationName: "tally-read"
+    }))
+  )
+
 export interface PgliteOptions {
   /**
    * A directory for the database files, created if missing; `"memory://"` keeps everything in
@@ -149,17 +168,51 @@ export interface PgliteOptions {
   readonly dataDir?: string | undefined
 }
 
-const openPglite = (dataDir: string): Effect.Effect<PGlite, SqlError, Scope.Scope> =>
+/**
+ * Holds `<dataDir>.lock` (proper-lockfile: a directory created atomically, its time refreshed while
+ * held, taken over once stale after a crash) for as long as the database is open: PGlite is one
+ * process's database, and a second process opening the same files would corrupt them.
+ */
+const lockDataDir = (dataDir: string): Effect.Effect<void, SqlError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.tryPromise({
-      try: async () => {
-        if (!dataDir.includes("://")) await mkdir(dataDir, { recursive: true })
-        return await PGlite.create(dataDir, { username: "postgres", database: "postgres" })
-      },
-      catch: (cause) => connectionError(cause, `could not open the embedded database at ${dataDir}`)
+      try: () =>
+        lockfile.lock(dataDir, {
+          realpath: false,
+          stale: 10_000,
+          update: 2_000,
+          // A lock lost to a suspended process is reported, not thrown from a timer.
+          onCompromised: (error) => process.emitWarning(`the lock of the embedded database at ${dataDir} was compromised: ${error.message}`)
+        }),
+      catch: (cause) =>
+        connectionError(
+          cause,
+          (cause as { readonly code?: unknown })?.code === "ELOCKED"
+            ? `the embedded database at ${dataDir} is in use by another process (it holds ${dataDir}.lock); stop that process, or give this one another TALLY_DATA_DIR or a TALLY_DATABASE_URL`
+            : `could not lock the embedded database at ${dataDir}: ${cause instanceof Error ? cause.message : String(cause)}`
+        )
     }),
-    (db) => Effect.promise(() => db.close())
-  )
+    (release) => Effect.promise(() => release().catch(() => undefined))
+  ).pipe(Effect.asVoid)
+
+const openPglite = (dataDir: string): Effect.Effect<PGlite, SqlError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const onDisk = !dataDir.includes("://")
+    if (onDisk) {
+      yield* Effect.tryPromise({
+        try: () => mkdir(dataDir, { recursive: true }),
+        catch: (cause) => connectionError(cause, `could not create the directory of the embedded database at ${dataDir}`)
+      })
+      yield* lockDataDir(dataDir)
+    }
+    return yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => PGlite.create(dataDir, { username: "postgres", database: "postgres" }),
+        catch: (cause) => connectionError(cause, `could not open the embedded database at ${dataDir}`)
+      }),
+      (db) => Effect.promise(() => db.close())
+    )
+  })
 
 const connectionError = (cause: unknown, message: string): SqlError =>
   new SqlError({ reason: new ConnectionError({ cause, message, operation: "connect" }) })

@@ -21,6 +21,8 @@ import BudgetChanges from "./internal/migrations/0012_budget_changes.ts"
 import SummaryLockOrder from "./internal/migrations/0013_summary_lock_order.ts"
 import PartialCost from "./internal/migrations/0014_partial_cost.ts"
 import CacheReadModalities from "./internal/migrations/0015_cache_read_modalities.ts"
+import Repricing from "./internal/migrations/0016_repricing.ts"
+import CostAtRisk from "./internal/migrations/0018_cost_at_risk.ts"
 
 export const loader: Migrator.Loader = Migrator.fromRecord({
   "0001_tenancy": Tenancy,
@@ -37,7 +39,9 @@ export const loader: Migrator.Loader = Migrator.fromRecord({
   "0012_budget_changes": BudgetChanges,
   "0013_summary_lock_order": SummaryLockOrder,
   "0014_partial_cost": PartialCost,
-  "0015_cache_read_modalities": CacheReadModalities
+  "0015_cache_read_modalities": CacheReadModalities,
+  "0016_repricing": Repricing,
+  "0018_cost_at_risk": CostAtRisk
 })
 
 /** Where the migrator records what ran, inside Tally's own schema. */

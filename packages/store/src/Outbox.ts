@@ -203,6 +203,11 @@ export interface OutboxService {
    * Returns false when the attempt was logged before (another worker's lease overlapped).
    */
   readonly recordAttempt: (tenantId: string, attempt: RecordAttempt) => Effect.Effect<boolean, SqlError>
+  /**
+   * Messages of every tenant waiting for delivery (`pending`) and given up (`dead`), for the
+   * worker's metrics. System work: runs as the owner, across tenants.
+   */
+  readonly backlog: Effect.Effect<{ readonly pending: number; readonly dead: number }, SqlError>
 }
 
 export class Outbox extends Context.Service<Outbox, OutboxService>()("@tally/store/Outbox") {
@@ -427,6 +432,14 @@ export class Outbox extends Context.Service<Outbox, OutboxService>()("@tally/sto
         )
       })
 
+      const backlog = sql<{ pending: string; dead: string }>`SELECT
+          count(*) FILTER (WHERE status = 'pending')::text AS pending,
+          count(*) FILTER (WHERE status = 'dead')::text AS dead
+        FROM tally.outbox`.pipe(
+        Effect.map(([row]) => ({ pending: Number(row?.pending ?? 0), dead: Number(row?.dead ?? 0) })),
+        Effect.withSpan("Outbox.backlog")
+      )
+
       return Outbox.of({
         setWebhook,
         getWebhook,
@@ -435,7 +448,8 @@ export class Outbox extends Context.Service<Outbox, OutboxService>()("@tally/sto
         list,
         deliveries,
         claimDue,
-        recordAttempt
+        recordAttempt,
+        backlog
       })
     })
   )

@@ -36,6 +36,7 @@ export interface RollupRow {
   readonly requestCount: number
   readonly estimatedCount: number
   readonly unpricedCount: number
+  readonly partialCount: number
   readonly cost: Money.Decimal
   readonly tokens: { readonly [K in Usage.TokenBucket]: number }
   readonly billableRequests: number
@@ -96,6 +97,7 @@ const fromRow = (row: Record<string, unknown>): RollupRow => ({
   requestCount: num(row.request_count),
   estimatedCount: num(row.estimated_count),
   unpricedCount: num(row.unpriced_count),
+  partialCount: num(row.partial_count),
   cost: new Money.Decimal(row.cost as string),
   tokens: Object.fromEntries(
     Object.entries(tokenColumns).map(([bucket, column]) => [bucket, num(row[column])])

@@ -8,6 +8,7 @@ import { ApiKeys } from "./ApiKeys.ts"
 import { BudgetCrossings } from "./BudgetCrossings.ts"
 import { BudgetRecords } from "./BudgetRecords.ts"
 import { BudgetSpend } from "./BudgetSpend.ts"
+import { CostAtRisk } from "./CostAtRisk.ts"
 import type { Database } from "./Database.ts"
 import { DeadLetters } from "./DeadLetters.ts"
 import { FallbackUsage } from "./FallbackUsage.ts"
@@ -16,6 +17,7 @@ import { PriceBooks } from "./PriceBooks.ts"
 import { PricingSnapshots } from "./PricingSnapshots.ts"
 import { ProviderReports } from "./ProviderReports.ts"
 import { ReconciliationRuns } from "./ReconciliationRuns.ts"
+import { Repricings } from "./Repricings.ts"
 import { Reservations } from "./Reservations.ts"
 import { Rollups } from "./Rollups.ts"
 import { Tenants } from "./Tenants.ts"
@@ -30,6 +32,7 @@ export type Services =
   | Rollups
   | DeadLetters
   | FallbackUsage
+  | CostAtRisk
   | PricingSnapshots
   | BudgetRecords
   | BudgetSpend
@@ -42,6 +45,7 @@ export type Services =
   | LedgerRecords
   | UnitCosts
   | PriceBooks
+  | Repricings
 
 export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Tenants.layer,
@@ -50,6 +54,7 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Rollups.layer,
   DeadLetters.layer,
   FallbackUsage.layer,
+  CostAtRisk.layer,
   PricingSnapshots.layer,
   UsageReport.layer,
   LedgerRecords.layer,
@@ -61,7 +66,8 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Reservations.layer,
   AnomalyFindings.layer,
   ReconciliationRuns.layer,
-  ProviderReports.layer
+  ProviderReports.layer,
+  Repricings.layer
 )
 
 /** The repositories over the given database layer, with the `Database` itself kept in context. */

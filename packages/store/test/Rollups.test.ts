@@ -58,6 +58,7 @@ const expectedRollups = (tenantId: string, calls: ReadonlyArray<UsageRecord.Usag
       requestCount: 0,
       estimatedCount: 0,
       unpricedCount: 0,
+      partialCount: 0,
       cost: "0",
       tokens: Object.fromEntries(Usage.TokenBuckets.map((b) => [b, 0])) as RollupRow["tokens"],
       billableRequests: 0,
@@ -73,6 +74,7 @@ const expectedRollups = (tenantId: string, calls: ReadonlyArray<UsageRecord.Usag
       requestCount: row.requestCount + 1,
       estimatedCount: row.estimatedCount + (call.costSource === "estimated" ? 1 : 0),
       unpricedCount: row.unpricedCount + (call.costSource === "unpriced" ? 1 : 0),
+      partialCount: row.partialCount + (call.costSource === "partial" ? 1 : 0),
       cost: Money.format(new Money.Decimal(row.cost).plus(call.total ?? 0)),
       tokens: Object.fromEntries(
         Usage.TokenBuckets.map((b) => [b, row.tokens[b] + (u.tokens[b] ?? 0)])
@@ -239,6 +241,7 @@ describe.each(targets)("rollups on $name", (target) => {
           requestCount: 1,
           estimatedCount: 0,
           unpricedCount: 0,
+          partialCount: 0,
           cost: Money.format(call.total!),
           tokens: { ...Object.fromEntries(Usage.TokenBuckets.map((b) => [b, 0])), inputText: 1000, outputText: 10 } as RollupRow["tokens"],
           billableRequests: 1,

@@ -51,7 +51,10 @@ const tenantTables = [
   // 0011 (filled by the hourly rollups' triggers)
   ["usage_rollups_daily_teams", "tenant_id"],
   // 0012
-  ["budget_changes", "tenant_id"]
+  ["budget_changes", "tenant_id"],
+  // 0016
+  ["reprice_runs", "tenant_id"],
+  ["usage_repricings", "tenant_id"]
 ] as const
 
 const customSnapshot = (tenant: string) =>
@@ -114,6 +117,12 @@ const seed = (tenantId: string) =>
           VALUES (${tenantId}, ${`${tenantId}-1`}, 'cost-mismatch', ${reconciliation!.id}::uuid)`
         yield* sql`INSERT INTO tally.provider_reports (tenant_id, format, period_from, period_to, row_count, content)
           VALUES (${tenantId}, 'csv', '2025-03-01Z', '2025-03-02Z', 0, 'date,cost')`
+        const [reprice] = yield* sql<{ id: string }>`INSERT INTO tally.reprice_runs
+          (id, tenant_id, actor, started_at, period_from, period_to, only_unpriced, price_book_version, summary)
+          VALUES (gen_random_uuid(), ${tenantId}, 'ci', '2025-03-14Z', '2025-03-01Z', '2025-04-01Z', false, 1, '{}') RETURNING id`
+        yield* sql`INSERT INTO tally.usage_repricings
+          (tenant_id, run_id, actor, occurred_at, request_id, kind, before_cost_source, after_cost_source)
+          VALUES (${tenantId}, ${reprice!.id}::uuid, 'ci', '2025-03-14Z', ${`${tenantId}-1`}, 'correction', 'computed', 'computed')`
       })
     )
   })
@@ -280,8 +289,14 @@ describe.each(targets)("tenancy by row-level security on $name", (target) => {
         const { a } = yield* twoTenants
         const partition = yield* db.withTenant(a, sql`SELECT count(*) FROM tally.usage_ledger_2025_03`).pipe(Effect.exit)
         assert.strictEqual(reasonOf(partition), "AuthorizationError")
-        const update = yield* db.withTenant(a, sql`UPDATE tally.usage_ledger SET total = 0`).pipe(Effect.exit)
+        const update = yield* db.withTenant(a, sql`UPDATE tally.usage_ledger SET input_text = 0`).pipe(Effect.exit)
         assert.strictEqual(reasonOf(update), "AuthorizationError")
+        // A price may change only by a repricing, which records the price before and after (0016).
+        const price = yield* db.withTenant(a, sql`UPDATE tally.usage_ledger SET total = 0 WHERE total IS NOT NULL`).pipe(Effect.exit)
+        assert.isTrue(Exit.isFailure(price))
+        assert.include(String(Cause.pretty(Exit.isFailure(price) ? price.cause : Cause.empty)), "repricing entry")
+        const owner = yield* sql`UPDATE tally.usage_ledger SET total = 0 WHERE tenant_id = ${a} AND total IS NOT NULL`.pipe(Effect.exit)
+        assert.isTrue(Exit.isFailure(owner), "not even the owner may change a price without its entry")
         const remove = yield* db.withTenant(a, sql`DELETE FROM tally.usage_request_ids`).pipe(Effect.exit)
         assert.strictEqual(reasonOf(remove), "AuthorizationError")
       }))

@@ -122,7 +122,8 @@ const tree = (deliver: (value: unknown) => Effect.Effect<void>, paths: Array<Rea
         cmd("show", Commands.chargebackShow, lazy(chargeback, (m) => m.showCommand)),
         cmd("export", Commands.chargebackExport, lazy(chargeback, (m) => m.exportCommand))
       ]),
-      cmd("reconcile", Commands.reconcile, lazy(() => import("./commands/Reconcile.ts"), (m) => m.run))
+      cmd("reconcile", Commands.reconcile, lazy(() => import("./commands/Reconcile.ts"), (m) => m.run)),
+      cmd("reprice", Commands.reprice, lazy(() => import("./commands/Reprice.ts"), (m) => m.run))
     ])
   ) as unknown as Command.Command<"tally", unknown, {}, CliErrorType>
 }

@@ -221,6 +221,20 @@ export const importLitellm = leaf({
   args: { name: "spend-logs.json|-", description: "the export: a JSON array of SpendLogs rows, or NDJSON (- for stdin)" }
 })
 
+export const reprice = leaf({
+  description:
+    "Prices a tenant's recorded calls of [from, to) again with the price book in force at each call's time: unpriced and partial calls become priced where a price now exists, a changed price becomes a correction. A second run changes nothing",
+  flags: {
+    ...databaseFlags,
+    tenant: tenantFlag,
+    from: { ...from, required: true },
+    to: { ...to, required: true },
+    "only-unpriced": { type: "boolean", description: "only calls that are unpriced or partial" },
+    "dry-run": { type: "boolean", description: "print the same summary and write nothing" },
+    by
+  }
+})
+
 // ---------------------------------------------------------------------------------------------
 // The worker
 

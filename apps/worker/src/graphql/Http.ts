@@ -3,10 +3,10 @@
  * Response (JSON, or a server-sent event stream for subscriptions) handed back.
  *
  * The layer builds yoga once over the worker's services, adding the engine services resolvers
- * call (budgets, enforcement, chargeback, tenant pricing, anomalies), which need only the database and the
+ * call (budgets, enforcement, chargeback, tenant pricing, repricing, anomalies), which need only the database and the
  * store.
  */
-import { Budgets, Chargeback, Enforcement, TenantPricing } from "@tally/engine"
+import { Budgets, Chargeback, Enforcement, Reprice, TenantPricing } from "@tally/engine"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -63,7 +63,8 @@ export const layer: Layer.Layer<GraphqlApi, Config.ConfigError, Requirements> = 
     Budgets.Budgets.layer,
     Enforcement.Enforcement.layer,
     Chargeback.Chargeback.layer,
-    TenantPricing.TenantPricing.layer
+    TenantPricing.TenantPricing.layer,
+    Reprice.Repricing.layer
   ))
 )
 

@@ -1,7 +1,8 @@
 /**
- * A request the worker answers with an error status. The body is always
- * `{ "error": { "code", "message" } }`: `code` is stable for programs, `message` says what is wrong
- * in words a person can act on.
+ * A request the worker answers with an error status. The body is an RFC 9457 problem detail
+ * (`Content-Type: application/problem+json`): `type` (`urn:tally:problem:<code>`), `title` (the
+ * status's phrase), `status`, `detail` (what is wrong, in words a person can act on), and, for
+ * clients written before, `error: { code, message }` with the same stable code and text.
  */
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Schema from "effect/Schema"
@@ -44,6 +45,32 @@ export class ApiError extends Schema.TaggedError<ApiError>()("ApiError", {
 
 export const make = (code: Code, message: string) => new ApiError({ code, message })
 
+/** The title of a problem: the status's reason phrase. */
+const titles: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  409: "Conflict",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Content",
+  500: "Internal Server Error",
+  503: "Service Unavailable"
+}
+
+/** The RFC 9457 problem detail of an error answer. */
+export const problem = (status: number, code: string, message: string) => ({
+  type: `urn:tally:problem:${code}`,
+  title: titles[status] ?? (status >= 500 ? "Server Error" : "Client Error"),
+  status,
+  detail: message,
+  error: { code, message }
+})
+
+export const problemContentType = "application/problem+json"
+
 /**
  * The standard error body with any status and code (the codes above, and those the service
  * errors are answered with, see `ServiceErrors`); `WWW-Authenticate` on 401 as RFC 6750 asks,
@@ -51,9 +78,10 @@ export const make = (code: Code, message: string) => new ApiError({ code, messag
  */
 export const respond = (status: number, code: string, message: string): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.jsonUnsafe(
-    { error: { code, message } },
+    problem(status, code, message),
     {
       status,
+      contentType: problemContentType,
       ...(code === "unauthorized" ? { headers: { "www-authenticate": "Bearer" } } : {}),
       ...(code === "unavailable" ? { headers: { "retry-after": "1" } } : {})
     }

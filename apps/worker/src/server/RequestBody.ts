@@ -5,6 +5,7 @@
 import * as ByteSize from "effect/ByteSize"
 import * as Effect from "effect/Effect"
 import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
+import type * as HttpServerError from "effect/http/HttpServerError"
 import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
@@ -15,14 +16,15 @@ import * as JsonSyntax from "./internal/JsonSyntax.ts"
 const tooLarge = (limit: number) =>
   ApiError.make("body_too_large", `the request body exceeds the limit of ${limit} bytes; send smaller batches`)
 
-/**
- * The body as text, at most `maxBytes` long. A declared `Content-Length` over the limit is refused
- * before reading; a body that grows past it while streaming is cut off.
- */
-export const readText = (request: HttpServerRequest.HttpServerRequest, maxBytes: number): Effect.Effect<string, ApiError.ApiError> => {
+/** Reads the body with `read`, refusing a declared `Content-Length` over the limit before reading and cutting off a body that grows past it. */
+const limited = <A>(
+  request: HttpServerRequest.HttpServerRequest,
+  maxBytes: number,
+  read: (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<A, HttpServerError.HttpServerError>
+): Effect.Effect<A, ApiError.ApiError> => {
   const declared = request.headers["content-length"]
   if (declared !== undefined && Number(declared) > maxBytes) return Effect.fail(tooLarge(maxBytes))
-  return request.text.pipe(
+  return read(request).pipe(
     Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.fromInputUnsafe(maxBytes)),
     Effect.mapError((error) =>
       error.reason._tag === "RequestParseError" && error.reason.reason === "BodyTooLarge"
@@ -31,6 +33,14 @@ export const readText = (request: HttpServerRequest.HttpServerRequest, maxBytes:
     )
   )
 }
+
+/** The body as text, at most `maxBytes` long. */
+export const readText = (request: HttpServerRequest.HttpServerRequest, maxBytes: number): Effect.Effect<string, ApiError.ApiError> =>
+  limited(request, maxBytes, (r) => r.text)
+
+/** The body as bytes, at most `maxBytes` long. */
+export const readBytes = (request: HttpServerRequest.HttpServerRequest, maxBytes: number): Effect.Effect<Uint8Array, ApiError.ApiError> =>
+  limited(request, maxBytes, (r) => Effect.map(r.arrayBuffer, (buffer) => new Uint8Array(buffer)))
 
 const stripBom = (text: string) => (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
 

@@ -13,15 +13,17 @@
 import { NodeHttpServer } from "@effect/platform-node"
 import { Catalog } from "@tally/catalog"
 import { Anomalies, Ingest, IngestPipeline } from "@tally/engine"
-import { Database, Store } from "@tally/store"
-import * as Effect from "effect/Effect"
+import { Database, Store, UsageReport } from "@tally/store"
+import * as HttpApiScalar from "effect/http-api/HttpApiScalar"
 import * as HttpRouter from "effect/http/HttpRouter"
 import type * as HttpServer from "effect/http/HttpServer"
 import * as Layer from "effect/Layer"
 import { createServer } from "node:http"
 import * as GraphqlRoute from "../graphql/Http.ts"
 import { Metrics } from "./Metrics.ts"
+import * as Api from "./Api.ts"
 import * as Guard from "./Guard.ts"
+import * as RequestMetrics from "./RequestMetrics.ts"
 import * as BudgetsRoute from "./routes/Budgets.ts"
 import * as ConsoleRoute from "./routes/Console.ts"
 import * as ExportsRoute from "./routes/Exports.ts"
@@ -48,20 +50,26 @@ export type Services =
 /** A layer that runs beside the HTTP server in the same process, over the same services. */
 export type Extension = Layer.Layer<never, unknown, Services>
 
-export const routes = HttpRouter.use((router) =>
-  Effect.all([
-    router.add("POST", IngestRoute.path, IngestRoute.handler),
-    router.add("POST", OtlpRoute.path, OtlpRoute.handler),
-    router.add("GET", "/healthz", Health.healthz),
-    router.add("GET", "/readyz", Health.readyz),
-    router.add("GET", "/metrics", Health.metrics),
-    ...BudgetsRoute.add(router),
-    ...ExportsRoute.add(router),
-    ...ReconcileRoute.add(router),
-    router.add("*", GraphqlRoute.path, GraphqlRoute.handler),
-    // Last: its fallback answers every path no route above takes (a JSON 404 unless a browser asks for a page).
-    ...ConsoleRoute.add(router)
-  ], { discard: true })
+/** Every route of the server but `/docs` (mounted by `HttpApiScalar`); `Api` describes each REST one. */
+export const table = [
+  HttpRouter.route("POST", IngestRoute.path, IngestRoute.handler),
+  HttpRouter.route("POST", OtlpRoute.path, OtlpRoute.handler),
+  HttpRouter.route("GET", "/healthz", Health.healthz),
+  HttpRouter.route("GET", "/readyz", Health.readyz),
+  HttpRouter.route("GET", "/metrics", Health.metrics),
+  HttpRouter.route("GET", "/openapi.json", Health.openapi),
+  ...BudgetsRoute.routes,
+  ...ExportsRoute.routes,
+  ...ReconcileRoute.routes,
+  HttpRouter.route("*", GraphqlRoute.path, GraphqlRoute.handler),
+  // Last: its fallback answers every path no route above takes (a JSON 404 unless a browser asks for a page).
+  ...ConsoleRoute.routes
+] as const
+
+export const routes = Layer.merge(
+  HttpRouter.use((router) => router.addAll(table)),
+  // The API reference, with Scalar's script bundled in `effect` (no CDN).
+  HttpApiScalar.layer(Api.api, { path: "/docs" })
 )
 
 /** PostgreSQL when a URL is configured, else PGlite in the data directory. */
@@ -70,11 +78,23 @@ export const layerDatabase = (config: ServerConfigShape) =>
     ? Database.layerPglite({ dataDir: config.dataDir })
     : Database.layerPostgres({ url: config.databaseUrl })
 
+/**
+ * The GraphQL API; with `readDatabaseUrl` its usage queries (`UsageReport`) read there (a replica)
+ * while everything else, writes included, uses the primary.
+ */
+export const layerGraphql = (config: ServerConfigShape) =>
+  config.readDatabaseUrl === undefined || config.databaseUrl === undefined
+    ? GraphqlRoute.layer
+    : GraphqlRoute.layer.pipe(
+      // fresh: the store already built `UsageReport.layer` over the primary, and layers are memoized by reference.
+      Layer.provide(Layer.fresh(UsageReport.UsageReport.layer).pipe(Layer.provide(Database.layerPostgresReader({ url: config.readDatabaseUrl }))))
+    )
+
 /** Everything but the HTTP server: what an extension or a test needs to run intake in-process. */
 export const layerServices = (config: ServerConfigShape) =>
   IngestPipeline.layer().pipe(
     Layer.provideMerge(Ingest.Ingest.layer),
-    Layer.provideMerge(GraphqlRoute.layer),
+    Layer.provideMerge(layerGraphql(config)),
     Layer.provideMerge(Layer.mergeAll(
       Catalog.Catalog.layer,
       Metrics.layer,
@@ -90,7 +110,7 @@ export const layerServices = (config: ServerConfigShape) =>
 
 /** The HTTP server with every route, listening on the configured host and port. */
 export const layerHttp = (config: ServerConfigShape): Layer.Layer<HttpServer.HttpServer, unknown, Services> =>
-  HttpRouter.serve(Layer.merge(routes, Guard.layer), { disableLogger: true, disableListenLog: true }).pipe(
+  HttpRouter.serve(Layer.mergeAll(routes, RequestMetrics.layer, Guard.layer), { disableLogger: true, disableListenLog: true }).pipe(
     Layer.provideMerge(NodeHttpServer.layer(() => createServer(), { port: config.port, host: config.host }))
   )
 

@@ -15,6 +15,11 @@ export interface ServerConfigShape {
   readonly host: string
   /** Real PostgreSQL when set; otherwise embedded PGlite in `dataDir`. */
   readonly databaseUrl: Redacted.Redacted<string> | undefined
+  /**
+   * A PostgreSQL replica (or a second connection) for GraphQL usage queries; unset, they read the
+   * primary. Never migrated by the worker; every write stays on `databaseUrl`.
+   */
+  readonly readDatabaseUrl?: Redacted.Redacted<string> | undefined
   /** PGlite's directory (`memory://` keeps it in memory). */
   readonly dataDir: string
   /** Where the JetStream consumer connects; no consumer runs when unset. */
@@ -52,11 +57,14 @@ export const isDatabaseUrl = (url: string): boolean =>
 
 const DatabaseUrl = Schema.String.check(Schema.makeFilter(isDatabaseUrl, { message: expectedDatabaseUrl }))
 
-/** The configuration from `TALLY_PORT`, `TALLY_HOST`, `TALLY_DATABASE_URL`, `TALLY_DATA_DIR`, `TALLY_NATS_URL`, `TALLY_MAX_BODY_BYTES`, `TALLY_MAX_BATCH_EVENTS`. */
+/** The configuration from `TALLY_PORT`, `TALLY_HOST`, `TALLY_DATABASE_URL`, `TALLY_READ_DATABASE_URL`, `TALLY_DATA_DIR`, `TALLY_NATS_URL`, `TALLY_MAX_BODY_BYTES`, `TALLY_MAX_BATCH_EVENTS`. */
 export const fromEnv: Config.Config<ServerConfigShape> = Config.all({
   port: nonNegativeInt("TALLY_PORT", 65_535).pipe(Config.withDefault(defaults.port)),
   host: Config.String("TALLY_HOST").pipe(Config.withDefault(defaults.host)),
   databaseUrl: Config.option(Config.schema(DatabaseUrl, "TALLY_DATABASE_URL")).pipe(
+    Config.map((url) => Option.getOrUndefined(Option.map(url, Redacted.make)))
+  ),
+  readDatabaseUrl: Config.option(Config.schema(DatabaseUrl, "TALLY_READ_DATABASE_URL")).pipe(
     Config.map((url) => Option.getOrUndefined(Option.map(url, Redacted.make)))
   ),
   dataDir: Config.String("TALLY_DATA_DIR").pipe(Config.withDefault(defaults.dataDir)),

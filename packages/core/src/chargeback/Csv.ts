@@ -1,23 +1,19 @@
 /**
- * CSV (RFC 4180) for chargeback exports: the lines of a run, and FOCUS rows. A field is quoted
- * when it holds a comma, a quote, or a line break, with quotes doubled; null is an empty field.
- * Records end with CRLF, as the RFC has it.
+ * CSV (RFC 4180) for chargeback exports: the lines of a run, and FOCUS rows, written with the one
+ * CSV codec (`../Csv.ts`): quoted when needed, null an empty field, records ending with CRLF, and
+ * owner names and labels that start like a spreadsheet formula prefixed with `'`.
  */
 import * as DateTime from "effect/DateTime"
+import * as Csv from "../Csv.ts"
 import * as Money from "../Money.ts"
 import * as Focus from "./Focus.ts"
 
-const NEEDS_QUOTES = /[",\r\n]/
-
-export const field = (value: string | null): string =>
-  value === null ? "" : NEEDS_QUOTES.test(value) ? `"${value.replaceAll("\"", "\"\"")}"` : value
-
-export const record = (values: ReadonlyArray<string | null>): string => `${values.map(field).join(",")}\r\n`
+export const record = (values: ReadonlyArray<string | null>): string => Csv.record(values)
 
 /** Header and rows of FOCUS rows, columns in `Focus.columns` order. */
 export const focusHeader = (): string => record(Focus.columns)
 export const focusRecord = (row: Focus.Row): string => record(Focus.columns.map((c) => row[c]))
-export const focus = (rows: ReadonlyArray<Focus.Row>): string => focusHeader() + rows.map(focusRecord).join("")
+export const focus = (rows: ReadonlyArray<Focus.Row>): string => Csv.stringify([Focus.columns, ...rows.map((row) => Focus.columns.map((c) => row[c]))])
 
 export const lineColumns = [
   "run_id",
@@ -45,9 +41,9 @@ export interface LinesView extends Focus.RunView {
 
 /** A run's lines, one record each: what each owner is charged, with the exact parts behind it. */
 export const lines = (run: LinesView): string =>
-  record(lineColumns) +
-  run.lines.map((line) =>
-    record([
+  Csv.stringify([
+    lineColumns,
+    ...run.lines.map((line) => [
       run.id,
       run.status,
       DateTime.formatIso(run.from),
@@ -65,4 +61,4 @@ export const lines = (run: LinesView): string =>
       run.ruleVersion,
       run.inputs.sha256
     ])
-  ).join("")
+  ])

@@ -15,7 +15,7 @@
  * stored form `Run.ts`; the store's `ChargebackRuns` and `ChargebackLedger` read and write.
  */
 import { CostAllocation, type Tenant } from "@tally/core"
-import { ChargebackLedger, ChargebackRuns, Database, Tenants } from "@tally/store"
+import { ChargebackLedger, ChargebackRuns, CostAtRisk, Database, Tenants } from "@tally/store"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -323,7 +323,8 @@ export class Chargeback extends Context.Service<Chargeback, ChargebackService>()
         db: yield* Database.Database,
         tenants: yield* Tenants.Tenants,
         runs: yield* ChargebackRuns.ChargebackRuns,
-        ledger: yield* ChargebackLedger.ChargebackLedger
+        ledger: yield* ChargebackLedger.ChargebackLedger,
+        atRisk: yield* CostAtRisk.CostAtRisk
       }
       return Chargeback.of({
         showback: (tenantId, input) => showback(services, tenantId, input),
@@ -336,6 +337,6 @@ export class Chargeback extends Context.Service<Chargeback, ChargebackService>()
       })
     })
   ).pipe(
-    Layer.provide(Layer.mergeAll(Tenants.Tenants.layer, ChargebackRuns.ChargebackRuns.layer, ChargebackLedger.ChargebackLedger.layer))
+    Layer.provide(Layer.mergeAll(Tenants.Tenants.layer, ChargebackRuns.ChargebackRuns.layer, ChargebackLedger.ChargebackLedger.layer, CostAtRisk.CostAtRisk.layer))
   )
 }

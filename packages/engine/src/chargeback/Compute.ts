@@ -5,7 +5,7 @@
  * usage after they were checked.
  */
 import { CostAllocation, Money } from "@tally/core"
-import type { ChargebackLedger, ChargebackRuns } from "@tally/store"
+import type { ChargebackLedger, ChargebackRuns, CostAtRisk } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
@@ -17,6 +17,7 @@ const { Allocate, Dimension, Rules } = CostAllocation
 export interface Repositories {
   readonly ledger: ChargebackLedger.ChargebackLedgerService
   readonly runs: ChargebackRuns.ChargebackRunsService
+  readonly atRisk: CostAtRisk.CostAtRiskService
 }
 
 /**
@@ -98,6 +99,16 @@ export const compute = Effect.fnUntraced(function*(
     minorUnits: resolved.minorUnits
   })
   const owed = yield* corrections(repositories, tenantId, resolved, asOf)
+  // What the period's spend leaves out: partial and unpriced calls, every component without a price.
+  const atRisk = yield* repositories.atRisk.report(tenantId, { from: resolved.from, to: resolved.to })
+  const atRiskJson = atRisk.components.map((c) => ({
+    component: c.component,
+    unit: c.unit,
+    quantity: fmt(c.quantity),
+    calls: c.calls,
+    partialCalls: c.partialCalls,
+    unpricedCalls: c.unpricedCalls
+  }))
   const lines: Array<Run.Line> = [...allocation.lines, ...owed.lines].map((line, lineNo) => ({
     ...line,
     lineNo,
@@ -123,6 +134,8 @@ export const compute = Effect.fnUntraced(function*(
       roundedTotal: fmt(allocation.roundedTotal),
       requests: spend.requests,
       unpriced: spend.unpriced,
+      partial: atRisk.partialCalls,
+      atRisk: atRiskJson,
       owners: [...spend.rows]
         .sort((a, b) => compareOwner(a.owner, b.owner))
         .map((r) => ({ owner: r.owner, cost: fmt(r.cost), requests: r.requests }))
@@ -148,6 +161,8 @@ export const compute = Effect.fnUntraced(function*(
       roundedTotal: allocation.roundedTotal,
       requestCount: spend.requests,
       unpricedCount: spend.unpriced,
+      partialCount: atRisk.partialCalls,
+      atRisk: atRisk.components,
       otherCurrencies,
       snapshotIds: spend.snapshotIds,
       checked: owed.checked,

@@ -38,6 +38,8 @@ export const computationToJson = (c: Computation) => ({
     roundedTotal: fmt(c.inputs.roundedTotal),
     requestCount: c.inputs.requestCount,
     unpricedCount: c.inputs.unpricedCount,
+    partialCount: c.inputs.partialCount,
+    atRisk: c.inputs.atRisk.map((a) => ({ ...a, quantity: fmt(a.quantity) })),
     otherCurrencies: c.inputs.otherCurrencies.map((o) => ({ currency: o.currency, amount: fmt(o.amount), requestCount: o.requestCount })),
     snapshotIds: c.inputs.snapshotIds,
     checked: c.inputs.checked,

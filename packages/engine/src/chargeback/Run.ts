@@ -6,7 +6,7 @@
  * and stores (`InputsJson`), and a stored run with its lines and audit trail back as a `Run`.
  */
 import { CostAllocation, Money, PricingSnapshot } from "@tally/core"
-import type { ChargebackRuns } from "@tally/store"
+import type { ChargebackRuns, CostAtRisk } from "@tally/store"
 import type * as DateTime from "effect/DateTime"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
@@ -21,6 +21,12 @@ export interface Line extends CostAllocation.Allocate.Line {
   readonly currency: string
 }
 
+/** One component the period's calls had no price for, with its quantity and the calls it was missing in. */
+export type AtRisk = CostAtRisk.AtRiskComponent
+
+/** `AtRisk` as stored in the inputs: the quantity as exact decimal text. */
+export type AtRiskJson = Omit<AtRisk, "quantity"> & { readonly quantity: string }
+
 export interface Inputs {
   /** Exact sum of the period's spend in the run's currency. */
   readonly ledgerTotal: Money.Decimal
@@ -29,6 +35,10 @@ export interface Inputs {
   /** Calls of the period in the run's currency, and calls without a price (no cost, no currency). */
   readonly requestCount: number
   readonly unpricedCount: number
+  /** Calls of the period priced in part: their priced lines are in the spend, the usage without a price is not. */
+  readonly partialCount: number
+  /** The period's usage without a price (partial and unpriced calls), per component: the run's cost at risk. */
+  readonly atRisk: ReadonlyArray<AtRisk>
   /** Spend of the period in other currencies: not part of this run (run again with `currency`). */
   readonly otherCurrencies: ReadonlyArray<{ readonly currency: string; readonly amount: Money.Decimal; readonly requestCount: number }>
   /** Pricing snapshots the period's calls were priced with. */
@@ -108,6 +118,9 @@ export interface InputsJson {
     readonly roundedTotal: string
     readonly requests: number
     readonly unpriced: number
+    /** Absent in runs made before partial calls were counted. */
+    readonly partial?: number
+    readonly atRisk?: ReadonlyArray<AtRiskJson>
     readonly owners: ReadonlyArray<{ readonly owner: string | null; readonly cost: string; readonly requests: number }>
   }
   readonly otherCurrencies: ReadonlyArray<{ readonly currency: string; readonly amount: string; readonly requests: number }>
@@ -126,7 +139,16 @@ const StoredInputs = Schema.Struct({
     total: Money.DecimalFromString,
     roundedTotal: Money.DecimalFromString,
     requests: Schema.Number,
-    unpriced: Schema.Number
+    unpriced: Schema.Number,
+    partial: Schema.optionalKey(Schema.Number),
+    atRisk: Schema.optionalKey(Schema.Array(Schema.Struct({
+      component: Schema.String,
+      unit: Schema.String,
+      quantity: Money.DecimalFromString,
+      calls: Schema.Number,
+      partialCalls: Schema.Number,
+      unpricedCalls: Schema.Number
+    })))
   }),
   otherCurrencies: Schema.Array(
     Schema.Struct({ currency: Schema.String, amount: Money.DecimalFromString, requests: Schema.Number })
@@ -178,6 +200,8 @@ export const fromStored = (
       roundedTotal: inputs.ledger.roundedTotal,
       requestCount: inputs.ledger.requests,
       unpricedCount: inputs.ledger.unpriced,
+      partialCount: inputs.ledger.partial ?? 0,
+      atRisk: inputs.ledger.atRisk ?? [],
       otherCurrencies: inputs.otherCurrencies.map((o) => ({ currency: o.currency, amount: o.amount, requestCount: o.requests })),
       snapshotIds: inputs.snapshotIds,
       checked: inputs.checked,

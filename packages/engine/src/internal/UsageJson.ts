@@ -61,6 +61,7 @@ const measuresToJson = (m: UsageQuery.UsageMeasures) => ({
   requests: m.requests,
   estimatedRequests: m.estimatedRequests,
   unpricedRequests: m.unpricedRequests,
+  partialRequests: m.partialRequests,
   spend: m.spend.map((s) => ({ currency: s.currency, amount: Money.format(s.amount) })),
   tokens: m.tokens as Readonly<Record<Usage.TokenBucket, number>>,
   billableRequests: m.billableRequests,

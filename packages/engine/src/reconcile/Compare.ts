@@ -8,7 +8,7 @@
  * over all models (projects). Model names match with their date suffix dropped
  * (`gpt-4o-mini-2024-07-18` = `gpt-4o-mini`); projects match by the ledger's `project` label.
  */
-import { Money, Reconciliation, StorableText, Usage, type UsageRecord } from "@tally/core"
+import { Csv, Money, Reconciliation, StorableText, Usage, type UsageRecord } from "@tally/core"
 import { Reports } from "@tally/providers"
 import { DateTime, Result, Schema } from "effect"
 import * as Findings from "./Findings.ts"
@@ -95,37 +95,6 @@ const parseJsonReport = (format: Reconciliation.ReportFormat, content: string): 
 
 // --- CSV ------------------------------------------------------------------------------------
 
-/** RFC 4180 fields: commas, quotes doubled inside quoted fields, CRLF or LF. */
-const csvRecords = (content: string): Array<Array<string>> => {
-  const records: Array<Array<string>> = []
-  let field = ""
-  let record: Array<string> = []
-  let quoted = false
-  for (let i = 0; i < content.length; i++) {
-    const c = content[i]!
-    if (quoted) {
-      if (c === "\"" && content[i + 1] === "\"") {
-        field += "\""
-        i++
-      } else if (c === "\"") quoted = false
-      else field += c
-    } else if (c === "\"") quoted = true
-    else if (c === ",") {
-      record.push(field)
-      field = ""
-    } else if (c === "\n" || c === "\r") {
-      if (c === "\r" && content[i + 1] === "\n") i++
-      record.push(field)
-      if (record.some((f) => f.trim() !== "")) records.push(record)
-      record = []
-      field = ""
-    } else field += c
-  }
-  record.push(field)
-  if (record.some((f) => f.trim() !== "")) records.push(record)
-  return records
-}
-
 const inputColumns = ["input_tokens", "cached_input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_creation_tokens"]
 const outputColumns = ["output_tokens", "reasoning_tokens"]
 const knownColumns = new Set(["date", "model", "project", "provider", "cost", "currency", ...inputColumns, ...outputColumns])
@@ -137,7 +106,9 @@ const knownColumns = new Set(["date", "model", "project", "provider", "cost", "c
  * optional. Only `date` is required, with at least one token column or `cost`.
  */
 const parseCsv = (content: string): Result.Result<ParsedReport, ReportInvalid> => {
-  const records = csvRecords(content)
+  const parsed = Csv.parse(content)
+  if (Result.isFailure(parsed)) return invalid("csv", parsed.failure.message)
+  const records = parsed.success.filter((record) => record.some((f) => f.trim() !== ""))
   const header = records[0]?.map((h) => h.trim().toLowerCase())
   if (header === undefined) return invalid("csv", "empty file")
   const unknown = header.filter((h) => !knownColumns.has(h))

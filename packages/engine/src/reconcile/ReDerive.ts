@@ -10,6 +10,7 @@ import { CostEngine, Money, type PricingSnapshot, type Reconciliation, Usage, ty
 import { Costing } from "@tally/pricing"
 import { Normalize, type NormalizedCall, type NormalizeError } from "@tally/providers"
 import { DateTime, Result } from "effect"
+import * as PriceScope from "../internal/PriceScope.ts"
 import * as Findings from "./Findings.ts"
 
 export type Normalizer = (input: Normalize.NormalizeInput) => Result.Result<NormalizedCall.NormalizedCall, NormalizeError.NormalizeError>
@@ -60,14 +61,6 @@ export const usageKey = (usage: Usage.Usage): string =>
 
 const nonZeroTokens = (usage: Usage.Usage): Record<string, number> =>
   Object.fromEntries(Usage.TokenBuckets.filter((b) => Usage.tokens(usage, b) !== 0).map((b) => [b, Usage.tokens(usage, b)]))
-
-const scopeOf = (tenantId: string, labels: UsageRecord.Labels): PriceBook.Scope => {
-  const scope: { -readonly [K in keyof PriceBook.Scope]: string } = { tenant: tenantId }
-  if (labels.apiKeyId !== undefined && labels.apiKeyId !== "") scope.apiKey = labels.apiKeyId
-  if (labels.project !== undefined && labels.project !== "") scope.project = labels.project
-  if (labels.team !== undefined && labels.team !== "") scope.team = labels.team
-  return scope
-}
 
 /**
  * The call the row was priced from, rebuilt: a raw event (the row has an api) is normalized again
@@ -194,7 +187,7 @@ export const rederive = (row: UsageRecord.UsageRecord, options: Options): Result
     }))
   }
 
-  const scope = scopeOf(options.tenantId, row.labels)
+  const scope = PriceScope.ofLabels(options.tenantId, row.labels)
   const at = DateTime.toEpochMillis(row.occurredAt)
   const costed = Costing.cost(options.book, renormalized, { at, scope })
   let rederived: Money.Decimal | null = costed.breakdown?.total ?? null

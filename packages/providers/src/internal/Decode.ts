@@ -2,7 +2,7 @@
  * Schema decoding of untrusted provider JSON into typed values, with failures mapped to a
  * `NormalizeError` that names the JSON path and the broken rule.
  */
-import { FieldError } from "@tally/core"
+import { FastDecode, FieldError } from "@tally/core"
 import { Result, Schema, type SchemaIssue } from "effect"
 import * as NormalizeError from "../NormalizeError.ts"
 import * as Path from "./Path.ts"
@@ -75,10 +75,19 @@ export const preview = (u: unknown): string => {
 
 export type Decode<A> = (provider: string, path: Path.Path, input: unknown) => Result.Result<A, NormalizeError.NormalizeError>
 
-/** Builds a decoder once per schema; each call maps a failure to a `NormalizeError` at `path`. */
+/**
+ * Builds a decoder once per schema; each call maps a failure to a `NormalizeError` at `path`.
+ * Input the schema's compiled fast path accepts is decoded there (`FastDecode`); anything else,
+ * every invalid payload included, goes through `Schema`, so errors are Schema's own.
+ */
 export const decoder = <S extends Schema.Decoder<unknown>>(schema: S): Decode<S["Type"]> => {
   const decode = Schema.decodeUnknownResult(schema as unknown as Schema.Decoder<S["Type"]>)
+  const fast = FastDecode.compile(schema)
   return (provider, path, input) => {
+    if (fast !== undefined) {
+      const decoded = fast(input)
+      if (decoded !== undefined) return Result.succeed(decoded)
+    }
     const result = decode(input)
     if (Result.isSuccess(result)) return Result.succeed(result.success)
     const issue = result.failure.issue

@@ -2,7 +2,7 @@
  * The shapes a payload arrives in: one response object, a stream of chunks or events (JSON array,
  * `{chunks}`, `{events}`, SSE text or NDJSON text), or an HTTP capture `{status, headers, body}`.
  */
-import { Predicate, Result, Schema } from "effect"
+import { Predicate, Result } from "effect"
 import * as NormalizeError from "../NormalizeError.ts"
 import * as Path from "./Path.ts"
 
@@ -38,12 +38,29 @@ export type Payload = Single | Stream | Http
 
 export const single = (value: unknown, path: Path.Path = Path.root): Single => ({ _tag: "Single", item: { value, path } })
 
-const parseJson = Schema.decodeUnknownResult(Schema.fromJsonString(Schema.Unknown))
+/**
+ * Whether text can be one JSON document by its first character after JSON whitespace: SSE
+ * (`data:`, `event:`) and other text is known not to be without a failed parse, which costs a
+ * thrown exception.
+ */
+const mayBeJson = (text: string): boolean => {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue
+    // { [ " - 0-9 t f n
+    return c === 0x7b || c === 0x5b || c === 0x22 || c === 0x2d || (c >= 0x30 && c <= 0x39) || c === 0x74 || c === 0x66 || c === 0x6e
+  }
+  return false
+}
 
 /** Parses text as one JSON document; undefined when it is not one. */
 export const json = (text: string): unknown | undefined => {
-  const result = parseJson(text)
-  return Result.isSuccess(result) ? result.success : undefined
+  if (!mayBeJson(text)) return undefined
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return undefined
+  }
 }
 
 const isSse = (lines: ReadonlyArray<string>): boolean =>

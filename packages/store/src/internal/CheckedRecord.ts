@@ -6,7 +6,7 @@
 import { type CostBreakdown, UsageRecord } from "@tally/core"
 import * as DateTime from "effect/DateTime"
 import { Buffer } from "node:buffer"
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
 import * as CanonicalJson from "./CanonicalJson.ts"
 import * as EncodeRecord from "./EncodeRecord.ts"
 
@@ -51,7 +51,8 @@ export const check = (call: UsageRecord.UsageRecord): Checked | UsageRecord.Reje
  * every depth), so equal events hash equally whatever their key order.
  */
 export const eventHash = (encoded: UsageRecord.UsageRecordEncoded): Uint8Array =>
-  createHash("sha256").update(CanonicalJson.canonicalJson(encoded)).digest()
+  // The one-shot `hash` (no Hash object per event) gives the same digest as createHash/update/digest.
+  hash("sha256", CanonicalJson.canonicalJson(encoded), "buffer")
 
 export const isRejection = (u: Checked | UsageRecord.Rejection): u is UsageRecord.Rejection => "message" in u
 

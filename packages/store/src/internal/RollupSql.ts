@@ -27,6 +27,7 @@ export const measures: ReadonlyArray<readonly [column: string, aggregate: string
   ["request_count", "count(*)"],
   ["estimated_count", "count(*) FILTER (WHERE cost_source = 'estimated')"],
   ["unpriced_count", "count(*) FILTER (WHERE cost_source = 'unpriced')"],
+  ["partial_count", "count(*) FILTER (WHERE cost_source = 'partial')"],
   ["cost", "coalesce(sum(total), 0)"],
   ...tokenMeasures,
   ["billable_requests", "coalesce(sum(requests), 0)"],
@@ -81,3 +82,20 @@ export const upsert = (select: string): string =>
     ON CONFLICT (${keyColumns.join(", ")}) DO UPDATE SET ${
     measures.map(([column]) => `${column} = r.${column} + EXCLUDED.${column}`).join(", ")
   }`
+
+/** A measure's aggregate over rows that carry a `sign` (1 adds the row, -1 takes it away). */
+const signed = (expression: string): string =>
+  `coalesce(${expression.replace(/count\(\*\)/g, "sum(sign)").replace(/sum\((?!sign\))/g, "sum(sign * ")}, 0)`
+
+/**
+ * `aggregate` over `source` rows with a `sign` column: what moving calls between rollup rows
+ * (a repricing takes each call's old price away and adds its new one) adds to each row.
+ */
+export const signedAggregate = (source: string): string => {
+  const keys = ["tenant_id", "date_trunc('hour', occurred_at, 'UTC')", ...dimensions.map(dimensionExpression)]
+  const positions = keys.map((_, i) => String(i + 1)).join(", ")
+  return `SELECT ${[...keys, ...measures.map(([, expression]) => signed(expression))].join(", ")}
+    FROM ${source}
+    GROUP BY ${positions}
+    ORDER BY ${positions}`
+}

@@ -12,7 +12,6 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as HttpServer from "effect/http/HttpServer"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Commands from "../Commands.ts"
@@ -21,6 +20,7 @@ import type { Parsed } from "../Spec.ts"
 import { CliError, ExitCode, invalidConfiguration, invalidInput } from "../CliError.ts"
 import * as GraphqlRoute from "../../graphql/Http.ts"
 import * as NatsConfig from "../../nats/NatsConfig.ts"
+import * as Logging from "../../server/Logging.ts"
 import * as Server from "../../server/Server.ts"
 import * as ServerConfig from "../../server/ServerConfig.ts"
 import * as UsageConsumer from "../../nats/UsageConsumer.ts"
@@ -124,6 +124,15 @@ export const runServer = <E>(
   config: ServerConfig.ServerConfigShape,
   onReady: (url: string) => Effect.Effect<void, E, Server.Services>
 ): Effect.Effect<{ readonly stopped: Signal }, CliError | E> =>
+  Effect.gen(function*() {
+    const logging = yield* Effect.catch(Logging.fromEnv, invalidConfiguration("serve"))
+    return yield* serveWith(config, onReady).pipe(Effect.provide(Logging.layer(logging)))
+  })
+
+const serveWith = <E>(
+  config: ServerConfig.ServerConfigShape,
+  onReady: (url: string) => Effect.Effect<void, E, Server.Services>
+): Effect.Effect<{ readonly stopped: Signal }, CliError | E> =>
   Effect.scoped(Effect.gen(function*() {
     const context = yield* Layer.build(Server.layer(config, extensions(config))).pipe(
       Effect.mapError((error) => new CliError({ message: describeStartError(config, error), exitCode: ExitCode.unexpected }))
@@ -137,8 +146,7 @@ export const runServer = <E>(
     yield* Effect.logInfo(`${signal}: shutting down; finishing requests and batches in flight`)
     return { stopped: signal }
   })).pipe(
-    Effect.tap(() => Effect.logInfo("stopped")),
-    Effect.provideService(Logger.LogToStderr, true)
+    Effect.tap(() => Effect.logInfo("stopped"))
   )
 
 export const run = ({ values }: Parsed<typeof Commands.serve.flags>) =>

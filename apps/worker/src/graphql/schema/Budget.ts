@@ -6,12 +6,13 @@
  */
 import { type Admission, Budget, type Crossing, Money } from "@tally/core"
 import { Budgets, Enforcement } from "@tally/engine"
-import { BudgetCrossings } from "@tally/store"
+import { BudgetCrossings, CostAtRisk } from "@tally/store"
 import { builder, changeErrors, lookupErrors, readErrors } from "../builder.ts"
 import type { GraphqlContext } from "../Context.ts"
 import { InvalidInput } from "../Errors.ts"
 import * as Paging from "../Paging.ts"
 import { MoneyRef } from "./Common.ts"
+import { CostAtRiskRef } from "./CostAtRisk.ts"
 
 const PeriodEnum = builder.enumType("BudgetPeriod", {
   description: "Days, ISO weeks and calendar months of the tenant's time zone.",
@@ -149,6 +150,22 @@ const BudgetStatusRef = builder.objectRef<Budgets.BudgetStatus>("BudgetStatus").
     crossed: t.field({ type: [CrossingRef], description: "Thresholds reached this period, once each.", resolve: (s) => s.crossed }),
     calls: t.field({ type: "Long", resolve: (s) => s.calls }),
     unpricedCalls: t.field({ type: "Long", description: "Calls in scope without a price: not in `spent`.", resolve: (s) => s.unpricedCalls }),
+    partialCalls: t.field({ type: "Long", description: "Calls in scope priced in part: their priced lines are in `spent`, the usage without a price is not.", resolve: (s) => s.partialCalls }),
+    notCounted: t.field({
+      type: CostAtRiskRef,
+      description: "What `spent` does not count this period: the partial and unpriced calls in scope and the usage no price was found for (read from the ledger).",
+      resolve: (s, _args, context) =>
+        context.run(CostAtRisk.CostAtRisk.use((atRisk) =>
+          atRisk.report(context.tenantId, {
+            from: s.window.start,
+            to: s.window.end,
+            filter: Object.fromEntries(Budget.scopeKeys.flatMap((key) => {
+              const value = s.budget.scope[key]
+              return value === undefined ? [] : [[key, [value]]]
+            }))
+          })
+        ))
+    }),
     otherCurrencies: t.field({ type: [MoneyRef], description: "Spend in scope in other currencies, not converted.", resolve: (s) => s.otherCurrencies }),
     forecast: t.field({ type: ForecastRef, resolve: (s) => s.forecast })
   })
@@ -375,6 +392,7 @@ const fingerprint = (s: Budgets.BudgetStatus) =>
     Money.format(s.reserved),
     s.calls,
     s.unpricedCalls,
+    s.partialCalls,
     s.crossed.length,
     Money.format(s.budget.amount),
     s.budget.thresholds.map(Money.format).join(","),

@@ -15,6 +15,7 @@ import type { GraphqlContext } from "../Context.ts"
 import { InvalidInput } from "../Errors.ts"
 import * as Paging from "../Paging.ts"
 import { MoneyRef } from "./Common.ts"
+import { AtRiskComponentRef } from "./CostAtRisk.ts"
 
 const RuleKindEnum = builder.enumType("ChargebackRuleKind", {
   description: "How shared and unowned cost is split among owners.",
@@ -109,7 +110,9 @@ const InputsRef = builder.objectRef<Chargeback.Inputs>("ChargebackInputs").imple
     ledgerTotal: t.expose("ledgerTotal", { type: "Decimal", description: "Exact spend of the period in the run's currency." }),
     roundedTotal: t.expose("roundedTotal", { type: "Decimal" }),
     requests: t.field({ type: "Long", resolve: (i) => i.requestCount }),
-    unpricedRequests: t.field({ type: "Long", resolve: (i) => i.unpricedCount }),
+    unpricedRequests: t.field({ type: "Long", description: "Calls of the period without a price: not in the spend.", resolve: (i) => i.unpricedCount }),
+    partialRequests: t.field({ type: "Long", description: "Calls of the period priced in part: their priced lines are in the spend, the usage without a price is not.", resolve: (i) => i.partialCount }),
+    atRisk: t.field({ type: [AtRiskComponentRef], description: "The period's usage without a price (partial and unpriced calls), most calls first: what the spend leaves out.", resolve: (i) => i.atRisk }),
     otherCurrencies: t.field({ type: [MoneyRef], description: "Spend in other currencies: not in this run.", resolve: (i) => i.otherCurrencies }),
     snapshotIds: t.exposeStringList("snapshotIds"),
     checkedRunIds: t.field({ type: ["String"], description: "Finalized runs re-checked for late usage.", resolve: (i) => i.checked }),

@@ -1,12 +1,13 @@
 /**
- * `coverage`: the models in the ledger that went unpriced in a period, judged against the tenant's
- * price book today (a name it now prices is shown as such, ready to reprice), with the calls,
- * tokens and estimated cost at risk.
+ * `coverage`: the models in the ledger that went unpriced in a period, and the usage of calls priced
+ * only in part (PARTIAL: the components without a price), judged against the tenant's price book
+ * today (a name it now prices is shown as such, ready to reprice), with the calls, tokens and
+ * estimated cost at risk.
  */
 import { Coverage as CatalogCoverage, PriceBook } from "@tally/catalog"
-import { Money, type Usage, type UsageQuery } from "@tally/core"
+import { Money, Usage, type UsageQuery } from "@tally/core"
 import { TenantPricing } from "@tally/engine"
-import { UsageReport } from "@tally/store"
+import { CostAtRisk, UsageReport } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import { builder, readErrors } from "../builder.ts"
 import { NotFound } from "../Errors.ts"
@@ -20,11 +21,19 @@ const StatusEnum = builder.enumType("CoverageStatus", {
   } as const
 })
 
+const KindEnum = builder.enumType("CoverageKind", {
+  values: {
+    UNPRICED: { value: "unpriced", description: "Calls recorded without a price: their whole usage is judged." },
+    PARTIAL: { value: "partial", description: "Calls recorded priced in part: only the usage that had no price is judged." }
+  } as const
+})
+
 const EntryRef = builder.objectRef<CatalogCoverage.Entry>("CoverageEntry").implement({
   fields: (t) => ({
     provider: t.exposeString("provider", { nullable: true }),
     model: t.exposeString("model"),
     calls: t.field({ type: "Long", resolve: (e) => e.count }),
+    kind: t.field({ type: KindEnum, resolve: (e) => e.kind }),
     status: t.field({ type: StatusEnum, resolve: (e) => e.status }),
     reason: t.exposeString("reason", { nullable: true }),
     definitionId: t.exposeString("definitionId", { nullable: true }),
@@ -58,6 +67,8 @@ const CoverageReportRef = builder.objectRef<ReportShape>("CoverageReport").imple
     unpricedBucketModels: t.int({ resolve: (r) => r.report.unpricedBucket.names }),
     unpricedBucketCalls: t.field({ type: "Long", resolve: (r) => r.report.unpricedBucket.calls }),
     nowPricedModels: t.int({ description: "Names unpriced then that the price book prices now.", resolve: (r) => r.report.matched.names }),
+    partialModels: t.int({ description: "Names with calls recorded priced in part (entries of kind PARTIAL).", resolve: (r) => r.report.partial.names }),
+    partialCalls: t.field({ type: "Long", description: "Calls recorded priced in part.", resolve: (r) => r.report.partial.calls }),
     pricedByFallbackModels: t.int({ description: "Names with a line priced by a fallback rate.", resolve: (r) => r.report.pricedByFallback.names }),
     tokensAtRisk: t.field({ type: "Long", resolve: (r) => r.report.tokensAtRisk }),
     costAtRisk: t.field({
@@ -67,6 +78,29 @@ const CoverageReportRef = builder.objectRef<ReportShape>("CoverageReport").imple
     entries: t.field({ type: [EntryRef], description: "Unmatched first, then unpriced buckets, then names priced now; most calls first.", resolve: (r) => r.report.entries })
   })
 })
+
+const tokenBuckets = new Set<string>(Usage.TokenBuckets)
+
+/** The usage partial calls had no price for, as a usage to judge against today's prices. */
+const missingUsage = (components: ReadonlyArray<CostAtRisk.AtRiskComponent>): Usage.Usage => {
+  const tokens: Record<string, number> = {}
+  const images: Record<string, number> = {}
+  const tools: Record<string, number> = {}
+  let usage: { -readonly [K in keyof Usage.Usage]: Usage.Usage[K] } = { tokens }
+  for (const c of components) {
+    if (tokenBuckets.has(c.component)) tokens[c.component] = c.quantity.toNumber()
+    else if (c.component.startsWith("image:")) images[c.component.slice("image:".length)] = c.quantity.toNumber()
+    else if (c.component.startsWith("toolCall:")) tools[c.component.slice("toolCall:".length)] = c.quantity.toNumber()
+    else if (c.component === "webSearches") usage = { ...usage, webSearches: c.quantity.toNumber() }
+    else if (c.component === "audioSeconds") usage = { ...usage, audioSeconds: c.quantity }
+    else if (c.component === "videoSeconds") usage = { ...usage, videoSeconds: c.quantity }
+  }
+  return {
+    ...usage,
+    ...(Object.keys(images).length === 0 ? {} : { imagesGenerated: images }),
+    ...(Object.keys(tools).length === 0 ? {} : { toolCalls: tools })
+  }
+}
 
 const usageOf = (bucket: UsageQuery.UsageBucket): Usage.Usage => ({
   tokens: Object.fromEntries(Object.entries(bucket.tokens).filter(([, n]) => n > 0)),
@@ -116,7 +150,10 @@ builder.queryField("coverage", (t) =>
         }
         reference = entry.snapshot
       }
-      const observations = usage.buckets.map((bucket) => ({
+      const partial = await context.run(CostAtRisk.CostAtRisk.use((atRisk) =>
+        atRisk.report(context.tenantId, { from: args.from, to: args.to, sources: ["partial"] })
+      ))
+      const observations: Array<CatalogCoverage.Observation> = usage.buckets.map((bucket) => ({
         provider: bucket.group.provider ?? undefined,
         model: bucket.group.model ?? "",
         count: bucket.requests,
@@ -124,6 +161,9 @@ builder.queryField("coverage", (t) =>
         at,
         scope
       }))
+      for (const m of partial.models) {
+        observations.push({ provider: m.provider, model: m.model, count: m.partialCalls, usage: missingUsage(m.components), at, scope, kind: "partial" })
+      }
       return { from: args.from, to: args.to, report: CatalogCoverage.coverage(book, observations, reference === undefined ? {} : { reference }) }
     }
   }))

@@ -5,9 +5,10 @@
  * `UsageReport`), so its sums are the ledger's sums.
  */
 import { Usage, type UsageQuery } from "@tally/core"
-import { UsageReport } from "@tally/store"
+import { CostAtRisk, UsageReport } from "@tally/store"
 import type { GraphQLResolveInfo, SelectionSetNode } from "graphql"
 import { builder, readErrors } from "../builder.ts"
+import { CostAtRiskRef } from "./CostAtRisk.ts"
 import { DimensionEnum, MoneyRef, TagRef, tagsOf, toFilter, TokenCountsRef, UsageFilterInput } from "./Common.ts"
 
 export const GranularityEnum = builder.enumType("Granularity", {
@@ -31,6 +32,7 @@ export const UsageTotalsRef = builder.objectRef<UsageQuery.UsageMeasures>("Usage
     requests: t.expose("requests", { type: "Long", description: "Calls, priced or not." }),
     estimatedRequests: t.expose("estimatedRequests", { type: "Long", description: "Calls whose usage was partly estimated." }),
     unpricedRequests: t.expose("unpricedRequests", { type: "Long", description: "Calls no price was found for: counted here, not in `spend`." }),
+    partialRequests: t.expose("partialRequests", { type: "Long", description: "Calls priced in part: their priced lines are in `spend`, the components without a price are not (see `costAtRisk`)." }),
     spend: t.field({ type: [MoneyRef], description: "Billed spend per currency, exact.", resolve: (m) => m.spend }),
     tokens: t.field({ type: TokenCountsRef, resolve: (m) => m.tokens }),
     billableRequests: t.expose("billableRequests", { type: "Long", description: "Requests billed per request (e.g. search calls)." }),
@@ -71,6 +73,7 @@ const UsageBucketRef = builder.objectRef<UsageQuery.UsageBucket>("UsageBucket").
     requests: t.expose("requests", { type: "Long" }),
     estimatedRequests: t.expose("estimatedRequests", { type: "Long" }),
     unpricedRequests: t.expose("unpricedRequests", { type: "Long" }),
+    partialRequests: t.expose("partialRequests", { type: "Long" }),
     spend: t.field({ type: [MoneyRef], resolve: (b) => b.spend }),
     tokens: t.field({ type: TokenCountsRef, resolve: (b) => b.tokens }),
     billableRequests: t.expose("billableRequests", { type: "Long" }),
@@ -82,7 +85,10 @@ const UsageBucketRef = builder.objectRef<UsageQuery.UsageBucket>("UsageBucket").
   })
 })
 
-const UsageReportRef = builder.objectRef<UsageQuery.UsageReport>("UsageReport").implement({
+/** A report with the filter it was asked with, for its cost at risk. */
+type ReportWithFilter = UsageQuery.UsageReport & { readonly filter?: UsageQuery.UsageFilter | undefined }
+
+const UsageReportRef = builder.objectRef<ReportWithFilter>("UsageReport").implement({
   fields: (t) => ({
     from: t.expose("from", { type: "DateTime" }),
     to: t.expose("to", { type: "DateTime" }),
@@ -92,12 +98,18 @@ const UsageReportRef = builder.objectRef<UsageQuery.UsageReport>("UsageReport").
     groupByTags: t.exposeStringList("groupByTags"),
     buckets: t.field({ type: [UsageBucketRef], description: "Ordered by start, then group values.", resolve: (r) => r.buckets }),
     totals: t.field({ type: UsageTotalsRef, resolve: (r) => r.totals }),
-    sources: t.field({ type: [SourceEnum], resolve: (r) => r.sources })
+    sources: t.field({ type: [SourceEnum], resolve: (r) => r.sources }),
+    costAtRisk: t.field({
+      type: CostAtRiskRef,
+      description: "What spend leaves out in `[from, to)` under the same filter: partial and unpriced calls and the usage without a price (read from the ledger).",
+      resolve: (r, _args, context) =>
+        context.run(CostAtRisk.CostAtRisk.use((atRisk) => atRisk.report(context.tenantId, { from: r.from, to: r.to, filter: r.filter })))
+    })
   })
 })
 
 const tokenNames = new Set<string>(Usage.TokenBuckets)
-const plainMeasures = new Set<string>(["requests", "estimatedRequests", "unpricedRequests", "spend", "billableRequests", "webSearches", "imagesGenerated", "toolCalls", "audioSeconds", "videoSeconds"])
+const plainMeasures = new Set<string>(["requests", "estimatedRequests", "unpricedRequests", "partialRequests", "spend", "billableRequests", "webSearches", "imagesGenerated", "toolCalls", "audioSeconds", "videoSeconds"])
 
 /** The fields a selection set picks, through inline fragments and named fragments. */
 const fieldsOf = (set: SelectionSetNode | undefined, info: GraphQLResolveInfo, out: Array<{ name: string; set: SelectionSetNode | undefined }> = []) => {
@@ -148,8 +160,9 @@ builder.queryField("usage", (t) =>
       filter: t.arg({ type: UsageFilterInput }),
       timeZone: t.arg.string({ description: "IANA zone for days and months; the tenant's by default." })
     },
-    resolve: (_root, args, context, info) =>
-      context.run(UsageReport.UsageReport.use((report) =>
+    resolve: async (_root, args, context, info): Promise<ReportWithFilter> => {
+      const filter = toFilter(args.filter)
+      const report = await context.run(UsageReport.UsageReport.use((report) =>
         report.usage(context.tenantId, {
           measures: measuresOf(info),
           from: args.from,
@@ -157,8 +170,10 @@ builder.queryField("usage", (t) =>
           granularity: args.granularity ?? "day",
           groupBy: args.groupBy ?? [],
           groupByTags: args.groupByTags ?? [],
-          filter: toFilter(args.filter),
+          filter,
           timeZone: args.timeZone ?? undefined
         })
       ))
+      return { ...report, filter }
+    }
   }))

@@ -10,12 +10,14 @@ import "./Usage.ts"
 import "./Model.ts"
 import "./UsageRecord.ts"
 import "./UnitCosts.ts"
+import "./CostAtRisk.ts"
 import "./Coverage.ts"
 import "./Budget.ts"
 import "./ApiKey.ts"
 import "./Chargeback.ts"
 import "./Anomaly.ts"
 import "./Reconciliation.ts"
+import "./Reprice.ts"
 
 export const schema = builder.toSchema()
 

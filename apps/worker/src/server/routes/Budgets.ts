@@ -15,7 +15,7 @@
  *   POST  /api/v1/budgets      (`admin`) creates a budget -> 201
  *   PATCH /api/v1/budgets/:id  (`admin`) changes name, amount, thresholds or action -> the budget
  *
- * Errors use the worker's body `{ "error": { "code", "message" } }`: `invalid_request` (422, names
+ * Errors are the worker's problem details (`ApiError.problem`), with `error.code`: `invalid_request` (422, names
  * the field), `not_found` (404, unknown reservation or budget), `reservation_closed` (409),
  * `budget_archived` (409).
  */
@@ -147,15 +147,15 @@ export const update = respond(Effect.gen(function*() {
   return HttpServerResponse.jsonUnsafe(Budgets.budgetToJson(budget))
 }))
 
-/** The routes, for the server's router. */
-export const add = (router: HttpRouter.HttpRouter) => [
-  router.add("POST", paths.check, check),
-  router.add("POST", paths.reserve, reserve),
-  router.add("POST", paths.settle, settle),
-  router.add("POST", paths.release, release),
-  router.add("GET", paths.budgets, list),
-  router.add("POST", paths.budgets, create),
-  router.add("PATCH", paths.budget, update)
+/** The routes, for the server's route table. */
+export const routes = [
+  HttpRouter.route("POST", paths.check, check),
+  HttpRouter.route("POST", paths.reserve, reserve),
+  HttpRouter.route("POST", paths.settle, settle),
+  HttpRouter.route("POST", paths.release, release),
+  HttpRouter.route("GET", paths.budgets, list),
+  HttpRouter.route("POST", paths.budgets, create),
+  HttpRouter.route("PATCH", paths.budget, update)
 ]
 
 /** What the routes need, and the background jobs: webhook delivery and the budget sweep. */

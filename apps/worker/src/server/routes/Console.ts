@@ -118,8 +118,8 @@ export const graphiqlAsset = Effect.gen(function*() {
   })
 })
 
-export const add = (router: HttpRouter.HttpRouter) => [
-  router.add("GET", "/assets/*", asset),
-  router.add("GET", `${Graphiql.assetPath}/:file`, graphiqlAsset),
-  router.add("*", "*", fallback)
+export const routes = [
+  HttpRouter.route("GET", "/assets/*", asset),
+  HttpRouter.route("GET", `${Graphiql.assetPath}/:file`, graphiqlAsset),
+  HttpRouter.route("*", "*", fallback)
 ]

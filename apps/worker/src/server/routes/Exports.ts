@@ -13,7 +13,7 @@
  * have no price (they have no cost row). A chargeback FOCUS row's `x_Lineage` is the usage export
  * query that lists the calls behind it.
  *
- * Errors use the worker's body `{ "error": { "code", "message" } }`: `invalid_request` (400, names
+ * Errors are the worker's problem details (`ApiError.problem`), with `error.code`: `invalid_request` (400, names
  * the parameter), `not_found` (404, no such run for the key's tenant).
  */
 import { CalendarTime, CostAllocation } from "@tally/core"
@@ -134,7 +134,7 @@ export const usage = respond(Effect.gen(function*() {
   })
 }))
 
-export const add = (router: HttpRouter.HttpRouter) => [
-  router.add("GET", paths.chargeback, chargeback),
-  router.add("GET", paths.usage, usage)
+export const routes = [
+  HttpRouter.route("GET", paths.chargeback, chargeback),
+  HttpRouter.route("GET", paths.usage, usage)
 ]

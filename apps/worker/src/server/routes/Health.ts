@@ -1,11 +1,13 @@
 /**
  * `GET /healthz` (the process answers), `GET /readyz` (the database answers and every migration
- * this build knows is applied), `GET /metrics` (Prometheus text).
+ * this build knows is applied), `GET /metrics` (Prometheus text), `GET /openapi.json` (the REST
+ * API's OpenAPI 3.1 document, `Api.document`).
  */
 import { Database, Migrations } from "@tally/store"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as Api from "../Api.ts"
 import { Metrics } from "../Metrics.ts"
 
 export const healthz = Effect.succeed(HttpServerResponse.jsonUnsafe({ status: "ok" }))
@@ -38,3 +40,5 @@ export const metrics = Effect.gen(function*() {
   const text = yield* (yield* Metrics).render
   return HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" })
 })
+
+export const openapi = Effect.sync(() => HttpServerResponse.jsonUnsafe(Api.document, { headers: { "access-control-allow-origin": "*" } }))

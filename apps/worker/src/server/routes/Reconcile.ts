@@ -8,7 +8,7 @@
  * The report is parsed before it is stored, so only a report a run can read is kept; a run over an
  * overlapping period (`runReconciliation` in GraphQL) compares against it by id.
  *
- * Errors use the worker's body `{ "error": { "code", "message" } }`: `invalid_request` (400, a bad
+ * Errors are the worker's problem details (`ApiError.problem`), with `error.code`: `invalid_request` (400, a bad
  * or missing query parameter), `malformed_body` (400, JSON nested deeper than 64 levels),
  * `invalid_report` (422, the report does not parse; the message names the line, page or field),
  * `body_too_large` (413).
@@ -17,7 +17,7 @@ import { Reconciliation } from "@tally/core"
 import { Reconcile } from "@tally/engine"
 import { ProviderReports } from "@tally/store"
 import * as Effect from "effect/Effect"
-import type * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Result from "effect/Result"
@@ -79,4 +79,4 @@ export const upload = respond(Effect.gen(function*() {
   }, { status: 201 })
 }))
 
-export const add = (router: HttpRouter.HttpRouter) => [router.add("POST", paths.reports, upload)]
+export const routes = [HttpRouter.route("POST", paths.reports, upload)]
