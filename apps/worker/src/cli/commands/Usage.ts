@@ -5,7 +5,7 @@
  * spent in two currencies is two rows.
  */
 import { writeFileSync } from "node:fs"
-import { CostAllocation, Money, Usage } from "@tally/core"
+import { Csv, Money, Usage } from "@tally/core"
 import { Rollups, Store } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -159,7 +159,7 @@ export const run = ({ positionals, values }: Parsed<typeof Commands.usage.flags>
     const aggregated = aggregate(rows, groupBy, granularity, from)
     const columns = columnsOf(granularity, groupBy)
     const text = format === "csv"
-      ? CostAllocation.Csv.record(columns) + aggregated.map((row) => CostAllocation.Csv.record(cellsOf(row, granularity, groupBy, Money.format))).join("")
+      ? Csv.stringify([columns, ...aggregated.map((row) => cellsOf(row, granularity, groupBy, Money.format))])
       : format === "table"
       ? Table.render(
         columns.map((header) => ({ header, align: ["requests", "unpriced", "cost", "inputTokens", "outputTokens"].includes(header) ? "right" as const : "left" as const })),
