@@ -36,6 +36,7 @@ const makeTarget = async (name: string, dir: string): Promise<Target> => {
   return { env: { TALLY_DATABASE_URL: url.toString() }, close: () => runtime.dispose() }
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- test reads of printed JSON
 const json = (stdout: string) => JSON.parse(stdout) as Record<string, any>
 
 describe.each(targetNames)("tally ingest, usage and import (%s)", { timeout: 300_000 }, (name) => {

@@ -25,11 +25,11 @@ describe("tally --help", () => {
       expect(long.exitCode, path.join(" ")).toBe(0)
       expect(long.stderr).toBe("")
       expect(short.stdout, path.join(" ")).toBe(long.stdout)
-      expect(long.stdout).toMatch(/^DESCRIPTION\n  \S/)
+      expect(long.stdout).toMatch(/^DESCRIPTION\n {2}\S/)
       const flags = long.stdout.split("\nFLAGS\n")[1]?.split("\n\n")[0] ?? ""
       for (const line of flags.split("\n").filter((l) => l !== "")) {
         // `  --name <metavar>    what it means`
-        expect(line, `${path.join(" ")}: ${line}`).toMatch(/^  -{1,2}[a-z][\w-]*(?:, -\w)?(?: <[^>]+>)?\s{2,}\S.{5,}$/)
+        expect(line, `${path.join(" ")}: ${line}`).toMatch(/^ {2}-{1,2}[a-z][\w-]*(?:, -\w)?(?: <[^>]+>)?\s{2,}\S.{5,}$/)
       }
     }
   })
@@ -39,7 +39,7 @@ describe("tally --help", () => {
     const group = await Cli.run(["chargeback"], { env: {} })
     expect(group).toMatchObject({ exitCode: 0, stderr: "" })
     expect(group.stdout).toContain("SUBCOMMANDS")
-    expect(group.stdout).toMatch(/^  export +Writes a run's lines as CSV/m)
+    expect(group.stdout).toMatch(/^ {2}export +Writes a run's lines as CSV/m)
   })
 
   it("--version prints the version; --completions prints a script for the shell", async () => {

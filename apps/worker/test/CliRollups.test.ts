@@ -215,7 +215,7 @@ describe("tally rollups rebuild: bad input exits 2 before any database is opened
   it("rollups alone prints its help; an unknown subcommand is exit 2 naming the closest one", async () => {
     const help = await Cli.run(["rollups"])
     expect(help).toMatchObject({ exitCode: 0, stderr: "" })
-    expect(help.stdout).toMatch(/^  rebuild +Recomputes the hourly rollups/m)
+    expect(help.stdout).toMatch(/^ {2}rebuild +Recomputes the hourly rollups/m)
     expect(await Cli.run(["rollups", "rebuilt"])).toEqual({
       exitCode: 2,
       stdout: "",

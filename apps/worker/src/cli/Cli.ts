@@ -62,7 +62,7 @@ const tree = (deliver: (value: unknown) => Effect.Effect<void>, paths: Array<Rea
     Command.make(name).pipe(Command.withDescription(description), Command.withSubcommands(subcommands as [Command.Command.Any])) as unknown as Command.Command<
       N,
       unknown,
-      {},
+      object,
       CliErrorType
     >
 
@@ -125,7 +125,7 @@ const tree = (deliver: (value: unknown) => Effect.Effect<void>, paths: Array<Rea
       cmd("reconcile", Commands.reconcile, lazy(() => import("./commands/Reconcile.ts"), (m) => m.run)),
       cmd("reprice", Commands.reprice, lazy(() => import("./commands/Reprice.ts"), (m) => m.run))
     ])
-  ) as unknown as Command.Command<"tally", unknown, {}, CliErrorType>
+  ) as unknown as Command.Command<"tally", unknown, object, CliErrorType>
 }
 
 const collected: Array<ReadonlyArray<string>> = []

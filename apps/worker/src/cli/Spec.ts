@@ -103,7 +103,7 @@ export const toCommand = <const Name extends string>(
     })).pipe(
       Command.withDescription(spec.description),
       Command.withExamples(spec.examples ?? [])
-    ) as unknown as Command.Command<Name, unknown, {}, CliError>
+    ) as unknown as Command.Command<Name, unknown, object, CliError>
 }
 
 // ---------------------------------------------------------------------------------------------

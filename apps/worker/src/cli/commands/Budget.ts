@@ -35,15 +35,7 @@ import { invalidInput, Printed } from "../CliError.ts"
 import * as Table from "../Table.ts"
 import { parseAt } from "./Cost.ts"
 
-const scopeFlags = {
-  project: { type: "string" },
-  environment: { type: "string" },
-  feature: { type: "string" },
-  team: { type: "string" },
-  customer: { type: "string" },
-  "api-key": { type: "string" },
-  model: { type: "string" }
-} as const
+type ScopeFlag = "project" | "environment" | "feature" | "team" | "customer" | "api-key" | "model"
 
 type Services = Store.Services | Budgets.Budgets | Outbox.Outbox
 
@@ -56,9 +48,9 @@ const withBudgets = <A>(command: string, values: DatabaseFlags, effect: Effect.E
     effect
   )
 
-const scopeOf = (values: { readonly [K in keyof typeof scopeFlags]?: string | undefined }): Record<string, string> => {
+const scopeOf = (values: { readonly [K in ScopeFlag]?: string | undefined }): Record<string, string> => {
   const scope: Record<string, string> = {}
-  const names: Record<keyof typeof scopeFlags, Budget.ScopeKey> = {
+  const names: Record<ScopeFlag, Budget.ScopeKey> = {
     project: "project",
     environment: "environment",
     feature: "feature",
@@ -68,7 +60,7 @@ const scopeOf = (values: { readonly [K in keyof typeof scopeFlags]?: string | un
     model: "model"
   }
   for (const [flag, key] of Object.entries(names)) {
-    const value = values[flag as keyof typeof scopeFlags]
+    const value = values[flag as ScopeFlag]
     if (value !== undefined) scope[key] = value
   }
   return scope
