@@ -256,7 +256,8 @@ export const serve = leaf({
 
 export const demo = leaf({
   description: "What pnpm start runs: tally serve on 127.0.0.1 with a demo tenant, a curl to try and a console link",
-  flags: serveFlagsBase
+  // Every flag of serve, as before the port.
+  flags: serve.flags
 })
 
 export const publish = leaf({
