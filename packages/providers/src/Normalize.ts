@@ -18,6 +18,7 @@ import * as Bedrock from "./providers/Bedrock.ts"
 import * as Cohere from "./providers/Cohere.ts"
 import * as Compatible from "./providers/Compatible.ts"
 import * as Gemini from "./providers/Gemini.ts"
+import * as LiteLlm from "./providers/LiteLlm.ts"
 import * as Mistral from "./providers/Mistral.ts"
 import * as OpenAI from "./providers/OpenAI.ts"
 import * as OTel from "./providers/OTel.ts"
@@ -48,6 +49,7 @@ const modules: ReadonlyArray<Provider.Module> = [
   Cohere.module,
   XAI.module,
   OTel.module,
+  LiteLlm.module,
   ...Compatible.modules
 ]
 

@@ -16,7 +16,8 @@ export const NativeProviderIds = [
   "mistral",
   "cohere",
   "xai",
-  "otel"
+  "otel",
+  "litellm"
 ] as const
 
 /** Every provider id: the native ones, then the OpenAI-compatible ones (CompatibleProviders). */
@@ -43,7 +44,8 @@ export const Apis = [
   "embed",
   "rerank",
   "predict",
-  "span"
+  "span",
+  "spend-log"
 ] as const
 export const Api = Schema.Literals(Apis)
 export type Api = typeof Api.Type

@@ -62,3 +62,11 @@ export class WithExitCode {
     this.stderr = options.stderr
   }
 }
+
+/** Text a command prints as it is instead of JSON: a table for people, a CSV or a report on `--out -`. */
+export class Printed {
+  readonly text: string
+  constructor(text: string) {
+    this.text = text.endsWith("\n") || text === "" ? text : `${text}\n`
+  }
+}

@@ -18,12 +18,6 @@ export interface DatabaseFlags {
   readonly "data-dir"?: string | undefined
 }
 
-/** The flags, for `Args.parse`. */
-export const databaseFlags = {
-  "database-url": { type: "string" },
-  "data-dir": { type: "string" }
-} as const
-
 export type Failure = CliErrorType | SqlError | MigrationError
 
 /** Runs `effect` with `services` built over the configured database. */

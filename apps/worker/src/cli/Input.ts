@@ -61,6 +61,8 @@ export interface PayloadInput {
   readonly api?: string | undefined
   readonly model?: string | undefined
   readonly request?: unknown
+  /** The event's `occurredAt`, when the file is an ingest event: when the call happened. */
+  readonly occurredAt?: string | undefined
 }
 
 export const readPayload = (path: string): Effect.Effect<PayloadInput, CliError> =>
@@ -72,13 +74,14 @@ export const readPayload = (path: string): Effect.Effect<PayloadInput, CliError>
       return { payload: text }
     }
     if (json !== null && typeof json === "object" && !Array.isArray(json) && "payload" in json && typeof (json as { provider?: unknown }).provider === "string") {
-      const envelope = json as { provider: string; api?: unknown; model?: unknown; request?: unknown; payload: unknown }
+      const envelope = json as { provider: string; api?: unknown; model?: unknown; request?: unknown; payload: unknown; occurredAt?: unknown }
       return {
         payload: envelope.payload,
         provider: envelope.provider,
         api: typeof envelope.api === "string" ? envelope.api : undefined,
         model: typeof envelope.model === "string" ? envelope.model : undefined,
-        request: envelope.request
+        request: envelope.request,
+        occurredAt: typeof envelope.occurredAt === "string" ? envelope.occurredAt : undefined
       }
     }
     return { payload: json }

@@ -13,12 +13,12 @@
  */
 import { Anomaly } from "@tally/core"
 import { DateTime, Effect, Layer, Redacted, Schema } from "effect"
-import * as Args from "../Args.ts"
-import { CliError, ExitCode, invalidInput } from "../CliError.ts"
+import type * as Commands from "../Commands.ts"
+import * as Spec from "../Spec.ts"
+import type { Parsed } from "../Spec.ts"
+import { CliError, ExitCode, invalidInput, Printed } from "../CliError.ts"
+import * as Table from "../Table.ts"
 import { parseAt } from "./Cost.ts"
-
-export const usage =
-  "tally anomalies --tenant <id> [--from <ISO time>] [--to <ISO time>] [--detect] [--kind <kind>]... [--scope <tenant|project|feature|team|customer|apiKey|model>]... [--limit <n>] [--database-url <url>] [--data-dir <dir>]"
 
 const DAY = 86_400_000
 
@@ -32,22 +32,11 @@ const literals = <A extends string>(flag: string, schema: Schema.Codec<A>, allow
       ? Effect.succeed(value)
       : Effect.fail(invalidInput(`anomalies: --${flag} must be one of ${allowed.join(", ")}, got "${value}"`)))
 
-export const run = (args: ReadonlyArray<string>) =>
+export const run = ({ values, positionals }: Parsed<typeof Commands.anomalies.flags>) =>
   Effect.gen(function*() {
-    const { values, positionals } = yield* Args.parse("anomalies", args, {
-      tenant: { type: "string" },
-      from: { type: "string" },
-      to: { type: "string" },
-      detect: { type: "boolean" },
-      kind: { type: "string", multiple: true },
-      scope: { type: "string", multiple: true },
-      limit: { type: "string" },
-      "database-url": { type: "string" },
-      "data-dir": { type: "string" }
-    })
     if (positionals.length > 0) return yield* invalidInput(`anomalies: unexpected argument "${positionals[0]}"`)
     // Everything the caller typed is checked before the database is opened.
-    const tenantId = yield* Args.required("anomalies", "tenant", values.tenant)
+    const tenantId = yield* Spec.required("anomalies", "tenant", values.tenant)
     const now = yield* parseAt("anomalies", undefined)
     const to = values.to === undefined ? now : yield* parseAt("anomalies", values.to, "--to")
     const from = values.from === undefined ? new Date(to.getTime() - 7 * DAY) : yield* parseAt("anomalies", values.from, "--from")
@@ -56,7 +45,7 @@ export const run = (args: ReadonlyArray<string>) =>
     }
     const kinds = yield* literals("kind", Anomaly.Kind, Anomaly.kinds, values.kind)
     const scopeKinds = yield* literals("scope", Anomaly.ScopeKind, Anomaly.scopeKinds, values.scope)
-    const limit = yield* Args.nonNegativeInt("anomalies", "limit", values.limit)
+    const limit = yield* Spec.nonNegativeInt("anomalies", "limit", values.limit)
     if (limit === 0) return yield* invalidInput("anomalies: --limit must be at least 1")
     const url = values["database-url"]
     const dataDir = values["data-dir"]
@@ -73,7 +62,10 @@ export const run = (args: ReadonlyArray<string>) =>
     const range = { from: DateTime.fromDateUnsafe(from), to: DateTime.fromDateUnsafe(to) }
     const ranged = values.from !== undefined || values.to !== undefined
 
-    return yield* Effect.gen(function*() {
+    if (values.format !== undefined && values.format !== "json" && values.format !== "table") {
+      return yield* invalidInput(`anomalies: --format must be json or table, got "${values.format}"`)
+    }
+    const result = yield* Effect.gen(function*() {
       const db = yield* Database.Database
       // An unknown tenant would list nothing and look like a quiet tenant.
       yield* Tenants.Tenants.use((tenants) => tenants.get(tenantId)).pipe(
@@ -116,4 +108,23 @@ export const run = (args: ReadonlyArray<string>) =>
         ConfigError: (error) => Effect.fail(invalidInput(`anomalies: configuration: ${error.message}`))
       })
     )
+    return values.format === "table" ? new Printed(findingsTable(result.findings)) : result
   })
+
+/** Findings for people: newest window first, one line each with its summary. */
+const findingsTable = (findings: ReadonlyArray<ReturnType<typeof Anomaly.toJson>>): string =>
+  Table.render(
+    [{ header: "window" }, { header: "severity" }, { header: "kind" }, { header: "scope" }, { header: "observed", align: "right" }, {
+      header: "expected",
+      align: "right"
+    }, { header: "score", align: "right" }],
+    findings.map((f) => [
+      `${f.window.from.slice(0, 16).replace("T", " ")}–${f.window.to.slice(11, 16)}`,
+      f.severity,
+      f.kind,
+      f.scope.value === null ? f.scope.kind : `${f.scope.kind}=${f.scope.value}`,
+      `${f.observed} ${f.currency ?? ""}`.trim(),
+      f.expected,
+      f.score
+    ])
+  ) + `${findings.length} finding(s)\n`

@@ -2,9 +2,8 @@
  * Budgets from scripts, against the configured database (`TALLY_DATABASE_URL` / `TALLY_DATA_DIR`,
  * or `--database-url` / `--data-dir`). JSON on stdout; amounts are decimal strings.
  *
- *   tally budget create --tenant T --name N --period day|week|month|rolling --amount 100.00
- *                       [--unit cost|tokens|requests] [--token-kind total|input|output]
- *                       [--window-seconds 60] [--threshold 80]... [--action alert|block]
+ *   tally budget create --tenant T --name N --period day|week|month --amount 100.00
+ *                       [--threshold 80]... [--action alert|block]
  *                       [--project P] [--environment E] [--feature F] [--team T] [--customer C]
  *                       [--api-key K] [--model M]
  *   tally budget list    --tenant T [--all]
@@ -28,20 +27,15 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
-import * as Args from "../Args.ts"
-import { databaseFlags, type DatabaseFlags, type Failure, invalid, requireTenant, withDatabase } from "../CommandDatabase.ts"
-import { type CliError as CliErrorType, invalidInput } from "../CliError.ts"
+import type * as Commands from "../Commands.ts"
+import * as Spec from "../Spec.ts"
+import type { Parsed } from "../Spec.ts"
+import { type DatabaseFlags, type Failure, invalid, requireTenant, withDatabase } from "../CommandDatabase.ts"
+import { invalidInput, Printed } from "../CliError.ts"
+import * as Table from "../Table.ts"
 import { parseAt } from "./Cost.ts"
 
-export const scopeFlags = {
-  project: { type: "string" },
-  environment: { type: "string" },
-  feature: { type: "string" },
-  team: { type: "string" },
-  customer: { type: "string" },
-  "api-key": { type: "string" },
-  model: { type: "string" }
-} as const
+export type ScopeFlag = "project" | "environment" | "feature" | "team" | "customer" | "api-key" | "model"
 
 type Services = Store.Services | Budgets.Budgets | Outbox.Outbox
 
@@ -54,9 +48,9 @@ const withBudgets = <A>(command: string, values: DatabaseFlags, effect: Effect.E
     effect
   )
 
-export const scopeOf = (values: { readonly [K in keyof typeof scopeFlags]?: string | undefined }): Record<string, string> => {
+export const scopeOf = (values: { readonly [K in ScopeFlag]?: string | undefined }): Record<string, string> => {
   const scope: Record<string, string> = {}
-  const names: Record<keyof typeof scopeFlags, Budget.ScopeKey> = {
+  const names: Record<ScopeFlag, Budget.ScopeKey> = {
     project: "project",
     environment: "environment",
     feature: "feature",
@@ -66,34 +60,21 @@ export const scopeOf = (values: { readonly [K in keyof typeof scopeFlags]?: stri
     model: "model"
   }
   for (const [flag, key] of Object.entries(names)) {
-    const value = values[flag as keyof typeof scopeFlags]
+    const value = values[flag as ScopeFlag]
     if (value !== undefined) scope[key] = value
   }
   return scope
 }
 
-const create = (args: ReadonlyArray<string>) =>
+export const create = ({ values }: Parsed<typeof Commands.budgetCreate.flags>) =>
   Effect.gen(function*() {
     const command = "budget create"
-    const { values } = yield* Args.parse(command, args, {
-      ...databaseFlags,
-      ...scopeFlags,
-      tenant: { type: "string" },
-      name: { type: "string" },
-      period: { type: "string" },
-      amount: { type: "string" },
-      unit: { type: "string" },
-      "token-kind": { type: "string" },
-      "window-seconds": { type: "string" },
-      threshold: { type: "string", multiple: true },
-      action: { type: "string" }
-    })
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
-    const windowSeconds = yield* Args.nonNegativeInt(command, "window-seconds", values["window-seconds"])
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
+    const windowSeconds = yield* Spec.nonNegativeInt(command, "window-seconds", values["window-seconds"])
     const raw = {
-      name: yield* Args.required(command, "name", values.name),
-      period: yield* Args.required(command, "period", values.period),
-      amount: yield* Args.required(command, "amount", values.amount),
+      name: yield* Spec.required(command, "name", values.name),
+      period: yield* Spec.required(command, "period", values.period),
+      amount: yield* Spec.required(command, "amount", values.amount),
       scope: scopeOf(values),
       ...(values.unit === undefined ? {} : { unit: values.unit }),
       ...(values["token-kind"] === undefined ? {} : { tokenKind: values["token-kind"] }),
@@ -117,8 +98,6 @@ const create = (args: ReadonlyArray<string>) =>
 const flagOf = (field: string): string => {
   const top = field.split(/[.[]/)[0]!
   if (top === "thresholds") return "threshold"
-  if (top === "tokenKind") return "token-kind"
-  if (top === "windowSeconds") return "window-seconds"
   if (top === "scope") {
     const key = field.split(".")[1] ?? ""
     return key === "apiKeyId" ? "api-key" : key
@@ -129,11 +108,10 @@ const flagOf = (field: string): string => {
 const messageOf = (error: Budget.InvalidBudget): string =>
   error.message.startsWith(`${error.field}: `) ? error.message.slice(error.field.length + 2) : error.message
 
-const list = (args: ReadonlyArray<string>) =>
+export const list = ({ values }: Parsed<typeof Commands.budgetList.flags>) =>
   Effect.gen(function*() {
     const command = "budget list"
-    const { values } = yield* Args.parse(command, args, { ...databaseFlags, tenant: { type: "string" }, all: { type: "boolean" } })
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
     const budgets = yield* withBudgets(
       command,
       values,
@@ -142,17 +120,14 @@ const list = (args: ReadonlyArray<string>) =>
     return budgets.map(Budgets.budgetToJson)
   })
 
-const status = (args: ReadonlyArray<string>) =>
+export const status = ({ values }: Parsed<typeof Commands.budgetStatus.flags>) =>
   Effect.gen(function*() {
     const command = "budget status"
-    const { values } = yield* Args.parse(command, args, {
-      ...databaseFlags,
-      tenant: { type: "string" },
-      budget: { type: "string" },
-      at: { type: "string" }
-    })
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
     const at = values.at === undefined ? undefined : DateTime.fromDateUnsafe(yield* parseAt(command, values.at))
+    if (values.format !== undefined && values.format !== "json" && values.format !== "table") {
+      return yield* invalidInput(`${command}: --format must be json or table, got "${values.format}"`)
+    }
     const statuses = yield* withBudgets(
       command,
       values,
@@ -162,25 +137,55 @@ const status = (args: ReadonlyArray<string>) =>
         return yield* budgets.status(tenantId, { budgetId: values.budget, at })
       }).pipe(Effect.catchTag(["BudgetNotFound", "TenantNotFound"], invalid(command)))
     )
-    return statuses.map(Budgets.statusToJson)
+    const json = statuses.map(Budgets.statusToJson)
+    return values.format === "table" ? new Printed(statusTable(json)) : json
   })
 
-const suggest = (args: ReadonlyArray<string>) =>
+/** A scope as people write it: `tenant`, or `team=search, model=gpt-4o`. */
+const scopeText = (scope: unknown): string => {
+  const entries = Object.entries(scope !== null && typeof scope === "object" ? scope : {}).filter(([, v]) => v !== undefined && v !== null)
+  return entries.length === 0 ? "tenant" : entries.map(([k, v]) => `${k}=${String(v)}`).join(", ")
+}
+
+/** Budget status for people: spent against the amount as a bar, and where the forecast lands. */
+const statusTable = (statuses: ReadonlyArray<ReturnType<typeof Budgets.statusToJson>>): string =>
+  Table.render(
+    [
+      { header: "budget" },
+      { header: "scope" },
+      { header: "period" },
+      { header: "spent", align: "right" },
+      { header: "amount", align: "right" },
+      { header: "used" },
+      { header: "%", align: "right" },
+      { header: "forecast", align: "right" },
+      { header: "" }
+    ],
+    statuses.map((s) => {
+      const percent = Number(s.percent)
+      return [
+        s.budget.name,
+        scopeText(s.budget.scope),
+        s.period.label,
+        `${s.spent} ${s.budget.currency}`,
+        s.budget.amount,
+        Table.bar(percent / 100),
+        `${percent.toFixed(1)}%`,
+        `${Number(s.forecast.projectedPercent).toFixed(1)}%`,
+        s.forecast.exceeds ? "over budget by period end" : ""
+      ]
+    })
+  )
+
+export const suggest = ({ values }: Parsed<typeof Commands.budgetSuggest.flags>) =>
   Effect.gen(function*() {
     const command = "budget suggest"
-    const { values } = yield* Args.parse(command, args, {
-      ...databaseFlags,
-      ...scopeFlags,
-      tenant: { type: "string" },
-      period: { type: "string" },
-      "lookback-days": { type: "string" }
-    })
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
-    const period = yield* Args.required(command, "period", values.period)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
+    const period = yield* Spec.required(command, "period", values.period)
     if (period !== "day" && period !== "week" && period !== "month") {
       return yield* invalidInput(`${command}: --period must be day, week or month, got "${period}"`)
     }
-    const lookbackDays = yield* Args.nonNegativeInt(command, "lookback-days", values["lookback-days"])
+    const lookbackDays = yield* Spec.nonNegativeInt(command, "lookback-days", values["lookback-days"])
     const suggestion = yield* withBudgets(
       command,
       values,
@@ -199,23 +204,11 @@ const flagged = (command: string) => (error: Budget.InvalidBudget) =>
       : `${command}: --${flagOf(error.field)}: ${messageOf(error)}`
   ))
 
-const update = (args: ReadonlyArray<string>) =>
+export const update = ({ values }: Parsed<typeof Commands.budgetUpdate.flags>) =>
   Effect.gen(function*() {
     const command = "budget update"
-    const { values } = yield* Args.parse(command, args, {
-      ...databaseFlags,
-      ...scopeFlags,
-      tenant: { type: "string" },
-      budget: { type: "string" },
-      name: { type: "string" },
-      amount: { type: "string" },
-      threshold: { type: "string", multiple: true },
-      action: { type: "string" },
-      period: { type: "string" },
-      by: { type: "string" }
-    })
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
-    const budgetId = yield* Args.required(command, "budget", values.budget)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
+    const budgetId = yield* Spec.required(command, "budget", values.budget)
     if (values.name === undefined && values.amount === undefined && values.threshold === undefined && values.action === undefined) {
       return yield* invalidInput(`${command}: expected at least one of --name, --amount, --threshold, --action`)
     }
@@ -242,17 +235,11 @@ const update = (args: ReadonlyArray<string>) =>
     return Budgets.budgetToJson(budget)
   })
 
-const archive = (args: ReadonlyArray<string>) =>
+export const archive = ({ values }: Parsed<typeof Commands.budgetArchive.flags>) =>
   Effect.gen(function*() {
     const command = "budget archive"
-    const { values } = yield* Args.parse(command, args, {
-      ...databaseFlags,
-      tenant: { type: "string" },
-      budget: { type: "string" },
-      by: { type: "string" }
-    })
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
-    const budgetId = yield* Args.required(command, "budget", values.budget)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
+    const budgetId = yield* Spec.required(command, "budget", values.budget)
     const budget = yield* withBudgets(
       command,
       values,
@@ -263,23 +250,16 @@ const archive = (args: ReadonlyArray<string>) =>
     return Budgets.budgetToJson(budget)
   })
 
-const webhook = (args: ReadonlyArray<string>) =>
+export const webhook = ({ values }: Parsed<typeof Commands.budgetWebhook.flags>) =>
   Effect.gen(function*() {
     const command = "budget webhook"
-    const { values } = yield* Args.parse(command, args, {
-      ...databaseFlags,
-      tenant: { type: "string" },
-      url: { type: "string" },
-      secret: { type: "string" },
-      remove: { type: "boolean" }
-    })
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
     if (values.remove === true) {
       const removed = yield* withBudgets(command, values, Effect.andThen(requireTenant(command, tenantId), Outbox.Outbox.use((o) => o.removeWebhook(tenantId))))
       return { tenantId, removed }
     }
-    const url = yield* Args.required(command, "url", values.url)
-    const secret = yield* Args.required(command, "secret", values.secret)
+    const url = yield* Spec.required(command, "url", values.url)
+    const secret = yield* Spec.required(command, "secret", values.secret)
     const set = yield* withBudgets(
       command,
       values,
@@ -290,24 +270,3 @@ const webhook = (args: ReadonlyArray<string>) =>
     // The secret stays where it was given; it is not echoed.
     return { tenantId, url: set.url, updatedAt: DateTime.formatIso(set.updatedAt) }
   })
-
-const table: Record<string, (args: ReadonlyArray<string>) => Effect.Effect<unknown, CliErrorType>> = {
-  create,
-  list,
-  status,
-  suggest,
-  update,
-  archive,
-  webhook
-}
-
-export const usage =
-  "tally budget create --tenant <id> --name <name> --period day|week|month|rolling --amount <decimal> [--unit cost|tokens|requests] [--token-kind total|input|output] [--window-seconds <n>] [--threshold <percent>]... [--action alert|block] [--project|--environment|--feature|--team|--customer|--api-key|--model <value>] | tally budget list --tenant <id> [--all] | tally budget status --tenant <id> [--budget <id>] [--at <ISO time>] | tally budget suggest --tenant <id> --period day|week|month [--lookback-days 30..60] [scope flags] | tally budget update --tenant <id> --budget <id> [--name <name>] [--amount <decimal>] [--threshold <percent>]... [--action alert|block] [--by <actor>] | tally budget archive --tenant <id> --budget <id> [--by <actor>] | tally budget webhook --tenant <id> (--url <url> --secret <secret> | --remove)  [--database-url <url>] [--data-dir <dir>]"
-
-export const run = (args: ReadonlyArray<string>): Effect.Effect<unknown, CliErrorType> => {
-  const [sub, ...rest] = args
-  const command = sub === undefined ? undefined : table[sub]
-  return command === undefined
-    ? Effect.fail(invalidInput(`budget: expected a subcommand: ${Object.keys(table).join(", ")}`))
-    : command(rest)
-}

@@ -10,31 +10,14 @@ import { Audit, BuiltInCatalog, Coverage, CustomModels, type ImportReport, Listi
 import { Usage } from "@tally/core"
 import { FallbackUsage, Store } from "@tally/store"
 import { DateTime, Effect, Result, Schema } from "effect"
-import { databaseFlags, requireTenant, withDatabase } from "../CommandDatabase.ts"
-import * as Args from "../Args.ts"
-import { type CliError, ExitCode, invalidInput, WithExitCode } from "../CliError.ts"
+import { requireTenant, withDatabase } from "../CommandDatabase.ts"
+import type * as Commands from "../Commands.ts"
+import * as Spec from "../Spec.ts"
+import type { Parsed } from "../Spec.ts"
+import { type CliError, ExitCode, invalidInput, Printed, WithExitCode } from "../CliError.ts"
 import { oneLine, parseJson, readText } from "../Input.ts"
+import * as Table from "../Table.ts"
 import { loadBook, parseAt } from "./Cost.ts"
-
-const subUsage = {
-  list: "tally catalog list [--provider <id>] [--search <text>] [--maintainer built-in|custom] [--at <ISO time>] [--catalog <custom.json>] [--no-builtin] [scope flags]",
-  show: "tally catalog show <definition-id> [--at <ISO time>] [--catalog <custom.json>] [--no-builtin] [scope flags]",
-  explain: "tally catalog explain --model <model> [--provider <id>] [--at <ISO time>] [--catalog <custom.json>] [--no-builtin] [scope flags]",
-  coverage: "tally catalog coverage [--at <ISO time>] [--reference <definition-id>] [--strict] [--catalog <custom.json>] [--no-builtin] [scope flags] <models.json|->",
-  audit: "tally catalog audit [--at <ISO time>] [--provider <id>] [--kind rate-fallback|reasoning-at-output|cache-read-discount|batch-at-list] [--catalog <custom.json>] [--no-builtin] [scope flags] [--tenant <id> --from <ISO time> --to <ISO time> [--database-url <url> | --data-dir <dir>]]",
-  import: "tally catalog import --format litellm|csv|json [--out <custom-catalog.json>] [--id-prefix <prefix>] [--effective-from <ISO time>] [--no-builtin] <file|->"
-} as const
-
-export const usage = "tally catalog list|show|explain|coverage|audit|import … (tally catalog help lists each; scope flags: --tenant --project --team --api-key)"
-
-const bookFlags = {
-  catalog: { type: "string" },
-  "no-builtin": { type: "boolean" },
-  tenant: { type: "string" },
-  project: { type: "string" },
-  team: { type: "string" },
-  "api-key": { type: "string" }
-} as const
 
 interface BookValues {
   readonly catalog?: string | undefined
@@ -67,16 +50,9 @@ const noPositionals = (command: string, positionals: ReadonlyArray<string>) =>
 
 const Maintainer = Schema.decodeUnknownResult(ModelDefinition.Maintainer)
 
-const list = (args: ReadonlyArray<string>) =>
+export const list = ({ values, positionals }: Parsed<typeof Commands.catalogList.flags>) =>
   Effect.gen(function*() {
     const command = "catalog list"
-    const { values, positionals } = yield* Args.parse(command, args, {
-      ...bookFlags,
-      provider: { type: "string" },
-      search: { type: "string" },
-      maintainer: { type: "string" },
-      at: { type: "string" }
-    })
     yield* noPositionals(command, positionals)
     const scope = yield* scopeOf(command, values)
     const at = values.at === undefined ? undefined : yield* parseAt(command, values.at)
@@ -86,18 +62,51 @@ const list = (args: ReadonlyArray<string>) =>
       if (Result.isFailure(decoded)) return yield* invalidInput(`${command}: --maintainer must be built-in or custom, got "${values.maintainer}"`)
       maintainer = decoded.success
     }
+    if (values.format !== undefined && values.format !== "json" && values.format !== "table") {
+      return yield* invalidInput(`${command}: --format must be json or table, got "${values.format}"`)
+    }
     const book = yield* bookOf(values)
     const definitions = Listing.list(book, { scope, provider: values.provider, search: values.search, maintainer, at })
+    if (values.format === "table") return new Printed(listTable(book, scope, definitions, at ?? new Date()))
     return { at: at?.toISOString() ?? null, scope, count: definitions.length, definitions }
   })
+
+/** A rate per 1M tokens as people read price sheets: `$2.50`, `$0.075`, `-` when there is none. */
+const perMillion = (currency: string, rate: { toFixed: (dp?: number) => string; decimalPlaces: () => number } | undefined) =>
+  rate === undefined ? "-" : `${currency === "USD" ? "$" : `${currency} `}${rate.decimalPlaces() <= 2 ? rate.toFixed(2) : rate.toFixed()}`
+
+/** The list for people: one line per definition with its list prices per 1M tokens in force at `at`. */
+const listTable = (book: PriceBook.PriceBook, scope: PriceBook.Scope, definitions: ReadonlyArray<Listing.ListEntry>, at: Date): string => {
+  const byId = PriceBook.view(book, scope).byId
+  const rows = definitions.map((d) => {
+    const history = byId.get(d.id)?.definition.history
+    const snapshot = history === undefined ? undefined : ModelDefinition.entryAt(history, at.getTime())?.entry.snapshot
+    const rates = snapshot?.rates
+    const currency = snapshot?.currency ?? "USD"
+    return [
+      d.id,
+      d.layer,
+      perMillion(currency, rates?.inputText),
+      perMillion(currency, rates?.cacheRead),
+      perMillion(currency, rates?.outputText),
+      d.deprecated ? "deprecated" : ""
+    ]
+  })
+  return Table.render(
+    [{ header: "definition" }, { header: "layer" }, { header: "input /1M", align: "right" }, { header: "cached /1M", align: "right" }, {
+      header: "output /1M",
+      align: "right"
+    }, { header: "" }],
+    rows
+  ) + `${definitions.length} definition(s), prices in force at ${at.toISOString()}\n`
+}
 
 // ---------------------------------------------------------------------------------------------
 // show
 
-const show = (args: ReadonlyArray<string>) =>
+export const show = ({ values, positionals }: Parsed<typeof Commands.catalogShow.flags>) =>
   Effect.gen(function*() {
     const command = "catalog show"
-    const { values, positionals } = yield* Args.parse(command, args, { ...bookFlags, at: { type: "string" } })
     if (positionals.length !== 1) return yield* invalidInput(`${command}: expected one definition id, got ${positionals.length}`)
     const id = positionals[0]!
     const scope = yield* scopeOf(command, values)
@@ -122,17 +131,11 @@ const show = (args: ReadonlyArray<string>) =>
 // ---------------------------------------------------------------------------------------------
 // explain
 
-const explain = (args: ReadonlyArray<string>) =>
+export const explain = ({ values, positionals }: Parsed<typeof Commands.catalogExplain.flags>) =>
   Effect.gen(function*() {
     const command = "catalog explain"
-    const { values, positionals } = yield* Args.parse(command, args, {
-      ...bookFlags,
-      provider: { type: "string" },
-      model: { type: "string" },
-      at: { type: "string" }
-    })
     yield* noPositionals(command, positionals)
-    const model = yield* Args.required(command, "model", values.model)
+    const model = yield* Spec.required(command, "model", values.model)
     const scope = yield* scopeOf(command, values)
     const at = yield* parseAt(command, values.at)
     const book = yield* bookOf(values)
@@ -167,15 +170,9 @@ const CoverageInput = Schema.Union([
 ])
 const decodeCoverageInput = Schema.decodeUnknownEffect(CoverageInput)
 
-const coverage = (args: ReadonlyArray<string>) =>
+export const coverage = ({ values, positionals }: Parsed<typeof Commands.catalogCoverage.flags>) =>
   Effect.gen(function*() {
     const command = "catalog coverage"
-    const { values, positionals } = yield* Args.parse(command, args, {
-      ...bookFlags,
-      at: { type: "string" },
-      reference: { type: "string" },
-      strict: { type: "boolean" }
-    })
     if (positionals.length !== 1) return yield* invalidInput(`${command}: expected one models file (or - for stdin), got ${positionals.length}`)
     const path = positionals[0]!
     const scope = yield* scopeOf(command, values)
@@ -224,18 +221,9 @@ const coverage = (args: ReadonlyArray<string>) =>
 // ---------------------------------------------------------------------------------------------
 // audit
 
-const audit = (args: ReadonlyArray<string>) =>
+export const audit = ({ values, positionals }: Parsed<typeof Commands.catalogAudit.flags>) =>
   Effect.gen(function*() {
     const command = "catalog audit"
-    const { values, positionals } = yield* Args.parse(command, args, {
-      ...bookFlags,
-      ...databaseFlags,
-      at: { type: "string" },
-      provider: { type: "string" },
-      kind: { type: "string", multiple: true },
-      from: { type: "string" },
-      to: { type: "string" }
-    })
     yield* noPositionals(command, positionals)
     const scope = yield* scopeOf(command, values)
     const at = yield* parseAt(command, values.at)
@@ -253,8 +241,8 @@ const audit = (args: ReadonlyArray<string>) =>
     }
     // With a tenant: which of its recorded calls were priced by a fallback, from the ledger.
     const tenant = values.tenant
-    const from = yield* parseAt(command, yield* Args.required(command, "from", values.from), "--from")
-    const to = yield* parseAt(command, yield* Args.required(command, "to", values.to), "--to")
+    const from = yield* parseAt(command, yield* Spec.required(command, "from", values.from), "--from")
+    const to = yield* parseAt(command, yield* Spec.required(command, "to", values.to), "--to")
     if (!(from.getTime() < to.getTime())) return yield* invalidInput(`${command}: --from must be before --to`)
     const groups = yield* withDatabase(
       command,
@@ -284,17 +272,10 @@ const countIssues = (issues: ReadonlyArray<ImportReport.Issue>): Record<string, 
   return counts
 }
 
-const importCatalog = (args: ReadonlyArray<string>) =>
+export const importCatalog = ({ values, positionals }: Parsed<typeof Commands.catalogImport.flags>) =>
   Effect.gen(function*() {
     const command = "catalog import"
-    const { values, positionals } = yield* Args.parse(command, args, {
-      format: { type: "string" },
-      out: { type: "string" },
-      "id-prefix": { type: "string" },
-      "effective-from": { type: "string" },
-      "no-builtin": { type: "boolean" }
-    })
-    const formatText = yield* Args.required(command, "format", values.format)
+    const formatText = yield* Spec.required(command, "format", values.format)
     if (!(Formats as ReadonlyArray<string>).includes(formatText)) return yield* invalidInput(`${command}: --format must be one of ${Formats.join(", ")}, got "${formatText}"`)
     const format = formatText as Format
     if (positionals.length !== 1) return yield* invalidInput(`${command}: expected one input file (or - for stdin), got ${positionals.length}`)
@@ -346,6 +327,8 @@ const importCatalog = (args: ReadonlyArray<string>) =>
     if (Result.isFailure(book)) return yield* invalidInput(`${command}: the imported catalog cannot be used: ${book.failure.message}`)
 
     if (values.out === undefined) return { ...summary, catalog }
+    // `--out -`: the catalog file alone on stdout, to redirect or pipe.
+    if (values.out === "-") return new Printed(`${JSON.stringify(catalog, null, 2)}\n`)
     const out = values.out
     yield* Effect.try({
       try: () => writeFileSync(out, `${JSON.stringify(catalog, null, 2)}\n`),
@@ -353,21 +336,3 @@ const importCatalog = (args: ReadonlyArray<string>) =>
     })
     return summary
   })
-
-// ---------------------------------------------------------------------------------------------
-
-const subcommands: Record<keyof typeof subUsage, (args: ReadonlyArray<string>) => Effect.Effect<unknown, CliError>> = {
-  list,
-  show,
-  explain,
-  coverage,
-  audit,
-  import: importCatalog
-}
-
-export const run = (args: ReadonlyArray<string>): Effect.Effect<unknown, CliError> => {
-  const [sub, ...rest] = args
-  if (sub === undefined || sub === "help" || sub === "--help") return Effect.succeed({ usage: Object.values(subUsage) })
-  if (Object.hasOwn(subcommands, sub)) return subcommands[sub as keyof typeof subUsage](rest)
-  return Effect.fail(invalidInput(`catalog: unknown subcommand "${sub}"; subcommands: ${Object.keys(subcommands).join(", ")}`))
-}

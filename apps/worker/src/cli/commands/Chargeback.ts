@@ -21,16 +21,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import { writeFile } from "node:fs/promises"
-import * as Args from "../Args.ts"
-import { databaseFlags, type DatabaseFlags, type Failure, invalid, requireTenant, withDatabase } from "../CommandDatabase.ts"
-import { invalidInput } from "../CliError.ts"
-
-export const usage = [
-  "tally chargeback run --tenant <id> (--month YYYY-MM | --from <ISO> --to <ISO>) --dimension <team|costCenter|label|model|provider|tag:key> [--rule proportional|even|fixed|none] [--share owner=percent]... [--among owner]... [--shared owner]... [--currency XXX] [--by <actor>] [--showback]",
-  "tally chargeback finalize --tenant <id> --run <id> [--by <actor>]",
-  "tally chargeback show --tenant <id> [--run <id>] [--status draft|final] [--limit N] [--after <cursor>]",
-  "tally chargeback export --tenant <id> --run <id> [--format csv|focus] --out <file>"
-].join("\n")
+import type * as Commands from "../Commands.ts"
+import * as Spec from "../Spec.ts"
+import type { Parsed } from "../Spec.ts"
+import { type DatabaseFlags, type Failure, invalid, requireTenant, withDatabase } from "../CommandDatabase.ts"
+import { invalidInput, Printed } from "../CliError.ts"
+import * as Table from "../Table.ts"
 
 /**
  * Runs `effect` for `tenantId` with the chargeback service over the configured database; a
@@ -50,27 +46,12 @@ const { computationToJson: computationJson, pageToJson, runToJson: runJson } = C
 
 const list = (value: string | Array<string> | undefined): Array<string> => (value === undefined ? [] : Array.isArray(value) ? value : [value])
 
-const runCommand = (args: ReadonlyArray<string>) =>
+export const runCommand = ({ positionals, values }: Parsed<typeof Commands.chargebackRun.flags>) =>
   Effect.gen(function*() {
     const command = "chargeback run"
-    const { positionals, values } = yield* Args.parse(command, args, {
-      ...databaseFlags,
-      tenant: { type: "string" },
-      month: { type: "string" },
-      from: { type: "string" },
-      to: { type: "string" },
-      dimension: { type: "string" },
-      rule: { type: "string" },
-      share: { type: "string", multiple: true },
-      among: { type: "string", multiple: true },
-      shared: { type: "string", multiple: true },
-      currency: { type: "string" },
-      by: { type: "string" },
-      showback: { type: "boolean" }
-    })
     if (positionals.length > 0) return yield* invalidInput(`${command}: unexpected argument "${positionals[0]}"`)
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
-    const dimension = yield* Args.required(command, "dimension", values.dimension)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
+    const dimension = yield* Spec.required(command, "dimension", values.dimension)
     const kind = values.rule ?? "proportional"
     const shares = list(values.share)
     const among = list(values.among)
@@ -113,18 +94,12 @@ const runCommand = (args: ReadonlyArray<string>) =>
     )
   })
 
-const finalizeCommand = (args: ReadonlyArray<string>) =>
+export const finalizeCommand = ({ positionals, values }: Parsed<typeof Commands.chargebackFinalize.flags>) =>
   Effect.gen(function*() {
     const command = "chargeback finalize"
-    const { positionals, values } = yield* Args.parse(command, args, {
-      ...databaseFlags,
-      tenant: { type: "string" },
-      run: { type: "string" },
-      by: { type: "string" }
-    })
     if (positionals.length > 0) return yield* invalidInput(`${command}: unexpected argument "${positionals[0]}"`)
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
-    const runId = yield* Args.required(command, "run", values.run)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
+    const runId = yield* Spec.required(command, "run", values.run)
     return yield* withChargeback(
       command,
       tenantId,
@@ -136,26 +111,21 @@ const finalizeCommand = (args: ReadonlyArray<string>) =>
     )
   })
 
-const showCommand = (args: ReadonlyArray<string>) =>
+export const showCommand = ({ positionals, values }: Parsed<typeof Commands.chargebackShow.flags>) =>
   Effect.gen(function*() {
     const command = "chargeback show"
-    const { positionals, values } = yield* Args.parse(command, args, {
-      ...databaseFlags,
-      tenant: { type: "string" },
-      run: { type: "string" },
-      status: { type: "string" },
-      limit: { type: "string" },
-      after: { type: "string" }
-    })
     if (positionals.length > 0) return yield* invalidInput(`${command}: unexpected argument "${positionals[0]}"`)
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
     const status = values.status
     if (status !== undefined && status !== "draft" && status !== "final") {
       return yield* invalidInput(`${command}: --status must be draft or final, got "${status}"`)
     }
-    const limit = yield* Args.nonNegativeInt(command, "limit", values.limit)
+    const limit = yield* Spec.nonNegativeInt(command, "limit", values.limit)
     const runId = values.run
-    return yield* withChargeback(
+    if (values.format !== undefined && values.format !== "json" && values.format !== "table") {
+      return yield* invalidInput(`${command}: --format must be json or table, got "${values.format}"`)
+    }
+    const shown = yield* withChargeback(
       command,
       tenantId,
       values,
@@ -166,22 +136,38 @@ const showCommand = (args: ReadonlyArray<string>) =>
         return pageToJson(page)
       }).pipe(Effect.catchTag(["InvalidChargeback", "RunNotFound"], invalid(command)))
     )
+    if (values.format !== "table") return shown
+    return new Printed("runs" in shown ? runsTable(shown) : linesTable(shown))
   })
 
-const exportCommand = (args: ReadonlyArray<string>) =>
+/** A run's lines for people: who pays what, direct and allocated. */
+const linesTable = (run: ReturnType<typeof runJson>): string =>
+  `run ${run.runId} (${run.status}), ${run.dimension}, ${run.from} to ${run.to}\n` +
+  Table.render(
+    [{ header: "#", align: "right" }, { header: "kind" }, { header: "owner" }, { header: "direct", align: "right" }, { header: "allocated", align: "right" }, {
+      header: "amount",
+      align: "right"
+    }, { header: "requests", align: "right" }],
+    run.lines.map((l) => [String(l.lineNo), l.kind, l.owner ?? "", l.direct, l.allocated, `${l.amount} ${l.currency}`, String(l.requestCount)])
+  ) + `total ${run.total} ${run.currency}\n`
+
+/** A page of runs for people, newest first. */
+const runsTable = (page: ReturnType<typeof pageToJson>): string =>
+  Table.render(
+    [{ header: "run" }, { header: "status" }, { header: "dimension" }, { header: "from" }, { header: "to" }, { header: "total", align: "right" }, {
+      header: "lines",
+      align: "right"
+    }],
+    page.runs.map((r) => [r.runId, r.status, r.dimension, r.from, r.to, `${r.total} ${r.currency}`, String(r.lineCount)])
+  ) + (page.hasMore ? `more after --after ${page.endCursor}\n` : "")
+
+export const exportCommand = ({ positionals, values }: Parsed<typeof Commands.chargebackExport.flags>) =>
   Effect.gen(function*() {
     const command = "chargeback export"
-    const { positionals, values } = yield* Args.parse(command, args, {
-      ...databaseFlags,
-      tenant: { type: "string" },
-      run: { type: "string" },
-      format: { type: "string" },
-      out: { type: "string" }
-    })
     if (positionals.length > 0) return yield* invalidInput(`${command}: unexpected argument "${positionals[0]}"`)
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
-    const runId = yield* Args.required(command, "run", values.run)
-    const out = yield* Args.required(command, "out", values.out)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
+    const runId = yield* Spec.required(command, "run", values.run)
+    const out = yield* Spec.required(command, "out", values.out)
     const format = values.format ?? "csv"
     if (format !== "csv" && format !== "focus") return yield* invalidInput(`${command}: --format must be csv or focus, got "${format}"`)
     const written = yield* withChargeback(
@@ -198,6 +184,8 @@ const exportCommand = (args: ReadonlyArray<string>) =>
         return { text: CostAllocation.Csv.focus(rows), records: rows.length, run }
       }).pipe(Effect.catchTag(["RunNotFound"], invalid(command)))
     )
+    // `--out -`: the file's content on stdout, as a pipe expects it.
+    if (out === "-") return new Printed(written.text)
     yield* Effect.tryPromise({
       try: () => writeFile(out, written.text),
       catch: (cause) => invalidInput(`${command}: cannot write ${out}: ${(cause as Error).message}`)
@@ -212,23 +200,3 @@ const exportCommand = (args: ReadonlyArray<string>) =>
       currency: written.run.currency
     }
   })
-
-export const run = (args: ReadonlyArray<string>) => {
-  const [sub, ...rest] = args
-  switch (sub) {
-    case "run":
-      return runCommand(rest)
-    case "finalize":
-      return finalizeCommand(rest)
-    case "show":
-      return showCommand(rest)
-    case "export":
-      return exportCommand(rest)
-    default:
-      return Effect.fail(invalidInput(
-        sub === undefined
-          ? "chargeback: expected a subcommand: run, finalize, show or export (see tally help)"
-          : `chargeback: unknown subcommand "${sub}"; expected run, finalize, show or export (see tally help)`
-      ))
-  }
-}

@@ -8,12 +8,10 @@ import { CalendarTime, Money } from "@tally/core"
 import { Costing } from "@tally/engine"
 import { Normalize } from "@tally/providers"
 import { Effect, Result } from "effect"
-import * as Args from "../Args.ts"
+import type * as Commands from "../Commands.ts"
+import type { Parsed } from "../Spec.ts"
 import { type CliError, ExitCode, invalidInput, WithExitCode } from "../CliError.ts"
-import { normalizeOrFail, payloadFlags, readNormalizeInput } from "./Normalize.ts"
-
-export const usage =
-  "tally cost --provider <id> [--at <ISO time>] [--catalog <custom-catalog.json>] [--no-builtin] [--model <model>] [--api <api>] [--request <request.json>] [--batch] <payload.json|->"
+import { normalizeOrFail, readNormalizeInput } from "./Normalize.ts"
 
 const isoTime = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):(\d{2})))?$/
 
@@ -90,24 +88,24 @@ const costBatchFile = (book: PriceBook.PriceBook, input: { provider: string; tex
   return value
 }
 
-export const run = (args: ReadonlyArray<string>) =>
+export const run = ({ values, positionals }: Parsed<typeof Commands.cost.flags>) =>
   Effect.gen(function*() {
-    const { values, positionals } = yield* Args.parse("cost", args, {
-      ...payloadFlags,
-      at: { type: "string" },
-      catalog: { type: "string" },
-      "no-builtin": { type: "boolean" }
-    })
-    const at = yield* parseAt("cost", values.at)
+    // The instant priced at: --at, else the event's occurredAt, else now; the output says which.
+    const flagAt = values.at === undefined ? undefined : yield* parseAt("cost", values.at)
     const input = yield* readNormalizeInput("cost", values, positionals)
+    const at = flagAt ?? (input.occurredAt === undefined ? yield* parseAt("cost", undefined) : yield* parseAt("cost", input.occurredAt, "occurredAt"))
+    const priced = { pricedAt: at.toISOString(), pricedAtFrom: flagAt !== undefined ? "--at" : input.occurredAt !== undefined ? "occurredAt" : "now" }
     if (isBatchFile(input.payload)) {
       const book = yield* loadBook(values.catalog, values["no-builtin"] !== true)
-      return costBatchFile(book, { provider: input.provider, text: input.payload, model: input.model }, at)
+      const result = costBatchFile(book, { provider: input.provider, text: input.payload, model: input.model }, at)
+      return result instanceof WithExitCode
+        ? new WithExitCode({ value: { ...(result.value as object), ...priced }, exitCode: result.exitCode, stderr: result.stderr })
+        : { ...result, ...priced }
     }
     const call = yield* normalizeOrFail(input)
     const book = yield* loadBook(values.catalog, values["no-builtin"] !== true)
     const costed = Costing.cost(book, call, { at })
-    const json = Costing.toJson(costed)
+    const json = { ...Costing.toJson(costed), ...priced }
     if (costed.costSource === "unpriced" || costed.costSource === "partial") {
       return new WithExitCode({
         value: json,

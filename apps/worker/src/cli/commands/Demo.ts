@@ -22,14 +22,12 @@ import * as Schema from "effect/Schema"
 import { mkdir, readFile, writeFile } from "node:fs/promises"
 import { dirname, relative, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import * as Args from "../Args.ts"
+import type * as Commands from "../Commands.ts"
+import type { Parsed } from "../Spec.ts"
 import type { CliError } from "../CliError.ts"
 import * as ServerConfig from "../../server/ServerConfig.ts"
 import * as Serve from "./Serve.ts"
 import { createTenantWithKey } from "./Tenant.ts"
-
-export const usage =
-  "tally demo [--port <n>] [--host <addr>] [--database-url <url>] [--data-dir <dir>]  (what `pnpm start` runs: tally serve with a demo tenant and a curl to try)"
 
 /** Where the demo keeps its tenant id and key secret, next to the embedded database. */
 export const stateFile = "./.tally/demo.json"
@@ -97,9 +95,8 @@ const curlFor = (url: string, apiKey: string, sample: string) =>
     `--data-binary @${sample}`
   ]
 
-export const run = (args: ReadonlyArray<string>): Effect.Effect<unknown, CliError> =>
+export const run = ({ values }: Parsed<typeof Commands.demo.flags>): Effect.Effect<unknown, CliError> =>
   Effect.gen(function*() {
-    const { values } = yield* Args.parse("demo", args, Serve.flags)
     const base = yield* Serve.readConfig("demo", values)
     // A demo listens on this machine only, unless the host is chosen explicitly.
     const envHost = yield* Config.option(Config.String("TALLY_HOST")).pipe(Effect.orElseSucceed(() => Option.none<string>()))

@@ -20,10 +20,12 @@ import { Enforcement, Governance } from "@tally/engine"
 import { Store } from "@tally/store"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Args from "../Args.ts"
-import { databaseFlags, type DatabaseFlags, type Failure, invalid, requireTenant, withDatabase } from "../CommandDatabase.ts"
-import { type CliError as CliErrorType, invalidInput } from "../CliError.ts"
-import { scopeFlags, scopeOf } from "./Budget.ts"
+import { type DatabaseFlags, type Failure, invalid, requireTenant, withDatabase } from "../CommandDatabase.ts"
+import { invalidInput } from "../CliError.ts"
+import type * as Commands from "../Commands.ts"
+import * as Spec from "../Spec.ts"
+import type { Parsed } from "../Spec.ts"
+import { scopeOf } from "./Budget.ts"
 
 type Services = Store.Services | Governance.Governance
 
@@ -44,23 +46,7 @@ const withGovernance = <A>(command: string, values: DatabaseFlags, effect: Effec
     effect
   )
 
-const { model: _model, ...labelFlags } = scopeFlags
-
 // tally decide ----------------------------------------------------------------------------------
-
-export const decideFlags = {
-  ...databaseFlags,
-  ...labelFlags,
-  tenant: { type: "string" },
-  model: { type: "string" },
-  provider: { type: "string" },
-  cost: { type: "string" },
-  "input-tokens": { type: "string" },
-  "output-tokens": { type: "string" },
-  reserve: { type: "boolean" },
-  "request-id": { type: "string" },
-  "ttl-seconds": { type: "string" }
-} as const
 
 export interface DecideValues {
   readonly [key: string]: string | boolean | ReadonlyArray<string> | undefined
@@ -70,14 +56,14 @@ export interface DecideValues {
 export const decideInput = (command: string, values: DecideValues) =>
   Effect.gen(function*() {
     const text = (name: string) => (typeof values[name] === "string" ? values[name] as string : undefined)
-    const inputTokens = yield* Args.nonNegativeInt(command, "input-tokens", text("input-tokens"))
-    const outputTokens = yield* Args.nonNegativeInt(command, "output-tokens", text("output-tokens"))
-    const ttlSeconds = yield* Args.nonNegativeInt(command, "ttl-seconds", text("ttl-seconds"))
+    const inputTokens = yield* Spec.nonNegativeInt(command, "input-tokens", text("input-tokens"))
+    const outputTokens = yield* Spec.nonNegativeInt(command, "output-tokens", text("output-tokens"))
+    const ttlSeconds = yield* Spec.nonNegativeInt(command, "ttl-seconds", text("ttl-seconds"))
     const cost = text("cost")
     const labels = scopeOf(values as never)
     const body = {
       ...(Object.keys(labels).length === 0 ? {} : { labels }),
-      model: yield* Args.required(command, "model", text("model")),
+      model: yield* Spec.required(command, "model", text("model")),
       ...(text("provider") === undefined ? {} : { provider: text("provider") }),
       estimate: {
         ...(cost === undefined ? {} : { cost }),
@@ -121,40 +107,25 @@ export const runDecide = (command: string, values: DatabaseFlags, tenantId: stri
     )
   )
 
-const decide = (args: ReadonlyArray<string>) =>
+export const decideCommand = ({ values }: Parsed<typeof Commands.decide.flags>) =>
   Effect.gen(function*() {
     const command = "decide"
-    const { values } = yield* Args.parse(command, args, decideFlags)
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
     const input = yield* decideInput(command, values)
     return yield* runDecide(command, values, tenantId, input)
   })
 
 // tally policy -----------------------------------------------------------------------------------
 
-export const policyCreateFlags = {
-  ...databaseFlags,
-  ...scopeFlags,
-  tenant: { type: "string" },
-  name: { type: "string" },
-  "allow-provider": { type: "string", multiple: true },
-  "deny-provider": { type: "string", multiple: true },
-  "allow-model": { type: "string", multiple: true },
-  "deny-model": { type: "string", multiple: true },
-  "priced-only": { type: "boolean" },
-  "max-output-tokens": { type: "string" },
-  "max-cost-per-call": { type: "string" }
-} as const
-
 /** A policy's JSON (as `POST /api/v1/policies` takes it) from the flags' values. */
 export const policyInput = (command: string, values: DecideValues) =>
   Effect.gen(function*() {
     const list = (name: string) => (Array.isArray(values[name]) ? values[name] as ReadonlyArray<string> : undefined)
     const text = (name: string) => (typeof values[name] === "string" ? values[name] as string : undefined)
-    const maxOutputTokens = yield* Args.nonNegativeInt(command, "max-output-tokens", text("max-output-tokens"))
+    const maxOutputTokens = yield* Spec.nonNegativeInt(command, "max-output-tokens", text("max-output-tokens"))
     const scope = scopeOf(values as never)
     return {
-      name: yield* Args.required(command, "name", text("name")),
+      name: yield* Spec.required(command, "name", text("name")),
       ...(Object.keys(scope).length === 0 ? {} : { scope }),
       ...(list("allow-provider") === undefined ? {} : { allowProviders: list("allow-provider") }),
       ...(list("deny-provider") === undefined ? {} : { denyProviders: list("deny-provider") }),
@@ -178,19 +149,17 @@ export const runCreatePolicy = (command: string, values: DatabaseFlags, tenantId
     )
   )
 
-const createPolicy = (args: ReadonlyArray<string>) =>
+export const createPolicy = ({ values }: Parsed<typeof Commands.policyCreate.flags>) =>
   Effect.gen(function*() {
     const command = "policy create"
-    const { values } = yield* Args.parse(command, args, policyCreateFlags)
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
     return yield* runCreatePolicy(command, values, tenantId, yield* policyInput(command, values))
   })
 
-const listPolicies = (args: ReadonlyArray<string>) =>
+export const listPolicies = ({ values }: Parsed<typeof Commands.policyList.flags>) =>
   Effect.gen(function*() {
     const command = "policy list"
-    const { values } = yield* Args.parse(command, args, { ...databaseFlags, tenant: { type: "string" }, all: { type: "boolean" } })
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
     const policies = yield* withGovernance(
       command,
       values,
@@ -199,12 +168,11 @@ const listPolicies = (args: ReadonlyArray<string>) =>
     return policies.map(ModelPolicy.toJson)
   })
 
-const archivePolicy = (args: ReadonlyArray<string>) =>
+export const archivePolicy = ({ values }: Parsed<typeof Commands.policyArchive.flags>) =>
   Effect.gen(function*() {
     const command = "policy archive"
-    const { values } = yield* Args.parse(command, args, { ...databaseFlags, tenant: { type: "string" }, policy: { type: "string" } })
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
-    const policyId = yield* Args.required(command, "policy", values.policy)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
+    const policyId = yield* Spec.required(command, "policy", values.policy)
     const policy = yield* withGovernance(
       command,
       values,
@@ -212,27 +180,3 @@ const archivePolicy = (args: ReadonlyArray<string>) =>
     )
     return ModelPolicy.toJson(policy)
   })
-
-const policyTable: Record<string, (args: ReadonlyArray<string>) => Effect.Effect<unknown, CliErrorType>> = {
-  create: createPolicy,
-  list: listPolicies,
-  archive: archivePolicy
-}
-
-const database = "[--database-url <url>] [--data-dir <dir>]"
-
-export const decideCommand = {
-  usage: `tally decide --tenant <id> --model <model> [--provider <p>] [--cost <decimal>] [--input-tokens <n>] [--output-tokens <n>] [--reserve [--request-id <id>] [--ttl-seconds <n>]] [--project|--environment|--feature|--team|--customer|--api-key <value>] ${database}`,
-  run: decide
-}
-
-export const policyCommand = {
-  usage: `tally policy create --tenant <id> --name <name> [--allow-provider <p>]... [--deny-provider <p>]... [--allow-model <rule>]... [--deny-model <rule>]... [--priced-only] [--max-output-tokens <n>] [--max-cost-per-call <decimal>] [scope flags] | tally policy list --tenant <id> [--all] | tally policy archive --tenant <id> --policy <id>  ${database}`,
-  run: (args: ReadonlyArray<string>): Effect.Effect<unknown, CliErrorType> => {
-    const [sub, ...rest] = args
-    const command = sub === undefined ? undefined : policyTable[sub]
-    return command === undefined
-      ? Effect.fail(invalidInput(`policy: expected a subcommand: ${Object.keys(policyTable).join(", ")}`))
-      : command(rest)
-  }
-}

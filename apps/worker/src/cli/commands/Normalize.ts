@@ -1,19 +1,10 @@
 /** `tally normalize --provider <id> <payload.json|->`: a raw provider payload as a NormalizedCall. */
 import { Normalize, NormalizedCall } from "@tally/providers"
 import { Effect, Result } from "effect"
-import * as Args from "../Args.ts"
+import type * as Commands from "../Commands.ts"
+import type { Parsed } from "../Spec.ts"
 import { CliError, ExitCode, invalidInput } from "../CliError.ts"
 import { parseJson, readPayload, readText, type PayloadInput } from "../Input.ts"
-
-export const usage = "tally normalize --provider <id> [--api <api>] [--model <model>] [--request <request.json>] [--batch] <payload.json|->"
-
-export const payloadFlags = {
-  provider: { type: "string" },
-  api: { type: "string" },
-  model: { type: "string" },
-  request: { type: "string" },
-  batch: { type: "boolean" }
-} as const
 
 /** Reads the payload argument and the flags into what `Normalize.normalize` takes. */
 export const readNormalizeInput = (command: string, values: { provider?: string | undefined; api?: string | undefined; model?: string | undefined; request?: string | undefined; batch?: boolean | undefined }, positionals: ReadonlyArray<string>) =>
@@ -25,14 +16,15 @@ export const readNormalizeInput = (command: string, values: { provider?: string 
     const request = values.request === undefined
       ? file.request
       : yield* readText(values.request).pipe(Effect.flatMap((text) => parseJson(values.request!, text)))
-    const input: Normalize.NormalizeInput = {
+    const input: Normalize.NormalizeInput & { readonly occurredAt?: string | undefined } = {
       provider,
       // Envelopes may describe the api in prose (the shared fixtures do); only a known api id is used.
       api: values.api ?? (NormalizedCall.Apis.some((api) => api === file.api) ? file.api : undefined),
       model: values.model ?? file.model,
       payload: file.payload,
       request,
-      batch: values.batch
+      batch: values.batch,
+      occurredAt: file.occurredAt
     }
     return input
   })
@@ -44,9 +36,8 @@ export const normalizeOrFail = (input: Normalize.NormalizeInput) => {
     : Effect.fail(new CliError({ message: result.failure.message, exitCode: ExitCode.invalidInput }))
 }
 
-export const run = (args: ReadonlyArray<string>) =>
+export const run = ({ values, positionals }: Parsed<typeof Commands.normalize.flags>) =>
   Effect.gen(function*() {
-    const { values, positionals } = yield* Args.parse("normalize", args, payloadFlags)
     const input = yield* readNormalizeInput("normalize", values, positionals)
     const call = yield* normalizeOrFail(input)
     return NormalizedCall.toJson(call)

@@ -1,22 +1,17 @@
 /** `tally price --snapshot s.json --usage u.json [--round N]`: prices one usage with one snapshot. */
 import { CostBreakdown, CostEngine, PricingSnapshot, Usage } from "@tally/core"
 import { Effect, Result } from "effect"
-import * as Args from "../Args.ts"
+import type * as Commands from "../Commands.ts"
+import * as Spec from "../Spec.ts"
+import type { Parsed } from "../Spec.ts"
 import { CliError, ExitCode } from "../CliError.ts"
 import { decodeFile } from "../Input.ts"
 
-export const usage = "tally price --snapshot <snapshot.json> --usage <usage.json|-> [--round <places>]"
-
-export const run = (args: ReadonlyArray<string>) =>
+export const run = ({ values }: Parsed<typeof Commands.price.flags>) =>
   Effect.gen(function*() {
-    const { values } = yield* Args.parse("price", args, {
-      snapshot: { type: "string" },
-      usage: { type: "string" },
-      round: { type: "string" }
-    })
-    const snapshotPath = yield* Args.required("price", "snapshot", values.snapshot)
-    const usagePath = yield* Args.required("price", "usage", values.usage)
-    const round = yield* Args.nonNegativeInt("price", "round", values.round)
+    const snapshotPath = yield* Spec.required("price", "snapshot", values.snapshot)
+    const usagePath = yield* Spec.required("price", "usage", values.usage)
+    const round = yield* Spec.nonNegativeInt("price", "round", values.round)
     const snapshot = yield* decodeFile(PricingSnapshot.PricingSnapshot, snapshotPath)
     const usage = yield* decodeFile(Usage.Usage, usagePath)
     const priced = CostEngine.price(usage, snapshot)

@@ -11,29 +11,23 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { connect } from "@nats-io/transport-node"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
-import * as Args from "../Args.ts"
+import type * as Commands from "../Commands.ts"
+import * as Spec from "../Spec.ts"
+import type { Parsed } from "../Spec.ts"
 import { CliError, ExitCode, invalidConfiguration, invalidInput } from "../CliError.ts"
 import { readText } from "../Input.ts"
 import * as NatsConfig from "../../nats/NatsConfig.ts"
 import * as Streams from "../../nats/Streams.ts"
 import { eventsOf, tenantOf } from "../../nats/UsageMessage.ts"
 
-export const usage =
-  "tally publish --tenant <id> [--nats-url <nats://…>] [--per-message <n>] <events.json|->"
-
 const unexpected = (message: string) => new CliError({ message, exitCode: ExitCode.unexpected })
 
-export const run = (args: ReadonlyArray<string>) =>
+export const run = ({ values, positionals }: Parsed<typeof Commands.publish.flags>) =>
   Effect.gen(function*() {
-    const { values, positionals } = yield* Args.parse("publish", args, {
-      tenant: { type: "string" },
-      "nats-url": { type: "string" },
-      "per-message": { type: "string" }
-    })
-    const tenant = yield* Args.required("publish", "tenant", values.tenant)
+    const tenant = yield* Spec.required("publish", "tenant", values.tenant)
     const url = values["nats-url"] ?? process.env["TALLY_NATS_URL"]
     if (url === undefined || url === "") return yield* invalidInput("publish: set TALLY_NATS_URL or --nats-url")
-    const perMessage = (yield* Args.nonNegativeInt("publish", "per-message", values["per-message"])) ?? 100
+    const perMessage = (yield* Spec.nonNegativeInt("publish", "per-message", values["per-message"])) ?? 100
     if (perMessage === 0) return yield* invalidInput("publish: --per-message must be at least 1")
     if (positionals.length !== 1) return yield* invalidInput("publish: expected one events file, or - for stdin")
     const config = yield* Effect.catch(NatsConfig.fromEnv(url), invalidConfiguration("publish"))

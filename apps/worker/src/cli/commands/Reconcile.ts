@@ -11,37 +11,23 @@ import { Money } from "@tally/core"
 import type { Reconcile as ReconcileTypes } from "@tally/engine"
 import { Effect, Redacted, Result } from "effect"
 import { readFileSync, writeFileSync } from "node:fs"
-import * as Args from "../Args.ts"
-import { CliError, ExitCode, invalidInput } from "../CliError.ts"
+import type * as Commands from "../Commands.ts"
+import * as Spec from "../Spec.ts"
+import type { Parsed } from "../Spec.ts"
+import { CliError, ExitCode, invalidInput, Printed } from "../CliError.ts"
 import { parseAt } from "./Cost.ts"
-
-export const usage =
-  "tally reconcile --tenant <id> --from <ISO time> --to <ISO time> [--report <file> --format openai-costs|openai-usage|anthropic-cost|anthropic-usage|csv]... [--what-if-at <ISO time>] [--catalog <file>] [--tolerance <amount>] [--out <report.json>] [--database-url <url>] [--data-dir <dir>]"
 
 const command = "reconcile"
 
 const failed = (what: string) => (error: { readonly message: string }) =>
   Effect.fail(new CliError({ message: `${command}: ${what}: ${error.message}`, exitCode: ExitCode.unexpected }))
 
-export const run = (args: ReadonlyArray<string>) =>
+export const run = ({ values, positionals }: Parsed<typeof Commands.reconcile.flags>) =>
   Effect.gen(function*() {
-    const { values, positionals } = yield* Args.parse(command, args, {
-      tenant: { type: "string" },
-      from: { type: "string" },
-      to: { type: "string" },
-      report: { type: "string", multiple: true },
-      format: { type: "string", multiple: true },
-      "what-if-at": { type: "string" },
-      catalog: { type: "string" },
-      tolerance: { type: "string" },
-      out: { type: "string" },
-      "database-url": { type: "string" },
-      "data-dir": { type: "string" }
-    })
     if (positionals.length > 0) return yield* invalidInput(`${command}: unexpected argument "${positionals[0]}"`)
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
-    const from = yield* parseAt(command, yield* Args.required(command, "from", values.from), "--from")
-    const to = yield* parseAt(command, yield* Args.required(command, "to", values.to), "--to")
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
+    const from = yield* parseAt(command, yield* Spec.required(command, "from", values.from), "--from")
+    const to = yield* parseAt(command, yield* Spec.required(command, "to", values.to), "--to")
     if (to.getTime() <= from.getTime()) return yield* invalidInput(`${command}: --to (${to.toISOString()}) must be after --from (${from.toISOString()})`)
     const whatIfAt = values["what-if-at"] === undefined ? undefined : yield* parseAt(command, values["what-if-at"], "--what-if-at")
     const files = values.report ?? []
@@ -107,6 +93,8 @@ export const run = (args: ReadonlyArray<string>) =>
         ConfigError: (error) => Effect.fail(invalidInput(`${command}: configuration: ${error.message}`))
       })
     )
+    // `--out -`: the full report on stdout instead of the summary.
+    if (values.out === "-") return new Printed(`${JSON.stringify(report, null, 2)}\n`)
     if (values.out !== undefined) {
       const out = values.out
       yield* Effect.try({

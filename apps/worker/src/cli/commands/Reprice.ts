@@ -17,13 +17,12 @@ import { Store } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Args from "../Args.ts"
 import { CliError, ExitCode, invalidInput } from "../CliError.ts"
-import { databaseFlags, type DatabaseFlags, invalid, requireTenant, withDatabase } from "../CommandDatabase.ts"
+import type * as Commands from "../Commands.ts"
+import { type DatabaseFlags, invalid, requireTenant, withDatabase } from "../CommandDatabase.ts"
+import * as Spec from "../Spec.ts"
+import type { Parsed } from "../Spec.ts"
 import { parseAt } from "./Cost.ts"
-
-export const usage =
-  "tally reprice --tenant <id> --from <ISO time> --to <ISO time> [--only-unpriced] [--dry-run] [--by <actor>] [--database-url <url>] [--data-dir <dir>]"
 
 const command = "reprice"
 
@@ -69,22 +68,13 @@ export const reprice = (request: RepriceRequest) =>
     )
   )
 
-export const run = (args: ReadonlyArray<string>) =>
+export const run = ({ positionals, values }: Parsed<typeof Commands.reprice.flags>) =>
   Effect.gen(function*() {
-    const { positionals, values } = yield* Args.parse(command, args, {
-      ...databaseFlags,
-      tenant: { type: "string" },
-      from: { type: "string" },
-      to: { type: "string" },
-      "only-unpriced": { type: "boolean" },
-      "dry-run": { type: "boolean" },
-      by: { type: "string" }
-    })
     if (positionals.length > 0) return yield* invalidInput(`${command}: unexpected argument "${positionals[0]}"`)
     // Everything typed is checked before the database is opened.
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
-    const from = yield* parseAt(command, yield* Args.required(command, "from", values.from), "--from")
-    const to = yield* parseAt(command, yield* Args.required(command, "to", values.to), "--to")
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
+    const from = yield* parseAt(command, yield* Spec.required(command, "from", values.from), "--from")
+    const to = yield* parseAt(command, yield* Spec.required(command, "to", values.to), "--to")
     if (to.getTime() <= from.getTime()) {
       return yield* invalidInput(`${command}: --to (${to.toISOString()}) must be after --from (${from.toISOString()})`)
     }

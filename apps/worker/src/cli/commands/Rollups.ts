@@ -6,11 +6,11 @@
  * intact range changes nothing, so it is safe to repeat.
  */
 import { DateTime, Effect, Redacted } from "effect"
-import * as Args from "../Args.ts"
+import type * as Commands from "../Commands.ts"
+import * as Spec from "../Spec.ts"
+import type { Parsed } from "../Spec.ts"
 import { CliError, ExitCode, invalidInput } from "../CliError.ts"
 import { parseAt } from "./Cost.ts"
-
-export const usage = "tally rollups rebuild --from <ISO time> --to <ISO time> [--tenant <id>] [--database-url <url>] [--data-dir <dir>]"
 
 const HOUR = 3_600_000
 
@@ -18,19 +18,12 @@ const HOUR = 3_600_000
 const databaseError = (error: { readonly message: string }) =>
   Effect.fail(new CliError({ message: `rollups rebuild: database: ${error.message}`, exitCode: ExitCode.unexpected }))
 
-const rebuild = (args: ReadonlyArray<string>) =>
+export const rebuild = ({ values, positionals }: Parsed<typeof Commands.rollupsRebuild.flags>) =>
   Effect.gen(function*() {
-    const { values, positionals } = yield* Args.parse("rollups rebuild", args, {
-      from: { type: "string" },
-      to: { type: "string" },
-      tenant: { type: "string" },
-      "database-url": { type: "string" },
-      "data-dir": { type: "string" }
-    })
     if (positionals.length > 0) return yield* invalidInput(`rollups rebuild: unexpected argument "${positionals[0]}"`)
     // Everything the caller typed is checked before the database is opened.
-    const from = yield* parseAt("rollups rebuild", yield* Args.required("rollups rebuild", "from", values.from), "--from")
-    const to = yield* parseAt("rollups rebuild", yield* Args.required("rollups rebuild", "to", values.to), "--to")
+    const from = yield* parseAt("rollups rebuild", yield* Spec.required("rollups rebuild", "from", values.from), "--from")
+    const to = yield* parseAt("rollups rebuild", yield* Spec.required("rollups rebuild", "to", values.to), "--to")
     if (to.getTime() <= from.getTime()) {
       return yield* invalidInput(`rollups rebuild: --to (${to.toISOString()}) must be after --from (${from.toISOString()})`)
     }
@@ -77,9 +70,3 @@ const rebuild = (args: ReadonlyArray<string>) =>
       })
     )
   })
-
-export const run = (args: ReadonlyArray<string>) => {
-  const [sub, ...rest] = args
-  if (sub === "rebuild") return rebuild(rest)
-  return Effect.fail(invalidInput(sub === undefined ? `rollups: expected a subcommand; usage: ${usage}` : `rollups: unknown subcommand "${sub}"; usage: ${usage}`))
-}

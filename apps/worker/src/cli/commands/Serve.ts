@@ -14,7 +14,9 @@ import * as HttpServer from "effect/http/HttpServer"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import * as Args from "../Args.ts"
+import type * as Commands from "../Commands.ts"
+import * as Spec from "../Spec.ts"
+import type { Parsed } from "../Spec.ts"
 import { CliError, ExitCode, invalidConfiguration, invalidInput } from "../CliError.ts"
 import * as GraphqlRoute from "../../graphql/Http.ts"
 import * as NatsConfig from "../../nats/NatsConfig.ts"
@@ -22,9 +24,6 @@ import * as Logging from "../../server/Logging.ts"
 import * as Server from "../../server/Server.ts"
 import * as ServerConfig from "../../server/ServerConfig.ts"
 import * as UsageConsumer from "../../nats/UsageConsumer.ts"
-
-export const usage =
-  "tally serve [--port <n>] [--host <addr>] [--database-url <postgres://…>] [--data-dir <dir>] [--nats-url <nats://…>] [--max-body-bytes <n>] [--max-batch-events <n>]"
 
 /**
  * THE place where further intakes join the serve process: each returned layer runs beside the HTTP
@@ -35,16 +34,6 @@ export const extensions = (config: ServerConfig.ServerConfigShape): ReadonlyArra
   // NATS JetStream consumer: added here when config.natsUrl is set (apps/worker/src/nats).
   ...(config.natsUrl === undefined ? [] : [UsageConsumer.serveExtension(config.natsUrl)])
 ]
-
-export const flags = {
-  port: { type: "string" },
-  host: { type: "string" },
-  "database-url": { type: "string" },
-  "data-dir": { type: "string" },
-  "nats-url": { type: "string" },
-  "max-body-bytes": { type: "string" },
-  "max-batch-events": { type: "string" }
-} as const
 
 interface FlagValues {
   readonly port?: string | undefined
@@ -64,7 +53,7 @@ interface FlagValues {
 export const readConfig = Effect.fnUntraced(function*(command: string, values: FlagValues) {
   const invalid = invalidConfiguration(command)
   const env = yield* Effect.catch(ServerConfig.fromEnv, invalid)
-  const port = yield* Args.nonNegativeInt(command, "port", values.port)
+  const port = yield* Spec.nonNegativeInt(command, "port", values.port)
   if (port !== undefined && port > 65_535) return yield* invalidInput(`${command}: --port must be at most 65535, got ${port}`)
   const url = values["database-url"]
   if (url !== undefined && url !== "" && !ServerConfig.isDatabaseUrl(url)) {
@@ -76,8 +65,8 @@ export const readConfig = Effect.fnUntraced(function*(command: string, values: F
     databaseUrl: url === undefined || url === "" ? undefined : Redacted.make(url),
     dataDir: values["data-dir"],
     natsUrl: values["nats-url"],
-    maxBodyBytes: yield* Args.nonNegativeInt(command, "max-body-bytes", values["max-body-bytes"]),
-    maxBatchEvents: yield* Args.nonNegativeInt(command, "max-batch-events", values["max-batch-events"])
+    maxBodyBytes: yield* Spec.nonNegativeInt(command, "max-body-bytes", values["max-body-bytes"]),
+    maxBatchEvents: yield* Spec.nonNegativeInt(command, "max-batch-events", values["max-batch-events"])
   })
   yield* Effect.catch(GraphqlRoute.settings, invalid)
   if (config.natsUrl !== undefined) {
@@ -160,9 +149,8 @@ const serveWith = <E>(
     Effect.tap(() => Effect.logInfo("stopped"))
   )
 
-export const run = (args: ReadonlyArray<string>) =>
+export const run = ({ values }: Parsed<typeof Commands.serve.flags>) =>
   Effect.gen(function*() {
-    const { values } = yield* Args.parse("serve", args, flags)
     const config = yield* readConfig("serve", values)
     return yield* runServer(config, () => Effect.void)
   })

@@ -19,8 +19,10 @@ import { ApiKeys, Store, Tenants } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import * as Args from "../Args.ts"
-import { databaseFlags, type DatabaseFlags, type Failure, invalid, requireTenant, withDatabase } from "../CommandDatabase.ts"
+import type * as Commands from "../Commands.ts"
+import * as Spec from "../Spec.ts"
+import type { Parsed } from "../Spec.ts"
+import { type DatabaseFlags, type Failure, invalid, requireTenant, withDatabase } from "../CommandDatabase.ts"
 import { type CliError as CliErrorType, invalidInput } from "../CliError.ts"
 
 /** Every scope; a tenant's first key gets all of them. */
@@ -58,17 +60,10 @@ export const createTenantWithKey = (input: Tenant.CreateTenant) =>
     return { tenant, key: created.key, secret: Redacted.value(created.secret) }
   })
 
-const tenantCreate = (args: ReadonlyArray<string>) =>
+export const tenantCreate = ({ values }: Parsed<typeof Commands.tenantCreate.flags>) =>
   Effect.gen(function*() {
     const command = "tenant create"
-    const { values } = yield* Args.parse(command, args, {
-      ...databaseFlags,
-      name: { type: "string" },
-      id: { type: "string" },
-      currency: { type: "string" },
-      "time-zone": { type: "string" }
-    })
-    const name = yield* Args.required(command, "name", values.name)
+    const name = yield* Spec.required(command, "name", values.name)
     const created = yield* withStore(
       command,
       values,
@@ -79,9 +74,8 @@ const tenantCreate = (args: ReadonlyArray<string>) =>
     return { ...tenantJson(created.tenant), apiKey: created.secret, apiKeyId: created.key.id }
   })
 
-const tenantList = (args: ReadonlyArray<string>) =>
+export const tenantList = ({ values }: Parsed<typeof Commands.tenantList.flags>) =>
   Effect.gen(function*() {
-    const { values } = yield* Args.parse("tenant list", args, databaseFlags)
     const tenants = yield* withStore("tenant list", values, Tenants.Tenants.use((t) => t.list))
     return tenants.map(tenantJson)
   })
@@ -120,18 +114,11 @@ const parseScopes = (command: string, raw: string): Effect.Effect<ReadonlyArray<
     : Effect.succeed([...new Set(scopes)] as ReadonlyArray<ApiKey.Scope>)
 }
 
-const apikeyCreate = (args: ReadonlyArray<string>) =>
+export const apikeyCreate = ({ values }: Parsed<typeof Commands.apikeyCreate.flags>) =>
   Effect.gen(function*() {
     const command = "apikey create"
-    const { values } = yield* Args.parse(command, args, {
-      ...databaseFlags,
-      tenant: { type: "string" },
-      scopes: { type: "string" },
-      label: { type: "string", multiple: true },
-      name: { type: "string" }
-    })
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
-    const scopes = yield* parseScopes(command, yield* Args.required(command, "scopes", values.scopes))
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
+    const scopes = yield* parseScopes(command, yield* Spec.required(command, "scopes", values.scopes))
     const defaultLabels = yield* parseLabels(command, values.label ?? [])
     const created = yield* withStore(
       command,
@@ -143,21 +130,19 @@ const apikeyCreate = (args: ReadonlyArray<string>) =>
     return { apiKey: Redacted.value(created.secret), ...keyJson(created.key) }
   })
 
-const apikeyList = (args: ReadonlyArray<string>) =>
+export const apikeyList = ({ values }: Parsed<typeof Commands.apikeyList.flags>) =>
   Effect.gen(function*() {
     const command = "apikey list"
-    const { values } = yield* Args.parse(command, args, { ...databaseFlags, tenant: { type: "string" } })
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
     const keys = yield* withStore(command, values, Effect.andThen(requireTenant(command, tenantId), ApiKeys.ApiKeys.use((k) => k.list(tenantId))))
     return keys.map(keyJson)
   })
 
-const apikeyRevoke = (args: ReadonlyArray<string>) =>
+export const apikeyRevoke = ({ values }: Parsed<typeof Commands.apikeyRevoke.flags>) =>
   Effect.gen(function*() {
     const command = "apikey revoke"
-    const { values } = yield* Args.parse(command, args, { ...databaseFlags, tenant: { type: "string" }, key: { type: "string" } })
-    const tenantId = yield* Args.required(command, "tenant", values.tenant)
-    const keyId = yield* Args.required(command, "key", values.key)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
+    const keyId = yield* Spec.required(command, "key", values.key)
     const key = yield* withStore(
       command,
       values,
@@ -168,26 +153,3 @@ const apikeyRevoke = (args: ReadonlyArray<string>) =>
     )
     return keyJson(key)
   })
-
-const subcommands = (
-  name: string,
-  table: Record<string, (args: ReadonlyArray<string>) => Effect.Effect<unknown, CliErrorType>>
-) =>
-(args: ReadonlyArray<string>): Effect.Effect<unknown, CliErrorType> => {
-  const [sub, ...rest] = args
-  const run = sub === undefined ? undefined : table[sub]
-  return run === undefined
-    ? Effect.fail(invalidInput(`${name}: expected a subcommand: ${Object.keys(table).join(", ")}`))
-    : run(rest)
-}
-
-export const tenant = {
-  usage: "tally tenant create --name <name> [--id <id>] [--currency USD] [--time-zone UTC] | tally tenant list  [--database-url <url>] [--data-dir <dir>]",
-  run: subcommands("tenant", { create: tenantCreate, list: tenantList })
-}
-
-export const apikey = {
-  usage:
-    "tally apikey create --tenant <id> --scopes ingest,read,admin [--label name=value]... [--name <name>] | tally apikey list --tenant <id> | tally apikey revoke --tenant <id> --key <key id>  [--database-url <url>] [--data-dir <dir>]",
-  run: subcommands("apikey", { create: apikeyCreate, list: apikeyList, revoke: apikeyRevoke })
-}
