@@ -36,6 +36,6 @@ describe("UsageQuery", () => {
     const empty = UsageQuery.emptyMeasures()
     assert.strictEqual(Object.keys(empty.tokens).length, 17)
     assert.isTrue(Object.values(empty.tokens).every((n) => n === 0))
-    assert.deepStrictEqual(UsageQuery.measureNames.slice(0, 5), ["requests", "estimatedRequests", "unpricedRequests", "spend", "inputText"])
+    assert.deepStrictEqual(UsageQuery.measureNames.slice(0, 6), ["requests", "estimatedRequests", "unpricedRequests", "partialRequests", "spend", "inputText"])
   })
 })
