@@ -19,6 +19,7 @@
 import { CalendarTime, CostAllocation } from "@tally/core"
 import { Chargeback } from "@tally/engine"
 import type { Database } from "@tally/store"
+import * as Cause from "effect/Cause"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
@@ -122,7 +123,9 @@ export const usage = respond(Effect.gen(function*() {
   const body = csv.pipe(
     // Headers are sent by now: a failure mid-stream makes the server abort the connection without
     // the final chunk (so the client sees an error, not a short file); say why in the log.
-    Stream.tapError((error) => Effect.logError(`usage export failed mid-stream: ${error.message}`)),
+    // A defect (a driver error thrown rather than failed) aborts it too; a client going away is
+    // an interruption, not a failure, and is not logged as one.
+    Stream.tapCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logError(`usage export failed mid-stream: ${causeMessage(cause)}`)),
     Stream.encodeText
   )
   return HttpServerResponse.stream(body, {
@@ -133,6 +136,11 @@ export const usage = respond(Effect.gen(function*() {
     }
   })
 }))
+
+const causeMessage = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  return error instanceof Error ? error.message : String(error)
+}
 
 export const routes = [
   HttpRouter.route("GET", paths.chargeback, chargeback),
