@@ -4,11 +4,11 @@
  * chargeback runs whose lines sum to the ledger, and subscriptions over server-sent events
  * (graphql-sse as the client) for budget status and anomalies.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import { Money } from "../packages/core/src/index.ts"
 import { AnomalyFindings, Database } from "../packages/store/src/index.ts"
 import { client, ingest, newTenant, sseClient, type TestTenant, usageEvent } from "./support/Graphql.ts"
-import { type InProcess, makeDatabase, startInProcess, targets, type TestDatabase, testConfig } from "./support/Worker.ts"
+import { inProcessWorker, targets } from "./support/Worker.ts"
 import { DateTime } from "../apps/worker/node_modules/effect/dist/index.js"
 import { Effect, Layer } from "./support/Workspace.ts"
 
@@ -18,22 +18,11 @@ const DateTimeOf = (millis: number) => DateTime.makeUnsafe(millis)
 type Json = any
 
 describe.each(targets)("GraphQL changes on %s", (target) => {
-  let database: TestDatabase
-  let server: InProcess
-
-  beforeAll(async () => {
-    database = await makeDatabase(target)
-    server = await startInProcess(testConfig(database))
-  }, 300_000)
-
-  afterAll(async () => {
-    await server?.close()
-    await database?.drop()
-  })
+  const worker = inProcessWorker(target)
 
   it("custom models, price versions, overrides and multipliers price the tenant's usage", async () => {
-    const tenant = await newTenant(server, { name: "Pricing Co" })
-    const admin = client(server, tenant.admin)
+    const tenant = await newTenant(worker.server, { name: "Pricing Co" })
+    const admin = client(worker.server, tenant.admin)
     const created: Json = await admin.request(`mutation {
       createModel(input: {
         id: "acme/llama-70b", provider: "openai", modelKey: "llama-70b", displayName: "Llama 70B (self-hosted)",
@@ -79,14 +68,14 @@ describe.each(targets)("GraphQL changes on %s", (target) => {
 
     // Ingest after the changes: the worker prices with the tenant's price book.
     const million = { inputText: 1_000_000, outputText: 0 }
-    await ingest(server, tenant, [
+    await ingest(worker.server, tenant, [
       usageEvent("llama-before", "2025-03-10T12:00:00Z", { model: "llama-70b", ...million }),
       usageEvent("llama-after", "2025-03-20T12:00:00Z", { model: "llama-70b", ...million }),
       usageEvent("llama-internal", "2025-03-20T12:00:00Z", { model: "llama-70b", labels: { project: "internal" }, ...million }),
       usageEvent("gpt-plain", "2025-03-20T12:00:00Z", { model: "gpt-4o", ...million }),
       usageEvent("gpt-research", "2025-03-20T12:00:00Z", { model: "gpt-4o", labels: { team: "research" }, ...million })
     ])
-    const records: Json = await client(server, tenant.read).request(`{ usageRecords(first: 10) {
+    const records: Json = await client(worker.server, tenant.read).request(`{ usageRecords(first: 10) {
       ... on UsageRecordConnection { edges { node { requestId definitionId cost { amount } snapshotId snapshot { id source rates { inputText } } } } }
     } }`)
     const byId = Object.fromEntries(records.usageRecords.edges.map((e: Json) => [e.node.requestId, e.node]))
@@ -97,14 +86,14 @@ describe.each(targets)("GraphQL changes on %s", (target) => {
     expect(byId["llama-internal"].snapshot).toEqual({ id: byId["llama-internal"].snapshotId, source: "price-book", rates: { inputText: "0.125" } })
     expect(byId["gpt-plain"]).toMatchObject({ definitionId: "acme/gpt-4o", cost: { amount: "2" } })
     expect(byId["gpt-research"].cost.amount).toBe("1")
-    const book: Json = await client(server, tenant.read).request(`{ priceBook { ... on PriceBook { version customDefinitionIds overrides { definitionId } multipliers { reason } } } }`)
+    const book: Json = await client(worker.server, tenant.read).request(`{ priceBook { ... on PriceBook { version customDefinitionIds overrides { definitionId } multipliers { reason } } } }`)
     expect(book.priceBook.customDefinitionIds).toEqual(["acme/gpt-4o", "acme/llama-70b"])
     expect(book.priceBook.version).toBeGreaterThanOrEqual(5)
   })
 
   it("budgets are created, read with live status, checked and deleted", async () => {
-    const tenant = await newTenant(server, { name: "Budget Co" })
-    const admin = client(server, tenant.admin)
+    const tenant = await newTenant(worker.server, { name: "Budget Co" })
+    const admin = client(worker.server, tenant.admin)
     const created: Json = await admin.request(`mutation {
       createBudget(input: { name: "search", period: MONTH, amount: "100", action: BLOCK, scope: { project: "search" }, thresholds: ["50", "100"] }) {
         __typename ... on Budget { id name amount thresholds action scope { project } }
@@ -114,8 +103,8 @@ describe.each(targets)("GraphQL changes on %s", (target) => {
     expect(created.createBudget).toMatchObject({ __typename: "Budget", amount: "100", thresholds: ["50", "100"], action: "BLOCK" })
     expect(created.bad).toMatchObject({ __typename: "InvalidInput", field: "amount" })
     const now = new Date().toISOString()
-    await ingest(server, tenant, [usageEvent("b-1", now, { labels: { project: "search" }, inputText: 1_000_000, outputText: 0 })])
-    const read: Json = await client(server, tenant.read).request(`{
+    await ingest(worker.server, tenant, [usageEvent("b-1", now, { labels: { project: "search" }, inputText: 1_000_000, outputText: 0 })])
+    const read: Json = await client(worker.server, tenant.read).request(`{
       budgets { ... on BudgetConnection { edges { node { id status { spent remaining percent calls periodLabel forecast { projectedSpend } } } } } }
       budgetCheck(labels: { project: "search" }, estimatedCost: "98") { ... on BudgetDecision { allowed remaining deniedBy budgets { remainingAfter } } }
     }`)
@@ -124,21 +113,21 @@ describe.each(targets)("GraphQL changes on %s", (target) => {
     expect(read.budgetCheck).toMatchObject({ allowed: false, remaining: "97.5", deniedBy: [created.createBudget.id] })
     const deleted: Json = await admin.request(`mutation { deleteBudget(id: "${created.createBudget.id}") { ... on Budget { archivedAt } } }`)
     expect(deleted.deleteBudget.archivedAt).not.toBeNull()
-    const after: Json = await client(server, tenant.read).request(`{ budgets { ... on BudgetConnection { edges { node { id } } } } }`)
+    const after: Json = await client(worker.server, tenant.read).request(`{ budgets { ... on BudgetConnection { edges { node { id } } } } }`)
     expect(after.budgets.edges).toEqual([])
   })
 
   it("a chargeback run's lines sum exactly to the ledger, and a finalized run cannot be run over", async () => {
-    const tenant = await newTenant(server, { name: "Chargeback Co" })
+    const tenant = await newTenant(worker.server, { name: "Chargeback Co" })
     const events = Array.from({ length: 60 }, (_, i) =>
       usageEvent(`c-${i}`, `2025-03-${String(1 + (i % 28)).padStart(2, "0")}T10:00:00Z`, {
         labels: i % 5 === 0 ? {} : { team: ["core", "growth", "ml"][i % 3]! },
         inputText: 1000 + i * 37,
         outputText: 100 + i
       }))
-    await ingest(server, tenant, events)
-    const admin = client(server, tenant.admin)
-    const show: Json = await client(server, tenant.read).request(`{
+    await ingest(worker.server, tenant, events)
+    const admin = client(worker.server, tenant.admin)
+    const show: Json = await client(worker.server, tenant.read).request(`{
       showback(input: { month: "2025-03", dimension: "team", rule: { kind: EVEN } }) {
         __typename ... on ChargebackComputation { total lines { kind owner amount } inputs { ledgerTotal requests } }
       }
@@ -155,7 +144,7 @@ describe.each(targets)("GraphQL changes on %s", (target) => {
     expect(run.runChargeback).toMatchObject({ __typename: "ChargebackRun", status: "DRAFT" })
     const sum = run.runChargeback.lines.reduce((s: Money.Decimal, l: Json) => s.plus(l.amount), Money.ZERO)
     expect(Money.format(sum)).toBe(run.runChargeback.total)
-    const [ledger] = await server.run(Effect.gen(function*() {
+    const [ledger] = await worker.server.run(Effect.gen(function*() {
       const { sql } = yield* Database.Database
       return yield* sql<{ total: string }>`SELECT sum(total)::text AS total FROM tally.usage_ledger WHERE tenant_id = ${tenant.id}`
     }))
@@ -170,7 +159,7 @@ describe.each(targets)("GraphQL changes on %s", (target) => {
     }`)
     expect(again.finalizeChargebackRun.__typename).toBe("Conflict")
     expect(again.runChargeback.__typename).toBe("Conflict")
-    const listed: Json = await client(server, tenant.read).request(`{
+    const listed: Json = await client(worker.server, tenant.read).request(`{
       chargebackRuns(first: 5) { ... on ChargebackRunConnection { edges { node { id status total run { lines { amount } } } } } }
       chargebackRun(id: "${run.runChargeback.id}") { ... on ChargebackRun { total } }
     }`)
@@ -179,8 +168,8 @@ describe.each(targets)("GraphQL changes on %s", (target) => {
   })
 
   it("API keys are issued with their secret once, listed, usable at once, and revoked", async () => {
-    const tenant = await newTenant(server, { name: "Keys Co" })
-    const admin = client(server, tenant.admin)
+    const tenant = await newTenant(worker.server, { name: "Keys Co" })
+    const admin = client(worker.server, tenant.admin)
     const issued: Json = await admin.request(`mutation {
       issueApiKey(name: "gateway", scopes: [INGEST], defaultLabels: { project: "search" }) { ... on IssuedApiKey { secret key { id prefix scopes defaultLabels { project } } } }
       bad: issueApiKey(name: "", scopes: [READ]) { __typename ... on InvalidInput { field } }
@@ -189,8 +178,8 @@ describe.each(targets)("GraphQL changes on %s", (target) => {
     expect(key.secret.startsWith(key.key.prefix)).toBe(true)
     expect(key.key).toMatchObject({ scopes: ["INGEST"], defaultLabels: { project: "search" } })
     expect(issued.bad).toMatchObject({ __typename: "InvalidInput", field: "name" })
-    await ingest(server, { ...tenant, ingest: key.secret }, [usageEvent("k-1", "2025-03-01T00:00:00Z")])
-    const records: Json = await client(server, tenant.read).request(`{ usageRecords(first: 1) { ... on UsageRecordConnection { edges { node { labels { project apiKeyId } } } } } }`)
+    await ingest(worker.server, { ...tenant, ingest: key.secret }, [usageEvent("k-1", "2025-03-01T00:00:00Z")])
+    const records: Json = await client(worker.server, tenant.read).request(`{ usageRecords(first: 1) { ... on UsageRecordConnection { edges { node { labels { project apiKeyId } } } } } }`)
     expect(records.usageRecords.edges[0].node.labels).toEqual({ project: "search", apiKeyId: key.key.id })
     const revoked: Json = await admin.request(`mutation { revokeApiKey(id: "${key.key.id}") { ... on ApiKey { revokedAt } } }`)
     expect(revoked.revokeApiKey.revokedAt).not.toBeNull()
@@ -201,12 +190,12 @@ describe.each(targets)("GraphQL changes on %s", (target) => {
   describe("subscriptions over server-sent events", () => {
     let tenant: TestTenant
     beforeAll(async () => {
-      tenant = await newTenant(server, { name: "Live Co" })
+      tenant = await newTenant(worker.server, { name: "Live Co" })
     })
 
     it("a budget's status arrives at once, then again when usage moves it", async () => {
-      const created: Json = await client(server, tenant.admin).request(`mutation { createBudget(input: { name: "live", period: MONTH, amount: "10" }) { ... on Budget { id } } }`)
-      const sse = sseClient(server, tenant.read)
+      const created: Json = await client(worker.server, tenant.admin).request(`mutation { createBudget(input: { name: "live", period: MONTH, amount: "10" }) { ... on Budget { id } } }`)
+      const sse = sseClient(worker.server, tenant.read)
       const stream = sse.iterate<Json>({
         query: `subscription($id: ID!) { budgetStatus(budgetId: $id, everySeconds: 1) { budget { id } spent calls } }`,
         variables: { id: created.createBudget.id }
@@ -214,7 +203,7 @@ describe.each(targets)("GraphQL changes on %s", (target) => {
       try {
         const first = await stream.next()
         expect(first.value.data.budgetStatus).toEqual({ budget: { id: created.createBudget.id }, spent: "0", calls: 0 })
-        await ingest(server, tenant, [usageEvent("live-1", new Date().toISOString(), { inputText: 1_000_000, outputText: 0 })])
+        await ingest(worker.server, tenant, [usageEvent("live-1", new Date().toISOString(), { inputText: 1_000_000, outputText: 0 })])
         const second = await stream.next()
         expect(second.value.data.budgetStatus).toMatchObject({ spent: "2.5", calls: 1 })
       } finally {
@@ -224,27 +213,27 @@ describe.each(targets)("GraphQL changes on %s", (target) => {
     })
 
     it("another tenant's budget id is refused; an ingest key may not subscribe", async () => {
-      const other = await newTenant(server, { name: "Other live" })
-      const theirs: Json = await client(server, other.admin).request(`mutation { createBudget(input: { name: "theirs", period: DAY, amount: "1" }) { ... on Budget { id } } }`)
-      const sse = sseClient(server, tenant.read)
+      const other = await newTenant(worker.server, { name: "Other live" })
+      const theirs: Json = await client(worker.server, other.admin).request(`mutation { createBudget(input: { name: "theirs", period: DAY, amount: "1" }) { ... on Budget { id } } }`)
+      const sse = sseClient(worker.server, tenant.read)
       const stream = sse.iterate<Json>({ query: `subscription { budgetStatus(budgetId: "${theirs.createBudget.id}") { spent } }` })
       const refused = await stream.next()
       expect(refused.value.errors?.[0]?.message).toMatch(/does not exist/)
       sse.dispose()
-      const ingestOnly = sseClient(server, tenant.ingest)
+      const ingestOnly = sseClient(worker.server, tenant.ingest)
       const denied = await ingestOnly.iterate<Json>({ query: `subscription { budgetStatus { spent } }` }).next()
       expect(denied.value.errors?.[0]?.message).toMatch(/"read" scope/)
       ingestOnly.dispose()
     })
 
     it("each new anomaly is sent as detection records it", async () => {
-      const sse = sseClient(server, tenant.read)
+      const sse = sseClient(worker.server, tenant.read)
       const stream = sse.iterate<Json>({ query: `subscription { anomalyDetected(everySeconds: 1) { kind severity summary observed expected scope { kind value } } }` })
       try {
         const next = stream.next()
         // Detection records a finding (as the scheduler would), after the subscription began.
         await new Promise((resolve) => setTimeout(resolve, 1500))
-        await server.run(Effect.provide(
+        await worker.server.run(Effect.provide(
           AnomalyFindings.AnomalyFindings.use((anomalies) =>
             Effect.flatMap(Effect.sync(() => new Date()), (now) =>
               anomalies.record(tenant.id, [{

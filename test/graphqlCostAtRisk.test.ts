@@ -4,31 +4,20 @@
  * calls priced not at all (a model nothing matches) show up with their missing components and
  * quantities in usage, in a budget's status, in showback and a chargeback run, and in coverage.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { client, ingest, newTenant } from "./support/Graphql.ts"
-import { type InProcess, makeDatabase, startInProcess, targets, type TestDatabase, testConfig } from "./support/Worker.ts"
+import { inProcessWorker, targets } from "./support/Worker.ts"
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any
 
 describe.each(targets)("cost at risk through GraphQL on %s", (target) => {
-  let database: TestDatabase
-  let server: InProcess
-
-  beforeAll(async () => {
-    database = await makeDatabase(target)
-    server = await startInProcess(testConfig(database))
-  }, 300_000)
-
-  afterAll(async () => {
-    await server?.close()
-    await database?.drop()
-  })
+  const worker = inProcessWorker(target)
 
   it("usage, budgets, showback, chargeback runs and coverage say what spend leaves out", async () => {
-    const tenant = await newTenant(server, { name: "At Risk Co" })
-    const admin = client(server, tenant.admin)
-    const read = client(server, tenant.read)
+    const tenant = await newTenant(worker.server, { name: "At Risk Co" })
+    const admin = client(worker.server, tenant.admin)
+    const read = client(worker.server, tenant.read)
     const budget: Json = await admin.request(`mutation {
       createBudget(input: { name: "search", period: MONTH, amount: "100", scope: { project: "search" } }) { __typename ... on Budget { id } }
     }`)
@@ -40,7 +29,7 @@ describe.each(targets)("cost at risk through GraphQL on %s", (target) => {
     const from = `${month}-01T00:00:00Z`
     const next = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString()
     const labels = { project: "search", team: "core" }
-    await ingest(server, tenant, [
+    await ingest(worker.server, tenant, [
       // gpt-4o: 1M input x $2.50 = $2.50 priced; 10 s of video have no price: partial.
       { requestId: "partial-1", occurredAt: at, provider: "openai", model: "gpt-4o", labels, usage: { tokens: { inputText: 1_000_000 }, videoSeconds: "10" } },
       { requestId: "partial-2", occurredAt: at, provider: "openai", model: "gpt-4o", labels, usage: { tokens: { inputText: 1_000_000 }, videoSeconds: "5" } },

@@ -9,11 +9,11 @@
  * expected amount is worked in the comment beside it.
  */
 import { readFileSync } from "node:fs"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { Match, PriceBook } from "../packages/catalog/src/index.ts"
 import { CostEngine, Money, PricingSnapshot, Usage } from "../packages/core/src/index.ts"
 import { client, ingest, newTenant } from "./support/Graphql.ts"
-import { type InProcess, makeDatabase, startInProcess, targets, type TestDatabase, testConfig } from "./support/Worker.ts"
+import { inProcessWorker, targets } from "./support/Worker.ts"
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any
@@ -72,22 +72,11 @@ describe("the custom catalog file expresses every kind of price", () => {
 })
 
 describe.each(targets)("GraphQL createModel with every kind of price on %s", (target) => {
-  let database: TestDatabase
-  let server: InProcess
-
-  beforeAll(async () => {
-    database = await makeDatabase(target)
-    server = await startInProcess(testConfig(database))
-  }, 300_000)
-
-  afterAll(async () => {
-    await server?.close()
-    await database?.drop()
-  })
+  const worker = inProcessWorker(target)
 
   it("stores tiers, fine-tuned rates, multipliers, image, second and tool prices, and a priced call uses them", async () => {
-    const tenant = await newTenant(server, { name: "House Models" })
-    const admin = client(server, tenant.admin)
+    const tenant = await newTenant(worker.server, { name: "House Models" })
+    const admin = client(worker.server, tenant.admin)
     // JSON-typed fields (tiers, multipliers, units) go as variables: their keys ("1024x1024/hd", "*") are not GraphQL names.
     const created: Json = await admin.request(`mutation($price: PriceInput!) {
       createModel(input: { id: "acme/house-model", provider: "openai", modelKey: "house-model", price: $price }) {
@@ -125,8 +114,8 @@ describe.each(targets)("GraphQL createModel with every kind of price on %s", (ta
       units: { perVideoSecond: "0.1", perToolCall: { code_interpreter_session: "0.03", file_search: "0.0025" } }
     })
 
-    await ingest(server, tenant, calls.map((c) => ({ requestId: c.id, occurredAt: AT, provider: "openai", model: "house-model", usage: c.usage })))
-    const read: Json = await client(server, tenant.read).request(`{ usageRecords(first: 50) {
+    await ingest(worker.server, tenant, calls.map((c) => ({ requestId: c.id, occurredAt: AT, provider: "openai", model: "house-model", usage: c.usage })))
+    const read: Json = await client(worker.server, tenant.read).request(`{ usageRecords(first: 50) {
       ... on UsageRecordConnection { edges { node { requestId costSource definitionId snapshotId cost { amount currency } lines { component amount conditions } } } }
     } }`)
     const byId = new Map<string, Json>(read.usageRecords.edges.map((e: Json) => [e.node.requestId, e.node]))

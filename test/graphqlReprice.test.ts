@@ -4,9 +4,9 @@
  * nothing, the run prices the calls (the API key as the actor), the usage report follows, and a
  * second run changes nothing. A read key may not reprice; a backwards range names the field.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { client, ingest, newTenant, usageEvent } from "./support/Graphql.ts"
-import { type InProcess, makeDatabase, startInProcess, targets, type TestDatabase, testConfig } from "./support/Worker.ts"
+import { inProcessWorker, targets } from "./support/Worker.ts"
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any
@@ -31,23 +31,12 @@ const records = `{
 }`
 
 describe.each(targets)("GraphQL reprice on %s", (target) => {
-  let database: TestDatabase
-  let server: InProcess
-
-  beforeAll(async () => {
-    database = await makeDatabase(target)
-    server = await startInProcess(testConfig(database))
-  }, 300_000)
-
-  afterAll(async () => {
-    await server?.close()
-    await database?.drop()
-  })
+  const worker = inProcessWorker(target)
 
   it("unpriced usage is priced once its price exists; dry run first, then once, then nothing", async () => {
-    const tenant = await newTenant(server, { name: "Reprice Co" })
-    const admin = client(server, tenant.admin)
-    await ingest(server, tenant, [
+    const tenant = await newTenant(worker.server, { name: "Reprice Co" })
+    const admin = client(worker.server, tenant.admin)
+    await ingest(worker.server, tenant, [
       usageEvent("q-1", "2026-04-02T10:00:00Z", { model: "llama-onprem", inputText: 1_000_000, outputText: 100_000 }),
       usageEvent("q-2", "2026-04-03T10:00:00Z", { model: "llama-onprem", inputText: 2_000_000, outputText: 0 })
     ])
@@ -97,10 +86,10 @@ describe.each(targets)("GraphQL reprice on %s", (target) => {
   })
 
   it("a read key may not reprice; a range that ends before it starts names the field", async () => {
-    const tenant = await newTenant(server, { name: "Guarded Co" })
-    const read: Json = await client(server, tenant.read).request(reprice(`from: "2026-04-01T00:00:00Z", to: "2026-05-01T00:00:00Z"`))
+    const tenant = await newTenant(worker.server, { name: "Guarded Co" })
+    const read: Json = await client(worker.server, tenant.read).request(reprice(`from: "2026-04-01T00:00:00Z", to: "2026-05-01T00:00:00Z"`))
     expect(read.reprice).toMatchObject({ __typename: "Forbidden", requiredScope: "admin" })
-    const backwards: Json = await client(server, tenant.admin).request(reprice(`from: "2026-05-01T00:00:00Z", to: "2026-04-01T00:00:00Z"`))
+    const backwards: Json = await client(worker.server, tenant.admin).request(reprice(`from: "2026-05-01T00:00:00Z", to: "2026-04-01T00:00:00Z"`))
     expect(backwards.reprice).toMatchObject({ __typename: "InvalidInput", field: "to" })
   })
 })

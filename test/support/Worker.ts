@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { createInterface } from "node:readline"
+import { afterAll, beforeAll } from "vitest"
 import { Database } from "../../packages/store/src/index.ts"
 import * as Server from "../../apps/worker/src/server/Server.ts"
 import * as ServerConfig from "../../apps/worker/src/server/ServerConfig.ts"
@@ -99,6 +100,29 @@ export const startInProcess = async (config: ServerConfig.ServerConfigShape): Pr
     context: context as Context.Context<Server.Services>,
     run: (effect) => Effect.runPromise(Effect.provide(effect, context as Context.Context<Server.Services>)),
     close: () => Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+}
+
+/**
+ * A database of its own and an in-process worker on it for the tests of one `describe`: started
+ * before them, closed and dropped after. `server` is there once the `beforeAll` has run.
+ */
+export const inProcessWorker = (target: TargetName): { readonly server: InProcess } => {
+  let database: TestDatabase | undefined
+  let server: InProcess | undefined
+  beforeAll(async () => {
+    database = await makeDatabase(target)
+    server = await startInProcess(testConfig(database))
+  }, 300_000)
+  afterAll(async () => {
+    await server?.close()
+    await database?.drop()
+  })
+  return {
+    get server() {
+      if (server === undefined) throw new Error("the worker starts in beforeAll")
+      return server
+    }
   }
 }
 
