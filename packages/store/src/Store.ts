@@ -8,7 +8,9 @@ import { ApiKeys } from "./ApiKeys.ts"
 import { BudgetCrossings } from "./BudgetCrossings.ts"
 import { BudgetRecords } from "./BudgetRecords.ts"
 import { BudgetSpend } from "./BudgetSpend.ts"
+import { Commitments } from "./Commitments.ts"
 import { CostAtRisk } from "./CostAtRisk.ts"
+import { Credits } from "./Credits.ts"
 import type { Database } from "./Database.ts"
 import { DeadLetters } from "./DeadLetters.ts"
 import { FallbackUsage } from "./FallbackUsage.ts"
@@ -48,6 +50,8 @@ export type Services =
   | UnitCosts
   | PriceBooks
   | Repricings
+  | Commitments
+  | Credits
 
 export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Tenants.layer,
@@ -70,7 +74,9 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   AnomalyFindings.layer,
   ReconciliationRuns.layer,
   ProviderReports.layer,
-  Repricings.layer
+  Repricings.layer,
+  Commitments.layer,
+  Credits.layer
 )
 
 /** The repositories over the given database layer, with the `Database` itself kept in context. */
