@@ -241,13 +241,31 @@ const withLines = (
   }
 }
 
+const PER: Record<CostBreakdown.CostLine["listRatePer"], Money.Decimal> = {
+  "1M tokens": Money.MILLION,
+  "1k searches": new Money.Decimal(1000),
+  unit: Money.ONE
+}
+
+/** A service-tier multiplier of 0 the catalog applied (e.g. Vertex `PROVISIONED_THROUGHPUT` x0). */
+const ZEROED_BY_TIER = /^service-tier:[^(]*\(x0\)$/
+
+/**
+ * What the line would have cost on demand: its amount, or, when the catalog already priced the
+ * tier at 0, its quantity at the list rate (before conditions such as long-context tiers).
+ */
+export const onDemandAmount = (line: CostBreakdown.CostLine): Money.Decimal =>
+  line.amount.isZero() && line.conditions.some((c) => ZEROED_BY_TIER.test(c))
+    ? line.quantity.times(line.listRate).dividedBy(PER[line.listRatePer])
+    : line.amount
+
 /** The call on provisioned capacity: every line at 0, its on-demand amount kept in the condition. */
 export const zeroMarginal = (record: UsageRecord.UsageRecord, commitment: Commitment): UsageRecord.UsageRecord =>
   withLines(record, record.breakdown!, (line) => ({
     ...line,
     unitPrice: Money.ZERO,
     amount: Money.ZERO,
-    conditions: [...line.conditions, `provisioned-throughput:${commitment.name}(on-demand ${Money.format(line.amount)})`]
+    conditions: [...line.conditions, `provisioned-throughput:${commitment.name}(on-demand ${Money.format(onDemandAmount(line))})`]
   }))
 
 /** The call with the commitment's discount taken off every line. */
@@ -281,7 +299,8 @@ export const apply = (commitments: ReadonlyArray<Commitment>, record: UsageRecor
     const own = signal ?? (c.deployment !== null && deploymentOf(record) === c.deployment ? `deployment:${c.deployment}` : undefined)
     if (own === undefined) continue
     const changed = zeroMarginal(record, c)
-    return { record: changed, coverage: { commitmentId: c.id, kind: "provisioned", onDemand, charged: Money.ZERO, currency, tokens, signal: own } }
+    const full = Money.sum(record.breakdown!.lines.map(onDemandAmount))
+    return { record: changed, coverage: { commitmentId: c.id, kind: "provisioned", onDemand: full, charged: Money.ZERO, currency, tokens, signal: own } }
   }
   const spend = candidates.find((c) => c.kind === "spend")
   if (spend !== undefined) {
