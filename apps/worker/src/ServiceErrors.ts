@@ -10,7 +10,7 @@
  * HTTP routes answer through `respond`; GraphQL resolvers' failures go through `toGraphql`
  * (see `graphql/Context.ts`).
  */
-import type { ApiKey, Budget, CostAllocation, Reservation, Tenant, TenantPriceBook, UsageQuery } from "@tally/core"
+import type { ApiKey, Budget, Commitment, CostAllocation, Credit, Reservation, Tenant, TenantPriceBook, UsageQuery } from "@tally/core"
 import type { ModelPolicy } from "@tally/catalog"
 import type { Chargeback, Enforcement, Reconcile, Reprice, TenantPricing } from "@tally/engine"
 import type { Outbox } from "@tally/store"
@@ -58,6 +58,10 @@ export type ServiceError =
   | ModelPolicy.InvalidPolicy
   | ModelPolicy.PolicyNotFound
   | Reprice.InvalidReprice
+  | Commitment.InvalidCommitment
+  | Commitment.CommitmentNotFound
+  | Credit.InvalidCredit
+  | Credit.GrantNotFound
 
 export interface HttpAnswer {
   readonly status: number
@@ -132,7 +136,11 @@ export const table: { readonly [K in Tag]: Answer<ErrorOf<K>> } = {
   ReportInvalid: { http: own(422, "invalid_report"), graphql: asIs },
   InvalidPolicy: invalidInput(),
   PolicyNotFound: notFound("modelPolicy", (error) => error.policyId),
-  InvalidReprice: invalidInput()
+  InvalidReprice: invalidInput(),
+  InvalidCommitment: invalidInput(),
+  CommitmentNotFound: notFound("commitment", (error) => error.commitmentId),
+  InvalidCredit: invalidInput(),
+  GrantNotFound: notFound("creditGrant", (error) => error.grantId)
 }
 
 const answerOf = <E extends ServiceError>(error: E): Answer<E> => table[error._tag] as unknown as Answer<E>
