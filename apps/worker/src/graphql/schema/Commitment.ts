@@ -3,7 +3,8 @@
  * (fee, covered usage, spillover, utilisation, what on demand would have cost, savings), and the
  * break-even estimate for buying capacity from the last 30 days of usage. Changes by admin keys.
  */
-import { Commitment, Money } from "@tally/core"
+import type { Commitment} from "@tally/core";
+import { Money } from "@tally/core"
 import { Commitments as CommitmentEngine } from "@tally/engine"
 import { Commitments } from "@tally/store"
 import * as DateTime from "effect/DateTime"
