@@ -1,9 +1,10 @@
 import { assert, describe, layer } from "@effect/vitest"
 import { Money } from "@tally/core"
 import { UsageLedger } from "@tally/store"
-import { DateTime, Effect, Option } from "effect"
+import { DateTime, Effect, Layer, Option } from "effect"
 import * as Commitments from "../src/Commitments.ts"
 import { Ingest } from "../src/Ingest.ts"
+import { Repricing } from "../src/Reprice.ts"
 import { fixtureJson } from "./FixtureFiles.ts"
 import { backend, ingestLayer, layerOptions, newTenant, testTimeout } from "./TestStore.ts"
 
@@ -35,7 +36,7 @@ const utc = (iso: string) => DateTime.makeUnsafe(iso)
 const fmt = (d: Money.Decimal | null) => (d === null ? null : Money.format(d))
 
 describe(`Commitments on ${backend}`, () => {
-  layer(ingestLayer, layerOptions)((it) => {
+  layer(Layer.provideMerge(Repricing.layer, ingestLayer), layerOptions)((it) => {
     it.effect("a call on provisioned throughput costs 0 and keeps its on-demand cost; spillover is priced on demand; a replay covers nothing", () =>
       Effect.gen(function*() {
         const ingest = yield* Ingest
@@ -73,6 +74,11 @@ describe(`Commitments on ${backend}`, () => {
         assert.strictEqual(fmt(report.utilisation), "0.0155")
         assert.strictEqual(fmt(report.effectiveCost), "20.31")
         assert.strictEqual(fmt(report.savings), "-19.69")
+
+        // Repricing prices the calls again and applies the commitment again: nothing changes.
+        const repriced = yield* Repricing.use((r) => r.reprice(tenantId, { from: utc("2026-01-15T00:00:00Z"), to: utc("2026-01-16T00:00:00Z") }))
+        assert.deepStrictEqual([repriced.scanned, repriced.unchanged], [2, 2])
+        assert.strictEqual(fmt((yield* recorded(tenantId, "pt-1")).total), "0")
 
         // 30 days of the scope's usage: 0.62 on demand (the covered call counts at its on-demand cost).
         const estimate = yield* Commitments.breakEven(tenantId, {
