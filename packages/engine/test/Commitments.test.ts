@@ -1,6 +1,6 @@
 import { assert, describe, layer } from "@effect/vitest"
 import { Money } from "@tally/core"
-import { UsageLedger } from "@tally/store"
+import { Commitments as CommitmentStore, UsageLedger } from "@tally/store"
 import { DateTime, Effect, Layer, Option } from "effect"
 import * as Commitments from "../src/Commitments.ts"
 import { Ingest } from "../src/Ingest.ts"
@@ -74,6 +74,14 @@ describe(`Commitments on ${backend}`, () => {
         assert.strictEqual(fmt(report.utilisation), "0.0155")
         assert.strictEqual(fmt(report.effectiveCost), "20.31")
         assert.strictEqual(fmt(report.savings), "-19.69")
+
+        const rows = yield* CommitmentStore.Commitments.use((store) =>
+          store.coverage(tenantId, { from: utc("2026-01-15T00:00:00Z"), to: utc("2026-01-16T00:00:00Z") })
+        )
+        assert.deepStrictEqual(rows.map((r) => [r.requestId, r.coverage.kind, fmt(r.coverage.onDemand), fmt(r.coverage.charged), r.coverage.signal]), [
+          ["od-1", "spillover", "0.31", "0.31", null],
+          ["pt-1", "provisioned", "0.31", "0", "service-tier:PROVISIONED_THROUGHPUT"]
+        ])
 
         // Repricing prices the calls again and applies the commitment again: nothing changes.
         const repriced = yield* Repricing.use((r) => r.reprice(tenantId, { from: utc("2026-01-15T00:00:00Z"), to: utc("2026-01-16T00:00:00Z") }))

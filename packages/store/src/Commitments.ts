@@ -99,6 +99,11 @@ export interface CommitmentsService {
     from: DateTime.Utc,
     to: DateTime.Utc
   ) => Effect.Effect<{ readonly covered: Commitment.PeriodUsage; readonly spillover: Commitment.PeriodUsage }, SqlError>
+  /** What commitments did to the calls that occurred in `[from, to)`, oldest first (for exports such as FOCUS). */
+  readonly coverage: (
+    tenantId: string,
+    range: { readonly from: DateTime.Utc; readonly to: DateTime.Utc; readonly limit?: number | undefined }
+  ) => Effect.Effect<ReadonlyArray<UsageEntry>, SqlError>
   /**
    * On-demand cost of the scope's calls in `[from, to)` in its currency: the ledger's totals, with
    * the on-demand cost in place of the recorded one for calls a commitment changed.
@@ -287,7 +292,45 @@ export class Commitments extends Context.Service<Commitments, CommitmentsService
         return new Money.Decimal(row?.total ?? "0")
       })
 
-      return Commitments.of({ insert, get, list, archive, active, recordUsage, usage, onDemand })
+      const coverage = Effect.fn("Commitments.coverage")(function*(
+        tenantId: string,
+        range: { readonly from: DateTime.Utc; readonly to: DateTime.Utc; readonly limit?: number | undefined }
+      ) {
+        const rows = yield* db.withTenant(
+          tenantId,
+          sql<{
+            request_id: string
+            commitment_id: string
+            occurred_at: Date
+            kind: Commitment.CoverageKind
+            on_demand: string
+            charged: string
+            currency: string
+            tokens: string
+            signal: string | null
+          }>`SELECT request_id, commitment_id, occurred_at, kind, on_demand::text AS on_demand, charged::text AS charged, currency,
+              tokens::text AS tokens, signal
+            FROM tally.commitment_usage
+            WHERE occurred_at >= ${new Date(DateTime.toEpochMillis(range.from))} AND occurred_at < ${new Date(DateTime.toEpochMillis(range.to))}
+            ORDER BY occurred_at, request_id
+            LIMIT ${Math.min(Math.max(range.limit ?? 10_000, 1), 100_000)}`
+        )
+        return rows.map((row): UsageEntry => ({
+          requestId: row.request_id,
+          occurredAt: utc(row.occurred_at),
+          coverage: {
+            commitmentId: row.commitment_id,
+            kind: row.kind,
+            onDemand: new Money.Decimal(row.on_demand),
+            charged: new Money.Decimal(row.charged),
+            currency: row.currency,
+            tokens: Number(row.tokens),
+            signal: row.signal
+          }
+        }))
+      })
+
+      return Commitments.of({ insert, get, list, archive, active, recordUsage, usage, onDemand, coverage })
     })
   )
 }

@@ -96,6 +96,16 @@ export interface Headroom {
   readonly allowed: boolean
 }
 
+/** Which drawdowns to read: of one grant or call, of calls that occurred in `[from, to)`; oldest first. */
+export interface DrawdownQuery {
+  readonly grantId?: string | undefined
+  readonly requestId?: string | undefined
+  readonly from?: DateTime.Utc | undefined
+  readonly to?: DateTime.Utc | undefined
+  /** Default 1000, at most 10000. */
+  readonly limit?: number | undefined
+}
+
 export interface CreditsService {
   readonly grant: (tenantId: string, grant: Credit.NewGrant) => Effect.Effect<Credit.Grant, SqlError>
   readonly get: (tenantId: string, id: string) => Effect.Effect<Credit.Grant, Credit.GrantNotFound | SqlError>
@@ -116,7 +126,7 @@ export interface CreditsService {
   ) => Effect.Effect<Credit.Allocation, SqlError>
   readonly drawdowns: (
     tenantId: string,
-    options: { readonly grantId?: string | undefined; readonly requestId?: string | undefined; readonly limit?: number | undefined }
+    options: DrawdownQuery
   ) => Effect.Effect<ReadonlyArray<StoredDraw>, SqlError>
   /**
    * For enforcement, inside the caller's transaction: locks the accounts' grants and answers, for
@@ -281,7 +291,7 @@ export class Credits extends Context.Service<Credits, CreditsService>()("@tally/
 
       const drawdowns = Effect.fn("Credits.drawdowns")(function*(
         tenantId: string,
-        options: { readonly grantId?: string | undefined; readonly requestId?: string | undefined; readonly limit?: number | undefined }
+        options: DrawdownQuery
       ) {
         if (options.grantId !== undefined && !isUuid(options.grantId)) return []
         const rows = yield* db.withTenant(
@@ -289,8 +299,15 @@ export class Credits extends Context.Service<Credits, CreditsService>()("@tally/
           sql.unsafe<{ request_id: string; grant_id: string; amount: string; unit: string; basis: StoredDraw["basis"]; occurred_at: Date }>(
             `SELECT request_id, grant_id, amount::text AS amount, unit, basis, occurred_at FROM tally.credit_drawdowns
              WHERE ($1::uuid IS NULL OR grant_id = $1) AND ($2::text IS NULL OR request_id = $2)
+               AND ($4::timestamptz IS NULL OR occurred_at >= $4) AND ($5::timestamptz IS NULL OR occurred_at < $5)
              ORDER BY occurred_at, request_id, created_at LIMIT $3`,
-            [options.grantId ?? null, options.requestId ?? null, Math.min(Math.max(options.limit ?? 1000, 1), 10_000)]
+            [
+              options.grantId ?? null,
+              options.requestId ?? null,
+              Math.min(Math.max(options.limit ?? 1000, 1), 10_000),
+              options.from === undefined ? null : toDate(options.from),
+              options.to === undefined ? null : toDate(options.to)
+            ]
           )
         )
         return rows.map((row): StoredDraw => ({
