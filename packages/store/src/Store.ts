@@ -21,6 +21,7 @@ import { ModelPolicies } from "./ModelPolicies.ts"
 import { Repricings } from "./Repricings.ts"
 import { Reservations } from "./Reservations.ts"
 import { Rollups } from "./Rollups.ts"
+import { SalePrices } from "./SalePrices.ts"
 import { Tenants } from "./Tenants.ts"
 import { UnitCosts } from "./UnitCosts.ts"
 import { UsageLedger } from "./UsageLedger.ts"
@@ -48,6 +49,7 @@ export type Services =
   | UnitCosts
   | PriceBooks
   | Repricings
+  | SalePrices
 
 export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Tenants.layer,
@@ -70,7 +72,8 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   AnomalyFindings.layer,
   ReconciliationRuns.layer,
   ProviderReports.layer,
-  Repricings.layer
+  Repricings.layer,
+  SalePrices.layer
 )
 
 /** The repositories over the given database layer, with the `Database` itself kept in context. */
