@@ -73,6 +73,13 @@ export interface SalePricingService {
   ) => ((inserted: ReadonlyArray<UsageRecord.UsageRecord>) => Effect.Effect<void, SqlError>) | undefined
   /** The sale price recorded for a call (none when the tenant had no sale rules when it was recorded). */
   readonly priceOf: (tenantId: string, requestId: string) => Effect.Effect<Option.Option<SalePrices.StoredPrice>, SqlError>
+  /**
+   * After a repricing changed the cost of `calls` (in the repricing's transaction): a call priced
+   * before is priced again with the rule that priced it (a markup follows the new cost; a list
+   * price keeps its amounts and gets the new cost beside it); a call left unpriced is priced with
+   * the tenant's rules now; a call recorded without a price (no sale rules then) stays without.
+   */
+  readonly repriceCalls: (tenantId: string, calls: ReadonlyArray<UsageRecord.UsageRecord>) => Effect.Effect<void, SqlError>
   /** Adds a rule; the process's own ingest sees it at once. */
   readonly addRule: (
     tenantId: string,
@@ -98,9 +105,31 @@ export const make = Effect.gen(function*() {
       ? undefined
       : (inserted: ReadonlyArray<UsageRecord.UsageRecord>) => store.record(tenantId, inserted.map((record) => priceRecord(book, record)))
 
+  const repriceCalls = Effect.fn("SalePricing.repriceCalls")(function*(
+    tenantId: string,
+    calls: ReadonlyArray<UsageRecord.UsageRecord>
+  ) {
+    if (calls.length === 0) return
+    const stored = yield* store.getMany(tenantId, calls.map((c) => c.requestId))
+    if (stored.length === 0) return
+    const byId = new Map(stored.map((p) => [p.requestId, p]))
+    const rules = new Map((yield* store.listRules(tenantId, { archived: true })).map((r) => [r.id, r]))
+    const book = yield* store.book(tenantId)
+    const prices: Array<SalePrices.PriceInput> = []
+    for (const record of calls) {
+      const before = byId.get(record.requestId)
+      if (before === undefined) continue
+      const fresh = priceRecord(book, record)
+      const rule = before.status === "priced" && before.ruleId !== null ? rules.get(before.ruleId) : undefined
+      prices.push(rule === undefined ? fresh : { ...fresh, outcome: SalePrice.priceWith(rule, callInputOf(record), before.plan) })
+    }
+    yield* store.reprice(tenantId, prices)
+  })
+
   return SalePricing.of({
     book: (tenantId) => Cache.get(cache, tenantId),
     hookFor,
+    repriceCalls,
     priceOf: (tenantId, requestId) => store.get(tenantId, requestId),
     addRule: (tenantId, input) => Effect.tap(store.addRule(tenantId, input), () => invalidate(tenantId)),
     archiveRule: (tenantId, ruleId) => Effect.tap(store.archiveRule(tenantId, ruleId), () => invalidate(tenantId)),

@@ -4,7 +4,9 @@ import { Money, type SalePrice } from "@tally/core"
 import { Database, SalePrices, UsageLedger } from "@tally/store"
 import { DateTime, Effect, Layer, Option } from "effect"
 import * as Ingest from "../src/Ingest.ts"
+import * as Reprice from "../src/Reprice.ts"
 import * as SalePricing from "../src/SalePricing.ts"
+import * as TenantPricing from "../src/TenantPricing.ts"
 import { backend, layerOptions, newTenant, storeLayer, testTimeout } from "./TestStore.ts"
 
 const at = "2026-01-15T10:00:00Z"
@@ -25,7 +27,7 @@ const rule = (tenantId: string, input: Omit<SalePrice.RuleInput, "effectiveFrom"
 
 /** Ingest with the sale pricing it writes through, and the store, in one context. */
 const testLayer = Layer.provideMerge(
-  Layer.merge(Ingest.Ingest.layer, SalePricing.SalePricing.layer),
+  Layer.mergeAll(Ingest.Ingest.layer, SalePricing.SalePricing.layer, TenantPricing.TenantPricing.layer, Reprice.Repricing.layer),
   Layer.merge(storeLayer, Catalog.Catalog.layer)
 )
 
@@ -115,6 +117,40 @@ describe(`SalePricing on ${backend}`, () => {
         assert.deepStrictEqual([error._tag, error._tag === "InvalidSaleRule" && error.field], ["InvalidSaleRule", "plan"])
         const stored = yield* SalePrices.SalePrices.use((s) => s.listRules(tenantId))
         assert.strictEqual(stored.length, 0)
+      }), testTimeout)
+
+    it.effect("repricing moves the sale price with the cost: a markup follows it, a list price keeps its amounts, an unpriced call gets its first price", () =>
+      Effect.gen(function*() {
+        const ingest = yield* Ingest.Ingest
+        const pricing = yield* TenantPricing.TenantPricing
+        const tenantId = yield* newTenant()
+        yield* pricing.createDefinition(tenantId, { id: "acme/m1", provider: "openai", modelKey: "m1", price: { rates: { inputText: "1", outputText: "2" } } })
+        yield* rule(tenantId, { name: "a +20%", customer: "a", kind: "markup-percent", percent: d("20") })
+        yield* rule(tenantId, { name: "b list", customer: "b", kind: "list-price", rates: { inputText: d("3"), outputText: d("10") }, currency: "USD" })
+        const big = { usage: { tokens: { inputText: 1_000_000, outputText: 100_000 } }, occurredAt: "2026-01-20T09:00:00Z" }
+        yield* ingest.ingest(tenantId, [
+          event("a1", "a", { model: "m1", ...big }),
+          event("b1", "b", { model: "m1", ...big }),
+          event("u1", "a", { model: "m2", ...big })
+        ])
+        // cost 1M x 1 + 100k x 2 per 1M = 1.2; a: 1.2 x 1.2 = 1.44; b: 1M x 3 + 100k x 10 per 1M = 4
+        const totals = (id: string) =>
+          Effect.map(priceOf(tenantId, id), (p) => [p.status, p.total === null ? null : Money.format(p.total), p.costTotal === null ? null : Money.format(p.costTotal)])
+        assert.deepStrictEqual(yield* totals("a1"), ["priced", "1.44", "1.2"])
+        assert.deepStrictEqual(yield* totals("b1"), ["priced", "4", "1.2"])
+        assert.deepStrictEqual(yield* totals("u1"), ["unpriced", null, null])
+
+        // Input at 1.50 from January 15th, and m2 defined: cost 1M x 1.5 + 100k x 2 per 1M = 1.7; m2 costs 1.2.
+        yield* pricing.updateDefinition(tenantId, { id: "acme/m1", price: { effectiveFrom: "2026-01-15", rates: { inputText: "1.50" } } })
+        yield* pricing.createDefinition(tenantId, { id: "acme/m2", provider: "openai", modelKey: "m2", price: { rates: { inputText: "1", outputText: "2" } } })
+        const run = yield* Reprice.Repricing.use((r) =>
+          r.reprice(tenantId, { from: DateTime.makeUnsafe("2026-01-01T00:00:00Z"), to: DateTime.makeUnsafe("2026-02-01T00:00:00Z") })
+        )
+        assert.strictEqual(run.repriced, 3)
+        assert.deepStrictEqual(yield* totals("a1"), ["priced", "2.04", "1.7"])
+        assert.deepStrictEqual(yield* totals("b1"), ["priced", "4", "1.7"])
+        assert.deepStrictEqual(yield* totals("u1"), ["priced", "1.44", "1.2"])
+        assert.isNotNull((yield* priceOf(tenantId, "a1")).repricedAt)
       }), testTimeout)
   })
 })
