@@ -9,6 +9,7 @@ import { BudgetCrossings } from "./BudgetCrossings.ts"
 import { BudgetRecords } from "./BudgetRecords.ts"
 import { BudgetSpend } from "./BudgetSpend.ts"
 import { CostAtRisk } from "./CostAtRisk.ts"
+import { CustomerStatements } from "./CustomerStatements.ts"
 import type { Database } from "./Database.ts"
 import { DeadLetters } from "./DeadLetters.ts"
 import { FallbackUsage } from "./FallbackUsage.ts"
@@ -50,6 +51,7 @@ export type Services =
   | PriceBooks
   | Repricings
   | SalePrices
+  | CustomerStatements
 
 export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Tenants.layer,
@@ -73,7 +75,8 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   ReconciliationRuns.layer,
   ProviderReports.layer,
   Repricings.layer,
-  SalePrices.layer
+  SalePrices.layer,
+  CustomerStatements.layer
 )
 
 /** The repositories over the given database layer, with the `Database` itself kept in context. */
