@@ -22,8 +22,10 @@
  * customer is assigned to, effective-dated (`PlanAssignment`); the call's plan is the assignment
  * in effect at the call's time.
  */
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import type * as CostBreakdown from "./CostBreakdown.ts"
+import * as FieldError from "./FieldError.ts"
 import * as Money from "./Money.ts"
 import * as Usage from "./Usage.ts"
 
@@ -321,3 +323,24 @@ export const checkInput = (input: RuleInput): InvalidSaleRule | undefined => {
   }
   return undefined
 }
+
+const decodeRuleInputResult = Schema.decodeUnknownResult(RuleInput, { onExcessProperty: "error", errors: "first" })
+
+/** Decodes and checks a rule from JSON (GraphQL, CLI, files); the error names the field. */
+export const decodeRuleInput = (input: unknown): Result.Result<RuleInput, InvalidSaleRule> => {
+  const decoded = decodeRuleInputResult(input)
+  if (Result.isFailure(decoded)) {
+    const { field, message } = FieldError.fromSchemaError(decoded.failure)
+    return Result.fail(new InvalidSaleRule({ field, message: `${field}: ${message}` }))
+  }
+  const problem = checkInput(decoded.success)
+  return problem === undefined ? Result.succeed(decoded.success) : Result.fail(problem)
+}
+
+/** Checks a plan assignment's names (1 to 200 characters each). */
+export const checkPlan = (customer: string, plan: string): InvalidSaleRule | undefined =>
+  customer.length === 0 || customer.length > 200
+    ? invalid("customer", "expected 1 to 200 characters")
+    : plan.length === 0 || plan.length > 200
+    ? invalid("plan", "expected 1 to 200 characters")
+    : undefined

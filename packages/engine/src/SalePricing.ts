@@ -89,7 +89,7 @@ export interface SalePricingService {
   readonly assignPlan: (
     tenantId: string,
     assignment: SalePrice.PlanAssignment
-  ) => Effect.Effect<SalePrice.PlanAssignment, Tenant.TenantNotFound | SqlError>
+  ) => Effect.Effect<SalePrice.PlanAssignment, SalePrice.InvalidSaleRule | Tenant.TenantNotFound | SqlError>
 }
 
 export const make = Effect.gen(function*() {

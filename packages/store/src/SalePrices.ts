@@ -13,6 +13,7 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import type { SqlError } from "effect/sql/SqlError"
 import { Database } from "./Database.ts"
 
@@ -132,6 +133,18 @@ export const decodeLine = (line: EncodedLine): SalePrice.PriceLine => ({
   basis: line.basis
 })
 
+/** No sale price is recorded for the call (no such call, or its tenant had no sale rules then). */
+export class CallPriceNotFound extends Schema.TaggedError<CallPriceNotFound>()("CallPriceNotFound", {
+  requestId: Schema.String,
+  message: Schema.String
+}) {}
+
+export const priceNotFound = (requestId: string) =>
+  new CallPriceNotFound({
+    requestId,
+    message: `no sale price recorded for request ${JSON.stringify(requestId)} (no such call, or no sale rules when it was recorded)`
+  })
+
 const decimalOrNull = (text: string | null): Money.Decimal | null => (text === null ? null : new Money.Decimal(text))
 
 const ruleOf = (row: RuleRow): StoredRule => ({
@@ -222,7 +235,7 @@ export interface SalePricesService {
   readonly assignPlan: (
     tenantId: string,
     assignment: SalePrice.PlanAssignment
-  ) => Effect.Effect<SalePrice.PlanAssignment, Tenant.TenantNotFound | SqlError>
+  ) => Effect.Effect<SalePrice.PlanAssignment, SalePrice.InvalidSaleRule | Tenant.TenantNotFound | SqlError>
   readonly listPlans: (tenantId: string, customer?: string) => Effect.Effect<ReadonlyArray<SalePrice.PlanAssignment>, SqlError>
   /**
    * Records the prices of calls just inserted; a call that already has a price keeps it. Run it in
@@ -312,6 +325,8 @@ export class SalePrices extends Context.Service<SalePrices, SalePricesService>()
       })
 
       const assignPlan = Effect.fn("SalePrices.assignPlan")(function*(tenantId: string, assignment: SalePrice.PlanAssignment) {
+        const problem = SalePrice.checkPlan(assignment.customer, assignment.plan)
+        if (problem !== undefined) return yield* problem
         return yield* db.withTenant(
           tenantId,
           Effect.gen(function*() {
