@@ -7,10 +7,11 @@
  * The rules are `Credit` in `@tally/core`; rows are the store's `Credits`.
  */
 import { Credit, type Money, Usage, type UsageRecord } from "@tally/core"
-import { Credits } from "@tally/store"
+import { Credits, type SalePrices } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
+import * as SalePricing from "./SalePricing.ts"
 
 /** Decodes and stores a grant (effective now unless it says); the error names the field. */
 export const grant = Effect.fn("Credits.grant")(function*(tenantId: string, input: unknown) {
@@ -42,6 +43,16 @@ export const accountsOf = (labels: UsageRecord.Labels): ReadonlyArray<Credit.Acc
 /** The currency of a recorded call's cost, or null when it has none. */
 export const costCurrencyOf = (record: UsageRecord.UsageRecord): string | null =>
   record.total === null ? null : record.costSource === "provider" ? record.reportedCurrency : record.breakdown?.currency ?? null
+
+/** The call's sale price under the tenant's sale book (`SalePricing.priceRecord`), or undefined when none applies. */
+export const salePriceOf = (
+  book: SalePrices.SaleBook,
+  record: UsageRecord.UsageRecord
+): { readonly amount: Money.Decimal; readonly currency: string } | undefined => {
+  if (book.rules.length === 0) return undefined
+  const outcome = SalePricing.priceRecord(book, record).outcome
+  return outcome._tag === "Priced" ? { amount: outcome.price.total, currency: outcome.price.currency } : undefined
+}
 
 /**
  * What a call asks of credits: `price` (its sale price) when one applies, else its cost; and its

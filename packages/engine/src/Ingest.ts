@@ -15,6 +15,8 @@
  * the ledger is idempotent, so a retry reports the calls already written as duplicates and
  * changes no total.
  *
+ * The calls' sale prices (`SalePricing`, when the tenant has sale rules) are stored in the same
+ * transaction, for exactly the calls inserted.
  * The tenant's commitments are applied to each priced call after pricing (`Commitments.applyTo`:
  * provisioned throughput at zero marginal cost, committed-use discounts), and in the same
  * transaction, for exactly the calls inserted, their commitment usage is recorded and prepaid
@@ -30,12 +32,22 @@ import type { Catalog, PriceBook } from "@tally/catalog"
 import { type Commitment, Money, type Tenant, Usage, type UsageRecord } from "@tally/core"
 import { Costing } from "@tally/pricing"
 import { Normalize, type NormalizedCall, type NormalizeError } from "@tally/providers"
-import { Commitments as CommitmentStore, Credits as CreditStore, type Database, type DeadLetters, type PriceBooks, type Tenants, UsageLedger } from "@tally/store"
+import {
+  Commitments as CommitmentStore,
+  Credits as CreditStore,
+  type Database,
+  type DeadLetters,
+  type PriceBooks,
+  type SalePrices,
+  type Tenants,
+  UsageLedger
+} from "@tally/store"
 import { Context, DateTime, Duration, Effect, Layer, Result, Schema } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Budgets from "./Budgets.ts"
 import * as Commitments from "./Commitments.ts"
 import * as Credits from "./Credits.ts"
+import * as SalePricing from "./SalePricing.ts"
 import * as TenantPricing from "./TenantPricing.ts"
 import * as UsageEvent from "./UsageEvent.ts"
 
@@ -343,6 +355,7 @@ export const make = Effect.gen(function*() {
   const budgets = yield* Budgets.Budgets
   const commitments = yield* CommitmentStore.Commitments
   const credits = yield* CreditStore.Credits
+  const salePricing = yield* SalePricing.SalePricing
 
   // Each tenant's price book: the catalog with the tenant's custom definitions, overrides and
   // multipliers, and its built-in switch; rebuilt only when those change (TenantPricing).
@@ -363,6 +376,7 @@ export const make = Effect.gen(function*() {
   const ingestBatch = Effect.fn("Ingest.ingestBatch")(function*(tenantId: string, submissions: ReadonlyArray<Submission>) {
     const book = yield* tenantBook.get(tenantId).pipe(Effect.mapError(failure(tenantId)))
     const active = yield* commitments.active(tenantId).pipe(Effect.mapError(failure(tenantId)))
+    const saleBook = yield* salePricing.book(tenantId).pipe(Effect.mapError(failure(tenantId)))
     const prepared = submissions.map((submission) => {
       const context: PrepareContext = { book, tenantId, options: submission.options ?? {} }
       return submission.events.map((event) => withCommitments(active, prepare(context, event)))
@@ -377,7 +391,7 @@ export const make = Effect.gen(function*() {
     }
     const stored = calls.length === 0 && rejected.length === 0
       ? undefined
-      : yield* ledger.insertBatch(tenantId, calls, rejected, { afterInsert: afterInsert(tenantId, prepared) }).pipe(
+      : yield* ledger.insertBatch(tenantId, calls, rejected, { afterInsert: afterInsert(tenantId, prepared, saleBook) }).pipe(
         Effect.mapError(failure(tenantId))
       )
     // Committed: budgets see the calls really inserted (never fails; a sweep catches up if it gave up).
@@ -391,10 +405,15 @@ export const make = Effect.gen(function*() {
     )
   })
 
-  /** In the batch's transaction: commitment usage and credit drawdowns of the calls inserted. */
-  const afterInsert = (tenantId: string, prepared: ReadonlyArray<ReadonlyArray<Prepared>>) =>
+  /**
+   * In the batch's transaction, for the calls inserted: their sale prices (when the tenant has sale
+   * rules), commitment usage, and prepaid credit drawdowns (by sale price, else cost).
+   */
+  const afterInsert = (tenantId: string, prepared: ReadonlyArray<ReadonlyArray<Prepared>>, saleBook: SalePrices.SaleBook) =>
   (inserted: ReadonlyArray<UsageRecord.UsageRecord>) =>
     Effect.gen(function*() {
+      const saleHook = salePricing.hookFor(tenantId, saleBook)
+      if (saleHook !== undefined) yield* saleHook(inserted)
       const coverage = new Map<string, Commitment.Coverage>()
       for (const list of prepared) {
         for (const p of list) {
@@ -409,7 +428,7 @@ export const make = Effect.gen(function*() {
       yield* commitments.recordUsage(tenantId, entries)
       const demands = inserted.filter((call) => call.labels.customer !== undefined || call.labels.team !== undefined)
       if (demands.length > 0) {
-        yield* credits.draw(tenantId, demands.map((call) => Credits.demandOf(call)), yield* DateTime.now)
+        yield* credits.draw(tenantId, demands.map((call) => Credits.demandOf(call, Credits.salePriceOf(saleBook, call))), yield* DateTime.now)
       }
     })
 
@@ -436,6 +455,7 @@ export class Ingest extends Context.Service<Ingest, IngestService>()("@tally/eng
     | Database.Database
     | CommitmentStore.Commitments
     | CreditStore.Credits
+    | SalePrices.SalePrices
     | Layer.Services<typeof Budgets.Budgets.layer>
-  > = Layer.effect(Ingest, make).pipe(Layer.provide(Budgets.Budgets.layer))
+  > = Layer.effect(Ingest, make).pipe(Layer.provide([Budgets.Budgets.layer, SalePricing.SalePricing.layer]))
 }

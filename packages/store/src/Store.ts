@@ -11,6 +11,7 @@ import { BudgetSpend } from "./BudgetSpend.ts"
 import { Commitments } from "./Commitments.ts"
 import { CostAtRisk } from "./CostAtRisk.ts"
 import { Credits } from "./Credits.ts"
+import { CustomerStatements } from "./CustomerStatements.ts"
 import type { Database } from "./Database.ts"
 import { DeadLetters } from "./DeadLetters.ts"
 import { FallbackUsage } from "./FallbackUsage.ts"
@@ -23,6 +24,7 @@ import { ModelPolicies } from "./ModelPolicies.ts"
 import { Repricings } from "./Repricings.ts"
 import { Reservations } from "./Reservations.ts"
 import { Rollups } from "./Rollups.ts"
+import { SalePrices } from "./SalePrices.ts"
 import { Tenants } from "./Tenants.ts"
 import { UnitCosts } from "./UnitCosts.ts"
 import { UsageLedger } from "./UsageLedger.ts"
@@ -52,6 +54,8 @@ export type Services =
   | Repricings
   | Commitments
   | Credits
+  | SalePrices
+  | CustomerStatements
 
 export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Tenants.layer,
@@ -76,7 +80,9 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   ProviderReports.layer,
   Repricings.layer,
   Commitments.layer,
-  Credits.layer
+  Credits.layer,
+  SalePrices.layer,
+  CustomerStatements.layer
 )
 
 /** The repositories over the given database layer, with the `Database` itself kept in context. */

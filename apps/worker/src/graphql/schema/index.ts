@@ -20,6 +20,7 @@ import "./Reconciliation.ts"
 import "./Reprice.ts"
 import "./Commitment.ts"
 import "./Credit.ts"
+import "./Resale.ts"
 
 export const schema = builder.toSchema()
 
