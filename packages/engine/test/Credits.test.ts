@@ -1,13 +1,14 @@
 import { assert, describe, layer } from "@effect/vitest"
 import { Money } from "@tally/core"
 import { Credits as CreditStore, Outbox } from "@tally/store"
-import { Effect, Layer } from "effect"
+import { DateTime, Effect, Layer } from "effect"
 import * as Credits from "../src/Credits.ts"
 import { Enforcement } from "../src/Enforcement.ts"
 import { Ingest } from "../src/Ingest.ts"
+import { SalePricing } from "../src/SalePricing.ts"
 import { backend, ingestLayer, layerOptions, newTenant, testTimeout } from "./TestStore.ts"
 
-const testLayer = Layer.provideMerge(Layer.merge(Enforcement.layer, Outbox.Outbox.layer), ingestLayer)
+const testLayer = Layer.provideMerge(Layer.mergeAll(Enforcement.layer, Outbox.Outbox.layer, SalePricing.layer), ingestLayer)
 
 // gpt-4o-mini lists $0.15 per 1M input and $0.60 per 1M output tokens: each call below costs
 // 0.15 + 0.60 = 0.75 and uses 2,000,000 tokens.
@@ -76,6 +77,28 @@ describe(`Prepaid credits on ${backend}`, () => {
           ["credit.balance_exhausted", "0", "0"],
           ["credit.balance_low", "0.1", "0.5"]
         ])
+      }), testTimeout)
+
+    it.effect("a customer with a sale price draws by price; a customer without one by cost", () =>
+      Effect.gen(function*() {
+        const ingest = yield* Ingest
+        const tenantId = yield* newTenant()
+        yield* SalePricing.use((s) =>
+          s.addRule(tenantId, {
+            name: "acme +50%",
+            customer: "acme",
+            kind: "markup-percent",
+            percent: new Money.Decimal("50"),
+            effectiveFrom: DateTime.makeUnsafe(from)
+          })
+        )
+        yield* Credits.grant(tenantId, { customer: "acme", unit: "USD", amount: "2", effectiveAt: from, note: "acme" })
+        yield* Credits.grant(tenantId, { customer: "beta", unit: "USD", amount: "2", effectiveAt: from, note: "beta" })
+        // acme's call sells at 0.75 x 1.5 = 1.125; beta has no sale price: its cost, 0.75.
+        yield* ingest.ingest(tenantId, [call("s-acme", { customer: "acme" }), call("s-beta", { customer: "beta" })])
+        assert.deepStrictEqual(yield* remainingOf(tenantId), { acme: "0.875", beta: "1.25" })
+        const draws = yield* CreditStore.Credits.use((store) => store.drawdowns(tenantId, {}))
+        assert.deepStrictEqual(draws.map((d) => [d.requestId, fmt(d.amount), d.basis]), [["s-acme", "1.125", "price"], ["s-beta", "0.75", "cost"]])
       }), testTimeout)
 
     it.effect("a tokens grant of a team is drawn by the calls' total tokens", () =>
