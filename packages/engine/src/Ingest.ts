@@ -364,9 +364,10 @@ export const make = Effect.gen(function*() {
     }
     const stored = calls.length === 0 && rejected.length === 0
       ? undefined
-      : yield* ledger.insertBatch(tenantId, calls, rejected, { afterInsert: salePricing.hookFor(tenantId, saleBook) }).pipe(
-        Effect.mapError(failure(tenantId))
-      )
+      : yield* ledger.insertBatch(tenantId, calls, rejected, {
+        // In the batch's transaction, for exactly the calls inserted: their sale prices.
+        afterInsert: (inserted) => Effect.asVoid(salePricing.recordInserted(tenantId, saleBook, inserted))
+      }).pipe(Effect.mapError(failure(tenantId)))
     // Committed: budgets see the calls really inserted (never fails; a sweep catches up if it gave up).
     if (stored !== undefined && calls.length > 0) {
       yield* budgets.evaluateAfterCommit(tenantId, calls.filter((_, i) => stored.items[i]?.status === "inserted"))

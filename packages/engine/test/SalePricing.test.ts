@@ -81,6 +81,17 @@ describe(`SalePricing on ${backend}`, () => {
         const n1 = yield* priceOf(tenantId, "n1")
         assert.deepStrictEqual([n1.status, n1.reason, n1.total], ["unpriced", "no sale price rule applies to this call", null])
         assert.strictEqual(Money.format(n1.costTotal!), "0.00027")
+
+        // What a call is charged: its price when priced, else its cost (what credits draw down).
+        const book = yield* SalePricing.SalePricing.use((s) => s.book(tenantId))
+        const charge = (id: string) =>
+          Effect.map(UsageLedger.UsageLedger.use((l) => l.get(tenantId, id)), (found) => {
+            const record = Option.getOrThrow(found).call
+            const c = SalePricing.chargeOf(record, SalePricing.priceRecord(book, record))
+            return c === null ? null : [Money.format(c.amount), c.currency, c.basis]
+          })
+        assert.deepStrictEqual(yield* charge("g1"), ["0.0003375", "USD", "price"])
+        assert.deepStrictEqual(yield* charge("n1"), ["0.00027", "USD", "cost"])
       }), testTimeout)
 
     it.effect("a replayed event gets no second price and keeps its first one, even after the rule changed", () =>
