@@ -38,7 +38,7 @@ interface StatementSummary {
 }
 
 export const marginQuery = `query Margin($input: MarginInput!) {
-  margin(input: $input, first: 500) { __typename ... on MarginRowConnection { edges { node {
+  margin(input: $input, first: 100) { __typename ... on MarginRowConnection { edges { node {
     customer model currency costCurrency requests unpriced price cost margin marginPercent
   } } } ${Api.errorFields} }
 }`
