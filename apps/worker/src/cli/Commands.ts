@@ -655,3 +655,108 @@ export const reconcile = leaf({
     ...databaseFlags
   }
 })
+
+// ---------------------------------------------------------------------------------------------
+// Resale: sale price books, margin, customer statements
+
+const customerFlag = { type: "string", metavar: "name", description: "the customer (the calls' customer label)" } as const
+
+export const salePriceBookAdd = leaf({
+  description: "Adds a sale price rule: a markup in percent or per unit, or a list price, for a customer, a plan or everyone",
+  flags: {
+    ...databaseFlags,
+    tenant: tenantFlag,
+    name: { type: "string", metavar: "text", required: true, description: "what the rule is, for people" },
+    kind: { type: "string", metavar: "markup-percent|markup-per-unit|list-price", required: true, description: "how the rule prices a call" },
+    percent: { type: "string", metavar: "decimal", description: "markup-percent: the markup in percent (25 = cost x 1.25)" },
+    "per-unit": { type: "string", metavar: "decimal", description: "markup-per-unit: added per 1M tokens (token lines) or per unit" },
+    rate: { type: "string", multiple: true, metavar: "component=decimal", description: "list-price: a rate per 1M tokens or per unit (repeatable)" },
+    currency: { type: "string", metavar: "XXX", description: "markup-per-unit and list-price: the currency of the amounts" },
+    customer: customerFlag,
+    plan: { type: "string", metavar: "name", description: "only calls of customers on this plan" },
+    provider: { type: "string", metavar: "id", description: "only calls of this provider" },
+    model: { type: "string", metavar: "name", description: "only calls of this model (a trailing * matches by prefix)" },
+    from: { ...from, required: true, description: "effective from (inclusive)" },
+    until: { type: "string", metavar: "ISO time", description: "effective until (exclusive; open when absent)" }
+  },
+  examples: [
+    { command: "tally sale-price-book add --tenant acme --name 'globex +25%' --kind markup-percent --percent 25 --customer globex --from 2026-01-01", description: "a markup for one customer" },
+    { command: "tally sale-price-book add --tenant acme --name 'pro list' --kind list-price --rate inputText=2 --rate outputText=8 --currency USD --plan pro --from 2026-01-01", description: "a list price for a plan" }
+  ]
+})
+
+export const salePriceBookList = leaf({
+  description: "Lists the tenant's sale price rules, newest first",
+  flags: { ...databaseFlags, tenant: tenantFlag, archived: { type: "boolean", description: "include archived rules" } }
+})
+
+export const salePriceBookArchive = leaf({
+  description: "Archives a sale price rule: it prices no new call; recorded prices keep naming it",
+  flags: { ...databaseFlags, tenant: tenantFlag, rule: { type: "string", metavar: "id", required: true, description: "the rule" } }
+})
+
+export const salePriceBookAssignPlan = leaf({
+  description: "Puts a customer on a plan from a point in time (the latest assignment in effect wins)",
+  flags: {
+    ...databaseFlags,
+    tenant: tenantFlag,
+    customer: { ...customerFlag, required: true },
+    plan: { type: "string", metavar: "name", required: true, description: "the plan" },
+    from: { ...from, required: true, description: "on the plan from (inclusive)" }
+  }
+})
+
+export const salePriceBookPrice = leaf({
+  description: "Prints the sale price recorded for a call, beside its cost",
+  flags: { ...databaseFlags, tenant: tenantFlag, request: { type: "string", metavar: "id", required: true, description: "the call's request id" } }
+})
+
+export const margin = leaf({
+  description: "Price, cost and margin of a tenant's calls of [from, to), grouped by customer, plan, model, provider, feature, day or month",
+  flags: {
+    ...databaseFlags,
+    tenant: tenantFlag,
+    from: { ...from, required: true },
+    to: { ...to, required: true },
+    "group-by": { type: "string", metavar: "dims", description: "comma-separated: customer, plan, model, provider, feature, day, month (default customer)" },
+    customer: customerFlag
+  }
+})
+
+const statementFlags = {
+  ...databaseFlags,
+  tenant: tenantFlag,
+  customer: { ...customerFlag, required: true },
+  from: { ...from, required: true },
+  to: { ...to, required: true },
+  currency: { type: "string", metavar: "XXX", required: true, description: "the statement's currency" },
+  "group-by": { type: "string", metavar: "model|feature", description: "lines by model (default) or by feature" }
+} as const
+
+const statementFormat = { type: "string", metavar: "json|csv|html", description: "json (default), csv or html (print-ready)" } as const
+
+export const statementPreview = leaf({
+  description: "What finalizing a customer's statement would keep now (a statement, or the correction since the last); writes nothing",
+  flags: { ...statementFlags, format: statementFormat }
+})
+
+export const statementFinalize = leaf({
+  description: "Keeps a customer's statement of a period as final (immutable), or the correction since the last final one",
+  flags: { ...statementFlags, by }
+})
+
+export const statementList = leaf({
+  description: "Lists final statements and corrections, newest period first",
+  flags: { ...databaseFlags, tenant: tenantFlag, customer: customerFlag }
+})
+
+export const statementExport = leaf({
+  description: "Writes a final statement as JSON, CSV or print-ready HTML",
+  flags: {
+    ...databaseFlags,
+    tenant: tenantFlag,
+    id: { type: "string", metavar: "id", required: true, description: "the statement" },
+    format: statementFormat,
+    out: { type: "string", metavar: "file|-", required: true, description: "the file to write (- for stdout: the document alone)" }
+  }
+})
