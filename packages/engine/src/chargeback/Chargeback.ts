@@ -14,7 +14,7 @@
  * stale. The maths is core's (`CostAllocation`); the computation is `Compute.ts`, the run and its
  * stored form `Run.ts`; the store's `ChargebackRuns` and `ChargebackLedger` read and write.
  */
-import { CostAllocation, type Tenant } from "@tally/core"
+import { CostAllocation, Money, type Tenant } from "@tally/core"
 import { ChargebackLedger, ChargebackRuns, CostAtRisk, Database, Tenants } from "@tally/store"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
@@ -56,6 +56,8 @@ export interface UsageQuery {
   readonly unowned?: boolean | undefined
   /** Calls per page (and per transaction); default 2000. */
   readonly pageSize?: number | undefined
+  /** FOCUS version of the rows; default 1.3. */
+  readonly version?: CostAllocation.Focus.Version | undefined
 }
 
 export interface ChargebackService {
@@ -82,7 +84,8 @@ export interface ChargebackService {
   /** A run's FOCUS rows (see core's `CostAllocation.Focus`), from its period's ledger as of the run's instant. */
   readonly focus: (
     tenantId: string,
-    runId: string
+    runId: string,
+    options?: { readonly version?: CostAllocation.Focus.Version | undefined }
   ) => Effect.Effect<{ readonly run: Run.Run; readonly rows: ReadonlyArray<CostAllocation.Focus.Row> }, RunNotFound | SqlError>
   /**
    * Priced calls of a period as FOCUS rows in CSV, streamed page by page (one tenant transaction
@@ -241,7 +244,12 @@ const list = Effect.fn("Chargeback.list")(function*(services: Services, tenantId
   } satisfies RunPage
 })
 
-const focus = Effect.fn("Chargeback.focus")(function*(services: Services, tenantId: string, runId: string) {
+const focus = Effect.fn("Chargeback.focus")(function*(
+  services: Services,
+  tenantId: string,
+  runId: string,
+  options: { readonly version?: CostAllocation.Focus.Version | undefined } = {}
+) {
   return yield* services.db.withTenant(
     tenantId,
     Effect.gen(function*() {
@@ -256,12 +264,31 @@ const focus = Effect.fn("Chargeback.focus")(function*(services: Services, tenant
         asOf: run.asOf,
         currency: run.currency
       })
-      const corrected = new Map<string, { from: DateTime.Utc; to: DateTime.Utc }>()
-      for (const id of new Set(run.lines.flatMap((l) => (l.correctsRunId === null ? [] : [l.correctsRunId])))) {
-        const other = yield* services.runs.get(tenantId, id)
-        if (other !== undefined) corrected.set(id, { from: other.from, to: other.to })
+      const corrected = new Map<string, CostAllocation.Focus.Corrected>()
+      const ids = [...new Set(run.lines.flatMap((l) => (l.correctsRunId === null ? [] : [l.correctsRunId])))]
+      // For the ledger-style corrections (1.3): what the final run and the corrections of runs of
+      // earlier periods than this one charged each owner, so a reversal reverses exactly that.
+      const earlier = ids.length === 0 ? [] : yield* services.runs.corrections(tenantId, ids)
+      const periods = new Map<string, DateTime.Utc>()
+      for (const line of earlier) {
+        if (line.runId === undefined || periods.has(line.runId)) continue
+        const of = yield* services.runs.get(tenantId, line.runId)
+        if (of !== undefined) periods.set(line.runId, of.from)
       }
-      return { run, rows: Focus.runRows(tenant, run, groups, corrected) }
+      const ownLines = ids.length === 0 ? new Map<string, ReadonlyArray<ChargebackRuns.StoredLine>>() : yield* services.runs.lines(tenantId, ids)
+      for (const id of ids) {
+        const other = yield* services.runs.get(tenantId, id)
+        if (other === undefined) continue
+        const before = earlier.filter((l) => {
+          if (l.correctsRunId !== id || l.runId === undefined || l.runId === run.id) return false
+          const from = periods.get(l.runId)
+          return from !== undefined && DateTime.toEpochMillis(from) < DateTime.toEpochMillis(run.from)
+        })
+        const charged = (owner: string | null) =>
+          Money.sum([...(ownLines.get(id) ?? []).filter((l) => l.kind !== "correction"), ...before].filter((l) => l.owner === owner).map((l) => l.amount))
+        corrected.set(id, { from: other.from, to: other.to, charged })
+      }
+      return { run, rows: Focus.runRows(tenant, run, groups, corrected, { version: options.version }) }
     })
   )
 })
@@ -284,6 +311,7 @@ const usage = Effect.fn("Chargeback.usage")(function*(services: Services, tenant
   if (span <= 0) return yield* new CostAllocation.InvalidChargeback({ field: "to", message: "to: expected an instant after from" })
   const owners = yield* Effect.fromResult(ownersOf(query))
   const pageSize = query.pageSize ?? 2000
+  const version = query.version ?? Focus.defaultVersion
   const { tenant, unpriced } = yield* services.db.withTenant(
     tenantId,
     Effect.all({
@@ -301,7 +329,7 @@ const usage = Effect.fn("Chargeback.usage")(function*(services: Services, tenant
       filter: { asOf: query.asOf, owners }
     }).pipe(
       Effect.map((records) => {
-        const text = records.map((r) => Focus.usageRows(tenant, r).map(Csv.focusRecord).join("")).join("")
+        const text = records.map((r) => Focus.usageRows(tenant, r, { version }).map((row) => Csv.focusRecord(row, version)).join("")).join("")
         const last = records[records.length - 1]
         return [
           text === "" ? [] : [text],
@@ -311,7 +339,7 @@ const usage = Effect.fn("Chargeback.usage")(function*(services: Services, tenant
         ] as const
       })
     ))
-  return { unpriced, csv: Stream.concat(Stream.succeed(Csv.focusHeader()), pages) }
+  return { unpriced, csv: Stream.concat(Stream.succeed(Csv.focusHeader(version)), pages) }
 })
 
 export class Chargeback extends Context.Service<Chargeback, ChargebackService>()("@tally/engine/Chargeback") {
@@ -332,7 +360,7 @@ export class Chargeback extends Context.Service<Chargeback, ChargebackService>()
         finalize: (tenantId, runId, options) => finalize(services, tenantId, runId, options),
         get: (tenantId, runId) => get(services, tenantId, runId),
         list: (tenantId, options) => list(services, tenantId, options),
-        focus: (tenantId, runId) => focus(services, tenantId, runId),
+        focus: (tenantId, runId, options) => focus(services, tenantId, runId, options),
         usage: (tenantId, query) => usage(services, tenantId, query)
       })
     })
