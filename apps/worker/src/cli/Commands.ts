@@ -530,12 +530,13 @@ export const chargebackShow = leaf({
 })
 
 export const chargebackExport = leaf({
-  description: "Writes a run's lines as CSV or its FOCUS 1.2 rows",
+  description: "Writes a run's lines as CSV or its FOCUS rows (1.3, or 1.2 with --focus-version 1.2)",
   flags: {
     ...databaseFlags,
     tenant: tenantFlag,
     run: { type: "string", metavar: "id", required: true, description: "the run" },
-    format: { type: "string", metavar: "csv|focus", description: "the run's lines (csv, default) or FOCUS 1.2 rows (focus)" },
+    format: { type: "string", metavar: "csv|focus", description: "the run's lines (csv, default) or FOCUS rows (focus)" },
+    "focus-version": { type: "string", metavar: "1.3|1.2", description: "FOCUS version of --format focus (default 1.3)" },
     out: { type: "string", metavar: "file|-", required: true, description: "the file to write (- for stdout: the CSV alone)" }
   }
 })

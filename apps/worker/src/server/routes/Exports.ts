@@ -2,7 +2,7 @@
  * Exports, with a key that has the `read` scope:
  *
  *   GET /api/v1/exports/chargeback/<run>?format=csv     the run's lines (one record per line)
- *   GET /api/v1/exports/chargeback/<run>?format=focus   FinOps FOCUS 1.2 rows of the run
+ *   GET /api/v1/exports/chargeback/<run>?format=focus   FinOps FOCUS rows of the run (&version=1.3|1.2)
  *   GET /api/v1/exports/usage?from=<ISO>&to=<ISO>&format=focus
  *       [&asOf=<ISO>][&dimension=<d>&owner=<v>...&unowned=true]
  *                                                       FOCUS rows of every priced call, one per cost
@@ -73,12 +73,21 @@ const format = (text: string | undefined, allowed: ReadonlyArray<string>, fallba
     ? Effect.succeed(text)
     : Effect.fail(invalid(`format: expected ${allowed.join(" or ")}, got ${JSON.stringify(text)}`))
 
+/** The FOCUS version asked for (`version=1.3`, the default, or `1.2`). */
+const focusVersion = (text: string | undefined) =>
+  text === undefined
+    ? Effect.succeed(CostAllocation.Focus.defaultVersion)
+    : CostAllocation.Focus.isVersion(text)
+    ? Effect.succeed(text)
+    : Effect.fail(invalid(`version: expected ${CostAllocation.Focus.versions.join(" or ")}, got ${JSON.stringify(text)}`))
+
 export const chargeback = respond(Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
   const key = yield* Auth.authenticate(request, "read")
   const params = yield* HttpServerRequest.ParsedSearchParams
   const runId = (yield* HttpRouter.params).run ?? ""
   const kind = yield* format(yield* single(params, "format"), ["csv", "focus"], "csv")
+  const version = yield* focusVersion(yield* single(params, "version"))
   const service = yield* Chargeback.Chargeback
   if (kind === "csv") {
     const run = yield* service.get(key.tenantId, runId)
@@ -87,8 +96,8 @@ export const chargeback = respond(Effect.gen(function*() {
       headers: csvHeaders(`chargeback-${run.id}.csv`)
     })
   }
-  const { rows, run } = yield* service.focus(key.tenantId, runId)
-  return HttpServerResponse.text(CostAllocation.Csv.focus(rows), {
+  const { rows, run } = yield* service.focus(key.tenantId, runId, { version })
+  return HttpServerResponse.text(CostAllocation.Csv.focus(rows, version), {
     contentType: "text/csv; charset=utf-8",
     headers: csvHeaders(`chargeback-${run.id}-focus.csv`)
   })
@@ -99,6 +108,7 @@ export const usage = respond(Effect.gen(function*() {
   const key = yield* Auth.authenticate(request, "read")
   const params = yield* HttpServerRequest.ParsedSearchParams
   yield* format(yield* single(params, "format"), ["focus"], "focus")
+  const version = yield* focusVersion(yield* single(params, "version"))
   const from = yield* instant("from", yield* single(params, "from"))
   const to = yield* instant("to", yield* single(params, "to"))
   if (from === undefined) return yield* invalid("from: required, an ISO 8601 date-time")
@@ -118,7 +128,8 @@ export const usage = respond(Effect.gen(function*() {
     asOf,
     dimension,
     owners,
-    unowned: unownedText === "true"
+    unowned: unownedText === "true",
+    version
   })
   const body = csv.pipe(
     // Headers are sent by now: a failure mid-stream makes the server abort the connection without
