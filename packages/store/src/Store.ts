@@ -17,6 +17,7 @@ import { PriceBooks } from "./PriceBooks.ts"
 import { PricingSnapshots } from "./PricingSnapshots.ts"
 import { ProviderReports } from "./ProviderReports.ts"
 import { ReconciliationRuns } from "./ReconciliationRuns.ts"
+import { ExchangeRates } from "./ExchangeRates.ts"
 import { ModelPolicies } from "./ModelPolicies.ts"
 import { Repricings } from "./Repricings.ts"
 import { Reservations } from "./Reservations.ts"
@@ -40,6 +41,7 @@ export type Services =
   | BudgetCrossings
   | Reservations
   | ModelPolicies
+  | ExchangeRates
   | AnomalyFindings
   | ReconciliationRuns
   | ProviderReports
@@ -67,6 +69,7 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   BudgetCrossings.layer,
   Reservations.layer,
   ModelPolicies.layer,
+  ExchangeRates.layer,
   AnomalyFindings.layer,
   ReconciliationRuns.layer,
   ProviderReports.layer,

@@ -14,8 +14,8 @@
  * stale. The maths is core's (`CostAllocation`); the computation is `Compute.ts`, the run and its
  * stored form `Run.ts`; the store's `ChargebackRuns` and `ChargebackLedger` read and write.
  */
-import { CostAllocation, Money, type Tenant } from "@tally/core"
-import { ChargebackLedger, ChargebackRuns, CostAtRisk, Database, Tenants } from "@tally/store"
+import { CostAllocation, Fx, Money, type Tenant, UsageRecord } from "@tally/core"
+import { ChargebackLedger, ChargebackRuns, CostAtRisk, Database, ExchangeRates, Tenants } from "@tally/store"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -58,6 +58,12 @@ export interface UsageQuery {
   readonly pageSize?: number | undefined
   /** FOCUS version of the rows; default 1.3. */
   readonly version?: CostAllocation.Focus.Version | undefined
+  /**
+   * Converts calls priced in another currency into the tenant's (reporting) currency at the rate
+   * of the call's UTC day (as of `asOf`, or now); the original amounts stay in the PricingCurrency
+   * columns. A day without a rate fails the export before it starts.
+   */
+  readonly convert?: boolean | undefined
 }
 
 export interface ChargebackService {
@@ -104,6 +110,7 @@ export interface ChargebackService {
 interface Services extends Compute.Repositories {
   readonly db: Database.DatabaseService
   readonly tenants: Tenants.TenantsService
+  readonly rates: ExchangeRates.ExchangeRatesService
 }
 
 /** The lock that serializes a tenant's runs and finalizations. */
@@ -293,6 +300,35 @@ const focus = Effect.fn("Chargeback.focus")(function*(
   )
 })
 
+/**
+ * The conversion of each call of a usage export into the reporting currency (none unless asked):
+ * the rates of the period's days are read once, and a day with other-currency spend but no rate
+ * fails here, before anything is streamed.
+ */
+const converter = Effect.fnUntraced(function*(services: Services, tenant: Tenant.Tenant, query: UsageQuery) {
+  const none = (_: UsageRecord.UsageRecord): CostAllocation.Focus.Conversion | undefined => undefined
+  if (query.convert !== true) return none
+  const asOf = query.asOf ?? (yield* DateTime.now)
+  const spend = yield* services.rates.dailySpend(tenant.id, { from: query.from, to: query.to, asOf })
+  const rates = yield* services.rates.list(tenant.id, {
+    quote: tenant.currency,
+    from: DateTime.formatIso(query.from).slice(0, 10),
+    to: DateTime.formatIso(query.to).slice(0, 10)
+  })
+  const at = DateTime.formatIso(asOf)
+  const days = Fx.convertDays(spend, tenant.currency, rates, at)
+  if (days instanceof Fx.RateMissing) {
+    return yield* new CostAllocation.InvalidChargeback({ field: "convert", message: `convert: ${days.message}` })
+  }
+  return (record: UsageRecord.UsageRecord): CostAllocation.Focus.Conversion | undefined => {
+    const currency = UsageRecord.currencyOf(record)
+    if (currency === null || currency === tenant.currency) return undefined
+    const date = Fx.dayOf(DateTime.toDateUtc(record.occurredAt))
+    const rate = Fx.pick(rates, currency, tenant.currency, date, at)
+    return rate === undefined ? undefined : { from: currency, to: tenant.currency, rate: rate.rate, rateId: rate.id, date }
+  }
+})
+
 /** Which calls a usage export lists by owner; undefined for every call of the period. */
 const ownersOf = (query: UsageQuery): Result.Result<ChargebackLedger.UsageFilter["owners"], InvalidChargeback> => {
   if (query.owners === undefined && query.unowned !== true) return Result.succeed(undefined)
@@ -319,6 +355,7 @@ const usage = Effect.fn("Chargeback.usage")(function*(services: Services, tenant
       unpriced: services.ledger.unpricedCount(tenantId, { from: query.from, to: query.to })
     })
   )
+  const conversionOf = yield* converter(services, tenant, query)
   type Cursor = { readonly occurredAt: DateTime.Utc; readonly requestId: string } | null
   const pages = Stream.paginate<Cursor, string, SqlError>(null, (after) =>
     services.ledger.usagePage(tenantId, {
@@ -329,7 +366,9 @@ const usage = Effect.fn("Chargeback.usage")(function*(services: Services, tenant
       filter: { asOf: query.asOf, owners }
     }).pipe(
       Effect.map((records) => {
-        const text = records.map((r) => Focus.usageRows(tenant, r, { version }).map((row) => Csv.focusRecord(row, version)).join("")).join("")
+        const text = records.map((r) =>
+          Focus.usageRows(tenant, r, { version, conversion: conversionOf(r) }).map((row) => Csv.focusRecord(row, version)).join("")
+        ).join("")
         const last = records[records.length - 1]
         return [
           text === "" ? [] : [text],
@@ -352,7 +391,8 @@ export class Chargeback extends Context.Service<Chargeback, ChargebackService>()
         tenants: yield* Tenants.Tenants,
         runs: yield* ChargebackRuns.ChargebackRuns,
         ledger: yield* ChargebackLedger.ChargebackLedger,
-        atRisk: yield* CostAtRisk.CostAtRisk
+        atRisk: yield* CostAtRisk.CostAtRisk,
+        rates: yield* ExchangeRates.ExchangeRates
       }
       return Chargeback.of({
         showback: (tenantId, input) => showback(services, tenantId, input),
@@ -365,6 +405,6 @@ export class Chargeback extends Context.Service<Chargeback, ChargebackService>()
       })
     })
   ).pipe(
-    Layer.provide(Layer.mergeAll(Tenants.Tenants.layer, ChargebackRuns.ChargebackRuns.layer, ChargebackLedger.ChargebackLedger.layer, CostAtRisk.CostAtRisk.layer))
+    Layer.provide(Layer.mergeAll(Tenants.Tenants.layer, ChargebackRuns.ChargebackRuns.layer, ChargebackLedger.ChargebackLedger.layer, CostAtRisk.CostAtRisk.layer, ExchangeRates.ExchangeRates.layer))
   )
 }
