@@ -10,7 +10,7 @@
  * HTTP routes answer through `respond`; GraphQL resolvers' failures go through `toGraphql`
  * (see `graphql/Context.ts`).
  */
-import type { ApiKey, Budget, CostAllocation, Reservation, Tenant, TenantPriceBook, UsageQuery } from "@tally/core"
+import type { ApiKey, Budget, CostAllocation, Fx, Reservation, Tenant, TenantPriceBook, UsageQuery } from "@tally/core"
 import type { ModelPolicy } from "@tally/catalog"
 import type { Chargeback, Enforcement, Reconcile, Reprice, TenantPricing } from "@tally/engine"
 import type { Outbox } from "@tally/store"
@@ -58,6 +58,8 @@ export type ServiceError =
   | ModelPolicy.InvalidPolicy
   | ModelPolicy.PolicyNotFound
   | Reprice.InvalidReprice
+  | Fx.InvalidRate
+  | Fx.RateMissing
 
 export interface HttpAnswer {
   readonly status: number
@@ -132,7 +134,13 @@ export const table: { readonly [K in Tag]: Answer<ErrorOf<K>> } = {
   ReportInvalid: { http: own(422, "invalid_report"), graphql: asIs },
   InvalidPolicy: invalidInput(),
   PolicyNotFound: notFound("modelPolicy", (error) => error.policyId),
-  InvalidReprice: invalidInput()
+  InvalidReprice: invalidInput(),
+  InvalidRate: invalidInput(),
+  // A conversion that needs a rate nobody recorded: the input (the period) cannot be converted yet.
+  RateMissing: {
+    http: own(422, "rate_missing"),
+    graphql: (error) => new InvalidInput(error.message, "rates")
+  }
 }
 
 const answerOf = <E extends ServiceError>(error: E): Answer<E> => table[error._tag] as unknown as Answer<E>

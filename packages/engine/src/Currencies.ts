@@ -5,7 +5,8 @@
  * conversion: converting again records a new one (see core `Fx` for the rule and the rounding).
  */
 import { CostAllocation, Fx, Money, type Tenant } from "@tally/core"
-import { Database, ExchangeRates, Tenants } from "@tally/store"
+import type { Database} from "@tally/store";
+import { ExchangeRates, Tenants } from "@tally/store"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"

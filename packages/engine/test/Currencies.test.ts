@@ -5,7 +5,8 @@
  * the usage FOCUS export converted with the originals kept in the PricingCurrency columns.
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { Fx, Money } from "@tally/core"
+import type { Fx} from "@tally/core";
+import { Money } from "@tally/core"
 import { Effect, Layer, Stream } from "effect"
 import * as Chargeback from "../src/chargeback/index.ts"
 import * as Currencies from "../src/Currencies.ts"

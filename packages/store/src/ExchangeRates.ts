@@ -3,7 +3,8 @@
  * each conversion into a reporting currency is recorded with the rate ids it used. Also the daily
  * spend of a period by currency (and owner), which conversions convert day by day.
  */
-import { CostAllocation, Fx, Money } from "@tally/core"
+import type { CostAllocation, Fx} from "@tally/core";
+import { Money } from "@tally/core"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
