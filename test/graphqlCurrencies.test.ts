@@ -9,6 +9,7 @@ import { UsageLedger } from "../packages/store/src/index.ts"
 import { client, newTenant } from "./support/Graphql.ts"
 import { inProcessWorker, targets } from "./support/Worker.ts"
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any
 
 describe.each(targets)("GraphQL currencies on %s", (target) => {
