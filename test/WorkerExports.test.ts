@@ -152,6 +152,10 @@ describe.each(targets)("chargeback exports over HTTP on %s", (target) => {
     const old = FocusSpec.parseCsv((await get("/api/v1/exports/usage?from=2025-03-01T00:00:00Z&to=2025-05-01T00:00:00Z&format=focus&version=1.2")).text)
     expect(FocusSpec.problems(old.header, old.rows, "1.2")).toEqual([])
     expect(FocusSpec.total(old.rows, "BilledCost").equals(FocusSpec.total(rows, "BilledCost"))).toBe(true)
+    // Every call is in the tenant's currency: converting changes nothing, and needs no rate.
+    const converted = FocusSpec.parseCsv((await get("/api/v1/exports/usage?from=2025-03-01T00:00:00Z&to=2025-05-01T00:00:00Z&format=focus&convert=true")).text)
+    expect(converted.rows).toEqual(rows)
+    expect((await get("/api/v1/exports/usage?from=2025-03-01T00:00:00Z&to=2025-05-01T00:00:00Z&convert=yes")).json.error.message).toBe("convert: expected true or false, got \"yes\"")
   })
 
   it("keys, scopes, tenants and parameters are checked", async () => {

@@ -171,7 +171,8 @@ const exportsGroup = HttpApiGroup.make("exports")
       dimension: Schema.optionalKey(Schema.String),
       owner: Schema.optionalKey(Schema.Union([Schema.String, Schema.Array(Schema.String)])),
       unowned: Schema.optionalKey(Schema.Literals(["true", "false"])),
-      version: Schema.optionalKey(Schema.Literals(["1.3", "1.2"]))
+      version: Schema.optionalKey(Schema.Literals(["1.3", "1.2"])),
+      convert: Schema.optionalKey(Schema.Literals(["true", "false"]))
     },
     success: Csv,
     error: common

@@ -4,12 +4,13 @@
  *   GET /api/v1/exports/chargeback/<run>?format=csv     the run's lines (one record per line)
  *   GET /api/v1/exports/chargeback/<run>?format=focus   FinOps FOCUS rows of the run (&version=1.3|1.2)
  *   GET /api/v1/exports/usage?from=<ISO>&to=<ISO>&format=focus
- *       [&asOf=<ISO>][&dimension=<d>&owner=<v>...&unowned=true]
+ *       [&asOf=<ISO>][&dimension=<d>&owner=<v>...&unowned=true][&version=1.3|1.2][&convert=true]
  *                                                       FOCUS rows of every priced call, one per cost
  *                                                       line, each with its request id (x_RequestId)
  *
  * All are CSV (`text/csv`, RFC 4180) sent as attachments. The usage export streams page by page, so
- * a month of calls never sits in memory; `x-tally-unpriced-calls` tells how many calls of the period
+ * a month of calls never sits in memory; with `convert=true` calls priced in another currency are
+ * converted into the tenant's at the rate of their day (a day without a rate: 400 before streaming); `x-tally-unpriced-calls` tells how many calls of the period
  * have no price (they have no cost row). A chargeback FOCUS row's `x_Lineage` is the usage export
  * query that lists the calls behind it.
  *
@@ -121,6 +122,10 @@ export const usage = respond(Effect.gen(function*() {
   if (unownedText !== undefined && unownedText !== "true" && unownedText !== "false") {
     return yield* invalid(`unowned: expected true or false, got ${JSON.stringify(unownedText)}`)
   }
+  const convertText = yield* single(params, "convert")
+  if (convertText !== undefined && convertText !== "true" && convertText !== "false") {
+    return yield* invalid(`convert: expected true or false, got ${JSON.stringify(convertText)}`)
+  }
   const service = yield* Chargeback.Chargeback
   const { csv, unpriced } = yield* service.usage(key.tenantId, {
     from,
@@ -129,7 +134,8 @@ export const usage = respond(Effect.gen(function*() {
     dimension,
     owners,
     unowned: unownedText === "true",
-    version
+    version,
+    convert: convertText === "true"
   })
   const body = csv.pipe(
     // Headers are sent by now: a failure mid-stream makes the server abort the connection without
