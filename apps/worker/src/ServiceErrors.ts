@@ -10,10 +10,10 @@
  * HTTP routes answer through `respond`; GraphQL resolvers' failures go through `toGraphql`
  * (see `graphql/Context.ts`).
  */
-import type { ApiKey, Budget, CostAllocation, Fx, Reservation, Tenant, TenantPriceBook, UsageQuery } from "@tally/core"
+import type { ApiKey, Budget, CostAllocation, Fx, Reservation, SalePrice, Tenant, TenantPriceBook, UsageQuery } from "@tally/core"
 import type { ModelPolicy } from "@tally/catalog"
 import type { Chargeback, Enforcement, Reconcile, Reprice, TenantPricing } from "@tally/engine"
-import type { Outbox } from "@tally/store"
+import type { CustomerStatements, Outbox, SalePrices } from "@tally/store"
 import * as Effect from "effect/Effect"
 import type * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Schema from "effect/Schema"
@@ -60,6 +60,12 @@ export type ServiceError =
   | Reprice.InvalidReprice
   | Fx.InvalidRate
   | Fx.RateMissing
+  | SalePrice.InvalidSaleRule
+  | SalePrice.SaleRuleNotFound
+  | SalePrices.CallPriceNotFound
+  | CustomerStatements.InvalidStatement
+  | CustomerStatements.StatementOverlap
+  | CustomerStatements.StatementNotFound
 
 export interface HttpAnswer {
   readonly status: number
@@ -140,7 +146,13 @@ export const table: { readonly [K in Tag]: Answer<ErrorOf<K>> } = {
   RateMissing: {
     http: own(422, "rate_missing"),
     graphql: (error) => new InvalidInput(error.message, "rates")
-  }
+  },
+  InvalidSaleRule: invalidInput(),
+  SaleRuleNotFound: notFound("salePriceRule", (error) => error.ruleId),
+  CallPriceNotFound: notFound("callPrice", (error) => error.requestId),
+  InvalidStatement: invalidInput(),
+  StatementOverlap: conflict("statement_overlap"),
+  StatementNotFound: notFound("customerStatement", (error) => error.statementId)
 }
 
 const answerOf = <E extends ServiceError>(error: E): Answer<E> => table[error._tag] as unknown as Answer<E>

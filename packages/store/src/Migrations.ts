@@ -25,6 +25,7 @@ import Repricing from "./internal/migrations/0016_repricing.ts"
 import CostAtRisk from "./internal/migrations/0018_cost_at_risk.ts"
 import BudgetUnits from "./internal/migrations/0020_budget_units.ts"
 import ModelPolicies from "./internal/migrations/0021_model_policies.ts"
+import SalePrices from "./internal/migrations/0024_sale_prices.ts"
 import ExchangeRates from "./internal/migrations/0027_exchange_rates.ts"
 
 export const loader: Migrator.Loader = Migrator.fromRecord({
@@ -47,6 +48,7 @@ export const loader: Migrator.Loader = Migrator.fromRecord({
   "0018_cost_at_risk": CostAtRisk,
   "0020_budget_units": BudgetUnits,
   "0021_model_policies": ModelPolicies,
+  "0024_sale_prices": SalePrices,
   "0027_exchange_rates": ExchangeRates
 })
 

@@ -19,6 +19,7 @@ import "./Currency.ts"
 import "./Anomaly.ts"
 import "./Reconciliation.ts"
 import "./Reprice.ts"
+import "./Resale.ts"
 
 export const schema = builder.toSchema()
 
