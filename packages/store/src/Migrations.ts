@@ -28,6 +28,7 @@ import ModelPolicies from "./internal/migrations/0021_model_policies.ts"
 import SalePrices from "./internal/migrations/0024_sale_prices.ts"
 import Credits from "./internal/migrations/0025_credits.ts"
 import Commitments from "./internal/migrations/0026_commitments.ts"
+import ExchangeRates from "./internal/migrations/0027_exchange_rates.ts"
 
 export const loader: Migrator.Loader = Migrator.fromRecord({
   "0001_tenancy": Tenancy,
@@ -51,7 +52,8 @@ export const loader: Migrator.Loader = Migrator.fromRecord({
   "0021_model_policies": ModelPolicies,
   "0024_sale_prices": SalePrices,
   "0025_credits": Credits,
-  "0026_commitments": Commitments
+  "0026_commitments": Commitments,
+  "0027_exchange_rates": ExchangeRates
 })
 
 /** Where the migrator records what ran, inside Tally's own schema. */
