@@ -135,18 +135,20 @@ const forPeriodScans = (sql: SqlClient.SqlClient): Effect.Effect<void, SqlError>
 
 const usageColumns = LedgerRow.columnsWithoutPayload.join(", ")
 
-/** Summary column (0023) of each owner dimension it keeps; other dimensions are read from the ledger. */
-const summaryColumns: Partial<Record<CostAllocation.Dimension.Field, string>> = {
-  team: "team",
-  costCenter: "cost_center",
-  project: "project",
-  model: "model",
-  provider: "provider"
+/**
+ * How the daily cost summary (0023) answers an owner dimension: its rows under `dimension`, the
+ * owner read from `owner`. Model and provider are columns of every row, so they read the team rows.
+ */
+const summaryOwners: Partial<Record<CostAllocation.Dimension.Field, { readonly dimension: string; readonly owner: string }>> = {
+  team: { dimension: "team", owner: "d.owner" },
+  costCenter: { dimension: "cost_center", owner: "d.owner" },
+  project: { dimension: "project", owner: "d.owner" },
+  model: { dimension: "team", owner: "d.model" },
+  provider: { dimension: "team", owner: "d.provider" }
 }
 
-/** The summary column of a dimension, or undefined when only the ledger has it (tags, customers, ...). */
-const summaryColumn = (dimension: Dimension): string | undefined =>
-  dimension.kind === "tag" ? undefined : summaryColumns[dimension.name]
+/** How the summary answers a dimension, or undefined when only the ledger has it (tags, customers, ...). */
+const summaryOwner = (dimension: Dimension) => dimension.kind === "tag" ? undefined : summaryOwners[dimension.name]
 
 /**
  * `ok`: whether the daily cost summary (0023) of `[$2, $3)` is the ledger as of `$4` for tenant
@@ -176,9 +178,11 @@ const summaryEligible = `summary_ok AS (
     FROM tally.tenants t WHERE t.id = $1
   )`
 
-/** The summary rows of the period, when `summary_ok` says they may be read. */
-const summaryWindow = `tally.usage_cost_daily d, summary_ok
-    WHERE summary_ok.ok AND d.tenant_id = $1 AND d.zone = summary_ok.zone AND d.day >= $2 AND d.day < $3`
+/** The summary rows of the period under a dimension, when `summary_ok` says they may be read. */
+const summaryWindow = (dimension: string) =>
+  `tally.usage_cost_daily d, summary_ok
+    WHERE summary_ok.ok AND d.tenant_id = $1 AND d.zone = summary_ok.zone AND d.day >= $2 AND d.day < $3
+      AND d.dimension = '${dimension}'`
 
 type SpendRow = {
   owner: string | null
@@ -324,18 +328,18 @@ export class ChargebackLedger extends Context.Service<ChargebackLedger, Chargeba
       })
 
       const summarySpend = Effect.fn("ChargebackLedger.summarySpend")(function*(tenantId: string, q: SpendQuery) {
-        const column = summaryColumn(q.dimension)
-        if (column === undefined) return undefined
+        const how = summaryOwner(q.dimension)
+        if (how === undefined) return undefined
         const rows = yield* db.withTenant(
           tenantId,
           sql.unsafe<SpendRow & { ok: boolean }>(
             `WITH ${summaryEligible}, spend AS (
-                SELECT nullif(d.${column}, '') AS owner, nullif(d.currency, '') AS currency,
+                SELECT nullif(${how.owner}, '') AS owner, nullif(d.currency, '') AS currency,
                   nullif(d.snapshot_id, '') AS snapshot_id,
                   sum(d.calls)::text AS requests,
                   coalesce(sum(d.calls) FILTER (WHERE d.cost_source = 'unpriced'), 0)::text AS unpriced,
                   sum(d.amount)::text AS cost
-                FROM ${summaryWindow} AND d.component = ''
+                FROM ${summaryWindow(how.dimension)} AND d.component = ''
                 GROUP BY 1, 2, 3
                 HAVING sum(d.calls) > 0
               )
@@ -418,8 +422,8 @@ export class ChargebackLedger extends Context.Service<ChargebackLedger, Chargeba
         tenantId: string,
         q: SpendQuery & { readonly currency: string }
       ) {
-        const column = summaryColumn(q.dimension)
-        if (column === undefined) return undefined
+        const how = summaryOwner(q.dimension)
+        if (how === undefined) return undefined
         const rows = yield* db.withTenant(
           tenantId,
           sql.unsafe<Record<string, string | null> & { ok: boolean }>(
@@ -428,14 +432,14 @@ export class ChargebackLedger extends Context.Service<ChargebackLedger, Chargeba
                   unit_price::text AS unit_price, sum(quantity)::text AS quantity, sum(amount)::text AS amount,
                   sum(amount)::text AS billed, sum(calls)::text AS requests
                 FROM (
-                  SELECT nullif(d.${column}, '') AS owner, d.provider, d.model, nullif(d.snapshot_id, '') AS snapshot_id,
+                  SELECT nullif(${how.owner}, '') AS owner, d.provider, d.model, nullif(d.snapshot_id, '') AS snapshot_id,
                     d.component, d.unit, d.list_rate, d.list_rate_per, d.unit_price, d.quantity, d.amount, d.calls
-                  FROM ${summaryWindow} AND d.currency = $5 AND d.component <> ''
+                  FROM ${summaryWindow(how.dimension)} AND d.currency = $5 AND d.component <> ''
                     AND d.cost_source IN ('computed', 'estimated')
                   UNION ALL
-                  SELECT nullif(d.${column}, ''), d.provider, d.model, NULL, 'reported', 'unit', 1, 'unit', 1,
+                  SELECT nullif(${how.owner}, ''), d.provider, d.model, NULL, 'reported', 'unit', 1, 'unit', 1,
                     d.amount, d.amount, d.calls
-                  FROM ${summaryWindow} AND d.currency = $5 AND d.component = '' AND d.cost_source = 'provider'
+                  FROM ${summaryWindow(how.dimension)} AND d.currency = $5 AND d.component = '' AND d.cost_source = 'provider'
                 ) lines
                 GROUP BY owner, provider, model, snapshot_id, component, unit, list_rate, list_rate_per, unit_price
                 HAVING sum(calls) > 0

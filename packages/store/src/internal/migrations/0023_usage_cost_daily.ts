@@ -1,6 +1,8 @@
 /**
- * A daily cost summary for chargeback runs and their FOCUS rows (issue 19): per tenant-local day,
- * by team, cost center and project (the owners runs are made by most), provider, model, currency,
+ * A daily cost summary for chargeback runs and their FOCUS rows (issue 19): per tenant-local day
+ * and owner, for each of the owner dimensions runs are made by most (`dimension` is `team`,
+ * `cost_center` or `project`, `owner` its value, '' for none: each call counts once under each, so
+ * the rows grow with the sum of their values, not their product), by provider, model, currency,
  * pricing snapshot and cost source, one row for the calls themselves (`component = ''`: calls and
  * their total) and one row per priced component of the computed and estimated calls' cost lines
  * (unit, list rate, unit price: what a FOCUS row is cut by; calls = lines, quantity and amount
@@ -29,9 +31,8 @@ const table = "tally.usage_cost_daily"
 
 /** The summary's key after tenant, zone and day. */
 export const keys = [
-  "team",
-  "cost_center",
-  "project",
+  "dimension",
+  "owner",
   "provider",
   "model",
   "currency",
@@ -47,27 +48,34 @@ export const keys = [
 const keyList = ["tenant_id", "zone", "day", ...keys].join(", ")
 const positions = Array.from({ length: 3 + keys.length }, (_, i) => String(i + 1)).join(", ")
 
+/** The owner dimensions the summary keeps, each a ledger column. */
+export const dimensions = ["team", "cost_center", "project"] as const
+
 /**
- * Rows of the summary from `source` (ledger rows with a `sign` column): a call row each, and a row
- * per cost line of the computed and estimated ones. Labels and snapshot without a value read ''.
+ * Rows of the summary from `source` (ledger rows with a `sign` column), once per owner dimension:
+ * a call row each, and a row per cost line of the computed and estimated ones. Owners and
+ * snapshots without a value read ''.
  */
 const lines = (source: string) =>
   `SELECT s.sign, s.tenant_id, t.time_zone AS zone, date_trunc('day', s.occurred_at, t.time_zone) AS day,
-      coalesce(s.team, '') AS team, coalesce(s.cost_center, '') AS cost_center, coalesce(s.project, '') AS project,
+      o.dimension, coalesce(CASE o.dimension ${
+    dimensions.map((d) => `WHEN '${d}' THEN s.${d}`).join(" ")
+  } END, '') AS owner,
       s.provider, s.model, coalesce(s.currency, '') AS currency, coalesce(s.snapshot_id, '') AS snapshot_id, s.cost_source,
       s.cost_breakdown, s.total
-    FROM ${source} s JOIN tally.tenants t ON t.id = s.tenant_id`
+    FROM ${source} s JOIN tally.tenants t ON t.id = s.tenant_id
+      CROSS JOIN (VALUES ${dimensions.map((d) => `('${d}')`).join(", ")}) AS o (dimension)`
 
 const upsert = (source: string) =>
   `INSERT INTO ${table} AS d (${keyList}, calls, quantity, amount)
     SELECT tenant_id, zone, day, ${keys.join(", ")}, sum(calls), sum(quantity), sum(amount)
     FROM (
-      SELECT tenant_id, zone, day, team, cost_center, project, provider, model, currency, snapshot_id, cost_source,
+      SELECT tenant_id, zone, day, dimension, owner, provider, model, currency, snapshot_id, cost_source,
         '' AS component, '' AS unit, 0::numeric AS list_rate, '' AS list_rate_per, 0::numeric AS unit_price,
         sign AS calls, 0::numeric AS quantity, sign * coalesce(total, 0) AS amount
       FROM (${lines(source)}) c
       UNION ALL
-      SELECT tenant_id, zone, day, team, cost_center, project, provider, model, currency, snapshot_id, cost_source,
+      SELECT tenant_id, zone, day, dimension, owner, provider, model, currency, snapshot_id, cost_source,
         l ->> 'component', l ->> 'unit', (l ->> 'listRate')::numeric, l ->> 'listRatePer', (l ->> 'unitPrice')::numeric,
         sign, sign * (l ->> 'quantity')::numeric, sign * (l ->> 'amount')::numeric
       FROM (${lines(source)}) c, jsonb_array_elements(c.cost_breakdown -> 'lines') AS l
@@ -92,9 +100,8 @@ export default statements(
     tenant_id text NOT NULL REFERENCES tally.tenants (id),
     zone text NOT NULL,
     day timestamptz NOT NULL,
-    team text NOT NULL,
-    cost_center text NOT NULL,
-    project text NOT NULL,
+    dimension text NOT NULL CHECK (dimension IN (${dimensions.map((d) => `'${d}'`).join(", ")})),
+    owner text NOT NULL,
     provider text NOT NULL,
     model text NOT NULL,
     currency text NOT NULL,
