@@ -170,6 +170,17 @@ const run = Effect.fn("Chargeback.run")(function*(
       if (final !== undefined) return yield* periodFinalized(final)
       const { computation, json } = yield* Compute.compute(services, tenantId, resolved)
       const stored = yield* services.runs.insert(tenantId, Run.toStored(computation, json, actorOf(input.createdBy)))
+      // The run's FOCUS cost groups, when the daily cost summary has them as of the run's instant (a
+      // few milliseconds): its exports then read them back, also after late usage. Otherwise an
+      // export reads the ledger as of the instant, as it always could.
+      const groups = yield* services.ledger.summaryCostGroups(tenantId, {
+        from: resolved.from,
+        to: resolved.to,
+        dimension: resolved.dimension,
+        asOf: computation.asOf,
+        currency: resolved.currency
+      })
+      if (groups !== undefined) yield* services.runs.insertCostGroups(tenantId, stored.id, groups)
       // Just written in this transaction: not finding it is a defect, not an answer.
       return yield* load(services, tenantId, stored.id).pipe(Effect.catchTag("RunNotFound", Effect.die))
     })
@@ -249,13 +260,13 @@ const focus = Effect.fn("Chargeback.focus")(function*(services: Services, tenant
       const tenant = yield* services.tenants.get(tenantId).pipe(Effect.orDie)
       const dimension = Dimension.parse(run.dimension)
       if (Result.isFailure(dimension)) return yield* Effect.die(dimension.failure)
-      const groups = yield* services.ledger.costGroups(tenantId, {
+      const groups = (yield* services.runs.costGroups(tenantId, run.id)) ?? (yield* services.ledger.costGroups(tenantId, {
         from: run.from,
         to: run.to,
         dimension: dimension.success,
         asOf: run.asOf,
         currency: run.currency
-      })
+      }))
       const corrected = new Map<string, { from: DateTime.Utc; to: DateTime.Utc }>()
       for (const id of new Set(run.lines.flatMap((l) => (l.correctsRunId === null ? [] : [l.correctsRunId])))) {
         const other = yield* services.runs.get(tenantId, id)

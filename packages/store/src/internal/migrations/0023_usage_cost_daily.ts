@@ -135,5 +135,41 @@ export default statements(
   `CREATE TRIGGER usage_cost_daily_delete AFTER DELETE ON tally.usage_ledger
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION tally.usage_cost_daily_after_delete()`,
   // Usage recorded before this migration.
-  upsert(`(SELECT 1 AS sign, * FROM tally.usage_ledger)`)
+  upsert(`(SELECT 1 AS sign, * FROM tally.usage_ledger)`),
+  // A run's FOCUS cost groups, stored with the run when they could be read from the summary (in
+  // the run's transaction, as of its instant): an export of the run reads them back instead of
+  // reading the period again, also after late usage arrived. Like a run's lines, immutable once
+  // the run is final, and append-only for the application.
+  `CREATE TABLE tally.chargeback_cost_groups (
+    tenant_id text NOT NULL,
+    run_id uuid NOT NULL,
+    group_no integer NOT NULL,
+    owner text,
+    provider text NOT NULL,
+    model text NOT NULL,
+    snapshot_id text,
+    currency text NOT NULL,
+    component text NOT NULL,
+    unit text NOT NULL,
+    list_rate numeric NOT NULL,
+    list_rate_per text NOT NULL,
+    unit_price numeric NOT NULL,
+    quantity numeric NOT NULL,
+    amount numeric NOT NULL,
+    billed numeric NOT NULL,
+    requests bigint NOT NULL CHECK (requests > 0),
+    PRIMARY KEY (tenant_id, run_id, group_no),
+    FOREIGN KEY (tenant_id, run_id) REFERENCES tally.chargeback_runs (tenant_id, id)
+  )`,
+  `ALTER TABLE tally.chargeback_cost_groups ENABLE ROW LEVEL SECURITY`,
+  `CREATE POLICY tenant_isolation ON tally.chargeback_cost_groups FOR ALL TO tally_app
+    USING (tenant_id = current_setting('tally.tenant_id', true))
+    WITH CHECK (tenant_id = current_setting('tally.tenant_id', true))`,
+  `GRANT SELECT, INSERT ON tally.chargeback_cost_groups TO tally_app`,
+  `CREATE TRIGGER chargeback_cost_groups_guard BEFORE INSERT ON tally.chargeback_cost_groups
+    FOR EACH ROW EXECUTE FUNCTION tally.chargeback_line_guard()`,
+  `CREATE TRIGGER chargeback_cost_groups_append_only BEFORE UPDATE OR DELETE ON tally.chargeback_cost_groups
+    FOR EACH ROW EXECUTE FUNCTION tally.chargeback_append_only()`,
+  `CREATE TRIGGER chargeback_cost_groups_no_truncate BEFORE TRUNCATE ON tally.chargeback_cost_groups
+    FOR EACH STATEMENT EXECUTE FUNCTION tally.chargeback_append_only()`
 )
