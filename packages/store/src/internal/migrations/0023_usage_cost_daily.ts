@@ -51,36 +51,43 @@ const positions = Array.from({ length: 3 + keys.length }, (_, i) => String(i + 1
 /** The owner dimensions the summary keeps, each a ledger column. */
 export const dimensions = ["team", "cost_center", "project"] as const
 
-/**
- * Rows of the summary from `source` (ledger rows with a `sign` column), once per owner dimension:
- * a call row each, and a row per cost line of the computed and estimated ones. Owners and
- * snapshots without a value read ''.
- */
-const lines = (source: string) =>
-  `SELECT s.sign, s.tenant_id, t.time_zone AS zone, date_trunc('day', s.occurred_at, t.time_zone) AS day,
-      o.dimension, coalesce(CASE o.dimension ${
-    dimensions.map((d) => `WHEN '${d}' THEN s.${d}`).join(" ")
-  } END, '') AS owner,
-      s.provider, s.model, coalesce(s.currency, '') AS currency, coalesce(s.snapshot_id, '') AS snapshot_id, s.cost_source,
-      s.cost_breakdown, s.total
-    FROM ${source} s JOIN tally.tenants t ON t.id = s.tenant_id
-      CROSS JOIN (VALUES ${dimensions.map((d) => `('${d}')`).join(", ")}) AS o (dimension)`
+/** The key of a call's rows before they are fanned out to the owner dimensions. */
+const callKey = ["tenant_id", "zone", "day", ...dimensions, ...keys.slice(2)]
 
+/**
+ * The summary rows of `source` (ledger rows with a `sign` column). Each call's cost lines are
+ * expanded once and summed per key with all three owners (a batch's calls fall into few keys),
+ * and only those sums are fanned out to one row per owner dimension. Owners and snapshots without
+ * a value read ''. `calls` of a cost-line row counts lines (a call has at most one per component).
+ */
 const upsert = (source: string) =>
-  `INSERT INTO ${table} AS d (${keyList}, calls, quantity, amount)
-    SELECT tenant_id, zone, day, ${keys.join(", ")}, sum(calls), sum(quantity), sum(amount)
-    FROM (
-      SELECT tenant_id, zone, day, dimension, owner, provider, model, currency, snapshot_id, cost_source,
-        '' AS component, '' AS unit, 0::numeric AS list_rate, '' AS list_rate_per, 0::numeric AS unit_price,
-        sign AS calls, 0::numeric AS quantity, sign * coalesce(total, 0) AS amount
-      FROM (${lines(source)}) c
-      UNION ALL
-      SELECT tenant_id, zone, day, dimension, owner, provider, model, currency, snapshot_id, cost_source,
-        l ->> 'component', l ->> 'unit', (l ->> 'listRate')::numeric, l ->> 'listRatePer', (l ->> 'unitPrice')::numeric,
-        sign, sign * (l ->> 'quantity')::numeric, sign * (l ->> 'amount')::numeric
-      FROM (${lines(source)}) c, jsonb_array_elements(c.cost_breakdown -> 'lines') AS l
-      WHERE c.cost_source IN ('computed', 'estimated')
-    ) r
+  `WITH c AS (
+      SELECT s.sign, s.tenant_id, t.time_zone AS zone, date_trunc('day', s.occurred_at, t.time_zone) AS day,
+        ${dimensions.map((d) => `coalesce(s.${d}, '') AS ${d}`).join(", ")},
+        s.provider, s.model, coalesce(s.currency, '') AS currency, coalesce(s.snapshot_id, '') AS snapshot_id, s.cost_source,
+        s.cost_breakdown, s.total
+      FROM ${source} s JOIN tally.tenants t ON t.id = s.tenant_id
+    ), sums AS (
+      SELECT ${callKey.join(", ")}, sum(calls) AS calls, sum(quantity) AS quantity, sum(amount) AS amount
+      FROM (
+        SELECT ${callKey.slice(0, 3 + dimensions.length + 5).join(", ")},
+          '' AS component, '' AS unit, 0::numeric AS list_rate, '' AS list_rate_per, 0::numeric AS unit_price,
+          sign AS calls, 0::numeric AS quantity, sign * coalesce(total, 0) AS amount
+        FROM c
+        UNION ALL
+        SELECT ${callKey.slice(0, 3 + dimensions.length + 5).join(", ")},
+          l ->> 'component', l ->> 'unit', (l ->> 'listRate')::numeric, l ->> 'listRatePer', (l ->> 'unitPrice')::numeric,
+          sign, sign * (l ->> 'quantity')::numeric, sign * (l ->> 'amount')::numeric
+        FROM c, jsonb_array_elements(c.cost_breakdown -> 'lines') AS l
+        WHERE c.cost_source IN ('computed', 'estimated')
+      ) r
+      GROUP BY ${callKey.join(", ")}
+    )
+    INSERT INTO ${table} AS d (${keyList}, calls, quantity, amount)
+    SELECT tenant_id, zone, day, o.dimension, CASE o.dimension ${
+  dimensions.map((d) => `WHEN '${d}' THEN ${d}`).join(" ")
+} END, ${keys.slice(2).join(", ")}, sum(calls), sum(quantity), sum(amount)
+    FROM sums CROSS JOIN (VALUES ${dimensions.map((d) => `('${d}')`).join(", ")}) AS o (dimension)
     GROUP BY ${positions}
     ORDER BY ${positions}
     ON CONFLICT (${keyList}) DO UPDATE
