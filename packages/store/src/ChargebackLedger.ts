@@ -20,6 +20,7 @@ import * as Result from "effect/Result"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { Database } from "./Database.ts"
+import * as CostGroupRow from "./internal/CostGroupRow.ts"
 import * as LedgerRow from "./internal/LedgerRow.ts"
 
 type Dimension = CostAllocation.Dimension.Dimension
@@ -212,22 +213,7 @@ const periodSpend = (rows: ReadonlyArray<SpendRow>): CostAllocation.Allocate.Per
   return { owners: [...owners.values()], snapshotIds: [...snapshotIds].sort() }
 }
 
-const costGroupOf = (currency: string) => (row: Record<string, string | null>): CostAllocation.Focus.CostGroup => ({
-  owner: row.owner ?? null,
-  provider: row.provider!,
-  model: row.model!,
-  snapshotId: row.snapshot_id ?? null,
-  currency,
-  component: row.component!,
-  unit: row.unit!,
-  listRate: new Money.Decimal(row.list_rate!),
-  listRatePer: row.list_rate_per as CostAllocation.Focus.CostGroup["listRatePer"],
-  unitPrice: new Money.Decimal(row.unit_price!),
-  quantity: new Money.Decimal(row.quantity!),
-  amount: new Money.Decimal(row.amount!),
-  billed: new Money.Decimal(row.billed!),
-  requests: num(row.requests)
-})
+const costGroupOf = (currency: string) => (row: Record<string, string | null>) => CostGroupRow.toCostGroup(row, currency)
 
 /** The order of cost groups, whichever source they were read from. */
 const costGroupOrder =

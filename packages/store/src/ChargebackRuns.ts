@@ -16,6 +16,7 @@ import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import type { SqlError } from "effect/sql/SqlError"
 import { Database } from "./Database.ts"
+import * as CostGroupRow from "./internal/CostGroupRow.ts"
 
 export interface StoredLine {
   readonly lineNo: number
@@ -490,22 +491,7 @@ export class ChargebackRuns extends Context.Service<ChargebackRuns, ChargebackRu
             FROM tally.chargeback_cost_groups WHERE run_id = ${runId} ORDER BY group_no`
         )
         if (rows.length === 0) return undefined
-        return rows.map((row): CostAllocation.Focus.CostGroup => ({
-          owner: row.owner ?? null,
-          provider: row.provider!,
-          model: row.model!,
-          snapshotId: row.snapshot_id ?? null,
-          currency: row.currency!,
-          component: row.component!,
-          unit: row.unit!,
-          listRate: new Money.Decimal(row.list_rate!),
-          listRatePer: row.list_rate_per as CostAllocation.Focus.CostGroup["listRatePer"],
-          unitPrice: new Money.Decimal(row.unit_price!),
-          quantity: new Money.Decimal(row.quantity!),
-          amount: new Money.Decimal(row.amount!),
-          billed: new Money.Decimal(row.billed!),
-          requests: Number(row.requests)
-        }))
+        return rows.map((row) => CostGroupRow.toCostGroup(row, row.currency!))
       })
 
       return ChargebackRuns.of({
