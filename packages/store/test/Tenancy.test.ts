@@ -57,7 +57,10 @@ const tenantTables = [
   ["tenant_governance", "tenant_id"],
   // 0016
   ["reprice_runs", "tenant_id"],
-  ["usage_repricings", "tenant_id"]
+  ["usage_repricings", "tenant_id"],
+  // 0023 (usage_cost_daily is filled by the ledger's triggers)
+  ["usage_cost_daily", "tenant_id"],
+  ["chargeback_cost_groups", "tenant_id"]
 ] as const
 
 const customSnapshot = (tenant: string) =>
@@ -93,6 +96,10 @@ const seed = (tenantId: string) =>
           VALUES (${tenantId}, ${run!.id}::uuid, 0, '{"team":"core"}', 'core', 12.5, 'USD')`
         yield* sql`INSERT INTO tally.chargeback_audit (tenant_id, run_id, action, actor)
           VALUES (${tenantId}, ${run!.id}::uuid, 'created', 'ci')`
+        yield* sql`INSERT INTO tally.chargeback_cost_groups (tenant_id, run_id, group_no, owner, provider, model, currency,
+            component, unit, list_rate, list_rate_per, unit_price, quantity, amount, billed, requests)
+          VALUES (${tenantId}, ${run!.id}::uuid, 0, 'core', 'openai', 'gpt-4o', 'USD', 'inputText', 'token', 2.5, '1M tokens',
+            0.0000025, 1000, 0.0025, 0.0025, 1)`
         const [reservation] = yield* sql<{ id: string }>`INSERT INTO tally.budget_reservations
           (tenant_id, estimate, currency, created_at, expires_at)
           VALUES (${tenantId}, 1, 'USD', '2025-03-14Z', '2025-03-15Z') RETURNING id`
