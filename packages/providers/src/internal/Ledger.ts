@@ -7,7 +7,11 @@ import { Result } from "effect"
 import * as NormalizeError from "../NormalizeError.ts"
 import * as Path from "./Path.ts"
 
-/** A reported count and where it came from. Absent fields count as zero but are never "reported". */
+/**
+ * A reported count and where it came from. Absent fields count as zero but are never "reported".
+ * A field from `at` computes its path in a getter: make a changed field with `field` or `derived`,
+ * never by spreading one (a spread drops the getter).
+ */
 export interface Field {
   readonly path: Path.Path
   readonly value: number
