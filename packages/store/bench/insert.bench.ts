@@ -269,19 +269,33 @@ const batchStatement = (rollup: "upsert" | "none" | "append") => `WITH input AS 
 }
   SELECT count(*)::int AS n FROM ids`
 
-const payloadColumns = ["raw", "raw_text", "cost_breakdown"]
-const slimColumns = LedgerRow.ledgerColumns.filter((c) => !payloadColumns.includes(c))
-/** The ledger's row, inline (as today) or with raw payload and breakdown in a side table. */
-const payloadStatement = (layout: "inline" | "side") =>
-  layout === "inline"
-    ? `INSERT INTO bench_wide (tenant_id, ${LedgerRow.ledgerColumns.join(", ")})
-        SELECT $1, ${LedgerRow.ledgerColumns.join(", ")} FROM ${LedgerRow.unnestInput(2)}`
+/** Every column of a call as the ledger path writes it: ledger row and payload row together. */
+const allColumns = [...LedgerRow.ledgerColumns, ...LedgerRow.payloadColumns]
+
+/**
+ * Where the raw payload and the breakdown live: `inline` in the ledger row (before 0022), `raw` in
+ * a side table (0022), `rawAndBreakdown` in a side table (the next step). Bare tables with the
+ * ledger's keys and indexes, no rollups, so that only the layout differs.
+ */
+const layouts = {
+  inline: [] as ReadonlyArray<string>,
+  raw: LedgerRow.payloadColumns as ReadonlyArray<string>,
+  rawAndBreakdown: [...LedgerRow.payloadColumns, "cost_breakdown"]
+}
+type Layout = keyof typeof layouts
+const layoutStatement = (layout: Layout) => {
+  const moved = layouts[layout]
+  const kept = allColumns.filter((c) => !moved.includes(c))
+  const main = `INSERT INTO bench_${layout} (tenant_id, ${kept.join(", ")}) SELECT $1, ${kept.join(", ")} FROM input`
+  return moved.length === 0
+    ? `WITH input AS (SELECT * FROM ${LedgerRow.unnestInput(2)}) ${main}`
     : `WITH input AS (SELECT * FROM ${LedgerRow.unnestInput(2)}),
-        payloads AS (
-          INSERT INTO bench_payloads (tenant_id, occurred_at, request_id, ${payloadColumns.join(", ")})
-          SELECT $1, occurred_at, request_id, ${payloadColumns.join(", ")} FROM input
+        side AS (
+          INSERT INTO bench_${layout}_side (tenant_id, occurred_at, request_id, ${moved.join(", ")})
+          SELECT $1, occurred_at, request_id, ${moved.join(", ")} FROM input
         )
-        INSERT INTO bench_slim (tenant_id, ${slimColumns.join(", ")}) SELECT $1, ${slimColumns.join(", ")} FROM input`
+        ${main}`
+}
 
 const program = Effect.gen(function*() {
   const db = yield* Database.Database
@@ -290,7 +304,8 @@ const program = Effect.gen(function*() {
   const tenants = yield* Tenants
   const tenantId = (yield* tenants.create({ name: "Bench" })).id
   const otherTenantId = (yield* tenants.create({ name: "Bench 2" })).id
-  yield* sql`CREATE TABLE bench_bare (LIKE tally.usage_ledger INCLUDING DEFAULTS)`
+  // The ledger's columns and its payload's, without key, index, idempotency or rollups.
+  yield* sql`CREATE TABLE bench_bare (LIKE tally.usage_ledger INCLUDING DEFAULTS, raw jsonb, raw_text text)`
   const [{ name: databaseName }] = (yield* sql<{ name: string }>`SELECT current_database() AS name`) as [{ name: string }]
 
   // node-postgres, only for the COPY baseline: the store's driver does not speak COPY.
@@ -314,8 +329,8 @@ const program = Effect.gen(function*() {
       await copyClient.query("COMMIT")
     })
 
-  const unnestStatement = `INSERT INTO bench_bare (tenant_id, ${LedgerRow.ledgerColumns.join(", ")})
-    SELECT $1, ${LedgerRow.ledgerColumns.join(", ")} FROM ${LedgerRow.unnestInput(2)}`
+  const unnestStatement = `INSERT INTO bench_bare (tenant_id, ${allColumns.join(", ")})
+    SELECT $1, ${allColumns.join(", ")} FROM ${LedgerRow.unnestInput(2)}`
   // Checked (hashed) before the clock starts: the bare path does no ledger work, only the arrays.
   const unnest = (_: ReadonlyArray<UsageRecord.UsageRecord>, checked: ReadonlyArray<CheckedRecord.Checked>) =>
     sql.withTransaction(Effect.suspend(() => sql.unsafe(unnestStatement, [tenantId, ...LedgerRow.arrays(checked)])))
@@ -403,19 +418,23 @@ const program = Effect.gen(function*() {
   // Profile of the ledger path, on fresh rows (a quarter of the run per variant).
   yield* sql`CREATE TABLE bench_rollup_pending (LIKE tally.usage_rollups_hourly)`
   yield* sql`GRANT INSERT ON bench_rollup_pending TO tally_app`
-  yield* sql`CREATE TABLE bench_wide (LIKE tally.usage_ledger INCLUDING ALL)`
-  yield* sql`CREATE TABLE bench_slim (LIKE tally.usage_ledger INCLUDING ALL)`
-  yield* sql`ALTER TABLE bench_slim DROP COLUMN raw, DROP COLUMN raw_text, DROP COLUMN cost_breakdown`
-  yield* sql`CREATE TABLE bench_payloads (
-    tenant_id text NOT NULL, occurred_at timestamptz NOT NULL, request_id text NOT NULL,
-    raw jsonb, raw_text text, cost_breakdown jsonb, PRIMARY KEY (tenant_id, occurred_at, request_id))`
+  for (const [layout, moved] of Object.entries(layouts)) {
+    yield* sql.unsafe(`CREATE TABLE bench_${layout} (LIKE tally.usage_ledger INCLUDING ALL, raw jsonb, raw_text text)`)
+    if (moved.length === 0) continue
+    yield* sql.unsafe(`ALTER TABLE bench_${layout} ${moved.map((c) => `DROP COLUMN ${c}`).join(", ")}`)
+    yield* sql.unsafe(`CREATE TABLE bench_${layout}_side (
+      tenant_id text NOT NULL, occurred_at timestamptz NOT NULL, request_id text NOT NULL,
+      raw jsonb, raw_text text, cost_breakdown jsonb, PRIMARY KEY (tenant_id, occurred_at, request_id))`)
+  }
   const profileRows = Math.max(batchSize, Math.floor(totalRows / 4 / batchSize) * batchSize)
   const variants = {
     "statement.upsertRollups": (arrays: ReadonlyArray<unknown>) => db.withTenant(tenantId, sql.unsafe(batchStatement("upsert"), [tenantId, ...arrays])),
     "statement.noRollups": (arrays: ReadonlyArray<unknown>) => db.withTenant(tenantId, sql.unsafe(batchStatement("none"), [tenantId, ...arrays])),
     "statement.appendRollups": (arrays: ReadonlyArray<unknown>) => db.withTenant(tenantId, sql.unsafe(batchStatement("append"), [tenantId, ...arrays])),
-    "payloads.inline": (arrays: ReadonlyArray<unknown>) => sql.withTransaction(sql.unsafe(payloadStatement("inline"), [tenantId, ...arrays])),
-    "payloads.sideTable": (arrays: ReadonlyArray<unknown>) => sql.withTransaction(sql.unsafe(payloadStatement("side"), [tenantId, ...arrays]))
+    ...Object.fromEntries(Object.keys(layouts).map((layout) => [
+      `layout.${layout}`,
+      (arrays: ReadonlyArray<unknown>) => sql.withTransaction(sql.unsafe(layoutStatement(layout as Layout), [tenantId, ...arrays]))
+    ]))
   }
   let rowWork = Duration.zero
   const profile: Record<string, Duration.Duration> = {}
@@ -431,17 +450,19 @@ const program = Effect.gen(function*() {
   const variantCount = Object.keys(variants).length
   line("ledger.rowWork", profileRows * variantCount, rowWork, { note: "checks, event hashes, arrays; no database" })
   for (const variant of Object.keys(variants)) line(variant, profileRows, profile[variant]!, { note: "arrays given" })
-  const [sizes] = yield* sql<{ wide: string; slim: string; payloads: string; rows: string }>`SELECT
-      pg_relation_size('bench_wide')::text AS wide, pg_relation_size('bench_slim')::text AS slim,
-      pg_total_relation_size('bench_payloads')::text AS payloads, (SELECT count(*) FROM bench_wide)::text AS rows`
+  const heapBytesPerRow: Record<string, number> = {}
+  for (const [layout, moved] of Object.entries(layouts)) {
+    const [size] = yield* sql.unsafe<{ heap: string; side: string | null; rows: string }>(`SELECT
+        pg_relation_size('bench_${layout}')::text AS heap,
+        ${moved.length === 0 ? "NULL" : `pg_total_relation_size('bench_${layout}_side')::text`} AS side,
+        (SELECT count(*) FROM bench_${layout})::text AS rows`)
+    heapBytesPerRow[layout] = Math.round(Number(size!.heap) / Number(size!.rows))
+    if (size!.side !== null) heapBytesPerRow[`${layout}.sideTable`] = Math.round(Number(size!.side) / Number(size!.rows))
+  }
   console.log(JSON.stringify({
     bench: "store.insert",
-    heapBytesPerRow: {
-      inline: Math.round(Number(sizes!.wide) / Number(sizes!.rows)),
-      sideTable: Math.round(Number(sizes!.slim) / Number(sizes!.rows)),
-      payloadTablePerRow: Math.round(Number(sizes!.payloads) / Number(sizes!.rows))
-    },
-    note: "heap a period scan reads, per ledger row; the side table with its key"
+    heapBytesPerRow,
+    note: "ledger heap a period scan reads, per call, by layout; the side table (with its key) beside it"
   }))
 
   // Two writers at once, as two workers' batches: each writes profileRows / 2.

@@ -25,6 +25,7 @@ import Repricing from "./internal/migrations/0016_repricing.ts"
 import CostAtRisk from "./internal/migrations/0018_cost_at_risk.ts"
 import BudgetUnits from "./internal/migrations/0020_budget_units.ts"
 import ModelPolicies from "./internal/migrations/0021_model_policies.ts"
+import UsagePayloads from "./internal/migrations/0022_usage_payloads.ts"
 
 export const loader: Migrator.Loader = Migrator.fromRecord({
   "0001_tenancy": Tenancy,
@@ -45,7 +46,8 @@ export const loader: Migrator.Loader = Migrator.fromRecord({
   "0016_repricing": Repricing,
   "0018_cost_at_risk": CostAtRisk,
   "0020_budget_units": BudgetUnits,
-  "0021_model_policies": ModelPolicies
+  "0021_model_policies": ModelPolicies,
+  "0022_usage_payloads": UsagePayloads
 })
 
 /** Where the migrator records what ran, inside Tally's own schema. */

@@ -1,0 +1,84 @@
+/**
+ * Raw payloads out of the ledger's heap: `raw` and `raw_text` move to `tally.usage_payloads`, one
+ * row per call that has either, keyed like the ledger row (tenant, occurred_at, request id) and
+ * partitioned by the same months.
+ *
+ * Period scans (chargeback runs, reports, budgets, rebuilds, anomaly windows) read every ledger
+ * row of a month and never the raw payload, yet the payload was most of the row: a provider's
+ * response body kept verbatim. Now the ledger's heap holds the columns those scans use, and the
+ * few readers of raw payloads (`UsageLedger.get`, `LedgerRecords.raws`, reconciliation and
+ * repricing, which re-derive calls from them) join the side table by key. The batch insert writes
+ * both rows in the same statement, from the same ids that came back new, so idempotency,
+ * conflicts and crash behaviour are as before: a payload row exists exactly when its ledger row
+ * does. Measured (`pnpm bench insert`, payload layout experiment): writing the two tables costs no
+ * more than the one wide row.
+ *
+ * The payload partitions follow the ledger's: `ensure_usage_partition` now creates both months
+ * (`usage_payloads_YYYY_MM` beside `usage_ledger_YYYY_MM`), and the months that already exist get
+ * theirs here. Detaching a month detaches both.
+ */
+import { statements } from "./run.ts"
+
+export default statements(
+  `CREATE TABLE tally.usage_payloads (
+    tenant_id text NOT NULL,
+    occurred_at timestamptz NOT NULL,
+    request_id text NOT NULL,
+    raw jsonb,
+    raw_text text,
+    PRIMARY KEY (tenant_id, occurred_at, request_id)
+  ) PARTITION BY RANGE (occurred_at)`,
+  `ALTER TABLE tally.usage_payloads ENABLE ROW LEVEL SECURITY`,
+  `CREATE POLICY tenant_isolation ON tally.usage_payloads FOR ALL TO tally_app
+    USING (tenant_id = current_setting('tally.tenant_id', true))
+    WITH CHECK (tenant_id = current_setting('tally.tenant_id', true))`,
+  // Append-only for the application, like the ledger; partitions get no grants.
+  `GRANT SELECT, INSERT ON tally.usage_payloads TO tally_app`,
+  `CREATE OR REPLACE FUNCTION tally.ensure_usage_partition(p_month_start timestamptz) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    DECLARE
+      v_from timestamptz := date_trunc('month', p_month_start, 'UTC');
+      v_to timestamptz := date_trunc('month', p_month_start, 'UTC') + interval '1 month';
+      v_suffix text := to_char(v_from AT TIME ZONE 'UTC', 'YYYY_MM');
+      v_name text := 'usage_ledger_' || v_suffix;
+      v_payloads text := 'usage_payloads_' || v_suffix;
+    BEGIN
+      IF to_regclass(format('tally.%I', v_name)) IS NOT NULL AND to_regclass(format('tally.%I', v_payloads)) IS NOT NULL THEN
+        RETURN v_name;
+      END IF;
+      PERFORM pg_advisory_xact_lock(hashtextextended('tally.usage_ledger.partitions', 0));
+      IF to_regclass(format('tally.%I', v_name)) IS NULL THEN
+        EXECUTE format(
+          'CREATE TABLE tally.%I PARTITION OF tally.usage_ledger FOR VALUES FROM (%L) TO (%L)',
+          v_name, v_from, v_to
+        );
+      END IF;
+      IF to_regclass(format('tally.%I', v_payloads)) IS NULL THEN
+        EXECUTE format(
+          'CREATE TABLE tally.%I PARTITION OF tally.usage_payloads FOR VALUES FROM (%L) TO (%L)',
+          v_payloads, v_from, v_to
+        );
+      END IF;
+      RETURN v_name;
+    EXCEPTION WHEN duplicate_table THEN
+      RETURN v_name;
+    END
+    $$`,
+  // The payload month of every ledger month that exists (attached), then the payloads themselves.
+  `DO $$
+    DECLARE m record;
+    BEGIN
+      FOR m IN
+        SELECT DISTINCT date_trunc('month', occurred_at, 'UTC') AS month FROM tally.usage_ledger
+      LOOP
+        PERFORM tally.ensure_usage_partition(m.month);
+      END LOOP;
+    END
+    $$`,
+  `INSERT INTO tally.usage_payloads (tenant_id, occurred_at, request_id, raw, raw_text)
+    SELECT tenant_id, occurred_at, request_id, raw, raw_text FROM tally.usage_ledger
+    WHERE raw IS NOT NULL OR raw_text IS NOT NULL`,
+  `ALTER TABLE tally.usage_ledger DROP COLUMN raw, DROP COLUMN raw_text`
+)
