@@ -10,8 +10,8 @@
  * repricing, which re-derive calls from them) join the side table by key. The batch insert writes
  * both rows in the same statement, from the same ids that came back new, so idempotency,
  * conflicts and crash behaviour are as before: a payload row exists exactly when its ledger row
- * does. Measured (`pnpm bench insert`, payload layout experiment): writing the two tables costs no
- * more than the one wide row.
+ * does. Measured (`pnpm bench insert`, layout experiment, docs/performance.md): the second row
+ * costs a bare insert 10-30% more than the one wide row, a few percent of the whole batch.
  *
  * The payload partitions follow the ledger's: `ensure_usage_partition` now creates both months
  * (`usage_payloads_YYYY_MM` beside `usage_ledger_YYYY_MM`), and the months that already exist get
