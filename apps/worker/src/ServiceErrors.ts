@@ -10,10 +10,10 @@
  * HTTP routes answer through `respond`; GraphQL resolvers' failures go through `toGraphql`
  * (see `graphql/Context.ts`).
  */
-import type { ApiKey, Budget, CostAllocation, Reservation, Tenant, TenantPriceBook, UsageQuery } from "@tally/core"
+import type { ApiKey, Budget, CostAllocation, Reservation, SalePrice, Tenant, TenantPriceBook, UsageQuery } from "@tally/core"
 import type { ModelPolicy } from "@tally/catalog"
 import type { Chargeback, Enforcement, Reconcile, Reprice, TenantPricing } from "@tally/engine"
-import type { Outbox } from "@tally/store"
+import type { CustomerStatements, Outbox, SalePrices } from "@tally/store"
 import * as Effect from "effect/Effect"
 import type * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Schema from "effect/Schema"
@@ -58,6 +58,12 @@ export type ServiceError =
   | ModelPolicy.InvalidPolicy
   | ModelPolicy.PolicyNotFound
   | Reprice.InvalidReprice
+  | SalePrice.InvalidSaleRule
+  | SalePrice.SaleRuleNotFound
+  | SalePrices.CallPriceNotFound
+  | CustomerStatements.InvalidStatement
+  | CustomerStatements.StatementOverlap
+  | CustomerStatements.StatementNotFound
 
 export interface HttpAnswer {
   readonly status: number
@@ -132,7 +138,13 @@ export const table: { readonly [K in Tag]: Answer<ErrorOf<K>> } = {
   ReportInvalid: { http: own(422, "invalid_report"), graphql: asIs },
   InvalidPolicy: invalidInput(),
   PolicyNotFound: notFound("modelPolicy", (error) => error.policyId),
-  InvalidReprice: invalidInput()
+  InvalidReprice: invalidInput(),
+  InvalidSaleRule: invalidInput(),
+  SaleRuleNotFound: notFound("salePriceRule", (error) => error.ruleId),
+  CallPriceNotFound: notFound("callPrice", (error) => error.requestId),
+  InvalidStatement: invalidInput(),
+  StatementOverlap: conflict("statement_overlap"),
+  StatementNotFound: notFound("customerStatement", (error) => error.statementId)
 }
 
 const answerOf = <E extends ServiceError>(error: E): Answer<E> => table[error._tag] as unknown as Answer<E>

@@ -15,6 +15,9 @@
  * the ledger is idempotent, so a retry reports the calls already written as duplicates and
  * changes no total.
  *
+ * The calls' sale prices (`SalePricing`, when the tenant has sale rules) are stored in the same
+ * transaction, for exactly the calls inserted.
+ *
  * After the ledger commit, `Budgets.evaluateAfterCommit` sees the calls really inserted.
  *
  * Hot path: decoding, normalizing and pricing are pure and synchronous; the database sees the
@@ -25,10 +28,11 @@ import type { Catalog, PriceBook } from "@tally/catalog"
 import { Money, type Tenant, Usage, type UsageRecord } from "@tally/core"
 import { Costing } from "@tally/pricing"
 import { Normalize, type NormalizedCall, type NormalizeError } from "@tally/providers"
-import { type Database, type DeadLetters, type PriceBooks, type Tenants, UsageLedger } from "@tally/store"
+import { type Database, type DeadLetters, type PriceBooks, type SalePrices, type Tenants, UsageLedger } from "@tally/store"
 import { Context, DateTime, Duration, Effect, Layer, Result, Schema } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Budgets from "./Budgets.ts"
+import * as SalePricing from "./SalePricing.ts"
 import * as TenantPricing from "./TenantPricing.ts"
 import * as UsageEvent from "./UsageEvent.ts"
 
@@ -325,6 +329,7 @@ const deadLetterOf = (rejected: Rejected): DeadLetters.DeadLetterInput => {
 export const make = Effect.gen(function*() {
   const ledger = yield* UsageLedger.UsageLedger
   const budgets = yield* Budgets.Budgets
+  const salePricing = yield* SalePricing.SalePricing
 
   // Each tenant's price book: the catalog with the tenant's custom definitions, overrides and
   // multipliers, and its built-in switch; rebuilt only when those change (TenantPricing).
@@ -344,6 +349,7 @@ export const make = Effect.gen(function*() {
 
   const ingestBatch = Effect.fn("Ingest.ingestBatch")(function*(tenantId: string, submissions: ReadonlyArray<Submission>) {
     const book = yield* tenantBook.get(tenantId).pipe(Effect.mapError(failure(tenantId)))
+    const saleBook = yield* salePricing.book(tenantId).pipe(Effect.mapError(failure(tenantId)))
     const prepared = submissions.map((submission) => {
       const context: PrepareContext = { book, tenantId, options: submission.options ?? {} }
       return submission.events.map((event) => prepare(context, event))
@@ -358,7 +364,9 @@ export const make = Effect.gen(function*() {
     }
     const stored = calls.length === 0 && rejected.length === 0
       ? undefined
-      : yield* ledger.insertBatch(tenantId, calls, rejected).pipe(Effect.mapError(failure(tenantId)))
+      : yield* ledger.insertBatch(tenantId, calls, rejected, { afterInsert: salePricing.hookFor(tenantId, saleBook) }).pipe(
+        Effect.mapError(failure(tenantId))
+      )
     // Committed: budgets see the calls really inserted (never fails; a sweep catches up if it gave up).
     if (stored !== undefined && calls.length > 0) {
       yield* budgets.evaluateAfterCommit(tenantId, calls.filter((_, i) => stored.items[i]?.status === "inserted"))
@@ -391,6 +399,7 @@ export class Ingest extends Context.Service<Ingest, IngestService>()("@tally/eng
     | PriceBooks.PriceBooks
     | UsageLedger.UsageLedger
     | Database.Database
+    | SalePrices.SalePrices
     | Layer.Services<typeof Budgets.Budgets.layer>
-  > = Layer.effect(Ingest, make).pipe(Layer.provide(Budgets.Budgets.layer))
+  > = Layer.effect(Ingest, make).pipe(Layer.provide([Budgets.Budgets.layer, SalePricing.SalePricing.layer]))
 }

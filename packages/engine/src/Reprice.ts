@@ -13,6 +13,10 @@
  * rewritten: a repricing recorded after its run read the ledger is late usage for that period,
  * and the next run of the same dimension carries the difference as correction lines.
  *
+ * A call's sale price (`SalePricing.repriceCalls`) moves with its cost in the same transaction:
+ * re-derived with the rule that priced it, so a markup follows the new cost and a list price keeps
+ * its amounts (docs/resale.md).
+ *
  * Idempotent: a second run over the same book finds every call at its current price and writes
  * nothing. A run that changed something leaves an audit record (who, when, the range, the price
  * book version, the snapshots before and after, the totals per currency). A dry run computes the
@@ -22,11 +26,12 @@ import type { Catalog, PriceBook } from "@tally/catalog"
 import { CostBreakdown, Money, type Tenant, UsageRecord } from "@tally/core"
 import { Costing } from "@tally/pricing"
 import { Normalize, type NormalizedCall } from "@tally/providers"
-import { PriceBooks, Repricings, type Tenants } from "@tally/store"
+import { Database, PriceBooks, Repricings, type SalePrices, type Tenants } from "@tally/store"
 import { Context, DateTime, Effect, Layer, Result, Schema } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Budgets from "./Budgets.ts"
 import * as PriceScope from "./internal/PriceScope.ts"
+import * as SalePricing from "./SalePricing.ts"
 import * as TenantPricing from "./TenantPricing.ts"
 
 export interface RepriceOptions {
@@ -253,6 +258,8 @@ export const make = Effect.gen(function*() {
   const priceBooks = yield* PriceBooks.PriceBooks
   const books = yield* TenantPricing.makeBookLoader
   const budgets = yield* Budgets.Budgets
+  const salePricing = yield* SalePricing.SalePricing
+  const db = yield* Database.Database
 
   const reprice = Effect.fn("Repricing.reprice")(function*(tenantId: string, options: RepriceOptions) {
     if (DateTime.toEpochMillis(options.to) <= DateTime.toEpochMillis(options.from)) {
@@ -294,7 +301,17 @@ export const make = Effect.gen(function*() {
       if (runId === null) {
         for (const change of changes) tally.add(change)
       } else {
-        const applied = new Set(yield* repricings.apply(tenantId, { runId, actor, changes }))
+        // The sale prices follow the new costs in the same transaction (SalePricing.repriceCalls).
+        const applied = new Set(
+          yield* db.withTenant(
+            tenantId,
+            Effect.gen(function*() {
+              const ids = new Set(yield* repricings.apply(tenantId, { runId, actor, changes }))
+              yield* salePricing.repriceCalls(tenantId, changes.filter((c) => ids.has(c.before.requestId)).map((c) => c.after))
+              return ids
+            })
+          )
+        )
         const committed: Array<UsageRecord.UsageRecord> = []
         for (const change of changes) {
           if (applied.has(change.before.requestId)) {
@@ -353,8 +370,10 @@ export class Repricing extends Context.Service<Repricing, RepricingService>()("@
     | Tenants.Tenants
     | PriceBooks.PriceBooks
     | Repricings.Repricings
+    | SalePrices.SalePrices
+    | Database.Database
     | Layer.Services<typeof Budgets.Budgets.layer>
-  > = Layer.effect(Repricing, make).pipe(Layer.provide(Budgets.Budgets.layer))
+  > = Layer.effect(Repricing, make).pipe(Layer.provide([Budgets.Budgets.layer, SalePricing.SalePricing.layer]))
 }
 
 export type RepriceSummaryJson = ReturnType<typeof summaryJson>

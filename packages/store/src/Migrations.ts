@@ -26,6 +26,7 @@ import CostAtRisk from "./internal/migrations/0018_cost_at_risk.ts"
 import BudgetUnits from "./internal/migrations/0020_budget_units.ts"
 import ModelPolicies from "./internal/migrations/0021_model_policies.ts"
 import UsagePayloads from "./internal/migrations/0022_usage_payloads.ts"
+import SalePrices from "./internal/migrations/0024_sale_prices.ts"
 
 export const loader: Migrator.Loader = Migrator.fromRecord({
   "0001_tenancy": Tenancy,
@@ -47,7 +48,8 @@ export const loader: Migrator.Loader = Migrator.fromRecord({
   "0018_cost_at_risk": CostAtRisk,
   "0020_budget_units": BudgetUnits,
   "0021_model_policies": ModelPolicies,
-  "0022_usage_payloads": UsagePayloads
+  "0022_usage_payloads": UsagePayloads,
+  "0024_sale_prices": SalePrices
 })
 
 /** Where the migrator records what ran, inside Tally's own schema. */

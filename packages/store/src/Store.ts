@@ -9,6 +9,7 @@ import { BudgetCrossings } from "./BudgetCrossings.ts"
 import { BudgetRecords } from "./BudgetRecords.ts"
 import { BudgetSpend } from "./BudgetSpend.ts"
 import { CostAtRisk } from "./CostAtRisk.ts"
+import { CustomerStatements } from "./CustomerStatements.ts"
 import type { Database } from "./Database.ts"
 import { DeadLetters } from "./DeadLetters.ts"
 import { FallbackUsage } from "./FallbackUsage.ts"
@@ -21,6 +22,7 @@ import { ModelPolicies } from "./ModelPolicies.ts"
 import { Repricings } from "./Repricings.ts"
 import { Reservations } from "./Reservations.ts"
 import { Rollups } from "./Rollups.ts"
+import { SalePrices } from "./SalePrices.ts"
 import { Tenants } from "./Tenants.ts"
 import { UnitCosts } from "./UnitCosts.ts"
 import { UsageLedger } from "./UsageLedger.ts"
@@ -48,6 +50,8 @@ export type Services =
   | UnitCosts
   | PriceBooks
   | Repricings
+  | SalePrices
+  | CustomerStatements
 
 export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   Tenants.layer,
@@ -70,7 +74,9 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   AnomalyFindings.layer,
   ReconciliationRuns.layer,
   ProviderReports.layer,
-  Repricings.layer
+  Repricings.layer,
+  SalePrices.layer,
+  CustomerStatements.layer
 )
 
 /** The repositories over the given database layer, with the `Database` itself kept in context. */

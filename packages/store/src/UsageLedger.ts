@@ -144,6 +144,16 @@ export interface Contention {
   readonly serializationFailures: number
 }
 
+/** What a caller adds to a batch's transaction (see `insertBatch`). */
+export interface InsertHooks {
+  /**
+   * Runs in the batch's transaction, in the tenant's scope, after the ledger rows were inserted,
+   * with exactly the calls really inserted (never a duplicate): a row of another table that must
+   * commit with its call, such as its sale price. Runs again if the transaction is retried.
+   */
+  readonly afterInsert?: ((inserted: ReadonlyArray<UsageRecord.UsageRecord>) => Effect.Effect<void, SqlError>) | undefined
+}
+
 export interface UsageLedgerService {
   /**
    * Records a batch for one tenant; see the module comment. `refused` are the dead letters of the
@@ -154,7 +164,8 @@ export interface UsageLedgerService {
   readonly insertBatch: (
     tenantId: string,
     calls: ReadonlyArray<UsageRecord.UsageRecord>,
-    refused?: ReadonlyArray<DeadLetterInput>
+    refused?: ReadonlyArray<DeadLetterInput>,
+    hooks?: InsertHooks
   ) => Effect.Effect<BatchResult, Tenant.TenantNotFound | SqlError>
   /**
    * How many batch transactions this process ran again after PostgreSQL aborted them with a
@@ -194,7 +205,8 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
         candidates: ReadonlyArray<CheckedRecord.Checked>,
         replays: ReadonlyArray<CheckedRecord.Checked>,
         rejected: ReadonlyArray<DeadLetterInput>,
-        refused: ReadonlyArray<DeadLetterInput>
+        refused: ReadonlyArray<DeadLetterInput>,
+        hooks: InsertHooks | undefined
       ) =>
         db.withTenant(
           tenantId,
@@ -213,6 +225,9 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
                 ...LedgerRow.arrays(candidates)
               ])
               for (const row of rows) inserted.add(row.request_id)
+            }
+            if (hooks?.afterInsert !== undefined && inserted.size > 0) {
+              yield* hooks.afterInsert(candidates.filter((c) => inserted.has(c.call.requestId)).map((c) => c.call))
             }
 
             // What is recorded for each id now: this batch's event where it was inserted, else
@@ -269,7 +284,8 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
       const insertBatch = Effect.fn("UsageLedger.insertBatch")(function*(
         tenantId: string,
         calls: ReadonlyArray<UsageRecord.UsageRecord>,
-        refused: ReadonlyArray<DeadLetterInput> = []
+        refused: ReadonlyArray<DeadLetterInput> = [],
+        hooks?: InsertHooks
       ) {
         const checked = calls.map(CheckedRecord.check)
         // The first valid occurrence of each request id is the candidate; later ones are replays
@@ -303,7 +319,7 @@ export class UsageLedger extends Context.Service<UsageLedger, UsageLedgerService
         const months = [...new Set(candidates.map((c) => monthStart(c.occurredAtMillis)))]
         const attempt = Effect.andThen(
           ensurePartitions(months),
-          write(tenantId, candidates, replays, rejected, refused)
+          write(tenantId, candidates, replays, rejected, refused, hooks)
         )
         const outcome = yield* attempt.pipe(
           // A partition detached by an operator since this process cached it: forget and redo.

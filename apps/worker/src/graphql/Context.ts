@@ -8,7 +8,7 @@
  */
 import type { ApiKey } from "@tally/core"
 import type { Catalog } from "@tally/catalog"
-import type { Budgets, Chargeback, Enforcement, Governance, GovernanceCache, Reprice, TenantPricing } from "@tally/engine"
+import type { Budgets, Chargeback, Enforcement, Governance, GovernanceCache, Reprice, SalePricing, TenantPricing } from "@tally/engine"
 import type { Database, Store } from "@tally/store"
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
@@ -29,6 +29,7 @@ export type Services =
   | Chargeback.Chargeback
   | TenantPricing.TenantPricing
   | Reprice.Repricing
+  | SalePricing.SalePricing
 
 /** Runs one effect for a resolver; rejects with the API's error for its failure. */
 export type Runner = <A, E>(effect: Effect.Effect<A, E, Services>) => Promise<A>

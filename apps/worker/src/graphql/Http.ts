@@ -6,7 +6,7 @@
  * call (budgets, enforcement, chargeback, tenant pricing, repricing, anomalies), which need only the database and the
  * store.
  */
-import { Budgets, Chargeback, Enforcement, type Governance, type GovernanceCache, Reprice, TenantPricing } from "@tally/engine"
+import { Budgets, Chargeback, Enforcement, type Governance, type GovernanceCache, Reprice, SalePricing, TenantPricing } from "@tally/engine"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -70,7 +70,8 @@ export const layer: Layer.Layer<GraphqlApi, Config.ConfigError, Requirements> = 
     Enforcement.Enforcement.layer,
     Chargeback.Chargeback.layer,
     TenantPricing.TenantPricing.layer,
-    Reprice.Repricing.layer
+    Reprice.Repricing.layer,
+    SalePricing.SalePricing.layer
   ))
 )
 

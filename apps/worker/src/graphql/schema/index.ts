@@ -18,6 +18,7 @@ import "./Chargeback.ts"
 import "./Anomaly.ts"
 import "./Reconciliation.ts"
 import "./Reprice.ts"
+import "./Resale.ts"
 
 export const schema = builder.toSchema()
 
