@@ -31,7 +31,9 @@ const upgrade = (sql: PgClient.PgClient) =>
     const before = Effect.map(Migrations.loader, (all) => all.filter(([id]) => id < 22))
     yield* Migrator.make({})({ loader: before, table: Migrations.table })
     yield* sql`INSERT INTO tally.tenants (id, name, currency, time_zone) VALUES (${tenant}, 'Before', 'USD', 'UTC')`
-    yield* sql`SELECT tally.ensure_usage_partition('2025-03-01Z'), tally.ensure_usage_partition('2025-07-01Z')`
+    // May's partition exists and stays empty: it gets its payload month too.
+    yield* sql`SELECT tally.ensure_usage_partition('2025-03-01Z'), tally.ensure_usage_partition('2025-05-01Z'),
+      tally.ensure_usage_partition('2025-07-01Z')`
     for (const [requestId, at, raw, rawText] of [
       ["old-1", "2025-03-14T10:00:00Z", { id: "old-1", usage: { prompt_tokens: 3 } }, null],
       ["old-2", "2025-07-02T08:30:00Z", null, "text only"]
@@ -48,7 +50,7 @@ const upgrade = (sql: PgClient.PgClient) =>
     assert.deepStrictEqual(ran.map(([id]) => id).filter((id) => id === 22), [22])
     const partitions = yield* sql<{ name: string }>`SELECT c.relname AS name FROM pg_inherits i
       JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'tally.usage_payloads'::regclass ORDER BY 1`
-    assert.deepStrictEqual(partitions.map((p) => p.name), ["usage_payloads_2025_03", "usage_payloads_2025_07"])
+    assert.deepStrictEqual(partitions.map((p) => p.name), ["usage_payloads_2025_03", "usage_payloads_2025_05", "usage_payloads_2025_07"])
   }).pipe(Effect.provideService(SqlClient.SqlClient, sql))
 
 /** After the upgrade, through the store: both calls read back with their payloads. */

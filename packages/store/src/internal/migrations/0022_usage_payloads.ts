@@ -66,12 +66,17 @@ export default statements(
       RETURN v_name;
     END
     $$`,
-  // The payload month of every ledger month that exists (attached), then the payloads themselves.
+  // The payload month of every ledger month that is attached (named by ensure_usage_partition,
+  // rows or not), and of any month holding rows; then the payloads themselves.
   `DO $$
     DECLARE m record;
     BEGIN
       FOR m IN
-        SELECT DISTINCT date_trunc('month', occurred_at, 'UTC') AS month FROM tally.usage_ledger
+        SELECT to_date(substring(c.relname FROM '^usage_ledger_([0-9]{4}_[0-9]{2})$'), 'YYYY_MM')::timestamp AT TIME ZONE 'UTC' AS month
+          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = 'tally.usage_ledger'::regclass AND c.relname ~ '^usage_ledger_[0-9]{4}_[0-9]{2}$'
+        UNION
+        SELECT DISTINCT date_trunc('month', occurred_at, 'UTC') FROM tally.usage_ledger
       LOOP
         PERFORM tally.ensure_usage_partition(m.month);
       END LOOP;
