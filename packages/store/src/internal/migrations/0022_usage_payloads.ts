@@ -4,18 +4,19 @@
  * partitioned by the same months.
  *
  * Period scans (chargeback runs, reports, budgets, rebuilds, anomaly windows) read every ledger
- * row of a month and never the raw payload, yet the payload was most of the row: a provider's
- * response body kept verbatim. Now the ledger's heap holds the columns those scans use, and the
- * few readers of raw payloads (`UsageLedger.get`, `LedgerRecords.raws`, reconciliation and
+ * row of a month and never the raw payload, yet the payload (a provider's response kept verbatim)
+ * was a large part of the row. Now the ledger's heap holds the columns those scans use, and the
+ * few readers of raw payloads (`UsageLedger.get`, `LedgerRecords.rawPayloads`, reconciliation and
  * repricing, which re-derive calls from them) join the side table by key. The batch insert writes
  * both rows in the same statement, from the same ids that came back new, so idempotency,
- * conflicts and crash behaviour are as before: a payload row exists exactly when its ledger row
- * does. Measured (`pnpm bench insert`, layout experiment, docs/performance.md): the second row
- * costs a bare insert 10-30% more than the one wide row, a few percent of the whole batch.
+ * conflicts and crash behaviour are as before: a payload row exists only with its ledger row, and
+ * a call with neither `raw` nor text has none. Measured (`pnpm bench insert`, layout experiment,
+ * docs/performance.md): the second row costs a bare insert 3-30% more than the one wide row, a
+ * few percent of the whole batch.
  *
  * The payload partitions follow the ledger's: `ensure_usage_partition` now creates both months
  * (`usage_payloads_YYYY_MM` beside `usage_ledger_YYYY_MM`), and the months that already exist get
- * theirs here. Detaching a month detaches both.
+ * theirs here. To archive a month, detach both (docs/store.md).
  */
 import { statements } from "./run.ts"
 
