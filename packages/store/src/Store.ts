@@ -8,7 +8,9 @@ import { ApiKeys } from "./ApiKeys.ts"
 import { BudgetCrossings } from "./BudgetCrossings.ts"
 import { BudgetRecords } from "./BudgetRecords.ts"
 import { BudgetSpend } from "./BudgetSpend.ts"
+import { Commitments } from "./Commitments.ts"
 import { CostAtRisk } from "./CostAtRisk.ts"
+import { Credits } from "./Credits.ts"
 import { CustomerStatements } from "./CustomerStatements.ts"
 import type { Database } from "./Database.ts"
 import { DeadLetters } from "./DeadLetters.ts"
@@ -18,6 +20,7 @@ import { PriceBooks } from "./PriceBooks.ts"
 import { PricingSnapshots } from "./PricingSnapshots.ts"
 import { ProviderReports } from "./ProviderReports.ts"
 import { ReconciliationRuns } from "./ReconciliationRuns.ts"
+import { ExchangeRates } from "./ExchangeRates.ts"
 import { ModelPolicies } from "./ModelPolicies.ts"
 import { Repricings } from "./Repricings.ts"
 import { Reservations } from "./Reservations.ts"
@@ -42,6 +45,7 @@ export type Services =
   | BudgetCrossings
   | Reservations
   | ModelPolicies
+  | ExchangeRates
   | AnomalyFindings
   | ReconciliationRuns
   | ProviderReports
@@ -50,6 +54,8 @@ export type Services =
   | UnitCosts
   | PriceBooks
   | Repricings
+  | Commitments
+  | Credits
   | SalePrices
   | CustomerStatements
 
@@ -71,10 +77,13 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   BudgetCrossings.layer,
   Reservations.layer,
   ModelPolicies.layer,
+  ExchangeRates.layer,
   AnomalyFindings.layer,
   ReconciliationRuns.layer,
   ProviderReports.layer,
   Repricings.layer,
+  Commitments.layer,
+  Credits.layer,
   SalePrices.layer,
   CustomerStatements.layer
 )

@@ -15,9 +15,12 @@ import "./Coverage.ts"
 import "./Budget.ts"
 import "./ApiKey.ts"
 import "./Chargeback.ts"
+import "./Currency.ts"
 import "./Anomaly.ts"
 import "./Reconciliation.ts"
 import "./Reprice.ts"
+import "./Commitment.ts"
+import "./Credit.ts"
 import "./Resale.ts"
 
 export const schema = builder.toSchema()
