@@ -58,6 +58,8 @@ const tenantTables = [
   // 0016
   ["reprice_runs", "tenant_id"],
   ["usage_repricings", "tenant_id"],
+  // 0022 (the raw payloads, beside the ledger)
+  ["usage_payloads", "tenant_id"],
   // 0023 (usage_cost_daily is filled by the ledger's triggers)
   ["usage_cost_daily", "tenant_id"],
   ["chargeback_cost_groups", "tenant_id"]
@@ -250,6 +252,8 @@ describe.each(targets)("tenancy by row-level security on $name", (target) => {
             VALUES (${b}, 'forged', ${new Uint8Array(32)}, '2025-03-14Z')`,
           sql`INSERT INTO tally.usage_ledger (tenant_id, occurred_at, request_id, provider, model, cost_source, unpriced_reason)
             VALUES (${b}, '2025-03-14Z', 'forged', 'openai', 'gpt-4o', 'unpriced', 'forged')`,
+          sql`INSERT INTO tally.usage_payloads (tenant_id, occurred_at, request_id, raw_text)
+            VALUES (${b}, '2025-03-14Z', 'forged', 'forged')`,
           sql`INSERT INTO tally.reconciliation_findings (tenant_id, kind) VALUES (${b}, 'forged')`
         ]
         for (const insert of inserts) {
@@ -300,6 +304,10 @@ describe.each(targets)("tenancy by row-level security on $name", (target) => {
         const { a } = yield* twoTenants
         const partition = yield* db.withTenant(a, sql`SELECT count(*) FROM tally.usage_ledger_2025_03`).pipe(Effect.exit)
         assert.strictEqual(reasonOf(partition), "AuthorizationError")
+        const payloads = yield* db.withTenant(a, sql`SELECT count(*) FROM tally.usage_payloads_2025_03`).pipe(Effect.exit)
+        assert.strictEqual(reasonOf(payloads), "AuthorizationError")
+        const rewrite = yield* db.withTenant(a, sql`UPDATE tally.usage_payloads SET raw_text = 'x'`).pipe(Effect.exit)
+        assert.strictEqual(reasonOf(rewrite), "AuthorizationError")
         const update = yield* db.withTenant(a, sql`UPDATE tally.usage_ledger SET input_text = 0`).pipe(Effect.exit)
         assert.strictEqual(reasonOf(update), "AuthorizationError")
         // A price may change only by a repricing, which records the price before and after (0016).
