@@ -27,6 +27,8 @@ import BudgetUnits from "./internal/migrations/0020_budget_units.ts"
 import ModelPolicies from "./internal/migrations/0021_model_policies.ts"
 import UsageCostDaily from "./internal/migrations/0023_usage_cost_daily.ts"
 import SalePrices from "./internal/migrations/0024_sale_prices.ts"
+import Credits from "./internal/migrations/0025_credits.ts"
+import Commitments from "./internal/migrations/0026_commitments.ts"
 
 export const loader: Migrator.Loader = Migrator.fromRecord({
   "0001_tenancy": Tenancy,
@@ -49,7 +51,9 @@ export const loader: Migrator.Loader = Migrator.fromRecord({
   "0020_budget_units": BudgetUnits,
   "0021_model_policies": ModelPolicies,
   "0023_usage_cost_daily": UsageCostDaily,
-  "0024_sale_prices": SalePrices
+  "0024_sale_prices": SalePrices,
+  "0025_credits": Credits,
+  "0026_commitments": Commitments
 })
 
 /** Where the migrator records what ran, inside Tally's own schema. */
