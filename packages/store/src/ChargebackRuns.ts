@@ -28,6 +28,8 @@ export interface StoredLine {
   readonly currency: string
   readonly requestCount: number
   readonly correctsRunId: string | null
+  /** The run the line belongs to. */
+  readonly runId?: string | undefined
 }
 
 export interface AuditEntry {
@@ -186,7 +188,8 @@ const lineFromRow = (row: LineRow): StoredLine => ({
   amount: new Money.Decimal(row.amount),
   currency: row.currency,
   requestCount: num(row.request_count),
-  correctsRunId: row.corrects_run_id
+  correctsRunId: row.corrects_run_id,
+  runId: row.run_id
 })
 
 const decimalText = (value: Money.Decimal): string => Money.format(value)
