@@ -62,7 +62,21 @@ const tenantTables = [
   ["usage_payloads", "tenant_id"],
   // 0023 (usage_cost_daily is filled by the ledger's triggers)
   ["usage_cost_daily", "tenant_id"],
-  ["chargeback_cost_groups", "tenant_id"]
+  ["chargeback_cost_groups", "tenant_id"],
+  // 0024
+  ["sale_price_rules", "tenant_id"],
+  ["customer_plans", "tenant_id"],
+  ["usage_prices", "tenant_id"],
+  ["customer_statements", "tenant_id"],
+  // 0025
+  ["credit_grants", "tenant_id"],
+  ["credit_drawdowns", "tenant_id"],
+  // 0026
+  ["commitments", "tenant_id"],
+  ["commitment_usage", "tenant_id"],
+  // 0027
+  ["exchange_rates", "tenant_id"],
+  ["fx_conversions", "tenant_id"]
 ] as const
 
 const customSnapshot = (tenant: string) =>
@@ -136,6 +150,34 @@ const seed = (tenantId: string) =>
         yield* sql`INSERT INTO tally.usage_repricings
           (tenant_id, run_id, actor, occurred_at, request_id, kind, before_cost_source, after_cost_source)
           VALUES (${tenantId}, ${reprice!.id}::uuid, 'ci', '2025-03-14Z', ${`${tenantId}-1`}, 'correction', 'computed', 'computed')`
+        const [rule] = yield* sql<{ id: string }>`INSERT INTO tally.sale_price_rules (tenant_id, name, kind, percent, effective_from)
+          VALUES (${tenantId}, 'markup', 'markup-percent', 20, '2025-03-01Z') RETURNING id`
+        yield* sql`INSERT INTO tally.customer_plans (tenant_id, customer, effective_from, plan)
+          VALUES (${tenantId}, 'acme', '2025-03-01Z', 'pro')`
+        yield* sql`INSERT INTO tally.usage_prices (tenant_id, request_id, occurred_at, provider, model, status, rule_id, kind,
+            currency, total, cost_total, cost_currency)
+          VALUES (${tenantId}, ${`${tenantId}-1`}, '2025-03-14Z', 'openai', 'gpt-4o', 'priced', ${rule!.id}::uuid,
+            'markup-percent', 'USD', 1.2, 1, 'USD')`
+        yield* sql`INSERT INTO tally.customer_statements (tenant_id, customer, period_from, period_to, currency, group_by, kind,
+            status, lines, total, exact_total, request_count, unpriced_count, as_of)
+          VALUES (${tenantId}, 'acme', '2025-03-01Z', '2025-04-01Z', 'USD', 'model', 'statement', 'draft', '[]', 1.2, 1.2, 1, 0,
+            '2025-04-01Z')`
+        const [grant] = yield* sql<{ id: string }>`INSERT INTO tally.credit_grants (tenant_id, account_kind, account, unit, amount,
+            remaining, effective_at)
+          VALUES (${tenantId}, 'customer', 'acme', 'USD', 100, 98.8, '2025-03-01Z') RETURNING id`
+        yield* sql`INSERT INTO tally.credit_drawdowns (tenant_id, request_id, grant_id, amount, unit, basis, occurred_at)
+          VALUES (${tenantId}, ${`${tenantId}-1`}, ${grant!.id}::uuid, 1.2, 'USD', 'price', '2025-03-14Z')`
+        const [commitment] = yield* sql<{ id: string }>`INSERT INTO tally.commitments (tenant_id, name, kind, provider, currency,
+            fee, fee_period, starts_at)
+          VALUES (${tenantId}, 'capacity', 'provisioned', 'google', 'USD', 5, 'hour', '2025-03-01Z') RETURNING id`
+        yield* sql`INSERT INTO tally.commitment_usage (tenant_id, request_id, commitment_id, occurred_at, kind, on_demand, charged,
+            currency, tokens)
+          VALUES (${tenantId}, ${`${tenantId}-1`}, ${commitment!.id}::uuid, '2025-03-14Z', 'provisioned', 1, 0, 'USD', 1000)`
+        const [rate] = yield* sql<{ id: string }>`INSERT INTO tally.exchange_rates (tenant_id, base, quote, rate_date, rate, source,
+            observed_at)
+          VALUES (${tenantId}, 'EUR', 'USD', '2025-03-14', 1.09, 'ci', '2025-03-14Z') RETURNING id`
+        yield* sql`INSERT INTO tally.fx_conversions (tenant_id, subject, reporting_currency, as_of, total, days, rate_ids)
+          VALUES (${tenantId}, 'spend', 'USD', '2025-04-01Z', 1.09, '[]', ${`{${rate!.id}}`}::uuid[])`
       })
     )
   })
