@@ -10,7 +10,7 @@
  * HTTP routes answer through `respond`; GraphQL resolvers' failures go through `toGraphql`
  * (see `graphql/Context.ts`).
  */
-import type { ApiKey, Budget, CostAllocation, Reservation, SalePrice, Tenant, TenantPriceBook, UsageQuery } from "@tally/core"
+import type { ApiKey, Budget, Commitment, CostAllocation, Credit, Reservation, SalePrice, Tenant, TenantPriceBook, UsageQuery } from "@tally/core"
 import type { ModelPolicy } from "@tally/catalog"
 import type { Chargeback, Enforcement, Reconcile, Reprice, TenantPricing } from "@tally/engine"
 import type { CustomerStatements, Outbox, SalePrices } from "@tally/store"
@@ -58,6 +58,10 @@ export type ServiceError =
   | ModelPolicy.InvalidPolicy
   | ModelPolicy.PolicyNotFound
   | Reprice.InvalidReprice
+  | Commitment.InvalidCommitment
+  | Commitment.CommitmentNotFound
+  | Credit.InvalidCredit
+  | Credit.GrantNotFound
   | SalePrice.InvalidSaleRule
   | SalePrice.SaleRuleNotFound
   | SalePrices.CallPriceNotFound
@@ -139,6 +143,10 @@ export const table: { readonly [K in Tag]: Answer<ErrorOf<K>> } = {
   InvalidPolicy: invalidInput(),
   PolicyNotFound: notFound("modelPolicy", (error) => error.policyId),
   InvalidReprice: invalidInput(),
+  InvalidCommitment: invalidInput(),
+  CommitmentNotFound: notFound("commitment", (error) => error.commitmentId),
+  InvalidCredit: invalidInput(),
+  GrantNotFound: notFound("creditGrant", (error) => error.grantId),
   InvalidSaleRule: invalidInput(),
   SaleRuleNotFound: notFound("salePriceRule", (error) => error.ruleId),
   CallPriceNotFound: notFound("callPrice", (error) => error.requestId),

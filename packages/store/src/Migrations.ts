@@ -26,6 +26,8 @@ import CostAtRisk from "./internal/migrations/0018_cost_at_risk.ts"
 import BudgetUnits from "./internal/migrations/0020_budget_units.ts"
 import ModelPolicies from "./internal/migrations/0021_model_policies.ts"
 import SalePrices from "./internal/migrations/0024_sale_prices.ts"
+import Credits from "./internal/migrations/0025_credits.ts"
+import Commitments from "./internal/migrations/0026_commitments.ts"
 
 export const loader: Migrator.Loader = Migrator.fromRecord({
   "0001_tenancy": Tenancy,
@@ -47,7 +49,9 @@ export const loader: Migrator.Loader = Migrator.fromRecord({
   "0018_cost_at_risk": CostAtRisk,
   "0020_budget_units": BudgetUnits,
   "0021_model_policies": ModelPolicies,
-  "0024_sale_prices": SalePrices
+  "0024_sale_prices": SalePrices,
+  "0025_credits": Credits,
+  "0026_commitments": Commitments
 })
 
 /** Where the migrator records what ran, inside Tally's own schema. */

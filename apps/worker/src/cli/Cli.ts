@@ -72,6 +72,8 @@ const tree = (deliver: (value: unknown) => Effect.Effect<void>, paths: Array<Rea
   const tenant = () => import("./commands/Tenant.ts")
   const governance = () => import("./commands/Governance.ts")
   const resale = () => import("./commands/Resale.ts")
+  const commitments = () => import("./commands/Commitments.ts")
+  const credits = () => import("./commands/Credits.ts")
   return Command.make("tally").pipe(
     Command.withDescription(
       "Tally prices LLM usage exactly, per tenant. Results are JSON on stdout; a failure is one line on stderr. Exit codes: 0 success, 2 bad usage or input, 3 unpriced usage, 1 anything unexpected"
@@ -122,6 +124,19 @@ const tree = (deliver: (value: unknown) => Effect.Effect<void>, paths: Array<Rea
         cmd("create", Commands.policyCreate, lazy(governance, (m) => m.createPolicy)),
         cmd("list", Commands.policyList, lazy(governance, (m) => m.listPolicies)),
         cmd("archive", Commands.policyArchive, lazy(governance, (m) => m.archivePolicy))
+      ]),
+      group("commitment", "Commitments: create, list, archive, report, break-even", [
+        cmd("create", Commands.commitmentCreate, lazy(commitments, (m) => m.create)),
+        cmd("list", Commands.commitmentList, lazy(commitments, (m) => m.list)),
+        cmd("archive", Commands.commitmentArchive, lazy(commitments, (m) => m.archive)),
+        cmd("report", Commands.commitmentReport, lazy(commitments, (m) => m.report)),
+        cmd("break-even", Commands.commitmentBreakEven, lazy(commitments, (m) => m.breakEven))
+      ]),
+      group("credits", "Prepaid credits: grant, list, balance, void", [
+        cmd("grant", Commands.creditsGrant, lazy(credits, (m) => m.grant)),
+        cmd("list", Commands.creditsList, lazy(credits, (m) => m.list)),
+        cmd("balance", Commands.creditsBalance, lazy(credits, (m) => m.balance)),
+        cmd("void", Commands.creditsVoid, lazy(credits, (m) => m.voidGrant))
       ]),
       cmd("anomalies", Commands.anomalies, lazy(() => import("./commands/Anomalies.ts"), (m) => m.run)),
       group("chargeback", "Chargeback runs: run, finalize, show, export (CSV, FOCUS)", [

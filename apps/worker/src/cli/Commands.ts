@@ -294,6 +294,101 @@ export const policyArchive = leaf({
 })
 
 // ---------------------------------------------------------------------------------------------
+// Commitments and prepaid credits
+
+const commitmentFlag = { type: "string", metavar: "id", required: true, description: "the commitment" } as const
+const feePeriod = { type: "string", metavar: "hour|month", description: "what the fee is per (a month fee is prorated by calendar month)" } as const
+const scopeFlags = {
+  provider: { type: "string", metavar: "provider", description: "only calls of this provider" },
+  model: { type: "string", metavar: "model", description: "only calls of this model (a prefix when it ends in *)" },
+  deployment: { type: "string", metavar: "name|arn", description: "only calls with this deployment (tag deployment) or Bedrock provisioned-model ARN" }
+} as const
+
+export const commitmentCreate = leaf({
+  description:
+    "Creates a commitment: a committed-use discount (--kind spend) or provisioned throughput (--kind provisioned: calls served on it cost 0 at the margin, spillover is priced on demand)",
+  flags: {
+    ...databaseFlags,
+    tenant: tenantFlag,
+    name: { type: "string", metavar: "name", required: true, description: "the commitment's name (shown in the calls' cost conditions)" },
+    kind: { type: "string", metavar: "spend|provisioned", required: true, description: "a committed-use discount or provisioned throughput" },
+    ...scopeFlags,
+    currency: { type: "string", metavar: "XXX", required: true, description: "the currency of the fee and of the calls it covers" },
+    "discount-percent": { type: "string", metavar: "percent", description: "spend: the percentage taken off covered calls" },
+    amount: { type: "string", metavar: "decimal", description: "spend: the committed spend per calendar month" },
+    fee: { type: "string", metavar: "decimal", description: "provisioned: the capacity's fee per --fee-period" },
+    "fee-period": feePeriod,
+    "starts-at": { ...at("when it starts applying"), required: true },
+    "ends-at": at("when it stops applying (exclusive; default open-ended)")
+  }
+})
+
+export const commitmentList = leaf({
+  description: "Commitments in creation order",
+  flags: { ...databaseFlags, tenant: tenantFlag, all: { type: "boolean", description: "also archived commitments" } }
+})
+
+export const commitmentArchive = leaf({
+  description: "Archives a commitment: it stops applying to calls ingested from now on; its reports stay",
+  flags: { ...databaseFlags, tenant: tenantFlag, commitment: commitmentFlag }
+})
+
+export const commitmentReport = leaf({
+  description: "A commitment over a period: its fee, the usage it covered, spillover, utilisation, what on demand would have cost, savings",
+  flags: { ...databaseFlags, tenant: tenantFlag, commitment: commitmentFlag, from: { ...from, required: true }, to: { ...to, required: true } }
+})
+
+export const commitmentBreakEven = leaf({
+  description: "Whether provisioned capacity at a fee would have paid for itself on the scope's last 30 days of usage",
+  flags: {
+    ...databaseFlags,
+    tenant: tenantFlag,
+    ...scopeFlags,
+    currency: { type: "string", metavar: "XXX", required: true, description: "the currency of the fee and of the usage" },
+    fee: { type: "string", metavar: "decimal", required: true, description: "the capacity's fee per --fee-period" },
+    "fee-period": { ...feePeriod, required: true },
+    at: at("end of the 30-day window (default now)")
+  }
+})
+
+const accountFlags = {
+  customer: { type: "string", metavar: "id", description: "the customer (label customer)" },
+  team: { type: "string", metavar: "id", description: "the team (label team)" }
+} as const
+
+export const creditsGrant = leaf({
+  description: "Grants a credit pack to a customer or a team: recorded calls draw it down by their sale price (or cost), or by tokens",
+  flags: {
+    ...databaseFlags,
+    tenant: tenantFlag,
+    ...accountFlags,
+    unit: { type: "string", metavar: "XXX|tokens", required: true, description: "a currency code, or tokens" },
+    amount: { type: "string", metavar: "decimal", required: true, description: "what the pack holds" },
+    priority: { type: "string", metavar: "n", description: "lower is drawn first (default 0)" },
+    "effective-at": at("calls from this instant draw it (default now)"),
+    "expires-at": at("calls from this instant no longer draw it"),
+    "alert-at": { type: "string", metavar: "decimal", multiple: true, description: "a balance whose crossing downwards sends credit.balance_low (repeatable)" },
+    enforce: { type: "boolean", description: "refuse reservations that would overdraw the account's balance" },
+    note: { type: "string", metavar: "text", description: "a note kept with the grant" }
+  }
+})
+
+export const creditsList = leaf({
+  description: "Credit grants in grant order, of one customer or team when given",
+  flags: { ...databaseFlags, tenant: tenantFlag, ...accountFlags, all: { type: "boolean", description: "also voided grants" } }
+})
+
+export const creditsBalance = leaf({
+  description: "A customer's or team's credit balance per unit, with the grants in draw order",
+  flags: { ...databaseFlags, tenant: tenantFlag, ...accountFlags, at: at("the instant (default now)") }
+})
+
+export const creditsVoid = leaf({
+  description: "Voids a grant: it stops paying for calls; what it paid stays drawn",
+  flags: { ...databaseFlags, tenant: tenantFlag, grant: { type: "string", metavar: "id", required: true, description: "the grant" } }
+})
+
+// ---------------------------------------------------------------------------------------------
 // The worker
 
 const serveFlagsBase = {

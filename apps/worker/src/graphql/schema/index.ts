@@ -18,6 +18,8 @@ import "./Chargeback.ts"
 import "./Anomaly.ts"
 import "./Reconciliation.ts"
 import "./Reprice.ts"
+import "./Commitment.ts"
+import "./Credit.ts"
 import "./Resale.ts"
 
 export const schema = builder.toSchema()
