@@ -118,6 +118,15 @@ describe.each(targets)("chargeback exports over HTTP on %s", (target) => {
     const corrections = april.filter((r) => r["ChargeClass"] === "Correction")
     expect(corrections.length).toBeGreaterThan(0)
     expect(corrections.every((r) => r["x_CorrectedRunId"] === marchRunId && r["ChargePeriodStart"] === "2025-03-01T00:00:00Z")).toBe(true)
+    // 1.3 corrections are ledger style (a reversal and the corrected charge); 1.2 one difference row.
+    expect(corrections.map((r) => r["x_CorrectionEntry"])).toContain("reversal")
+    const old = FocusSpec.parseCsv((await get(`/api/v1/exports/chargeback/${aprilRunId}?format=focus&version=1.2`)).text)
+    expect(FocusSpec.problems(old.header, old.rows, "1.2")).toEqual([])
+    expect(old.header).not.toContain("ContractApplied")
+    expect(old.rows.filter((r) => r["ChargeClass"] === "Correction").length).toBe(corrections.length / 2)
+    const bad = await get(`/api/v1/exports/chargeback/${aprilRunId}?format=focus&version=2.0`)
+    expect(bad.status).toBe(400)
+    expect(bad.json.error.message).toBe("version: expected 1.3 or 1.2, got \"2.0\"")
   })
 
   it("a row's lineage is a usage export listing the request ids behind it", async () => {
@@ -140,6 +149,13 @@ describe.each(targets)("chargeback exports over HTTP on %s", (target) => {
     const { header, rows } = FocusSpec.parseCsv(reply.text)
     expect(FocusSpec.problems(header, rows)).toEqual([])
     expect([...new Set(rows.map((r) => r["x_RequestId"]))].sort()).toEqual(["a1", "late", "m1", "m2", "m3", "m4", "m5"])
+    const old = FocusSpec.parseCsv((await get("/api/v1/exports/usage?from=2025-03-01T00:00:00Z&to=2025-05-01T00:00:00Z&format=focus&version=1.2")).text)
+    expect(FocusSpec.problems(old.header, old.rows, "1.2")).toEqual([])
+    expect(FocusSpec.total(old.rows, "BilledCost").equals(FocusSpec.total(rows, "BilledCost"))).toBe(true)
+    // Every call is in the tenant's currency: converting changes nothing, and needs no rate.
+    const converted = FocusSpec.parseCsv((await get("/api/v1/exports/usage?from=2025-03-01T00:00:00Z&to=2025-05-01T00:00:00Z&format=focus&convert=true")).text)
+    expect(converted.rows).toEqual(rows)
+    expect((await get("/api/v1/exports/usage?from=2025-03-01T00:00:00Z&to=2025-05-01T00:00:00Z&convert=yes")).json.error.message).toBe("convert: expected true or false, got \"yes\"")
   })
 
   it("keys, scopes, tenants and parameters are checked", async () => {

@@ -6,6 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest"
 import { Money } from "../packages/core/src/index.ts"
+import * as FocusSpec from "../packages/engine/test/FocusSpec.ts"
 import { AnomalyFindings, Database } from "../packages/store/src/index.ts"
 import { client, ingest, newTenant, sseClient, type TestTenant, usageEvent } from "./support/Graphql.ts"
 import { inProcessWorker, targets } from "./support/Worker.ts"
@@ -161,10 +162,22 @@ describe.each(targets)("GraphQL changes on %s", (target) => {
     expect(again.runChargeback.__typename).toBe("Conflict")
     const listed: Json = await client(worker.server, tenant.read).request(`{
       chargebackRuns(first: 5) { ... on ChargebackRunConnection { edges { node { id status total run { lines { amount } } } } } }
-      chargebackRun(id: "${run.runChargeback.id}") { ... on ChargebackRun { total } }
+      chargebackRun(id: "${run.runChargeback.id}") { ... on ChargebackRun { total focus { version columns rowCount csv } old: focus(version: V1_2) { version columns csv } } }
     }`)
     expect(listed.chargebackRuns.edges.map((e: Json) => e.node.id)).toEqual([run.runChargeback.id])
     expect(listed.chargebackRun.total).toBe(run.runChargeback.total)
+    // The run's FOCUS rows: 1.3 by default, 1.2 on request, the same CSV the HTTP export writes.
+    const { focus, old } = listed.chargebackRun
+    expect(focus.version).toBe("V1_3")
+    expect(focus.columns).toContain("ServiceProviderName")
+    expect(old.version).toBe("V1_2")
+    expect(old.columns).not.toContain("ServiceProviderName")
+    const focusRows = FocusSpec.parseCsv(focus.csv)
+    expect(focusRows.rows.length).toBe(focus.rowCount)
+    expect(FocusSpec.problems(focusRows.header, focusRows.rows, "1.3")).toEqual([])
+    expect(Money.format(FocusSpec.total(focusRows.rows, "BilledCost"))).toBe(run.runChargeback.total)
+    const oldRows = FocusSpec.parseCsv(old.csv)
+    expect(FocusSpec.problems(oldRows.header, oldRows.rows, "1.2")).toEqual([])
   })
 
   it("API keys are issued with their secret once, listed, usable at once, and revoked", async () => {

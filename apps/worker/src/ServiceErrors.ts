@@ -10,7 +10,7 @@
  * HTTP routes answer through `respond`; GraphQL resolvers' failures go through `toGraphql`
  * (see `graphql/Context.ts`).
  */
-import type { ApiKey, Budget, Commitment, CostAllocation, Credit, Reservation, SalePrice, Tenant, TenantPriceBook, UsageQuery } from "@tally/core"
+import type { ApiKey, Budget, Commitment, CostAllocation, Credit, Fx, Reservation, SalePrice, Tenant, TenantPriceBook, UsageQuery } from "@tally/core"
 import type { ModelPolicy } from "@tally/catalog"
 import type { Chargeback, Enforcement, Reconcile, Reprice, TenantPricing } from "@tally/engine"
 import type { CustomerStatements, Outbox, SalePrices } from "@tally/store"
@@ -62,6 +62,8 @@ export type ServiceError =
   | Commitment.CommitmentNotFound
   | Credit.InvalidCredit
   | Credit.GrantNotFound
+  | Fx.InvalidRate
+  | Fx.RateMissing
   | SalePrice.InvalidSaleRule
   | SalePrice.SaleRuleNotFound
   | SalePrices.CallPriceNotFound
@@ -147,6 +149,12 @@ export const table: { readonly [K in Tag]: Answer<ErrorOf<K>> } = {
   CommitmentNotFound: notFound("commitment", (error) => error.commitmentId),
   InvalidCredit: invalidInput(),
   GrantNotFound: notFound("creditGrant", (error) => error.grantId),
+  InvalidRate: invalidInput(),
+  // A conversion that needs a rate nobody recorded: the input (the period) cannot be converted yet.
+  RateMissing: {
+    http: own(422, "rate_missing"),
+    graphql: (error) => new InvalidInput(error.message, "rates")
+  },
   InvalidSaleRule: invalidInput(),
   SaleRuleNotFound: notFound("salePriceRule", (error) => error.ruleId),
   CallPriceNotFound: notFound("callPrice", (error) => error.requestId),

@@ -96,6 +96,16 @@ describe("tally chargeback", () => {
     expect(focus.records).toBe(rows.length)
     expect(FocusSpec.problems(header, rows)).toEqual([])
     expect(Money.format(FocusSpec.total(rows, "BilledCost"))).toBe(run.total)
+    expect(focus.focusVersion).toBe("1.3")
+    expect(header).toContain("ServiceProviderName")
+    // FOCUS 1.2 stays selectable.
+    const oldFile = join(dir, "focus-1.2.csv")
+    const old = json(["export", "--tenant", tenantId, "--run", run.runId, "--format", "focus", "--focus-version", "1.2", "--out", oldFile])
+    expect(old.focusVersion).toBe("1.2")
+    const previous = FocusSpec.parseCsv(readFileSync(oldFile, "utf8"))
+    expect(previous.header).not.toContain("ServiceProviderName")
+    expect(FocusSpec.problems(previous.header, previous.rows, "1.2")).toEqual([])
+    expect(Money.format(FocusSpec.total(previous.rows, "BilledCost"))).toBe(run.total)
   }, 600_000)
 
   it("bad input exits 2 with one line that names the problem", () => {
@@ -112,6 +122,7 @@ describe("tally chargeback", () => {
       [["export", "--tenant", "nobody", "--run", "00000000-0000-4000-8000-000000000000", "--out", "/tmp/never-written.csv"], /^tally: chargeback export: tenant "nobody" does not exist$/],
       [["finalize", "--tenant", tenantId, "--run", "00000000-0000-4000-8000-000000000000"], /does not exist/],
       [["export", "--tenant", tenantId, "--run", "x", "--format", "pdf", "--out", "/tmp/x"], /--format must be csv or focus/],
+      [["export", "--tenant", tenantId, "--run", "x", "--format", "focus", "--focus-version", "1.1", "--out", "/tmp/x"], /--focus-version must be 1\.3 or 1\.2, got "1\.1"/],
       [["frobnicate"], /unknown subcommand "frobnicate"/]
     ]
     for (const [args, expected] of cases) {

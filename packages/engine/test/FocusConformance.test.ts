@@ -1,11 +1,12 @@
 /**
- * FOCUS 1.2 conformance of the chargeback and usage exports, checked by `FocusSpec.ts` (written
+ * FOCUS 1.3 (default) and 1.2 conformance of the chargeback and usage exports, checked by `FocusSpec.ts` (written
  * from the specification) on the CSV as a consumer reads it: mandatory columns, allowed values,
  * formats, ListUnitPrice x PricingQuantity = ListCost, and costs that sum to the run's total.
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { CostAllocation, Money } from "@tally/core"
-import { Effect, Stream } from "effect"
+import { ChargebackLedger, ChargebackRuns } from "@tally/store"
+import { Effect, Result, Stream } from "effect"
 import * as Chargeback from "../src/chargeback/index.ts"
 import { call, claude, costOf, dec, insert, layer as chargebackLayer, layerOptions, newTenant, sum, utc } from "./ChargebackSupport.ts"
 import * as FocusSpec from "./FocusSpec.ts"
@@ -31,8 +32,10 @@ const byLine = (rows: ReadonlyArray<FocusSpec.Row>) => {
   return out
 }
 
-const focusCsv = (service: Chargeback.ChargebackService, tenantId: string, runId: string) =>
-  Effect.map(service.focus(tenantId, runId), ({ rows, run }) => ({ run, ...FocusSpec.parseCsv(CostAllocation.Csv.focus(rows)) }))
+const versions = CostAllocation.Focus.versions
+
+const focusCsv = (service: Chargeback.ChargebackService, tenantId: string, runId: string, version: CostAllocation.Focus.Version = "1.3") =>
+  Effect.map(service.focus(tenantId, runId, { version }), ({ rows, run }) => ({ run, ...FocusSpec.parseCsv(CostAllocation.Csv.focus(rows, version)) }))
 
 describe(`FOCUS exports on ${backend}`, () => {
   layer(chargebackLayer, layerOptions)((it) => {
@@ -48,8 +51,16 @@ describe(`FOCUS exports on ${backend}`, () => {
           [{ kind: "none" }, ["platform"]]
         ] as const) {
           const run = yield* service.run(tenantId, { ...march, dimension: "team", rule, shared })
-          const { header, rows } = yield* focusCsv(service, tenantId, run.id)
-          assert.deepStrictEqual(FocusSpec.problems(header, rows), [], rule.kind)
+          for (const version of versions) {
+          const { header, rows } = yield* focusCsv(service, tenantId, run.id, version)
+          assert.deepStrictEqual(FocusSpec.problems(header, rows, version), [], `${rule.kind} ${version}`)
+          if (version === "1.3") {
+            for (const row of rows) {
+              assert.strictEqual(row["ServiceProviderName"], row["ProviderName"])
+              assert.strictEqual(row["PricingCurrency"], "USD")
+              if (row["ConsumedUnit"] === "Tokens") assert.strictEqual(row["x_TokenQuantity"], row["ConsumedQuantity"])
+            }
+          } else assert.isFalse(header.includes("ServiceProviderName"))
           assert.isTrue(FocusSpec.total(rows, "BilledCost").equals(run.total), rule.kind)
           assert.isTrue(FocusSpec.total(rows, "EffectiveCost").equals(run.total), rule.kind)
           const lines = byLine(rows)
@@ -72,6 +83,7 @@ describe(`FOCUS exports on ${backend}`, () => {
           if (rule.kind === "none") {
             assert.isAbove(rows.filter((r) => r["x_LineKind"] === "unallocated").length, 0)
           }
+          }
         }
       }))
 
@@ -85,8 +97,19 @@ describe(`FOCUS exports on ${backend}`, () => {
         const late = call({ requestId: "late", at: "2025-03-30T10:00:00Z", labels: { team: "chat" }, tokens: { inputText: 500_000, outputText: 20_000 } })
         yield* insert(tenantId, [late, call({ requestId: "apr", at: "2025-04-02T10:00:00Z", labels: { team: "search" } })])
         const aprilRun = yield* service.run(tenantId, { ...april, dimension: "team", shared: ["platform"] })
-        const { header, rows } = yield* focusCsv(service, tenantId, aprilRun.id)
-        assert.deepStrictEqual(FocusSpec.problems(header, rows), [])
+        // 1.3: ledger style, a reversal of what the final run charged the owner and the corrected charge.
+        const ledger = yield* focusCsv(service, tenantId, aprilRun.id, "1.3")
+        assert.deepStrictEqual(FocusSpec.problems(ledger.header, ledger.rows, "1.3"), [])
+        assert.isTrue(FocusSpec.total(ledger.rows, "BilledCost").equals(aprilRun.total))
+        for (const line of aprilRun.lines.filter((l) => l.kind === "correction")) {
+          const entries = ledger.rows.filter((r) => r["x_LineNo"] === String(line.lineNo))
+          assert.deepStrictEqual(entries.map((r) => r["x_CorrectionEntry"]), ["reversal", "corrected"])
+          const charged = marchRun.lines.filter((l) => l.kind !== "correction" && l.owner === line.owner).map((l) => l.amount)
+          assert.isTrue(new Money.Decimal(entries[0]!["BilledCost"]!).equals(sum(charged).negated()), `reversal of ${line.owner}`)
+          assert.isTrue(new Money.Decimal(entries[1]!["BilledCost"]!).equals(sum(charged).plus(line.amount)), `corrected ${line.owner}`)
+        }
+        const { header, rows } = yield* focusCsv(service, tenantId, aprilRun.id, "1.2")
+        assert.deepStrictEqual(FocusSpec.problems(header, rows, "1.2"), [])
         const corrections = rows.filter((r) => r["ChargeClass"] === "Correction")
         assert.isAbove(corrections.length, 0)
         for (const row of corrections) {
@@ -103,6 +126,17 @@ describe(`FOCUS exports on ${backend}`, () => {
         // Its quantities are those of the calls it charged; the late call's tokens are not among them.
         const computedTokens = sum(calls.filter((c) => c.costSource === "computed").flatMap((c) => Object.values(c.usage.tokens).map((n) => new Money.Decimal(n ?? 0))))
         assert.isTrue(FocusSpec.total(marchAgain.rows.filter((r) => r["ConsumedUnit"] === "Tokens"), "ConsumedQuantity").equals(computedTokens))
+        // The export read the cost groups stored with the run (from the daily cost summary): the
+        // ledger's as of the run's instant, exactly, though the ledger has the late call now.
+        const team = Result.getOrThrow(CostAllocation.Dimension.parse("team"))
+        const plain = (groups: ReadonlyArray<CostAllocation.Focus.CostGroup>) =>
+          groups.map((g) => ({ ...g, listRate: Money.format(g.listRate), unitPrice: Money.format(g.unitPrice), quantity: Money.format(g.quantity), amount: Money.format(g.amount), billed: Money.format(g.billed) }))
+        const stored = yield* ChargebackRuns.ChargebackRuns.use((runs) => runs.costGroups(tenantId, marchRun.id)).pipe(Effect.provide(ChargebackRuns.ChargebackRuns.layer))
+        const fromLedger = yield* ChargebackLedger.ChargebackLedger.use((ledger) =>
+          ledger.costGroups(tenantId, { ...march, dimension: team, asOf: marchRun.asOf, currency: "USD", source: "ledger" })
+        ).pipe(Effect.provide(ChargebackLedger.ChargebackLedger.layer))
+        assert.isDefined(stored)
+        assert.deepStrictEqual(plain(stored!), plain(fromLedger))
       }))
 
     it.effect("the usage export lists every priced call's cost lines with its request id, exact and conformant", () =>
@@ -110,10 +144,14 @@ describe(`FOCUS exports on ${backend}`, () => {
         const service = yield* Chargeback.Chargeback
         const tenantId = yield* newTenant()
         yield* insert(tenantId, calls)
+        const old = yield* service.usage(tenantId, { ...march, pageSize: 3, version: "1.2" })
+        const oldRows = FocusSpec.parseCsv((yield* Stream.runCollect(old.csv)).join(""))
+        assert.deepStrictEqual(FocusSpec.problems(oldRows.header, oldRows.rows, "1.2"), [])
+        assert.isTrue(FocusSpec.total(oldRows.rows, "BilledCost").equals(sum(calls.filter((c) => c.costSource !== "unpriced").map(costOf))))
         const { csv, unpriced } = yield* service.usage(tenantId, { ...march, pageSize: 3 })
         const text = (yield* Stream.runCollect(csv)).join("")
         const { header, rows } = FocusSpec.parseCsv(text)
-        assert.deepStrictEqual(FocusSpec.problems(header, rows), [])
+        assert.deepStrictEqual(FocusSpec.problems(header, rows, "1.3"), [])
         assert.strictEqual(unpriced, 1)
         const priced = calls.filter((c) => c.costSource !== "unpriced")
         assert.deepStrictEqual([...new Set(rows.map((r) => r["x_RequestId"]))].sort(), priced.map((c) => c.requestId).sort())

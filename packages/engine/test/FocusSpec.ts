@@ -1,5 +1,5 @@
 /**
- * An independent check of FinOps FOCUS 1.2 conformance for the exports, written from the
+ * An independent check of FinOps FOCUS 1.2 and 1.3 conformance for the exports, written from the
  * specification (FinOps-Open-Cost-and-Usage-Spec/FOCUS_Spec, `specification/columns/*.md` and
  * `specification/attributes/*.md`, version 1.2), not from the exporter's code: which columns are
  * mandatory, which must not be null, the allowed values, the formats, and the invariants between
@@ -32,6 +32,9 @@ export const mandatoryColumns = [
   "ServiceName",
   "ServiceSubcategory"
 ] as const
+
+/** Columns FOCUS 1.3 adds as Mandatory (ProviderName and PublisherName are deprecated, still mandatory). */
+const mandatory13 = ["ServiceProviderName", "HostProviderName"] as const
 
 /** Columns that must never be null (Allows nulls: False). */
 const nonNull = [
@@ -81,7 +84,10 @@ const decimalColumns = [
   "ContractedCost",
   "ContractedUnitPrice",
   "PricingQuantity",
-  "ConsumedQuantity"
+  "ConsumedQuantity",
+  "PricingCurrencyEffectiveCost",
+  "PricingCurrencyListUnitPrice",
+  "PricingCurrencyContractedUnitPrice"
 ] as const
 
 const dateColumns = ["BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd"] as const
@@ -142,10 +148,23 @@ export const parseCsv = (text: string): { readonly header: ReadonlyArray<string>
   }
 }
 
-/** Every way the rows break FOCUS 1.2 (empty when they conform). */
-export const problems = (header: ReadonlyArray<string>, rows: ReadonlyArray<Row>): Array<string> => {
+/** The decimals of a ContractApplied object, read as written (never through a float). */
+export const contractApplied = (text: string): ReadonlyArray<Readonly<Record<string, string>>> => {
+  const parsed = JSON.parse(text, (_key, value: unknown, context?: { source?: string }) =>
+    typeof value === "number" ? context?.source ?? String(value) : value) as { Elements?: unknown }
+  if (typeof parsed !== "object" || parsed === null || !Array.isArray(parsed.Elements)) throw new Error("ContractApplied has no Elements array")
+  return parsed.Elements as ReadonlyArray<Readonly<Record<string, string>>>
+}
+
+/** Every way the rows break FOCUS 1.2 or 1.3 (empty when they conform). */
+export const problems = (header: ReadonlyArray<string>, rows: ReadonlyArray<Row>, version: "1.2" | "1.3" = "1.3"): Array<string> => {
   const out: Array<string> = []
   for (const column of mandatoryColumns) if (!header.includes(column)) out.push(`mandatory column ${column} is missing`)
+  if (version === "1.3") {
+    for (const column of mandatory13) if (!header.includes(column)) out.push(`mandatory column ${column} is missing`)
+  } else {
+    for (const column of [...mandatory13, "ContractApplied"]) if (header.includes(column)) out.push(`1.3 column ${column} in a 1.2 export`)
+  }
   // Column naming and ordering: FOCUS columns first, custom columns prefixed x_ after them.
   let custom = false
   for (const column of header) {
@@ -156,6 +175,43 @@ export const problems = (header: ReadonlyArray<string>, rows: ReadonlyArray<Row>
   rows.forEach((row, i) => {
     const at = `row ${i + 1}`
     for (const column of nonNull) if (row[column] === null || row[column] === undefined) out.push(`${at}: ${column} is null`)
+    if (version === "1.3" && (row["ServiceProviderName"] ?? null) === null) out.push(`${at}: ServiceProviderName is null`)
+    if (header.includes("PricingCurrency") && (row["PricingCurrency"] ?? null) === null) out.push(`${at}: PricingCurrency is null`)
+    // ConsumedQuantity is null unless the charge is usage (tokens of purchases go to x_ columns).
+    if (row["ChargeCategory"] !== "Usage" && (row["ConsumedQuantity"] ?? null) !== null) out.push(`${at}: ConsumedQuantity on a ${row["ChargeCategory"]} row`)
+    const applied = row["ContractApplied"] ?? null
+    if (applied !== null) {
+      try {
+        for (const element of contractApplied(applied)) {
+          if (typeof element["ContractId"] !== "string" || typeof element["ContractCommitmentId"] !== "string") out.push(`${at}: ContractApplied element without ContractId and ContractCommitmentId`)
+          const cost = element["ContractCommitmentAppliedCost"]
+          const quantity = element["ContractCommitmentAppliedQuantity"]
+          if (cost === undefined && quantity === undefined) out.push(`${at}: ContractApplied element with neither cost nor quantity`)
+          if (quantity !== undefined && typeof element["ContractCommitmentAppliedUnit"] !== "string") out.push(`${at}: ContractApplied quantity without unit`)
+          for (const value of [cost, quantity]) if (value !== undefined && !DECIMAL.test(value)) out.push(`${at}: ContractApplied ${value} is not a decimal`)
+        }
+      } catch (e) {
+        out.push(`${at}: ContractApplied ${String(e)}`)
+      }
+      if (row["ChargeCategory"] === "Purchase") {
+        const ids = contractApplied(applied).map((e) => e["ContractCommitmentId"])
+        if (!ids.includes(row["ResourceId"] ?? "")) out.push(`${at}: a purchase's ResourceId is not the commitment it buys`)
+      }
+    }
+    // PricingCurrency amounts: equal when not converted, times the exchange rate when converted.
+    const pricingCurrency = row["PricingCurrency"] ?? null
+    if (pricingCurrency !== null) {
+      const rate = pricingCurrency === row["BillingCurrency"] ? "1" : row["x_ExchangeRate"] ?? null
+      if (rate === null) out.push(`${at}: converted from ${pricingCurrency} without x_ExchangeRate`)
+      else {
+        for (const [original, billing] of [["PricingCurrencyEffectiveCost", "EffectiveCost"], ["PricingCurrencyListUnitPrice", "ListUnitPrice"], ["PricingCurrencyContractedUnitPrice", "ContractedUnitPrice"]] as const) {
+          const o = row[original] ?? null
+          const b = row[billing] ?? null
+          if ((o === null) !== (b === null)) out.push(`${at}: ${original} and ${billing} are not both set`)
+          else if (o !== null && b !== null && !new Money.Decimal(o).times(rate).equals(new Money.Decimal(b))) out.push(`${at}: ${original} ${o} x rate ${rate} is not ${billing} ${b}`)
+        }
+      }
+    }
     for (const [column, values] of Object.entries(allowed)) {
       if (!values.includes(row[column] ?? null)) out.push(`${at}: ${column} ${JSON.stringify(row[column])} is not an allowed value`)
     }
@@ -199,7 +255,11 @@ export const problems = (header: ReadonlyArray<string>, rows: ReadonlyArray<Row>
         if (!new Money.Decimal(p).times(q).equals(new Money.Decimal(c))) out.push(`${at}: ${price} ${p} x PricingQuantity ${q} is not ${cost} ${c}`)
       }
     }
-    if (row["BilledCost"] !== row["EffectiveCost"]) out.push(`${at}: EffectiveCost differs from BilledCost without any discount or amortization`)
+    // EffectiveCost differs from BilledCost only by amortization: a purchase of future charges
+    // (EffectiveCost 0) and usage drawn from one (ContractApplied).
+    if (row["ChargeCategory"] === "Purchase") {
+      if (row["EffectiveCost"] !== "0" && row["EffectiveCost"] !== row["BilledCost"]) out.push(`${at}: a purchase's EffectiveCost is neither 0 nor its BilledCost`)
+    } else if (row["BilledCost"] !== row["EffectiveCost"] && applied === null) out.push(`${at}: EffectiveCost differs from BilledCost without any discount or amortization`)
   })
   return out
 }

@@ -20,6 +20,7 @@ import { PriceBooks } from "./PriceBooks.ts"
 import { PricingSnapshots } from "./PricingSnapshots.ts"
 import { ProviderReports } from "./ProviderReports.ts"
 import { ReconciliationRuns } from "./ReconciliationRuns.ts"
+import { ExchangeRates } from "./ExchangeRates.ts"
 import { ModelPolicies } from "./ModelPolicies.ts"
 import { Repricings } from "./Repricings.ts"
 import { Reservations } from "./Reservations.ts"
@@ -44,6 +45,7 @@ export type Services =
   | BudgetCrossings
   | Reservations
   | ModelPolicies
+  | ExchangeRates
   | AnomalyFindings
   | ReconciliationRuns
   | ProviderReports
@@ -75,6 +77,7 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   BudgetCrossings.layer,
   Reservations.layer,
   ModelPolicies.layer,
+  ExchangeRates.layer,
   AnomalyFindings.layer,
   ReconciliationRuns.layer,
   ProviderReports.layer,

@@ -69,6 +69,7 @@ const tree = (deliver: (value: unknown) => Effect.Effect<void>, paths: Array<Rea
   const catalog = () => import("./commands/Catalog.ts")
   const budget = () => import("./commands/Budget.ts")
   const chargeback = () => import("./commands/Chargeback.ts")
+  const fx = () => import("./commands/Fx.ts")
   const tenant = () => import("./commands/Tenant.ts")
   const governance = () => import("./commands/Governance.ts")
   const resale = () => import("./commands/Resale.ts")
@@ -144,6 +145,12 @@ const tree = (deliver: (value: unknown) => Effect.Effect<void>, paths: Array<Rea
         cmd("finalize", Commands.chargebackFinalize, lazy(chargeback, (m) => m.finalizeCommand)),
         cmd("show", Commands.chargebackShow, lazy(chargeback, (m) => m.showCommand)),
         cmd("export", Commands.chargebackExport, lazy(chargeback, (m) => m.exportCommand))
+      ]),
+      group("fx", "Exchange rates: add, import, list, convert", [
+        cmd("add", Commands.fxAdd, lazy(fx, (m) => m.add)),
+        cmd("import", Commands.fxImport, lazy(fx, (m) => m.importRates)),
+        cmd("list", Commands.fxList, lazy(fx, (m) => m.list)),
+        cmd("convert", Commands.fxConvert, lazy(fx, (m) => m.convert))
       ]),
       cmd("reconcile", Commands.reconcile, lazy(() => import("./commands/Reconcile.ts"), (m) => m.run)),
       cmd("reprice", Commands.reprice, lazy(() => import("./commands/Reprice.ts"), (m) => m.run)),

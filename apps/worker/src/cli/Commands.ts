@@ -625,13 +625,66 @@ export const chargebackShow = leaf({
 })
 
 export const chargebackExport = leaf({
-  description: "Writes a run's lines as CSV or its FOCUS 1.2 rows",
+  description: "Writes a run's lines as CSV or its FOCUS rows (1.3, or 1.2 with --focus-version 1.2)",
   flags: {
     ...databaseFlags,
     tenant: tenantFlag,
     run: { type: "string", metavar: "id", required: true, description: "the run" },
-    format: { type: "string", metavar: "csv|focus", description: "the run's lines (csv, default) or FOCUS 1.2 rows (focus)" },
+    format: { type: "string", metavar: "csv|focus", description: "the run's lines (csv, default) or FOCUS rows (focus)" },
+    "focus-version": { type: "string", metavar: "1.3|1.2", description: "FOCUS version of --format focus (default 1.3)" },
     out: { type: "string", metavar: "file|-", required: true, description: "the file to write (- for stdout: the CSV alone)" }
+  }
+})
+
+export const fxAdd = leaf({
+  description: "Records an exchange rate for a day (rates are only added, never changed)",
+  flags: {
+    ...databaseFlags,
+    tenant: tenantFlag,
+    base: { type: "string", metavar: "CUR", required: true, description: "the currency converted from (ISO 4217)" },
+    quote: { type: "string", metavar: "CUR", required: true, description: "the currency converted into, usually the tenant's" },
+    date: { type: "string", metavar: "YYYY-MM-DD", required: true, description: "the (UTC) day the rate is for" },
+    rate: { type: "string", metavar: "decimal", required: true, description: "units of quote per unit of base, e.g. 1.0825" },
+    source: { type: "string", metavar: "text", required: true, description: "where the rate comes from (e.g. ECB reference rates)" },
+    "observed-at": { type: "string", metavar: "ISO time", description: "when the source published it (default the day's start)" },
+    by
+  }
+})
+
+export const fxImport = leaf({
+  description: "Imports exchange rates from a CSV or JSON file (all or nothing)",
+  flags: {
+    ...databaseFlags,
+    tenant: tenantFlag,
+    file: { type: "string", metavar: "file", required: true, description: "CSV with header base,quote,date,rate[,source][,observedAt], or JSON [{...}]" },
+    format: { type: "string", metavar: "csv|json", description: "the file's format (default from its extension)" },
+    source: { type: "string", metavar: "text", description: "source of rows that name none" },
+    by
+  }
+})
+
+export const fxList = leaf({
+  description: "Lists recorded exchange rates, oldest day first",
+  flags: {
+    ...databaseFlags,
+    tenant: tenantFlag,
+    base: { type: "string", metavar: "CUR", description: "only rates from this currency" },
+    quote: { type: "string", metavar: "CUR", description: "only rates into this currency" },
+    from: { type: "string", metavar: "YYYY-MM-DD", description: "first day" },
+    to: { type: "string", metavar: "YYYY-MM-DD", description: "last day (inclusive)" }
+  }
+})
+
+export const fxConvert = leaf({
+  description: "Converts a period's spend into the tenant's currency at each call's day's rate, and records the conversion",
+  flags: {
+    ...databaseFlags,
+    tenant: tenantFlag,
+    from: { ...from, required: true },
+    to: { ...to, required: true },
+    dimension: { type: "string", metavar: "name", description: "also by owner: team, customer, project, ... or tag:<key>" },
+    "as-of": { type: "string", metavar: "ISO time", description: "the ledger and rates as they were then (default now)" },
+    by
   }
 })
 

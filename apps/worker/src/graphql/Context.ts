@@ -8,7 +8,7 @@
  */
 import type { ApiKey } from "@tally/core"
 import type { Catalog } from "@tally/catalog"
-import type { Budgets, Chargeback, Enforcement, Governance, GovernanceCache, Reprice, SalePricing, TenantPricing } from "@tally/engine"
+import type { Budgets, Chargeback, Currencies, Enforcement, Governance, GovernanceCache, Reprice, SalePricing, TenantPricing } from "@tally/engine"
 import type { Database, Store } from "@tally/store"
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
@@ -27,6 +27,7 @@ export type Services =
   | Governance.Governance
   | GovernanceCache.GovernanceCache
   | Chargeback.Chargeback
+  | Currencies.Currencies
   | TenantPricing.TenantPricing
   | Reprice.Repricing
   | SalePricing.SalePricing

@@ -6,7 +6,7 @@
  * call (budgets, enforcement, chargeback, tenant pricing, repricing, anomalies), which need only the database and the
  * store.
  */
-import { Budgets, Chargeback, Enforcement, type Governance, type GovernanceCache, Reprice, SalePricing, TenantPricing } from "@tally/engine"
+import { Budgets, Chargeback, Currencies, Enforcement, type Governance, type GovernanceCache, Reprice, SalePricing, TenantPricing } from "@tally/engine"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -69,6 +69,7 @@ export const layer: Layer.Layer<GraphqlApi, Config.ConfigError, Requirements> = 
     Budgets.Budgets.layer,
     Enforcement.Enforcement.layer,
     Chargeback.Chargeback.layer,
+    Currencies.Currencies.layer,
     TenantPricing.TenantPricing.layer,
     Reprice.Repricing.layer,
     SalePricing.SalePricing.layer

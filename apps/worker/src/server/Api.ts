@@ -158,7 +158,7 @@ const Csv = Schema.String.pipe(HttpApiSchema.asText({ contentType: "text/csv" })
 const exportsGroup = HttpApiGroup.make("exports")
   .add(HttpApiEndpoint.get("exportChargeback", "/api/v1/exports/chargeback/:run", {
     params: { run: Schema.String },
-    query: { format: Schema.optionalKey(Schema.Literals(["csv", "focus"])) },
+    query: { format: Schema.optionalKey(Schema.Literals(["csv", "focus"])), version: Schema.optionalKey(Schema.Literals(["1.3", "1.2"])) },
     success: Csv,
     error: [...common, NotFound]
   }).annotate(OpenApi.Summary, "A chargeback run's lines as CSV, or FinOps FOCUS rows (scope read)"))
@@ -170,7 +170,9 @@ const exportsGroup = HttpApiGroup.make("exports")
       asOf: Schema.optionalKey(Schema.String),
       dimension: Schema.optionalKey(Schema.String),
       owner: Schema.optionalKey(Schema.Union([Schema.String, Schema.Array(Schema.String)])),
-      unowned: Schema.optionalKey(Schema.Literals(["true", "false"]))
+      unowned: Schema.optionalKey(Schema.Literals(["true", "false"])),
+      version: Schema.optionalKey(Schema.Literals(["1.3", "1.2"])),
+      convert: Schema.optionalKey(Schema.Literals(["true", "false"]))
     },
     success: Csv,
     error: common

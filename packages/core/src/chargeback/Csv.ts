@@ -10,10 +10,18 @@ import * as Focus from "./Focus.ts"
 
 export const record = (values: ReadonlyArray<string | null>): string => Csv.record(values)
 
-/** Header and rows of FOCUS rows, columns in `Focus.columns` order. */
-export const focusHeader = (): string => record(Focus.columns)
-export const focusRecord = (row: Focus.Row): string => record(Focus.columns.map((c) => row[c]))
-export const focus = (rows: ReadonlyArray<Focus.Row>): string => Csv.stringify([Focus.columns, ...rows.map((row) => Focus.columns.map((c) => row[c]))])
+/** Header and rows of FOCUS rows, columns of the version (`Focus.columnsOf`), 1.3 by default. */
+export const focusHeader = (version: Focus.Version = Focus.defaultVersion): string => record(Focus.columnsOf(version))
+export const focusRecord = (row: Focus.Row, version: Focus.Version = Focus.defaultVersion): string =>
+  record(Focus.columnsOf(version).map((c) => row[c]))
+export const focus = (rows: ReadonlyArray<Focus.Row>, version: Focus.Version = Focus.defaultVersion): string => {
+  const columns = Focus.columnsOf(version)
+  return Csv.stringify([columns, ...rows.map((row) => columns.map((c) => row[c]))])
+}
+
+/** The Contract Commitment dataset (FOCUS 1.3) as CSV. */
+export const contractCommitments = (rows: ReadonlyArray<Focus.ContractCommitmentRow>): string =>
+  Csv.stringify([Focus.contractCommitmentColumns, ...rows.map((row) => Focus.contractCommitmentColumns.map((c) => row[c]))])
 
 export const lineColumns = [
   "run_id",

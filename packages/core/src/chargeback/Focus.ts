@@ -1,5 +1,5 @@
 /**
- * FinOps FOCUS 1.2 rows for a chargeback run and for raw usage.
+ * FinOps FOCUS rows (1.3 by default, 1.2 selectable) for a chargeback run and for raw usage.
  *
  * A run's rows break each line down by what was consumed: one row per owner, provider, model,
  * pricing snapshot and priced component (token bucket, requests, images, ...), plus the owner's
@@ -7,10 +7,23 @@
  * the owners in whole units (largest remainder), so list and contracted costs stay exact products
  * of unit price and quantity; the billed (and effective) cost of a line is its charged amount,
  * spread over its rows by largest remainder, so the rows sum exactly to the run's total.
- * Corrections of final runs are one row each with ChargeClass "Correction" and the corrected
- * period as their charge period.
  *
- * Column semantics follow the FOCUS 1.2 specification (see docs/chargeback.md for the column list
+ * Corrections of final runs: in 1.2 one row each with ChargeClass "Correction" carrying the
+ * difference; in 1.3 in the ledger style, a reversal of what the final run charged and the
+ * corrected charge, both ChargeClass "Correction", summing to the same difference.
+ *
+ * 1.3 adds ServiceProviderName / HostProviderName (ProviderName and PublisherName are deprecated in
+ * 1.3 but still mandatory, so both are filled), ContractApplied on charges that contract
+ * commitments (prepaid credit packs, spend commitments, provisioned throughput) apply to, Purchase
+ * rows for prepaid purchases and commitment fees, and the Contract Commitment dataset
+ * (`contractCommitmentColumns`, `contractCommitmentRows`).
+ *
+ * Currency: a row can be converted into the tenant's reporting currency (`Conversion`): its
+ * BillingCurrency and every cost and unit price are then in that currency (each the original
+ * times the exchange rate, exact, not rounded), and PricingCurrency with the PricingCurrency*
+ * columns keep the original amounts. Unconverted rows have PricingCurrency = BillingCurrency.
+ *
+ * Column semantics follow the FOCUS specification (see docs/chargeback.md for the column list
  * and where each value comes from). Custom columns are prefixed `x_`.
  */
 import * as DateTime from "effect/DateTime"
@@ -18,7 +31,15 @@ import * as Money from "../Money.ts"
 import * as UsageRecord from "../UsageRecord.ts"
 import { apportion } from "./Allocate.ts"
 
-/** FOCUS columns this export fills, in the specification's (alphabetical) order. */
+/** The FOCUS versions an export can be written in; 1.3 unless asked otherwise. */
+export const versions = ["1.3", "1.2"] as const
+export type Version = typeof versions[number]
+export const defaultVersion: Version = "1.3"
+
+/** Whether `text` names a version this export writes. */
+export const isVersion = (text: string): text is Version => (versions as ReadonlyArray<string>).includes(text)
+
+/** FOCUS 1.2 columns this export fills, in the specification's (alphabetical) order. */
 export const focusColumns = [
   "BilledCost",
   "BillingAccountId",
@@ -42,11 +63,16 @@ export const focusColumns = [
   "ListCost",
   "ListUnitPrice",
   "PricingCategory",
+  "PricingCurrency",
+  "PricingCurrencyContractedUnitPrice",
+  "PricingCurrencyEffectiveCost",
+  "PricingCurrencyListUnitPrice",
   "PricingQuantity",
   "PricingUnit",
   "ProviderName",
   "PublisherName",
   "RegionId",
+  "ResourceId",
   "ServiceCategory",
   "ServiceName",
   "ServiceSubcategory",
@@ -58,7 +84,24 @@ export const focusColumns = [
   "Tags"
 ] as const
 
-/** Custom columns: run lineage, and the ledger rows (request ids) behind each row. */
+/** FOCUS 1.3 columns: 1.2's plus ContractApplied, HostProviderName and ServiceProviderName. */
+export const focus13Columns = [
+  ...focusColumns.slice(0, focusColumns.indexOf("ContractedCost")),
+  "ContractApplied",
+  ...focusColumns.slice(focusColumns.indexOf("ContractedCost"), focusColumns.indexOf("InvoiceId")),
+  "HostProviderName",
+  ...focusColumns.slice(focusColumns.indexOf("InvoiceId"), focusColumns.indexOf("ServiceCategory")),
+  "ServiceCategory",
+  "ServiceName",
+  "ServiceProviderName",
+  ...focusColumns.slice(focusColumns.indexOf("ServiceSubcategory"))
+] as const
+
+/**
+ * Custom columns: run lineage, the ledger rows (request ids) behind each row, tokens where the
+ * specification's quantity columns must be null (purchases, corrections), and the exchange rate a
+ * converted row was converted at.
+ */
 export const customColumns = [
   "x_RunId",
   "x_RunStatus",
@@ -73,14 +116,100 @@ export const customColumns = [
   "x_RequestCount",
   "x_RequestId",
   "x_CorrectedRunId",
+  "x_CorrectionEntry",
+  "x_TokenQuantity",
+  "x_TokenUnit",
+  "x_ExchangeRate",
+  "x_ExchangeRateId",
+  "x_ExchangeRateDate",
   "x_InputsSha256",
   "x_LedgerAsOf",
   "x_Lineage"
 ] as const
 
-export const columns = [...focusColumns, ...customColumns] as const
+/** Every column of 1.2 and 1.3 (custom columns last). */
+export const columns = [...focus13Columns, ...customColumns] as const
 export type Column = typeof columns[number]
 export type Row = { readonly [K in Column]: string | null }
+
+/** The columns of one version, in order: FOCUS columns, then custom columns. */
+export const columnsOf = (version: Version): ReadonlyArray<Column> =>
+  version === "1.2" ? [...focusColumns, ...customColumns] : columns
+
+/**
+ * A conversion of a row's amounts into the reporting currency: `rate` units of `to` per unit of
+ * `from`, the rate recorded for `date` (the charge's day) with its id (see core `Fx`).
+ */
+export interface Conversion {
+  readonly from: string
+  readonly to: string
+  readonly rate: Money.Decimal
+  readonly rateId: string
+  readonly date: string
+}
+
+/** One commitment of a contract: a row of the Contract Commitment dataset (FOCUS 1.3). */
+export interface ContractCommitment {
+  readonly contractId: string
+  readonly commitmentId: string
+  /** "Spend": a predetermined amount of spend (credit packs, spend commitments); "Usage": of usage (provisioned throughput). */
+  readonly category: "Spend" | "Usage"
+  /** Readable type, e.g. "Prepaid credits", "Committed spend", "Provisioned throughput". */
+  readonly type: string
+  readonly description: string | null
+  readonly periodStart: DateTime.Utc
+  readonly periodEnd: DateTime.Utc
+  readonly contractPeriodStart: DateTime.Utc
+  readonly contractPeriodEnd: DateTime.Utc
+  /** Committed amount in `currency` (Spend); null when the commitment is only a quantity. */
+  readonly cost: Money.Decimal | null
+  readonly currency: string | null
+  /** Committed quantity in `unit` (Usage, e.g. model-unit hours); null for spend commitments. */
+  readonly quantity: Money.Decimal | null
+  readonly unit: string | null
+}
+
+/** How a contract commitment applied to a charge: one element of ContractApplied. */
+export interface Applied {
+  readonly contractId: string
+  readonly commitmentId: string
+  /** Amount of the charge applied to the commitment, in the charge's currency. */
+  readonly cost: Money.Decimal | null
+  readonly quantity: Money.Decimal | null
+  readonly unit: string | null
+  /**
+   * Whether the applied amount was paid in advance (a credit pack's drawdown, a prepaid commitment):
+   * the charge's BilledCost is then lowered by it (it was billed by the purchase), its
+   * EffectiveCost is not.
+   */
+  readonly prepaid: boolean
+}
+
+/**
+ * A prepaid purchase (a credit pack) or a commitment's fee for a period (provisioned throughput):
+ * a ChargeCategory "Purchase" row whose ResourceId is the commitment it buys.
+ */
+export interface Purchase {
+  readonly commitment: ContractCommitment
+  readonly chargePeriodStart: DateTime.Utc
+  readonly chargePeriodEnd: DateTime.Utc
+  readonly frequency: "One-Time" | "Recurring"
+  /** Who bought it (a customer or team), for SubAccount and Tags; null for the tenant itself. */
+  readonly owner: string | null
+  readonly dimension: string
+  readonly currency: string
+  readonly unitPrice: Money.Decimal
+  readonly quantity: Money.Decimal
+  /** Pricing unit, FOCUS unit format (e.g. "Packs", "Hours"). */
+  readonly unit: string
+  /** Tokens the purchase is for (token packs, reserved tokens): x_TokenQuantity, since ConsumedQuantity must be null. */
+  readonly tokens: Money.Decimal | null
+  /** True when it pays for future charges (credits, prepaid commitments): EffectiveCost is then 0. */
+  readonly coversFuture: boolean
+  /** Who sells it: the tenant for credit packs it sells, the provider for provisioned throughput. */
+  readonly seller: string
+  readonly description: string
+}
 
 const SERVICE_CATEGORY = "AI and Machine Learning"
 const SERVICE_SUBCATEGORY = "Generative AI"
@@ -112,6 +241,93 @@ const iso = (dt: DateTime.Utc): string => DateTime.formatIso(dt).replace(/\.000Z
 const fmt = (value: Money.Decimal): string => Money.format(value)
 
 const empty: Row = Object.fromEntries(columns.map((c) => [c, null])) as unknown as Row
+
+type MutableRow = { -readonly [K in Column]: string | null }
+
+/** HostProviderName of charges that are deployed on no infrastructure (adjustments, purchases of credit). */
+const NOT_APPLICABLE = "Not Applicable"
+
+/** The four cost columns of a charge that stands alone (no unit price): each the amount. */
+const costs = (amount: Money.Decimal) => {
+  const text = fmt(amount)
+  return { BilledCost: text, EffectiveCost: text, ListCost: text, ContractedCost: text } as const
+}
+
+const dec = (text: string | null): Money.Decimal | null => (text === null ? null : new Money.Decimal(text))
+const times = (text: string | null, rate: Money.Decimal): string | null => (text === null ? null : fmt(new Money.Decimal(text).times(rate)))
+
+/**
+ * The last step of every row: the columns of the version (1.3's provider names), the pricing
+ * currency columns, and a conversion into the reporting currency when one is given.
+ */
+const finish = (input: Row, version: Version, conversion?: Conversion): Row => {
+  const row: MutableRow = { ...input }
+  if (version === "1.3") {
+    row.ServiceProviderName = row.ServiceProviderName ?? row.ProviderName
+    row.HostProviderName = row.HostProviderName ?? row.ProviderName
+  } else {
+    row.ServiceProviderName = null
+    row.HostProviderName = null
+    row.ContractApplied = null
+    row.x_CorrectionEntry = null
+  }
+  row.PricingCurrency = row.BillingCurrency
+  row.PricingCurrencyEffectiveCost = row.EffectiveCost
+  row.PricingCurrencyListUnitPrice = row.ListUnitPrice
+  row.PricingCurrencyContractedUnitPrice = row.ContractedUnitPrice
+  if (conversion !== undefined && conversion.from === row.BillingCurrency && conversion.from !== conversion.to) {
+    const { rate } = conversion
+    row.BillingCurrency = conversion.to
+    row.BilledCost = times(row.BilledCost, rate)
+    row.EffectiveCost = times(row.EffectiveCost, rate)
+    row.ListCost = times(row.ListCost, rate)
+    row.ContractedCost = times(row.ContractedCost, rate)
+    row.ListUnitPrice = times(row.ListUnitPrice, rate)
+    row.ContractedUnitPrice = times(row.ContractedUnitPrice, rate)
+    row.x_ExchangeRate = fmt(rate)
+    row.x_ExchangeRateId = conversion.rateId
+    row.x_ExchangeRateDate = conversion.date
+  }
+  return row
+}
+
+/**
+ * Applies contract commitments to the rows of one charge (FOCUS 1.3): each row gets its share of
+ * every application (largest remainder over the rows' effective costs, so shares sum exactly to the
+ * applied amount) in ContractApplied; prepaid amounts lower the rows' BilledCost, since the
+ * purchase billed them.
+ */
+const applyContracts = (rows: ReadonlyArray<Row>, input: ReadonlyArray<Applied>, rate: Money.Decimal = Money.ONE): Array<Row> => {
+  if (input.length === 0 || rows.length === 0) return [...rows]
+  // Applied costs are in the BillingCurrency, so converted rows take converted amounts.
+  const applied = input.map((a) => ({ ...a, cost: a.cost === null ? null : a.cost.times(rate) }))
+  const weights = rows.map((r) => new Money.Decimal(r.EffectiveCost ?? "0"))
+  const scaleOf = (d: Money.Decimal | null) => Math.max(12, d?.decimalPlaces() ?? 0)
+  const shares = applied.map((a) => ({
+    cost: a.cost === null ? null : apportion(a.cost, weights, scaleOf(a.cost)),
+    quantity: a.quantity === null ? null : apportion(a.quantity, weights, scaleOf(a.quantity))
+  }))
+  return rows.map((row, i) => {
+    let prepaid = Money.ZERO
+    const elements = applied.map((a, j) => {
+      const cost = shares[j]!.cost?.[i] ?? null
+      const quantity = shares[j]!.quantity?.[i] ?? null
+      if (a.prepaid && cost !== null) prepaid = prepaid.plus(cost)
+      // Decimal properties are JSON numbers written out exactly (never through a float).
+      const parts = [`"ContractId":${JSON.stringify(a.contractId)}`, `"ContractCommitmentId":${JSON.stringify(a.commitmentId)}`]
+      if (cost !== null) parts.push(`"ContractCommitmentAppliedCost":${fmt(cost)}`)
+      if (quantity !== null) {
+        parts.push(`"ContractCommitmentAppliedQuantity":${fmt(quantity)}`, `"ContractCommitmentAppliedUnit":${JSON.stringify(a.unit ?? "Units")}`)
+      }
+      return `{${parts.join(",")}}`
+    })
+    return {
+      ...row,
+      BilledCost: fmt((dec(row.BilledCost) ?? Money.ZERO).minus(prepaid)),
+      ContractApplied: `{"Elements":[${elements.join(",")}]}`
+    }
+  })
+}
 
 export interface Tenant {
   readonly id: string
@@ -194,6 +410,20 @@ const lineage = (run: RunView, owners: ReadonlyArray<string>, unowned: boolean):
 }
 
 /**
+ * A final run that correction lines correct: its period, and (for the 1.3 ledger style) what it
+ * and the corrections before this run charged an owner (null: the unallocated line).
+ */
+export interface Corrected {
+  readonly from: DateTime.Utc
+  readonly to: DateTime.Utc
+  readonly charged?: ((owner: string | null) => Money.Decimal) | undefined
+}
+
+export interface Options {
+  readonly version?: Version | undefined
+}
+
+/**
  * The FOCUS rows of a run from its period's cost groups (read as of the run's instant).
  * `corrected` gives the periods of the final runs the correction lines correct.
  */
@@ -201,8 +431,10 @@ export const runRows = (
   tenant: Tenant,
   run: RunView,
   groups: ReadonlyArray<CostGroup>,
-  corrected: ReadonlyMap<string, { readonly from: DateTime.Utc; readonly to: DateTime.Utc }>
+  corrected: ReadonlyMap<string, Corrected>,
+  options: Options = {}
 ): Array<Row> => {
+  const version = options.version ?? defaultVersion
   const minorUnits = Money.minorUnits(run.currency)
   const shared = new Set(run.shared)
   const isPool = (owner: string | null) => owner === null || shared.has(owner)
@@ -269,17 +501,11 @@ export const runRows = (
   for (const line of run.lines) {
     if (line.kind === "correction") {
       const period = corrected.get(line.correctsRunId!)
-      const amount = fmt(line.amount)
-      rows.push({
+      const correction = {
         ...base(),
         ChargeClass: "Correction",
         ChargePeriodStart: period === undefined ? iso(run.from) : iso(period.from),
         ChargePeriodEnd: period === undefined ? iso(run.to) : iso(period.to),
-        ChargeDescription: `Correction of final run ${line.correctsRunId} for ${run.dimension} ${line.owner ?? "(unallocated)"}: usage recorded after it was final`,
-        BilledCost: amount,
-        EffectiveCost: amount,
-        ListCost: amount,
-        ContractedCost: amount,
         PricingCategory: null,
         ProviderName: tenant.name,
         PublisherName: tenant.name,
@@ -293,7 +519,31 @@ export const runRows = (
         x_Owner: line.owner,
         x_RequestCount: String(line.requestCount),
         x_CorrectedRunId: line.correctsRunId
-      })
+      }
+      const who = `${run.dimension} ${line.owner ?? "(unallocated)"}`
+      const charged = period?.charged?.(line.owner)
+      if (version === "1.2" || charged === undefined) {
+        rows.push(finish({
+          ...correction,
+          ChargeDescription: `Correction of final run ${line.correctsRunId} for ${who}: usage recorded after it was final`,
+          ...costs(line.amount),
+          x_CorrectionEntry: version === "1.2" ? null : "difference"
+        }, version))
+        continue
+      }
+      // Ledger style: reverse what was charged, then charge the corrected amount.
+      rows.push(finish({
+        ...correction,
+        ChargeDescription: `Reversal of what final run ${line.correctsRunId} and its earlier corrections charged ${who}`,
+        ...costs(charged.negated()),
+        x_CorrectionEntry: "reversal"
+      }, version))
+      rows.push(finish({
+        ...correction,
+        ChargeDescription: `Corrected charge of final run ${line.correctsRunId} for ${who}: with usage recorded after it was final`,
+        ...costs(charged.plus(line.amount)),
+        x_CorrectionEntry: "corrected"
+      }, version))
       continue
     }
 
@@ -320,15 +570,12 @@ export const runRows = (
       if (line.amount.isZero()) continue
       // A charge without recorded detail (usage that left the ledger view it was computed from):
       // still a row, as an adjustment, so the rows keep summing to the run's total.
-      const amount = fmt(line.amount)
-      rows.push({
+      rows.push(finish({
         ...base(),
         ChargeCategory: "Adjustment",
         ChargeDescription: `Charge for ${run.dimension} ${line.owner ?? "(unallocated)"} without itemized usage`,
-        BilledCost: amount,
-        EffectiveCost: amount,
-        ListCost: amount,
-        ContractedCost: amount,
+        ...costs(line.amount),
+        HostProviderName: NOT_APPLICABLE,
         ProviderName: tenant.name,
         PublisherName: tenant.name,
         InvoiceIssuerName: tenant.name,
@@ -340,7 +587,7 @@ export const runRows = (
         x_LineKind: line.kind,
         x_Owner: line.owner,
         x_RequestCount: String(line.requestCount)
-      })
+      }, version))
       continue
     }
     const billed = apportion(line.amount, kept.map((p) => p.weight), minorUnits)
@@ -355,7 +602,7 @@ export const runRows = (
         ? `${g.provider}/${g.model}/reported`
         : `${g.snapshotId ?? "none"}/${g.component}${contractedUnitPrice.equals(g.listRate) ? "" : `@${fmt(contractedUnitPrice)}`}`
       const share = p.allocation === "allocated" ? " (share of shared cost)" : ""
-      rows.push({
+      rows.push(finish({
         ...base(),
         BilledCost: fmt(billed[i]!),
         EffectiveCost: fmt(billed[i]!),
@@ -389,8 +636,10 @@ export const runRows = (
         x_SnapshotId: g.snapshotId,
         x_CostSource: reported ? "provider" : "computed",
         x_RequestCount: String(p.requests),
+        x_TokenQuantity: g.unit === "token" ? fmt(p.quantity) : null,
+        x_TokenUnit: g.unit === "token" ? g.component : null,
         x_Lineage: p.allocation === "direct" ? lineage(run, [line.owner!], false) : lineage(run, run.shared, true)
-      })
+      }, version))
     })
   }
   return rows
@@ -398,12 +647,20 @@ export const runRows = (
 
 const HOUR = 3_600_000
 
+export interface UsageOptions extends Options {
+  /** Converts the call's amounts into the reporting currency (the rate of the call's day). */
+  readonly conversion?: Conversion | undefined
+  /** Contract commitments applied to the call (1.3 only: credit drawdowns, provisioned throughput). */
+  readonly applied?: ReadonlyArray<Applied> | undefined
+}
+
 /**
  * The FOCUS rows of one priced call: one per cost line (computed calls) or one for the whole call
  * (provider-priced calls). Costs are exact, not rounded: a call often costs less than a cent.
  * Only the record's cost, labels, tags, model and region are read (not its raw payload).
  */
-export const usageRows = (tenant: Tenant, record: UsageRecord.UsageRecord): Array<Row> => {
+export const usageRows = (tenant: Tenant, record: UsageRecord.UsageRecord, options: UsageOptions = {}): Array<Row> => {
+  const version = options.version ?? defaultVersion
   const millis = DateTime.toEpochMillis(record.occurredAt)
   // An empty label is no label.
   const labels: Record<string, string> = {}
@@ -444,46 +701,147 @@ export const usageRows = (tenant: Tenant, record: UsageRecord.UsageRecord): Arra
   } satisfies Row
   // A provider-priced call is billed its reported cost: its breakdown, if any, is Tally's estimate.
   const lines = record.costSource === "provider" ? [] : record.breakdown?.lines ?? []
-  if (lines.length === 0) {
-    // Billed at the cost the provider reported: that many units of the currency at 1 each.
-    const total = fmt(record.total ?? Money.ZERO)
-    return [{
-      ...common,
-      BilledCost: total,
-      EffectiveCost: total,
-      ListUnitPrice: "1",
-      ListCost: total,
-      ContractedUnitPrice: "1",
-      ContractedCost: total,
-      PricingQuantity: total,
-      PricingUnit: "Units",
-      ConsumedQuantity: "1",
-      ConsumedUnit: "Requests",
-      ChargeDescription: `${record.provider}/${record.model} call ${record.requestId} at the cost the provider reported`,
-      SkuMeter: "reported",
-      SkuPriceId: `${record.provider}/${record.model}/reported`
-    }]
-  }
-  return lines.map((line): Row => {
-    const { amount, listRate, quantity, unitPrice } = line
-    const { name, per } = pricing(line.listRatePer, line.unit)
-    const pricingQuantity = quantity.div(per)
-    const contractedUnitPrice = unitPrice.times(per)
-    return {
-      ...common,
-      BilledCost: fmt(amount),
-      EffectiveCost: fmt(amount),
-      ListUnitPrice: fmt(listRate),
-      ListCost: fmt(listRate.times(pricingQuantity)),
-      ContractedUnitPrice: fmt(contractedUnitPrice),
-      ContractedCost: fmt(contractedUnitPrice.times(pricingQuantity)),
-      PricingQuantity: fmt(pricingQuantity),
-      PricingUnit: name,
-      ConsumedQuantity: fmt(quantity),
-      ConsumedUnit: consumedUnits[line.unit] ?? name,
-      ChargeDescription: `${line.component} ${line.unit === "token" ? "tokens" : line.unit} of ${record.provider}/${record.model} call ${record.requestId}`,
-      SkuMeter: line.component,
-      SkuPriceId: `${record.snapshotId ?? "none"}/${line.component}${contractedUnitPrice.equals(listRate) ? "" : `@${fmt(contractedUnitPrice)}`}`
+  const rows: Array<Row> = lines.length === 0
+    ? (() => {
+      // Billed at the cost the provider reported: that many units of the currency at 1 each.
+      const total = fmt(record.total ?? Money.ZERO)
+      return [{
+        ...common,
+        BilledCost: total,
+        EffectiveCost: total,
+        ListUnitPrice: "1",
+        ListCost: total,
+        ContractedUnitPrice: "1",
+        ContractedCost: total,
+        PricingQuantity: total,
+        PricingUnit: "Units",
+        ConsumedQuantity: "1",
+        ConsumedUnit: "Requests",
+        ChargeDescription: `${record.provider}/${record.model} call ${record.requestId} at the cost the provider reported`,
+        SkuMeter: "reported",
+        SkuPriceId: `${record.provider}/${record.model}/reported`
+      }]
+    })()
+    : lines.map((line): Row => {
+      const { amount, listRate, quantity, unitPrice } = line
+      const { name, per } = pricing(line.listRatePer, line.unit)
+      const pricingQuantity = quantity.div(per)
+      const contractedUnitPrice = unitPrice.times(per)
+      return {
+        ...common,
+        BilledCost: fmt(amount),
+        EffectiveCost: fmt(amount),
+        ListUnitPrice: fmt(listRate),
+        ListCost: fmt(listRate.times(pricingQuantity)),
+        ContractedUnitPrice: fmt(contractedUnitPrice),
+        ContractedCost: fmt(contractedUnitPrice.times(pricingQuantity)),
+        PricingQuantity: fmt(pricingQuantity),
+        PricingUnit: name,
+        ConsumedQuantity: fmt(quantity),
+        ConsumedUnit: consumedUnits[line.unit] ?? name,
+        ChargeDescription: `${line.component} ${line.unit === "token" ? "tokens" : line.unit} of ${record.provider}/${record.model} call ${record.requestId}`,
+        SkuMeter: line.component,
+        SkuPriceId: `${record.snapshotId ?? "none"}/${line.component}${contractedUnitPrice.equals(listRate) ? "" : `@${fmt(contractedUnitPrice)}`}`,
+        x_TokenQuantity: line.unit === "token" ? fmt(quantity) : null,
+        x_TokenUnit: line.unit === "token" ? line.component : null
+      }
+    })
+  const conversion = options.conversion
+  const finished = rows.map((row) => finish(row, version, conversion))
+  if (version === "1.2" || options.applied === undefined) return finished
+  const rate = conversion !== undefined && conversion.from === common.BillingCurrency ? conversion.rate : Money.ONE
+  return applyContracts(finished, options.applied, rate)
+}
+
+/**
+ * The Purchase row of a prepaid purchase or a commitment's fee (FOCUS 1.3; in 1.2 without
+ * ContractApplied). Its ResourceId and ContractApplied name the commitment it buys; a credit pack
+ * (paying for future charges) has EffectiveCost 0, its cost shows on the usage it is drawn by.
+ * ConsumedQuantity is null on a purchase; the tokens a token pack buys are in x_TokenQuantity.
+ */
+export const purchaseRows = (tenant: Tenant, purchases: ReadonlyArray<Purchase>, options: Options & { readonly conversion?: Conversion | undefined } = {}): Array<Row> => {
+  const version = options.version ?? defaultVersion
+  return purchases.map((p) => {
+    const c = p.commitment
+    const billed = p.unitPrice.times(p.quantity)
+    const start = DateTime.toDateUtc(p.chargePeriodStart)
+    const monthStart = DateTime.makeUnsafe(Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), 1))
+    const monthEnd = DateTime.makeUnsafe(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1))
+    const row: Row = {
+      ...empty,
+      BillingAccountId: tenant.id,
+      BillingAccountName: tenant.name,
+      BillingCurrency: p.currency,
+      BillingPeriodStart: iso(monthStart),
+      BillingPeriodEnd: iso(monthEnd),
+      ChargePeriodStart: iso(p.chargePeriodStart),
+      ChargePeriodEnd: iso(p.chargePeriodEnd),
+      ChargeCategory: "Purchase",
+      ChargeFrequency: p.frequency,
+      ChargeDescription: p.description,
+      BilledCost: fmt(billed),
+      EffectiveCost: p.coversFuture ? "0" : fmt(billed),
+      ListUnitPrice: fmt(p.unitPrice),
+      ListCost: fmt(billed),
+      ContractedUnitPrice: fmt(p.unitPrice),
+      ContractedCost: fmt(billed),
+      PricingQuantity: fmt(p.quantity),
+      PricingUnit: p.unit,
+      PricingCategory: "Committed",
+      ProviderName: p.seller,
+      PublisherName: p.seller,
+      InvoiceIssuerName: p.seller,
+      HostProviderName: c.category === "Spend" ? NOT_APPLICABLE : p.seller,
+      ResourceId: c.commitmentId,
+      ServiceCategory: SERVICE_CATEGORY,
+      ServiceSubcategory: SERVICE_SUBCATEGORY,
+      ServiceName: c.type,
+      SkuId: `${c.type}`,
+      SkuPriceId: `${c.contractId}/${c.commitmentId}`,
+      SubAccountId: p.owner === null ? null : `${p.dimension}:${p.owner}`,
+      SubAccountName: p.owner,
+      Tags: JSON.stringify(p.owner === null ? {} : { [tagKey(p.dimension)]: p.owner }),
+      x_Owner: p.owner,
+      x_TokenQuantity: p.tokens === null ? null : fmt(p.tokens),
+      x_TokenUnit: p.tokens === null ? null : "tokens",
+      ContractApplied: `{"Elements":[{"ContractId":${JSON.stringify(c.contractId)},"ContractCommitmentId":${JSON.stringify(c.commitmentId)},"ContractCommitmentAppliedCost":${fmt(billed)}}]}`
     }
+    return finish(row, version, options.conversion)
   })
 }
+
+/** The columns of the Contract Commitment dataset (FOCUS 1.3), in the specification's order. */
+export const contractCommitmentColumns = [
+  "BillingCurrency",
+  "ContractCommitmentCategory",
+  "ContractCommitmentCost",
+  "ContractCommitmentDescription",
+  "ContractCommitmentId",
+  "ContractCommitmentPeriodEnd",
+  "ContractCommitmentPeriodStart",
+  "ContractCommitmentQuantity",
+  "ContractCommitmentType",
+  "ContractCommitmentUnit",
+  "ContractId",
+  "ContractPeriodEnd",
+  "ContractPeriodStart"
+] as const
+export type ContractCommitmentRow = { readonly [K in typeof contractCommitmentColumns[number]]: string | null }
+
+/** The Contract Commitment dataset: one row per commitment, joined to usage by ContractApplied's ContractCommitmentId. */
+export const contractCommitmentRows = (commitments: ReadonlyArray<ContractCommitment>): Array<ContractCommitmentRow> =>
+  commitments.map((c) => ({
+    BillingCurrency: c.currency,
+    ContractCommitmentCategory: c.category,
+    ContractCommitmentCost: c.cost === null ? null : fmt(c.cost),
+    ContractCommitmentDescription: c.description,
+    ContractCommitmentId: c.commitmentId,
+    ContractCommitmentPeriodEnd: iso(c.periodEnd),
+    ContractCommitmentPeriodStart: iso(c.periodStart),
+    ContractCommitmentQuantity: c.quantity === null ? null : fmt(c.quantity),
+    ContractCommitmentType: c.type,
+    ContractCommitmentUnit: c.unit,
+    ContractId: c.contractId,
+    ContractPeriodEnd: iso(c.contractPeriodEnd),
+    ContractPeriodStart: iso(c.contractPeriodStart)
+  }))

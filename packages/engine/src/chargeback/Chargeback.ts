@@ -14,8 +14,8 @@
  * stale. The maths is core's (`CostAllocation`); the computation is `Compute.ts`, the run and its
  * stored form `Run.ts`; the store's `ChargebackRuns` and `ChargebackLedger` read and write.
  */
-import { CostAllocation, type Tenant } from "@tally/core"
-import { ChargebackLedger, ChargebackRuns, CostAtRisk, Database, Tenants } from "@tally/store"
+import { CostAllocation, Fx, Money, type Tenant, UsageRecord } from "@tally/core"
+import { ChargebackLedger, ChargebackRuns, CostAtRisk, Database, ExchangeRates, Tenants } from "@tally/store"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -56,6 +56,14 @@ export interface UsageQuery {
   readonly unowned?: boolean | undefined
   /** Calls per page (and per transaction); default 2000. */
   readonly pageSize?: number | undefined
+  /** FOCUS version of the rows; default 1.3. */
+  readonly version?: CostAllocation.Focus.Version | undefined
+  /**
+   * Converts calls priced in another currency into the tenant's (reporting) currency at the rate
+   * of the call's UTC day (as of `asOf`, or now); the original amounts stay in the PricingCurrency
+   * columns. A day without a rate fails the export before it starts.
+   */
+  readonly convert?: boolean | undefined
 }
 
 export interface ChargebackService {
@@ -82,7 +90,8 @@ export interface ChargebackService {
   /** A run's FOCUS rows (see core's `CostAllocation.Focus`), from its period's ledger as of the run's instant. */
   readonly focus: (
     tenantId: string,
-    runId: string
+    runId: string,
+    options?: { readonly version?: CostAllocation.Focus.Version | undefined }
   ) => Effect.Effect<{ readonly run: Run.Run; readonly rows: ReadonlyArray<CostAllocation.Focus.Row> }, RunNotFound | SqlError>
   /**
    * Priced calls of a period as FOCUS rows in CSV, streamed page by page (one tenant transaction
@@ -101,6 +110,7 @@ export interface ChargebackService {
 interface Services extends Compute.Repositories {
   readonly db: Database.DatabaseService
   readonly tenants: Tenants.TenantsService
+  readonly rates: ExchangeRates.ExchangeRatesService
 }
 
 /** The lock that serializes a tenant's runs and finalizations. */
@@ -170,6 +180,17 @@ const run = Effect.fn("Chargeback.run")(function*(
       if (final !== undefined) return yield* periodFinalized(final)
       const { computation, json } = yield* Compute.compute(services, tenantId, resolved)
       const stored = yield* services.runs.insert(tenantId, Run.toStored(computation, json, actorOf(input.createdBy)))
+      // The run's FOCUS cost groups, when the daily cost summary has them as of the run's instant (a
+      // few milliseconds): its exports then read them back, also after late usage. Otherwise an
+      // export reads the ledger as of the instant, as it always could.
+      const groups = yield* services.ledger.summaryCostGroups(tenantId, {
+        from: resolved.from,
+        to: resolved.to,
+        dimension: resolved.dimension,
+        asOf: computation.asOf,
+        currency: resolved.currency
+      })
+      if (groups !== undefined) yield* services.runs.insertCostGroups(tenantId, stored.id, groups)
       // Just written in this transaction: not finding it is a defect, not an answer.
       return yield* load(services, tenantId, stored.id).pipe(Effect.catchTag("RunNotFound", Effect.die))
     })
@@ -241,7 +262,12 @@ const list = Effect.fn("Chargeback.list")(function*(services: Services, tenantId
   } satisfies RunPage
 })
 
-const focus = Effect.fn("Chargeback.focus")(function*(services: Services, tenantId: string, runId: string) {
+const focus = Effect.fn("Chargeback.focus")(function*(
+  services: Services,
+  tenantId: string,
+  runId: string,
+  options: { readonly version?: CostAllocation.Focus.Version | undefined } = {}
+) {
   return yield* services.db.withTenant(
     tenantId,
     Effect.gen(function*() {
@@ -249,21 +275,69 @@ const focus = Effect.fn("Chargeback.focus")(function*(services: Services, tenant
       const tenant = yield* services.tenants.get(tenantId).pipe(Effect.orDie)
       const dimension = Dimension.parse(run.dimension)
       if (Result.isFailure(dimension)) return yield* Effect.die(dimension.failure)
-      const groups = yield* services.ledger.costGroups(tenantId, {
+      const groups = (yield* services.runs.costGroups(tenantId, run.id)) ?? (yield* services.ledger.costGroups(tenantId, {
         from: run.from,
         to: run.to,
         dimension: dimension.success,
         asOf: run.asOf,
         currency: run.currency
-      })
-      const corrected = new Map<string, { from: DateTime.Utc; to: DateTime.Utc }>()
-      for (const id of new Set(run.lines.flatMap((l) => (l.correctsRunId === null ? [] : [l.correctsRunId])))) {
-        const other = yield* services.runs.get(tenantId, id)
-        if (other !== undefined) corrected.set(id, { from: other.from, to: other.to })
+      }))
+      const corrected = new Map<string, CostAllocation.Focus.Corrected>()
+      const ids = [...new Set(run.lines.flatMap((l) => (l.correctsRunId === null ? [] : [l.correctsRunId])))]
+      // For the ledger-style corrections (1.3): what the final run and the corrections of runs of
+      // earlier periods than this one charged each owner, so a reversal reverses exactly that.
+      const earlier = ids.length === 0 ? [] : yield* services.runs.corrections(tenantId, ids)
+      const periods = new Map<string, DateTime.Utc>()
+      for (const line of earlier) {
+        if (line.runId === undefined || periods.has(line.runId)) continue
+        const of = yield* services.runs.get(tenantId, line.runId)
+        if (of !== undefined) periods.set(line.runId, of.from)
       }
-      return { run, rows: Focus.runRows(tenant, run, groups, corrected) }
+      const ownLines = ids.length === 0 ? new Map<string, ReadonlyArray<ChargebackRuns.StoredLine>>() : yield* services.runs.lines(tenantId, ids)
+      for (const id of ids) {
+        const other = yield* services.runs.get(tenantId, id)
+        if (other === undefined) continue
+        const before = earlier.filter((l) => {
+          if (l.correctsRunId !== id || l.runId === undefined || l.runId === run.id) return false
+          const from = periods.get(l.runId)
+          return from !== undefined && DateTime.toEpochMillis(from) < DateTime.toEpochMillis(run.from)
+        })
+        const charged = (owner: string | null) =>
+          Money.sum([...(ownLines.get(id) ?? []).filter((l) => l.kind !== "correction"), ...before].filter((l) => l.owner === owner).map((l) => l.amount))
+        corrected.set(id, { from: other.from, to: other.to, charged })
+      }
+      return { run, rows: Focus.runRows(tenant, run, groups, corrected, { version: options.version }) }
     })
   )
+})
+
+/**
+ * The conversion of each call of a usage export into the reporting currency (none unless asked):
+ * the rates of the period's days are read once, and a day with other-currency spend but no rate
+ * fails here, before anything is streamed.
+ */
+const converter = Effect.fnUntraced(function*(services: Services, tenant: Tenant.Tenant, query: UsageQuery) {
+  const none = (_: UsageRecord.UsageRecord): CostAllocation.Focus.Conversion | undefined => undefined
+  if (query.convert !== true) return none
+  const asOf = query.asOf ?? (yield* DateTime.now)
+  const spend = yield* services.rates.dailySpend(tenant.id, { from: query.from, to: query.to, asOf })
+  const rates = yield* services.rates.list(tenant.id, {
+    quote: tenant.currency,
+    from: DateTime.formatIso(query.from).slice(0, 10),
+    to: DateTime.formatIso(query.to).slice(0, 10)
+  })
+  const at = DateTime.formatIso(asOf)
+  const days = Fx.convertDays(spend, tenant.currency, rates, at)
+  if (days instanceof Fx.RateMissing) {
+    return yield* new CostAllocation.InvalidChargeback({ field: "convert", message: `convert: ${days.message}` })
+  }
+  return (record: UsageRecord.UsageRecord): CostAllocation.Focus.Conversion | undefined => {
+    const currency = UsageRecord.currencyOf(record)
+    if (currency === null || currency === tenant.currency) return undefined
+    const date = Fx.dayOf(DateTime.toDateUtc(record.occurredAt))
+    const rate = Fx.pick(rates, currency, tenant.currency, date, at)
+    return rate === undefined ? undefined : { from: currency, to: tenant.currency, rate: rate.rate, rateId: rate.id, date }
+  }
 })
 
 /** Which calls a usage export lists by owner; undefined for every call of the period. */
@@ -284,6 +358,7 @@ const usage = Effect.fn("Chargeback.usage")(function*(services: Services, tenant
   if (span <= 0) return yield* new CostAllocation.InvalidChargeback({ field: "to", message: "to: expected an instant after from" })
   const owners = yield* Effect.fromResult(ownersOf(query))
   const pageSize = query.pageSize ?? 2000
+  const version = query.version ?? Focus.defaultVersion
   const { tenant, unpriced } = yield* services.db.withTenant(
     tenantId,
     Effect.all({
@@ -291,6 +366,7 @@ const usage = Effect.fn("Chargeback.usage")(function*(services: Services, tenant
       unpriced: services.ledger.unpricedCount(tenantId, { from: query.from, to: query.to })
     })
   )
+  const conversionOf = yield* converter(services, tenant, query)
   type Cursor = { readonly occurredAt: DateTime.Utc; readonly requestId: string } | null
   const pages = Stream.paginate<Cursor, string, SqlError>(null, (after) =>
     services.ledger.usagePage(tenantId, {
@@ -301,7 +377,9 @@ const usage = Effect.fn("Chargeback.usage")(function*(services: Services, tenant
       filter: { asOf: query.asOf, owners }
     }).pipe(
       Effect.map((records) => {
-        const text = records.map((r) => Focus.usageRows(tenant, r).map(Csv.focusRecord).join("")).join("")
+        const text = records.map((r) =>
+          Focus.usageRows(tenant, r, { version, conversion: conversionOf(r) }).map((row) => Csv.focusRecord(row, version)).join("")
+        ).join("")
         const last = records[records.length - 1]
         return [
           text === "" ? [] : [text],
@@ -311,7 +389,7 @@ const usage = Effect.fn("Chargeback.usage")(function*(services: Services, tenant
         ] as const
       })
     ))
-  return { unpriced, csv: Stream.concat(Stream.succeed(Csv.focusHeader()), pages) }
+  return { unpriced, csv: Stream.concat(Stream.succeed(Csv.focusHeader(version)), pages) }
 })
 
 export class Chargeback extends Context.Service<Chargeback, ChargebackService>()("@tally/engine/Chargeback") {
@@ -324,7 +402,8 @@ export class Chargeback extends Context.Service<Chargeback, ChargebackService>()
         tenants: yield* Tenants.Tenants,
         runs: yield* ChargebackRuns.ChargebackRuns,
         ledger: yield* ChargebackLedger.ChargebackLedger,
-        atRisk: yield* CostAtRisk.CostAtRisk
+        atRisk: yield* CostAtRisk.CostAtRisk,
+        rates: yield* ExchangeRates.ExchangeRates
       }
       return Chargeback.of({
         showback: (tenantId, input) => showback(services, tenantId, input),
@@ -332,11 +411,11 @@ export class Chargeback extends Context.Service<Chargeback, ChargebackService>()
         finalize: (tenantId, runId, options) => finalize(services, tenantId, runId, options),
         get: (tenantId, runId) => get(services, tenantId, runId),
         list: (tenantId, options) => list(services, tenantId, options),
-        focus: (tenantId, runId) => focus(services, tenantId, runId),
+        focus: (tenantId, runId, options) => focus(services, tenantId, runId, options),
         usage: (tenantId, query) => usage(services, tenantId, query)
       })
     })
   ).pipe(
-    Layer.provide(Layer.mergeAll(Tenants.Tenants.layer, ChargebackRuns.ChargebackRuns.layer, ChargebackLedger.ChargebackLedger.layer, CostAtRisk.CostAtRisk.layer))
+    Layer.provide(Layer.mergeAll(Tenants.Tenants.layer, ChargebackRuns.ChargebackRuns.layer, ChargebackLedger.ChargebackLedger.layer, CostAtRisk.CostAtRisk.layer, ExchangeRates.ExchangeRates.layer))
   )
 }

@@ -7,11 +7,11 @@
  *       [--shared owner]... [--currency USD] [--by actor] [--showback]
  *   tally chargeback finalize --tenant T --run R [--by actor]
  *   tally chargeback show --tenant T [--run R] [--status draft|final] [--limit N] [--after cursor]
- *   tally chargeback export --tenant T --run R [--format csv|focus] --out FILE
+ *   tally chargeback export --tenant T --run R [--format csv|focus] [--focus-version 1.3|1.2] --out FILE
  *
  * `run` stores a draft (with `--showback`, computes the same lines and stores nothing); `finalize`
  * makes a draft final, after which neither it nor its lines can change; `show` prints a run with
- * its lines and audit trail, or lists runs; `export` writes the run's CSV lines or FOCUS 1.2 rows
+ * its lines and audit trail, or lists runs; `export` writes the run's CSV lines or FOCUS rows (1.3 by default, 1.2 selectable)
  * to a file. Results are JSON on stdout, money as exact decimal strings.
  */
 import { CostAllocation, Money } from "@tally/core"
@@ -170,6 +170,10 @@ export const exportCommand = ({ positionals, values }: Parsed<typeof Commands.ch
     const out = yield* Spec.required(command, "out", values.out)
     const format = values.format ?? "csv"
     if (format !== "csv" && format !== "focus") return yield* invalidInput(`${command}: --format must be csv or focus, got "${format}"`)
+    const version = values["focus-version"] ?? CostAllocation.Focus.defaultVersion
+    if (!CostAllocation.Focus.isVersion(version)) {
+      return yield* invalidInput(`${command}: --focus-version must be ${CostAllocation.Focus.versions.join(" or ")}, got "${version}"`)
+    }
     const written = yield* withChargeback(
       command,
       tenantId,
@@ -180,8 +184,8 @@ export const exportCommand = ({ positionals, values }: Parsed<typeof Commands.ch
           const run = yield* service.get(tenantId, runId)
           return { text: CostAllocation.Csv.lines(run), records: run.lines.length, run }
         }
-        const { rows, run } = yield* service.focus(tenantId, runId)
-        return { text: CostAllocation.Csv.focus(rows), records: rows.length, run }
+        const { rows, run } = yield* service.focus(tenantId, runId, { version })
+        return { text: CostAllocation.Csv.focus(rows, version), records: rows.length, run }
       }).pipe(Effect.catchTag(["RunNotFound"], invalid(command)))
     )
     // `--out -`: the file's content on stdout, as a pipe expects it.
@@ -194,6 +198,7 @@ export const exportCommand = ({ positionals, values }: Parsed<typeof Commands.ch
       runId: written.run.id,
       status: written.run.status,
       format,
+      ...(format === "focus" ? { focusVersion: version } : {}),
       file: out,
       records: written.records,
       total: fmt(written.run.total),

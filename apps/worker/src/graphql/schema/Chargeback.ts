@@ -149,6 +149,26 @@ const AuditRef = builder.objectRef<Chargeback.AuditEntry>("ChargebackAuditEntry"
   })
 })
 
+const FocusVersionEnum = builder.enumType("FocusVersion", {
+  description: "FinOps FOCUS specification version of an export.",
+  values: { V1_3: { value: "1.3", description: "FOCUS 1.3 (the default)." }, V1_2: { value: "1.2" } } as const
+})
+
+interface FocusExport {
+  readonly version: CostAllocation.Focus.Version
+  readonly rows: ReadonlyArray<CostAllocation.Focus.Row>
+}
+
+const FocusExportRef = builder.objectRef<FocusExport>("FocusExport").implement({
+  description: "A run's FinOps FOCUS rows, as the CSV export writes them.",
+  fields: (t) => ({
+    version: t.field({ type: FocusVersionEnum, resolve: (e) => e.version }),
+    columns: t.stringList({ resolve: (e) => [...CostAllocation.Focus.columnsOf(e.version)] }),
+    rowCount: t.int({ resolve: (e) => e.rows.length }),
+    csv: t.string({ description: "RFC 4180 CSV, header first (the same bytes as the HTTP export).", resolve: (e) => CostAllocation.Csv.focus(e.rows, e.version) })
+  })
+})
+
 const RunRef = builder.objectRef<Chargeback.Run>("ChargebackRun").implement({
   fields: (t) => ({
     id: t.exposeID("id"),
@@ -168,7 +188,18 @@ const RunRef = builder.objectRef<Chargeback.Run>("ChargebackRun").implement({
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     finalizedBy: t.exposeString("finalizedBy", { nullable: true }),
     finalizedAt: t.expose("finalizedAt", { type: "DateTime", nullable: true }),
-    audit: t.field({ type: [AuditRef], resolve: (r) => r.audit })
+    audit: t.field({ type: [AuditRef], resolve: (r) => r.audit }),
+    focus: t.field({
+      type: FocusExportRef,
+      description: "The run's FOCUS rows (1.3 unless `version` says 1.2).",
+      complexity: 20,
+      args: { version: t.arg({ type: FocusVersionEnum }) },
+      resolve: async (r, args, context) => {
+        const version = args.version ?? CostAllocation.Focus.defaultVersion
+        const { rows } = await context.run(Chargeback.Chargeback.use((chargeback) => chargeback.focus(context.tenantId, r.id, { version })))
+        return { version, rows }
+      }
+    })
   })
 })
 

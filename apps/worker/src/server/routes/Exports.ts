@@ -2,14 +2,15 @@
  * Exports, with a key that has the `read` scope:
  *
  *   GET /api/v1/exports/chargeback/<run>?format=csv     the run's lines (one record per line)
- *   GET /api/v1/exports/chargeback/<run>?format=focus   FinOps FOCUS 1.2 rows of the run
+ *   GET /api/v1/exports/chargeback/<run>?format=focus   FinOps FOCUS rows of the run (&version=1.3|1.2)
  *   GET /api/v1/exports/usage?from=<ISO>&to=<ISO>&format=focus
- *       [&asOf=<ISO>][&dimension=<d>&owner=<v>...&unowned=true]
+ *       [&asOf=<ISO>][&dimension=<d>&owner=<v>...&unowned=true][&version=1.3|1.2][&convert=true]
  *                                                       FOCUS rows of every priced call, one per cost
  *                                                       line, each with its request id (x_RequestId)
  *
  * All are CSV (`text/csv`, RFC 4180) sent as attachments. The usage export streams page by page, so
- * a month of calls never sits in memory; `x-tally-unpriced-calls` tells how many calls of the period
+ * a month of calls never sits in memory; with `convert=true` calls priced in another currency are
+ * converted into the tenant's at the rate of their day (a day without a rate: 400 before streaming); `x-tally-unpriced-calls` tells how many calls of the period
  * have no price (they have no cost row). A chargeback FOCUS row's `x_Lineage` is the usage export
  * query that lists the calls behind it.
  *
@@ -73,12 +74,21 @@ const format = (text: string | undefined, allowed: ReadonlyArray<string>, fallba
     ? Effect.succeed(text)
     : Effect.fail(invalid(`format: expected ${allowed.join(" or ")}, got ${JSON.stringify(text)}`))
 
+/** The FOCUS version asked for (`version=1.3`, the default, or `1.2`). */
+const focusVersion = (text: string | undefined) =>
+  text === undefined
+    ? Effect.succeed(CostAllocation.Focus.defaultVersion)
+    : CostAllocation.Focus.isVersion(text)
+    ? Effect.succeed(text)
+    : Effect.fail(invalid(`version: expected ${CostAllocation.Focus.versions.join(" or ")}, got ${JSON.stringify(text)}`))
+
 export const chargeback = respond(Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
   const key = yield* Auth.authenticate(request, "read")
   const params = yield* HttpServerRequest.ParsedSearchParams
   const runId = (yield* HttpRouter.params).run ?? ""
   const kind = yield* format(yield* single(params, "format"), ["csv", "focus"], "csv")
+  const version = yield* focusVersion(yield* single(params, "version"))
   const service = yield* Chargeback.Chargeback
   if (kind === "csv") {
     const run = yield* service.get(key.tenantId, runId)
@@ -87,8 +97,8 @@ export const chargeback = respond(Effect.gen(function*() {
       headers: csvHeaders(`chargeback-${run.id}.csv`)
     })
   }
-  const { rows, run } = yield* service.focus(key.tenantId, runId)
-  return HttpServerResponse.text(CostAllocation.Csv.focus(rows), {
+  const { rows, run } = yield* service.focus(key.tenantId, runId, { version })
+  return HttpServerResponse.text(CostAllocation.Csv.focus(rows, version), {
     contentType: "text/csv; charset=utf-8",
     headers: csvHeaders(`chargeback-${run.id}-focus.csv`)
   })
@@ -99,6 +109,7 @@ export const usage = respond(Effect.gen(function*() {
   const key = yield* Auth.authenticate(request, "read")
   const params = yield* HttpServerRequest.ParsedSearchParams
   yield* format(yield* single(params, "format"), ["focus"], "focus")
+  const version = yield* focusVersion(yield* single(params, "version"))
   const from = yield* instant("from", yield* single(params, "from"))
   const to = yield* instant("to", yield* single(params, "to"))
   if (from === undefined) return yield* invalid("from: required, an ISO 8601 date-time")
@@ -111,6 +122,10 @@ export const usage = respond(Effect.gen(function*() {
   if (unownedText !== undefined && unownedText !== "true" && unownedText !== "false") {
     return yield* invalid(`unowned: expected true or false, got ${JSON.stringify(unownedText)}`)
   }
+  const convertText = yield* single(params, "convert")
+  if (convertText !== undefined && convertText !== "true" && convertText !== "false") {
+    return yield* invalid(`convert: expected true or false, got ${JSON.stringify(convertText)}`)
+  }
   const service = yield* Chargeback.Chargeback
   const { csv, unpriced } = yield* service.usage(key.tenantId, {
     from,
@@ -118,7 +133,9 @@ export const usage = respond(Effect.gen(function*() {
     asOf,
     dimension,
     owners,
-    unowned: unownedText === "true"
+    unowned: unownedText === "true",
+    version,
+    convert: convertText === "true"
   })
   const body = csv.pipe(
     // Headers are sent by now: a failure mid-stream makes the server abort the connection without
