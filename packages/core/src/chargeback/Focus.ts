@@ -845,3 +845,90 @@ export const contractCommitmentRows = (commitments: ReadonlyArray<ContractCommit
     ContractPeriodEnd: iso(c.contractPeriodEnd),
     ContractPeriodStart: iso(c.contractPeriodStart)
   }))
+
+/** A call as the tenant sold it (a priced sale price, see core `SalePrice`): the lines its customer is charged. */
+export interface SoldCall {
+  readonly requestId: string
+  readonly occurredAt: DateTime.Utc
+  readonly customer: string | null
+  readonly provider: string
+  readonly model: string
+  readonly ruleId: string | null
+  readonly currency: string
+  readonly lines: ReadonlyArray<{
+    readonly component: string
+    readonly quantity: Money.Decimal
+    readonly unit: string
+    /** Price of one unit (one token, one request, ...). */
+    readonly unitPrice: Money.Decimal
+    readonly amount: Money.Decimal
+    readonly basis: string
+  }>
+}
+
+/**
+ * The FOCUS rows of a call as the tenant sells it to its customer (the resale view): one row per
+ * price line, the tenant as service provider and invoice issuer, the LLM provider as host. List
+ * and contracted unit prices are the sale unit price per pricing unit, so ListCost = ListUnitPrice
+ * x PricingQuantity = BilledCost before credits. Credit drawdowns (`applied`, prepaid) lower
+ * BilledCost and show in ContractApplied (1.3).
+ */
+export const soldRows = (tenant: Tenant, call: SoldCall, options: UsageOptions = {}): Array<Row> => {
+  const version = options.version ?? defaultVersion
+  const millis = DateTime.toEpochMillis(call.occurredAt)
+  const day = new Date(millis)
+  const hour = Math.floor(millis / HOUR) * HOUR
+  const rows = call.lines.map((line): Row => {
+    const { name, per } = pricing(line.unit === "token" ? "1M tokens" : "unit", line.unit)
+    const pricingQuantity = line.quantity.div(per)
+    const unitPrice = line.unitPrice.times(per)
+    return {
+      ...empty,
+      BillingAccountId: call.customer === null ? tenant.id : `${tenant.id}/customer:${call.customer}`,
+      BillingAccountName: call.customer ?? tenant.name,
+      BillingCurrency: call.currency,
+      BillingPeriodStart: iso(DateTime.makeUnsafe(Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), 1))),
+      BillingPeriodEnd: iso(DateTime.makeUnsafe(Date.UTC(day.getUTCFullYear(), day.getUTCMonth() + 1, 1))),
+      ChargePeriodStart: iso(DateTime.makeUnsafe(hour)),
+      ChargePeriodEnd: iso(DateTime.makeUnsafe(hour + HOUR)),
+      ChargeCategory: "Usage",
+      ChargeFrequency: "Usage-Based",
+      ChargeDescription: `${line.component} ${line.unit === "token" ? "tokens" : line.unit} of ${call.provider}/${call.model} call ${call.requestId} (${line.basis})`,
+      PricingCategory: "Standard",
+      BilledCost: fmt(line.amount),
+      EffectiveCost: fmt(line.amount),
+      ListUnitPrice: fmt(unitPrice),
+      ListCost: fmt(unitPrice.times(pricingQuantity)),
+      ContractedUnitPrice: fmt(unitPrice),
+      ContractedCost: fmt(unitPrice.times(pricingQuantity)),
+      PricingQuantity: fmt(pricingQuantity),
+      PricingUnit: name,
+      ConsumedQuantity: fmt(line.quantity),
+      ConsumedUnit: consumedUnits[line.unit] ?? name,
+      ProviderName: tenant.name,
+      PublisherName: call.provider,
+      InvoiceIssuerName: tenant.name,
+      ServiceProviderName: tenant.name,
+      HostProviderName: call.provider,
+      ServiceCategory: SERVICE_CATEGORY,
+      ServiceSubcategory: SERVICE_SUBCATEGORY,
+      ServiceName: "LLM usage",
+      SkuId: `${call.provider}/${call.model}`,
+      SkuMeter: line.component,
+      SkuPriceId: `${call.ruleId ?? "none"}/${line.component}`,
+      SubAccountId: call.customer === null ? null : `customer:${call.customer}`,
+      SubAccountName: call.customer,
+      Tags: JSON.stringify(call.customer === null ? {} : { customer: call.customer }),
+      x_Owner: call.customer,
+      x_Model: call.model,
+      x_RequestCount: "1",
+      x_RequestId: call.requestId,
+      x_TokenQuantity: line.unit === "token" ? fmt(line.quantity) : null,
+      x_TokenUnit: line.unit === "token" ? line.component : null
+    }
+  })
+  const finished = rows.map((row) => finish(row, version, options.conversion))
+  if (version === "1.2" || options.applied === undefined) return finished
+  const rate = options.conversion !== undefined && options.conversion.from === call.currency ? options.conversion.rate : Money.ONE
+  return applyContracts(finished, options.applied, rate)
+}
