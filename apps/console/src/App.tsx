@@ -9,6 +9,7 @@ import { AnomaliesPage } from "./pages/Anomalies.tsx"
 import { BudgetsPage } from "./pages/Budgets.tsx"
 import { CallsPage } from "./pages/Calls.tsx"
 import { ChargebackPage } from "./pages/Chargeback.tsx"
+import { MarginPage } from "./pages/Margin.tsx"
 import { ModelsPage } from "./pages/Models.tsx"
 import { OverviewPage } from "./pages/Overview.tsx"
 import { SignIn } from "./pages/SignIn.tsx"
@@ -22,6 +23,7 @@ const pages: ReadonlyArray<{ readonly path: string; readonly title: string; read
   { path: "/overview", title: "Overview", render: () => <OverviewPage /> },
   { path: "/budgets", title: "Budgets", render: () => <BudgetsPage /> },
   { path: "/chargeback", title: "Chargeback", render: () => <ChargebackPage /> },
+  { path: "/margin", title: "Margin", render: () => <MarginPage /> },
   { path: "/anomalies", title: "Anomalies", render: () => <AnomaliesPage /> },
   { path: "/calls", title: "Calls", render: () => <CallsPage /> },
   { path: "/models", title: "Models", render: () => <ModelsPage /> }

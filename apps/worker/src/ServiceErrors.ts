@@ -10,7 +10,7 @@
  * HTTP routes answer through `respond`; GraphQL resolvers' failures go through `toGraphql`
  * (see `graphql/Context.ts`).
  */
-import type { ApiKey, Budget, CostAllocation, Fx, Reservation, SalePrice, Tenant, TenantPriceBook, UsageQuery } from "@tally/core"
+import type { ApiKey, Budget, Commitment, CostAllocation, Credit, Fx, Reservation, SalePrice, Tenant, TenantPriceBook, UsageQuery } from "@tally/core"
 import type { ModelPolicy } from "@tally/catalog"
 import type { Chargeback, Enforcement, Reconcile, Reprice, TenantPricing } from "@tally/engine"
 import type { CustomerStatements, Outbox, SalePrices } from "@tally/store"
@@ -58,6 +58,10 @@ export type ServiceError =
   | ModelPolicy.InvalidPolicy
   | ModelPolicy.PolicyNotFound
   | Reprice.InvalidReprice
+  | Commitment.InvalidCommitment
+  | Commitment.CommitmentNotFound
+  | Credit.InvalidCredit
+  | Credit.GrantNotFound
   | Fx.InvalidRate
   | Fx.RateMissing
   | SalePrice.InvalidSaleRule
@@ -141,6 +145,10 @@ export const table: { readonly [K in Tag]: Answer<ErrorOf<K>> } = {
   InvalidPolicy: invalidInput(),
   PolicyNotFound: notFound("modelPolicy", (error) => error.policyId),
   InvalidReprice: invalidInput(),
+  InvalidCommitment: invalidInput(),
+  CommitmentNotFound: notFound("commitment", (error) => error.commitmentId),
+  InvalidCredit: invalidInput(),
+  GrantNotFound: notFound("creditGrant", (error) => error.grantId),
   InvalidRate: invalidInput(),
   // A conversion that needs a rate nobody recorded: the input (the period) cannot be converted yet.
   RateMissing: {

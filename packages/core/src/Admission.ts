@@ -42,6 +42,21 @@ export interface Decision {
   /** Ids of the block budgets that deny. */
   readonly deniedBy: ReadonlyArray<string>
   readonly reservation?: { readonly id: string; readonly expiresAt: DateTime.Utc } | undefined
+  /**
+   * Prepaid credit accounts (the call's customer or team) that enforce their balance: what each
+   * has, what live reservations hold, and whether the estimate fits. Absent when none enforces.
+   */
+  readonly credits?: ReadonlyArray<CreditDecision> | undefined
+}
+
+export interface CreditDecision {
+  readonly account: { readonly kind: "customer" | "team"; readonly id: string }
+  readonly unit: string
+  readonly balance: Money.Decimal
+  readonly held: Money.Decimal
+  /** balance − held, before this call. */
+  readonly remaining: Money.Decimal
+  readonly allowed: boolean
 }
 
 /** A cost-only estimate (no tokens). */

@@ -19,7 +19,7 @@
  * An expired or released reservation holds nothing.
  */
 import { Admission, Budget, BudgetPeriod, FieldError, Money, Reservation, type Tenant, UsageRecord } from "@tally/core"
-import { BudgetRecords, BudgetSpend, Database, Reservations, Tenants } from "@tally/store"
+import { BudgetRecords, BudgetSpend, Credits, Database, Reservations, Tenants } from "@tally/store"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -168,6 +168,16 @@ export const decisionToJson = (decision: Admission.Decision) => ({
   })),
   ...(decision.reservation === undefined ? {} : {
     reservation: { id: decision.reservation.id, expiresAt: DateTime.formatIso(decision.reservation.expiresAt) }
+  }),
+  ...(decision.credits === undefined ? {} : {
+    credits: decision.credits.map((c) => ({
+      [c.account.kind]: c.account.id,
+      unit: c.unit,
+      balance: Money.format(c.balance),
+      held: Money.format(c.held),
+      remaining: Money.format(c.remaining),
+      allowed: c.allowed
+    }))
   })
 })
 
@@ -265,7 +275,12 @@ export class Enforcement extends Context.Service<Enforcement, EnforcementService
   static readonly layerConfig = (config: EnforcementConfig = {}): Layer.Layer<
     Enforcement,
     never,
-    Database.Database | Tenants.Tenants | BudgetRecords.BudgetRecords | BudgetSpend.BudgetSpend | Reservations.Reservations
+    | Database.Database
+    | Tenants.Tenants
+    | BudgetRecords.BudgetRecords
+    | BudgetSpend.BudgetSpend
+    | Reservations.Reservations
+    | Credits.Credits
   > =>
     Layer.effect(
       Enforcement,
@@ -275,6 +290,7 @@ export class Enforcement extends Context.Service<Enforcement, EnforcementService
         const records = yield* BudgetRecords.BudgetRecords
         const spending = yield* BudgetSpend.BudgetSpend
         const reservations = yield* Reservations.Reservations
+        const credits = yield* Credits.Credits
         const graceMillis = (config.settleGraceSeconds ?? defaultSettleGraceSeconds) * 1000
 
         const validate = (input: ReserveInput): InvalidEnforcementRequest | undefined => {
@@ -289,6 +305,32 @@ export class Enforcement extends Context.Service<Enforcement, EnforcementService
           }
           return undefined
         }
+
+        /** The decision with the call's enforcing credit accounts (customer, team) judged under their lock. */
+        const withCredits = (
+          tenantId: string,
+          decision: Admission.Decision,
+          labels: Budget.Scope,
+          estimate: Money.Decimal,
+          now: DateTime.Utc
+        ) =>
+          Effect.gen(function*() {
+            const accounts: Array<{ readonly kind: "customer" | "team"; readonly id: string }> = []
+            if (labels.customer !== undefined) accounts.push({ kind: "customer", id: labels.customer })
+            if (labels.team !== undefined) accounts.push({ kind: "team", id: labels.team })
+            if (accounts.length === 0) return decision
+            const headroom = yield* credits.admit(tenantId, accounts, decision.currency, estimate, now)
+            if (headroom.length === 0) return decision
+            const judged = headroom.map((h): Admission.CreditDecision => ({
+              account: h.account,
+              unit: h.unit,
+              balance: h.balance,
+              held: h.held,
+              remaining: h.balance.minus(h.held),
+              allowed: h.allowed
+            }))
+            return { ...decision, allowed: judged.every((c) => c.allowed), credits: judged } satisfies Admission.Decision
+          })
 
         /** The decision for a call, read inside the caller's transaction (after any locks). */
         const decide = (tenantId: string, input: ReserveInput, now: DateTime.Utc, lock: boolean, known?: KnownBudgets) =>
@@ -353,7 +395,11 @@ export class Enforcement extends Context.Service<Enforcement, EnforcementService
           return yield* db.withTenant(
             tenantId,
             Effect.gen(function*() {
-              const { currency, decision, labels } = yield* decide(tenantId, input, now, true)
+              const decided = yield* decide(tenantId, input, now, true)
+              const { currency, labels } = decided
+              if (!decided.decision.allowed) return decided.decision
+              // Prepaid credits that enforce: locked like budgets, so admissions of one account are serialized.
+              const decision = yield* withCredits(tenantId, decided.decision, labels, input.estimatedCost, now)
               if (!decision.allowed) return decision
               const id = yield* reservations.insert(tenantId, {
                 requestId: input.requestId ?? null,

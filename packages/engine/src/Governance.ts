@@ -103,6 +103,27 @@ export type Reason =
     readonly estimate: Money.Decimal
     readonly message: string
   }
+  | {
+    readonly kind: "credits"
+    /** `customer:<id>` or `team:<id>`. */
+    readonly account: string
+    readonly unit: string
+    readonly remaining: Money.Decimal
+    readonly estimate: Money.Decimal
+    readonly message: string
+  }
+
+/** A prepaid credit account that would be overdrawn (when its grants enforce). */
+const creditReason = (c: Admission.CreditDecision, estimate: Money.Decimal): Reason => ({
+  kind: "credits",
+  account: `${c.account.kind}:${c.account.id}`,
+  unit: c.unit,
+  remaining: c.remaining,
+  estimate,
+  message: `prepaid credits of ${c.account.kind} ${JSON.stringify(c.account.id)}: ${Money.format(c.remaining)} ${c.unit} remain, the call needs ${
+    Money.format(estimate)
+  }`
+})
 
 export interface Decision {
   readonly allowed: boolean
@@ -135,6 +156,7 @@ export const decisionToJson = (d: Decision) => ({
   policies: d.policies,
   budgets: d.budget === null ? [] : Enforcement.decisionToJson(d.budget).budgets,
   remaining: d.budget?.remaining == null ? null : Money.format(d.budget.remaining),
+  ...(d.budget?.credits === undefined ? {} : { credits: Enforcement.decisionToJson(d.budget).credits }),
   ...(d.budget?.reservation === undefined ? {} : {
     reservation: { id: d.budget.reservation.id, expiresAt: DateTime.formatIso(d.budget.reservation.expiresAt) }
   })
@@ -352,7 +374,10 @@ export class Governance extends Context.Service<Governance, GovernanceService>()
           return {
             ...base,
             allowed: budget.allowed,
-            reasons: budget.budgets.filter((b) => !b.allowed).map(budgetReason),
+            reasons: [
+              ...budget.budgets.filter((b) => !b.allowed).map(budgetReason),
+              ...(budget.credits ?? []).filter((c) => !c.allowed).map((c) => creditReason(c, budget.estimatedCost))
+            ],
             budget
           } satisfies Decision
         })

@@ -17,6 +17,10 @@
  *
  * The calls' sale prices (`SalePricing`, when the tenant has sale rules) are stored in the same
  * transaction, for exactly the calls inserted.
+ * The tenant's commitments are applied to each priced call after pricing (`Commitments.applyTo`:
+ * provisioned throughput at zero marginal cost, committed-use discounts), and in the same
+ * transaction, for exactly the calls inserted, their commitment usage is recorded and prepaid
+ * credits are drawn down (`Credits`).
  *
  * After the ledger commit, `Budgets.evaluateAfterCommit` sees the calls really inserted.
  *
@@ -25,13 +29,24 @@
  * per batch, never a query per event.
  */
 import type { Catalog, PriceBook } from "@tally/catalog"
-import { Money, type Tenant, Usage, type UsageRecord } from "@tally/core"
+import { type Commitment, Money, type Tenant, Usage, type UsageRecord } from "@tally/core"
 import { Costing } from "@tally/pricing"
 import { Normalize, type NormalizedCall, type NormalizeError } from "@tally/providers"
-import { type Database, type DeadLetters, type PriceBooks, type SalePrices, type Tenants, UsageLedger } from "@tally/store"
+import {
+  Commitments as CommitmentStore,
+  Credits as CreditStore,
+  type Database,
+  type DeadLetters,
+  type PriceBooks,
+  type SalePrices,
+  type Tenants,
+  UsageLedger
+} from "@tally/store"
 import { Context, DateTime, Duration, Effect, Layer, Result, Schema } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Budgets from "./Budgets.ts"
+import * as Commitments from "./Commitments.ts"
+import * as Credits from "./Credits.ts"
 import * as SalePricing from "./SalePricing.ts"
 import * as TenantPricing from "./TenantPricing.ts"
 import * as UsageEvent from "./UsageEvent.ts"
@@ -132,6 +147,8 @@ export interface Priced {
   readonly _tag: "Priced"
   readonly call: UsageRecord.UsageRecord
   readonly costed: Costing.CostedCall
+  /** What a commitment did to the call (after pricing), recorded if the call is inserted. */
+  readonly coverage?: Commitment.Coverage | undefined
 }
 
 export type Prepared = Rejected | Priced
@@ -247,12 +264,19 @@ export const prepare = (context: PrepareContext, input: unknown): Prepared => {
   return { _tag: "Priced", call: { ...rest, provider: event.provider }, costed }
 }
 
+/** The tenant's commitments applied to a priced call (a transform after pricing). */
+const withCommitments = (active: ReadonlyArray<Commitment.Commitment>, prepared: Prepared): Prepared => {
+  if (prepared._tag === "Rejected" || active.length === 0) return prepared
+  const applied = Commitments.applyTo(active, prepared.call)
+  return applied.coverage === undefined ? prepared : { ...prepared, call: applied.record, coverage: applied.coverage }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Results
 
-const pricedFields = (costed: Costing.CostedCall) => ({
+const pricedFields = (costed: Costing.CostedCall, call: UsageRecord.UsageRecord) => ({
   costSource: costed.costSource,
-  total: costed.total === null ? null : Money.format(costed.total),
+  total: call.total === null ? null : Money.format(call.total),
   currency: costed.currency,
   model: costed.model,
   definition: costed.definitionId,
@@ -271,7 +295,7 @@ const itemOf = (index: number, prepared: Prepared, stored: UsageLedger.ItemResul
   if (prepared._tag === "Rejected") {
     return { index, requestId: prepared.requestId, status: "rejected", reason: prepared.reason }
   }
-  const fields = pricedFields(prepared.costed)
+  const fields = pricedFields(prepared.costed, prepared.call)
   switch (stored?.status) {
     case "inserted":
     case "duplicate":
@@ -329,6 +353,8 @@ const deadLetterOf = (rejected: Rejected): DeadLetters.DeadLetterInput => {
 export const make = Effect.gen(function*() {
   const ledger = yield* UsageLedger.UsageLedger
   const budgets = yield* Budgets.Budgets
+  const commitments = yield* CommitmentStore.Commitments
+  const credits = yield* CreditStore.Credits
   const salePricing = yield* SalePricing.SalePricing
 
   // Each tenant's price book: the catalog with the tenant's custom definitions, overrides and
@@ -349,10 +375,11 @@ export const make = Effect.gen(function*() {
 
   const ingestBatch = Effect.fn("Ingest.ingestBatch")(function*(tenantId: string, submissions: ReadonlyArray<Submission>) {
     const book = yield* tenantBook.get(tenantId).pipe(Effect.mapError(failure(tenantId)))
+    const active = yield* commitments.active(tenantId).pipe(Effect.mapError(failure(tenantId)))
     const saleBook = yield* salePricing.book(tenantId).pipe(Effect.mapError(failure(tenantId)))
     const prepared = submissions.map((submission) => {
       const context: PrepareContext = { book, tenantId, options: submission.options ?? {} }
-      return submission.events.map((event) => prepare(context, event))
+      return submission.events.map((event) => withCommitments(active, prepare(context, event)))
     })
     const calls: Array<UsageRecord.UsageRecord> = []
     const rejected: Array<DeadLetters.DeadLetterInput> = []
@@ -364,7 +391,7 @@ export const make = Effect.gen(function*() {
     }
     const stored = calls.length === 0 && rejected.length === 0
       ? undefined
-      : yield* ledger.insertBatch(tenantId, calls, rejected, { afterInsert: salePricing.hookFor(tenantId, saleBook) }).pipe(
+      : yield* ledger.insertBatch(tenantId, calls, rejected, { afterInsert: afterInsert(tenantId, prepared, saleBook) }).pipe(
         Effect.mapError(failure(tenantId))
       )
     // Committed: budgets see the calls really inserted (never fails; a sweep catches up if it gave up).
@@ -377,6 +404,32 @@ export const make = Effect.gen(function*() {
       summarize(list.map((p, index) => itemOf(index, p, p._tag === "Priced" ? stored?.items[next++] : undefined)))
     )
   })
+
+  /**
+   * In the batch's transaction, for the calls inserted: their sale prices (when the tenant has sale
+   * rules), commitment usage, and prepaid credit drawdowns (by sale price, else cost).
+   */
+  const afterInsert = (tenantId: string, prepared: ReadonlyArray<ReadonlyArray<Prepared>>, saleBook: SalePrices.SaleBook) =>
+  (inserted: ReadonlyArray<UsageRecord.UsageRecord>) =>
+    Effect.gen(function*() {
+      yield* salePricing.recordInserted(tenantId, saleBook, inserted)
+      const coverage = new Map<string, Commitment.Coverage>()
+      for (const list of prepared) {
+        for (const p of list) {
+          if (p._tag === "Priced" && p.coverage !== undefined && !coverage.has(p.call.requestId)) coverage.set(p.call.requestId, p.coverage)
+        }
+      }
+      const entries: Array<CommitmentStore.UsageEntry> = []
+      for (const call of inserted) {
+        const c = coverage.get(call.requestId)
+        if (c !== undefined) entries.push({ requestId: call.requestId, occurredAt: call.occurredAt, coverage: c })
+      }
+      yield* commitments.recordUsage(tenantId, entries)
+      const demands = inserted.filter((call) => call.labels.customer !== undefined || call.labels.team !== undefined)
+      if (demands.length > 0) {
+        yield* credits.draw(tenantId, demands.map((call) => Credits.demandOf(call, Credits.salePriceOf(saleBook, call))), yield* DateTime.now)
+      }
+    })
 
   const ingest = Effect.fn("Ingest.ingest")(function*(
     tenantId: string,
@@ -399,6 +452,8 @@ export class Ingest extends Context.Service<Ingest, IngestService>()("@tally/eng
     | PriceBooks.PriceBooks
     | UsageLedger.UsageLedger
     | Database.Database
+    | CommitmentStore.Commitments
+    | CreditStore.Credits
     | SalePrices.SalePrices
     | Layer.Services<typeof Budgets.Budgets.layer>
   > = Layer.effect(Ingest, make).pipe(Layer.provide([Budgets.Budgets.layer, SalePricing.SalePricing.layer]))

@@ -26,10 +26,11 @@ import type { Catalog, PriceBook } from "@tally/catalog"
 import { CostBreakdown, Money, type Tenant, UsageRecord } from "@tally/core"
 import { Costing } from "@tally/pricing"
 import { Normalize, type NormalizedCall } from "@tally/providers"
-import { Database, PriceBooks, Repricings, type SalePrices, type Tenants } from "@tally/store"
+import { Commitments as CommitmentStore, Database, PriceBooks, Repricings, type SalePrices, type Tenants } from "@tally/store"
 import { Context, DateTime, Effect, Layer, Result, Schema } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Budgets from "./Budgets.ts"
+import * as Commitments from "./Commitments.ts"
 import * as PriceScope from "./internal/PriceScope.ts"
 import * as SalePricing from "./SalePricing.ts"
 import * as TenantPricing from "./TenantPricing.ts"
@@ -258,6 +259,7 @@ export const make = Effect.gen(function*() {
   const priceBooks = yield* PriceBooks.PriceBooks
   const books = yield* TenantPricing.makeBookLoader
   const budgets = yield* Budgets.Budgets
+  const commitmentStore = yield* CommitmentStore.Commitments
   const salePricing = yield* SalePricing.SalePricing
   const db = yield* Database.Database
 
@@ -274,6 +276,8 @@ export const make = Effect.gen(function*() {
     const book = yield* books.get(tenantId)
     const priceBookVersion = yield* priceBooks.version(tenantId)
     const runId = dryRun ? null : yield* repricings.newRunId
+    // Commitments apply after pricing, as at ingest: a call on provisioned capacity stays at 0.
+    const active = yield* commitmentStore.active(tenantId)
 
     const tally = new Changes()
     let scanned = 0
@@ -294,7 +298,7 @@ export const make = Effect.gen(function*() {
 
       const changes: Array<Repricings.Change> = []
       for (const call of page) {
-        const repriced = repriceCall(book, tenantId, call)
+        const repriced = Commitments.applyTo(active, repriceCall(book, tenantId, call)).record
         if (!samePrice(call, repriced)) changes.push({ kind: kindOf(call, repriced), before: call, after: repriced })
       }
       if (changes.length === 0) continue
@@ -370,6 +374,7 @@ export class Repricing extends Context.Service<Repricing, RepricingService>()("@
     | Tenants.Tenants
     | PriceBooks.PriceBooks
     | Repricings.Repricings
+    | CommitmentStore.Commitments
     | SalePrices.SalePrices
     | Database.Database
     | Layer.Services<typeof Budgets.Budgets.layer>

@@ -9,9 +9,10 @@
  * price nothing. A change to the rules reaches ingest within `bookTtl` (at once in the process
  * that made it, which invalidates its cache).
  *
- * `priceOf` is the one question other services ask: the sale price recorded for a call.
+ * `priceOf` is the one question other services ask: the sale price recorded for a call; `chargeOf`
+ * says what a call is charged (its price, else its cost).
  */
-import { SalePrice, type Tenant, type UsageRecord } from "@tally/core"
+import { type Money, SalePrice, type Tenant, type UsageRecord } from "@tally/core"
 import { SalePrices } from "@tally/store"
 import { Cache, Context, DateTime, Duration, Effect, Exit, Layer, type Option } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
@@ -60,17 +61,42 @@ export const priceRecord = (book: SalePrices.SaleBook, record: UsageRecord.Usage
   }
 }
 
+/** What a call is charged: its sale price when it has one, else its cost (null when neither is known). */
+export interface Charge {
+  readonly amount: Money.Decimal
+  readonly currency: string
+  readonly basis: "price" | "cost"
+}
+
+/**
+ * The amount a call is charged to its customer: the sale price recorded for it (`price`, from
+ * `recordInserted` or `priceOf`) when priced, else the call's cost; null for a call with neither.
+ */
+export const chargeOf = (
+  record: UsageRecord.UsageRecord,
+  price: Pick<SalePrices.PriceInput, "outcome"> | undefined
+): Charge | null => {
+  if (price !== undefined && price.outcome._tag === "Priced") {
+    return { amount: price.outcome.price.total, currency: price.outcome.price.currency, basis: "price" }
+  }
+  const call = callInputOf(record)
+  return call.costTotal === null || call.costCurrency === null ? null : { amount: call.costTotal, currency: call.costCurrency, basis: "cost" }
+}
+
 export interface SalePricingService {
   /** The tenant's sale book as ingest uses it (cached for `bookTtl`). */
   readonly book: (tenantId: string) => Effect.Effect<SalePrices.SaleBook, SqlError>
   /**
-   * The `afterInsert` hook for a batch priced with `book`: stores the inserted calls' prices in
-   * the batch's transaction. Undefined when the tenant has no sale rules.
+   * Prices the calls a batch really inserted with `book` and stores the prices; run it in the
+   * batch's transaction (`UsageLedger.insertBatch`'s `afterInsert`). Returns what it stored, one
+   * per call in order, for whatever else must commit with the calls (e.g. a credit drawdown by
+   * `chargeOf`); empty, and nothing written, when the tenant has no sale rules.
    */
-  readonly hookFor: (
+  readonly recordInserted: (
     tenantId: string,
-    book: SalePrices.SaleBook
-  ) => ((inserted: ReadonlyArray<UsageRecord.UsageRecord>) => Effect.Effect<void, SqlError>) | undefined
+    book: SalePrices.SaleBook,
+    inserted: ReadonlyArray<UsageRecord.UsageRecord>
+  ) => Effect.Effect<ReadonlyArray<SalePrices.PriceInput>, SqlError>
   /** The sale price recorded for a call (none when the tenant had no sale rules when it was recorded). */
   readonly priceOf: (tenantId: string, requestId: string) => Effect.Effect<Option.Option<SalePrices.StoredPrice>, SqlError>
   /**
@@ -100,10 +126,11 @@ export const make = Effect.gen(function*() {
   })
   const invalidate = (tenantId: string) => Cache.invalidate(cache, tenantId)
 
-  const hookFor = (tenantId: string, book: SalePrices.SaleBook) =>
-    book.rules.length === 0
-      ? undefined
-      : (inserted: ReadonlyArray<UsageRecord.UsageRecord>) => store.record(tenantId, inserted.map((record) => priceRecord(book, record)))
+  const recordInserted = (tenantId: string, book: SalePrices.SaleBook, inserted: ReadonlyArray<UsageRecord.UsageRecord>) => {
+    if (book.rules.length === 0 || inserted.length === 0) return Effect.succeed([])
+    const prices = inserted.map((record) => priceRecord(book, record))
+    return Effect.as(store.record(tenantId, prices), prices)
+  }
 
   const repriceCalls = Effect.fn("SalePricing.repriceCalls")(function*(
     tenantId: string,
@@ -128,7 +155,7 @@ export const make = Effect.gen(function*() {
 
   return SalePricing.of({
     book: (tenantId) => Cache.get(cache, tenantId),
-    hookFor,
+    recordInserted,
     repriceCalls,
     priceOf: (tenantId, requestId) => store.get(tenantId, requestId),
     addRule: (tenantId, input) => Effect.tap(store.addRule(tenantId, input), () => invalidate(tenantId)),

@@ -2,7 +2,7 @@ import { assert, describe, layer } from "@effect/vitest"
 import { Catalog } from "@tally/catalog"
 import { Money, type SalePrice } from "@tally/core"
 import { Database, SalePrices, UsageLedger } from "@tally/store"
-import { DateTime, Effect, Layer, Option } from "effect"
+import { DateTime, Effect, Exit, Layer, Option } from "effect"
 import * as Ingest from "../src/Ingest.ts"
 import * as Reprice from "../src/Reprice.ts"
 import * as SalePricing from "../src/SalePricing.ts"
@@ -81,6 +81,17 @@ describe(`SalePricing on ${backend}`, () => {
         const n1 = yield* priceOf(tenantId, "n1")
         assert.deepStrictEqual([n1.status, n1.reason, n1.total], ["unpriced", "no sale price rule applies to this call", null])
         assert.strictEqual(Money.format(n1.costTotal!), "0.00027")
+
+        // What a call is charged: its price when priced, else its cost (what credits draw down).
+        const book = yield* SalePricing.SalePricing.use((s) => s.book(tenantId))
+        const charge = (id: string) =>
+          Effect.map(UsageLedger.UsageLedger.use((l) => l.get(tenantId, id)), (found) => {
+            const record = Option.getOrThrow(found).call
+            const c = SalePricing.chargeOf(record, SalePricing.priceRecord(book, record))
+            return c === null ? null : [Money.format(c.amount), c.currency, c.basis]
+          })
+        assert.deepStrictEqual(yield* charge("g1"), ["0.0003375", "USD", "price"])
+        assert.deepStrictEqual(yield* charge("n1"), ["0.00027", "USD", "cost"])
       }), testTimeout)
 
     it.effect("a replayed event gets no second price and keeps its first one, even after the rule changed", () =>
@@ -151,6 +162,27 @@ describe(`SalePricing on ${backend}`, () => {
         assert.deepStrictEqual(yield* totals("b1"), ["priced", "4", "1.7"])
         assert.deepStrictEqual(yield* totals("u1"), ["priced", "1.44", "1.2"])
         assert.isNotNull((yield* priceOf(tenantId, "a1")).repricedAt)
+      }), testTimeout)
+
+    it.effect("the price is written in the call's own transaction: a failing price write leaves no call either; another tenant sees no price", () =>
+      Effect.gen(function*() {
+        const tenantId = yield* newTenant()
+        const other = yield* newTenant()
+        yield* rule(tenantId, { name: "+10%", kind: "markup-percent", percent: d("10") })
+        const ingest = yield* Ingest.Ingest
+        yield* ingest.ingest(tenantId, [event("seen", "globex")])
+        assert.isTrue(Option.isNone(yield* SalePricing.SalePricing.use((s) => s.priceOf(other, "seen"))))
+
+        const { sql } = yield* Database.Database
+        const [call] = (yield* UsageLedger.UsageLedger.use((l) => l.get(tenantId, "seen"))).pipe(Option.toArray)
+        const failing = yield* Effect.exit(UsageLedger.UsageLedger.use((l) =>
+          l.insertBatch(tenantId, [{ ...call!.call, requestId: "rolled-back" }], [], {
+            afterInsert: () => Effect.asVoid(sql`SELECT 1 / 0`)
+          })
+        ))
+        assert.isTrue(Exit.isFailure(failing))
+        assert.isTrue(Option.isNone(yield* UsageLedger.UsageLedger.use((l) => l.get(tenantId, "rolled-back"))))
+        assert.strictEqual(yield* priceRows(tenantId), 1)
       }), testTimeout)
   })
 })

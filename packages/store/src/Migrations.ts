@@ -26,6 +26,8 @@ import CostAtRisk from "./internal/migrations/0018_cost_at_risk.ts"
 import BudgetUnits from "./internal/migrations/0020_budget_units.ts"
 import ModelPolicies from "./internal/migrations/0021_model_policies.ts"
 import SalePrices from "./internal/migrations/0024_sale_prices.ts"
+import Credits from "./internal/migrations/0025_credits.ts"
+import Commitments from "./internal/migrations/0026_commitments.ts"
 import ExchangeRates from "./internal/migrations/0027_exchange_rates.ts"
 
 export const loader: Migrator.Loader = Migrator.fromRecord({
@@ -49,6 +51,8 @@ export const loader: Migrator.Loader = Migrator.fromRecord({
   "0020_budget_units": BudgetUnits,
   "0021_model_policies": ModelPolicies,
   "0024_sale_prices": SalePrices,
+  "0025_credits": Credits,
+  "0026_commitments": Commitments,
   "0027_exchange_rates": ExchangeRates
 })
 

@@ -8,7 +8,9 @@ import { ApiKeys } from "./ApiKeys.ts"
 import { BudgetCrossings } from "./BudgetCrossings.ts"
 import { BudgetRecords } from "./BudgetRecords.ts"
 import { BudgetSpend } from "./BudgetSpend.ts"
+import { Commitments } from "./Commitments.ts"
 import { CostAtRisk } from "./CostAtRisk.ts"
+import { Credits } from "./Credits.ts"
 import { CustomerStatements } from "./CustomerStatements.ts"
 import type { Database } from "./Database.ts"
 import { DeadLetters } from "./DeadLetters.ts"
@@ -52,6 +54,8 @@ export type Services =
   | UnitCosts
   | PriceBooks
   | Repricings
+  | Commitments
+  | Credits
   | SalePrices
   | CustomerStatements
 
@@ -78,6 +82,8 @@ export const layer: Layer.Layer<Services, never, Database> = Layer.mergeAll(
   ReconciliationRuns.layer,
   ProviderReports.layer,
   Repricings.layer,
+  Commitments.layer,
+  Credits.layer,
   SalePrices.layer,
   CustomerStatements.layer
 )

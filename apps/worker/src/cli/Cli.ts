@@ -72,6 +72,9 @@ const tree = (deliver: (value: unknown) => Effect.Effect<void>, paths: Array<Rea
   const fx = () => import("./commands/Fx.ts")
   const tenant = () => import("./commands/Tenant.ts")
   const governance = () => import("./commands/Governance.ts")
+  const resale = () => import("./commands/Resale.ts")
+  const commitments = () => import("./commands/Commitments.ts")
+  const credits = () => import("./commands/Credits.ts")
   return Command.make("tally").pipe(
     Command.withDescription(
       "Tally prices LLM usage exactly, per tenant. Results are JSON on stdout; a failure is one line on stderr. Exit codes: 0 success, 2 bad usage or input, 3 unpriced usage, 1 anything unexpected"
@@ -123,6 +126,19 @@ const tree = (deliver: (value: unknown) => Effect.Effect<void>, paths: Array<Rea
         cmd("list", Commands.policyList, lazy(governance, (m) => m.listPolicies)),
         cmd("archive", Commands.policyArchive, lazy(governance, (m) => m.archivePolicy))
       ]),
+      group("commitment", "Commitments: create, list, archive, report, break-even", [
+        cmd("create", Commands.commitmentCreate, lazy(commitments, (m) => m.create)),
+        cmd("list", Commands.commitmentList, lazy(commitments, (m) => m.list)),
+        cmd("archive", Commands.commitmentArchive, lazy(commitments, (m) => m.archive)),
+        cmd("report", Commands.commitmentReport, lazy(commitments, (m) => m.report)),
+        cmd("break-even", Commands.commitmentBreakEven, lazy(commitments, (m) => m.breakEven))
+      ]),
+      group("credits", "Prepaid credits: grant, list, balance, void", [
+        cmd("grant", Commands.creditsGrant, lazy(credits, (m) => m.grant)),
+        cmd("list", Commands.creditsList, lazy(credits, (m) => m.list)),
+        cmd("balance", Commands.creditsBalance, lazy(credits, (m) => m.balance)),
+        cmd("void", Commands.creditsVoid, lazy(credits, (m) => m.voidGrant))
+      ]),
       cmd("anomalies", Commands.anomalies, lazy(() => import("./commands/Anomalies.ts"), (m) => m.run)),
       group("chargeback", "Chargeback runs: run, finalize, show, export (CSV, FOCUS)", [
         cmd("run", Commands.chargebackRun, lazy(chargeback, (m) => m.runCommand)),
@@ -137,7 +153,21 @@ const tree = (deliver: (value: unknown) => Effect.Effect<void>, paths: Array<Rea
         cmd("convert", Commands.fxConvert, lazy(fx, (m) => m.convert))
       ]),
       cmd("reconcile", Commands.reconcile, lazy(() => import("./commands/Reconcile.ts"), (m) => m.run)),
-      cmd("reprice", Commands.reprice, lazy(() => import("./commands/Reprice.ts"), (m) => m.run))
+      cmd("reprice", Commands.reprice, lazy(() => import("./commands/Reprice.ts"), (m) => m.run)),
+      group("sale-price-book", "Sale price rules and customer plans: add, list, archive, assign-plan, price", [
+        cmd("add", Commands.salePriceBookAdd, lazy(resale, (m) => m.addRule)),
+        cmd("list", Commands.salePriceBookList, lazy(resale, (m) => m.listRules)),
+        cmd("archive", Commands.salePriceBookArchive, lazy(resale, (m) => m.archiveRule)),
+        cmd("assign-plan", Commands.salePriceBookAssignPlan, lazy(resale, (m) => m.assignPlan)),
+        cmd("price", Commands.salePriceBookPrice, lazy(resale, (m) => m.callPrice))
+      ]),
+      cmd("margin", Commands.margin, lazy(resale, (m) => m.margin)),
+      group("statement", "Customer statements: preview, finalize, list, export (JSON, CSV, HTML)", [
+        cmd("preview", Commands.statementPreview, lazy(resale, (m) => m.preview)),
+        cmd("finalize", Commands.statementFinalize, lazy(resale, (m) => m.finalize)),
+        cmd("list", Commands.statementList, lazy(resale, (m) => m.list)),
+        cmd("export", Commands.statementExport, lazy(resale, (m) => m.exportStatement))
+      ])
     ])
   ) as unknown as Command.Command<"tally", unknown, object, CliErrorType>
 }

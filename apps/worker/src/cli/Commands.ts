@@ -294,6 +294,101 @@ export const policyArchive = leaf({
 })
 
 // ---------------------------------------------------------------------------------------------
+// Commitments and prepaid credits
+
+const commitmentFlag = { type: "string", metavar: "id", required: true, description: "the commitment" } as const
+const feePeriod = { type: "string", metavar: "hour|month", description: "what the fee is per (a month fee is prorated by calendar month)" } as const
+const scopeFlags = {
+  provider: { type: "string", metavar: "provider", description: "only calls of this provider" },
+  model: { type: "string", metavar: "model", description: "only calls of this model (a prefix when it ends in *)" },
+  deployment: { type: "string", metavar: "name|arn", description: "only calls with this deployment (tag deployment) or Bedrock provisioned-model ARN" }
+} as const
+
+export const commitmentCreate = leaf({
+  description:
+    "Creates a commitment: a committed-use discount (--kind spend) or provisioned throughput (--kind provisioned: calls served on it cost 0 at the margin, spillover is priced on demand)",
+  flags: {
+    ...databaseFlags,
+    tenant: tenantFlag,
+    name: { type: "string", metavar: "name", required: true, description: "the commitment's name (shown in the calls' cost conditions)" },
+    kind: { type: "string", metavar: "spend|provisioned", required: true, description: "a committed-use discount or provisioned throughput" },
+    ...scopeFlags,
+    currency: { type: "string", metavar: "XXX", required: true, description: "the currency of the fee and of the calls it covers" },
+    "discount-percent": { type: "string", metavar: "percent", description: "spend: the percentage taken off covered calls" },
+    amount: { type: "string", metavar: "decimal", description: "spend: the committed spend per calendar month" },
+    fee: { type: "string", metavar: "decimal", description: "provisioned: the capacity's fee per --fee-period" },
+    "fee-period": feePeriod,
+    "starts-at": { ...at("when it starts applying"), required: true },
+    "ends-at": at("when it stops applying (exclusive; default open-ended)")
+  }
+})
+
+export const commitmentList = leaf({
+  description: "Commitments in creation order",
+  flags: { ...databaseFlags, tenant: tenantFlag, all: { type: "boolean", description: "also archived commitments" } }
+})
+
+export const commitmentArchive = leaf({
+  description: "Archives a commitment: it stops applying to calls ingested from now on; its reports stay",
+  flags: { ...databaseFlags, tenant: tenantFlag, commitment: commitmentFlag }
+})
+
+export const commitmentReport = leaf({
+  description: "A commitment over a period: its fee, the usage it covered, spillover, utilisation, what on demand would have cost, savings",
+  flags: { ...databaseFlags, tenant: tenantFlag, commitment: commitmentFlag, from: { ...from, required: true }, to: { ...to, required: true } }
+})
+
+export const commitmentBreakEven = leaf({
+  description: "Whether provisioned capacity at a fee would have paid for itself on the scope's last 30 days of usage",
+  flags: {
+    ...databaseFlags,
+    tenant: tenantFlag,
+    ...scopeFlags,
+    currency: { type: "string", metavar: "XXX", required: true, description: "the currency of the fee and of the usage" },
+    fee: { type: "string", metavar: "decimal", required: true, description: "the capacity's fee per --fee-period" },
+    "fee-period": { ...feePeriod, required: true },
+    at: at("end of the 30-day window (default now)")
+  }
+})
+
+const accountFlags = {
+  customer: { type: "string", metavar: "id", description: "the customer (label customer)" },
+  team: { type: "string", metavar: "id", description: "the team (label team)" }
+} as const
+
+export const creditsGrant = leaf({
+  description: "Grants a credit pack to a customer or a team: recorded calls draw it down by their sale price (or cost), or by tokens",
+  flags: {
+    ...databaseFlags,
+    tenant: tenantFlag,
+    ...accountFlags,
+    unit: { type: "string", metavar: "XXX|tokens", required: true, description: "a currency code, or tokens" },
+    amount: { type: "string", metavar: "decimal", required: true, description: "what the pack holds" },
+    priority: { type: "string", metavar: "n", description: "lower is drawn first (default 0)" },
+    "effective-at": at("calls from this instant draw it (default now)"),
+    "expires-at": at("calls from this instant no longer draw it"),
+    "alert-at": { type: "string", metavar: "decimal", multiple: true, description: "a balance whose crossing downwards sends credit.balance_low (repeatable)" },
+    enforce: { type: "boolean", description: "refuse reservations that would overdraw the account's balance" },
+    note: { type: "string", metavar: "text", description: "a note kept with the grant" }
+  }
+})
+
+export const creditsList = leaf({
+  description: "Credit grants in grant order, of one customer or team when given",
+  flags: { ...databaseFlags, tenant: tenantFlag, ...accountFlags, all: { type: "boolean", description: "also voided grants" } }
+})
+
+export const creditsBalance = leaf({
+  description: "A customer's or team's credit balance per unit, with the grants in draw order",
+  flags: { ...databaseFlags, tenant: tenantFlag, ...accountFlags, at: at("the instant (default now)") }
+})
+
+export const creditsVoid = leaf({
+  description: "Voids a grant: it stops paying for calls; what it paid stays drawn",
+  flags: { ...databaseFlags, tenant: tenantFlag, grant: { type: "string", metavar: "id", required: true, description: "the grant" } }
+})
+
+// ---------------------------------------------------------------------------------------------
 // The worker
 
 const serveFlagsBase = {
@@ -611,5 +706,110 @@ export const reconcile = leaf({
     tolerance: { type: "string", metavar: "amount", description: "absolute tolerance of cost comparisons (default 0.01)" },
     out: { type: "string", metavar: "file|-", description: "write the full report there (- for stdout: the report alone)" },
     ...databaseFlags
+  }
+})
+
+// ---------------------------------------------------------------------------------------------
+// Resale: sale price books, margin, customer statements
+
+const customerFlag = { type: "string", metavar: "name", description: "the customer (the calls' customer label)" } as const
+
+export const salePriceBookAdd = leaf({
+  description: "Adds a sale price rule: a markup in percent or per unit, or a list price, for a customer, a plan or everyone",
+  flags: {
+    ...databaseFlags,
+    tenant: tenantFlag,
+    name: { type: "string", metavar: "text", required: true, description: "what the rule is, for people" },
+    kind: { type: "string", metavar: "markup-percent|markup-per-unit|list-price", required: true, description: "how the rule prices a call" },
+    percent: { type: "string", metavar: "decimal", description: "markup-percent: the markup in percent (25 = cost x 1.25)" },
+    "per-unit": { type: "string", metavar: "decimal", description: "markup-per-unit: added per 1M tokens (token lines) or per unit" },
+    rate: { type: "string", multiple: true, metavar: "component=decimal", description: "list-price: a rate per 1M tokens or per unit (repeatable)" },
+    currency: { type: "string", metavar: "XXX", description: "markup-per-unit and list-price: the currency of the amounts" },
+    customer: customerFlag,
+    plan: { type: "string", metavar: "name", description: "only calls of customers on this plan" },
+    provider: { type: "string", metavar: "id", description: "only calls of this provider" },
+    model: { type: "string", metavar: "name", description: "only calls of this model (a trailing * matches by prefix)" },
+    from: { ...from, required: true, description: "effective from (inclusive)" },
+    until: { type: "string", metavar: "ISO time", description: "effective until (exclusive; open when absent)" }
+  },
+  examples: [
+    { command: "tally sale-price-book add --tenant acme --name 'globex +25%' --kind markup-percent --percent 25 --customer globex --from 2026-01-01", description: "a markup for one customer" },
+    { command: "tally sale-price-book add --tenant acme --name 'pro list' --kind list-price --rate inputText=2 --rate outputText=8 --currency USD --plan pro --from 2026-01-01", description: "a list price for a plan" }
+  ]
+})
+
+export const salePriceBookList = leaf({
+  description: "Lists the tenant's sale price rules, newest first",
+  flags: { ...databaseFlags, tenant: tenantFlag, archived: { type: "boolean", description: "include archived rules" } }
+})
+
+export const salePriceBookArchive = leaf({
+  description: "Archives a sale price rule: it prices no new call; recorded prices keep naming it",
+  flags: { ...databaseFlags, tenant: tenantFlag, rule: { type: "string", metavar: "id", required: true, description: "the rule" } }
+})
+
+export const salePriceBookAssignPlan = leaf({
+  description: "Puts a customer on a plan from a point in time (the latest assignment in effect wins)",
+  flags: {
+    ...databaseFlags,
+    tenant: tenantFlag,
+    customer: { ...customerFlag, required: true },
+    plan: { type: "string", metavar: "name", required: true, description: "the plan" },
+    from: { ...from, required: true, description: "on the plan from (inclusive)" }
+  }
+})
+
+export const salePriceBookPrice = leaf({
+  description: "Prints the sale price recorded for a call, beside its cost",
+  flags: { ...databaseFlags, tenant: tenantFlag, request: { type: "string", metavar: "id", required: true, description: "the call's request id" } }
+})
+
+export const margin = leaf({
+  description: "Price, cost and margin of a tenant's calls of [from, to), grouped by customer, plan, model, provider, feature, day or month",
+  flags: {
+    ...databaseFlags,
+    tenant: tenantFlag,
+    from: { ...from, required: true },
+    to: { ...to, required: true },
+    "group-by": { type: "string", metavar: "dims", description: "comma-separated: customer, plan, model, provider, feature, day, month (default customer)" },
+    customer: customerFlag
+  }
+})
+
+const statementFlags = {
+  ...databaseFlags,
+  tenant: tenantFlag,
+  customer: { ...customerFlag, required: true },
+  from: { ...from, required: true },
+  to: { ...to, required: true },
+  currency: { type: "string", metavar: "XXX", required: true, description: "the statement's currency" },
+  "group-by": { type: "string", metavar: "model|feature", description: "lines by model (default) or by feature" }
+} as const
+
+const statementFormat = { type: "string", metavar: "json|csv|html", description: "json (default), csv or html (print-ready)" } as const
+
+export const statementPreview = leaf({
+  description: "What finalizing a customer's statement would keep now (a statement, or the correction since the last); writes nothing",
+  flags: { ...statementFlags, format: statementFormat }
+})
+
+export const statementFinalize = leaf({
+  description: "Keeps a customer's statement of a period as final (immutable), or the correction since the last final one",
+  flags: { ...statementFlags, by }
+})
+
+export const statementList = leaf({
+  description: "Lists final statements and corrections, newest period first",
+  flags: { ...databaseFlags, tenant: tenantFlag, customer: customerFlag }
+})
+
+export const statementExport = leaf({
+  description: "Writes a final statement as JSON, CSV or print-ready HTML",
+  flags: {
+    ...databaseFlags,
+    tenant: tenantFlag,
+    id: { type: "string", metavar: "id", required: true, description: "the statement" },
+    format: statementFormat,
+    out: { type: "string", metavar: "file|-", required: true, description: "the file to write (- for stdout: the document alone)" }
   }
 })

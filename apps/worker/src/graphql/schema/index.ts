@@ -19,6 +19,8 @@ import "./Currency.ts"
 import "./Anomaly.ts"
 import "./Reconciliation.ts"
 import "./Reprice.ts"
+import "./Commitment.ts"
+import "./Credit.ts"
 import "./Resale.ts"
 
 export const schema = builder.toSchema()
