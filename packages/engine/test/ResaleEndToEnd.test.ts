@@ -5,17 +5,21 @@
  * computed by hand below (and in the docs).
  *
  * 1,000 calls of each of four raw payloads (shipped in fixtures/payloads):
- *   a1  acme    openai gpt-4.1-nano      16 input, 363 output tokens          2026-03-02
- *   a2  acme    mistral-small-latest     13 input, 434 output tokens (EUR)    2026-03-03
- *   g1  globex  openai gpt-4o            86 input, 1,920 cache read, 300 output 2026-03-02
- *   g2  globex  openai gpt-4.1-nano      16 input, 363 output tokens          2026-03-03
+ *   a1  acme    openai gpt-4.1-nano      16 input, 363 output tokens            2026-03-02 10:00
+ *   a2  acme    mistral-small-latest     13 input, 434 output tokens (EUR)      2026-03-03 10:00
+ *   g1  globex  openai gpt-4o Scale Tier 86 input, 1,920 cache read, 300 output 2026-03-02 12:00
+ *   g2  globex  openai gpt-4.1-nano      16 input, 363 output tokens            2026-03-03 12:00
+ * acme holds a 0.10 USD credit pack; the tenant bought provisioned throughput for gpt-4o
+ * (1 USD per hour, 12:00-13:00 on 2 March), which serves the Scale Tier calls g1.
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Catalog } from "@tally/catalog"
 import { CostAllocation, Money, type Statement } from "@tally/core"
-import { CustomerStatements, SalePrices, Tenants } from "@tally/store"
+import { Credits as CreditStore, CustomerStatements, SalePrices, Tenants } from "@tally/store"
 import { DateTime, Effect, Layer, Stream } from "effect"
 import * as Chargeback from "../src/chargeback/index.ts"
+import * as Commitments from "../src/Commitments.ts"
+import * as Credits from "../src/Credits.ts"
 import * as Currencies from "../src/Currencies.ts"
 import * as Ingest from "../src/Ingest.ts"
 import * as SalePricing from "../src/SalePricing.ts"
@@ -38,7 +42,7 @@ const N = 1000
 const kinds = [
   { id: "a1", customer: "acme", provider: "openai", file: "openai-chat-nano.json", at: "2026-03-02T10:00:00Z" },
   { id: "a2", customer: "acme", provider: "mistral", file: "mistral-chat-small.json", at: "2026-03-03T10:00:00Z" },
-  { id: "g1", customer: "globex", provider: "openai", file: "openai-chat-gpt-4o-prompt-cached.json", at: "2026-03-02T12:00:00Z" },
+  { id: "g1", customer: "globex", provider: "openai", file: "openai-chat-gpt-4o-scale-tier.json", at: "2026-03-02T12:00:00Z" },
   { id: "g2", customer: "globex", provider: "openai", file: "openai-chat-nano.json", at: "2026-03-03T12:00:00Z" }
 ] as const
 
@@ -68,12 +72,25 @@ const setup = Effect.gen(function*() {
   yield* Currencies.Currencies.use((fx) =>
     fx.import(tenant.id, "base,quote,date,rate,source\nEUR,USD,2026-03-03,1.08,ECB reference rate\n", "csv")
   )
+  // acme's credit pack, drawn by sale price; the tenant's provisioned throughput for gpt-4o.
+  const pack = yield* Credits.grant(tenant.id, { customer: "acme", unit: "USD", amount: "0.10", effectiveAt: "2026-03-01T00:00:00Z", note: "starter pack" })
+  const pt = yield* Commitments.create(tenant.id, {
+    name: "pt-4o",
+    kind: "provisioned",
+    provider: "openai",
+    model: "gpt-4o-2024-08-06",
+    currency: "USD",
+    fee: "1",
+    feePeriod: "hour",
+    startsAt: "2026-03-02T12:00:00Z",
+    endsAt: "2026-03-02T13:00:00Z"
+  })
   const ingest = yield* Ingest.Ingest
   for (let i = 0; i < events.length; i += 1000) {
     const result = yield* ingest.ingest(tenant.id, events.slice(i, i + 1000))
     assert.strictEqual(result.inserted, Math.min(1000, events.length - i))
   }
-  return tenant
+  return { ...tenant, pack, pt }
 })
 
 const statementOf = (tenantId: string, customer: string, currency: string, groupBy: Statement.GroupBy = "model") =>
@@ -98,13 +115,67 @@ describe(`resale worked example on ${backend}`, () => {
         assert.deepStrictEqual([Money.format(globex.exactTotal), globex.total.toFixed(2), globex.requestCount], ["14.856", "14.86", 2 * N])
         assert.isTrue(Money.sum(globex.lines.map((l) => l.amount)).equals(globex.total))
 
+        // Provisioned throughput: g1 runs on the capacity at 0 (on demand 1,000 x 0.005615 = 5.615).
+        const report = yield* Commitments.report(tenant.id, tenant.pt.id, march.from, march.to)
+        assert.deepStrictEqual(
+          [Money.format(report.fee), report.covered.calls, Money.format(report.covered.onDemand), Money.format(report.covered.charged)],
+          ["1", N, "5.615", "0"]
+        )
+        // The credit pack: acme's USD calls draw 0.0001835 each by price; 544 calls draw 0.099824,
+        // the 545th the 0.000176 left. 0.10 drawn, 0 remaining.
+        const draws = yield* CreditStore.Credits.use((c) => c.drawdowns(tenant.id, { grantId: tenant.pack.id, limit: 10000 }))
+        assert.deepStrictEqual([draws.length, Money.format(Money.sum(draws.map((x) => x.amount)))], [545, "0.1"])
+        assert.isTrue(draws.every((x) => x.basis === "price"))
+
         // FOCUS 1.3, cost side (what the providers charge the tenant), converted into USD:
-        // a1 0.1468 + g1 5.615 + g2 0.1468 USD, and a2 0.1315 EUR x 1.08 = 0.14202 USD: 6.05062.
+        // a1 0.1468 + g1 0 (on the capacity) + g2 0.1468 USD, and a2 0.1315 EUR x 1.08 = 0.14202 USD:
+        // 0.43562; plus the capacity's fee, a Purchase of 1: 1.43562.
         const cost = yield* Chargeback.Chargeback.use((c) => c.usage(tenant.id, { ...march, convert: true }))
-        const costRows = FocusSpec.parseCsv((yield* Stream.runCollect(cost.csv)).join(""))
-        assert.deepStrictEqual(FocusSpec.problems(costRows.header, costRows.rows, "1.3"), [])
-        assert.strictEqual(Money.format(FocusSpec.total(costRows.rows, "BilledCost")), "6.05062")
-        const eurRows = costRows.rows.filter((r) => r["PricingCurrency"] === "EUR")
+        const usageRows = FocusSpec.parseCsv((yield* Stream.runCollect(cost.csv)).join(""))
+        const ptCommitment: CostAllocation.Focus.ContractCommitment = {
+          contractId: CostAllocation.Focus.commitmentId("pt-4o"),
+          commitmentId: CostAllocation.Focus.commitmentId("pt-4o"),
+          category: "Usage",
+          type: "Provisioned throughput",
+          description: "gpt-4o-2024-08-06 capacity, 1 USD per hour",
+          periodStart: utc("2026-03-02T12:00:00Z"),
+          periodEnd: utc("2026-03-02T13:00:00Z"),
+          contractPeriodStart: utc("2026-03-02T12:00:00Z"),
+          contractPeriodEnd: utc("2026-03-02T13:00:00Z"),
+          cost: d("1"),
+          currency: "USD",
+          quantity: d("1"),
+          unit: "Hours"
+        }
+        const ptFee = CostAllocation.Focus.purchaseRows({ id: tenant.id, name: tenant.name }, [{
+          commitment: ptCommitment,
+          chargePeriodStart: ptCommitment.periodStart,
+          chargePeriodEnd: ptCommitment.periodEnd,
+          frequency: "Recurring",
+          owner: null,
+          dimension: "customer",
+          currency: "USD",
+          unitPrice: report.fee,
+          quantity: d("1"),
+          unit: "Hours",
+          tokens: null,
+          coversFuture: false,
+          seller: "openai",
+          description: "pt-4o provisioned throughput, 1 hour"
+        }])
+        const costRows = FocusSpec.parseCsv(CostAllocation.Csv.focus(ptFee))
+        const allCost = [...costRows.rows, ...usageRows.rows]
+        assert.deepStrictEqual(FocusSpec.problems(usageRows.header, allCost, "1.3"), [])
+        assert.strictEqual(Money.format(FocusSpec.total(usageRows.rows, "BilledCost")), "0.43562")
+        assert.strictEqual(Money.format(FocusSpec.total(allCost, "BilledCost")), "1.43562")
+        // The capacity's calls name it in ContractApplied: 2,306 tokens each, 5.615 on demand in all.
+        const onCapacity = usageRows.rows.filter((r) => r["ContractApplied"] !== null)
+        assert.strictEqual(onCapacity.length, 3 * N)
+        const elements = onCapacity.flatMap((r) => FocusSpec.contractApplied(r["ContractApplied"]!))
+        assert.strictEqual(Money.format(Money.sum(elements.map((e) => d(e["ContractCommitmentAppliedQuantity"]!)))), String(2306 * N))
+        assert.strictEqual(Money.format(Money.sum(elements.map((e) => d(e["x_OnDemandCost"]!)))), "5.615")
+        assert.isTrue(elements.every((e) => e["ContractCommitmentId"] === "commitment:pt-4o"))
+        const eurRows = usageRows.rows.filter((r) => r["PricingCurrency"] === "EUR")
         assert.strictEqual(Money.format(FocusSpec.total(eurRows, "PricingCurrencyEffectiveCost")), "0.1315")
         assert.strictEqual(Money.format(FocusSpec.total(eurRows, "EffectiveCost")), "0.14202")
 
@@ -113,22 +184,71 @@ describe(`resale worked example on ${backend}`, () => {
         const prices = yield* SalePrices.SalePrices.use((s) => s.getMany(tenant.id, events.map((e) => e.requestId)))
         assert.strictEqual(prices.length, events.length)
         const rates = yield* Currencies.Currencies.use((fx) => fx.rates(tenant.id, { base: "EUR", quote: "USD" }))
+        const packId = `credit:${tenant.pack.id}`
+        const drawn = new Map(draws.map((x) => [x.requestId, x.amount]))
         const sold = prices.flatMap((p) => {
           if (p.status !== "priced" || p.currency === null) return []
           const conversion = p.currency === "EUR"
             ? { from: "EUR", to: "USD", rate: rates[0]!.rate, rateId: rates[0]!.id, date: "2026-03-03" }
             : undefined
-          return CostAllocation.Focus.soldRows({ id: tenant.id, name: tenant.name }, { ...p, currency: p.currency }, { conversion })
+          const amount = drawn.get(p.requestId)
+          const applied = amount === undefined ? [] : [{ contractId: packId, commitmentId: packId, cost: amount, quantity: null, unit: null, prepaid: true }]
+          return CostAllocation.Focus.soldRows({ id: tenant.id, name: tenant.name }, { ...p, currency: p.currency }, { conversion, applied })
         })
-        const resale = FocusSpec.parseCsv(CostAllocation.Csv.focus(sold))
+        const packCommitment: CostAllocation.Focus.ContractCommitment = {
+          contractId: packId,
+          commitmentId: packId,
+          category: "Spend",
+          type: "Prepaid credits",
+          description: "acme starter pack",
+          periodStart: utc("2026-03-01T00:00:00Z"),
+          periodEnd: utc("2027-03-01T00:00:00Z"),
+          contractPeriodStart: utc("2026-03-01T00:00:00Z"),
+          contractPeriodEnd: utc("2027-03-01T00:00:00Z"),
+          cost: d("0.10"),
+          currency: "USD",
+          quantity: null,
+          unit: null
+        }
+        const purchase = CostAllocation.Focus.purchaseRows({ id: tenant.id, name: tenant.name }, [{
+          commitment: packCommitment,
+          chargePeriodStart: utc("2026-03-01T00:00:00Z"),
+          chargePeriodEnd: utc("2026-03-02T00:00:00Z"),
+          frequency: "One-Time",
+          owner: "acme",
+          dimension: "customer",
+          currency: "USD",
+          unitPrice: d("0.10"),
+          quantity: d("1"),
+          unit: "Packs",
+          tokens: null,
+          coversFuture: true,
+          seller: tenant.name,
+          description: "acme starter pack, 0.10 USD of credit"
+        }])
+        const resale = FocusSpec.parseCsv(CostAllocation.Csv.focus([...purchase, ...sold]))
         assert.deepStrictEqual(FocusSpec.problems(resale.header, resale.rows, "1.3"), [])
         const byCustomer = (customer: string) => resale.rows.filter((r) => r["SubAccountName"] === customer)
+        // acme's usage bills 0.361025 - 0.10 drawn from the pack = 0.261025, plus the pack's 0.10.
+        const acmeUsage = byCustomer("acme").filter((r) => r["ChargeCategory"] === "Usage")
+        assert.strictEqual(Money.format(FocusSpec.total(acmeUsage, "BilledCost")), "0.261025")
+        assert.strictEqual(Money.format(FocusSpec.total(acmeUsage, "EffectiveCost")), "0.361025")
         assert.strictEqual(Money.format(FocusSpec.total(byCustomer("acme"), "BilledCost")), "0.361025")
         assert.strictEqual(Money.format(FocusSpec.total(byCustomer("globex"), "BilledCost")), "14.856")
         assert.strictEqual(Money.format(FocusSpec.total(resale.rows, "BilledCost")), "15.217025")
+        assert.strictEqual(Money.format(FocusSpec.total(resale.rows, "EffectiveCost")), "15.217025")
+        const drawnInRows = resale.rows.filter((r) => r["ChargeCategory"] === "Usage" && r["ContractApplied"] !== null)
+          .flatMap((r) => FocusSpec.contractApplied(r["ContractApplied"]!))
+        assert.strictEqual(Money.format(Money.sum(drawnInRows.map((e) => d(e["ContractCommitmentAppliedCost"]!)))), "0.1")
+        // The Contract Commitment dataset: the pack and the capacity.
+        const dataset = CostAllocation.Focus.contractCommitmentRows([packCommitment, ptCommitment])
+        assert.deepStrictEqual(dataset.map((c) => [c.ContractCommitmentId, c.ContractCommitmentCategory, c.ContractCommitmentCost]), [
+          [packId, "Spend", "0.1"],
+          ["commitment:pt-4o", "Usage", "1"]
+        ])
         assert.isTrue(resale.rows.every((r) => r["ServiceProviderName"] === "Reseller Inc" && r["BillingCurrency"] === "USD"))
-        // Margin in USD: 15.217025 - 6.05062 = 9.166405.
-        assert.strictEqual(Money.format(FocusSpec.total(resale.rows, "BilledCost").minus(FocusSpec.total(costRows.rows, "BilledCost"))), "9.166405")
+        // Margin in USD: 15.217025 - 1.43562 = 13.781405.
+        assert.strictEqual(Money.format(FocusSpec.total(resale.rows, "EffectiveCost").minus(FocusSpec.total(allCost, "BilledCost"))), "13.781405")
       }), testTimeout)
   })
 })

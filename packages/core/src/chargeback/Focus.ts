@@ -301,7 +301,9 @@ const applyContracts = (rows: ReadonlyArray<Row>, input: ReadonlyArray<Applied>,
   if (input.length === 0 || rows.length === 0) return [...rows]
   // Applied costs are in the BillingCurrency, so converted rows take converted amounts.
   const applied = input.map((a) => ({ ...a, cost: a.cost === null ? null : a.cost.times(rate) }))
-  const weights = rows.map((r) => new Money.Decimal(r.EffectiveCost ?? "0"))
+  const costs = rows.map((r) => new Money.Decimal(r.EffectiveCost ?? "0"))
+  // Charges that cost nothing (calls on provisioned capacity) share by quantity instead.
+  const weights = costs.every((c) => c.isZero()) ? rows.map((r) => new Money.Decimal(r.ConsumedQuantity ?? "1")) : costs
   const scaleOf = (d: Money.Decimal | null) => Math.max(12, d?.decimalPlaces() ?? 0)
   const shares = applied.map((a) => ({
     cost: a.cost === null ? null : apportion(a.cost, weights, scaleOf(a.cost)),
@@ -321,10 +323,11 @@ const applyContracts = (rows: ReadonlyArray<Row>, input: ReadonlyArray<Applied>,
       }
       return `{${parts.join(",")}}`
     })
+    const before = row.ContractApplied === null ? [] : [row.ContractApplied.slice('{"Elements":['.length, -"]}".length)]
     return {
       ...row,
       BilledCost: fmt((dec(row.BilledCost) ?? Money.ZERO).minus(prepaid)),
-      ContractApplied: `{"Elements":[${elements.join(",")}]}`
+      ContractApplied: `{"Elements":[${[...before, ...elements].join(",")}]}`
     }
   })
 }
@@ -647,6 +650,35 @@ export const runRows = (
 
 const HOUR = 3_600_000
 
+const PROVISIONED = /^provisioned-throughput:(.+)\(on-demand (-?[0-9.]+)\)$/
+const DISCOUNT = /^commitment-discount:(.+)\(-[0-9.]+%\)$/
+
+/** The id of a commitment (`@tally/core` Commitment) in FOCUS: `commitment:<name>`, contract and commitment alike. */
+export const commitmentId = (name: string): string => `commitment:${name}`
+
+/**
+ * ContractApplied of a cost line from the conditions commitments left on it (1.3): a line served on
+ * provisioned throughput applies its quantity (and keeps its on-demand cost as `x_OnDemandCost`),
+ * a line with a committed-use discount applies its (discounted) amount. Null when none did.
+ */
+const commitmentsApplied = (conditions: ReadonlyArray<string>, quantity: Money.Decimal, amount: Money.Decimal, unit: string): string | null => {
+  const elements: Array<string> = []
+  for (const condition of conditions) {
+    const pt = PROVISIONED.exec(condition)
+    if (pt !== null) {
+      const id = JSON.stringify(commitmentId(pt[1]!))
+      elements.push(`{"ContractId":${id},"ContractCommitmentId":${id},"ContractCommitmentAppliedQuantity":${fmt(quantity)},"ContractCommitmentAppliedUnit":${JSON.stringify(unit)},"x_OnDemandCost":${pt[2]}}`)
+      continue
+    }
+    const discount = DISCOUNT.exec(condition)
+    if (discount !== null) {
+      const id = JSON.stringify(commitmentId(discount[1]!))
+      elements.push(`{"ContractId":${id},"ContractCommitmentId":${id},"ContractCommitmentAppliedCost":${fmt(amount)}}`)
+    }
+  }
+  return elements.length === 0 ? null : `{"Elements":[${elements.join(",")}]}`
+}
+
 export interface UsageOptions extends Options {
   /** Converts the call's amounts into the reporting currency (the rate of the call's day). */
   readonly conversion?: Conversion | undefined
@@ -701,6 +733,9 @@ export const usageRows = (tenant: Tenant, record: UsageRecord.UsageRecord, optio
   } satisfies Row
   // A provider-priced call is billed its reported cost: its breakdown, if any, is Tally's estimate.
   const lines = record.costSource === "provider" ? [] : record.breakdown?.lines ?? []
+  const appliedRate = options.conversion !== undefined && options.conversion.from === common.BillingCurrency && options.conversion.from !== options.conversion.to
+    ? options.conversion.rate
+    : Money.ONE
   const rows: Array<Row> = lines.length === 0
     ? (() => {
       // Billed at the cost the provider reported: that many units of the currency at 1 each.
@@ -742,6 +777,8 @@ export const usageRows = (tenant: Tenant, record: UsageRecord.UsageRecord, optio
         ChargeDescription: `${line.component} ${line.unit === "token" ? "tokens" : line.unit} of ${record.provider}/${record.model} call ${record.requestId}`,
         SkuMeter: line.component,
         SkuPriceId: `${record.snapshotId ?? "none"}/${line.component}${contractedUnitPrice.equals(listRate) ? "" : `@${fmt(contractedUnitPrice)}`}`,
+        // Applied costs are in the BillingCurrency: converted when the row is.
+        ContractApplied: commitmentsApplied(line.conditions, quantity, amount.times(appliedRate), consumedUnits[line.unit] ?? name),
         x_TokenQuantity: line.unit === "token" ? fmt(quantity) : null,
         x_TokenUnit: line.unit === "token" ? line.component : null
       }
