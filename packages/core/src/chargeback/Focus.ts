@@ -650,6 +650,28 @@ export const runRows = (
 
 const HOUR = 3_600_000
 
+/** The cost and quantity columns of a priced line: costs are unit price x pricing quantity, exactly. */
+const pricedLine = (
+  amount: Money.Decimal,
+  listUnitPrice: Money.Decimal,
+  contractedUnitPrice: Money.Decimal,
+  pricingQuantity: Money.Decimal,
+  pricingUnit: string,
+  quantity: Money.Decimal,
+  unit: string
+) => ({
+  BilledCost: fmt(amount),
+  EffectiveCost: fmt(amount),
+  ListUnitPrice: fmt(listUnitPrice),
+  ListCost: fmt(listUnitPrice.times(pricingQuantity)),
+  ContractedUnitPrice: fmt(contractedUnitPrice),
+  ContractedCost: fmt(contractedUnitPrice.times(pricingQuantity)),
+  PricingQuantity: fmt(pricingQuantity),
+  PricingUnit: pricingUnit,
+  ConsumedQuantity: fmt(quantity),
+  ConsumedUnit: consumedUnits[unit] ?? pricingUnit
+})
+
 const PROVISIONED = /^provisioned-throughput:(.+)\(on-demand (-?[0-9.]+)\)$/
 const DISCOUNT = /^commitment-discount:(.+)\(-[0-9.]+%\)$/
 
@@ -764,16 +786,7 @@ export const usageRows = (tenant: Tenant, record: UsageRecord.UsageRecord, optio
       const contractedUnitPrice = unitPrice.times(per)
       return {
         ...common,
-        BilledCost: fmt(amount),
-        EffectiveCost: fmt(amount),
-        ListUnitPrice: fmt(listRate),
-        ListCost: fmt(listRate.times(pricingQuantity)),
-        ContractedUnitPrice: fmt(contractedUnitPrice),
-        ContractedCost: fmt(contractedUnitPrice.times(pricingQuantity)),
-        PricingQuantity: fmt(pricingQuantity),
-        PricingUnit: name,
-        ConsumedQuantity: fmt(quantity),
-        ConsumedUnit: consumedUnits[line.unit] ?? name,
+        ...pricedLine(amount, listRate, contractedUnitPrice, pricingQuantity, name, quantity, line.unit),
         ChargeDescription: `${line.component} ${line.unit === "token" ? "tokens" : line.unit} of ${record.provider}/${record.model} call ${record.requestId}`,
         SkuMeter: line.component,
         SkuPriceId: `${record.snapshotId ?? "none"}/${line.component}${contractedUnitPrice.equals(listRate) ? "" : `@${fmt(contractedUnitPrice)}`}`,
@@ -932,16 +945,7 @@ export const soldRows = (tenant: Tenant, call: SoldCall, options: UsageOptions =
       ChargeFrequency: "Usage-Based",
       ChargeDescription: `${line.component} ${line.unit === "token" ? "tokens" : line.unit} of ${call.provider}/${call.model} call ${call.requestId} (${line.basis})`,
       PricingCategory: "Standard",
-      BilledCost: fmt(line.amount),
-      EffectiveCost: fmt(line.amount),
-      ListUnitPrice: fmt(unitPrice),
-      ListCost: fmt(unitPrice.times(pricingQuantity)),
-      ContractedUnitPrice: fmt(unitPrice),
-      ContractedCost: fmt(unitPrice.times(pricingQuantity)),
-      PricingQuantity: fmt(pricingQuantity),
-      PricingUnit: name,
-      ConsumedQuantity: fmt(line.quantity),
-      ConsumedUnit: consumedUnits[line.unit] ?? name,
+      ...pricedLine(line.amount, unitPrice, unitPrice, pricingQuantity, name, line.quantity, line.unit),
       ProviderName: tenant.name,
       PublisherName: call.provider,
       InvoiceIssuerName: tenant.name,
