@@ -163,6 +163,41 @@ describe.each(targets)("GraphQL on %s", (target) => {
       expect(report.totals.spend[0].amount).toBe(canonical(total!.cost))
     })
 
+    it("series: the same month as one row per group with its points in time order, each point a bucket of the answer", async () => {
+      const answer: Json = await client(server, a.read).request(
+        `query($from: DateTime!, $to: DateTime!) {
+          usage(from: $from, to: $to, groupBy: [TEAM, MODEL], granularity: DAY) {
+            ... on UsageReport {
+              buckets { label start group { team model } requests unpricedRequests spend { amount currency } tokens { inputText outputText total } }
+              series { group { team model } labels starts requests unpricedRequests spend { currency amounts } tokens { inputText outputText total } }
+            }
+          }
+        }`,
+        march
+      )
+      const { buckets, series } = answer.usage
+      const groupKey = (g: Json) => `${g.team ?? ""}|${g.model}`
+      expect(new Set(series.map((s: Json) => groupKey(s.group))).size).toBe(series.length)
+      const points = series.flatMap((s: Json) => {
+        expect([...s.labels].sort()).toEqual(s.labels)
+        for (const list of [s.starts, s.requests, s.unpricedRequests, s.tokens.inputText, s.tokens.outputText, s.tokens.total]) expect(list).toHaveLength(s.labels.length)
+        for (const money of s.spend) expect(money.amounts).toHaveLength(s.labels.length)
+        return s.labels.map((label: string, i: number) => ({
+          label,
+          start: s.starts[i],
+          group: s.group,
+          requests: s.requests[i],
+          unpricedRequests: s.unpricedRequests[i],
+          spend: s.spend.filter((m: Json) => m.amounts[i] !== "0").map((m: Json) => ({ amount: m.amounts[i], currency: m.currency })),
+          tokens: { inputText: s.tokens.inputText[i], outputText: s.tokens.outputText[i], total: s.tokens.total[i] }
+        }))
+      })
+      const order = (x: Json) => `${x.label}|${groupKey(x.group)}`
+      expect(points.map(order).sort()).toEqual(buckets.map(order).sort())
+      const byKey = new Map(buckets.map((b: Json) => [order(b), b]))
+      for (const point of points) expect(point).toEqual(byKey.get(order(point)))
+    })
+
     it("every granularity, source and filter adds up to the same ledger totals", async () => {
       const c = client(server, a.read)
       const [total] = await ledger<{ requests: string; cost: string }>(

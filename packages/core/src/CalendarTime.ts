@@ -7,7 +7,20 @@
 
 const iso = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:[Zz]|[+-](\d{2}):?(\d{2}))?)?$/
 
-const daysIn = (year: number, month: number): number => new Date(Date.UTC(year, month, 0)).getUTCDate()
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
+/**
+ * Days of `month` (1-12) in `year`, as `Date.UTC(year, month, 0)` counts them (without building a
+ * Date: this runs for every ingested event). `Date.UTC` reads years 0-99 as 1900-1999, so year 0
+ * has no February 29 there; that is kept.
+ */
+const daysIn = (year: number, month: number): number => {
+  if (month !== 2) return MONTH_DAYS[month - 1]!
+  const y = year >= 0 && year <= 99 ? year + 1900 : year
+  return y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28
+}
+
+const numberOf = (part: string | undefined): number => (part === undefined ? 0 : Number(part))
 
 /**
  * Why `text` is not a real calendar date or date-time (month 1-12, a day the month has, hour
@@ -17,9 +30,14 @@ const daysIn = (year: number, month: number): number => new Date(Date.UTC(year, 
 export const problemOf = (text: string): string | undefined => {
   const m = iso.exec(text)
   if (m === null) return undefined
-  const [year, month, day, hour, minute, second, offsetHour, offsetMinute] = m.slice(1).map((part) =>
-    part === undefined ? 0 : Number(part)
-  ) as [number, number, number, number, number, number, number, number]
+  const year = numberOf(m[1])
+  const month = numberOf(m[2])
+  const day = numberOf(m[3])
+  const hour = numberOf(m[4])
+  const minute = numberOf(m[5])
+  const second = numberOf(m[6])
+  const offsetHour = numberOf(m[7])
+  const offsetMinute = numberOf(m[8])
   if (month < 1 || month > 12) return `month ${month} does not exist`
   if (day < 1 || day > daysIn(year, month)) return `${m[1]}-${m[2]} has no day ${day}`
   if (hour > 23) return `hour ${hour} does not exist (use 00:00 of the next day, not 24:00)`

@@ -26,7 +26,7 @@
  * TALLY_BENCH_KEEP=1, in which case a later run with the same sizes reuses it and skips generation.
  */
 import { CostAllocation, CostEngine, Money, PricingSnapshot, type Usage, type UsageRecord } from "@tally/core"
-import { Database, Store, Tenants, UsageLedger } from "@tally/store"
+import { ChargebackLedger, Database, Store, Tenants, UsageLedger } from "@tally/store"
 import { DateTime, Effect, Layer, Redacted, Stream } from "effect"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import * as Result from "effect/Result"
@@ -160,7 +160,7 @@ const dbUrl = (() => {
 const program = Effect.gen(function*() {
   const exists = (yield* admin(`SELECT 1 FROM pg_database WHERE datname = '${dbName}'`)).length > 0
   if (!exists) yield* admin(`CREATE DATABASE ${dbName}`)
-  const layer = Chargeback.Chargeback.layer.pipe(
+  const layer = Layer.mergeAll(Chargeback.Chargeback.layer, ChargebackLedger.ChargebackLedger.layer).pipe(
     Layer.provideMerge(Store.layerWith(Database.layerPostgres({ url: Redacted.make(dbUrl), maxConnections: writers + 2 })))
   )
   return yield* Effect.gen(function*() {
@@ -176,12 +176,15 @@ const program = Effect.gen(function*() {
         "ALTER TABLE tally.chargeback_runs DISABLE TRIGGER USER",
         "ALTER TABLE tally.chargeback_lines DISABLE TRIGGER USER",
         "ALTER TABLE tally.chargeback_audit DISABLE TRIGGER USER",
+        "ALTER TABLE tally.chargeback_cost_groups DISABLE TRIGGER USER",
+        "DELETE FROM tally.chargeback_cost_groups",
         "DELETE FROM tally.chargeback_audit",
         "DELETE FROM tally.chargeback_lines",
         "DELETE FROM tally.chargeback_runs",
         "ALTER TABLE tally.chargeback_runs ENABLE TRIGGER USER",
         "ALTER TABLE tally.chargeback_lines ENABLE TRIGGER USER",
         "ALTER TABLE tally.chargeback_audit ENABLE TRIGGER USER",
+        "ALTER TABLE tally.chargeback_cost_groups ENABLE TRIGGER USER",
         "DELETE FROM tally.usage_ledger WHERE request_id LIKE 'late-%'",
         "DELETE FROM tally.usage_request_ids WHERE request_id LIKE 'late-%'"
       ]) yield* sql.unsafe(statement).unprepared
@@ -250,6 +253,26 @@ const program = Effect.gen(function*() {
       for (let i = 0; i < n; i++) samples.push((yield* time(effect)).ms)
       log({ bench: "chargeback", step, monthRows: Number(rows), iterations: n, p50Ms: Math.round(percentile(samples, 50)), p95Ms: Math.round(percentile(samples, 95)), minMs: Math.round(Math.min(...samples)) })
     })
+
+    // The two sources side by side: the ledger scan every run read before the daily cost summary
+    // (0023), and the summary. Same amounts (the store's tests check it); here, their time.
+    const reader = yield* ChargebackLedger.ChargebackLedger
+    const janPeriod = { from: DateTime.makeUnsafe("2025-01-01T00:00:00Z"), to: DateTime.makeUnsafe("2025-02-01T00:00:00Z") }
+    const byTeam = Result.getOrThrow(CostAllocation.Dimension.parse("team"))
+    const spendFrom = (source: "ledger" | "auto") =>
+      Effect.flatMap(reader.asOf(tenantId), (asOf) => reader.spend(tenantId, { ...janPeriod, dimension: byTeam, asOf, source }))
+    const [fromLedger, fromSummary] = [yield* spendFrom("ledger"), yield* spendFrom("auto")]
+    const sameSpend = JSON.stringify(fromLedger.owners.map((o) => [o.owner, o.currency, Money.format(o.cost), o.requests]).sort()) ===
+      JSON.stringify(fromSummary.owners.map((o) => [o.owner, o.currency, Money.format(o.cost), o.requests]).sort())
+    const [{ summaryRows }] = (yield* sql<{ summaryRows: string }>`SELECT count(*)::text AS "summaryRows" FROM tally.usage_cost_daily
+      WHERE day >= '2025-01-01' AND day < '2025-02-01' AND dimension = 'team'`) as unknown as [{ summaryRows: string }]
+    log({ bench: "chargeback", step: "January spend by team: both sources agree", same: sameSpend, summaryRows: Number(summaryRows) })
+    yield* measure("spend January by team: ledger scan (the path before 0023, baseline)", Math.min(iterations, 3), spendFrom("ledger"))
+    yield* measure("spend January by team: daily cost summary", iterations, spendFrom("auto"))
+    const groupsFrom = (source: "ledger" | "auto") =>
+      Effect.flatMap(reader.asOf(tenantId), (asOf) => reader.costGroups(tenantId, { ...janPeriod, dimension: byTeam, asOf, currency: "USD", source }))
+    yield* measure("FOCUS cost groups of January by team: ledger jsonb expansion (baseline)", 1, groupsFrom("ledger"))
+    yield* measure("FOCUS cost groups of January by team: daily cost summary", iterations, groupsFrom("auto"))
 
     yield* measure("showback January by team (proportional, platform shared)", iterations, service.showback(tenantId, january))
     yield* measure("run January by team (stored draft)", iterations, service.run(tenantId, january))

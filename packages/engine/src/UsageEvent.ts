@@ -97,7 +97,8 @@ const fastRaw = (input: unknown): RawEvent | undefined => {
   if (wire === undefined) return undefined
   const at = DateTime.make(wire.occurredAt)
   if (at._tag === "None") return undefined
-  return { ...wire, occurredAt: DateTime.toUtc(at.value) }
+  // A string with a zone makes a UTC DateTime already; `toUtc` would build a second one.
+  return { ...wire, occurredAt: DateTime.isUtc(at.value) ? at.value : DateTime.toUtc(at.value) }
 }
 const requestIdOf = (input: Record<string, unknown>): string | null => {
   const id = input["requestId"]

@@ -5,7 +5,8 @@
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { CostAllocation, Money } from "@tally/core"
-import { Effect, Stream } from "effect"
+import { ChargebackLedger, ChargebackRuns } from "@tally/store"
+import { Effect, Result, Stream } from "effect"
 import * as Chargeback from "../src/chargeback/index.ts"
 import { call, claude, costOf, dec, insert, layer as chargebackLayer, layerOptions, newTenant, sum, utc } from "./ChargebackSupport.ts"
 import * as FocusSpec from "./FocusSpec.ts"
@@ -125,6 +126,17 @@ describe(`FOCUS exports on ${backend}`, () => {
         // Its quantities are those of the calls it charged; the late call's tokens are not among them.
         const computedTokens = sum(calls.filter((c) => c.costSource === "computed").flatMap((c) => Object.values(c.usage.tokens).map((n) => new Money.Decimal(n ?? 0))))
         assert.isTrue(FocusSpec.total(marchAgain.rows.filter((r) => r["ConsumedUnit"] === "Tokens"), "ConsumedQuantity").equals(computedTokens))
+        // The export read the cost groups stored with the run (from the daily cost summary): the
+        // ledger's as of the run's instant, exactly, though the ledger has the late call now.
+        const team = Result.getOrThrow(CostAllocation.Dimension.parse("team"))
+        const plain = (groups: ReadonlyArray<CostAllocation.Focus.CostGroup>) =>
+          groups.map((g) => ({ ...g, listRate: Money.format(g.listRate), unitPrice: Money.format(g.unitPrice), quantity: Money.format(g.quantity), amount: Money.format(g.amount), billed: Money.format(g.billed) }))
+        const stored = yield* ChargebackRuns.ChargebackRuns.use((runs) => runs.costGroups(tenantId, marchRun.id)).pipe(Effect.provide(ChargebackRuns.ChargebackRuns.layer))
+        const fromLedger = yield* ChargebackLedger.ChargebackLedger.use((ledger) =>
+          ledger.costGroups(tenantId, { ...march, dimension: team, asOf: marchRun.asOf, currency: "USD", source: "ledger" })
+        ).pipe(Effect.provide(ChargebackLedger.ChargebackLedger.layer))
+        assert.isDefined(stored)
+        assert.deepStrictEqual(plain(stored!), plain(fromLedger))
       }))
 
     it.effect("the usage export lists every priced call's cost lines with its request id, exact and conformant", () =>

@@ -19,12 +19,13 @@
  * cannot be priced the whole call is unpriced. A provider-billed call keeps the provider's figure
  * and no partial breakdown of its own.
  */
-import type { Match, PriceBook } from "@tally/catalog"
+import { Match, type PriceBook } from "@tally/catalog"
 import { CostBreakdown, CostEngine, Money, Usage, type UsageRecord } from "@tally/core"
 import type { NormalizedCall } from "@tally/providers"
 import type { DateTime } from "effect"
 import { Result } from "effect"
 import * as MatchMemo from "./internal/MatchMemo.ts"
+import * as PriceMemo from "./internal/PriceMemo.ts"
 
 export type CostSource = "provider" | "computed" | "estimated" | "partial" | "unpriced"
 
@@ -95,6 +96,17 @@ interface PriceFailure {
 const describeMissing = (missing: ReadonlyArray<CostBreakdown.MissingComponent>): string =>
   missing.map((m) => `${m.component} (${Money.format(m.quantity)} ${m.quantity.equals(1) ? m.unit : m.unit === "search" ? "searches" : `${m.unit}s`})`).join(", ")
 
+/**
+ * The match that prices a call. Only its definition, snapshot and summary are read here, so a
+ * repeated model at a time inside the matched entry's validity interval costs one lookup
+ * (`PriceMemo`, shared with the pricer) instead of a copy of the explanation per call.
+ */
+const matchOf = (book: PriceBook.PriceBook, provider: string, model: string, options: CostOptions): Result.Result<Match.Match, Match.ModelNotMatched> => {
+  const at = Match.instantOf(options.at)
+  if (at === undefined) return MatchMemo.match(book, { provider, model, at: options.at, scope: options.scope })
+  return PriceMemo.match(book, provider, model, options.scope, PriceMemo.scopeKeyOf(options.scope), at)
+}
+
 const priceOne = (
   book: PriceBook.PriceBook,
   provider: string,
@@ -105,7 +117,7 @@ const priceOne = (
   if (model === undefined || model.trim() === "") {
     return Result.fail({ unpriced: { reason: "no-model", model: null, message: "the payload names no model; pass the model the request used" }, match: null })
   }
-  const matched = MatchMemo.match(book, { provider, model, at: options.at, scope: options.scope })
+  const matched = matchOf(book, provider, model, options)
   if (Result.isFailure(matched)) return Result.fail({ unpriced: { reason: matched.failure.reason, model, message: matched.failure.message }, match: null })
   const match = matched.success
   const pricedUsage: Usage.Usage = match.fineTuned && usage.fineTuned !== true ? { ...usage, fineTuned: true } : usage

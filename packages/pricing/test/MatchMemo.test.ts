@@ -3,6 +3,7 @@ import { Catalog, Match, PriceBook } from "@tally/catalog"
 import { Result } from "effect"
 import fc from "fast-check"
 import * as MatchMemo from "../src/internal/MatchMemo.ts"
+import * as PriceMemo from "../src/internal/PriceMemo.ts"
 
 const builtIn = Result.getOrThrow(Catalog.loadBookSync())
 
@@ -99,5 +100,27 @@ describe("MatchMemo.match", () => {
     assert.strictEqual(Result.getOrThrow(january).definition.id, "openai/gpt-4o")
     assert.strictEqual(Result.getOrThrow(marchAgain).definition.id, "acme/gpt-4o")
     assert.strictEqual(Result.getOrThrow(marchAgain).explanation.query.at, "2026-03-02T00:00:00.000Z")
+  })
+
+  it("PriceMemo (what Costing.cost and the pricer read: definition, snapshot, summary) agrees with Match.match at every time", () => {
+    const priced = (outcome: Result.Result<Match.Match, Match.ModelNotMatched>) =>
+      Result.isSuccess(outcome)
+        ? {
+          definition: outcome.success.definition.id,
+          snapshotId: outcome.success.snapshotId,
+          fineTuned: outcome.success.fineTuned,
+          summary: outcome.success.explanation.summary
+        }
+        : { error: { reason: outcome.failure.reason, message: outcome.failure.message, model: outcome.failure.model } }
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat({ max: queries.length - 1 }), instant), { minLength: 1, maxLength: 60 }), (steps) => {
+        for (const [i, at] of steps) {
+          const q = queries[i]!
+          const memoized = PriceMemo.match(q.book, q.provider, q.model, q.scope, PriceMemo.scopeKeyOf(q.scope), at)
+          assert.deepStrictEqual(priced(memoized), priced(Match.match(q.book, { provider: q.provider, model: q.model, at, scope: q.scope })))
+        }
+      }),
+      { numRuns: 300 }
+    )
   })
 })

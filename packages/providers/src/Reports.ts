@@ -164,10 +164,10 @@ const openAIUsageRow = (base: Path.Path, row: OpenAIUsage): Result.Result<Usage.
     let inputText: number
     if (text.present) {
       // Current schema: per-modality counts are uncached and add up to the uncached input.
-      yield* Ledger.checkTotal(p, { ...uncached, present: true }, [text, audio, image])
+      yield* Ledger.checkTotal(p, Ledger.derived(uncached.path, uncached.value), [text, audio, image])
       inputText = text.value
     } else {
-      inputText = yield* Ledger.remainder(p, { ...uncached, present: true }, [audio, image])
+      inputText = yield* Ledger.remainder(p, Ledger.derived(uncached.path, uncached.value), [audio, image])
     }
     let outputText: number
     if (textOut.present) {

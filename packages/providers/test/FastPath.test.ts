@@ -58,6 +58,12 @@ function* variants(value: unknown): Generator<unknown> {
     yield { ...record, unexpected_key: 1 }
     return
   }
+  // Counts that still decode but break an inclusion rule (a child larger than its parent, a
+  // total that no longer adds up), so the ledger checks' messages are compared too.
+  if (typeof value === "number" && Number.isInteger(value) && value >= 0) {
+    yield value * 2 + 3
+    yield Math.floor(value / 2)
+  }
   for (const replacement of BROKEN) if (replacement !== value) yield replacement
 }
 

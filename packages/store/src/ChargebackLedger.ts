@@ -20,6 +20,7 @@ import * as Result from "effect/Result"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { Database } from "./Database.ts"
+import * as CostGroupRow from "./internal/CostGroupRow.ts"
 import * as LedgerRow from "./internal/LedgerRow.ts"
 
 type Dimension = CostAllocation.Dimension.Dimension
@@ -41,6 +42,11 @@ export interface SpendQuery {
   readonly dimension: Dimension
   /** Only rows ingested at or before this instant. */
   readonly asOf: DateTime.Utc
+  /**
+   * Where to read: `auto` (the default) reads the daily cost summary when it stands for the ledger
+   * as of `asOf` (see `summarySpend`) and the ledger otherwise; `ledger` always scans the ledger.
+   */
+  readonly source?: "auto" | "ledger" | undefined
 }
 
 export interface Period {
@@ -122,13 +128,99 @@ const windowParams = (tenantId: string, q: SpendQuery): Array<unknown> => [
  * Settings for the rest of the transaction that a scan of a whole period needs:
  * - a custom plan for every execution. The client prepares statements, and after five runs
  *   PostgreSQL may switch to a generic plan that cannot see the period: on a month of 3.4M rows
- *   it walked the primary key in one process (12 s) instead of a parallel scan (3.8 s);
+ *   it walked the primary key in one process (12 s) instead of a parallel scan (3.8 s). The
+ *   probes for usage recorded after an instant need it too: a generic plan cannot tell that few
+ *   rows follow the instant, and walked the month's (tenant, occurred_at) index instead of the
+ *   (tenant, ingested_at) one (4.3 s instead of milliseconds for a month of 1M calls);
  * - no JIT compilation: the expressions are simple, and compiling took 2.2 s of a 7.5 s scan.
  */
 const forPeriodScans = (sql: SqlClient.SqlClient): Effect.Effect<void, SqlError> =>
   Effect.asVoid(sql`SELECT set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true)`)
 
 const usageColumns = LedgerRow.columnsWithoutPayload.join(", ")
+
+/**
+ * How the daily cost summary (0023) answers an owner dimension: its rows under `dimension`, the
+ * owner read from `owner`. Model and provider are columns of every row, so they read the team rows.
+ */
+const summaryOwners: Partial<Record<CostAllocation.Dimension.Field, { readonly dimension: string; readonly owner: string }>> = {
+  team: { dimension: "team", owner: "d.owner" },
+  costCenter: { dimension: "cost_center", owner: "d.owner" },
+  project: { dimension: "project", owner: "d.owner" },
+  model: { dimension: "team", owner: "d.model" },
+  provider: { dimension: "team", owner: "d.provider" }
+}
+
+/** How the summary answers a dimension, or undefined when only the ledger has it (tags, customers, ...). */
+const summaryOwner = (dimension: Dimension) => dimension.kind === "tag" ? undefined : summaryOwners[dimension.name]
+
+/**
+ * `ok`: whether the daily cost summary (0023) of `[$2, $3)` is the ledger as of `$4` for tenant
+ * `$1`, and `zone`, the tenant's time zone the summary rows are read in. It is when the period
+ * starts and ends at midnights of the tenant's zone, no call of the period was recorded after the
+ * instant nor repriced after it (two index probes; the summary holds every committed call at its
+ * current price), and no summary row near the period was cut in another zone (the tenant's zone
+ * changed). Part of the statement that reads the summary, so both see one snapshot.
+ */
+const summaryEligible = `summary_ok AS (
+    SELECT t.time_zone AS zone,
+      date_trunc('day', $2::timestamptz, t.time_zone) = $2::timestamptz
+      AND date_trunc('day', $3::timestamptz, t.time_zone) = $3::timestamptz
+      AND NOT EXISTS (
+        SELECT 1 FROM tally.usage_ledger
+        WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND ingested_at > $4
+      )
+      AND NOT EXISTS (
+        SELECT 1 FROM tally.usage_repricings
+        WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND repriced_at > $4
+      )
+      AND NOT EXISTS (
+        SELECT 1 FROM tally.usage_cost_daily
+        WHERE tenant_id = $1 AND zone <> t.time_zone
+          AND day > $2::timestamptz - interval '2 days' AND day < $3::timestamptz + interval '2 days'
+      ) AS ok
+    FROM tally.tenants t WHERE t.id = $1
+  )`
+
+/** The summary rows of the period under a dimension, when `summary_ok` says they may be read. */
+const summaryWindow = (dimension: string) =>
+  `tally.usage_cost_daily d, summary_ok
+    WHERE summary_ok.ok AND d.tenant_id = $1 AND d.zone = summary_ok.zone AND d.day >= $2 AND d.day < $3
+      AND d.dimension = '${dimension}'`
+
+type SpendRow = {
+  owner: string | null
+  currency: string | null
+  snapshot_id: string | null
+  requests: string
+  unpriced: string
+  cost: string
+}
+
+/** Spend rows (owner, currency, snapshot) as core's period spend. */
+const periodSpend = (rows: ReadonlyArray<SpendRow>): CostAllocation.Allocate.PeriodSpend => {
+  const owners = new Map<string, CostAllocation.Allocate.OwnerSpend>()
+  const snapshotIds = new Set<string>()
+  for (const row of rows) {
+    if (row.snapshot_id !== null) snapshotIds.add(row.snapshot_id)
+    const key = JSON.stringify([row.owner, row.currency])
+    const found = owners.get(key)
+    owners.set(key, {
+      owner: row.owner,
+      currency: row.currency,
+      cost: (found?.cost ?? Money.ZERO).plus(row.cost),
+      requests: (found?.requests ?? 0) + num(row.requests),
+      unpriced: (found?.unpriced ?? 0) + num(row.unpriced)
+    })
+  }
+  return { owners: [...owners.values()], snapshotIds: [...snapshotIds].sort() }
+}
+
+const costGroupOf = (currency: string) => (row: Record<string, string | null>) => CostGroupRow.toCostGroup(row, currency)
+
+/** The order of cost groups, whichever source they were read from. */
+const costGroupOrder =
+  "owner NULLS LAST, provider, model, snapshot_id NULLS FIRST, component, unit_price, unit, list_rate, list_rate_per"
 
 export interface ChargebackLedgerService {
   /**
@@ -142,6 +234,16 @@ export interface ChargebackLedgerService {
    * GROUP BY lets PostgreSQL aggregate in parallel workers (grouping sets would not).
    */
   readonly spend: (tenantId: string, query: SpendQuery) => Effect.Effect<CostAllocation.Allocate.PeriodSpend, SqlError>
+  /**
+   * `spend` from the daily cost summary (0023), without a scan of the ledger: undefined when the
+   * summary cannot stand for the ledger as of the instant (a dimension it does not keep, a period
+   * that does not start and end at the tenant's midnights, calls of the period recorded or
+   * repriced after the instant, a changed time zone). The same amounts as the ledger's otherwise.
+   */
+  readonly summarySpend: (
+    tenantId: string,
+    query: SpendQuery
+  ) => Effect.Effect<CostAllocation.Allocate.PeriodSpend | undefined, SqlError>
   /**
    * Whether usage of `[from, to)` was recorded or repriced after `since`: the late usage of a
    * finalized period. Reaches only the late rows, through the ledger's (tenant, ingested_at) index
@@ -161,6 +263,11 @@ export interface ChargebackLedgerService {
     tenantId: string,
     query: SpendQuery & { readonly currency: string }
   ) => Effect.Effect<ReadonlyArray<CostAllocation.Focus.CostGroup>, SqlError>
+  /** `costGroups` from the daily cost summary, or undefined when it cannot be read (as `summarySpend`). */
+  readonly summaryCostGroups: (
+    tenantId: string,
+    query: SpendQuery & { readonly currency: string }
+  ) => Effect.Effect<ReadonlyArray<CostAllocation.Focus.CostGroup> | undefined, SqlError>
   /**
    * Priced calls of `[from, to)` in (occurred_at, request_id) order, `limit` at a time after the
    * given key: a keyset walk that a streaming export can resume. The records come without their
@@ -188,21 +295,14 @@ export class ChargebackLedger extends Context.Service<ChargebackLedger, Chargeba
         return DateTime.fromDateUnsafe(row!.as_of)
       })
 
-      const spend = Effect.fn("ChargebackLedger.spend")(function*(tenantId: string, q: SpendQuery) {
+      const ledgerSpend = Effect.fnUntraced(function*(tenantId: string, q: SpendQuery) {
         const params = windowParams(tenantId, q)
         if (q.dimension.kind === "tag") params.push(q.dimension.key)
         const rows = yield* db.withTenant(
           tenantId,
           Effect.andThen(
             forPeriodScans(sql),
-            sql.unsafe<{
-              owner: string | null
-              currency: string | null
-              snapshot_id: string | null
-              requests: string
-              unpriced: string
-              cost: string
-            }>(
+            sql.unsafe<SpendRow>(
               `SELECT ${ownerExpression(q.dimension, 5)} AS owner, currency, snapshot_id,
                   count(*)::text AS requests,
                   count(*) FILTER (WHERE cost_source = 'unpriced')::text AS unpriced,
@@ -213,21 +313,36 @@ export class ChargebackLedger extends Context.Service<ChargebackLedger, Chargeba
             )
           )
         )
-        const owners = new Map<string, CostAllocation.Allocate.OwnerSpend>()
-        const snapshotIds = new Set<string>()
-        for (const row of rows) {
-          if (row.snapshot_id !== null) snapshotIds.add(row.snapshot_id)
-          const key = JSON.stringify([row.owner, row.currency])
-          const found = owners.get(key)
-          owners.set(key, {
-            owner: row.owner,
-            currency: row.currency,
-            cost: (found?.cost ?? Money.ZERO).plus(row.cost),
-            requests: (found?.requests ?? 0) + num(row.requests),
-            unpriced: (found?.unpriced ?? 0) + num(row.unpriced)
-          })
-        }
-        return { owners: [...owners.values()], snapshotIds: [...snapshotIds].sort() }
+        return periodSpend(rows)
+      })
+
+      const summarySpend = Effect.fn("ChargebackLedger.summarySpend")(function*(tenantId: string, q: SpendQuery) {
+        const how = summaryOwner(q.dimension)
+        if (how === undefined) return undefined
+        const rows = yield* db.withTenant(
+          tenantId,
+          Effect.andThen(forPeriodScans(sql), sql.unsafe<SpendRow & { ok: boolean }>(
+            `WITH ${summaryEligible}, spend AS (
+                SELECT nullif(${how.owner}, '') AS owner, nullif(d.currency, '') AS currency,
+                  nullif(d.snapshot_id, '') AS snapshot_id,
+                  sum(d.calls)::text AS requests,
+                  coalesce(sum(d.calls) FILTER (WHERE d.cost_source = 'unpriced'), 0)::text AS unpriced,
+                  sum(d.amount)::text AS cost
+                FROM ${summaryWindow(how.dimension)} AND d.component = ''
+                GROUP BY 1, 2, 3
+                HAVING sum(d.calls) > 0
+              )
+              SELECT summary_ok.ok, spend.* FROM summary_ok LEFT JOIN spend ON true`,
+            windowParams(tenantId, q)
+          ))
+        )
+        if (rows[0]?.ok !== true) return undefined
+        return periodSpend(rows.filter((row) => row.requests !== null))
+      })
+
+      const spend = Effect.fn("ChargebackLedger.spend")(function*(tenantId: string, q: SpendQuery) {
+        const fromSummary = q.source === "ledger" ? undefined : yield* summarySpend(tenantId, q)
+        return fromSummary ?? (yield* ledgerSpend(tenantId, q))
       })
 
       const hasLateUsage = Effect.fn("ChargebackLedger.hasLateUsage")(function*(
@@ -236,7 +351,7 @@ export class ChargebackLedger extends Context.Service<ChargebackLedger, Chargeba
       ) {
         const rows = yield* db.withTenant(
           tenantId,
-          sql<{ late: boolean }>`SELECT EXISTS (
+          Effect.andThen(forPeriodScans(sql), sql<{ late: boolean }>`SELECT EXISTS (
               SELECT 1 FROM tally.usage_ledger
               WHERE tenant_id = ${tenantId} AND ingested_at > ${toDate(q.since)}
                 AND occurred_at >= ${toDate(q.from)} AND occurred_at < ${toDate(q.to)}
@@ -244,12 +359,12 @@ export class ChargebackLedger extends Context.Service<ChargebackLedger, Chargeba
               SELECT 1 FROM tally.usage_repricings
               WHERE tenant_id = ${tenantId} AND repriced_at > ${toDate(q.since)}
                 AND occurred_at >= ${toDate(q.from)} AND occurred_at < ${toDate(q.to)}
-            ) AS late`
+            ) AS late`)
         )
         return rows[0]?.late === true
       })
 
-      const costGroups = Effect.fn("ChargebackLedger.costGroups")(function*(
+      const ledgerCostGroups = Effect.fnUntraced(function*(
         tenantId: string,
         q: SpendQuery & { readonly currency: string }
       ) {
@@ -284,27 +399,55 @@ export class ChargebackLedger extends Context.Service<ChargebackLedger, Chargeba
                   WHERE currency = $5 AND cost_source = 'provider'
                 ) lines
                 GROUP BY owner, provider, model, snapshot_id, component, unit, list_rate, list_rate_per, unit_price
-                ORDER BY owner NULLS LAST, provider, model, snapshot_id NULLS FIRST, component, unit_price`,
+                ORDER BY ${costGroupOrder}`,
               params
             )
           })
         )
-        return rows.map((row): CostAllocation.Focus.CostGroup => ({
-          owner: row.owner ?? null,
-          provider: row.provider!,
-          model: row.model!,
-          snapshotId: row.snapshot_id ?? null,
-          currency: q.currency,
-          component: row.component!,
-          unit: row.unit!,
-          listRate: new Money.Decimal(row.list_rate!),
-          listRatePer: row.list_rate_per as CostAllocation.Focus.CostGroup["listRatePer"],
-          unitPrice: new Money.Decimal(row.unit_price!),
-          quantity: new Money.Decimal(row.quantity!),
-          amount: new Money.Decimal(row.amount!),
-          billed: new Money.Decimal(row.billed!),
-          requests: num(row.requests)
-        }))
+        return rows.map(costGroupOf(q.currency))
+      })
+
+      const summaryCostGroups = Effect.fn("ChargebackLedger.summaryCostGroups")(function*(
+        tenantId: string,
+        q: SpendQuery & { readonly currency: string }
+      ) {
+        const how = summaryOwner(q.dimension)
+        if (how === undefined) return undefined
+        const rows = yield* db.withTenant(
+          tenantId,
+          Effect.andThen(forPeriodScans(sql), sql.unsafe<Record<string, string | null> & { ok: boolean }>(
+            `WITH ${summaryEligible}, groups AS (
+                SELECT owner, provider, model, snapshot_id, component, unit, list_rate::text AS list_rate, list_rate_per,
+                  unit_price::text AS unit_price, sum(quantity)::text AS quantity, sum(amount)::text AS amount,
+                  sum(amount)::text AS billed, sum(calls)::text AS requests
+                FROM (
+                  SELECT nullif(${how.owner}, '') AS owner, d.provider, d.model, nullif(d.snapshot_id, '') AS snapshot_id,
+                    d.component, d.unit, d.list_rate, d.list_rate_per, d.unit_price, d.quantity, d.amount, d.calls
+                  FROM ${summaryWindow(how.dimension)} AND d.currency = $5 AND d.component <> ''
+                    AND d.cost_source IN ('computed', 'estimated')
+                  UNION ALL
+                  SELECT nullif(${how.owner}, ''), d.provider, d.model, NULL, 'reported', 'unit', 1, 'unit', 1,
+                    d.amount, d.amount, d.calls
+                  FROM ${summaryWindow(how.dimension)} AND d.currency = $5 AND d.component = '' AND d.cost_source = 'provider'
+                ) lines
+                GROUP BY owner, provider, model, snapshot_id, component, unit, list_rate, list_rate_per, unit_price
+                HAVING sum(calls) > 0
+              )
+              SELECT summary_ok.ok, groups.* FROM summary_ok LEFT JOIN groups ON true
+              ORDER BY ${costGroupOrder}`,
+            [...windowParams(tenantId, q), q.currency]
+          ))
+        )
+        if (rows[0]?.ok !== true) return undefined
+        return rows.filter((row) => row.requests !== null).map(costGroupOf(q.currency))
+      })
+
+      const costGroups = Effect.fn("ChargebackLedger.costGroups")(function*(
+        tenantId: string,
+        q: SpendQuery & { readonly currency: string }
+      ) {
+        const fromSummary = q.source === "ledger" ? undefined : yield* summaryCostGroups(tenantId, q)
+        return fromSummary ?? (yield* ledgerCostGroups(tenantId, q))
       })
 
       const usagePage = Effect.fn("ChargebackLedger.usagePage")(function*(tenantId: string, q: UsagePageQuery) {
@@ -352,7 +495,16 @@ export class ChargebackLedger extends Context.Service<ChargebackLedger, Chargeba
         return num(rows[0]?.n ?? 0)
       })
 
-      return ChargebackLedger.of({ asOf, spend, hasLateUsage, costGroups, usagePage, unpricedCount })
+      return ChargebackLedger.of({
+        asOf,
+        spend,
+        summarySpend,
+        hasLateUsage,
+        costGroups,
+        summaryCostGroups,
+        usagePage,
+        unpricedCount
+      })
     })
   )
 }

@@ -16,6 +16,7 @@ import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import type { SqlError } from "effect/sql/SqlError"
 import { Database } from "./Database.ts"
+import * as CostGroupRow from "./internal/CostGroupRow.ts"
 
 export interface StoredLine {
   readonly lineNo: number
@@ -240,6 +241,17 @@ export interface ChargebackRunsService {
    * read in the database: timestamps keep microseconds that a JavaScript Date would lose).
    */
   readonly list: (tenantId: string, query: ListQuery) => Effect.Effect<ReadonlyArray<StoredRun>, SqlError>
+  /** Stores a draft run's FOCUS cost groups (as of its instant), in order, beside it. */
+  readonly insertCostGroups: (
+    tenantId: string,
+    runId: string,
+    groups: ReadonlyArray<CostAllocation.Focus.CostGroup>
+  ) => Effect.Effect<void, SqlError>
+  /** The cost groups stored with a run, in order; undefined when none were stored with it. */
+  readonly costGroups: (
+    tenantId: string,
+    runId: string
+  ) => Effect.Effect<ReadonlyArray<CostAllocation.Focus.CostGroup> | undefined, SqlError>
 }
 
 export class ChargebackRuns extends Context.Service<ChargebackRuns, ChargebackRunsService>()("@tally/store/ChargebackRuns") {
@@ -430,7 +442,64 @@ export class ChargebackRuns extends Context.Service<ChargebackRuns, ChargebackRu
         return rows.map(runFromRow)
       })
 
-      return ChargebackRuns.of({ insert, get, lines, audit, finalize, finalized, finalizedSince, corrections, list })
+      const insertCostGroups = Effect.fn("ChargebackRuns.insertCostGroups")(function*(
+        tenantId: string,
+        runId: string,
+        groups: ReadonlyArray<CostAllocation.Focus.CostGroup>
+      ) {
+        if (groups.length === 0) return
+        const text = (pick: (g: CostAllocation.Focus.CostGroup) => string | null) => array(groups.map(pick), OID.text)
+        const numeric = (pick: (g: CostAllocation.Focus.CostGroup) => Money.Decimal) =>
+          array(groups.map((g) => decimalText(pick(g))), OID.numeric)
+        yield* db.withTenant(
+          tenantId,
+          sql.unsafe(
+            `INSERT INTO tally.chargeback_cost_groups
+                (tenant_id, run_id, group_no, owner, provider, model, snapshot_id, currency, component, unit, list_rate,
+                 list_rate_per, unit_price, quantity, amount, billed, requests)
+              SELECT $1, $2, g.ordinality - 1, g.owner, g.provider, g.model, g.snapshot_id, g.currency, g.component, g.unit,
+                g.list_rate, g.list_rate_per, g.unit_price, g.quantity, g.amount, g.billed, g.requests
+              FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::numeric[],
+                $11::text[], $12::numeric[], $13::numeric[], $14::numeric[], $15::numeric[], $16::int8[])
+                WITH ORDINALITY AS g(owner, provider, model, snapshot_id, currency, component, unit, list_rate, list_rate_per,
+                  unit_price, quantity, amount, billed, requests, ordinality)`,
+            [
+              tenantId,
+              runId,
+              text((g) => g.owner),
+              text((g) => g.provider),
+              text((g) => g.model),
+              text((g) => g.snapshotId),
+              text((g) => g.currency),
+              text((g) => g.component),
+              text((g) => g.unit),
+              numeric((g) => g.listRate),
+              text((g) => g.listRatePer),
+              numeric((g) => g.unitPrice),
+              numeric((g) => g.quantity),
+              numeric((g) => g.amount),
+              numeric((g) => g.billed),
+              array(groups.map((g) => BigInt(g.requests)), OID.int8)
+            ]
+          )
+        )
+      })
+
+      const costGroups = Effect.fn("ChargebackRuns.costGroups")(function*(tenantId: string, runId: string) {
+        const rows = yield* db.withTenant(
+          tenantId,
+          sql<Record<string, string | null>>`SELECT owner, provider, model, snapshot_id, currency, component, unit,
+              list_rate::text AS list_rate, list_rate_per, unit_price::text AS unit_price, quantity::text AS quantity,
+              amount::text AS amount, billed::text AS billed, requests::text AS requests
+            FROM tally.chargeback_cost_groups WHERE run_id = ${runId} ORDER BY group_no`
+        )
+        if (rows.length === 0) return undefined
+        return rows.map((row) => CostGroupRow.toCostGroup(row, row.currency!))
+      })
+
+      return ChargebackRuns.of({
+        insertCostGroups,
+        costGroups, insert, get, lines, audit, finalize, finalized, finalizedSince, corrections, list })
     })
   )
 }

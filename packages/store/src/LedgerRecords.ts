@@ -33,7 +33,7 @@ export const decodeCursor = (text: string): LedgerRecord.Cursor | undefined => {
   }
 }
 
-const recordColumns = LedgerRow.ledgerColumns.filter((c) => c !== "raw" && c !== "raw_text")
+const recordColumns = LedgerRow.columnsWithoutPayload
 
 export interface PageOptions {
   readonly filter?: LedgerRecord.Filter | undefined
@@ -124,10 +124,11 @@ export class LedgerRecords extends Context.Service<LedgerRecords, LedgerRecordsS
         const rows = yield* db.withTenant(
           tenantId,
           sql.unsafe<{ request_id: string; raw: unknown; raw_text: string | null }>(
-            `SELECT l.request_id, l.raw, l.raw_text
+            `SELECT l.request_id, p.raw, p.raw_text
               FROM unnest($2::timestamptz[], $3::text[]) AS k(occurred_at, request_id)
               JOIN tally.usage_ledger l
-                ON l.tenant_id = $1 AND l.occurred_at = k.occurred_at AND l.request_id = k.request_id`,
+                ON l.tenant_id = $1 AND l.occurred_at = k.occurred_at AND l.request_id = k.request_id
+              ${LedgerRow.payloadJoin("l")}`,
             [tenantId, keys.map((k) => DateTime.toDateUtc(k.occurredAt)), keys.map((k) => k.requestId)]
           )
         )

@@ -25,6 +25,8 @@ import Repricing from "./internal/migrations/0016_repricing.ts"
 import CostAtRisk from "./internal/migrations/0018_cost_at_risk.ts"
 import BudgetUnits from "./internal/migrations/0020_budget_units.ts"
 import ModelPolicies from "./internal/migrations/0021_model_policies.ts"
+import UsagePayloads from "./internal/migrations/0022_usage_payloads.ts"
+import UsageCostDaily from "./internal/migrations/0023_usage_cost_daily.ts"
 import SalePrices from "./internal/migrations/0024_sale_prices.ts"
 import Credits from "./internal/migrations/0025_credits.ts"
 import Commitments from "./internal/migrations/0026_commitments.ts"
@@ -50,6 +52,8 @@ export const loader: Migrator.Loader = Migrator.fromRecord({
   "0018_cost_at_risk": CostAtRisk,
   "0020_budget_units": BudgetUnits,
   "0021_model_policies": ModelPolicies,
+  "0022_usage_payloads": UsagePayloads,
+  "0023_usage_cost_daily": UsageCostDaily,
   "0024_sale_prices": SalePrices,
   "0025_credits": Credits,
   "0026_commitments": Commitments,

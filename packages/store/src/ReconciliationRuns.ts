@@ -118,9 +118,12 @@ export class ReconciliationRuns extends Context.Service<ReconciliationRuns, Reco
       const ledgerRows = Effect.fn("ReconciliationRuns.ledgerRows")(function*(tenantId: string, period: Reconciliation.Period) {
         const rows = yield* db.withTenant(
           tenantId,
-          sql<LedgerRow.Row>`SELECT * FROM tally.usage_ledger
-            WHERE tenant_id = ${tenantId} AND occurred_at >= ${period.from} AND occurred_at < ${period.to}
-            ORDER BY occurred_at, request_id`
+          sql.unsafe<LedgerRow.Row>(
+            `SELECT ${LedgerRow.rowWithPayload()} FROM tally.usage_ledger l ${LedgerRow.payloadJoin("l")}
+              WHERE l.tenant_id = $1 AND l.occurred_at >= $2 AND l.occurred_at < $3
+              ORDER BY l.occurred_at, l.request_id`,
+            [tenantId, period.from, period.to]
+          )
         )
         return rows.map(LedgerRow.toUsageRecord)
       })

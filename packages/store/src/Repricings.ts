@@ -281,11 +281,11 @@ export class Repricings extends Context.Service<Repricings, RepricingsService>()
         const rows = yield* db.withTenant(
           tenantId,
           sql.unsafe<LedgerRow.Row>(
-            `SELECT * FROM tally.usage_ledger
-              WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3
-                AND (occurred_at, request_id) > ($4::timestamptz, $5::text)
-                ${q.onlyUnpriced ? "AND cost_source IN ('unpriced', 'partial')" : ""}
-              ORDER BY occurred_at, request_id
+            `SELECT ${LedgerRow.rowWithPayload()} FROM tally.usage_ledger l ${LedgerRow.payloadJoin("l")}
+              WHERE l.tenant_id = $1 AND l.occurred_at >= $2 AND l.occurred_at < $3
+                AND (l.occurred_at, l.request_id) > ($4::timestamptz, $5::text)
+                ${q.onlyUnpriced ? "AND l.cost_source IN ('unpriced', 'partial')" : ""}
+              ORDER BY l.occurred_at, l.request_id
               LIMIT $6`,
             [tenantId, toDate(q.from), toDate(q.to), afterAt, afterId, q.limit]
           )

@@ -90,16 +90,24 @@ const insertStatement = (() => {
       ORDER BY input.occurred_at, input.request_id
       RETURNING ${RollupSql.sourceColumns.join(", ")}
     ),
+    payloads AS (
+      INSERT INTO tally.usage_payloads (tenant_id, occurred_at, request_id, ${LedgerRow.payloadColumns.join(", ")})
+      SELECT $1, input.occurred_at, input.request_id, ${LedgerRow.payloadColumns.map((c) => `input.${c}`).join(", ")}
+      FROM input JOIN ids USING (request_id)
+      WHERE ${LedgerRow.payloadColumns.map((c) => `input.${c} IS NOT NULL`).join(" OR ")}
+      ORDER BY input.occurred_at, input.request_id
+    ),
     rollup AS (
       ${RollupSql.upsert(RollupSql.aggregate("ledger"))}
     )
     SELECT request_id FROM ids`
 })()
 
-const recordedSelect = `SELECT l.*, r.event_hash
+const recordedSelect = `SELECT ${LedgerRow.rowWithPayload()}, r.event_hash
   FROM tally.usage_request_ids r
   JOIN tally.usage_ledger l
     ON l.tenant_id = r.tenant_id AND l.occurred_at = r.occurred_at AND l.request_id = r.request_id
+  ${LedgerRow.payloadJoin("l")}
   WHERE r.tenant_id = $1 AND r.request_id = $2`
 
 const hex = CheckedRecord.hashHex

@@ -71,6 +71,7 @@ describe.skipIf(postgres.length === 0).each(postgres)("concurrent batches on $na
         const cost = Money.format(Money.sum(all.map((call) => call.total!)))
         const stored = yield* totals(tenantId)
         assert.strictEqual(stored.ledgerRows, all.length)
+        assert.strictEqual(stored.payloadRows, all.filter((call) => call.raw !== null || call.rawText !== undefined).length)
         assert.strictEqual(stored.rollupRequests, all.length)
         assert.strictEqual(stored.rollupCost, cost)
         const [daily] = yield* sql<{ requests: string; cost: string; team_requests: string }>`SELECT

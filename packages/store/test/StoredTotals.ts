@@ -16,6 +16,8 @@ export const newTenant = (name = "Acme") =>
 
 export interface Totals {
   readonly ledgerRows: number
+  /** Rows of `usage_payloads` (0022): one per ledger row whose call has a raw payload. */
+  readonly payloadRows: number
   readonly requestIds: number
   readonly ledgerCost: string
   readonly rollupRequests: number
@@ -30,6 +32,7 @@ export const totals = (tenantId: string) =>
     const { sql } = yield* Database
     const [row] = yield* sql<{
       ledger_rows: bigint
+      payload_rows: bigint
       request_ids: bigint
       ledger_cost: string
       rollup_requests: string
@@ -38,6 +41,7 @@ export const totals = (tenantId: string) =>
       dead_letters: bigint
     }>`SELECT
         (SELECT count(*) FROM tally.usage_ledger WHERE tenant_id = ${tenantId}) AS ledger_rows,
+        (SELECT count(*) FROM tally.usage_payloads WHERE tenant_id = ${tenantId}) AS payload_rows,
         (SELECT count(*) FROM tally.usage_request_ids WHERE tenant_id = ${tenantId}) AS request_ids,
         (SELECT coalesce(sum(total), 0)::text FROM tally.usage_ledger WHERE tenant_id = ${tenantId}) AS ledger_cost,
         (SELECT coalesce(sum(request_count), 0)::text FROM tally.usage_rollups_hourly WHERE tenant_id = ${tenantId}) AS rollup_requests,
@@ -46,6 +50,7 @@ export const totals = (tenantId: string) =>
         (SELECT count(*) FROM tally.dead_letters WHERE tenant_id = ${tenantId}) AS dead_letters`
     return {
       ledgerRows: Number(row!.ledger_rows),
+      payloadRows: Number(row!.payload_rows),
       requestIds: Number(row!.request_ids),
       ledgerCost: Money.format(new Money.Decimal(row!.ledger_cost)),
       rollupRequests: Number(row!.rollup_requests),
@@ -57,6 +62,7 @@ export const totals = (tenantId: string) =>
 
 export const empty: Totals = {
   ledgerRows: 0,
+  payloadRows: 0,
   requestIds: 0,
   ledgerCost: "0",
   rollupRequests: 0,

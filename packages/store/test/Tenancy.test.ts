@@ -57,7 +57,26 @@ const tenantTables = [
   ["tenant_governance", "tenant_id"],
   // 0016
   ["reprice_runs", "tenant_id"],
-  ["usage_repricings", "tenant_id"]
+  ["usage_repricings", "tenant_id"],
+  // 0022 (the raw payloads, beside the ledger)
+  ["usage_payloads", "tenant_id"],
+  // 0023 (usage_cost_daily is filled by the ledger's triggers)
+  ["usage_cost_daily", "tenant_id"],
+  ["chargeback_cost_groups", "tenant_id"],
+  // 0024
+  ["sale_price_rules", "tenant_id"],
+  ["customer_plans", "tenant_id"],
+  ["usage_prices", "tenant_id"],
+  ["customer_statements", "tenant_id"],
+  // 0025
+  ["credit_grants", "tenant_id"],
+  ["credit_drawdowns", "tenant_id"],
+  // 0026
+  ["commitments", "tenant_id"],
+  ["commitment_usage", "tenant_id"],
+  // 0027
+  ["exchange_rates", "tenant_id"],
+  ["fx_conversions", "tenant_id"]
 ] as const
 
 const customSnapshot = (tenant: string) =>
@@ -93,6 +112,10 @@ const seed = (tenantId: string) =>
           VALUES (${tenantId}, ${run!.id}::uuid, 0, '{"team":"core"}', 'core', 12.5, 'USD')`
         yield* sql`INSERT INTO tally.chargeback_audit (tenant_id, run_id, action, actor)
           VALUES (${tenantId}, ${run!.id}::uuid, 'created', 'ci')`
+        yield* sql`INSERT INTO tally.chargeback_cost_groups (tenant_id, run_id, group_no, owner, provider, model, currency,
+            component, unit, list_rate, list_rate_per, unit_price, quantity, amount, billed, requests)
+          VALUES (${tenantId}, ${run!.id}::uuid, 0, 'core', 'openai', 'gpt-4o', 'USD', 'inputText', 'token', 2.5, '1M tokens',
+            0.0000025, 1000, 0.0025, 0.0025, 1)`
         const [reservation] = yield* sql<{ id: string }>`INSERT INTO tally.budget_reservations
           (tenant_id, estimate, currency, created_at, expires_at)
           VALUES (${tenantId}, 1, 'USD', '2025-03-14Z', '2025-03-15Z') RETURNING id`
@@ -127,6 +150,34 @@ const seed = (tenantId: string) =>
         yield* sql`INSERT INTO tally.usage_repricings
           (tenant_id, run_id, actor, occurred_at, request_id, kind, before_cost_source, after_cost_source)
           VALUES (${tenantId}, ${reprice!.id}::uuid, 'ci', '2025-03-14Z', ${`${tenantId}-1`}, 'correction', 'computed', 'computed')`
+        const [rule] = yield* sql<{ id: string }>`INSERT INTO tally.sale_price_rules (tenant_id, name, kind, percent, effective_from)
+          VALUES (${tenantId}, 'markup', 'markup-percent', 20, '2025-03-01Z') RETURNING id`
+        yield* sql`INSERT INTO tally.customer_plans (tenant_id, customer, effective_from, plan)
+          VALUES (${tenantId}, 'acme', '2025-03-01Z', 'pro')`
+        yield* sql`INSERT INTO tally.usage_prices (tenant_id, request_id, occurred_at, provider, model, status, rule_id, kind,
+            currency, total, cost_total, cost_currency)
+          VALUES (${tenantId}, ${`${tenantId}-1`}, '2025-03-14Z', 'openai', 'gpt-4o', 'priced', ${rule!.id}::uuid,
+            'markup-percent', 'USD', 1.2, 1, 'USD')`
+        yield* sql`INSERT INTO tally.customer_statements (tenant_id, customer, period_from, period_to, currency, group_by, kind,
+            status, lines, total, exact_total, request_count, unpriced_count, as_of)
+          VALUES (${tenantId}, 'acme', '2025-03-01Z', '2025-04-01Z', 'USD', 'model', 'statement', 'draft', '[]', 1.2, 1.2, 1, 0,
+            '2025-04-01Z')`
+        const [grant] = yield* sql<{ id: string }>`INSERT INTO tally.credit_grants (tenant_id, account_kind, account, unit, amount,
+            remaining, effective_at)
+          VALUES (${tenantId}, 'customer', 'acme', 'USD', 100, 98.8, '2025-03-01Z') RETURNING id`
+        yield* sql`INSERT INTO tally.credit_drawdowns (tenant_id, request_id, grant_id, amount, unit, basis, occurred_at)
+          VALUES (${tenantId}, ${`${tenantId}-1`}, ${grant!.id}::uuid, 1.2, 'USD', 'price', '2025-03-14Z')`
+        const [commitment] = yield* sql<{ id: string }>`INSERT INTO tally.commitments (tenant_id, name, kind, provider, currency,
+            fee, fee_period, starts_at)
+          VALUES (${tenantId}, 'capacity', 'provisioned', 'google', 'USD', 5, 'hour', '2025-03-01Z') RETURNING id`
+        yield* sql`INSERT INTO tally.commitment_usage (tenant_id, request_id, commitment_id, occurred_at, kind, on_demand, charged,
+            currency, tokens)
+          VALUES (${tenantId}, ${`${tenantId}-1`}, ${commitment!.id}::uuid, '2025-03-14Z', 'provisioned', 1, 0, 'USD', 1000)`
+        const [rate] = yield* sql<{ id: string }>`INSERT INTO tally.exchange_rates (tenant_id, base, quote, rate_date, rate, source,
+            observed_at)
+          VALUES (${tenantId}, 'EUR', 'USD', '2025-03-14', 1.09, 'ci', '2025-03-14Z') RETURNING id`
+        yield* sql`INSERT INTO tally.fx_conversions (tenant_id, subject, reporting_currency, as_of, total, days, rate_ids)
+          VALUES (${tenantId}, 'spend', 'USD', '2025-04-01Z', 1.09, '[]', ${`{${rate!.id}}`}::uuid[])`
       })
     )
   })
@@ -243,6 +294,8 @@ describe.each(targets)("tenancy by row-level security on $name", (target) => {
             VALUES (${b}, 'forged', ${new Uint8Array(32)}, '2025-03-14Z')`,
           sql`INSERT INTO tally.usage_ledger (tenant_id, occurred_at, request_id, provider, model, cost_source, unpriced_reason)
             VALUES (${b}, '2025-03-14Z', 'forged', 'openai', 'gpt-4o', 'unpriced', 'forged')`,
+          sql`INSERT INTO tally.usage_payloads (tenant_id, occurred_at, request_id, raw_text)
+            VALUES (${b}, '2025-03-14Z', 'forged', 'forged')`,
           sql`INSERT INTO tally.reconciliation_findings (tenant_id, kind) VALUES (${b}, 'forged')`
         ]
         for (const insert of inserts) {
@@ -293,6 +346,10 @@ describe.each(targets)("tenancy by row-level security on $name", (target) => {
         const { a } = yield* twoTenants
         const partition = yield* db.withTenant(a, sql`SELECT count(*) FROM tally.usage_ledger_2025_03`).pipe(Effect.exit)
         assert.strictEqual(reasonOf(partition), "AuthorizationError")
+        const payloads = yield* db.withTenant(a, sql`SELECT count(*) FROM tally.usage_payloads_2025_03`).pipe(Effect.exit)
+        assert.strictEqual(reasonOf(payloads), "AuthorizationError")
+        const rewrite = yield* db.withTenant(a, sql`UPDATE tally.usage_payloads SET raw_text = 'x'`).pipe(Effect.exit)
+        assert.strictEqual(reasonOf(rewrite), "AuthorizationError")
         const update = yield* db.withTenant(a, sql`UPDATE tally.usage_ledger SET input_text = 0`).pipe(Effect.exit)
         assert.strictEqual(reasonOf(update), "AuthorizationError")
         // A price may change only by a repricing, which records the price before and after (0016).

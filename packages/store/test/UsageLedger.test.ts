@@ -93,6 +93,7 @@ describe.each(targets)("UsageLedger on $name", (target) => {
         assert.deepStrictEqual(yield* totals(tenantId), {
           ...empty,
           ledgerRows: 5,
+          payloadRows: 5,
           requestIds: 5,
           ledgerCost: sumCost(calls),
           rollupRequests: 5,
@@ -113,6 +114,37 @@ describe.each(targets)("UsageLedger on $name", (target) => {
         assert.deepStrictEqual(statuses(again), calls.map(() => "duplicate"))
         assert.deepStrictEqual(yield* totals(tenantId), before)
         assert.strictEqual(before.rollupRequests, 20)
+      }))
+
+    it.effect("raw payloads live beside the ledger row: one payload row per new call that has one, none for duplicates or conflicts", () =>
+      Effect.gen(function*() {
+        const db = yield* Database
+        const ledger = yield* UsageLedger
+        const tenantId = yield* newTenant()
+        const withRaw = pricedCall({ requestId: "p-raw" })
+        const textOnly: UsageRecord.UsageRecord = { ...pricedCall({ requestId: "p-text" }), raw: null, rawText: "not json" }
+        const none: UsageRecord.UsageRecord = { ...pricedCall({ requestId: "p-none" }), raw: null }
+        assert.strictEqual((yield* ledger.insertBatch(tenantId, [withRaw, textOnly, none])).inserted, 3)
+        const again = yield* ledger.insertBatch(tenantId, [withRaw, { ...withRaw, raw: { id: "p-raw", changed: true } }])
+        assert.deepStrictEqual(statuses(again), ["duplicate", "conflict"])
+
+        const payloads = yield* db.sql<{ request_id: string; raw: unknown; raw_text: string | null }>`SELECT
+            request_id, raw, raw_text FROM tally.usage_payloads WHERE tenant_id = ${tenantId} ORDER BY request_id`
+        assert.deepStrictEqual(payloads.map((row) => [row.request_id, row.raw, row.raw_text]), [
+          ["p-raw", withRaw.raw, null],
+          ["p-text", null, "not json"]
+        ])
+        // Period scans read the ledger's heap, which no longer holds the payloads.
+        const inline = yield* db.sql`SELECT column_name FROM information_schema.columns
+          WHERE table_schema = 'tally' AND table_name = 'usage_ledger' AND column_name IN ('raw', 'raw_text')`
+        assert.strictEqual(inline.length, 0)
+        for (const call of [withRaw, textOnly, none]) {
+          const recorded = Option.getOrThrow(yield* ledger.get(tenantId, call.requestId))
+          assert.deepStrictEqual(recorded.call.raw, call.raw)
+          assert.strictEqual(recorded.call.rawText, call.rawText)
+        }
+        const stored = yield* totals(tenantId)
+        assert.deepStrictEqual([stored.ledgerRows, stored.payloadRows], [3, 2])
       }))
 
     it.effect("the same request id with a different event is a conflict, dead-lettered with its raw payload", () =>
@@ -280,6 +312,7 @@ describe.each(targets)("UsageLedger on $name", (target) => {
         assert.strictEqual(conflicts, 1000 - sameAsWinner)
         assert.deepStrictEqual(yield* totals(tenantId), {
           ledgerRows: 1,
+          payloadRows: 1,
           requestIds: 1,
           ledgerCost: sumCost([winner]),
           rollupRequests: 1,
@@ -312,6 +345,7 @@ describe.each(targets)("UsageLedger on $name", (target) => {
         const inputText = calls.reduce((sum, call) => sum + (call.usage.tokens.inputText ?? 0), 0)
         assert.deepStrictEqual(yield* totals(tenantId), {
           ledgerRows: 1200,
+          payloadRows: 1200,
           requestIds: 1200,
           ledgerCost: sumCost(calls),
           rollupRequests: 1200,

@@ -180,6 +180,17 @@ const run = Effect.fn("Chargeback.run")(function*(
       if (final !== undefined) return yield* periodFinalized(final)
       const { computation, json } = yield* Compute.compute(services, tenantId, resolved)
       const stored = yield* services.runs.insert(tenantId, Run.toStored(computation, json, actorOf(input.createdBy)))
+      // The run's FOCUS cost groups, when the daily cost summary has them as of the run's instant (a
+      // few milliseconds): its exports then read them back, also after late usage. Otherwise an
+      // export reads the ledger as of the instant, as it always could.
+      const groups = yield* services.ledger.summaryCostGroups(tenantId, {
+        from: resolved.from,
+        to: resolved.to,
+        dimension: resolved.dimension,
+        asOf: computation.asOf,
+        currency: resolved.currency
+      })
+      if (groups !== undefined) yield* services.runs.insertCostGroups(tenantId, stored.id, groups)
       // Just written in this transaction: not finding it is a defect, not an answer.
       return yield* load(services, tenantId, stored.id).pipe(Effect.catchTag("RunNotFound", Effect.die))
     })
@@ -264,13 +275,13 @@ const focus = Effect.fn("Chargeback.focus")(function*(
       const tenant = yield* services.tenants.get(tenantId).pipe(Effect.orDie)
       const dimension = Dimension.parse(run.dimension)
       if (Result.isFailure(dimension)) return yield* Effect.die(dimension.failure)
-      const groups = yield* services.ledger.costGroups(tenantId, {
+      const groups = (yield* services.runs.costGroups(tenantId, run.id)) ?? (yield* services.ledger.costGroups(tenantId, {
         from: run.from,
         to: run.to,
         dimension: dimension.success,
         asOf: run.asOf,
         currency: run.currency
-      })
+      }))
       const corrected = new Map<string, CostAllocation.Focus.Corrected>()
       const ids = [...new Set(run.lines.flatMap((l) => (l.correctsRunId === null ? [] : [l.correctsRunId])))]
       // For the ledger-style corrections (1.3): what the final run and the corrections of runs of

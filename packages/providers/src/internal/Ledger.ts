@@ -7,7 +7,11 @@ import { Result } from "effect"
 import * as NormalizeError from "../NormalizeError.ts"
 import * as Path from "./Path.ts"
 
-/** A reported count and where it came from. Absent fields count as zero but are never "reported". */
+/**
+ * A reported count and where it came from. Absent fields count as zero but are never "reported".
+ * A field from `at` computes its path in a getter: make a changed field with `field` or `derived`,
+ * never by spreading one (a spread drops the getter).
+ */
 export interface Field {
   readonly path: Path.Path
   readonly value: number
@@ -17,16 +21,40 @@ export interface Field {
 export const field = (path: Path.Path, value: number | null | undefined): Field =>
   value === null || value === undefined ? { path, value: 0, present: false } : { path, value, present: true }
 
+/**
+ * A field whose path is built only when something reads it (an error message, a correction):
+ * normalizers read a dozen fields per call and almost never need their paths.
+ */
+class At implements Field {
+  readonly base: Path.Path
+  readonly dotted: string
+  readonly value: number
+  readonly present: boolean
+  constructor(base: Path.Path, dotted: string, value: number, present: boolean) {
+    this.base = base
+    this.dotted = dotted
+    this.value = value
+    this.present = present
+  }
+  get path(): Path.Path {
+    return Path.dotted(this.base, this.dotted)
+  }
+}
+
 /** A field at `base` + a dotted relative path, e.g. `at(base, "usage.prompt_tokens", n)`. */
 export const at = (base: Path.Path, dotted: string, value: number | null | undefined): Field =>
-  field(Path.dotted(base, dotted), value)
+  value === null || value === undefined ? new At(base, dotted, 0, false) : new At(base, dotted, value, true)
 
 /** A value computed from other fields (named by an expression for messages). */
 export const derived = (path: Path.Path, value: number): Field => ({ path, value, present: true })
 
 const name = (f: Field): string => Path.format(f.path)
 
-const sumOf = (fields: ReadonlyArray<Field>): number => fields.reduce((total, f) => total + f.value, 0)
+const sumOf = (fields: ReadonlyArray<Field>): number => {
+  let total = 0
+  for (let i = 0; i < fields.length; i++) total += fields[i]!.value
+  return total
+}
 
 /** `parent − Σ children`, failing when the children do not fit inside the parent. */
 export const remainder = (
@@ -44,9 +72,10 @@ export const remainder = (
       ))
     }
   }
-  const present = children.filter((c) => c.value > 0)
-  const total = sumOf(present)
+  let total = 0
+  for (let i = 0; i < children.length; i++) if (children[i]!.value > 0) total += children[i]!.value
   if (total > parent.value) {
+    const present = children.filter((c) => c.value > 0)
     const last = present[present.length - 1]!
     return Result.fail(NormalizeError.make(
       provider,

@@ -37,25 +37,29 @@ const positiveEntries = (record: Readonly<Record<string, number>> | undefined): 
 /** A canonical Usage: zero and absent values dropped, keys in a stable order. */
 export const make = (parts: Parts): Usage.Usage => {
   const tokens: Tokens = {}
-  for (const bucket of Usage.TokenBuckets) {
-    const value = parts.tokens?.[bucket]
-    if (value !== undefined && value > 0) tokens[bucket] = value
+  const given = parts.tokens
+  if (given !== undefined) {
+    for (const bucket of Usage.TokenBuckets) {
+      const value = given[bucket]
+      if (value !== undefined && value > 0) tokens[bucket] = value
+    }
   }
+  // Members assigned one by one in the canonical order (no spread of partial objects): this
+  // runs once per ingested call.
+  const usage: { -readonly [K in keyof Usage.Usage]: Usage.Usage[K] } = { tokens }
+  if (parts.promptTokens !== undefined && parts.promptTokens > 0) usage.promptTokens = parts.promptTokens
+  if (parts.requests !== undefined && parts.requests > 0) usage.requests = parts.requests
   const imagesGenerated = positiveEntries(parts.imagesGenerated)
+  if (imagesGenerated !== undefined) usage.imagesGenerated = imagesGenerated
+  if (parts.audioSeconds !== undefined && !parts.audioSeconds.isZero()) usage.audioSeconds = parts.audioSeconds
+  if (parts.videoSeconds !== undefined && !parts.videoSeconds.isZero()) usage.videoSeconds = parts.videoSeconds
+  if (parts.webSearches !== undefined && parts.webSearches > 0) usage.webSearches = parts.webSearches
   const toolCalls = positiveEntries(parts.toolCalls)
-  return {
-    tokens,
-    ...(parts.promptTokens !== undefined && parts.promptTokens > 0 ? { promptTokens: parts.promptTokens } : {}),
-    ...(parts.requests !== undefined && parts.requests > 0 ? { requests: parts.requests } : {}),
-    ...(imagesGenerated !== undefined ? { imagesGenerated } : {}),
-    ...(parts.audioSeconds !== undefined && !parts.audioSeconds.isZero() ? { audioSeconds: parts.audioSeconds } : {}),
-    ...(parts.videoSeconds !== undefined && !parts.videoSeconds.isZero() ? { videoSeconds: parts.videoSeconds } : {}),
-    ...(parts.webSearches !== undefined && parts.webSearches > 0 ? { webSearches: parts.webSearches } : {}),
-    ...(toolCalls !== undefined ? { toolCalls } : {}),
-    ...(parts.batch === true ? { batch: true } : {}),
-    ...(parts.serviceTier !== undefined && parts.serviceTier !== "" ? { serviceTier: parts.serviceTier } : {}),
-    ...(parts.region !== undefined && parts.region !== "" ? { region: parts.region } : {})
-  }
+  if (toolCalls !== undefined) usage.toolCalls = toolCalls
+  if (parts.batch === true) usage.batch = true
+  if (parts.serviceTier !== undefined && parts.serviceTier !== "") usage.serviceTier = parts.serviceTier
+  if (parts.region !== undefined && parts.region !== "") usage.region = parts.region
+  return usage
 }
 
 const addRecords = (

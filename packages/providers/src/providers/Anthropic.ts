@@ -81,48 +81,51 @@ const tokensOf = (
   usage: typeof IterationUsage.Type | AnthropicUsage,
   thinking: Ledger.Field,
   ttlHint: "5m" | "1h" | undefined
-): Result.Result<Tokens, NormalizeError.NormalizeError> =>
-  Result.gen(function*() {
-    const input = Ledger.at(base, "input_tokens", usage.input_tokens)
-    const read = Ledger.at(base, "cache_read_input_tokens", usage.cache_read_input_tokens)
-    const creation = Ledger.at(base, "cache_creation_input_tokens", usage.cache_creation_input_tokens)
-    const ttlPath = Path.append(base, "cache_creation")
-    const write5m = Ledger.at(ttlPath, "ephemeral_5m_input_tokens", usage.cache_creation?.ephemeral_5m_input_tokens)
-    const write1h = Ledger.at(ttlPath, "ephemeral_1h_input_tokens", usage.cache_creation?.ephemeral_1h_input_tokens)
-    const corrections: Array<NormalizedCall.Correction> = []
-    let cacheWrite5m: number
-    let cacheWrite1h: number
-    if (write5m.present || write1h.present) {
-      if (creation.present) yield* Ledger.checkTotal(provider, creation, [write5m, write1h])
-      cacheWrite5m = write5m.value
-      cacheWrite1h = write1h.value
-    } else if (ttlHint !== undefined) {
-      // A stream whose message_start split no longer adds up: the writes take message_start's TTL.
-      cacheWrite5m = ttlHint === "5m" ? creation.value : 0
-      cacheWrite1h = ttlHint === "1h" ? creation.value : 0
-      if (creation.value > 0) {
-        corrections.push({
-          rule: "anthropic.stream-cache-ttl",
-          path: Path.format(creation.path),
-          detail: `message_delta changed cache_creation_input_tokens to ${creation.value} without a TTL split; taken as ${ttlHint} writes, ` +
-            (ttlHint === "1h" ? "the only TTL message_start wrote" : "the API default")
-        })
-      }
-    } else {
-      // No TTL split reported: the API's default cache TTL is 5 minutes.
-      cacheWrite5m = creation.value
-      cacheWrite1h = 0
+): Result.Result<Tokens, NormalizeError.NormalizeError> => {
+  const input = Ledger.at(base, "input_tokens", usage.input_tokens)
+  const read = Ledger.at(base, "cache_read_input_tokens", usage.cache_read_input_tokens)
+  const creation = Ledger.at(base, "cache_creation_input_tokens", usage.cache_creation_input_tokens)
+  const ttlPath = Path.append(base, "cache_creation")
+  const write5m = Ledger.at(ttlPath, "ephemeral_5m_input_tokens", usage.cache_creation?.ephemeral_5m_input_tokens)
+  const write1h = Ledger.at(ttlPath, "ephemeral_1h_input_tokens", usage.cache_creation?.ephemeral_1h_input_tokens)
+  const corrections: Array<NormalizedCall.Correction> = []
+  let cacheWrite5m: number
+  let cacheWrite1h: number
+  if (write5m.present || write1h.present) {
+    if (creation.present) {
+      const checked = Ledger.checkTotal(provider, creation, [write5m, write1h])
+      if (Result.isFailure(checked)) return Result.fail(checked.failure)
     }
-    const output = Ledger.at(base, "output_tokens", usage.output_tokens)
-    const outputText = yield* Ledger.remainder(provider, output, [thinking])
-    return {
-      parts: {
-        tokens: { inputText: input.value, cacheRead: read.value, cacheWrite5m, cacheWrite1h, outputText, reasoning: thinking.value },
-        promptTokens: input.value + read.value + creation.value
-      },
-      corrections
+    cacheWrite5m = write5m.value
+    cacheWrite1h = write1h.value
+  } else if (ttlHint !== undefined) {
+    // A stream whose message_start split no longer adds up: the writes take message_start's TTL.
+    cacheWrite5m = ttlHint === "5m" ? creation.value : 0
+    cacheWrite1h = ttlHint === "1h" ? creation.value : 0
+    if (creation.value > 0) {
+      corrections.push({
+        rule: "anthropic.stream-cache-ttl",
+        path: Path.format(creation.path),
+        detail: `message_delta changed cache_creation_input_tokens to ${creation.value} without a TTL split; taken as ${ttlHint} writes, ` +
+          (ttlHint === "1h" ? "the only TTL message_start wrote" : "the API default")
+      })
     }
+  } else {
+    // No TTL split reported: the API's default cache TTL is 5 minutes.
+    cacheWrite5m = creation.value
+    cacheWrite1h = 0
+  }
+  const output = Ledger.at(base, "output_tokens", usage.output_tokens)
+  const outputText = Ledger.remainder(provider, output, [thinking])
+  if (Result.isFailure(outputText)) return Result.fail(outputText.failure)
+  return Result.succeed({
+    parts: {
+      tokens: { inputText: input.value, cacheRead: read.value, cacheWrite5m, cacheWrite1h, outputText: outputText.success, reasoning: thinking.value },
+      promptTokens: input.value + read.value + creation.value
+    },
+    corrections
   })
+}
 
 /**
  * A final (merged) usage object → Usage. With `iterations` (compaction, advisor), the executor
@@ -134,48 +137,57 @@ export const usageOf = (
   base: Path.Path,
   usage: AnthropicUsage,
   ttlHint: "5m" | "1h" | undefined = undefined
-): Result.Result<{ usage: ReturnType<typeof UsageParts.make>; corrections: ReadonlyArray<NormalizedCall.Correction>; subCalls: ReadonlyArray<NormalizedCall.SubCall> }, NormalizeError.NormalizeError> =>
-  Result.gen(function*() {
-    const thinking = Ledger.at(Path.append(base, "output_tokens_details"), "thinking_tokens", usage.output_tokens_details?.thinking_tokens)
-    const serviceTier = usage.service_tier ?? undefined
-    const context = {
-      webSearches: usage.server_tool_use?.web_search_requests ?? 0,
-      batch: serviceTier === "batch",
-      serviceTier: serviceTier === "batch" ? undefined : serviceTier,
-      region: usage.inference_geo != null && usage.inference_geo !== "not_available" ? usage.inference_geo : undefined
+): Result.Result<{ usage: ReturnType<typeof UsageParts.make>; corrections: ReadonlyArray<NormalizedCall.Correction>; subCalls: ReadonlyArray<NormalizedCall.SubCall> }, NormalizeError.NormalizeError> => {
+  const thinking = Ledger.at(Path.append(base, "output_tokens_details"), "thinking_tokens", usage.output_tokens_details?.thinking_tokens)
+  const serviceTier = usage.service_tier ?? undefined
+  const context = {
+    webSearches: usage.server_tool_use?.web_search_requests ?? 0,
+    batch: serviceTier === "batch",
+    serviceTier: serviceTier === "batch" ? undefined : serviceTier,
+    region: usage.inference_geo != null && usage.inference_geo !== "not_available" ? usage.inference_geo : undefined
+  }
+  const iterations = usage.iterations ?? []
+  if (iterations.length === 0) {
+    // The common case: no compaction or advisor iterations.
+    const tokens = tokensOf(provider, base, usage, thinking, ttlHint)
+    if (Result.isFailure(tokens)) return Result.fail(tokens.failure)
+    return Result.succeed({ usage: UsageParts.make({ ...tokens.success.parts, ...context }), corrections: tokens.success.corrections, subCalls: [] })
+  }
+  const executor = iterations.filter((it) => it.type === "compaction" || it.type === "message")
+  const subCalls: Array<NormalizedCall.SubCall> = []
+  const iterationsPath = Path.append(base, "iterations")
+  for (const [index, iteration] of iterations.entries()) {
+    if (iteration.type !== "advisor_message") continue
+    const path = Path.append(iterationsPath, index)
+    if (iteration.model == null) {
+      return Result.fail(NormalizeError.make(provider, Path.append(path, "model"), "malformed", "an advisor iteration must name its model"))
     }
-    const iterations = usage.iterations ?? []
-    const executor = iterations.filter((it) => it.type === "compaction" || it.type === "message")
-    const subCalls: Array<NormalizedCall.SubCall> = []
-    const iterationsPath = Path.append(base, "iterations")
-    for (const [index, iteration] of iterations.entries()) {
-      if (iteration.type !== "advisor_message") continue
-      const path = Path.append(iterationsPath, index)
-      if (iteration.model == null) {
-        return yield* Result.fail(NormalizeError.make(provider, Path.append(path, "model"), "malformed", "an advisor iteration must name its model"))
-      }
-      const tokens = yield* tokensOf(provider, path, iteration, Ledger.field(path, undefined), undefined)
-      subCalls.push({ model: iteration.model, usage: UsageParts.make({ ...tokens.parts, ...context, webSearches: 0 }), source: Path.format(path) })
-    }
-    if (executor.length === 0) {
-      const tokens = yield* tokensOf(provider, base, usage, thinking, ttlHint)
-      return { usage: UsageParts.make({ ...tokens.parts, ...context }), corrections: tokens.corrections, subCalls }
-    }
-    let total = UsageParts.make({})
-    const corrections: Array<NormalizedCall.Correction> = []
-    for (const [index, iteration] of iterations.entries()) {
-      if (iteration.type !== "compaction" && iteration.type !== "message") continue
-      const path = Path.append(iterationsPath, index)
-      const tokens = yield* tokensOf(provider, path, iteration, Ledger.field(path, undefined), ttlHint)
-      corrections.push(...tokens.corrections)
-      total = UsageParts.add(total, UsageParts.make(tokens.parts))
-    }
-    // Thinking is reported once, for the whole call: move it from text to reasoning.
-    const outputText = Ledger.derived(Path.append(iterationsPath), total.tokens.outputText ?? 0)
-    const visible = yield* Ledger.remainder(provider, outputText, [thinking])
-    const tokens = { ...total.tokens, outputText: visible, reasoning: thinking.value }
-    return { usage: UsageParts.make({ ...total, tokens, ...context }), corrections, subCalls }
-  })
+    const tokens = tokensOf(provider, path, iteration, Ledger.field(path, undefined), undefined)
+    if (Result.isFailure(tokens)) return Result.fail(tokens.failure)
+    subCalls.push({ model: iteration.model, usage: UsageParts.make({ ...tokens.success.parts, ...context, webSearches: 0 }), source: Path.format(path) })
+  }
+  if (executor.length === 0) {
+    const tokens = tokensOf(provider, base, usage, thinking, ttlHint)
+    if (Result.isFailure(tokens)) return Result.fail(tokens.failure)
+    return Result.succeed({ usage: UsageParts.make({ ...tokens.success.parts, ...context }), corrections: tokens.success.corrections, subCalls })
+  }
+  let total = UsageParts.make({})
+  const corrections: Array<NormalizedCall.Correction> = []
+  for (const [index, iteration] of iterations.entries()) {
+    if (iteration.type !== "compaction" && iteration.type !== "message") continue
+    const path = Path.append(iterationsPath, index)
+    const tokens = tokensOf(provider, path, iteration, Ledger.field(path, undefined), ttlHint)
+    if (Result.isFailure(tokens)) return Result.fail(tokens.failure)
+    corrections.push(...tokens.success.corrections)
+    total = UsageParts.add(total, UsageParts.make(tokens.success.parts))
+  }
+  // Thinking is reported once, for the whole call: move it from text to reasoning.
+  const outputText = Ledger.derived(Path.append(iterationsPath), total.tokens.outputText ?? 0)
+  const visible = Ledger.remainder(provider, outputText, [thinking])
+  if (Result.isFailure(visible)) return Result.fail(visible.failure)
+  const tokens = { ...total.tokens, outputText: visible.success, reasoning: thinking.value }
+  return Result.succeed({ usage: UsageParts.make({ ...total, tokens, ...context }), corrections, subCalls })
+}
 
 const errorText = (error: unknown): string =>
   Payload.isRecord(error) ? [error["type"], error["message"]].filter((v) => typeof v === "string").join(": ") : ""
@@ -206,60 +218,64 @@ export const messages = (
   payload: Payload.Single | Payload.Stream,
   context: Provider.Context,
   api: NormalizedCall.Api = "messages"
-): Result.Result<MessagesResult, NormalizeError.NormalizeError> =>
-  Result.gen(function*() {
-    if (payload._tag === "Single" && Payload.isRecord(payload.item.value) && payload.item.value["type"] !== "message_start" &&
-      payload.item.value["type"] !== "message_delta") {
-      const message = yield* decodeMessage(provider, payload.item.path, payload.item.value)
-      if (message.type === "error" || (message.error != null && message.usage == null)) {
-        return yield* Result.fail(NormalizeError.make(provider, Path.append(payload.item.path, "error"), "failed-response",
-          `the API answered with an error (${errorText(message.error)}); nothing is billable`))
-      }
-      return yield* fromMessage(provider, api, message, Path.append(payload.item.path, "usage"), message.usage ?? undefined, undefined, context)
+): Result.Result<MessagesResult, NormalizeError.NormalizeError> => {
+  if (payload._tag === "Single" && Payload.isRecord(payload.item.value) && payload.item.value["type"] !== "message_start" &&
+    payload.item.value["type"] !== "message_delta") {
+    const decoded = decodeMessage(provider, payload.item.path, payload.item.value)
+    if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+    const message = decoded.success
+    if (message.type === "error" || (message.error != null && message.usage == null)) {
+      return Result.fail(NormalizeError.make(provider, Path.append(payload.item.path, "error"), "failed-response",
+        `the API answered with an error (${errorText(message.error)}); nothing is billable`))
     }
-    let start: { message: Message; path: Path.Path } | undefined
-    let merged: AnthropicUsage | undefined
-    let lastPath: Path.Path = Path.root
-    let sawDelta = false
-    let splitDropped = false
-    let text = ""
-    for (const item of Payload.items(payload)) {
-      const event = yield* decodeEvent(provider, item.path, item.value)
-      if (event.type === "error") {
-        if (start === undefined) {
-          return yield* Result.fail(NormalizeError.make(provider, Path.append(item.path, "error"), "failed-response",
-            `the stream failed before message_start (${errorText(event.error)}); nothing is billable`))
-        }
-        continue
+    return fromMessage(provider, api, message, Path.append(payload.item.path, "usage"), message.usage ?? undefined, undefined, context)
+  }
+  let start: { message: Message; path: Path.Path } | undefined
+  let merged: AnthropicUsage | undefined
+  let lastPath: Path.Path = Path.root
+  let sawDelta = false
+  let splitDropped = false
+  let text = ""
+  for (const item of Payload.items(payload)) {
+    const decoded = decodeEvent(provider, item.path, item.value)
+    if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+    const event = decoded.success
+    if (event.type === "error") {
+      if (start === undefined) {
+        return Result.fail(NormalizeError.make(provider, Path.append(item.path, "error"), "failed-response",
+          `the stream failed before message_start (${errorText(event.error)}); nothing is billable`))
       }
-      if (event.type === "message_start" && event.message != null) {
-        start = { message: event.message, path: Path.append(item.path, "message") }
-        if (event.message.usage != null) {
-          merged = event.message.usage
-          lastPath = Path.append(item.path, "message", "usage")
-        }
-      } else if (event.type === "message_delta" && event.usage != null) {
-        merged = merged === undefined ? event.usage : merge(merged, event.usage)
-        // message_delta carries no TTL split: message_start's split only holds if the count is unchanged.
-        const split = merged.cache_creation
-        if (event.usage.cache_creation == null && split != null &&
-          (split.ephemeral_5m_input_tokens ?? 0) + (split.ephemeral_1h_input_tokens ?? 0) !== (merged.cache_creation_input_tokens ?? 0)) {
-          const { cache_creation: _stale, ...rest } = merged
-          merged = rest
-          splitDropped = true
-        }
-        lastPath = Path.append(item.path, "usage")
-        sawDelta = true
-      } else if (event.type === "content_block_delta" || event.type === "content_block_start") {
-        text += Text.collect(event.delta ?? event.content_block)
-      }
+      continue
     }
-    const message: Message = start?.message ?? {}
-    const ttlHint = splitDropped ? (ttlHintOf(start?.message.usage ?? undefined) ?? "5m") : undefined
-    const result = yield* fromMessage(provider, api, message, lastPath, merged, ttlHint, context)
-    // A stream cut before message_delta has only message_start's provisional output count.
-    return sawDelta || merged === undefined ? { ...result, outputText: text } : { ...result, outputText: text, outputMissing: true }
-  })
+    if (event.type === "message_start" && event.message != null) {
+      start = { message: event.message, path: Path.append(item.path, "message") }
+      if (event.message.usage != null) {
+        merged = event.message.usage
+        lastPath = Path.append(item.path, "message", "usage")
+      }
+    } else if (event.type === "message_delta" && event.usage != null) {
+      merged = merged === undefined ? event.usage : merge(merged, event.usage)
+      // message_delta carries no TTL split: message_start's split only holds if the count is unchanged.
+      const split = merged.cache_creation
+      if (event.usage.cache_creation == null && split != null &&
+        (split.ephemeral_5m_input_tokens ?? 0) + (split.ephemeral_1h_input_tokens ?? 0) !== (merged.cache_creation_input_tokens ?? 0)) {
+        const { cache_creation: _stale, ...rest } = merged
+        merged = rest
+        splitDropped = true
+      }
+      lastPath = Path.append(item.path, "usage")
+      sawDelta = true
+    } else if (event.type === "content_block_delta" || event.type === "content_block_start") {
+      text += Text.collect(event.delta ?? event.content_block)
+    }
+  }
+  const message: Message = start?.message ?? {}
+  const ttlHint = splitDropped ? (ttlHintOf(start?.message.usage ?? undefined) ?? "5m") : undefined
+  const result = fromMessage(provider, api, message, lastPath, merged, ttlHint, context)
+  if (Result.isFailure(result)) return result
+  // A stream cut before message_delta has only message_start's provisional output count.
+  return Result.succeed(sawDelta || merged === undefined ? { ...result.success, outputText: text } : { ...result.success, outputText: text, outputMissing: true })
+}
 
 const fromMessage = (
   provider: string,
@@ -269,31 +285,32 @@ const fromMessage = (
   usage: AnthropicUsage | undefined,
   ttlHint: "5m" | "1h" | undefined,
   context: Provider.Context
-): Result.Result<MessagesResult, NormalizeError.NormalizeError> =>
-  Result.gen(function*() {
-    const common = {
-      api,
-      model: message.model ?? context.model,
-      responseId: message.id ?? undefined,
-      outputText: Text.collect(message.content)
-    }
-    if (usage === undefined) return common
-    const result = yield* usageOf(provider, usagePath, usage, ttlHint)
-    return {
-      ...common,
-      usage: result.usage,
-      serviceTier: usage.service_tier ?? undefined,
-      batch: usage.service_tier === "batch",
-      corrections: result.corrections,
-      subCalls: result.subCalls,
-      reported: {
-        input: usage.input_tokens ?? 0,
-        output: usage.output_tokens ?? 0,
-        cacheRead: usage.cache_read_input_tokens ?? 0,
-        cacheWrite: usage.cache_creation_input_tokens ?? 0
-      }
+): Result.Result<MessagesResult, NormalizeError.NormalizeError> => {
+  const common = {
+    api,
+    model: message.model ?? context.model,
+    responseId: message.id ?? undefined,
+    outputText: Text.collect(message.content)
+  }
+  if (usage === undefined) return Result.succeed(common)
+  const usageResult = usageOf(provider, usagePath, usage, ttlHint)
+  if (Result.isFailure(usageResult)) return Result.fail(usageResult.failure)
+  const result = usageResult.success
+  return Result.succeed({
+    ...common,
+    usage: result.usage,
+    serviceTier: usage.service_tier ?? undefined,
+    batch: usage.service_tier === "batch",
+    corrections: result.corrections,
+    subCalls: result.subCalls,
+    reported: {
+      input: usage.input_tokens ?? 0,
+      output: usage.output_tokens ?? 0,
+      cacheRead: usage.cache_read_input_tokens ?? 0,
+      cacheWrite: usage.cache_creation_input_tokens ?? 0
     }
   })
+}
 
 /** True when a value is an Anthropic message or Messages stream event. */
 export const looksLikeMessages = (value: unknown): boolean =>

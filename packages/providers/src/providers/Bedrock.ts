@@ -331,7 +331,7 @@ const invokeModel = (
     const total = Ledger.derived(["headers"], counts.input.value + counts.output.value + counts.cacheRead.value + counts.cacheWrite.value)
     const { parts, corrections } = yield* usageOfCounts(provider, {
       ...counts,
-      total: { ...total, present: false },
+      total: { path: total.path, value: total.value, present: false },
       cacheDetails: undefined,
       cacheDetailsPath: ["headers"]
     }, context.model)

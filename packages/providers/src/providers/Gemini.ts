@@ -107,96 +107,111 @@ const candidatesSplit = (
   details: ReadonlyArray<typeof ModalityCount.Type> | null | undefined,
   path: Path.Path,
   corrections: Array<NormalizedCall.Correction>
-): Result.Result<Split, NormalizeError.NormalizeError> =>
-  Result.gen(function*() {
-    if (details == null || details.length === 0 || !candidates.present) return yield* splitOf(provider, candidates, details, path)
-    const listed = details.reduce((sum, entry) => sum + (entry.tokenCount ?? 0), 0)
-    if (listed > candidates.value) {
-      return yield* Result.fail(NormalizeError.make(provider, path, "exceeds-parent",
-        `candidatesTokensDetails add up to ${listed}, more than candidatesTokenCount = ${candidates.value}, which includes them`))
-    }
-    if (listed === candidates.value) return yield* splitOf(provider, candidates, details, path)
-    const split = yield* splitOf(provider, Ledger.derived(candidates.path, listed), details, path)
-    const rest = candidates.value - listed
-    corrections.push({
-      rule: "google.candidates-details-incomplete",
-      path: Path.format(path),
-      detail: `candidatesTokensDetails list ${listed} of candidatesTokenCount = ${candidates.value}; the unlisted ${rest} are output text`
-    })
-    return { ...split, text: Ledger.derived(split.text.path, split.text.value + rest) }
+): Result.Result<Split, NormalizeError.NormalizeError> => {
+  if (details == null || details.length === 0 || !candidates.present) return splitOf(provider, candidates, details, path)
+  const listed = details.reduce((sum, entry) => sum + (entry.tokenCount ?? 0), 0)
+  if (listed > candidates.value) {
+    return Result.fail(NormalizeError.make(provider, path, "exceeds-parent",
+      `candidatesTokensDetails add up to ${listed}, more than candidatesTokenCount = ${candidates.value}, which includes them`))
+  }
+  if (listed === candidates.value) return splitOf(provider, candidates, details, path)
+  const splitResult = splitOf(provider, Ledger.derived(candidates.path, listed), details, path)
+  if (Result.isFailure(splitResult)) return splitResult
+  const split = splitResult.success
+  const rest = candidates.value - listed
+  corrections.push({
+    rule: "google.candidates-details-incomplete",
+    path: Path.format(path),
+    detail: `candidatesTokensDetails list ${listed} of candidatesTokenCount = ${candidates.value}; the unlisted ${rest} are output text`
   })
+  return Result.succeed({ ...split, text: Ledger.derived(split.text.path, split.text.value + rest) })
+}
 
 export const usageOf = (
   provider: string,
   base: Path.Path,
   meta: UsageMetadata
-): Result.Result<{ parts: UsageParts.Parts; corrections: ReadonlyArray<NormalizedCall.Correction> }, NormalizeError.NormalizeError> =>
-  Result.gen(function*() {
-    const prompt = Ledger.at(base, "promptTokenCount", meta.promptTokenCount)
-    const cached = Ledger.at(base, "cachedContentTokenCount", meta.cachedContentTokenCount)
-    const toolUse = Ledger.at(base, "toolUsePromptTokenCount", meta.toolUsePromptTokenCount)
-    const thoughts = Ledger.at(base, "thoughtsTokenCount", meta.thoughtsTokenCount)
-    const total = Ledger.at(base, "totalTokenCount", meta.totalTokenCount)
-    let candidates = Ledger.at(base, "candidatesTokenCount", meta.candidatesTokenCount)
-    const corrections: Array<NormalizedCall.Correction> = []
-    if (!candidates.present && total.present) {
-      // Gemini omits candidatesTokenCount on some responses (empty or blocked output, some
-      // thinking-only answers); the total still counts every token, so the rest is the output.
-      const rest = yield* Ledger.remainder(provider, total, [prompt, toolUse, thoughts])
-      candidates = Ledger.derived(candidates.path, rest)
-      if (rest > 0) {
-        corrections.push({
-          rule: "google.candidates-from-total",
-          path: Path.format(candidates.path),
-          detail: `candidatesTokenCount absent; derived ${rest} = totalTokenCount − promptTokenCount − toolUsePromptTokenCount − thoughtsTokenCount`
-        })
-      }
+): Result.Result<{ parts: UsageParts.Parts; corrections: ReadonlyArray<NormalizedCall.Correction> }, NormalizeError.NormalizeError> => {
+  const prompt = Ledger.at(base, "promptTokenCount", meta.promptTokenCount)
+  const cached = Ledger.at(base, "cachedContentTokenCount", meta.cachedContentTokenCount)
+  const toolUse = Ledger.at(base, "toolUsePromptTokenCount", meta.toolUsePromptTokenCount)
+  const thoughts = Ledger.at(base, "thoughtsTokenCount", meta.thoughtsTokenCount)
+  const total = Ledger.at(base, "totalTokenCount", meta.totalTokenCount)
+  let candidates = Ledger.at(base, "candidatesTokenCount", meta.candidatesTokenCount)
+  const corrections: Array<NormalizedCall.Correction> = []
+  if (!candidates.present && total.present) {
+    // Gemini omits candidatesTokenCount on some responses (empty or blocked output, some
+    // thinking-only answers); the total still counts every token, so the rest is the output.
+    const restResult = Ledger.remainder(provider, total, [prompt, toolUse, thoughts])
+    if (Result.isFailure(restResult)) return Result.fail(restResult.failure)
+    const rest = restResult.success
+    candidates = Ledger.derived(candidates.path, rest)
+    if (rest > 0) {
+      corrections.push({
+        rule: "google.candidates-from-total",
+        path: Path.format(candidates.path),
+        detail: `candidatesTokenCount absent; derived ${rest} = totalTokenCount − promptTokenCount − toolUsePromptTokenCount − thoughtsTokenCount`
+      })
     }
-    yield* Ledger.remainder(provider, prompt, [cached])
-    const promptSplit = yield* splitOf(provider, prompt, meta.promptTokensDetails, Path.append(base, "promptTokensDetails"))
-    const uncached = { text: promptSplit.text.value, image: promptSplit.image.value, audio: promptSplit.audio.value, video: promptSplit.video.value }
-    // Cache reads by modality (cacheTokensDetails); without a breakdown they are text cache reads.
-    const cacheReads = { text: cached.value, image: 0, audio: 0, video: 0 }
-    if (meta.cacheTokensDetails != null && meta.cacheTokensDetails.length > 0) {
-      const cacheSplit = yield* splitOf(provider, cached, meta.cacheTokensDetails, Path.append(base, "cacheTokensDetails"))
-      cacheReads.text = cacheSplit.text.value
-      cacheReads.image = cacheSplit.image.value
-      cacheReads.audio = cacheSplit.audio.value
-      cacheReads.video = cacheSplit.video.value
-      uncached.text = yield* Ledger.remainder(provider, promptSplit.text, [cacheSplit.text])
-      uncached.image = yield* Ledger.remainder(provider, promptSplit.image, [cacheSplit.image])
-      uncached.audio = yield* Ledger.remainder(provider, promptSplit.audio, [cacheSplit.audio])
-      uncached.video = yield* Ledger.remainder(provider, promptSplit.video, [cacheSplit.video])
-    } else {
-      // Without a cache breakdown the cached content is taken from the text prompt.
-      uncached.text = yield* Ledger.remainder(provider, promptSplit.text, [cached])
+  }
+  const cachedFits = Ledger.remainder(provider, prompt, [cached])
+  if (Result.isFailure(cachedFits)) return Result.fail(cachedFits.failure)
+  const promptSplitResult = splitOf(provider, prompt, meta.promptTokensDetails, Path.append(base, "promptTokensDetails"))
+  if (Result.isFailure(promptSplitResult)) return Result.fail(promptSplitResult.failure)
+  const promptSplit = promptSplitResult.success
+  const uncached = { text: promptSplit.text.value, image: promptSplit.image.value, audio: promptSplit.audio.value, video: promptSplit.video.value }
+  // Cache reads by modality (cacheTokensDetails); without a breakdown they are text cache reads.
+  const cacheReads = { text: cached.value, image: 0, audio: 0, video: 0 }
+  if (meta.cacheTokensDetails != null && meta.cacheTokensDetails.length > 0) {
+    const cacheSplitResult = splitOf(provider, cached, meta.cacheTokensDetails, Path.append(base, "cacheTokensDetails"))
+    if (Result.isFailure(cacheSplitResult)) return Result.fail(cacheSplitResult.failure)
+    const cacheSplit = cacheSplitResult.success
+    cacheReads.text = cacheSplit.text.value
+    cacheReads.image = cacheSplit.image.value
+    cacheReads.audio = cacheSplit.audio.value
+    cacheReads.video = cacheSplit.video.value
+    for (const modal of ["text", "image", "audio", "video"] as const) {
+      const rest = Ledger.remainder(provider, promptSplit[modal], [cacheSplit[modal]])
+      if (Result.isFailure(rest)) return Result.fail(rest.failure)
+      uncached[modal] = rest.success
     }
-    const toolSplit = yield* splitOf(provider, toolUse, meta.toolUsePromptTokensDetails, Path.append(base, "toolUsePromptTokensDetails"))
-    const outSplit = yield* candidatesSplit(provider, candidates, meta.candidatesTokensDetails, Path.append(base, "candidatesTokensDetails"), corrections)
-    yield* Ledger.checkTotal(provider, total, [prompt, toolUse, candidates, thoughts])
-    return {
-      parts: {
-        tokens: {
-          inputText: uncached.text + toolSplit.text.value,
-          inputImage: uncached.image + toolSplit.image.value,
-          inputAudio: uncached.audio + toolSplit.audio.value,
-          inputVideo: uncached.video + toolSplit.video.value,
-          cacheRead: cacheReads.text,
-          cacheReadImage: cacheReads.image,
-          cacheReadAudio: cacheReads.audio,
-          cacheReadVideo: cacheReads.video,
-          outputText: outSplit.text.value,
-          outputVideo: outSplit.video.value,
-          outputImage: outSplit.image.value,
-          outputAudio: outSplit.audio.value,
-          reasoning: thoughts.value
-        },
-        promptTokens: prompt.value,
-        serviceTier: meta.trafficType ?? undefined
+  } else {
+    // Without a cache breakdown the cached content is taken from the text prompt.
+    const rest = Ledger.remainder(provider, promptSplit.text, [cached])
+    if (Result.isFailure(rest)) return Result.fail(rest.failure)
+    uncached.text = rest.success
+  }
+  const toolSplitResult = splitOf(provider, toolUse, meta.toolUsePromptTokensDetails, Path.append(base, "toolUsePromptTokensDetails"))
+  if (Result.isFailure(toolSplitResult)) return Result.fail(toolSplitResult.failure)
+  const toolSplit = toolSplitResult.success
+  const outSplitResult = candidatesSplit(provider, candidates, meta.candidatesTokensDetails, Path.append(base, "candidatesTokensDetails"), corrections)
+  if (Result.isFailure(outSplitResult)) return Result.fail(outSplitResult.failure)
+  const outSplit = outSplitResult.success
+  const checked = Ledger.checkTotal(provider, total, [prompt, toolUse, candidates, thoughts])
+  if (Result.isFailure(checked)) return Result.fail(checked.failure)
+  return Result.succeed({
+    parts: {
+      tokens: {
+        inputText: uncached.text + toolSplit.text.value,
+        inputImage: uncached.image + toolSplit.image.value,
+        inputAudio: uncached.audio + toolSplit.audio.value,
+        inputVideo: uncached.video + toolSplit.video.value,
+        cacheRead: cacheReads.text,
+        cacheReadImage: cacheReads.image,
+        cacheReadAudio: cacheReads.audio,
+        cacheReadVideo: cacheReads.video,
+        outputText: outSplit.text.value,
+        outputVideo: outSplit.video.value,
+        outputImage: outSplit.image.value,
+        outputAudio: outSplit.audio.value,
+        reasoning: thoughts.value
       },
-      corrections
-    }
+      promptTokens: prompt.value,
+      serviceTier: meta.trafficType ?? undefined
+    },
+    corrections
   })
+}
 
 const hasCounts = (meta: UsageMetadata): boolean =>
   meta.promptTokenCount != null || meta.candidatesTokenCount != null || meta.totalTokenCount != null
@@ -212,47 +227,50 @@ export const generateContent = (
   provider: string,
   payload: Payload.Single | Payload.Stream,
   context: Provider.Context
-): Result.Result<Provider.Extracted, NormalizeError.NormalizeError> =>
-  Result.gen(function*() {
-    let meta: { value: UsageMetadata; path: Path.Path } | undefined
-    let trafficType: string | undefined
-    let model: string | undefined
-    let responseId: string | undefined
-    let webSearches: number | undefined
-    let text = ""
-    for (const item of Payload.items(payload)) {
-      const response = yield* decodeResponse(provider, item.path, item.value)
-      if (response.error != null && response.candidates == null && response.usageMetadata == null) {
-        return yield* Result.fail(NormalizeError.make(provider, Path.append(item.path, "error"), "failed-response",
-          `the API answered with an error (${errorText(response.error)}); nothing is billable`))
-      }
-      if (response.modelVersion != null) model = response.modelVersion
-      if (response.responseId != null) responseId = response.responseId
-      const usage = response.usageMetadata
-      if (usage != null) {
-        if (usage.trafficType != null) trafficType = usage.trafficType
-        if (hasCounts(usage)) meta = { value: usage, path: Path.append(item.path, "usageMetadata") }
-      }
-      let queries: number | undefined
-      for (const candidate of response.candidates ?? []) {
-        text += Text.collect(candidate.content)
-        const list = candidate.groundingMetadata?.webSearchQueries
-        if (list != null) queries = (queries ?? 0) + list.length
-      }
-      // Grounding metadata is repeated or completed on later chunks: the last report wins.
-      if (queries !== undefined) webSearches = queries
+): Result.Result<Provider.Extracted, NormalizeError.NormalizeError> => {
+  let meta: { value: UsageMetadata; path: Path.Path } | undefined
+  let trafficType: string | undefined
+  let model: string | undefined
+  let responseId: string | undefined
+  let webSearches: number | undefined
+  let text = ""
+  for (const item of Payload.items(payload)) {
+    const decoded = decodeResponse(provider, item.path, item.value)
+    if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+    const response = decoded.success
+    if (response.error != null && response.candidates == null && response.usageMetadata == null) {
+      return Result.fail(NormalizeError.make(provider, Path.append(item.path, "error"), "failed-response",
+        `the API answered with an error (${errorText(response.error)}); nothing is billable`))
     }
-    const common = { api: "generateContent" as const, model: model ?? context.model, responseId, outputText: text }
-    if (meta === undefined) return common
-    const { parts, corrections } = yield* usageOf(provider, meta.path, meta.value)
-    const serviceTier = trafficType ?? parts.serviceTier
-    return {
-      ...common,
-      usage: UsageParts.make({ ...parts, serviceTier, webSearches }),
-      serviceTier,
-      corrections
+    if (response.modelVersion != null) model = response.modelVersion
+    if (response.responseId != null) responseId = response.responseId
+    const usage = response.usageMetadata
+    if (usage != null) {
+      if (usage.trafficType != null) trafficType = usage.trafficType
+      if (hasCounts(usage)) meta = { value: usage, path: Path.append(item.path, "usageMetadata") }
     }
+    let queries: number | undefined
+    for (const candidate of response.candidates ?? []) {
+      text += Text.collect(candidate.content)
+      const list = candidate.groundingMetadata?.webSearchQueries
+      if (list != null) queries = (queries ?? 0) + list.length
+    }
+    // Grounding metadata is repeated or completed on later chunks: the last report wins.
+    if (queries !== undefined) webSearches = queries
+  }
+  const common = { api: "generateContent" as const, model: model ?? context.model, responseId, outputText: text }
+  if (meta === undefined) return Result.succeed(common)
+  const result = usageOf(provider, meta.path, meta.value)
+  if (Result.isFailure(result)) return Result.fail(result.failure)
+  const { parts, corrections } = result.success
+  const serviceTier = trafficType ?? parts.serviceTier
+  return Result.succeed({
+    ...common,
+    usage: UsageParts.make({ ...parts, serviceTier, webSearches }),
+    serviceTier,
+    corrections
   })
+}
 
 const looksLikeGemini = (value: unknown): boolean =>
   Payload.isRecord(value) && ("usageMetadata" in value || "modelVersion" in value ||

@@ -43,23 +43,23 @@ const valueOf = (value: typeof AnyValue.Type | null | undefined): { value: unkno
 const attributesOf = (
   raw: unknown,
   path: Path.Path
-): Result.Result<Map<string, Attribute>, NormalizeError.NormalizeError> =>
-  Result.gen(function*() {
-    const out = new Map<string, Attribute>()
-    if (Array.isArray(raw)) {
-      const list = yield* decodeKeyValues("otel", path, raw)
-      for (const [index, kv] of list.entries()) {
-        const found = valueOf(kv.value)
-        if (found !== undefined) out.set(kv.key, { value: found.value, path: Path.append(path, index, "value", found.key) })
-      }
-      return out
+): Result.Result<Map<string, Attribute>, NormalizeError.NormalizeError> => {
+  const out = new Map<string, Attribute>()
+  if (Array.isArray(raw)) {
+    const decoded = decodeKeyValues("otel", path, raw)
+    if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+    for (const [index, kv] of decoded.success.entries()) {
+      const found = valueOf(kv.value)
+      if (found !== undefined) out.set(kv.key, { value: found.value, path: Path.append(path, index, "value", found.key) })
     }
-    if (!Payload.isRecord(raw)) {
-      return yield* Result.fail(NormalizeError.make("otel", path, "malformed", `expected span attributes as an object or an OTLP key/value list, got ${Decode.preview(raw)}`))
-    }
-    for (const [key, value] of Object.entries(raw)) out.set(key, { value, path: Path.append(path, key) })
-    return out
-  })
+    return Result.succeed(out)
+  }
+  if (!Payload.isRecord(raw)) {
+    return Result.fail(NormalizeError.make("otel", path, "malformed", `expected span attributes as an object or an OTLP key/value list, got ${Decode.preview(raw)}`))
+  }
+  for (const [key, value] of Object.entries(raw)) out.set(key, { value, path: Path.append(path, key) })
+  return Result.succeed(out)
+}
 
 const decodeCount = Decode.decoder(Decode.Count)
 const decodeCountString = Decode.decoder(Decode.CountString)
@@ -75,12 +75,13 @@ const countOf = (attributes: ReadonlyMap<string, Attribute>, key: string): Resul
 }
 
 /** The current name and its legacy alias must agree when both are present. */
-const countOfEither = (attributes: ReadonlyMap<string, Attribute>, key: string, legacy: string): Result.Result<Ledger.Field, NormalizeError.NormalizeError> =>
-  Result.gen(function*() {
-    const current = yield* countOf(attributes, key)
-    const old = yield* countOf(attributes, legacy)
-    return yield* Ledger.agree("otel", current, old)
-  })
+const countOfEither = (attributes: ReadonlyMap<string, Attribute>, key: string, legacy: string): Result.Result<Ledger.Field, NormalizeError.NormalizeError> => {
+  const current = countOf(attributes, key)
+  if (Result.isFailure(current)) return current
+  const old = countOf(attributes, legacy)
+  if (Result.isFailure(old)) return old
+  return Ledger.agree("otel", current.success, old.success)
+}
 
 const stringOf = (attributes: ReadonlyMap<string, Attribute>, ...keys: ReadonlyArray<string>): string | undefined => {
   for (const key of keys) {
@@ -93,56 +94,72 @@ const stringOf = (attributes: ReadonlyMap<string, Attribute>, ...keys: ReadonlyA
 const hasUsage = (attributes: ReadonlyMap<string, Attribute>): boolean =>
   [...attributes.keys()].some((key) => key.startsWith("gen_ai.usage."))
 
+/** Each count's current attribute name and its legacy alias, in the order they are read. */
+const COUNT_KEYS: ReadonlyArray<readonly [string, string]> = [
+  ["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"],
+  ["gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"],
+  ["gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens"],
+  ["gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens"],
+  ["gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens"],
+  ["gen_ai.usage.total_tokens", "llm.usage.total_tokens"]
+]
+
 const fromAttributes = (
   attributes: ReadonlyMap<string, Attribute>,
   context: Provider.Context
-): Result.Result<Provider.Extracted, NormalizeError.NormalizeError> =>
-  Result.gen(function*() {
-    const input = yield* countOfEither(attributes, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
-    const output = yield* countOfEither(attributes, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
-    const cacheRead = yield* countOfEither(attributes, "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens")
-    const cacheWrite = yield* countOfEither(attributes, "gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens")
-    const reasoning = yield* countOfEither(attributes, "gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens")
-    const total = yield* countOfEither(attributes, "gen_ai.usage.total_tokens", "llm.usage.total_tokens")
-    const serviceTier = stringOf(attributes, "openai.response.service_tier", "gen_ai.openai.response.service_tier")
-    const common = {
-      api: "span" as const,
-      model: stringOf(attributes, "gen_ai.response.model", "gen_ai.request.model") ?? context.model,
-      modelProvider: stringOf(attributes, "gen_ai.provider.name", "gen_ai.system"),
-      responseId: stringOf(attributes, "gen_ai.response.id"),
+): Result.Result<Provider.Extracted, NormalizeError.NormalizeError> => {
+  const counts: Array<Ledger.Field> = []
+  for (const [key, legacy] of COUNT_KEYS) {
+    const count = countOfEither(attributes, key, legacy)
+    if (Result.isFailure(count)) return Result.fail(count.failure)
+    counts.push(count.success)
+  }
+  const [input, output, cacheRead, cacheWrite, reasoning, total] = counts as [Ledger.Field, Ledger.Field, Ledger.Field, Ledger.Field, Ledger.Field, Ledger.Field]
+  const serviceTier = stringOf(attributes, "openai.response.service_tier", "gen_ai.openai.response.service_tier")
+  const common = {
+    api: "span" as const,
+    model: stringOf(attributes, "gen_ai.response.model", "gen_ai.request.model") ?? context.model,
+    modelProvider: stringOf(attributes, "gen_ai.provider.name", "gen_ai.system"),
+    responseId: stringOf(attributes, "gen_ai.response.id"),
+    serviceTier
+  }
+  if (!input.present && !output.present) return Result.succeed(common)
+  const corrections: Array<NormalizedCall.Correction> = []
+  let inputText: number
+  let promptTokens: number
+  if (cacheRead.value + cacheWrite.value > input.value) {
+    // Instrumentations that copy Anthropic's usage.input_tokens verbatim emit the provider's
+    // exclusive count; the cache children cannot fit inside it, so it is read as exclusive.
+    inputText = input.value
+    promptTokens = input.value + cacheRead.value + cacheWrite.value
+    corrections.push({
+      rule: "otel.input-excludes-cache",
+      path: Path.format(input.path),
+      detail: `cache tokens (${cacheRead.value} read + ${cacheWrite.value} write) exceed gen_ai.usage.input_tokens = ${input.value}; read as excluding them`
+    })
+    const checked = Ledger.checkTotal("otel", total, [input, cacheRead, cacheWrite, output])
+    if (Result.isFailure(checked)) return Result.fail(checked.failure)
+  } else {
+    const rest = Ledger.remainder("otel", input, [cacheRead, cacheWrite])
+    if (Result.isFailure(rest)) return Result.fail(rest.failure)
+    inputText = rest.success
+    promptTokens = input.value
+    const checked = Ledger.checkTotal("otel", total, [input, output])
+    if (Result.isFailure(checked)) return Result.fail(checked.failure)
+  }
+  const outputRest = Ledger.remainder("otel", output, [reasoning])
+  if (Result.isFailure(outputRest)) return Result.fail(outputRest.failure)
+  const outputText = outputRest.success
+  return Result.succeed({
+    ...common,
+    usage: UsageParts.make({
+      tokens: { inputText, cacheRead: cacheRead.value, cacheWrite5m: cacheWrite.value, outputText, reasoning: reasoning.value },
+      promptTokens,
       serviceTier
-    }
-    if (!input.present && !output.present) return common
-    const corrections: Array<NormalizedCall.Correction> = []
-    let inputText: number
-    let promptTokens: number
-    if (cacheRead.value + cacheWrite.value > input.value) {
-      // Instrumentations that copy Anthropic's usage.input_tokens verbatim emit the provider's
-      // exclusive count; the cache children cannot fit inside it, so it is read as exclusive.
-      inputText = input.value
-      promptTokens = input.value + cacheRead.value + cacheWrite.value
-      corrections.push({
-        rule: "otel.input-excludes-cache",
-        path: Path.format(input.path),
-        detail: `cache tokens (${cacheRead.value} read + ${cacheWrite.value} write) exceed gen_ai.usage.input_tokens = ${input.value}; read as excluding them`
-      })
-      yield* Ledger.checkTotal("otel", total, [input, cacheRead, cacheWrite, output])
-    } else {
-      inputText = yield* Ledger.remainder("otel", input, [cacheRead, cacheWrite])
-      promptTokens = input.value
-      yield* Ledger.checkTotal("otel", total, [input, output])
-    }
-    const outputText = yield* Ledger.remainder("otel", output, [reasoning])
-    return {
-      ...common,
-      usage: UsageParts.make({
-        tokens: { inputText, cacheRead: cacheRead.value, cacheWrite5m: cacheWrite.value, outputText, reasoning: reasoning.value },
-        promptTokens,
-        serviceTier
-      }),
-      corrections
-    }
+    }),
+    corrections
   })
+}
 
 /** Every span in an OTLP JSON export, with its path. */
 const spansOf = (value: Record<string, unknown>): Array<Attribute> => {
@@ -162,33 +179,34 @@ const normalize = (
   payload: Payload.Payload,
   _api: NormalizedCall.Api,
   context: Provider.Context
-): Result.Result<Provider.Extracted, NormalizeError.NormalizeError> =>
-  Result.gen(function*() {
-    if (payload._tag !== "Single") {
-      return yield* Result.fail(NormalizeError.make("otel", Path.root, "unsupported", "expected one span (or its attributes), not a stream or HTTP capture"))
+): Result.Result<Provider.Extracted, NormalizeError.NormalizeError> => {
+  if (payload._tag !== "Single") {
+    return Result.fail(NormalizeError.make("otel", Path.root, "unsupported", "expected one span (or its attributes), not a stream or HTTP capture"))
+  }
+  const { value, path } = payload.item
+  if (!Payload.isRecord(value)) {
+    return Result.fail(NormalizeError.make("otel", path, "malformed", `expected a span object, got ${Decode.preview(value)}`))
+  }
+  if ("resourceSpans" in value) {
+    const candidates: Array<Map<string, Attribute>> = []
+    for (const span of spansOf(value)) {
+      if (!Payload.isRecord(span.value)) continue
+      const attributes = attributesOf(span.value["attributes"] ?? [], Path.append(span.path, "attributes"))
+      if (Result.isFailure(attributes)) return Result.fail(attributes.failure)
+      if (hasUsage(attributes.success)) candidates.push(attributes.success)
     }
-    const { value, path } = payload.item
-    if (!Payload.isRecord(value)) {
-      return yield* Result.fail(NormalizeError.make("otel", path, "malformed", `expected a span object, got ${Decode.preview(value)}`))
+    if (candidates.length !== 1) {
+      return Result.fail(NormalizeError.make("otel", ["resourceSpans"], "unsupported",
+        `expected exactly one span with gen_ai.usage attributes, found ${candidates.length}; normalize each span on its own`))
     }
-    if ("resourceSpans" in value) {
-      const candidates: Array<Map<string, Attribute>> = []
-      for (const span of spansOf(value)) {
-        if (!Payload.isRecord(span.value)) continue
-        const attributes = yield* attributesOf(span.value["attributes"] ?? [], Path.append(span.path, "attributes"))
-        if (hasUsage(attributes)) candidates.push(attributes)
-      }
-      if (candidates.length !== 1) {
-        return yield* Result.fail(NormalizeError.make("otel", ["resourceSpans"], "unsupported",
-          `expected exactly one span with gen_ai.usage attributes, found ${candidates.length}; normalize each span on its own`))
-      }
-      return yield* fromAttributes(candidates[0]!, context)
-    }
-    const attributes = "attributes" in value
-      ? yield* attributesOf(value["attributes"], Path.append(path, "attributes"))
-      : yield* attributesOf(value, path)
-    return yield* fromAttributes(attributes, context)
-  })
+    return fromAttributes(candidates[0]!, context)
+  }
+  const attributes = "attributes" in value
+    ? attributesOf(value["attributes"], Path.append(path, "attributes"))
+    : attributesOf(value, path)
+  if (Result.isFailure(attributes)) return Result.fail(attributes.failure)
+  return fromAttributes(attributes.success, context)
+}
 
 export const module: Provider.Module = {
   id: "otel",

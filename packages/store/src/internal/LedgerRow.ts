@@ -106,8 +106,30 @@ export const columns: ReadonlyArray<Column> = [
 /** Columns of `usage_request_ids` that come from the input (besides the tenant). */
 export const idColumns = ["request_id", "event_hash", "occurred_at"] as const
 
-/** Ledger columns (those written by the insert, minus the hash, which lives with the request id). */
-export const ledgerColumns: ReadonlyArray<string> = columns.map((c) => c.name).filter((name) => name !== "event_hash")
+/** Columns of `usage_payloads` (0022): the raw payload, kept out of the ledger's heap. */
+export const payloadColumns = ["raw", "raw_text"] as const
+
+const isPayload = (name: string): boolean => (payloadColumns as ReadonlyArray<string>).includes(name)
+
+/**
+ * Ledger columns (those written by the insert, minus the hash, which lives with the request id,
+ * and the raw payload, which lives in `usage_payloads`).
+ */
+export const ledgerColumns: ReadonlyArray<string> = columns.map((c) => c.name).filter((name) =>
+  name !== "event_hash" && !isPayload(name)
+)
+
+/**
+ * `LEFT JOIN` of the payload row of the ledger rows aliased `ledger`, as `alias`; a call without
+ * a raw payload has no payload row, and reads back with `raw` null.
+ */
+export const payloadJoin = (ledger: string, alias = "p"): string =>
+  `LEFT JOIN tally.usage_payloads ${alias} ON ${alias}.tenant_id = ${ledger}.tenant_id
+    AND ${alias}.occurred_at = ${ledger}.occurred_at AND ${alias}.request_id = ${ledger}.request_id`
+
+/** `l.*, p.raw, p.raw_text`: a whole ledger row with its payload, for `payloadJoin("l")`. */
+export const rowWithPayload = (ledger = "l", alias = "p"): string =>
+  [`${ledger}.*`, ...payloadColumns.map((c) => `${alias}.${c}`)].join(", ")
 
 /** One array parameter per column, each typed, so PostgreSQL receives them in binary form. */
 export const arrays = (items: ReadonlyArray<Checked>): ReadonlyArray<PgTypes.Parameter> =>
@@ -206,5 +228,8 @@ export const toUsageRecord = (row: Row): UsageRecord.UsageRecord => {
 
 export const ingestedAt = (row: Row): DateTime.Utc => instant(row.ingested_at)
 
-/** Ledger columns of a record without its raw payload, for reads that never show it. */
-export const columnsWithoutPayload: ReadonlyArray<string> = ledgerColumns.filter((c) => c !== "raw" && c !== "raw_text")
+/**
+ * Ledger columns of a record without its raw payload, for reads that never show it: since 0022
+ * every column of the ledger itself.
+ */
+export const columnsWithoutPayload: ReadonlyArray<string> = ledgerColumns

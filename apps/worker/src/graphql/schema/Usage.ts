@@ -4,7 +4,7 @@
  * zone. Answered from the daily summary, the hourly rollups and the ledger (see the store's
  * `UsageReport`), so its sums are the ledger's sums.
  */
-import { Usage, type UsageQuery } from "@tally/core"
+import { Money, Usage, type UsageQuery } from "@tally/core"
 import { CostAtRisk, UsageReport } from "@tally/store"
 import type { GraphQLResolveInfo, SelectionSetNode } from "graphql"
 import { builder, readErrors } from "../builder.ts"
@@ -85,6 +85,87 @@ const UsageBucketRef = builder.objectRef<UsageQuery.UsageBucket>("UsageBucket").
   })
 })
 
+/**
+ * One group's buckets, in time order: the answer shaped for volume. A month of days by team and
+ * model is thousands of buckets; as buckets, graphql-js resolves every field of every one (about
+ * 15 per bucket), as series it resolves a dozen fields per group and serializes lists of scalars.
+ */
+interface Series {
+  /** The group's first bucket, for its group values and tags. */
+  readonly first: UsageQuery.UsageBucket
+  readonly buckets: ReadonlyArray<UsageQuery.UsageBucket>
+}
+
+/** The report's buckets by group (and grouped tags), groups in the order they first appear. */
+const seriesOf = (buckets: ReadonlyArray<UsageQuery.UsageBucket>): ReadonlyArray<Series> => {
+  const groups = new Map<string, Array<UsageQuery.UsageBucket>>()
+  for (const bucket of buckets) {
+    const key = JSON.stringify([bucket.group, bucket.tags])
+    const found = groups.get(key)
+    if (found === undefined) groups.set(key, [bucket])
+    else found.push(bucket)
+  }
+  return [...groups.values()].map((list) => ({ first: list[0]!, buckets: list }))
+}
+
+const MoneySeriesRef = builder.objectRef<{ readonly currency: string; readonly amounts: ReadonlyArray<Money.Decimal> }>(
+  "MoneySeries"
+).implement({
+  description: "Spend in one currency, one amount per point of the series (0 where a point had none in it).",
+  fields: (t) => ({
+    currency: t.exposeString("currency", { description: "ISO 4217 code." }),
+    amounts: t.field({ type: ["Decimal"], resolve: (m) => m.amounts })
+  })
+})
+
+const TokenSeriesRef = builder.objectRef<ReadonlyArray<UsageQuery.TokenCounts>>("TokenSeries").implement({
+  description: "Tokens per usage bucket, one count per point of the series.",
+  fields: (t) => ({
+    ...(Object.fromEntries(
+      Usage.TokenBuckets.map((name) => [name, t.field({ type: ["Long"], resolve: (list) => list.map((tokens) => tokens[name]) })])
+    ) as object),
+    total: t.field({
+      type: ["Long"],
+      description: "Every bucket together.",
+      resolve: (list) => list.map((tokens) => Object.values(tokens).reduce((sum: number, n) => sum + (n as number), 0))
+    })
+  })
+})
+
+const longs = (pick: (b: UsageQuery.UsageBucket) => number) => (s: Series) => s.buckets.map(pick)
+
+const UsageSeriesRef = builder.objectRef<Series>("UsageSeries").implement({
+  description: "One group's buckets as parallel lists, in time order: point i of every list is the bucket `labels[i]`. " +
+    "Only buckets with usage are points.",
+  fields: (t) => ({
+    group: t.field({ type: UsageGroupRef, resolve: (s) => s.first }),
+    labels: t.field({ type: ["String"], description: "Each point's bucket in the time zone (as `UsageBucket.label`).", resolve: (s) => s.buckets.map((b) => b.label) }),
+    starts: t.field({ type: ["DateTime"], description: "Each point's start, clipped to the range.", resolve: (s) => s.buckets.map((b) => b.start) }),
+    requests: t.field({ type: ["Long"], resolve: longs((b) => b.requests) }),
+    estimatedRequests: t.field({ type: ["Long"], resolve: longs((b) => b.estimatedRequests) }),
+    unpricedRequests: t.field({ type: ["Long"], resolve: longs((b) => b.unpricedRequests) }),
+    partialRequests: t.field({ type: ["Long"], resolve: longs((b) => b.partialRequests) }),
+    spend: t.field({
+      type: [MoneySeriesRef],
+      description: "Per currency with spend at any point, ordered by code.",
+      resolve: (s) => {
+        const currencies = [...new Set(s.buckets.flatMap((b) => b.spend.map((m) => m.currency)))].sort()
+        return currencies.map((currency) => ({
+          currency,
+          amounts: s.buckets.map((b) => b.spend.find((m) => m.currency === currency)?.amount ?? Money.ZERO)
+        }))
+      }
+    }),
+    tokens: t.field({ type: TokenSeriesRef, resolve: (s) => s.buckets.map((b) => b.tokens) }),
+    billableRequests: t.field({ type: ["Long"], resolve: longs((b) => b.billableRequests) }),
+    webSearches: t.field({ type: ["Long"], resolve: longs((b) => b.webSearches) }),
+    imagesGenerated: t.field({ type: ["Long"], resolve: longs((b) => b.imagesGenerated) }),
+    toolCalls: t.field({ type: ["Long"], resolve: longs((b) => b.toolCalls) }),
+    audioSeconds: t.field({ type: ["Decimal"], resolve: (s) => s.buckets.map((b) => b.audioSeconds) }),
+    videoSeconds: t.field({ type: ["Decimal"], resolve: (s) => s.buckets.map((b) => b.videoSeconds) })
+  })
+})
+
 /** A report with the filter it was asked with, for its cost at risk. */
 type ReportWithFilter = UsageQuery.UsageReport & { readonly filter?: UsageQuery.UsageFilter | undefined }
 
@@ -97,6 +178,12 @@ const UsageReportRef = builder.objectRef<ReportWithFilter>("UsageReport").implem
     groupBy: t.field({ type: [DimensionEnum], resolve: (r) => r.groupBy }),
     groupByTags: t.exposeStringList("groupByTags"),
     buckets: t.field({ type: [UsageBucketRef], description: "Ordered by start, then group values.", resolve: (r) => r.buckets }),
+    series: t.field({
+      type: [UsageSeriesRef],
+      description: "The same buckets as one series per group (parallel lists in time order): for months of days by team and model, " +
+        "a fraction of the fields to execute and bytes to send.",
+      resolve: (r) => seriesOf(r.buckets)
+    }),
     totals: t.field({ type: UsageTotalsRef, resolve: (r) => r.totals }),
     sources: t.field({ type: [SourceEnum], resolve: (r) => r.sources }),
     costAtRisk: t.field({
@@ -129,7 +216,7 @@ const measuresOf = (info: GraphQLResolveInfo): ReadonlyArray<UsageQuery.MeasureN
   const wanted = new Set<UsageQuery.MeasureName>()
   for (const node of info.fieldNodes) {
     for (const part of fieldsOf(node.selectionSet, info)) {
-      if (part.name !== "buckets" && part.name !== "totals") continue
+      if (part.name !== "buckets" && part.name !== "totals" && part.name !== "series") continue
       for (const field of fieldsOf(part.set, info)) {
         if (plainMeasures.has(field.name)) wanted.add(field.name as UsageQuery.MeasureName)
         if (field.name !== "tokens") continue
