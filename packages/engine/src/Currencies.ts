@@ -44,10 +44,7 @@ export interface CurrenciesService {
     format: "csv" | "json",
     options?: { readonly source?: string | undefined; readonly by?: string | undefined }
   ) => Effect.Effect<ReadonlyArray<Fx.Rate>, Fx.InvalidRate | Tenant.TenantNotFound | SqlError>
-  readonly rates: (
-    tenantId: string,
-    filter?: { readonly base?: string | undefined; readonly quote?: string | undefined; readonly from?: string | undefined; readonly to?: string | undefined }
-  ) => Effect.Effect<ReadonlyArray<Fx.Rate>, SqlError>
+  readonly rates: (tenantId: string, filter?: ExchangeRates.RateFilter) => Effect.Effect<ReadonlyArray<Fx.Rate>, SqlError>
   /** Converts a period's spend into the reporting currency, records the conversion and returns it. */
   readonly convert: (
     tenantId: string,

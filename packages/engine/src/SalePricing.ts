@@ -12,7 +12,7 @@
  * `priceOf` is the one question other services ask: the sale price recorded for a call; `chargeOf`
  * says what a call is charged (its price, else its cost).
  */
-import { type Money, SalePrice, type Tenant, type UsageRecord } from "@tally/core"
+import { Money, SalePrice, type Tenant, type UsageRecord } from "@tally/core"
 import { SalePrices } from "@tally/store"
 import { Cache, Context, DateTime, Duration, Effect, Exit, Layer, type Option } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
@@ -82,6 +82,57 @@ export const chargeOf = (
   const call = callInputOf(record)
   return call.costTotal === null || call.costCurrency === null ? null : { amount: call.costTotal, currency: call.costCurrency, basis: "cost" }
 }
+
+const fmt = (value: Money.Decimal | null) => (value === null ? null : Money.format(value))
+const iso = (millis: number | null) => (millis === null ? null : new Date(millis).toISOString())
+
+/** A rule as JSON: decimals as exact strings, instants as ISO strings. */
+export const ruleJson = (rule: SalePrices.StoredRule) => ({
+  id: rule.id,
+  name: rule.name,
+  kind: rule.kind,
+  customer: rule.customer,
+  plan: rule.plan,
+  provider: rule.provider,
+  model: rule.model,
+  percent: fmt(rule.percent),
+  perUnit: fmt(rule.perUnit),
+  rates: rule.rates === null ? null : Object.fromEntries(Object.entries(rule.rates).map(([k, v]) => [k, Money.format(v)])),
+  currency: rule.currency,
+  effectiveFrom: iso(rule.effectiveFrom),
+  effectiveTo: iso(rule.effectiveTo),
+  createdAt: iso(rule.createdAt),
+  archivedAt: iso(rule.archivedAt)
+})
+
+/** A recorded price as JSON, with its margin when price and cost share a currency. */
+export const priceJson = (price: SalePrices.StoredPrice) => ({
+  requestId: price.requestId,
+  occurredAt: DateTime.formatIso(price.occurredAt),
+  customer: price.customer,
+  plan: price.plan,
+  feature: price.feature,
+  provider: price.provider,
+  model: price.model,
+  status: price.status,
+  ruleId: price.ruleId,
+  kind: price.kind,
+  reason: price.reason,
+  currency: price.currency,
+  total: fmt(price.total),
+  costTotal: fmt(price.costTotal),
+  costCurrency: price.costCurrency,
+  margin: price.total !== null && price.costTotal !== null && price.currency === price.costCurrency ? Money.format(price.total.minus(price.costTotal)) : null,
+  lines: price.lines.map((l) => ({
+    component: l.component,
+    quantity: Money.format(l.quantity),
+    unit: l.unit,
+    cost: fmt(l.cost),
+    unitPrice: Money.format(l.unitPrice),
+    amount: Money.format(l.amount),
+    basis: l.basis
+  }))
+})
 
 export interface SalePricingService {
   /** The tenant's sale book as ingest uses it (cached for `bookTtl`). */

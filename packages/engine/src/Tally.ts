@@ -14,11 +14,11 @@
  * then closes the database.
  */
 import { Catalog, ModelPolicy } from "@tally/catalog"
-import { Budget, CostAllocation, CostBreakdown, CostEngine, FieldError, Money, PricingSnapshot, type Reconciliation, Usage } from "@tally/core"
+import { Budget, CostAllocation, CostBreakdown, CostEngine, FieldError, Money, PricingSnapshot, type Reconciliation, SalePrice, Statement, Usage } from "@tally/core"
 import { Costing } from "@tally/pricing"
 import { Normalize } from "@tally/providers"
-import { Database, Store, Tenants, UsageReport } from "@tally/store"
-import { Clock, DateTime, Effect, Layer, ManagedRuntime, Redacted, Result, Schema } from "effect"
+import { CustomerStatements, Database, SalePrices, Store, Tenants, UsageReport } from "@tally/store"
+import { Clock, DateTime, Effect, Layer, ManagedRuntime, Option, Redacted, Result, Schema } from "effect"
 import * as Budgets from "./Budgets.ts"
 import { Chargeback, type ChargebackService } from "./chargeback/Chargeback.ts"
 import * as ChargebackJson from "./chargeback/Json.ts"
@@ -30,6 +30,7 @@ import { IngestPipeline, type PipelineConfig } from "./Pipeline.ts"
 import * as Compare from "./reconcile/Compare.ts"
 import * as ReconcileRun from "./reconcile/Run.ts"
 import * as Reprice from "./Reprice.ts"
+import * as SalePricing from "./SalePricing.ts"
 import { TenantPricing } from "./TenantPricing.ts"
 
 export interface TallyOptions {
@@ -276,9 +277,41 @@ export interface Tally {
   readonly reprice: (tenantId: string, input: RepriceInput) => Promise<Reprice.RepriceSummaryJson>
   /** Re-derives every ledger row of a period and compares the given provider reports; see docs/reconciliation.md. */
   readonly reconcile: (tenantId: string, input: ReconcileInput) => Promise<ReconcileRun.RunReport>
+  /** Sale prices, margin and customer statements; see docs/resale.md. */
+  readonly resale: {
+    /** `{ name, kind, percent? | perUnit? | rates?, currency?, customer? | plan?, provider?, model?, effectiveFrom, effectiveTo? }`, decimals as strings. */
+    readonly addRule: (tenantId: string, input: unknown) => Promise<ReturnType<typeof SalePricing.ruleJson>>
+    readonly archiveRule: (tenantId: string, ruleId: string) => Promise<ReturnType<typeof SalePricing.ruleJson>>
+    readonly rules: (tenantId: string, options?: { readonly archived?: boolean }) => Promise<ReadonlyArray<ReturnType<typeof SalePricing.ruleJson>>>
+    readonly assignPlan: (tenantId: string, input: { readonly customer: string; readonly plan: string; readonly effectiveFrom: string | Date }) => Promise<void>
+    /** The sale price recorded for a call, or null. */
+    readonly price: (tenantId: string, requestId: string) => Promise<ReturnType<typeof SalePricing.priceJson> | null>
+    readonly margin: (tenantId: string, input: MarginInput) => Promise<ReadonlyArray<ReturnType<typeof CustomerStatements.marginJson>>>
+    /** What finalizing would keep now; null when nothing changed since the last final statement. */
+    readonly previewStatement: (tenantId: string, input: StatementInput) => Promise<Statement.StatementJson | null>
+    /** Keeps the statement (or the correction since the last) as final; null when nothing changed. */
+    readonly finalizeStatement: (tenantId: string, input: StatementInput, options?: { readonly finalizedBy?: string }) => Promise<Statement.StatementJson | null>
+    readonly statement: (tenantId: string, statementId: string) => Promise<Statement.StatementJson>
+    readonly statements: (tenantId: string, options?: { readonly customer?: string }) => Promise<ReadonlyArray<Statement.StatementJson>>
+  }
   /** Records everything already submitted, then closes the database. Safe to call twice. */
   readonly close: () => Promise<void>
   readonly [Symbol.asyncDispose]: () => Promise<void>
+}
+
+export interface MarginInput {
+  readonly from: string | Date
+  readonly to: string | Date
+  readonly groupBy: ReadonlyArray<CustomerStatements.MarginDimension>
+  readonly customer?: string | undefined
+}
+
+export interface StatementInput {
+  readonly customer: string
+  readonly from: string | Date
+  readonly to: string | Date
+  readonly currency: string
+  readonly groupBy?: Statement.GroupBy | undefined
 }
 
 const catalogLayer = (options: TallyOptions) =>
@@ -304,7 +337,8 @@ const engineLayer = (options: TallyOptions, catalog: ReturnType<typeof catalogLa
     Layer.provideMerge(Governance.Governance.layer, Enforcement.Enforcement.layer),
     Chargeback.layer,
     TenantPricing.layer,
-    Reprice.Repricing.layer
+    Reprice.Repricing.layer,
+    SalePricing.SalePricing.layer
   )
   return Layer.provideMerge(IngestPipeline.layer(options.pipeline), Layer.provideMerge(services, base))
 }
@@ -324,6 +358,17 @@ const instant = (field: string, value: unknown): Effect.Effect<DateTime.Utc, Inv
     ? Effect.succeed(parsed.value)
     : Effect.fail(new InvalidInput({ field, message: `${field}: expected an ISO 8601 date-time, got ${JSON.stringify(value)}` }))
 }
+
+const statementInput = (input: StatementInput): Effect.Effect<CustomerStatements.StatementInput, InvalidInput> =>
+  Effect.gen(function*() {
+    return {
+      customer: input.customer,
+      from: yield* instant("from", input.from),
+      to: yield* instant("to", input.to),
+      currency: input.currency,
+      groupBy: input.groupBy ?? "model"
+    }
+  })
 
 /**
  * Builds the facade. Returns at once and opens nothing: the catalog loads on the first call that
@@ -510,6 +555,45 @@ export const createTally = (options: TallyOptions = {}): Tally => {
           save: input.save
         })
       })),
+
+    resale: {
+      addRule: (tenantId, input) =>
+        run(Effect.flatMap(fromResult(SalePrice.decodeRuleInput(input)), (rule) =>
+          SalePricing.SalePricing.use((s) => Effect.map(s.addRule(tenantId, rule), SalePricing.ruleJson)))),
+      archiveRule: (tenantId, ruleId) => run(SalePricing.SalePricing.use((s) => Effect.map(s.archiveRule(tenantId, ruleId), SalePricing.ruleJson))),
+      rules: (tenantId, listOptions) =>
+        run(SalePrices.SalePrices.use((s) => Effect.map(s.listRules(tenantId, { archived: listOptions?.archived === true }), (all) => all.map(SalePricing.ruleJson)))),
+      assignPlan: (tenantId, input) =>
+        run(Effect.gen(function*() {
+          const at = yield* instant("effectiveFrom", input.effectiveFrom)
+          yield* SalePricing.SalePricing.use((s) =>
+            s.assignPlan(tenantId, { customer: input.customer, plan: input.plan, effectiveFrom: DateTime.toEpochMillis(at) })
+          )
+        })),
+      price: (tenantId, requestId) =>
+        run(SalePricing.SalePricing.use((s) => Effect.map(s.priceOf(tenantId, requestId), (found) => Option.match(found, { onNone: () => null, onSome: SalePricing.priceJson })))),
+      margin: (tenantId, input) =>
+        run(Effect.gen(function*() {
+          const from = yield* instant("from", input.from)
+          const to = yield* instant("to", input.to)
+          const rows = yield* CustomerStatements.CustomerStatements.use((s) =>
+            s.margin(tenantId, { from, to, groupBy: input.groupBy, ...(input.customer === undefined ? {} : { customer: input.customer }) })
+          )
+          return rows.map(CustomerStatements.marginJson)
+        })),
+      previewStatement: (tenantId, input) =>
+        run(Effect.flatMap(statementInput(input), (decoded) =>
+          CustomerStatements.CustomerStatements.use((s) => Effect.map(s.preview(tenantId, decoded), (st) => (st === null ? null : Statement.toJson(st)))))),
+      finalizeStatement: (tenantId, input, finalizeOptions = {}) =>
+        run(Effect.flatMap(statementInput(input), (decoded) =>
+          CustomerStatements.CustomerStatements.use((s) =>
+            Effect.map(s.finalize(tenantId, decoded, finalizeOptions.finalizedBy ?? "system"), (st) => (st === null ? null : Statement.toJson(st)))
+          ))),
+      statement: (tenantId, statementId) =>
+        run(CustomerStatements.CustomerStatements.use((s) => Effect.map(s.get(tenantId, statementId), Statement.toJson))),
+      statements: (tenantId, listOptions = {}) =>
+        run(CustomerStatements.CustomerStatements.use((s) => Effect.map(s.list(tenantId, listOptions.customer), (all) => all.map(Statement.toJson))))
+    },
 
     close: () => (closed ??= close()),
     [Symbol.asyncDispose]: () => tally.close()

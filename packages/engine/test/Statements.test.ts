@@ -107,6 +107,12 @@ describe(`Customer statements on ${backend}`, () => {
         assert.deepStrictEqual((yield* statements.use((c) => c.list(tenantId, "globex"))).map((s) => s.kind), ["statement", "correction"])
         assert.deepStrictEqual(Statement.toJson(yield* statements.use((c) => c.get(tenantId, correction.id!))), Statement.toJson(correction))
 
+        // Another tenant sees none of it.
+        const other = yield* newTenant()
+        assert.deepStrictEqual(yield* statements.use((c) => c.list(other)), [])
+        const hidden = yield* Effect.flip(statements.use((c) => c.get(other, final.id!)))
+        assert.strictEqual(hidden._tag, "StatementNotFound")
+
         // Another period that overlaps the final one is refused with the statement named.
         const overlap = yield* Effect.flip(statements.use((c) => c.finalize(tenantId, { ...input("model"), from: utc("2026-01-15T00:00:00Z"), to: utc("2026-02-15T00:00:00Z") }, "bob")))
         assert.deepStrictEqual([overlap._tag, overlap._tag === "StatementOverlap" && overlap.statementId], ["StatementOverlap", final.id])

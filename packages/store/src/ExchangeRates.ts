@@ -97,6 +97,14 @@ const fieldColumns = {
   provider: "provider"
 } as const satisfies Record<CostAllocation.Dimension.Field, string>
 
+/** Rates of one pair and range of days; every field optional. */
+export interface RateFilter {
+  readonly base?: string | undefined
+  readonly quote?: string | undefined
+  readonly from?: string | undefined
+  readonly to?: string | undefined
+}
+
 export interface DailySpend {
   readonly date: string
   readonly currency: string
@@ -108,10 +116,7 @@ export interface ExchangeRatesService {
   /** Adds rates (all in one transaction) and returns them as stored. */
   readonly add: (tenantId: string, rates: ReadonlyArray<Fx.RateInput>, recordedBy: string) => Effect.Effect<ReadonlyArray<Fx.Rate>, SqlError>
   /** Rates, oldest day first then in recording order; filtered by pair and days when given. */
-  readonly list: (
-    tenantId: string,
-    filter?: { readonly base?: string | undefined; readonly quote?: string | undefined; readonly from?: string | undefined; readonly to?: string | undefined }
-  ) => Effect.Effect<ReadonlyArray<Fx.Rate>, SqlError>
+  readonly list: (tenantId: string, filter?: RateFilter) => Effect.Effect<ReadonlyArray<Fx.Rate>, SqlError>
   /**
    * Priced spend of calls that occurred in [from, to), ingested by `asOf`, summed by UTC day,
    * currency and (with a dimension) owner.
@@ -153,10 +158,7 @@ export class ExchangeRates extends Context.Service<ExchangeRates, ExchangeRatesS
         )
       })
 
-      const list = Effect.fn("ExchangeRates.list")(function*(
-        tenantId: string,
-        filter: { readonly base?: string | undefined; readonly quote?: string | undefined; readonly from?: string | undefined; readonly to?: string | undefined } = {}
-      ) {
+      const list = Effect.fn("ExchangeRates.list")(function*(tenantId: string, filter: RateFilter = {}) {
         const rows = yield* db.withTenant(
           tenantId,
           sql.unsafe<RateRow>(

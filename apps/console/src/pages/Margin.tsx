@@ -143,7 +143,7 @@ export const MarginPage = () => {
                     {list.map((s) => (
                       <tr key={s.id}>
                         <th scope="row">{s.customer}</th>
-                        <td>{Format.day(s.periodFrom, zone)} – {Format.day(s.periodTo, zone)}</td>
+                        <td>{Format.day(s.periodFrom, zone)} – {Format.day(Date.parse(s.periodTo) - 1, zone)}</td>
                         <td>{s.kind}</td>
                         <td class="num">{Format.count(s.requestCount)}</td>
                         <td class="num"><Money amount={s.total} currency={s.currency} /></td>

@@ -301,7 +301,9 @@ const applyContracts = (rows: ReadonlyArray<Row>, input: ReadonlyArray<Applied>,
   if (input.length === 0 || rows.length === 0) return [...rows]
   // Applied costs are in the BillingCurrency, so converted rows take converted amounts.
   const applied = input.map((a) => ({ ...a, cost: a.cost === null ? null : a.cost.times(rate) }))
-  const weights = rows.map((r) => new Money.Decimal(r.EffectiveCost ?? "0"))
+  const costs = rows.map((r) => new Money.Decimal(r.EffectiveCost ?? "0"))
+  // Charges that cost nothing (calls on provisioned capacity) share by quantity instead.
+  const weights = costs.every((c) => c.isZero()) ? rows.map((r) => new Money.Decimal(r.ConsumedQuantity ?? "1")) : costs
   const scaleOf = (d: Money.Decimal | null) => Math.max(12, d?.decimalPlaces() ?? 0)
   const shares = applied.map((a) => ({
     cost: a.cost === null ? null : apportion(a.cost, weights, scaleOf(a.cost)),
@@ -321,10 +323,11 @@ const applyContracts = (rows: ReadonlyArray<Row>, input: ReadonlyArray<Applied>,
       }
       return `{${parts.join(",")}}`
     })
+    const before = row.ContractApplied === null ? [] : [row.ContractApplied.slice('{"Elements":['.length, -"]}".length)]
     return {
       ...row,
       BilledCost: fmt((dec(row.BilledCost) ?? Money.ZERO).minus(prepaid)),
-      ContractApplied: `{"Elements":[${elements.join(",")}]}`
+      ContractApplied: `{"Elements":[${[...before, ...elements].join(",")}]}`
     }
   })
 }
@@ -647,6 +650,57 @@ export const runRows = (
 
 const HOUR = 3_600_000
 
+/** The cost and quantity columns of a priced line: costs are unit price x pricing quantity, exactly. */
+const pricedLine = (
+  amount: Money.Decimal,
+  listUnitPrice: Money.Decimal,
+  contractedUnitPrice: Money.Decimal,
+  pricingQuantity: Money.Decimal,
+  pricingUnit: string,
+  quantity: Money.Decimal,
+  unit: string
+) => ({
+  BilledCost: fmt(amount),
+  EffectiveCost: fmt(amount),
+  ListUnitPrice: fmt(listUnitPrice),
+  ListCost: fmt(listUnitPrice.times(pricingQuantity)),
+  ContractedUnitPrice: fmt(contractedUnitPrice),
+  ContractedCost: fmt(contractedUnitPrice.times(pricingQuantity)),
+  PricingQuantity: fmt(pricingQuantity),
+  PricingUnit: pricingUnit,
+  ConsumedQuantity: fmt(quantity),
+  ConsumedUnit: consumedUnits[unit] ?? pricingUnit
+})
+
+const PROVISIONED = /^provisioned-throughput:(.+)\(on-demand (-?[0-9.]+)\)$/
+const DISCOUNT = /^commitment-discount:(.+)\(-[0-9.]+%\)$/
+
+/** The id of a commitment (`@tally/core` Commitment) in FOCUS: `commitment:<name>`, contract and commitment alike. */
+export const commitmentId = (name: string): string => `commitment:${name}`
+
+/**
+ * ContractApplied of a cost line from the conditions commitments left on it (1.3): a line served on
+ * provisioned throughput applies its quantity (and keeps its on-demand cost as `x_OnDemandCost`),
+ * a line with a committed-use discount applies its (discounted) amount. Null when none did.
+ */
+const commitmentsApplied = (conditions: ReadonlyArray<string>, quantity: Money.Decimal, amount: Money.Decimal, unit: string): string | null => {
+  const elements: Array<string> = []
+  for (const condition of conditions) {
+    const pt = PROVISIONED.exec(condition)
+    if (pt !== null) {
+      const id = JSON.stringify(commitmentId(pt[1]!))
+      elements.push(`{"ContractId":${id},"ContractCommitmentId":${id},"ContractCommitmentAppliedQuantity":${fmt(quantity)},"ContractCommitmentAppliedUnit":${JSON.stringify(unit)},"x_OnDemandCost":${pt[2]}}`)
+      continue
+    }
+    const discount = DISCOUNT.exec(condition)
+    if (discount !== null) {
+      const id = JSON.stringify(commitmentId(discount[1]!))
+      elements.push(`{"ContractId":${id},"ContractCommitmentId":${id},"ContractCommitmentAppliedCost":${fmt(amount)}}`)
+    }
+  }
+  return elements.length === 0 ? null : `{"Elements":[${elements.join(",")}]}`
+}
+
 export interface UsageOptions extends Options {
   /** Converts the call's amounts into the reporting currency (the rate of the call's day). */
   readonly conversion?: Conversion | undefined
@@ -701,6 +755,9 @@ export const usageRows = (tenant: Tenant, record: UsageRecord.UsageRecord, optio
   } satisfies Row
   // A provider-priced call is billed its reported cost: its breakdown, if any, is Tally's estimate.
   const lines = record.costSource === "provider" ? [] : record.breakdown?.lines ?? []
+  const appliedRate = options.conversion !== undefined && options.conversion.from === common.BillingCurrency && options.conversion.from !== options.conversion.to
+    ? options.conversion.rate
+    : Money.ONE
   const rows: Array<Row> = lines.length === 0
     ? (() => {
       // Billed at the cost the provider reported: that many units of the currency at 1 each.
@@ -729,19 +786,12 @@ export const usageRows = (tenant: Tenant, record: UsageRecord.UsageRecord, optio
       const contractedUnitPrice = unitPrice.times(per)
       return {
         ...common,
-        BilledCost: fmt(amount),
-        EffectiveCost: fmt(amount),
-        ListUnitPrice: fmt(listRate),
-        ListCost: fmt(listRate.times(pricingQuantity)),
-        ContractedUnitPrice: fmt(contractedUnitPrice),
-        ContractedCost: fmt(contractedUnitPrice.times(pricingQuantity)),
-        PricingQuantity: fmt(pricingQuantity),
-        PricingUnit: name,
-        ConsumedQuantity: fmt(quantity),
-        ConsumedUnit: consumedUnits[line.unit] ?? name,
+        ...pricedLine(amount, listRate, contractedUnitPrice, pricingQuantity, name, quantity, line.unit),
         ChargeDescription: `${line.component} ${line.unit === "token" ? "tokens" : line.unit} of ${record.provider}/${record.model} call ${record.requestId}`,
         SkuMeter: line.component,
         SkuPriceId: `${record.snapshotId ?? "none"}/${line.component}${contractedUnitPrice.equals(listRate) ? "" : `@${fmt(contractedUnitPrice)}`}`,
+        // Applied costs are in the BillingCurrency: converted when the row is.
+        ContractApplied: commitmentsApplied(line.conditions, quantity, amount.times(appliedRate), consumedUnits[line.unit] ?? name),
         x_TokenQuantity: line.unit === "token" ? fmt(quantity) : null,
         x_TokenUnit: line.unit === "token" ? line.component : null
       }
@@ -845,3 +895,81 @@ export const contractCommitmentRows = (commitments: ReadonlyArray<ContractCommit
     ContractPeriodEnd: iso(c.contractPeriodEnd),
     ContractPeriodStart: iso(c.contractPeriodStart)
   }))
+
+/** A call as the tenant sold it (a priced sale price, see core `SalePrice`): the lines its customer is charged. */
+export interface SoldCall {
+  readonly requestId: string
+  readonly occurredAt: DateTime.Utc
+  readonly customer: string | null
+  readonly provider: string
+  readonly model: string
+  readonly ruleId: string | null
+  readonly currency: string
+  readonly lines: ReadonlyArray<{
+    readonly component: string
+    readonly quantity: Money.Decimal
+    readonly unit: string
+    /** Price of one unit (one token, one request, ...). */
+    readonly unitPrice: Money.Decimal
+    readonly amount: Money.Decimal
+    readonly basis: string
+  }>
+}
+
+/**
+ * The FOCUS rows of a call as the tenant sells it to its customer (the resale view): one row per
+ * price line, the tenant as service provider and invoice issuer, the LLM provider as host. List
+ * and contracted unit prices are the sale unit price per pricing unit, so ListCost = ListUnitPrice
+ * x PricingQuantity = BilledCost before credits. Credit drawdowns (`applied`, prepaid) lower
+ * BilledCost and show in ContractApplied (1.3).
+ */
+export const soldRows = (tenant: Tenant, call: SoldCall, options: UsageOptions = {}): Array<Row> => {
+  const version = options.version ?? defaultVersion
+  const millis = DateTime.toEpochMillis(call.occurredAt)
+  const day = new Date(millis)
+  const hour = Math.floor(millis / HOUR) * HOUR
+  const rows = call.lines.map((line): Row => {
+    const { name, per } = pricing(line.unit === "token" ? "1M tokens" : "unit", line.unit)
+    const pricingQuantity = line.quantity.div(per)
+    const unitPrice = line.unitPrice.times(per)
+    return {
+      ...empty,
+      BillingAccountId: call.customer === null ? tenant.id : `${tenant.id}/customer:${call.customer}`,
+      BillingAccountName: call.customer ?? tenant.name,
+      BillingCurrency: call.currency,
+      BillingPeriodStart: iso(DateTime.makeUnsafe(Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), 1))),
+      BillingPeriodEnd: iso(DateTime.makeUnsafe(Date.UTC(day.getUTCFullYear(), day.getUTCMonth() + 1, 1))),
+      ChargePeriodStart: iso(DateTime.makeUnsafe(hour)),
+      ChargePeriodEnd: iso(DateTime.makeUnsafe(hour + HOUR)),
+      ChargeCategory: "Usage",
+      ChargeFrequency: "Usage-Based",
+      ChargeDescription: `${line.component} ${line.unit === "token" ? "tokens" : line.unit} of ${call.provider}/${call.model} call ${call.requestId} (${line.basis})`,
+      PricingCategory: "Standard",
+      ...pricedLine(line.amount, unitPrice, unitPrice, pricingQuantity, name, line.quantity, line.unit),
+      ProviderName: tenant.name,
+      PublisherName: call.provider,
+      InvoiceIssuerName: tenant.name,
+      ServiceProviderName: tenant.name,
+      HostProviderName: call.provider,
+      ServiceCategory: SERVICE_CATEGORY,
+      ServiceSubcategory: SERVICE_SUBCATEGORY,
+      ServiceName: "LLM usage",
+      SkuId: `${call.provider}/${call.model}`,
+      SkuMeter: line.component,
+      SkuPriceId: `${call.ruleId ?? "none"}/${line.component}`,
+      SubAccountId: call.customer === null ? null : `customer:${call.customer}`,
+      SubAccountName: call.customer,
+      Tags: JSON.stringify(call.customer === null ? {} : { customer: call.customer }),
+      x_Owner: call.customer,
+      x_Model: call.model,
+      x_RequestCount: "1",
+      x_RequestId: call.requestId,
+      x_TokenQuantity: line.unit === "token" ? fmt(line.quantity) : null,
+      x_TokenUnit: line.unit === "token" ? line.component : null
+    }
+  })
+  const finished = rows.map((row) => finish(row, version, options.conversion))
+  if (version === "1.2" || options.applied === undefined) return finished
+  const rate = options.conversion !== undefined && options.conversion.from === call.currency ? options.conversion.rate : Money.ONE
+  return applyContracts(finished, options.applied, rate)
+}

@@ -35,55 +35,6 @@ const withResale = <A>(command: string, tenantId: string, values: DatabaseFlags,
 const noArguments = (command: string, positionals: ReadonlyArray<string>) =>
   positionals.length > 0 ? Effect.fail(invalidInput(`${command}: unexpected argument "${positionals[0]}"`)) : Effect.void
 
-const fmt = (value: Money.Decimal | null) => (value === null ? null : Money.format(value))
-const iso = (millis: number | null) => (millis === null ? null : new Date(millis).toISOString())
-
-const ruleJson = (rule: SalePrices.StoredRule) => ({
-  id: rule.id,
-  name: rule.name,
-  kind: rule.kind,
-  customer: rule.customer,
-  plan: rule.plan,
-  provider: rule.provider,
-  model: rule.model,
-  percent: fmt(rule.percent),
-  perUnit: fmt(rule.perUnit),
-  rates: rule.rates === null ? null : Object.fromEntries(Object.entries(rule.rates).map(([k, v]) => [k, Money.format(v)])),
-  currency: rule.currency,
-  effectiveFrom: iso(rule.effectiveFrom),
-  effectiveTo: iso(rule.effectiveTo),
-  createdAt: iso(rule.createdAt),
-  archivedAt: iso(rule.archivedAt)
-})
-
-const priceJson = (price: SalePrices.StoredPrice) => ({
-  requestId: price.requestId,
-  occurredAt: DateTime.formatIso(price.occurredAt),
-  customer: price.customer,
-  plan: price.plan,
-  feature: price.feature,
-  provider: price.provider,
-  model: price.model,
-  status: price.status,
-  ruleId: price.ruleId,
-  kind: price.kind,
-  reason: price.reason,
-  currency: price.currency,
-  total: fmt(price.total),
-  costTotal: fmt(price.costTotal),
-  costCurrency: price.costCurrency,
-  margin: price.total !== null && price.costTotal !== null && price.currency === price.costCurrency ? Money.format(price.total.minus(price.costTotal)) : null,
-  lines: price.lines.map((l) => ({
-    component: l.component,
-    quantity: Money.format(l.quantity),
-    unit: l.unit,
-    cost: fmt(l.cost),
-    unitPrice: Money.format(l.unitPrice),
-    amount: Money.format(l.amount),
-    basis: l.basis
-  }))
-})
-
 /** `component=decimal` pairs as a JSON object; the decimals are checked by the rule's schema. */
 const ratesOf = (command: string, values: ReadonlyArray<string>) =>
   Effect.gen(function*() {
@@ -131,7 +82,7 @@ export const addRule = ({ positionals, values }: Parsed<typeof Commands.salePric
     const rule = yield* withResale(command, tenantId, values, SalePricing.SalePricing.use((s) => s.addRule(tenantId, decoded.success)).pipe(
       Effect.catchTag(["InvalidSaleRule", "TenantNotFound"], invalid(command))
     ))
-    return ruleJson(rule)
+    return SalePricing.ruleJson(rule)
   })
 
 export const listRules = ({ positionals, values }: Parsed<typeof Commands.salePriceBookList.flags>) =>
@@ -140,7 +91,7 @@ export const listRules = ({ positionals, values }: Parsed<typeof Commands.salePr
     yield* noArguments(command, positionals)
     const tenantId = yield* Spec.required(command, "tenant", values.tenant)
     const rules = yield* withResale(command, tenantId, values, SalePrices.SalePrices.use((s) => s.listRules(tenantId, { archived: values.archived === true })))
-    return { tenant: tenantId, rules: rules.map(ruleJson) }
+    return { tenant: tenantId, rules: rules.map(SalePricing.ruleJson) }
   })
 
 export const archiveRule = ({ positionals, values }: Parsed<typeof Commands.salePriceBookArchive.flags>) =>
@@ -152,7 +103,7 @@ export const archiveRule = ({ positionals, values }: Parsed<typeof Commands.sale
     const rule = yield* withResale(command, tenantId, values, SalePricing.SalePricing.use((s) => s.archiveRule(tenantId, ruleId)).pipe(
       Effect.catchTag("SaleRuleNotFound", invalid(command))
     ))
-    return ruleJson(rule)
+    return SalePricing.ruleJson(rule)
   })
 
 export const assignPlan = ({ positionals, values }: Parsed<typeof Commands.salePriceBookAssignPlan.flags>) =>
@@ -181,7 +132,7 @@ export const callPrice = ({ positionals, values }: Parsed<typeof Commands.salePr
     if (Option.isNone(found)) {
       return yield* invalidInput(`${command}: no sale price recorded for request "${requestId}" (no such call, or no sale rules when it was recorded)`)
     }
-    return priceJson(found.value)
+    return SalePricing.priceJson(found.value)
   })
 
 const dimensionsOf = (command: string, value: string | undefined) =>
