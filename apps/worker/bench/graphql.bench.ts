@@ -14,7 +14,9 @@
  * Prints JSON lines: the load (rows, seconds, rows/s, table sizes), then p50/p95/max of
  * - graphql: the whole request through HTTP (auth, GraphQL, the query, JSON of every bucket), sent
  *            by a graphql-request client in another process, so this process is the worker alone;
- * - store:   `UsageReport.usage` alone (the SQL and building the buckets);
+ * - graphql-cached / graphql-series-cached: the same over a second worker in this process that
+ *            keeps the usage answer cache (the first has it off: the baseline);
+ * - store:   `UsageReport.usage` alone (the SQL and building the buckets), and store-cached;
  * - hourly:  the same question forced onto the hourly rollups (what the daily summaries save);
  * and whether the goal (graphql p95 < 100 ms) was met.
  *
@@ -395,11 +397,15 @@ const main = async () => {
       host: "127.0.0.1"
     })
     const scope = Effect.runSync(Scope.make())
-    const context = await Effect.runPromise(Layer.buildWithScope(Server.layer(config), scope))
+    // Two workers over the same database: one without the usage answer cache (the baseline), one with it.
+    const context = await Effect.runPromise(Layer.buildWithScope(Server.layer({ ...config, usageCache: { buckets: 0 } }), scope))
+    const cachedContext = await Effect.runPromise(Layer.buildWithScope(Server.layer(config), scope))
     try {
       const run = <A, E>(effect: Effect.Effect<A, E, Server.Services>) => Effect.runPromise(Effect.provide(effect, context))
+      const runCached = <A, E>(effect: Effect.Effect<A, E, Server.Services>) => Effect.runPromise(Effect.provide(effect, cachedContext))
       const address = Context.get(context, HttpServer.HttpServer).address
-      if (address._tag === "UnixPathAddress") throw new Error("expected a TCP address")
+      const cachedAddress = Context.get(cachedContext, HttpServer.HttpServer).address
+      if (address._tag === "UnixPathAddress" || cachedAddress._tag === "UnixPathAddress") throw new Error("expected a TCP address")
       const created = await run(ApiKeys.ApiKeys.use((keys) => keys.create(tenantId, { name: `bench-${Date.now()}`, scopes: ["read"] })))
       const backends = () =>
         run(Effect.gen(function*() {
@@ -407,8 +413,8 @@ const main = async () => {
           return yield* sql<{ pid: number }>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`
         })).then((rows) => rows.map((r) => Number(r.pid)))
       /** `runs` requests of `document` from the client process, and the CPU the worker and PostgreSQL spent on them. */
-      const overHttp = async (document: string) => {
-        const remote = remoteClient(`http://127.0.0.1:${address.port}/graphql`, Redacted.value(created.secret), document, month, runs)
+      const overHttp = async (document: string, port = address.port) => {
+        const remote = remoteClient(`http://127.0.0.1:${port}/graphql`, Redacted.value(created.secret), document, month, runs)
         await remote.ready
         progress("client warmed up")
         const pgBefore = new Map((await backends()).map((pid) => [pid, cpuOf(pid)]))
@@ -430,6 +436,9 @@ const main = async () => {
       // The buckets (the baseline: the shape the question was asked in before `series`), then series.
       const { answered, measured: graphql } = await overHttp(query)
       const { answered: seriesAnswered, measured: series } = await overHttp(seriesQuery)
+      // The same two with the answer cache: the warm-ups fill it, the timed runs hit it.
+      const { answered: cachedAnswered, measured: cached } = await overHttp(query, cachedAddress.port)
+      const { answered: cachedSeriesAnswered, measured: cachedSeries } = await overHttp(seriesQuery, cachedAddress.port)
       const buckets = answered.buckets
       const sources = answered.sources
       const usageQuery: UsageQuery.UsageQuery = {
@@ -440,16 +449,25 @@ const main = async () => {
         // What the GraphQL query above shows (the resolver asks for exactly these).
         measures: ["requests", "unpricedRequests", "spend", "inputText", "outputText", "cacheRead"]
       }
-      const storeSamples = await timeEach(runs, () => run(UsageReport.UsageReport.use((q) => q.usage(tenantId, usageQuery))), backends)
+      // The store's own report keeps answers: the baseline asks one built without the cache.
+      const uncached = await run(Layer.buildWithScope(UsageReport.UsageReport.layerWith({ cacheBuckets: 0 }), scope))
+      const runUncached = <A, E>(effect: Effect.Effect<A, E, UsageReport.UsageReport>) => run(Effect.provide(effect, uncached))
+      const storeSamples = await timeEach(runs, () => runUncached(UsageReport.UsageReport.use((q) => q.usage(tenantId, usageQuery))), backends)
+      const storeCached = await timeEach(runs, () => runCached(UsageReport.UsageReport.use((q) => q.usage(tenantId, usageQuery))), backends)
       // The same answer from the hourly rollups, as it would be without the daily summaries.
-      const hourly = await timeEach(Math.min(runs, 10), () => run(UsageReport.UsageReport.use((q) => q.usage(tenantId, { ...usageQuery, noDaily: true }))), backends)
+      const hourly = await timeEach(Math.min(runs, 10), () => runUncached(UsageReport.UsageReport.use((q) => q.usage(tenantId, { ...usageQuery, noDaily: true }))), backends)
       const graphqlLine = summary("graphql", graphql, { buckets, sources })
       log(graphqlLine)
       const seriesLine = summary("graphql-series", series, { buckets: seriesAnswered.buckets, sources: seriesAnswered.sources })
       log(seriesLine)
+      const cachedLine = summary("graphql-cached", cached, { buckets: cachedAnswered.buckets, sources: cachedAnswered.sources })
+      log(cachedLine)
+      const cachedSeriesLine = summary("graphql-series-cached", cachedSeries, { buckets: cachedSeriesAnswered.buckets, sources: cachedSeriesAnswered.sources })
+      log(cachedSeriesLine)
       log(summary("store", storeSamples))
+      log(summary("store-cached", storeCached))
       log(summary("hourly", hourly))
-      log({ bench: "graphql.usage", goal: "graphql p95 < 100 ms", buckets: graphqlLine.p95 < 100, series: seriesLine.p95 < 100, rows: Number(sizes.ledger) })
+      log({ bench: "graphql.usage", goal: "graphql p95 < 100 ms", buckets: graphqlLine.p95 < 100, series: seriesLine.p95 < 100, cached: cachedLine.p95 < 100, seriesCached: cachedSeriesLine.p95 < 100, rows: Number(sizes.ledger) })
       if (extrapolateTo > Number(sizes.ledger)) {
         // The query reads the month's team-summary rows; they grow with distinct keys, not calls.
         const rowsThen = simulateMonthRows(extrapolateTo)

@@ -329,13 +329,92 @@ export interface UsageReportService {
   ) => Effect.Effect<UsageQuery.UsageReport, UsageQuery.InvalidQuery | Tenant.TenantNotFound | SqlError>
 }
 
+// ---------------------------------------------------------------------------------------------
+// The answer cache
+
+/**
+ * Ingest and repricing transactions are assumed to commit within this long of their start (their
+ * `now()`, which stamps `ingested_at` and `repriced_at`). An answer is cached only when the newest
+ * stamps are older than this: a transaction still in flight then started after them, and its
+ * commit moves the newest stamp.
+ */
+export const settleSeconds = 60
+
+/**
+ * The tenant's write version, read in the query's own transaction (under row-level security) from
+ * the ledger's (tenant, ingested_at) and the repricings' (tenant, repriced_at) indexes: the newest
+ * stamp of each. Every write that changes what a usage answer reads moves it: ingest inserts
+ * ledger rows (the hourly rollups and daily summaries are written in the same transaction), a
+ * repricing updates ledger rows and inserts its entries in the same transaction (a trigger
+ * enforces it), and the ledger is never deleted from. Null (no caching) while either stamp is
+ * within the settle window of the statement's `now()`.
+ */
+const versionProbe = (settle: number) => `(SELECT CASE WHEN l.at >= now() - interval '${settle} seconds' OR r.at >= now() - interval '${settle} seconds' THEN NULL
+    ELSE concat_ws('/', coalesce(l.at::text, '-'), coalesce(r.at::text, '-')) END
+  FROM (SELECT max(ingested_at) AS at FROM tally.usage_ledger WHERE tenant_id = current_setting('tally.tenant_id')) l,
+       (SELECT max(repriced_at) AS at FROM tally.usage_repricings WHERE tenant_id = current_setting('tally.tenant_id')) r)`
+
+/** The cache's size: buckets held over all answers (each answer counts its buckets plus one). */
+export const cacheBuckets = 200_000
+
+/** A query with its instants as epoch milliseconds, fields in a fixed order: equal questions, equal keys. */
+const cacheKey = (tenantId: string, timeZone: string, version: string, query: Query): string =>
+  JSON.stringify([
+    tenantId,
+    timeZone,
+    version,
+    DateTime.toEpochMillis(query.from),
+    DateTime.toEpochMillis(query.to),
+    query.granularity,
+    query.groupBy ?? [],
+    query.groupByTags ?? [],
+    query.filter ?? null,
+    [...(query.measures ?? [])].sort(),
+    query.noDaily === true,
+    query.ledgerOnly === true
+  ])
+
+/** A least-recently-used map of answers, bounded by the buckets it holds. */
+const answerCache = (capacity: number) => {
+  const entries = new Map<string, UsageQuery.UsageReport>()
+  let size = 0
+  const weight = (report: UsageQuery.UsageReport) => report.buckets.length + 1
+  return {
+    get: (key: string) => {
+      const found = entries.get(key)
+      if (found !== undefined) {
+        entries.delete(key)
+        entries.set(key, found)
+      }
+      return found
+    },
+    set: (key: string, report: UsageQuery.UsageReport) => {
+      if (weight(report) > capacity) return
+      const old = entries.get(key)
+      if (old !== undefined) {
+        entries.delete(key)
+        size -= weight(old)
+      }
+      entries.set(key, report)
+      size += weight(report)
+      for (const [oldest, value] of entries) {
+        if (size <= capacity) break
+        entries.delete(oldest)
+        size -= weight(value)
+      }
+    }
+  }
+}
+
 export class UsageReport extends Context.Service<UsageReport, UsageReportService>()("@tally/store/UsageReport") {
-  static readonly layer: Layer.Layer<UsageReport, never, Database> = Layer.effect(
+  /** The report with an answer cache of `cacheBuckets` buckets (0: no cache) and its settle window (default `settleSeconds`). */
+  static readonly layerWith = (options: { readonly cacheBuckets: number; readonly settleSeconds?: number | undefined }): Layer.Layer<UsageReport, never, Database> => Layer.effect(
     UsageReport,
     Effect.gen(function*() {
       const db = yield* Database
       const tenants = yield* Tenants
       const sql = db.sql
+      const cache = answerCache(options.cacheBuckets)
 
       /**
        * The zone of a query (its own or the tenant's), whether it is the tenant's (the daily
@@ -348,7 +427,9 @@ export class UsageReport extends Context.Service<UsageReport, UsageReportService
           const zone = query.timeZone ?? tenant.timeZone
           // JIT off for the statement that follows in this transaction: a month of rows pushes its
           // cost estimate over jit_above_cost, and compiling the sums takes far longer than running them.
-          const [row] = yield* sql<{ from_day: Date; to_day: Date; next_day: Date }>`SELECT set_config('jit', 'off', true),
+          // The same statement probes the tenant's write version for the answer cache (see `versionProbe`).
+          const [row] = yield* sql<{ from_day: Date; to_day: Date; next_day: Date; version: string }>`SELECT set_config('jit', 'off', true),
+              ${sql.literal(options.cacheBuckets > 0 ? versionProbe(options.settleSeconds ?? settleSeconds) : "NULL::text")} AS version,
               date_trunc('day', ${DateTime.toDateUtc(query.from)}::timestamptz, ${zone}::text) AS from_day,
               date_trunc('day', ${DateTime.toDateUtc(query.to)}::timestamptz, ${zone}::text) AS to_day,
               date_trunc('day', ((date_trunc('day', ${DateTime.toDateUtc(query.from)}::timestamptz, ${zone}::text) AT TIME ZONE ${zone}::text)
@@ -357,6 +438,7 @@ export class UsageReport extends Context.Service<UsageReport, UsageReportService
           const fromDay = row!.from_day.getTime()
           return {
             timeZone: zone,
+            version: row!.version,
             tenantZone: zone === tenant.timeZone,
             days: { from: fromDay === from ? fromDay : row!.next_day.getTime(), to: row!.to_day.getTime() }
           }
@@ -374,6 +456,10 @@ export class UsageReport extends Context.Service<UsageReport, UsageReportService
           Effect.gen(function*() {
             const zone = yield* zoneAndDays(tenantId, query)
             const timeZone = zone.timeZone
+            // No version (a write within the settle window): neither read nor stored.
+            const key = zone.version === null ? undefined : cacheKey(tenantId, timeZone, zone.version, query)
+            const cached = key === undefined ? undefined : cache.get(key)
+            if (cached !== undefined) return cached
             const wholeHours = TimeZones.wholeHourOffsets(timeZone, from, to)
             const table = query.noDaily === true ? undefined : dailyTable(query, groupBy)
             const parts = plan(from, to, {
@@ -424,7 +510,7 @@ export class UsageReport extends Context.Service<UsageReport, UsageReportService
               add(current, row)
               add(totals, row)
             }
-            return {
+            const report: UsageQuery.UsageReport = {
               from: query.from,
               to: query.to,
               timeZone,
@@ -434,7 +520,9 @@ export class UsageReport extends Context.Service<UsageReport, UsageReportService
               buckets,
               totals,
               sources: [...new Set(parts.map((p) => p.source))]
-            } satisfies UsageQuery.UsageReport
+            }
+            if (key !== undefined) cache.set(key, report)
+            return report
           })
         )
       })
@@ -442,4 +530,6 @@ export class UsageReport extends Context.Service<UsageReport, UsageReportService
       return UsageReport.of({ usage })
     })
   ).pipe(Layer.provide(Tenants.layer))
+
+  static readonly layer: Layer.Layer<UsageReport, never, Database> = UsageReport.layerWith({ cacheBuckets })
 }

@@ -82,13 +82,17 @@ export const layerDatabase = (config: ServerConfigShape) =>
  * The GraphQL API; with `readDatabaseUrl` its usage queries (`UsageReport`) read there (a replica)
  * while everything else, writes included, uses the primary.
  */
-export const layerGraphql = (config: ServerConfigShape) =>
-  config.readDatabaseUrl === undefined || config.databaseUrl === undefined
-    ? GraphqlRoute.layer
-    : GraphqlRoute.layer.pipe(
-      // fresh: the store already built `UsageReport.layer` over the primary, and layers are memoized by reference.
-      Layer.provide(Layer.fresh(UsageReport.UsageReport.layer).pipe(Layer.provide(Database.layerPostgresReader({ url: config.readDatabaseUrl }))))
-    )
+export const layerGraphql = (config: ServerConfigShape) => {
+  // fresh: the store already built `UsageReport.layer` over the primary, and layers are memoized by reference.
+  const report = Layer.fresh(
+    config.usageCache === undefined
+      ? UsageReport.UsageReport.layer
+      : UsageReport.UsageReport.layerWith({ cacheBuckets: config.usageCache.buckets, settleSeconds: config.usageCache.settleSeconds })
+  )
+  return config.readDatabaseUrl === undefined || config.databaseUrl === undefined
+    ? config.usageCache === undefined ? GraphqlRoute.layer : GraphqlRoute.layer.pipe(Layer.provide(report))
+    : GraphqlRoute.layer.pipe(Layer.provide(report.pipe(Layer.provide(Database.layerPostgresReader({ url: config.readDatabaseUrl })))))
+}
 
 /** Everything but the HTTP server: what an extension or a test needs to run intake in-process. */
 export const layerServices = (config: ServerConfigShape) =>

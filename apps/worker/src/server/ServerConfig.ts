@@ -20,6 +20,12 @@ export interface ServerConfigShape {
    * primary. Never migrated by the worker; every write stays on `databaseUrl`.
    */
   readonly readDatabaseUrl?: Redacted.Redacted<string> | undefined
+  /**
+   * The GraphQL usage answer cache (docs/graphql.md, "Caching"): buckets it holds (0 turns it off)
+   * and its settle window in seconds. Unset: the store's defaults. Set in code only (benchmarks
+   * compare with and without; tests shorten the window).
+   */
+  readonly usageCache?: { readonly buckets: number; readonly settleSeconds?: number | undefined } | undefined
   /** PGlite's directory (`memory://` keeps it in memory). */
   readonly dataDir: string
   /** Where the JetStream consumer connects; no consumer runs when unset. */
