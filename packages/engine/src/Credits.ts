@@ -6,12 +6,12 @@
  *
  * The rules are `Credit` in `@tally/core`; rows are the store's `Credits`.
  */
-import { Credit, type Money, Usage, type UsageRecord } from "@tally/core"
-import { Credits, type SalePrices } from "@tally/store"
+import { Credit, Usage, type UsageRecord } from "@tally/core"
+import { Credits } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
-import * as SalePricing from "./SalePricing.ts"
+import type * as SalePricing from "./SalePricing.ts"
 
 /** Decodes and stores a grant (effective now unless it says); the error names the field. */
 export const grant = Effect.fn("Credits.grant")(function*(tenantId: string, input: unknown) {
@@ -40,34 +40,12 @@ export const accountsOf = (labels: UsageRecord.Labels): ReadonlyArray<Credit.Acc
   return out
 }
 
-/** The currency of a recorded call's cost, or null when it has none. */
-export const costCurrencyOf = (record: UsageRecord.UsageRecord): string | null =>
-  record.total === null ? null : record.costSource === "provider" ? record.reportedCurrency : record.breakdown?.currency ?? null
-
-/** The call's sale price under the tenant's sale book (`SalePricing.priceRecord`), or undefined when none applies. */
-export const salePriceOf = (
-  book: SalePrices.SaleBook,
-  record: UsageRecord.UsageRecord
-): { readonly amount: Money.Decimal; readonly currency: string } | undefined => {
-  if (book.rules.length === 0) return undefined
-  const outcome = SalePricing.priceRecord(book, record).outcome
-  return outcome._tag === "Priced" ? { amount: outcome.price.total, currency: outcome.price.currency } : undefined
-}
-
 /**
- * What a call asks of credits: `price` (its sale price) when one applies, else its cost; and its
- * total tokens.
+ * What a call asks of credits: what it is charged (`SalePricing.chargeOf`: its sale price, else its
+ * cost; null when it has neither) in that currency, and its total tokens.
  */
-export const demandOf = (
-  record: UsageRecord.UsageRecord,
-  price?: { readonly amount: Money.Decimal; readonly currency: string } | undefined
-): Credit.Demand => {
-  const currency = costCurrencyOf(record)
-  const money = price !== undefined
-    ? { amount: price.amount, currency: price.currency, basis: "price" as const }
-    : record.total !== null && currency !== null
-    ? { amount: record.total, currency, basis: "cost" as const }
-    : undefined
+export const demandOf = (record: UsageRecord.UsageRecord, charge: SalePricing.Charge | null): Credit.Demand => {
+  const money = charge === null ? undefined : { amount: charge.amount, currency: charge.currency, basis: charge.basis }
   return {
     requestId: record.requestId,
     occurredAt: DateTime.toEpochMillis(record.occurredAt),

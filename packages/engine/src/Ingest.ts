@@ -29,7 +29,7 @@
  * per batch, never a query per event.
  */
 import type { Catalog, PriceBook } from "@tally/catalog"
-import { type Commitment, Money, type Tenant, Usage, type UsageRecord } from "@tally/core"
+import { type Commitment, type Credit, Money, type Tenant, Usage, type UsageRecord } from "@tally/core"
 import { Costing } from "@tally/pricing"
 import { Normalize, type NormalizedCall, type NormalizeError } from "@tally/providers"
 import {
@@ -412,7 +412,7 @@ export const make = Effect.gen(function*() {
   const afterInsert = (tenantId: string, prepared: ReadonlyArray<ReadonlyArray<Prepared>>, saleBook: SalePrices.SaleBook) =>
   (inserted: ReadonlyArray<UsageRecord.UsageRecord>) =>
     Effect.gen(function*() {
-      yield* salePricing.recordInserted(tenantId, saleBook, inserted)
+      const prices = yield* salePricing.recordInserted(tenantId, saleBook, inserted)
       const coverage = new Map<string, Commitment.Coverage>()
       for (const list of prepared) {
         for (const p of list) {
@@ -425,10 +425,13 @@ export const make = Effect.gen(function*() {
         if (c !== undefined) entries.push({ requestId: call.requestId, occurredAt: call.occurredAt, coverage: c })
       }
       yield* commitments.recordUsage(tenantId, entries)
-      const demands = inserted.filter((call) => call.labels.customer !== undefined || call.labels.team !== undefined)
-      if (demands.length > 0) {
-        yield* credits.draw(tenantId, demands.map((call) => Credits.demandOf(call, Credits.salePriceOf(saleBook, call))), yield* DateTime.now)
-      }
+      const demands: Array<Credit.Demand> = []
+      inserted.forEach((call, i) => {
+        if (call.labels.customer !== undefined || call.labels.team !== undefined) {
+          demands.push(Credits.demandOf(call, SalePricing.chargeOf(call, prices[i])))
+        }
+      })
+      if (demands.length > 0) yield* credits.draw(tenantId, demands, yield* DateTime.now)
     })
 
   const ingest = Effect.fn("Ingest.ingest")(function*(

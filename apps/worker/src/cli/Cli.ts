@@ -72,9 +72,9 @@ const tree = (deliver: (value: unknown) => Effect.Effect<void>, paths: Array<Rea
   const fx = () => import("./commands/Fx.ts")
   const tenant = () => import("./commands/Tenant.ts")
   const governance = () => import("./commands/Governance.ts")
-  const resale = () => import("./commands/Resale.ts")
   const commitments = () => import("./commands/Commitments.ts")
   const credits = () => import("./commands/Credits.ts")
+  const resale = () => import("./commands/Resale.ts")
   return Command.make("tally").pipe(
     Command.withDescription(
       "Tally prices LLM usage exactly, per tenant. Results are JSON on stdout; a failure is one line on stderr. Exit codes: 0 success, 2 bad usage or input, 3 unpriced usage, 1 anything unexpected"
