@@ -56,4 +56,36 @@ describe.each(targets)("GraphQL currencies on %s", (target) => {
     expect(read.currencyConversions.data.map((c: Json) => c.total)).toEqual(["8.9", "9"])
     expect(read.exchangeRates.data.map((r: Json) => r.rate)).toEqual(["1.08", "1.1"])
   })
+
+  it("a cost budget's status counts EUR spend at its day's rate and lists a day without a rate as not converted", async () => {
+    const tenant = await newTenant(worker.server, { name: "FX budget GraphQL", currency: "USD" })
+    const admin = client(worker.server, tenant.admin)
+    // Today and yesterday (UTC), inside the current month unless today is the 1st.
+    const now = Date.now()
+    const today = new Date(now - 60_000).toISOString()
+    const yesterday = new Date(now - 86_400_000).toISOString()
+    const sameMonth = today.slice(0, 7) === yesterday.slice(0, 7)
+    // 5 EUR each (euroModel: 2 / 6 EUR per 1M tokens).
+    const tokens = { inputText: 1_000_000, outputText: 500_000 }
+    await worker.server.run(UsageLedger.UsageLedger.use((l) =>
+      l.insertBatch(tenant.id, [
+        call({ requestId: "t1", at: today, snapshot: euroModel, tokens }),
+        call({ requestId: "y1", at: yesterday, snapshot: euroModel, tokens })
+      ])
+    ))
+    const created: Json = await admin.request(`mutation($date: String!) {
+      createBudget(input: { name: "Month", period: MONTH, amount: "100" }) { ... on Budget { id } }
+      addExchangeRates(rates: [{ base: "EUR", quote: "USD", date: $date, rate: "1.1", source: "manual" }]) { __typename }
+    }`, { date: today.slice(0, 10) })
+    const read: Json = await client(worker.server, tenant.read).request(`{ budget(id: "${created.createBudget.id}") { ... on Budget {
+      status { spent spentInCurrency otherCurrencies { amount currency } converted { date currency amount rate converted } notConverted { date currency amount } }
+    } } }`)
+    const status = read.budget.status
+    // 5 EUR x 1.1 = 5.5 USD counted; yesterday's 5 EUR has no rate: listed, not counted.
+    expect(status.spent).toBe("5.5")
+    expect(status.spentInCurrency).toBe("0")
+    expect(status.converted).toEqual([{ date: today.slice(0, 10), currency: "EUR", amount: "5", rate: "1.1", converted: "5.5" }])
+    expect(status.notConverted).toEqual(sameMonth ? [{ date: yesterday.slice(0, 10), currency: "EUR", amount: "5" }] : [])
+    expect(status.otherCurrencies).toEqual([{ amount: sameMonth ? "10" : "5", currency: "EUR" }])
+  })
 })

@@ -7,10 +7,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { CostAllocation } from "@tally/core"
 import { Database, Store, Tenants } from "@tally/store"
 import { Effect, ManagedRuntime, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Cli from "../src/cli/Cli.ts"
+import * as FocusSpec from "../../../packages/engine/test/FocusSpec.ts"
 import { oneStderrLine } from "./support/Tally.ts"
 
 interface Target {
@@ -122,5 +124,36 @@ describe.each(targetNames)("tally commitment and credits (%s)", { timeout: 300_0
     expect(voided.json.voidedAt).not.toBeNull()
     const unknown = await run(["commitment", "archive", "--tenant", tenant, "--commitment", "nope"])
     expect([unknown.code, oneStderrLine(unknown)]).toEqual([2, `tally: commitment archive: id: commitment "nope" does not exist`])
+  })
+  it("commitment focus: the FOCUS 1.3 Contract Commitment dataset and Purchase rows of a period, figures by hand", async () => {
+    const focusTenant = "cli-focus"
+    await target.createTenant(focusTenant)
+    // March 2026: capacity 2 USD/hour for 3 hours = 6 (a Purchase of 6); a spend commitment of 50 a
+    // month (no Purchase: its cost is on the calls); acme's pack of 5 (a Purchase of 5, EffectiveCost 0).
+    const created: Array<Awaited<ReturnType<typeof run>>> = []
+    for (
+      const args of [
+        ["commitment", "create", "--tenant", focusTenant, "--name", "pt-4o", "--kind", "provisioned", "--provider", "openai", "--model", "gpt-4o", "--currency", "USD", "--fee", "2", "--fee-period", "hour", "--starts-at", "2026-03-02T10:00:00Z", "--ends-at", "2026-03-02T13:00:00Z"],
+        ["commitment", "create", "--tenant", focusTenant, "--name", "cud", "--kind", "spend", "--currency", "USD", "--discount-percent", "10", "--amount", "50", "--starts-at", "2026-03-01"],
+        ["credits", "grant", "--tenant", focusTenant, "--customer", "acme", "--unit", "USD", "--amount", "5", "--effective-at", "2026-03-05", "--note", "pack"]
+      ]
+    ) created.push(await run(args))
+    expect(created.map((c) => c.code)).toEqual([0, 0, 0])
+    const out = await run(["commitment", "focus", "--tenant", focusTenant, "--from", "2026-03-01", "--to", "2026-04-01"])
+    expect([out.code, out.stderr]).toEqual([0, ""])
+    const dataset: ReadonlyArray<Record<string, string | null>> = out.json.contractCommitments
+    expect(dataset.map((r) => [r["ContractCommitmentId"], r["ContractCommitmentCategory"], r["ContractCommitmentCost"], r["ContractCommitmentQuantity"]])).toEqual([
+      ["commitment:pt-4o", "Usage", "6", "3"],
+      ["commitment:cud", "Spend", "50", null],
+      [`credit:${created[2]!.json.id}`, "Spend", "5", null]
+    ])
+    const purchases: ReadonlyArray<Record<string, string | null>> = out.json.purchases
+    expect(FocusSpec.problems(CostAllocation.Focus.columnsOf("1.3"), purchases, "1.3")).toEqual([])
+    expect(purchases.map((r) => [r["ChargeFrequency"], r["BilledCost"], r["EffectiveCost"], r["SubAccountName"]])).toEqual([
+      ["Recurring", "6", "6", null],
+      ["One-Time", "5", "0", "acme"]
+    ])
+    const backwards = await run(["commitment", "focus", "--tenant", focusTenant, "--from", "2026-04-01", "--to", "2026-03-01"])
+    expect([backwards.code, oneStderrLine(backwards)]).toEqual([2, "tally: commitment focus: --to: expected an instant after --from"])
   })
 })

@@ -196,7 +196,7 @@ export interface ConvertedDay {
 
 /**
  * Converts amounts by day into `reporting`: each at the rate of its day as of `asOf`. Amounts in
- * the reporting currency are kept as they are. Fails with the first missing rate.
+ * the reporting currency are kept as they are. Fails with the first missing rate (in `days` order).
  */
 export const convertDays = (
   days: ReadonlyArray<{ readonly date: string; readonly currency: string; readonly amount: Money.Decimal }>,
@@ -204,15 +204,46 @@ export const convertDays = (
   rates: ReadonlyArray<Rate>,
   asOf: string
 ): ReadonlyArray<ConvertedDay> | RateMissing => {
-  const out: Array<ConvertedDay> = []
+  const { converted, notConverted } = convertAvailable(days, reporting, rates, asOf)
+  const missing = notConverted[0]
+  return missing === undefined ? converted : rateMissing(missing.currency, reporting, missing.date)
+}
+
+/** What `convertAvailable` converted, what it could not (no rate for the day), and the converted sum. */
+export interface PartialConversion {
+  readonly converted: ReadonlyArray<ConvertedDay>
+  readonly notConverted: ReadonlyArray<{ readonly date: string; readonly currency: string; readonly amount: Money.Decimal }>
+  /** Sum of `converted` in the reporting currency. */
+  readonly total: Money.Decimal
+}
+
+/**
+ * `convertDays` that never fails: a day without a rate (as of `asOf`) is listed in `notConverted`
+ * and left out of `total`, instead of failing the whole conversion (budgets count what they can).
+ */
+export const convertAvailable = (
+  days: ReadonlyArray<{ readonly date: string; readonly currency: string; readonly amount: Money.Decimal }>,
+  reporting: string,
+  rates: ReadonlyArray<Rate>,
+  asOf: string
+): PartialConversion => {
+  const converted: Array<ConvertedDay> = []
+  const notConverted: Array<{ date: string; currency: string; amount: Money.Decimal }> = []
+  let total = Money.ZERO
   for (const day of days) {
     if (day.currency === reporting) {
-      out.push({ ...day, rate: undefined, converted: day.amount })
+      converted.push({ ...day, rate: undefined, converted: day.amount })
+      total = total.plus(day.amount)
       continue
     }
     const rate = pick(rates, day.currency, reporting, day.date, asOf)
-    if (rate === undefined) return rateMissing(day.currency, reporting, day.date)
-    out.push({ ...day, rate, converted: convert(day.amount, rate.rate) })
+    if (rate === undefined) {
+      notConverted.push({ date: day.date, currency: day.currency, amount: day.amount })
+      continue
+    }
+    const amount = convert(day.amount, rate.rate)
+    converted.push({ ...day, rate, converted: amount })
+    total = total.plus(amount)
   }
-  return out
+  return { converted, notConverted, total }
 }

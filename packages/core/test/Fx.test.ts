@@ -32,6 +32,33 @@ describe("Fx", () => {
     }))
   })
 
+  it("convertAvailable never fails: every day is converted at its rate or listed as not converted, and the total is the converted sum", () => {
+    const days = ["2025-03-01", "2025-03-02", "2025-03-03", "2025-03-04"]
+    fc.assert(fc.property(
+      fc.array(fc.tuple(fc.constantFrom(...days), fc.constantFrom("EUR", "USD"), amount), { maxLength: 12 }),
+      fc.array(fc.tuple(fc.constantFrom(...days), positiveRate), { maxLength: 4 }),
+      (spend, recorded) => {
+        const rates = recorded.map(([date, r], i) => rate(`r${i}`, date, Money.format(r), "2025-03-05T00:00:00.000Z"))
+        const input = spend.map(([date, currency, a]) => ({ date, currency, amount: a }))
+        const out = Fx.convertAvailable(input, "USD", rates, "2025-03-06T00:00:00.000Z")
+        expect(out.converted.length + out.notConverted.length).toBe(input.length)
+        expect(out.total.equals(Money.sum(out.converted.map((d) => d.converted)))).toBe(true)
+        for (const d of out.converted) {
+          const picked = Fx.pick(rates, "EUR", "USD", d.date, "2025-03-06T00:00:00.000Z")
+          expect(d.converted.equals(d.currency === "USD" ? d.amount : d.amount.times(picked!.rate))).toBe(true)
+        }
+        for (const d of out.notConverted) {
+          expect(d.currency).toBe("EUR")
+          expect(Fx.pick(rates, "EUR", "USD", d.date, "2025-03-06T00:00:00.000Z")).toBeUndefined()
+        }
+        // convertDays agrees where every day has a rate, and names the first day without one otherwise.
+        const strict = Fx.convertDays(input, "USD", rates, "2025-03-06T00:00:00.000Z")
+        if (out.notConverted.length === 0) expect(strict).toEqual(out.converted)
+        else expect(strict instanceof Fx.RateMissing && strict.date).toBe(out.notConverted[0]!.date)
+      }
+    ))
+  })
+
   it("a day's rate is the one recorded last by the conversion's instant; later rates never change it", () => {
     fc.assert(fc.property(
       fc.array(fc.tuple(positiveRate, fc.integer({ min: 0, max: 1000 })), { minLength: 1, maxLength: 10 }),

@@ -11,8 +11,8 @@
  * `evaluate` sweeps every active budget's current period: the catch-up for a process that died
  * between a batch's commit and its evaluation.
  */
-import { Budget, BudgetPeriod, Crossing, Forecast, Money, type Tenant, type UsageRecord } from "@tally/core"
-import { BudgetCrossings, BudgetRecords, BudgetSpend, Database, Reservations, Tenants } from "@tally/store"
+import { Budget, BudgetPeriod, Crossing, Forecast, Fx, Money, type Tenant, type UsageRecord } from "@tally/core"
+import { BudgetCrossings, BudgetRecords, BudgetSpend, Database, ExchangeRates, Reservations, Tenants } from "@tally/store"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -52,7 +52,20 @@ export interface BudgetStatus {
   readonly unpricedCalls: number
   /** Calls in scope priced in part: their priced lines are in `spent`, their unpriced components are not. */
   readonly partialCalls: number
+  /**
+   * Spend in scope in other currencies, as recorded (the originals, per currency). For a cost
+   * budget the part of it with a rate is converted and counted in `spent` (see `converted`).
+   */
   readonly otherCurrencies: ReadonlyArray<{ readonly currency: string; readonly amount: Money.Decimal }>
+  /** Spend in the budget's own currency (what `spent` was before conversion). */
+  readonly spentInCurrency: Money.Decimal
+  /**
+   * Other-currency spend of a cost budget converted into its currency, per UTC day and currency,
+   * at the day's rate recorded last at or before the evaluation (`Fx.pick`); counted in `spent`.
+   */
+  readonly converted: ReadonlyArray<Fx.ConvertedDay>
+  /** Other-currency spend of a cost budget without a rate for its day: not counted in `spent`. */
+  readonly notConverted: ReadonlyArray<{ readonly date: string; readonly currency: string; readonly amount: Money.Decimal }>
   readonly forecast: Forecast.Forecast
 }
 
@@ -199,6 +212,16 @@ export const statusToJson = (status: BudgetStatus) => ({
   unpricedCalls: status.unpricedCalls,
   partialCalls: status.partialCalls,
   otherCurrencies: status.otherCurrencies.map((o) => ({ currency: o.currency, amount: Money.format(o.amount) })),
+  spentInCurrency: Money.format(status.spentInCurrency),
+  converted: status.converted.map((d) => ({
+    date: d.date,
+    currency: d.currency,
+    amount: Money.format(d.amount),
+    rate: d.rate === undefined ? null : Money.format(d.rate.rate),
+    rateId: d.rate?.id ?? null,
+    converted: Money.format(d.converted)
+  })),
+  notConverted: status.notConverted.map((d) => ({ date: d.date, currency: d.currency, amount: Money.format(d.amount) })),
   forecast: forecastToJson(status.forecast)
 })
 
@@ -250,6 +273,36 @@ const crossingPayload = (
   percent: Money.format(Forecast.percent(spent, budget.amount))
 })
 
+/** A window's spend with its other-currency spend converted at each day's rate. */
+interface CountedSpend {
+  readonly spend: BudgetSpend.Spend
+  readonly conversion: Fx.PartialConversion
+}
+
+/**
+ * A cost budget counts spend in other currencies converted into its own at each UTC day's rate as
+ * of `asOf`; a day without a rate stays out (listed as not converted). Request and token budgets
+ * count no money, so nothing is converted for them.
+ */
+const countSpend = (
+  budget: Budget.Budget,
+  spend: BudgetSpend.Spend,
+  rates: ReadonlyArray<Fx.Rate>,
+  asOf: string
+): CountedSpend => {
+  if (budget.unit !== "cost" || spend.otherCurrencyDays.length === 0) {
+    return { spend, conversion: { converted: [], notConverted: [], total: Money.ZERO } }
+  }
+  const conversion = Fx.convertAvailable(spend.otherCurrencyDays, budget.currency, rates, asOf)
+  return { spend: { ...spend, amount: spend.amount.plus(conversion.total) }, conversion }
+}
+
+/** UTC days (`YYYY-MM-DD`) spanned by some windows, for reading the rates they may need. */
+const daySpan = (windows: ReadonlyArray<{ readonly from: DateTime.Utc; readonly to: DateTime.Utc }>) => ({
+  from: windows.reduce((min, w) => (DateTime.formatIso(w.from) < min ? DateTime.formatIso(w.from) : min), "9999").slice(0, 10),
+  to: windows.reduce((max, w) => (DateTime.formatIso(w.to) > max ? DateTime.formatIso(w.to) : max), "0000").slice(0, 10)
+})
+
 export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/engine/Budgets") {
   static readonly layer: Layer.Layer<
     Budgets,
@@ -269,6 +322,18 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
       const spending = yield* BudgetSpend.BudgetSpend
       const crossings = yield* BudgetCrossings.BudgetCrossings
       const reservations = yield* Reservations.Reservations
+      const exchangeRates = yield* ExchangeRates.ExchangeRates
+
+      /** Rates into `currency` for the days of `windows`; none read when no window spent in another currency. */
+      const ratesFor = (
+        tenantId: string,
+        currency: string,
+        windows: ReadonlyArray<{ readonly from: DateTime.Utc; readonly to: DateTime.Utc }>,
+        spend: ReadonlyMap<string, BudgetSpend.Spend>
+      ) =>
+        [...spend.values()].some((s) => s.otherCurrencyDays.length > 0)
+          ? exchangeRates.list(tenantId, { quote: currency, ...daySpan(windows) })
+          : Effect.succeed<ReadonlyArray<Fx.Rate>>([])
 
       /**
        * Reads spend for (budget, window) pairs and records every threshold reached, in the
@@ -288,14 +353,13 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
             byCurrency.set(pair.budget.currency, list)
           }
           const candidates: Array<Crossing.Crossing> = []
+          const asOf = DateTime.formatIso(now)
           for (const [currency, list] of byCurrency) {
-            const spend = yield* spending.spend(
-              tenantId,
-              currency,
-              list.map((p) => ({ key: p.key, scope: p.budget.scope, from: p.window.start, to: p.window.end }))
-            )
+            const windows = list.map((p) => ({ key: p.key, scope: p.budget.scope, from: p.window.start, to: p.window.end }))
+            const spend = yield* spending.spend(tenantId, currency, windows)
+            const rates = yield* ratesFor(tenantId, currency, windows, spend)
             for (const p of list) {
-              const spent = Budget.measure(p.budget, spend.get(p.key)!)
+              const spent = Budget.measure(p.budget, countSpend(p.budget, spend.get(p.key)!, rates, asOf).spend)
               for (const threshold of Crossing.reachedThresholds(p.budget.thresholds, p.budget.amount, spent)) {
                 candidates.push({
                   budgetId: p.budget.id,
@@ -485,13 +549,21 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
             const result: Array<BudgetStatus> = []
             const byCurrency = new Map<string, Array<number>>()
             budgets.forEach((b, i) => byCurrency.set(b.currency, [...(byCurrency.get(b.currency) ?? []), i]))
-            const spendOf = new Map<number, { period: BudgetSpend.Spend; trailing: BudgetSpend.Spend }>()
+            const spendOf = new Map<number, { period: CountedSpend; trailing: CountedSpend }>()
+            const asOf = DateTime.formatIso(now)
             for (const [currency, indexes] of byCurrency) {
-              const spend = yield* spending.spend(tenantId, currency, [
+              const spendWindows = [
                 ...indexes.map((i) => ({ key: `p${i}`, scope: budgets[i]!.scope, from: windows[i]!.start, to: windows[i]!.end })),
                 ...indexes.map((i) => ({ key: `t${i}`, scope: budgets[i]!.scope, from: trailingFrom, to: at }))
-              ])
-              for (const i of indexes) spendOf.set(i, { period: spend.get(`p${i}`)!, trailing: spend.get(`t${i}`)! })
+              ]
+              const spend = yield* spending.spend(tenantId, currency, spendWindows)
+              const rates = yield* ratesFor(tenantId, currency, spendWindows, spend)
+              for (const i of indexes) {
+                spendOf.set(i, {
+                  period: countSpend(budgets[i]!, spend.get(`p${i}`)!, rates, asOf),
+                  trailing: countSpend(budgets[i]!, spend.get(`t${i}`)!, rates, asOf)
+                })
+              }
             }
             const holds = yield* reservations.held(
               tenantId,
@@ -507,7 +579,7 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
             for (const [i, budget] of budgets.entries()) {
               const window = windows[i]!
               const { period, trailing } = spendOf.get(i)!
-              const spent = Budget.measure(budget, period)
+              const spent = Budget.measure(budget, period.spend)
               const reserved = holds.get(budget.id) ?? Money.ZERO
               const startMillis = DateTime.toEpochMillis(window.crossingStart)
               result.push({
@@ -520,14 +592,17 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
                 crossed: events
                   .filter((e) => e.budgetId === budget.id && DateTime.toEpochMillis(e.periodStart) === startMillis)
                   .map((e) => ({ threshold: e.threshold, crossedAt: e.crossedAt, spent: e.spent })),
-                calls: period.calls,
-                unpricedCalls: period.unpricedCalls,
-                partialCalls: period.partialCalls,
-                otherCurrencies: period.otherCurrencies,
+                calls: period.spend.calls,
+                unpricedCalls: period.spend.unpricedCalls,
+                partialCalls: period.spend.partialCalls,
+                otherCurrencies: period.spend.otherCurrencies,
+                spentInCurrency: budget.unit === "cost" ? period.spend.amount.minus(period.conversion.total) : spent,
+                converted: period.conversion.converted,
+                notConverted: period.conversion.notConverted,
                 forecast: Forecast.linear({
                   spent,
                   amount: budget.amount,
-                  trailingSpend: Budget.measure(budget, trailing),
+                  trailingSpend: Budget.measure(budget, trailing.spend),
                   trailingMillis: Forecast.trailingDays * 86_400_000,
                   now: atMillis,
                   periodEnd: DateTime.toEpochMillis(window.end)
@@ -601,5 +676,5 @@ export class Budgets extends Context.Service<Budgets, BudgetsService>()("@tally/
         suggest
       })
     })
-  )
+  ).pipe(Layer.provide(ExchangeRates.ExchangeRates.layer))
 }

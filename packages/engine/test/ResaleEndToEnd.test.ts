@@ -21,6 +21,7 @@ import * as Chargeback from "../src/chargeback/index.ts"
 import * as Commitments from "../src/Commitments.ts"
 import * as Credits from "../src/Credits.ts"
 import * as Currencies from "../src/Currencies.ts"
+import * as FocusCommitments from "../src/FocusCommitments.ts"
 import * as Ingest from "../src/Ingest.ts"
 import * as SalePricing from "../src/SalePricing.ts"
 import * as TenantPricing from "../src/TenantPricing.ts"
@@ -132,37 +133,10 @@ describe(`resale worked example on ${backend}`, () => {
         // 0.43562; plus the capacity's fee, a Purchase of 1: 1.43562.
         const cost = yield* Chargeback.Chargeback.use((c) => c.usage(tenant.id, { ...march, convert: true }))
         const usageRows = FocusSpec.parseCsv((yield* Stream.runCollect(cost.csv)).join(""))
-        const ptCommitment: CostAllocation.Focus.ContractCommitment = {
-          contractId: CostAllocation.Focus.commitmentId("pt-4o"),
-          commitmentId: CostAllocation.Focus.commitmentId("pt-4o"),
-          category: "Usage",
-          type: "Provisioned throughput",
-          description: "gpt-4o-2024-08-06 capacity, 1 USD per hour",
-          periodStart: utc("2026-03-02T12:00:00Z"),
-          periodEnd: utc("2026-03-02T13:00:00Z"),
-          contractPeriodStart: utc("2026-03-02T12:00:00Z"),
-          contractPeriodEnd: utc("2026-03-02T13:00:00Z"),
-          cost: d("1"),
-          currency: "USD",
-          quantity: d("1"),
-          unit: "Hours"
-        }
-        const ptFee = CostAllocation.Focus.purchaseRows({ id: tenant.id, name: tenant.name }, [{
-          commitment: ptCommitment,
-          chargePeriodStart: ptCommitment.periodStart,
-          chargePeriodEnd: ptCommitment.periodEnd,
-          frequency: "Recurring",
-          owner: null,
-          dimension: "customer",
-          currency: "USD",
-          unitPrice: report.fee,
-          quantity: d("1"),
-          unit: "Hours",
-          tokens: null,
-          coversFuture: false,
-          seller: "openai",
-          description: "pt-4o provisioned throughput, 1 hour"
-        }])
+        // The commitments and purchases of March, as the exports serve them (FocusCommitments).
+        const assembled = yield* FocusCommitments.assemble(tenant.id, march.from, march.to)
+        const ptFee = CostAllocation.Focus.purchaseRows({ id: tenant.id, name: tenant.name }, assembled.purchases.filter((p) => p.commitment.category === "Usage"))
+        assert.deepStrictEqual(ptFee.map((r) => [r.BilledCost, r.PricingQuantity, r.PricingUnit, r.ChargeDescription]), [["1", "1", "Hours", "pt-4o provisioned throughput, 1 hour"]])
         const costRows = FocusSpec.parseCsv(CostAllocation.Csv.focus(ptFee))
         const allCost = [...costRows.rows, ...usageRows.rows]
         assert.deepStrictEqual(FocusSpec.problems(usageRows.header, allCost, "1.3"), [])
@@ -195,37 +169,8 @@ describe(`resale worked example on ${backend}`, () => {
           const applied = amount === undefined ? [] : [{ contractId: packId, commitmentId: packId, cost: amount, quantity: null, unit: null, prepaid: true }]
           return CostAllocation.Focus.soldRows({ id: tenant.id, name: tenant.name }, { ...p, currency: p.currency }, { conversion, applied })
         })
-        const packCommitment: CostAllocation.Focus.ContractCommitment = {
-          contractId: packId,
-          commitmentId: packId,
-          category: "Spend",
-          type: "Prepaid credits",
-          description: "acme starter pack",
-          periodStart: utc("2026-03-01T00:00:00Z"),
-          periodEnd: utc("2027-03-01T00:00:00Z"),
-          contractPeriodStart: utc("2026-03-01T00:00:00Z"),
-          contractPeriodEnd: utc("2027-03-01T00:00:00Z"),
-          cost: d("0.10"),
-          currency: "USD",
-          quantity: null,
-          unit: null
-        }
-        const purchase = CostAllocation.Focus.purchaseRows({ id: tenant.id, name: tenant.name }, [{
-          commitment: packCommitment,
-          chargePeriodStart: utc("2026-03-01T00:00:00Z"),
-          chargePeriodEnd: utc("2026-03-02T00:00:00Z"),
-          frequency: "One-Time",
-          owner: "acme",
-          dimension: "customer",
-          currency: "USD",
-          unitPrice: d("0.10"),
-          quantity: d("1"),
-          unit: "Packs",
-          tokens: null,
-          coversFuture: true,
-          seller: tenant.name,
-          description: "acme starter pack, 0.10 USD of credit"
-        }])
+        const purchase = CostAllocation.Focus.purchaseRows({ id: tenant.id, name: tenant.name }, assembled.purchases.filter((p) => p.commitment.category === "Spend"))
+        assert.deepStrictEqual(purchase.map((r) => [r.BilledCost, r.EffectiveCost, r.SubAccountName, r.ChargeDescription]), [["0.1", "0", "acme", "acme starter pack, 0.1 USD of credit"]])
         const resale = FocusSpec.parseCsv(CostAllocation.Csv.focus([...purchase, ...sold]))
         assert.deepStrictEqual(FocusSpec.problems(resale.header, resale.rows, "1.3"), [])
         const byCustomer = (customer: string) => resale.rows.filter((r) => r["SubAccountName"] === customer)
@@ -241,10 +186,10 @@ describe(`resale worked example on ${backend}`, () => {
           .flatMap((r) => FocusSpec.contractApplied(r["ContractApplied"]!))
         assert.strictEqual(Money.format(Money.sum(drawnInRows.map((e) => d(e["ContractCommitmentAppliedCost"]!)))), "0.1")
         // The Contract Commitment dataset: the pack and the capacity.
-        const dataset = CostAllocation.Focus.contractCommitmentRows([packCommitment, ptCommitment])
-        assert.deepStrictEqual(dataset.map((c) => [c.ContractCommitmentId, c.ContractCommitmentCategory, c.ContractCommitmentCost]), [
-          [packId, "Spend", "0.1"],
-          ["commitment:pt-4o", "Usage", "1"]
+        const dataset = CostAllocation.Focus.contractCommitmentRows(assembled.commitments)
+        assert.deepStrictEqual(dataset.map((c) => [c.ContractCommitmentId, c.ContractCommitmentCategory, c.ContractCommitmentCost, c.ContractCommitmentQuantity]), [
+          ["commitment:pt-4o", "Usage", "1", "1"],
+          [packId, "Spend", "0.1", null]
         ])
         assert.isTrue(resale.rows.every((r) => r["ServiceProviderName"] === "Reseller Inc" && r["BillingCurrency"] === "USD"))
         // Margin in USD: 15.217025 - 1.43562 = 13.781405.

@@ -33,6 +33,11 @@ export interface Spend {
   readonly partialCalls: number
   /** Spend recorded in other currencies, not converted and not in `amount`. */
   readonly otherCurrencies: ReadonlyArray<{ readonly currency: string; readonly amount: Money.Decimal }>
+  /**
+   * `otherCurrencies` by UTC day of the call (`YYYY-MM-DD`), for conversion at each day's rate.
+   * Filled by `spend` only (`standing` leaves it empty).
+   */
+  readonly otherCurrencyDays: ReadonlyArray<{ readonly date: string; readonly currency: string; readonly amount: Money.Decimal }>
   /** Input tokens of every call, priced or not, in any currency (see `Budget.TokenKind`). */
   readonly inputTokens: number
   /** Output tokens of every call, priced or not, in any currency. */
@@ -76,19 +81,23 @@ const match = (alias: string) =>
     " AND "
   )
 
-/** The CTEs of a spend read: `w` (the windows, $2), `parts` (rollup and ledger rows), `spent` (per window and currency). */
-const spendCtes = `w AS (
+/**
+ * The CTEs of a spend read: `w` (the windows, $2), `parts` (rollup and ledger rows), `spent` (per
+ * window and currency, and with `byDay` per UTC day too: `day` is null otherwise).
+ */
+const spendCtes = (byDay: boolean) => `w AS (
     SELECT * FROM jsonb_to_recordset($2::jsonb)
       AS w(key text, scope jsonb, from_at timestamptz, to_at timestamptz, hour_from timestamptz, hour_to timestamptz)
   ),
   parts AS (
-    SELECT w.key, r.currency, r.cost AS amount, r.request_count AS calls, r.unpriced_count AS unpriced, r.partial_count AS partial,
+    SELECT w.key, r.currency, ${byDay ? "to_char(r.hour AT TIME ZONE 'UTC', 'YYYY-MM-DD')" : "NULL::text"} AS day, r.cost AS amount, r.request_count AS calls, r.unpriced_count AS unpriced, r.partial_count AS partial,
       ${sumOf("r", inputColumns)} AS input_tokens, ${sumOf("r", outputColumns)} AS output_tokens
     FROM w JOIN tally.usage_rollups_hourly r
       ON r.tenant_id = $1 AND r.hour >= w.hour_from AND r.hour < w.hour_to
     WHERE ${match("r")}
     UNION ALL
-    SELECT w.key, coalesce(l.currency, ''), coalesce(l.total, 0), 1, CASE WHEN l.cost_source = 'unpriced' THEN 1 ELSE 0 END,
+    SELECT w.key, coalesce(l.currency, ''), ${byDay ? "to_char(l.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')" : "NULL::text"},
+      coalesce(l.total, 0), 1, CASE WHEN l.cost_source = 'unpriced' THEN 1 ELSE 0 END,
       CASE WHEN l.cost_source = 'partial' THEN 1 ELSE 0 END, ${sumOf("l", inputColumns)}, ${sumOf("l", outputColumns)}
     FROM w JOIN tally.usage_ledger l
       ON l.tenant_id = $1
@@ -96,24 +105,24 @@ const spendCtes = `w AS (
     WHERE ${match("l")}
   ),
   spent AS (
-    SELECT key, currency, sum(amount)::text AS amount, sum(calls)::text AS calls, sum(unpriced)::text AS unpriced,
+    SELECT key, currency, day, sum(amount)::text AS amount, sum(calls)::text AS calls, sum(unpriced)::text AS unpriced,
       sum(partial)::text AS partial, sum(input_tokens)::text AS input_tokens, sum(output_tokens)::text AS output_tokens
-    FROM parts GROUP BY key, currency
+    FROM parts GROUP BY key, currency, day
   )`
 
 /** Spend per window: rollups for the whole hours inside it, the ledger for the rest. */
-const spendStatement = `WITH ${spendCtes} SELECT * FROM spent ORDER BY key, currency`
+const spendStatement = `WITH ${spendCtes(true)} SELECT * FROM spent ORDER BY key, currency, day`
 
 /**
  * Spend per window, what live reservations hold per budget ($3: budget ids and hold keys, $4: now;
  * the rule of `Reservations.held`) and the tenant's governance version, in one statement: what an
  * admission without a lock needs, in one round trip.
  */
-const standingStatement = `WITH ${spendCtes},
+const standingStatement = `WITH ${spendCtes(false)},
   held AS (${heldByBudget({ tenant: "$1", holds: "$3", now: "$4" })})
-  SELECT 'spent' AS kind, key, currency, amount, calls, unpriced, partial, input_tokens, output_tokens FROM spent
-  UNION ALL SELECT 'held', budget_id::text, NULL, held, NULL, NULL, NULL, NULL, NULL FROM held
-  UNION ALL SELECT 'version', NULL, NULL,
+  SELECT 'spent' AS kind, key, currency, day, amount, calls, unpriced, partial, input_tokens, output_tokens FROM spent
+  UNION ALL SELECT 'held', budget_id::text, NULL, NULL, held, NULL, NULL, NULL, NULL, NULL FROM held
+  UNION ALL SELECT 'version', NULL, NULL, NULL,
     coalesce((SELECT version FROM tally.tenant_governance WHERE tenant_id = $1), 0)::text, NULL, NULL, NULL, NULL, NULL`
 
 /** `[from, to)` as whole UTC hours inside it plus the ledger parts at either end. */
@@ -127,6 +136,7 @@ const hourSplit = (from: number, to: number): { hourFrom: number; hourTo: number
 interface SpendRow {
   readonly key: string
   readonly currency: string
+  readonly day: string | null
   readonly amount: string
   readonly calls: string
   readonly unpriced: string
@@ -135,7 +145,11 @@ interface SpendRow {
   readonly output_tokens: string
 }
 
-type MutableSpend = { -readonly [K in keyof Spend]: K extends "otherCurrencies" ? Array<{ currency: string; amount: Money.Decimal }> : Spend[K] }
+type MutableSpend = {
+  -readonly [K in keyof Spend]: K extends "otherCurrencies" ? Array<{ currency: string; amount: Money.Decimal }>
+    : K extends "otherCurrencyDays" ? Array<{ date: string; currency: string; amount: Money.Decimal }>
+    : Spend[K]
+}
 
 /** Where budgets stand: spend per window, live holds per budget, the tenant's governance version. */
 export interface Standing {
@@ -190,6 +204,7 @@ const collect = (currency: string, windows: ReadonlyArray<SpendWindow>, rows: Re
       unpricedCalls: 0,
       partialCalls: 0,
       otherCurrencies: [],
+      otherCurrencyDays: [],
       inputTokens: 0,
       outputTokens: 0,
       requests: 0
@@ -207,7 +222,11 @@ const collect = (currency: string, windows: ReadonlyArray<SpendWindow>, rows: Re
       entry.amount = entry.amount.plus(row.amount)
       entry.calls += Number(row.calls) - unpriced
     } else if (row.currency !== "") {
-      entry.otherCurrencies.push({ currency: row.currency, amount: new Money.Decimal(row.amount) })
+      const amount = new Money.Decimal(row.amount)
+      const known = entry.otherCurrencies.find((o) => o.currency === row.currency)
+      if (known === undefined) entry.otherCurrencies.push({ currency: row.currency, amount })
+      else known.amount = known.amount.plus(amount)
+      if (row.day !== null) entry.otherCurrencyDays.push({ date: row.day, currency: row.currency, amount })
     }
   }
   return out

@@ -75,8 +75,8 @@ for (const target of targets) {
 
           const lines = (yield* runs.lines(tenantId, [stored.id])).get(stored.id)!
           assert.deepStrictEqual(lines.map(plainLine), [
-            { ...plainLine({ ...line(0, "alpha", "10.00"), currency: "USD" }), amount: "10", direct: "10" },
-            plainLine({ ...line(1, null, "2.34"), currency: "USD" })
+            { ...plainLine({ ...line(0, "alpha", "10.00"), currency: "USD" }), amount: "10", direct: "10", runId: stored.id },
+            { ...plainLine({ ...line(1, null, "2.34"), currency: "USD" }), runId: stored.id }
           ])
           const audit = yield* runs.audit(tenantId, stored.id)
           assert.deepStrictEqual(audit.map((a) => [a.action, a.actor, a.detail]), [["created", "alice", { inputsSha256: "ab".repeat(32) }]])

@@ -126,11 +126,12 @@ const tree = (deliver: (value: unknown) => Effect.Effect<void>, paths: Array<Rea
         cmd("list", Commands.policyList, lazy(governance, (m) => m.listPolicies)),
         cmd("archive", Commands.policyArchive, lazy(governance, (m) => m.archivePolicy))
       ]),
-      group("commitment", "Commitments: create, list, archive, report, break-even", [
+      group("commitment", "Commitments: create, list, archive, report, focus, break-even", [
         cmd("create", Commands.commitmentCreate, lazy(commitments, (m) => m.create)),
         cmd("list", Commands.commitmentList, lazy(commitments, (m) => m.list)),
         cmd("archive", Commands.commitmentArchive, lazy(commitments, (m) => m.archive)),
         cmd("report", Commands.commitmentReport, lazy(commitments, (m) => m.report)),
+        cmd("focus", Commands.commitmentFocus, lazy(commitments, (m) => m.focus)),
         cmd("break-even", Commands.commitmentBreakEven, lazy(commitments, (m) => m.breakEven))
       ]),
       group("credits", "Prepaid credits: grant, list, balance, void", [

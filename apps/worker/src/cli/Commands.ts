@@ -338,6 +338,12 @@ export const commitmentReport = leaf({
   flags: { ...databaseFlags, tenant: tenantFlag, commitment: commitmentFlag, from: { ...from, required: true }, to: { ...to, required: true } }
 })
 
+export const commitmentFocus = leaf({
+  description:
+    "FOCUS 1.3 of a period's commitments and credit packs: the Contract Commitment dataset (commitments and currency credit grants active in it) and the Purchase rows (provisioned-throughput fees, packs granted in it)",
+  flags: { ...databaseFlags, tenant: tenantFlag, from: { ...from, required: true }, to: { ...to, required: true } }
+})
+
 export const commitmentBreakEven = leaf({
   description: "Whether provisioned capacity at a fee would have paid for itself on the scope's last 30 days of usage",
   flags: {

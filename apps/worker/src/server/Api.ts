@@ -177,6 +177,19 @@ const exportsGroup = HttpApiGroup.make("exports")
     success: Csv,
     error: common
   }).annotate(OpenApi.Summary, "FOCUS rows of every priced call of a period, streamed (scope read)"))
+  .add(HttpApiEndpoint.get("exportCommitments", "/api/v1/exports/commitments", {
+    query: {
+      from: DescribedString("ISO 8601 instant, inclusive"),
+      to: DescribedString("ISO 8601 instant, exclusive"),
+      format: Schema.optionalKey(Schema.Literals(["dataset", "purchases"])),
+      version: Schema.optionalKey(Schema.Literals(["1.3", "1.2"]))
+    },
+    success: Csv,
+    error: common
+  }).annotate(
+    OpenApi.Summary,
+    "FOCUS 1.3 Contract Commitment dataset of the commitments and credit grants active in a period, or their Purchase rows (format=purchases) (scope read)"
+  ))
 
 const reconcile = HttpApiGroup.make("reconcile")
   .add(HttpApiEndpoint.post("uploadProviderReport", "/api/v1/reconcile/reports", {

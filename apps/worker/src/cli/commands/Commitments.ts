@@ -7,10 +7,11 @@
  *   tally commitment list --tenant T [--all]
  *   tally commitment archive --tenant T --commitment ID
  *   tally commitment report --tenant T --commitment ID --from ISO --to ISO
+ *   tally commitment focus --tenant T --from ISO --to ISO
  *   tally commitment break-even --tenant T --currency C --fee F --fee-period hour|month [--provider P] [--model M] [--deployment D] [--at ISO]
  */
-import { Commitment } from "@tally/core"
-import { Commitments as CommitmentEngine } from "@tally/engine"
+import { Commitment, CostAllocation } from "@tally/core"
+import { Commitments as CommitmentEngine, FocusCommitments } from "@tally/engine"
 import { Commitments, Store } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -113,6 +114,27 @@ export const report = ({ values }: Parsed<typeof Commands.commitmentReport.flags
       )
     )
     return Commitment.reportToJson(result)
+  })
+
+/** The FOCUS 1.3 Contract Commitment dataset and Purchase rows of the period, as JSON records. */
+export const focus = ({ values }: Parsed<typeof Commands.commitmentFocus.flags>) =>
+  Effect.gen(function*() {
+    const command = "commitment focus"
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
+    const from = yield* parseAt(command, yield* Spec.required(command, "from", values.from), "--from")
+    const to = yield* parseAt(command, yield* Spec.required(command, "to", values.to), "--to")
+    if (to.getTime() <= from.getTime()) return yield* invalidInput(`${command}: --to: expected an instant after --from`)
+    const assembled = yield* withStore(
+      command,
+      values,
+      Effect.andThen(requireTenant(command, tenantId), FocusCommitments.assemble(tenantId, DateTime.fromDateUnsafe(from), DateTime.fromDateUnsafe(to))).pipe(
+        Effect.catchTag("TenantNotFound", invalid(command))
+      )
+    )
+    return {
+      contractCommitments: CostAllocation.Focus.contractCommitmentRows(assembled.commitments),
+      purchases: CostAllocation.Focus.purchaseRows(assembled.tenant, assembled.purchases)
+    }
   })
 
 export const breakEven = ({ values }: Parsed<typeof Commands.commitmentBreakEven.flags>) =>

@@ -4,7 +4,7 @@
  * (create, update, delete), and a subscription that sends a budget's status whenever it moves
  * (for live burn-down views).
  */
-import { type Admission, Budget, type Crossing, Money } from "@tally/core"
+import { type Admission, Budget, type Crossing, type Fx, Money } from "@tally/core"
 import { ModelPolicy } from "@tally/catalog"
 import * as DateTime from "effect/DateTime"
 import { Budgets, Enforcement, Governance } from "@tally/engine"
@@ -157,6 +157,29 @@ const loadChanges = async (ids: ReadonlyArray<string>, context: GraphqlContext) 
   return ids.map((id) => all.filter((c) => c.budgetId === id))
 }
 
+const BudgetConvertedDayRef = builder.objectRef<Fx.ConvertedDay>("BudgetConvertedDay").implement({
+  description: "Other-currency spend of one UTC day converted into the budget's currency and counted in `spent`.",
+  fields: (t) => ({
+    date: t.exposeString("date", { description: "The calls' UTC day, YYYY-MM-DD." }),
+    currency: t.exposeString("currency", { description: "The original currency." }),
+    amount: t.expose("amount", { type: "Decimal", description: "The original amount." }),
+    rate: t.field({ type: "Decimal", resolve: (d) => d.rate?.rate ?? Money.ONE }),
+    rateId: t.string({ description: "The exchange rate used.", resolve: (d) => d.rate?.id ?? "" }),
+    converted: t.expose("converted", { type: "Decimal", description: "amount × rate, exact." })
+  })
+})
+
+const BudgetNotConvertedDayRef = builder.objectRef<{ readonly date: string; readonly currency: string; readonly amount: Money.Decimal }>(
+  "BudgetNotConvertedDay"
+).implement({
+  description: "Other-currency spend of one UTC day without a recorded rate: not counted in `spent`.",
+  fields: (t) => ({
+    date: t.exposeString("date"),
+    currency: t.exposeString("currency"),
+    amount: t.expose("amount", { type: "Decimal" })
+  })
+})
+
 const BudgetStatusRef = builder.objectRef<Budgets.BudgetStatus>("BudgetStatus").implement({
   description: "Where a budget stands in its current period.",
   fields: (t) => ({
@@ -166,7 +189,21 @@ const BudgetStatusRef = builder.objectRef<Budgets.BudgetStatus>("BudgetStatus").
     periodLabel: t.string({ description: "`2025-03-30`, `2025-W14` or `2025-03` in the tenant's zone.", resolve: (s) => s.window.label }),
     timeZone: t.string({ resolve: (s) => s.window.timeZone }),
     currency: t.string({ resolve: (s) => s.budget.currency }),
-    spent: t.expose("spent", { type: "Decimal", description: "Priced spend in the budget's currency, exact." }),
+    spent: t.expose("spent", {
+      type: "Decimal",
+      description: "Priced spend in the budget's currency, exact; for a cost budget with other-currency spend converted at each day's rate (`converted`) added."
+    }),
+    spentInCurrency: t.expose("spentInCurrency", { type: "Decimal", description: "Spend recorded in the budget's own currency (before conversion)." }),
+    converted: t.field({
+      type: [BudgetConvertedDayRef],
+      description: "Other-currency spend of a cost budget converted per UTC day at that day's rate (recorded last at or before this read) and counted in `spent`.",
+      resolve: (s) => s.converted
+    }),
+    notConverted: t.field({
+      type: [BudgetNotConvertedDayRef],
+      description: "Other-currency spend of a cost budget without a rate for its day: not counted in `spent` until a rate is added.",
+      resolve: (s) => s.notConverted
+    }),
     reserved: t.expose("reserved", { type: "Decimal", description: "Held by reservations of calls in flight." }),
     remaining: t.expose("remaining", { type: "Decimal", description: "amount − spent − reserved; negative when over." }),
     percent: t.expose("percent", { type: "Decimal", description: "spent as a percentage of the amount." }),
@@ -189,7 +226,7 @@ const BudgetStatusRef = builder.objectRef<Budgets.BudgetStatus>("BudgetStatus").
           })
         ))
     }),
-    otherCurrencies: t.field({ type: [MoneyRef], description: "Spend in scope in other currencies, not converted.", resolve: (s) => s.otherCurrencies }),
+    otherCurrencies: t.field({ type: [MoneyRef], description: "Spend in scope in other currencies, the originals per currency (see `converted` and `notConverted` for what a cost budget counts of it).", resolve: (s) => s.otherCurrencies }),
     forecast: t.field({ type: ForecastRef, resolve: (s) => s.forecast })
   })
 })

@@ -7,6 +7,10 @@
  *       [&asOf=<ISO>][&dimension=<d>&owner=<v>...&unowned=true][&version=1.3|1.2][&convert=true]
  *                                                       FOCUS rows of every priced call, one per cost
  *                                                       line, each with its request id (x_RequestId)
+ *   GET /api/v1/exports/commitments?from=<ISO>&to=<ISO>[&format=dataset|purchases][&version=1.3|1.2]
+ *       dataset (default): the FOCUS 1.3 Contract Commitment dataset of the tenant's commitments and
+ *       customers' credit grants active in the period; purchases: their FOCUS Purchase rows
+ *       (provisioned-throughput fees, credit packs granted in the period). See engine FocusCommitments.
  *
  * All are CSV (`text/csv`, RFC 4180) sent as attachments. The usage export streams page by page, so
  * a month of calls never sits in memory; with `convert=true` calls priced in another currency are
@@ -18,7 +22,7 @@
  * the parameter), `not_found` (404, no such run for the key's tenant).
  */
 import { CalendarTime, CostAllocation } from "@tally/core"
-import { Chargeback } from "@tally/engine"
+import { Chargeback, FocusCommitments } from "@tally/engine"
 import type { Database } from "@tally/store"
 import * as Cause from "effect/Cause"
 import * as DateTime from "effect/DateTime"
@@ -34,7 +38,8 @@ import * as Auth from "../Auth.ts"
 
 export const paths = {
   chargeback: "/api/v1/exports/chargeback/:run",
-  usage: "/api/v1/exports/usage"
+  usage: "/api/v1/exports/usage",
+  commitments: "/api/v1/exports/commitments"
 } as const
 
 export type Services = Chargeback.Chargeback
@@ -154,6 +159,26 @@ export const usage = respond(Effect.gen(function*() {
   })
 }))
 
+export const commitments = respond(Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const key = yield* Auth.authenticate(request, "read")
+  const params = yield* HttpServerRequest.ParsedSearchParams
+  const kind = yield* format(yield* single(params, "format"), ["dataset", "purchases"], "dataset")
+  const version = yield* focusVersion(yield* single(params, "version"))
+  if (kind === "dataset" && version !== "1.3") return yield* invalid("version: the Contract Commitment dataset exists in FOCUS 1.3 only")
+  const from = yield* instant("from", yield* single(params, "from"))
+  const to = yield* instant("to", yield* single(params, "to"))
+  if (from === undefined) return yield* invalid("from: required, an ISO 8601 date-time")
+  if (to === undefined) return yield* invalid("to: required, an ISO 8601 date-time")
+  if (DateTime.toEpochMillis(to) <= DateTime.toEpochMillis(from)) return yield* invalid("to: expected an instant after from")
+  const assembled = yield* FocusCommitments.assemble(key.tenantId, from, to)
+  const body = kind === "dataset" ? FocusCommitments.contractCommitmentsCsv(assembled) : FocusCommitments.purchasesCsv(assembled, version)
+  return HttpServerResponse.text(body, {
+    contentType: "text/csv; charset=utf-8",
+    headers: csvHeaders(`${kind === "dataset" ? "contract-commitments" : "purchases"}-${DateTime.formatIso(from)}-${DateTime.formatIso(to)}.csv`)
+  })
+}))
+
 const causeMessage = (cause: Cause.Cause<unknown>): string => {
   const error = Cause.squash(cause)
   return error instanceof Error ? error.message : String(error)
@@ -161,5 +186,6 @@ const causeMessage = (cause: Cause.Cause<unknown>): string => {
 
 export const routes = [
   HttpRouter.route("GET", paths.chargeback, chargeback),
-  HttpRouter.route("GET", paths.usage, usage)
+  HttpRouter.route("GET", paths.usage, usage),
+  HttpRouter.route("GET", paths.commitments, commitments)
 ]
