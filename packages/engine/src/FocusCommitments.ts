@@ -13,10 +13,11 @@
  *   EffectiveCost 0: its cost shows on the usage it is drawn by). An open-ended grant or commitment
  *   ends, in the dataset, at `to`. Token grants carry no price and are left out.
  */
-import { Commitment, CostAllocation, Money } from "@tally/core"
+import { Commitment, CostAllocation, Money, type Tenant } from "@tally/core"
 import { Commitments, Credits, Tenants } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
+import type { SqlError } from "effect/sql/SqlError"
 
 type Focus = typeof CostAllocation.Focus
 type ContractCommitment = CostAllocation.Focus.ContractCommitment
@@ -35,7 +36,15 @@ const earlier = (a: DateTime.Utc, b: DateTime.Utc) => ms(a) <= ms(b) ? a : b
 const focus: Focus = CostAllocation.Focus
 
 /** Reads the commitments and credit grants of the tenant active in `[from, to)` (see the module comment). */
-export const assemble = Effect.fn("FocusCommitments.assemble")(function*(tenantId: string, from: DateTime.Utc, to: DateTime.Utc) {
+export const assemble: (
+  tenantId: string,
+  from: DateTime.Utc,
+  to: DateTime.Utc
+) => Effect.Effect<
+  Assembled,
+  Tenant.TenantNotFound | SqlError,
+  Tenants.Tenants | Commitments.Commitments | Credits.Credits
+> = Effect.fn("FocusCommitments.assemble")(function*(tenantId: string, from: DateTime.Utc, to: DateTime.Utc) {
   const tenant = yield* Tenants.Tenants.use((t) => t.get(tenantId))
   const commitments: Array<ContractCommitment> = []
   const purchases: Array<Purchase> = []
