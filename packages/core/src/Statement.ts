@@ -7,6 +7,9 @@
  * A correction statement carries the difference between the period's lines now and what the
  * final statement (and earlier corrections) stated: late usage, repriced calls. Each statement
  * rounds its own lines.
+ *
+ * After the lines, a statement lists the prepaid credit its calls drew (per credit pack, rounded
+ * the same way) and the amount due after it: total - credit applied.
  */
 import * as Allocation from "./Allocation.ts"
 import type * as CostBreakdown from "./CostBreakdown.ts"
@@ -122,20 +125,28 @@ export const difference = (current: ReadonlyArray<ExactLine>, stated: ReadonlyAr
 }
 
 /**
+ * Amounts rounded to the currency's minor unit by largest remainder. Largest remainder works on
+ * non-negative parts; a correction may have negative amounts, which are rounded as their negation
+ * (the same rule mirrored), positives and negatives apart.
+ */
+const roundAmounts = (amounts: ReadonlyArray<Money.Decimal>, currency: string): Array<Money.Decimal> => {
+  const scale = Money.minorUnits(currency)
+  const positive = amounts.map((a, i) => ({ a, i })).filter(({ a }) => !a.isNegative())
+  const negative = amounts.map((a, i) => ({ a, i })).filter(({ a }) => a.isNegative())
+  const rounded: Array<Money.Decimal> = Array.from({ length: amounts.length }, () => Money.ZERO)
+  const pos = Allocation.largestRemainder(positive.map(({ a }) => a), scale)
+  positive.forEach(({ i }, k) => (rounded[i] = pos.parts[k]!))
+  const neg = Allocation.largestRemainder(negative.map(({ a }) => a.negated()), scale)
+  negative.forEach(({ i }, k) => (rounded[i] = neg.parts[k]!.negated()))
+  return rounded
+}
+
+/**
  * Rounds exact lines to the currency's minor unit by largest remainder: the rounded amounts sum
  * exactly to the exact total rounded half-even.
  */
 export const round = (exact: ReadonlyArray<ExactLine>, currency: string): { readonly lines: Array<StatementLine>; readonly total: Money.Decimal; readonly exactTotal: Money.Decimal } => {
-  const scale = Money.minorUnits(currency)
-  // Largest remainder works on non-negative parts; a correction may have negative lines, which
-  // are rounded as their negation (the same rule mirrored), positives and negatives apart.
-  const positive = exact.map((l, i) => ({ l, i })).filter(({ l }) => !l.amount.isNegative())
-  const negative = exact.map((l, i) => ({ l, i })).filter(({ l }) => l.amount.isNegative())
-  const rounded: Array<Money.Decimal> = Array.from({ length: exact.length }, () => Money.ZERO)
-  const pos = Allocation.largestRemainder(positive.map(({ l }) => l.amount), scale)
-  positive.forEach(({ i }, k) => (rounded[i] = pos.parts[k]!))
-  const neg = Allocation.largestRemainder(negative.map(({ l }) => l.amount.negated()), scale)
-  negative.forEach(({ i }, k) => (rounded[i] = neg.parts[k]!.negated()))
+  const rounded = roundAmounts(exact.map((l) => l.amount), currency)
   const lines = exact.map((l, i): StatementLine => {
     const per = l.unit === "token" ? Money.MILLION : Money.ONE
     const averaged = l.unitPrice === null
@@ -159,6 +170,42 @@ export const round = (exact: ReadonlyArray<ExactLine>, currency: string): { read
   return { lines, total: Money.sum(rounded), exactTotal: Money.sum(exact.map((l) => l.amount)) }
 }
 
+/** Prepaid credit one credit pack (a grant of the customer) gave the calls of a statement, exact. */
+export interface ExactCredit {
+  readonly grantId: string
+  /** The grant's note, e.g. "starter pack"; null when it has none. */
+  readonly name: string | null
+  readonly amount: Money.Decimal
+}
+
+export interface StatementCredit {
+  readonly grantId: string
+  readonly name: string | null
+  readonly exactAmount: Money.Decimal
+  /** Rounded to the minor unit; the credits' amounts sum to the statement's `creditTotal`. */
+  readonly amount: Money.Decimal
+}
+
+/** What is left to state of each pack's credit: drawn now minus what earlier statements stated; zeros dropped. */
+export const creditDifference = (current: ReadonlyArray<ExactCredit>, stated: ReadonlyArray<ExactCredit>): Array<ExactCredit> => {
+  const left = new Map<string, ExactCredit>()
+  for (const c of current) left.set(c.grantId, { ...c, amount: (left.get(c.grantId)?.amount ?? Money.ZERO).plus(c.amount) })
+  for (const c of stated) {
+    const seen = left.get(c.grantId)
+    left.set(c.grantId, seen === undefined ? { ...c, amount: c.amount.negated() } : { ...seen, amount: seen.amount.minus(c.amount) })
+  }
+  return [...left.values()].filter((c) => !c.amount.isZero()).sort((a, b) => (a.grantId < b.grantId ? -1 : a.grantId > b.grantId ? 1 : 0))
+}
+
+/** Rounds each pack's credit like the lines (largest remainder, to the minor unit). */
+export const roundCredits = (exact: ReadonlyArray<ExactCredit>, currency: string): { readonly credits: Array<StatementCredit>; readonly total: Money.Decimal } => {
+  const rounded = roundAmounts(exact.map((c) => c.amount), currency)
+  return {
+    credits: exact.map((c, i) => ({ grantId: c.grantId, name: c.name, exactAmount: c.amount, amount: rounded[i]! })),
+    total: Money.sum(rounded)
+  }
+}
+
 export type Kind = "statement" | "correction"
 
 /** A statement as a document: a preview (not kept) or final. */
@@ -176,6 +223,15 @@ export interface Statement {
   readonly lines: ReadonlyArray<StatementLine>
   readonly total: Money.Decimal
   readonly exactTotal: Money.Decimal
+  /**
+   * Prepaid credit the statement's calls drew from the customer's credit packs, per pack (for a
+   * correction: the difference). Empty on statements finalized before statements recorded credits.
+   */
+  readonly credits: ReadonlyArray<StatementCredit>
+  /** The credits' rounded amounts summed. */
+  readonly creditTotal: Money.Decimal
+  /** total - creditTotal: what the customer still owes for the period. */
+  readonly amountDue: Money.Decimal
   /** Priced calls in the period (for a correction: in the period now). */
   readonly requestCount: number
   /** Calls of the customer in the period without a price in this currency's rules (not on the statement). */
@@ -201,6 +257,13 @@ export const lineJson = (l: StatementLine, currency: string) => ({
   amount: fixed(l.amount, currency)
 })
 
+export const creditJson = (c: StatementCredit, currency: string) => ({
+  grantId: c.grantId,
+  name: c.name,
+  exactAmount: fmt(c.exactAmount),
+  amount: fixed(c.amount, currency)
+})
+
 /** The statement as JSON: decimals as exact strings, amounts with the currency's minor digits. */
 export const toJson = (s: Statement) => ({
   id: s.id,
@@ -215,6 +278,9 @@ export const toJson = (s: Statement) => ({
   lines: s.lines.map((l) => lineJson(l, s.currency)),
   total: fixed(s.total, s.currency),
   exactTotal: fmt(s.exactTotal),
+  credits: s.credits.map((c) => creditJson(c, s.currency)),
+  creditTotal: fixed(s.creditTotal, s.currency),
+  amountDue: fixed(s.amountDue, s.currency),
   requestCount: s.requestCount,
   unpricedCount: s.unpricedCount,
   asOf: s.asOf,
@@ -226,7 +292,11 @@ export type StatementJson = ReturnType<typeof toJson>
 
 export const csvHeader = ["group", "component", "unit", "quantity", "unit_price", "unit_price_per", "averaged", "amount", "currency"] as const
 
-/** The lines as CSV (RFC 4180), one per line, then a `total` row. */
+/**
+ * The lines as CSV (RFC 4180), one per line, then a `total` row; when credit was applied, a
+ * `credit` row per pack (component: the grant id; amount negative, what it takes off) and an
+ * `amount_due` row.
+ */
 export const toCsv = (s: Statement): string =>
   Csv.stringify([
     [...csvHeader],
@@ -241,7 +311,11 @@ export const toCsv = (s: Statement): string =>
       fixed(l.amount, s.currency),
       s.currency
     ]),
-    ["total", null, null, null, null, null, null, fixed(s.total, s.currency), s.currency]
+    ["total", null, null, null, null, null, null, fixed(s.total, s.currency), s.currency],
+    ...(s.credits.length === 0 ? [] : [
+      ...s.credits.map((c) => ["credit", c.grantId, null, null, null, null, null, fixed(c.amount.negated(), s.currency), s.currency]),
+      ["amount_due", null, null, null, null, null, null, fixed(s.amountDue, s.currency), s.currency]
+    ])
   ])
 
 const escape = (text: string) =>
@@ -257,6 +331,13 @@ export const toHtml = (s: Statement): string => {
       escape(fixed(l.amount, s.currency))
     }</td></tr>`
   ).join("\n")
+  const credits = s.credits.length === 0 ? "" : `\n${
+    s.credits.map((c) =>
+      `<tr class="credit"><td colspan="4">Prepaid credit applied: ${escape(c.name ?? "credit pack")} (${escape(c.grantId)})</td><td class="n">${
+        escape(fixed(c.amount.negated(), s.currency))
+      }</td></tr>`
+    ).join("\n")
+  }\n<tr><td colspan="4">Amount due (${escape(s.currency)})</td><td class="n">${escape(fixed(s.amountDue, s.currency))}</td></tr>`
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title>
 <style>
@@ -266,6 +347,7 @@ table { width: 100%; border-collapse: collapse }
 th, td { padding: 4px 6px; border-bottom: 1px solid #ccc; text-align: left }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums }
 tfoot td { font-weight: bold; border-top: 2px solid #111 }
+tfoot tr.credit td { font-weight: normal; border-top: 0 }
 </style></head><body>
 <h1>${escape(title)}</h1>
 <p>Period ${escape(s.periodFrom)} to ${escape(s.periodTo)} (exclusive). Currency ${escape(s.currency)}. ${
@@ -276,7 +358,7 @@ tfoot td { font-weight: bold; border-top: 2px solid #111 }
 <tbody>
 ${rows}
 </tbody>
-<tfoot><tr><td colspan="4">Total (${escape(s.currency)}, taxes not included)</td><td class="n">${escape(fixed(s.total, s.currency))}</td></tr></tfoot>
+<tfoot><tr><td colspan="4">Total (${escape(s.currency)}, taxes not included)</td><td class="n">${escape(fixed(s.total, s.currency))}</td></tr>${credits}</tfoot>
 </table>
 <p>${s.requestCount} priced calls.${s.unpricedCount > 0 ? ` ${s.unpricedCount} calls without a sale price are not on this statement.` : ""}</p>
 </body></html>

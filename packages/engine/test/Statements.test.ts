@@ -7,6 +7,7 @@ import { Catalog } from "@tally/catalog"
 import { Money, Statement } from "@tally/core"
 import { CustomerStatements, Database } from "@tally/store"
 import { DateTime, Effect, Exit, Layer } from "effect"
+import * as Credits from "../src/Credits.ts"
 import * as Ingest from "../src/Ingest.ts"
 import * as SalePricing from "../src/SalePricing.ts"
 import * as TenantPricing from "../src/TenantPricing.ts"
@@ -116,6 +117,71 @@ describe(`Customer statements on ${backend}`, () => {
         // Another period that overlaps the final one is refused with the statement named.
         const overlap = yield* Effect.flip(statements.use((c) => c.finalize(tenantId, { ...input("model"), from: utc("2026-01-15T00:00:00Z"), to: utc("2026-02-15T00:00:00Z") }, "bob")))
         assert.deepStrictEqual([overlap._tag, overlap._tag === "StatementOverlap" && overlap.statementId], ["StatementOverlap", final.id])
+      }), testTimeout)
+
+    it.effect("credit drawn by the calls is listed per pack after the lines: 1.33 less 1.00 + 0.20 = 0.13 due; a late call's draw is in the correction", () =>
+      Effect.gen(function*() {
+        const tenantId = yield* newTenant()
+        yield* TenantPricing.TenantPricing.use((p) =>
+          p.createDefinition(tenantId, { id: "acme/m1", provider: "openai", modelKey: "m1", price: { rates: { inputText: "0.1", outputText: "0.5" } } })
+        )
+        yield* SalePricing.SalePricing.use((s) =>
+          s.addRule(tenantId, {
+            name: "globex list",
+            customer: "globex",
+            kind: "list-price",
+            rates: { inputText: d("0.333"), outputText: d("1.111") },
+            currency: "USD",
+            effectiveFrom: utc("2026-01-01T00:00:00Z")
+          })
+        )
+        const a = yield* Credits.grant(tenantId, { customer: "globex", unit: "USD", amount: "1", effectiveAt: "2026-01-01T00:00:00Z", note: "pack A" })
+        const b = yield* Credits.grant(tenantId, { customer: "globex", unit: "USD", amount: "0.2", effectiveAt: "2026-01-01T00:00:00Z", note: "pack B" })
+        // A team's pack is not the customer's money: what it pays is not on the customer's statement.
+        yield* Credits.grant(tenantId, { team: "sales", unit: "USD", amount: "5", effectiveAt: "2026-01-01T00:00:00Z" })
+        const sales = (c: ReturnType<typeof call>) => ({ ...c, labels: { ...c.labels, team: "sales" } })
+        // Each call sells at 0.4441: c1 and c2 draw 0.8882 of A, c3 the 0.1118 left of A, all of B,
+        // and the 0.1323 left from the team's pack.
+        yield* Ingest.Ingest.use((i) => i.ingest(tenantId, [sales(call("c1", "chat")), sales(call("c2", "chat")), sales(call("c3", "search"))]))
+        const final = (yield* statements.use((c) => c.finalize(tenantId, input("model"), "alice")))!
+        const credits = (s: Statement.Statement) => s.credits.map((c) => [c.grantId, c.name, Money.format(c.exactAmount), c.amount.toFixed(2)])
+        assert.deepStrictEqual(credits(final), [[a.id, "pack A", "1", "1.00"], [b.id, "pack B", "0.2", "0.20"]].sort((x, y) => (x[0]! < y[0]! ? -1 : 1)))
+        // Total 1.3323 -> 1.33; credit 1.20; due 0.13.
+        assert.deepStrictEqual([final.total.toFixed(2), final.creditTotal.toFixed(2), final.amountDue.toFixed(2)], ["1.33", "1.20", "0.13"])
+        const json = Statement.toJson(final)
+        assert.deepStrictEqual([json.creditTotal, json.amountDue, json.credits.map((c) => c.amount)].flat(), ["1.20", "0.13", ...credits(final).map((c) => c[3])])
+        const csv = Statement.toCsv(final).split("\r\n")
+        assert.includeMembers(csv, [`credit,${a.id},,,,,,-1.00,USD`, `credit,${b.id},,,,,,-0.20,USD`, "amount_due,,,,,,,0.13,USD"])
+        assert.include(Statement.toHtml(final), "Prepaid credit applied: pack A")
+        assert.include(Statement.toHtml(final), "<td class=\"n\">0.13</td>")
+        // Read back as kept: the same credits.
+        assert.deepStrictEqual(Statement.toJson(yield* statements.use((c) => c.get(tenantId, final.id!))), json)
+
+        // A pack granted later that late calls of January draw: 0.05 of the late call's 0.4441.
+        const c = yield* Credits.grant(tenantId, { customer: "globex", unit: "USD", amount: "0.05", effectiveAt: "2026-01-01T00:00:00Z", note: "top-up" })
+        yield* Ingest.Ingest.use((i) => i.ingest(tenantId, [call("late", "chat", "2026-01-20T08:00:00Z")]))
+        const correction = (yield* statements.use((s) => s.finalize(tenantId, input("model"), "bob")))!
+        assert.deepStrictEqual([correction.kind, correction.total.toFixed(2), correction.creditTotal.toFixed(2), correction.amountDue.toFixed(2)], ["correction", "0.44", "0.05", "0.39"])
+        assert.deepStrictEqual(credits(correction), [[c.id, "top-up", "0.05", "0.05"]])
+        // The statement kept before is unchanged.
+        assert.deepStrictEqual(Statement.toJson(yield* statements.use((s) => s.get(tenantId, final.id!))), json)
+      }), testTimeout)
+
+    it.effect("a statement kept before statements recorded credits keeps what it had: no credits, amount due = total", () =>
+      Effect.gen(function*() {
+        const tenantId = yield* newTenant()
+        const { sql } = yield* Database.Database
+        // As the previous version wrote it: only lines in `lines`.
+        const line = { group: "m1", component: "inputText", unit: "token", quantity: "1000000", unitPrice: "0.333", unitPricePer: "1M tokens", averaged: false, exactAmount: "0.333", amount: "0.33" }
+        const [row] = yield* sql<{ id: string }>`INSERT INTO tally.customer_statements
+            (tenant_id, customer, period_from, period_to, currency, group_by, kind, status, lines, total, exact_total,
+             request_count, unpriced_count, as_of, finalized_at, finalized_by)
+          VALUES (${tenantId}, 'globex', '2025-12-01T00:00:00Z', '2026-01-01T00:00:00Z', 'USD', 'model', 'statement', 'final',
+            ${JSON.stringify([line])}::jsonb, 0.33, 0.333, 1, 0, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'alice')
+          RETURNING id::text AS id`
+        const old = yield* statements.use((c) => c.get(tenantId, row!.id))
+        assert.deepStrictEqual([old.lines.length, old.credits, old.creditTotal.toFixed(2), old.amountDue.toFixed(2)], [1, [], "0.00", "0.33"])
+        assert.notInclude(Statement.toCsv(old), "amount_due")
       }), testTimeout)
 
     it.effect("margin by customer and model: price 1.3323 - cost 0.45 = 0.8823 (66.2238%)", () =>

@@ -9,6 +9,11 @@
  * difference (late usage, repriced calls) as a `correction`; nothing is written when nothing
  * changed. A final statement never changes: the database rejects an update or delete (0024).
  * A final period may not overlap another final period of the same customer, currency and grouping.
+ *
+ * Credits: the statement also keeps what its calls drew from the customer's credit packs in its
+ * currency (drawdowns by price), per pack. They are kept as elements `{ "kind": "credit", ... }`
+ * of the `lines` jsonb, after the lines, so no column (and no migration) was needed; a statement
+ * finalized before that has none and keeps showing none.
  */
 import * as PgTypes from "@effect/sql-pg/PgTypes"
 import { Money, Statement } from "@tally/core"
@@ -84,7 +89,7 @@ interface StatementRow {
   readonly kind: Statement.Kind
   readonly corrects_id: string | null
   readonly status: "draft" | "final"
-  readonly lines: ReadonlyArray<Statement.StatementJson["lines"][number]>
+  readonly lines: ReadonlyArray<StoredLine | StoredCredit>
   readonly total: string
   readonly exact_total: string
   readonly request_count: string | number
@@ -94,40 +99,63 @@ interface StatementRow {
   readonly finalized_by: string | null
 }
 
+type StoredLine = Statement.StatementJson["lines"][number]
+
+/** A pack's credit as kept among a statement's `lines` (see the module comment). */
+type StoredCredit = ReturnType<typeof Statement.creditJson> & { readonly kind: "credit" }
+
+const isCredit = (element: StoredLine | StoredCredit): element is StoredCredit => "kind" in element && element.kind === "credit"
+
 const statementColumns = `id, customer, period_from, period_to, currency, group_by, kind, corrects_id, status, lines,
   total::text AS total, exact_total::text AS exact_total, request_count, unpriced_count, as_of, finalized_at, finalized_by`
 
 const iso = (date: Date) => date.toISOString()
 
-const statementOf = (row: StatementRow): Statement.Statement => ({
-  id: row.id,
-  customer: row.customer,
-  periodFrom: iso(row.period_from),
-  periodTo: iso(row.period_to),
-  currency: row.currency,
-  groupBy: row.group_by,
-  kind: row.kind,
-  correctsId: row.corrects_id,
-  status: row.status === "final" ? "final" : "preview",
-  lines: row.lines.map((l) => ({
-    group: l.group,
-    component: l.component,
-    unit: l.unit,
-    quantity: new Money.Decimal(l.quantity),
-    unitPrice: l.unitPrice === null ? null : new Money.Decimal(l.unitPrice),
-    unitPricePer: l.unitPricePer,
-    averaged: l.averaged,
-    exactAmount: new Money.Decimal(l.exactAmount),
-    amount: new Money.Decimal(l.amount)
-  })),
-  total: new Money.Decimal(row.total),
-  exactTotal: new Money.Decimal(row.exact_total),
-  requestCount: Number(row.request_count),
-  unpricedCount: Number(row.unpriced_count),
-  asOf: iso(row.as_of),
-  finalizedAt: row.finalized_at === null ? null : iso(row.finalized_at),
-  finalizedBy: row.finalized_by
-})
+const statementOf = (row: StatementRow): Statement.Statement => {
+  const lines: Array<Statement.StatementLine> = []
+  const credits: Array<Statement.StatementCredit> = []
+  for (const element of row.lines) {
+    if (isCredit(element)) {
+      credits.push({ grantId: element.grantId, name: element.name, exactAmount: new Money.Decimal(element.exactAmount), amount: new Money.Decimal(element.amount) })
+      continue
+    }
+    lines.push({
+      group: element.group,
+      component: element.component,
+      unit: element.unit,
+      quantity: new Money.Decimal(element.quantity),
+      unitPrice: element.unitPrice === null ? null : new Money.Decimal(element.unitPrice),
+      unitPricePer: element.unitPricePer,
+      averaged: element.averaged,
+      exactAmount: new Money.Decimal(element.exactAmount),
+      amount: new Money.Decimal(element.amount)
+    })
+  }
+  const total = new Money.Decimal(row.total)
+  const creditTotal = Money.sum(credits.map((c) => c.amount))
+  return {
+    id: row.id,
+    customer: row.customer,
+    periodFrom: iso(row.period_from),
+    periodTo: iso(row.period_to),
+    currency: row.currency,
+    groupBy: row.group_by,
+    kind: row.kind,
+    correctsId: row.corrects_id,
+    status: row.status === "final" ? "final" : "preview",
+    lines,
+    total,
+    exactTotal: new Money.Decimal(row.exact_total),
+    credits,
+    creditTotal,
+    amountDue: total.minus(creditTotal),
+    requestCount: Number(row.request_count),
+    unpricedCount: Number(row.unpriced_count),
+    asOf: iso(row.as_of),
+    finalizedAt: row.finalized_at === null ? null : iso(row.finalized_at),
+    finalizedBy: row.finalized_by
+  }
+}
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -234,10 +262,26 @@ export class CustomerStatements extends Context.Service<CustomerStatements, Cust
               unitPrice: l.averaged || l.unitPrice === null ? null : l.unitPrice.div(l.unit === "token" ? Money.MILLION : Money.ONE)
             }))
           )
+          // What the customer's credit packs in this currency paid of these calls, per pack.
+          const drawn = yield* sql<{ grant_id: string; note: string | null; amount: string }>`
+            SELECT d.grant_id::text AS grant_id, g.note, sum(d.amount)::text AS amount
+            FROM tally.credit_drawdowns d
+              JOIN tally.credit_grants g ON g.tenant_id = d.tenant_id AND g.id = d.grant_id
+              JOIN tally.usage_prices p ON p.tenant_id = d.tenant_id AND p.request_id = d.request_id
+            WHERE d.tenant_id = ${tenantId} AND d.basis = 'price' AND d.unit = ${input.currency}
+              AND g.account_kind = 'customer' AND g.account = ${input.customer}
+              AND p.customer = ${input.customer} AND p.status = 'priced' AND p.currency = ${input.currency}
+              AND p.occurred_at >= ${from}::timestamptz AND p.occurred_at < ${to}::timestamptz
+            GROUP BY d.grant_id, g.note
+            ORDER BY d.grant_id`
+          const currentCredits = drawn.map((d): Statement.ExactCredit => ({ grantId: d.grant_id, name: d.note, amount: new Money.Decimal(d.amount) }))
+          const statedCredits = finals.flatMap((f) => statementOf(f).credits.map((c): Statement.ExactCredit => ({ grantId: c.grantId, name: c.name, amount: c.exactAmount })))
           const first = finals[0]
           const lines = first === undefined ? current : Statement.difference(current, stated)
-          if (first !== undefined && lines.length === 0) return null
+          const creditLines = Statement.creditDifference(currentCredits, statedCredits)
+          if (first !== undefined && lines.length === 0 && creditLines.length === 0) return null
           const rounded = Statement.round(lines, input.currency)
+          const credits = Statement.roundCredits(creditLines, input.currency)
           const statement: Statement.Statement = {
             id: null,
             customer: input.customer,
@@ -251,6 +295,9 @@ export class CustomerStatements extends Context.Service<CustomerStatements, Cust
             lines: rounded.lines,
             total: rounded.total,
             exactTotal: rounded.exactTotal,
+            credits: credits.credits,
+            creditTotal: credits.total,
+            amountDue: rounded.total.minus(credits.total),
             requestCount: Number(counts!.priced),
             unpricedCount: Number(counts!.unpriced),
             asOf: iso(counts!.as_of),
@@ -263,7 +310,7 @@ export class CustomerStatements extends Context.Service<CustomerStatements, Cust
               (tenant_id, customer, period_from, period_to, currency, group_by, kind, corrects_id, status, lines, total,
                exact_total, request_count, unpriced_count, as_of, finalized_at, finalized_by)
             VALUES (${tenantId}, ${input.customer}, ${from}::timestamptz, ${to}::timestamptz, ${input.currency}, ${input.groupBy},
-              ${statement.kind}, ${statement.correctsId}, 'final', ${PgTypes.jsonb(json.lines)}, ${Money.format(rounded.total)}::numeric,
+              ${statement.kind}, ${statement.correctsId}, 'final', ${PgTypes.jsonb([...json.lines, ...json.credits.map((c) => ({ kind: "credit", ...c }))])}, ${Money.format(rounded.total)}::numeric,
               ${Money.format(rounded.exactTotal)}::numeric, ${statement.requestCount}, ${statement.unpricedCount},
               ${counts!.as_of}, clock_timestamp(), ${actor})
             RETURNING ${sql.literal(statementColumns)}`

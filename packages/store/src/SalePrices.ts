@@ -220,6 +220,24 @@ const recordsetColumns = `request_id text, occurred_at timestamptz, customer tex
   model text, status text, rule_id uuid, kind text, reason text, currency text, total numeric, lines jsonb,
   cost_total numeric, cost_currency text`
 
+/** A credit drawdown of a sold call from one of its customer's grants, in the call's price currency. */
+export interface SoldDraw {
+  readonly grantId: string
+  readonly amount: Money.Decimal
+}
+
+/** A priced call of a period as sold, with what its customer's credit packs paid of it. */
+export interface SoldPrice extends StoredPrice {
+  readonly draws: ReadonlyArray<SoldDraw>
+}
+
+/** Which priced calls a sold-usage read covers: `[from, to)`, only these customers when given. */
+export interface SoldFilter {
+  readonly from: DateTime.Utc
+  readonly to: DateTime.Utc
+  readonly customers?: ReadonlyArray<string> | undefined
+}
+
 export interface SalePricesService {
   /** Active rules and plan assignments: what pricing needs. */
   readonly book: (tenantId: string) => Effect.Effect<SaleBook, SqlError>
@@ -248,6 +266,23 @@ export interface SalePricesService {
   readonly get: (tenantId: string, requestId: string) => Effect.Effect<Option.Option<StoredPrice>, SqlError>
   /** The recorded prices of several calls (missing ids are left out). */
   readonly getMany: (tenantId: string, requestIds: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<StoredPrice>, SqlError>
+  /**
+   * One page of the priced calls of a period, in (occurredAt, requestId) order after `after`, each
+   * with the drawdowns of its customer's grants in its price currency by price (what a credit
+   * pack paid of it; team grants and token grants are not the customer's money and are left out).
+   */
+  readonly soldPage: (
+    tenantId: string,
+    filter: SoldFilter & {
+      readonly after: { readonly occurredAt: DateTime.Utc; readonly requestId: string } | null
+      readonly limit: number
+    }
+  ) => Effect.Effect<ReadonlyArray<SoldPrice>, SqlError>
+  /** How many calls of the period have no sale price, and the UTC days and currencies the priced ones were sold in. */
+  readonly soldSummary: (
+    tenantId: string,
+    filter: SoldFilter
+  ) => Effect.Effect<{ readonly unpriced: number; readonly days: ReadonlyArray<{ readonly date: string; readonly currency: string }> }, SqlError>
 }
 
 export class SalePrices extends Context.Service<SalePrices, SalePricesService>()("@tally/store/SalePrices") {
@@ -392,7 +427,53 @@ export class SalePrices extends Context.Service<SalePrices, SalePricesService>()
         return rows.map(priceOf)
       })
 
-      return SalePrices.of({ book, listRules, addRule, archiveRule, assignPlan, listPlans, record, reprice, get, getMany })
+      const customersSql = (customers: ReadonlyArray<string> | undefined) =>
+        customers === undefined ? sql.literal("") : sql`AND p.customer IN (SELECT jsonb_array_elements_text(${PgTypes.jsonb(customers)}))`
+
+      const soldPage = Effect.fn("SalePrices.soldPage")(function*(
+        tenantId: string,
+        filter: SoldFilter & { readonly after: { readonly occurredAt: DateTime.Utc; readonly requestId: string } | null; readonly limit: number }
+      ) {
+        const after = filter.after
+        const rows = yield* db.withTenant(
+          tenantId,
+          sql<PriceRow & { readonly draws: ReadonlyArray<{ readonly grantId: string; readonly amount: string }> | null }>`
+            SELECT ${sql.literal(priceColumns.split(",").map((c) => `p.${c.trim()}`).join(", "))},
+              (SELECT jsonb_agg(jsonb_build_object('grantId', d.grant_id, 'amount', d.amount::text) ORDER BY g.priority, g.seq)
+                FROM tally.credit_drawdowns d JOIN tally.credit_grants g ON g.tenant_id = d.tenant_id AND g.id = d.grant_id
+                WHERE d.tenant_id = p.tenant_id AND d.request_id = p.request_id AND d.basis = 'price' AND d.unit = p.currency
+                  AND g.account_kind = 'customer' AND g.account = p.customer) AS draws
+            FROM tally.usage_prices p
+            WHERE p.tenant_id = ${tenantId} AND p.status = 'priced'
+              AND p.occurred_at >= ${DateTime.formatIso(filter.from)}::timestamptz AND p.occurred_at < ${DateTime.formatIso(filter.to)}::timestamptz
+              ${customersSql(filter.customers)}
+              ${after === null ? sql.literal("") : sql`AND (p.occurred_at, p.request_id) > (${DateTime.formatIso(after.occurredAt)}::timestamptz, ${after.requestId})`}
+            ORDER BY p.occurred_at, p.request_id
+            LIMIT ${filter.limit}`
+        )
+        return rows.map((row): SoldPrice => ({
+          ...priceOf(row),
+          draws: (row.draws ?? []).map((d) => ({ grantId: d.grantId, amount: new Money.Decimal(d.amount) }))
+        }))
+      })
+
+      const soldSummary = Effect.fn("SalePrices.soldSummary")(function*(tenantId: string, filter: SoldFilter) {
+        return yield* db.withTenant(
+          tenantId,
+          Effect.gen(function*() {
+            const period = sql`p.tenant_id = ${tenantId} AND p.occurred_at >= ${DateTime.formatIso(filter.from)}::timestamptz
+              AND p.occurred_at < ${DateTime.formatIso(filter.to)}::timestamptz ${customersSql(filter.customers)}`
+            const [count] = yield* sql<{ unpriced: string }>`SELECT count(*)::text AS unpriced FROM tally.usage_prices p
+              WHERE ${period} AND p.status = 'unpriced'`
+            const days = yield* sql<{ date: string; currency: string }>`SELECT DISTINCT
+                to_char(p.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS date, p.currency
+              FROM tally.usage_prices p WHERE ${period} AND p.status = 'priced' ORDER BY 1, 2`
+            return { unpriced: Number(count!.unpriced), days: days.map((d) => ({ date: d.date, currency: d.currency })) }
+          })
+        )
+      })
+
+      return SalePrices.of({ book, listRules, addRule, archiveRule, assignPlan, listPlans, record, reprice, get, getMany, soldPage, soldSummary })
     })
   )
 }

@@ -163,6 +163,7 @@ const tree = (deliver: (value: unknown) => Effect.Effect<void>, paths: Array<Rea
         cmd("price", Commands.salePriceBookPrice, lazy(resale, (m) => m.callPrice))
       ]),
       cmd("margin", Commands.margin, lazy(resale, (m) => m.margin)),
+      cmd("sold-usage", Commands.soldUsage, lazy(resale, (m) => m.soldUsage)),
       group("statement", "Customer statements: preview, finalize, list, export (JSON, CSV, HTML)", [
         cmd("preview", Commands.statementPreview, lazy(resale, (m) => m.preview)),
         cmd("finalize", Commands.statementFinalize, lazy(resale, (m) => m.finalize)),

@@ -782,6 +782,25 @@ export const margin = leaf({
   }
 })
 
+export const soldUsage = leaf({
+  description:
+    "Writes the resale side's FOCUS rows of [from, to): what the tenant charges its customers (each priced call's sale price, credit-pack drawdowns in ContractApplied, the packs' Purchase rows), streamed page by page",
+  flags: {
+    ...databaseFlags,
+    tenant: tenantFlag,
+    from: { ...from, required: true },
+    to: { ...to, required: true },
+    customer: { ...customerFlag, multiple: true, description: "only this customer's calls and packs (repeatable)" },
+    "focus-version": { type: "string", metavar: "1.3|1.2", description: "FOCUS version (default 1.3)" },
+    convert: { type: "boolean", description: "convert amounts in other currencies into the tenant's at the rate of their day" },
+    out: { type: "string", metavar: "file|-", required: true, description: "the file to write (- for stdout: the CSV alone)" }
+  },
+  examples: [{
+    command: "tally sold-usage --tenant acme --from 2026-03-01 --to 2026-04-01 --convert --out sold-march.csv",
+    description: "what acme's customers are charged in March, in acme's currency"
+  }]
+})
+
 const statementFlags = {
   ...databaseFlags,
   tenant: tenantFlag,

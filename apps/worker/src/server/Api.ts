@@ -167,6 +167,10 @@ const exportsGroup = HttpApiGroup.make("exports")
       from: DescribedString("ISO 8601 instant, inclusive"),
       to: DescribedString("ISO 8601 instant, exclusive"),
       format: Schema.Literal("focus"),
+      side: Schema.optionalKey(Schema.Literals(["cost", "sold"]).annotate({
+        description: "cost (default): what the providers charge the tenant; sold: what the tenant charges its customers (sale prices, credit packs)"
+      })),
+      customer: Schema.optionalKey(Schema.Union([Schema.String, Schema.Array(Schema.String)]).annotate({ description: "side=sold only: these customers' calls and packs" })),
       asOf: Schema.optionalKey(Schema.String),
       dimension: Schema.optionalKey(Schema.String),
       owner: Schema.optionalKey(Schema.Union([Schema.String, Schema.Array(Schema.String)])),
@@ -176,7 +180,7 @@ const exportsGroup = HttpApiGroup.make("exports")
     },
     success: Csv,
     error: common
-  }).annotate(OpenApi.Summary, "FOCUS rows of every priced call of a period, streamed (scope read)"))
+  }).annotate(OpenApi.Summary, "FOCUS rows of every priced call of a period, at cost or (side=sold) as sold to customers, streamed (scope read)"))
   .add(HttpApiEndpoint.get("exportCommitments", "/api/v1/exports/commitments", {
     query: {
       from: DescribedString("ISO 8601 instant, inclusive"),

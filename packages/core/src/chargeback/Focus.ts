@@ -973,3 +973,17 @@ export const soldRows = (tenant: Tenant, call: SoldCall, options: UsageOptions =
   const rate = options.conversion !== undefined && options.conversion.from === call.currency ? options.conversion.rate : Money.ONE
   return applyContracts(finished, options.applied, rate)
 }
+
+/**
+ * The Purchase rows of credit packs a tenant sold its customers, as the resale view bills them: on
+ * the customer's billing account, like the customer's `soldRows`, so a customer's rows (usage and
+ * the packs that paid for it) share one BillingAccountId.
+ */
+export const soldPurchaseRows = (tenant: Tenant, purchases: ReadonlyArray<Purchase>, options: Options & { readonly conversion?: Conversion | undefined } = {}): Array<Row> =>
+  purchases.flatMap((p) =>
+    purchaseRows(tenant, [p], options).map((row): Row =>
+      p.owner === null || p.dimension !== "customer"
+        ? row
+        : { ...row, BillingAccountId: `${tenant.id}/customer:${p.owner}`, BillingAccountName: p.owner }
+    )
+  )

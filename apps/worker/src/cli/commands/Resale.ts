@@ -1,20 +1,22 @@
 /**
- * `tally sale-price-book ...`, `tally margin` and `tally statement ...`: a tenant's sale price
- * rules and customer plans, a call's recorded sale price, margin, and customer statements, in the
+ * `tally sale-price-book ...`, `tally margin`, `tally statement ...` and `tally sold-usage`: a
+ * tenant's sale price rules and customer plans, a call's recorded sale price, margin, customer
+ * statements, and the resale side's FOCUS rows (streamed to a file page by page), in the
  * configured database (`TALLY_DATABASE_URL` / `TALLY_DATA_DIR`, or `--database-url` / `--data-dir`).
  * JSON on stdout (a statement's CSV or HTML with `--format`, or the document alone on `--out -`);
  * exit 2 for bad input, an unknown tenant, rule or statement; 1 for a database failure.
  * See docs/resale.md.
  */
-import { Money, SalePrice, Statement } from "@tally/core"
-import { SalePricing } from "@tally/engine"
+import { CostAllocation, Money, SalePrice, Statement } from "@tally/core"
+import { FocusSold, SalePricing } from "@tally/engine"
 import { CustomerStatements, SalePrices, Store } from "@tally/store"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
-import { writeFile } from "node:fs/promises"
+import * as Stream from "effect/Stream"
+import { open, writeFile } from "node:fs/promises"
 import { type CliError, invalidInput, Printed } from "../CliError.ts"
 import type * as Commands from "../Commands.ts"
 import { type DatabaseFlags, type Failure, invalid, requireTenant, withDatabase } from "../CommandDatabase.ts"
@@ -247,4 +249,45 @@ export const exportStatement = ({ positionals, values }: Parsed<typeof Commands.
       catch: (cause) => invalidInput(`${command}: cannot write ${out}: ${(cause as Error).message}`)
     })
     return { id: statement.id, format, file: out, lines: statement.lines.length, total: statement.total.toFixed(Money.minorUnits(statement.currency)), currency: statement.currency }
+  })
+
+/** The resale side's FOCUS rows of a period (`FocusSold`), written to a file as they are read. */
+export const soldUsage = ({ positionals, values }: Parsed<typeof Commands.soldUsage.flags>) =>
+  Effect.gen(function*() {
+    const command = "sold-usage"
+    yield* noArguments(command, positionals)
+    const tenantId = yield* Spec.required(command, "tenant", values.tenant)
+    const from = yield* parseAt(command, yield* Spec.required(command, "from", values.from), "--from")
+    const to = yield* parseAt(command, yield* Spec.required(command, "to", values.to), "--to")
+    const out = yield* Spec.required(command, "out", values.out)
+    const version = values["focus-version"] ?? CostAllocation.Focus.defaultVersion
+    if (!CostAllocation.Focus.isVersion(version)) {
+      return yield* invalidInput(`${command}: --focus-version must be ${CostAllocation.Focus.versions.join(" or ")}, got "${version}"`)
+    }
+    const cannotWrite = (cause: unknown) => invalidInput(`${command}: cannot write ${out}: ${(cause as Error).message}`)
+    const written = yield* withResale(
+      command,
+      tenantId,
+      values,
+      Effect.gen(function*() {
+        const sold = yield* FocusSold.stream(tenantId, {
+          from: DateTime.fromDateUnsafe(from),
+          to: DateTime.fromDateUnsafe(to),
+          customers: values.customer,
+          version,
+          convert: values.convert === true
+        }).pipe(Effect.catchTag("InvalidChargeback", (error) => Effect.fail(invalidInput(`${command}: --${error.field}: ${error.message.replace(`${error.field}: `, "")}`))))
+        if (out === "-") return { unpriced: sold.unpriced, text: (yield* Stream.runCollect(sold.csv)).join("") }
+        yield* Effect.scoped(Effect.gen(function*() {
+          const file = yield* Effect.acquireRelease(
+            Effect.tryPromise({ try: () => open(out, "w"), catch: cannotWrite }),
+            (handle) => Effect.promise(() => handle.close())
+          )
+          yield* Stream.runForEach(sold.csv, (chunk) => Effect.tryPromise({ try: () => file.write(chunk), catch: cannotWrite }))
+        }))
+        return { unpriced: sold.unpriced, text: undefined }
+      }).pipe(Effect.catchTag("TenantNotFound", invalid(command)))
+    )
+    if (written.text !== undefined) return new Printed(written.text)
+    return { tenant: tenantId, file: out, focusVersion: version, converted: values.convert === true, unpricedCalls: written.unpriced }
   })

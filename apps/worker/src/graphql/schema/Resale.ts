@@ -158,6 +158,16 @@ const StatementLineRef = builder.objectRef<Statement.StatementLine>("CustomerSta
   })
 })
 
+const StatementCreditRef = builder.objectRef<Statement.StatementCredit>("CustomerStatementCredit").implement({
+  description: "Prepaid credit a credit pack of the customer gave the statement's calls.",
+  fields: (t) => ({
+    grantId: t.exposeID("grantId", { description: "The credit grant (pack)." }),
+    name: t.exposeString("name", { nullable: true, description: "The grant's note, e.g. \"starter pack\"." }),
+    exactAmount: t.field({ type: "Decimal", resolve: (c) => c.exactAmount }),
+    amount: t.field({ type: "Decimal", description: "Rounded to the minor unit like the lines.", resolve: (c) => c.amount })
+  })
+})
+
 const StatementRef = builder.objectRef<Statement.Statement>("CustomerStatement").implement({
   description: "A customer's priced calls of a period as invoice lines, rounded by largest remainder; taxes not included.",
   fields: (t) => ({
@@ -173,13 +183,20 @@ const StatementRef = builder.objectRef<Statement.Statement>("CustomerStatement")
     lines: t.field({ type: [StatementLineRef], resolve: (s) => s.lines }),
     total: t.field({ type: "Decimal", resolve: (s) => s.total }),
     exactTotal: t.field({ type: "Decimal", resolve: (s) => s.exactTotal }),
+    credits: t.field({
+      type: [StatementCreditRef],
+      description: "Prepaid credit applied, per pack (a correction: the difference); empty on statements finalized before credits were recorded.",
+      resolve: (s) => s.credits
+    }),
+    creditTotal: t.field({ type: "Decimal", description: "The credits' amounts summed.", resolve: (s) => s.creditTotal }),
+    amountDue: t.field({ type: "Decimal", description: "total - creditTotal.", resolve: (s) => s.amountDue }),
     requestCount: t.exposeInt("requestCount"),
     unpricedCount: t.exposeInt("unpricedCount"),
     asOf: t.exposeString("asOf"),
     finalizedAt: t.exposeString("finalizedAt", { nullable: true }),
     finalizedBy: t.exposeString("finalizedBy", { nullable: true }),
     json: t.field({ type: "JSON", description: "The statement as exported JSON.", resolve: (s) => Statement.toJson(s) }),
-    csv: t.string({ description: "The lines as CSV (RFC 4180) with a total row.", resolve: (s) => Statement.toCsv(s) }),
+    csv: t.string({ description: "The lines as CSV (RFC 4180) with a total row, then credit and amount_due rows when credit was applied.", resolve: (s) => Statement.toCsv(s) }),
     html: t.string({ description: "A self-contained, print-ready HTML page (A4).", resolve: (s) => Statement.toHtml(s) })
   })
 })

@@ -7,6 +7,11 @@
  *       [&asOf=<ISO>][&dimension=<d>&owner=<v>...&unowned=true][&version=1.3|1.2][&convert=true]
  *                                                       FOCUS rows of every priced call, one per cost
  *                                                       line, each with its request id (x_RequestId)
+ *   GET /api/v1/exports/usage?from=<ISO>&to=<ISO>&format=focus&side=sold[&customer=<c>...][&version=1.3|1.2][&convert=true]
+ *                                                       the resale side: FOCUS rows of what the tenant
+ *                                                       charges its customers (each priced call's sale
+ *                                                       price, credit-pack drawdowns in ContractApplied)
+ *                                                       after the Purchase rows of the packs (engine FocusSold)
  *   GET /api/v1/exports/commitments?from=<ISO>&to=<ISO>[&format=dataset|purchases][&version=1.3|1.2]
  *       dataset (default): the FOCUS 1.3 Contract Commitment dataset of the tenant's commitments and
  *       customers' credit grants active in the period; purchases: their FOCUS Purchase rows
@@ -15,14 +20,14 @@
  * All are CSV (`text/csv`, RFC 4180) sent as attachments. The usage export streams page by page, so
  * a month of calls never sits in memory; with `convert=true` calls priced in another currency are
  * converted into the tenant's at the rate of their day (a day without a rate: 400 before streaming); `x-tally-unpriced-calls` tells how many calls of the period
- * have no price (they have no cost row). A chargeback FOCUS row's `x_Lineage` is the usage export
+ * have no price (no cost row; with side=sold, no sale price). A chargeback FOCUS row's `x_Lineage` is the usage export
  * query that lists the calls behind it.
  *
  * Errors are the worker's problem details (`ApiError.problem`), with `error.code`: `invalid_request` (400, names
  * the parameter), `not_found` (404, no such run for the key's tenant).
  */
 import { CalendarTime, CostAllocation } from "@tally/core"
-import { Chargeback, FocusCommitments } from "@tally/engine"
+import { Chargeback, FocusCommitments, FocusSold } from "@tally/engine"
 import type { Database } from "@tally/store"
 import * as Cause from "effect/Cause"
 import * as DateTime from "effect/DateTime"
@@ -109,54 +114,74 @@ export const chargeback = respond(Effect.gen(function*() {
   })
 }))
 
+/** Values of a parameter that may be repeated (`owner=a&owner=b`); undefined when absent. */
+const repeated = (params: Readonly<Record<string, string | Array<string>>>, name: string): ReadonlyArray<string> | undefined => {
+  const value = params[name]
+  return value === undefined ? undefined : Array.isArray(value) ? value : [value]
+}
+
+const flag = (name: string, text: string | undefined) =>
+  text === undefined || text === "true" || text === "false"
+    ? Effect.succeed(text === "true")
+    : Effect.fail(invalid(`${name}: expected true or false, got ${JSON.stringify(text)}`))
+
+/**
+ * A usage export as the response: the CSV streamed as it is read. Headers are sent by then: a
+ * failure mid-stream makes the server abort the connection without the final chunk (so the
+ * client sees an error, not a short file); say why in the log. A defect (a driver error thrown
+ * rather than failed) aborts it too; a client going away is an interruption, not a failure, and
+ * is not logged as one.
+ */
+const streamed = (csv: Stream.Stream<string, unknown>, filename: string, unpriced: number) =>
+  HttpServerResponse.stream(
+    csv.pipe(
+      Stream.tapCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logError(`usage export failed mid-stream: ${causeMessage(cause)}`)),
+      Stream.encodeText
+    ),
+    {
+      contentType: "text/csv; charset=utf-8",
+      headers: { ...csvHeaders(filename), "x-tally-unpriced-calls": String(unpriced) }
+    }
+  )
+
 export const usage = respond(Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
   const key = yield* Auth.authenticate(request, "read")
   const params = yield* HttpServerRequest.ParsedSearchParams
   yield* format(yield* single(params, "format"), ["focus"], "focus")
+  const side = yield* single(params, "side")
+  if (side !== undefined && side !== "cost" && side !== "sold") return yield* invalid(`side: expected cost or sold, got ${JSON.stringify(side)}`)
   const version = yield* focusVersion(yield* single(params, "version"))
   const from = yield* instant("from", yield* single(params, "from"))
   const to = yield* instant("to", yield* single(params, "to"))
   if (from === undefined) return yield* invalid("from: required, an ISO 8601 date-time")
   if (to === undefined) return yield* invalid("to: required, an ISO 8601 date-time")
+  const convert = yield* flag("convert", yield* single(params, "convert"))
+  const period = `${DateTime.formatIso(from)}-${DateTime.formatIso(to)}`
+  if (side === "sold") {
+    // Sale prices are kept per call, not per ledger instant, and belong to customers, not owners.
+    for (const name of ["asOf", "dimension", "owner", "unowned"]) {
+      if (params[name] !== undefined) return yield* invalid(`${name}: not with side=sold (filter the customers' calls with customer=)`)
+    }
+    const sold = yield* FocusSold.stream(key.tenantId, { from, to, customers: repeated(params, "customer"), version, convert })
+    return streamed(sold.csv, `sold-usage-${period}-focus.csv`, sold.unpriced)
+  }
+  if (params["customer"] !== undefined) return yield* invalid("customer: only with side=sold (for the cost side use dimension=customer&owner=...)")
   const asOf = yield* instant("asOf", yield* single(params, "asOf"))
   const dimension = yield* single(params, "dimension")
-  const ownerParam = params["owner"]
-  const owners = ownerParam === undefined ? undefined : Array.isArray(ownerParam) ? ownerParam : [ownerParam]
-  const unownedText = yield* single(params, "unowned")
-  if (unownedText !== undefined && unownedText !== "true" && unownedText !== "false") {
-    return yield* invalid(`unowned: expected true or false, got ${JSON.stringify(unownedText)}`)
-  }
-  const convertText = yield* single(params, "convert")
-  if (convertText !== undefined && convertText !== "true" && convertText !== "false") {
-    return yield* invalid(`convert: expected true or false, got ${JSON.stringify(convertText)}`)
-  }
+  const unowned = yield* flag("unowned", yield* single(params, "unowned"))
   const service = yield* Chargeback.Chargeback
   const { csv, unpriced } = yield* service.usage(key.tenantId, {
     from,
     to,
     asOf,
     dimension,
-    owners,
-    unowned: unownedText === "true",
+    owners: repeated(params, "owner"),
+    unowned,
     version,
-    convert: convertText === "true"
+    convert
   })
-  const body = csv.pipe(
-    // Headers are sent by now: a failure mid-stream makes the server abort the connection without
-    // the final chunk (so the client sees an error, not a short file); say why in the log.
-    // A defect (a driver error thrown rather than failed) aborts it too; a client going away is
-    // an interruption, not a failure, and is not logged as one.
-    Stream.tapCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logError(`usage export failed mid-stream: ${causeMessage(cause)}`)),
-    Stream.encodeText
-  )
-  return HttpServerResponse.stream(body, {
-    contentType: "text/csv; charset=utf-8",
-    headers: {
-      ...csvHeaders(`usage-${DateTime.formatIso(from)}-${DateTime.formatIso(to)}-focus.csv`),
-      "x-tally-unpriced-calls": String(unpriced)
-    }
-  })
+  return streamed(csv, `usage-${period}-focus.csv`, unpriced)
 }))
 
 export const commitments = respond(Effect.gen(function*() {
