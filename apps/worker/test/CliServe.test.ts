@@ -24,6 +24,8 @@ const environment: ReadonlyArray<readonly [Readonly<Record<string, string>>, str
   [{ TALLY_GRAPHIQL: "maybe" }, `tally: <cmd>: TALLY_GRAPHIQL: expected "true" | "yes" | "on" | "1" | "y" | "false" | "no" | "off" | "0" | "n", got "maybe"`],
   [{ TALLY_GRAPHQL_POLL_MS: "fast" }, `tally: <cmd>: TALLY_GRAPHQL_POLL_MS: expected milliseconds from 1 to 300000, got "fast"`],
   [{ TALLY_GRAPHQL_POLL_MS: "0" }, `tally: <cmd>: TALLY_GRAPHQL_POLL_MS: expected milliseconds from 1 to 300000, got "0"`],
+  [{ TALLY_GRAPHQL_CACHE_BYTES: "64MB" }, `tally: <cmd>: TALLY_GRAPHQL_CACHE_BYTES: expected bytes, an integer from 0 to 4294967296, got "64MB"`],
+  [{ TALLY_GRAPHQL_CACHE_BYTES: "-1" }, `tally: <cmd>: TALLY_GRAPHQL_CACHE_BYTES: expected bytes, an integer from 0 to 4294967296, got "-1"`],
   [{ TALLY_NATS_URL: "localhost:4222" }, `tally: <cmd>: TALLY_NATS_URL: expected a NATS URL such as nats://127.0.0.1:4222, or several separated by commas, got "localhost:4222"`],
   [{ ...nats, TALLY_NATS_STREAM: "usage.stream" }, `tally: <cmd>: TALLY_NATS_STREAM: expected 1 to 64 letters, digits, \`_\` or \`-\`, got "usage.stream"`],
   [{ ...nats, TALLY_NATS_SUBJECT_PREFIX: "tally.>" }, `tally: <cmd>: TALLY_NATS_SUBJECT_PREFIX: expected subject tokens of letters, digits, \`_\` or \`-\` joined by \`.\`, without wildcards, got "tally.>"`],

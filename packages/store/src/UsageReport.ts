@@ -327,6 +327,14 @@ export interface UsageReportService {
     tenantId: string,
     query: Query
   ) => Effect.Effect<UsageQuery.UsageReport, UsageQuery.InvalidQuery | Tenant.TenantNotFound | SqlError>
+  /**
+   * What a usage answer of the tenant is read from, as one string: the tenant's time zone (the
+   * answers' default zone) and its write version (see `versionProbe`), read under row-level
+   * security from the database this service reads. Null while a write is within the settle
+   * window: nothing may be cached or served from a cache then. Caches of answers built from the
+   * ledger (the worker's GraphQL answer cache) key on it.
+   */
+  readonly writeVersion: (tenantId: string) => Effect.Effect<string | null, SqlError>
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -527,7 +535,17 @@ export class UsageReport extends Context.Service<UsageReport, UsageReportService
         )
       })
 
-      return UsageReport.of({ usage })
+      const writeVersion = Effect.fn("UsageReport.writeVersion")(function*(tenantId: string) {
+        const [row] = yield* db.withTenant(
+          tenantId,
+          sql<{ version: string | null; zone: string | null }>`SELECT ${sql.literal(versionProbe(options.settleSeconds ?? settleSeconds))} AS version,
+              (SELECT time_zone FROM tally.tenants WHERE id = current_setting('tally.tenant_id')) AS zone`
+        )
+        const version = row?.version ?? null
+        return version === null ? null : `${row?.zone ?? "-"}/${version}`
+      })
+
+      return UsageReport.of({ usage, writeVersion })
     })
   ).pipe(Layer.provide(Tenants.layer))
 

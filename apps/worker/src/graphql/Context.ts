@@ -43,6 +43,12 @@ export interface GraphqlContext {
   readonly pollMillis: number
   /** Aborted when the client goes away: ends subscriptions and interrupts running calls. */
   readonly signal?: AbortSignal | undefined
+  /**
+   * Set by the answer cache (`AnswerCache.ts`) on an operation it may keep: each `usage` field
+   * that resolves to a report (not a typed error) counts itself, and only a fully answered
+   * operation is kept.
+   */
+  readonly answered?: { count: number } | undefined
 }
 
 /** A runner over the worker's services; `signal` interrupts the call when the client goes away. */

@@ -16,6 +16,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type { Catalog } from "@tally/catalog"
 import type { Database, Store } from "@tally/store"
+import * as AnswerCache from "./AnswerCache.ts"
 import { makeRunner, type Services } from "./Context.ts"
 import { endpoint, makeYoga } from "./yoga.ts"
 
@@ -23,35 +24,47 @@ export const path = endpoint
 
 export class GraphqlApi extends Context.Service<GraphqlApi, {
   readonly fetch: (request: Request) => Promise<Response>
+  /** The answer cache's size and hits; undefined when it is off. */
+  readonly answerCache: (() => AnswerCache.Stats) | undefined
 }>()("@tally/worker/graphql/GraphqlApi") {}
 
 const pollMessage = "expected milliseconds from 1 to 300000"
+const bytesMessage = "expected bytes, an integer from 0 to 4294967296"
 
 /**
  * `TALLY_GRAPHIQL` (default: on unless NODE_ENV=production), `TALLY_GRAPHQL_POLL_MS` (default 2000,
- * at most the 300 s a subscription may ask for). `tally serve` reads them before it starts.
+ * at most the 300 s a subscription may ask for), `TALLY_GRAPHQL_CACHE_BYTES` (the answer cache's
+ * budget, default 64 MiB; 0 turns it off). `tally serve` reads them before it starts.
  */
 export const settings = Config.all({
   graphiql: Config.Boolean("TALLY_GRAPHIQL").pipe(Config.withDefault(process.env["NODE_ENV"] !== "production")),
   pollMillis: Config.schema(
     Schema.NumberFromString.check(Schema.isInt({ message: pollMessage }), Schema.isBetween({ minimum: 1, maximum: 300_000 }, { message: pollMessage })),
     "TALLY_GRAPHQL_POLL_MS"
-  ).pipe(Config.withDefault(2000))
+  ).pipe(Config.withDefault(2000)),
+  cacheBytes: Config.schema(
+    Schema.NumberFromString.check(Schema.isInt({ message: bytesMessage }), Schema.isBetween({ minimum: 0, maximum: 2 ** 32 }, { message: bytesMessage })),
+    "TALLY_GRAPHQL_CACHE_BYTES"
+  ).pipe(Config.withDefault(AnswerCache.defaultBytes))
 })
 
-const make = Effect.gen(function*() {
-  const { graphiql, pollMillis } = yield* settings
+/** `options.cacheBytes`, when given, overrides `TALLY_GRAPHQL_CACHE_BYTES` (benchmarks compare with and without). */
+const make = (options: { readonly cacheBytes?: number | undefined }) => Effect.gen(function*() {
+  const { graphiql, pollMillis, cacheBytes } = yield* settings
+  const budget = options.cacheBytes ?? cacheBytes
+  const answerCache = budget > 0 ? AnswerCache.make(budget) : undefined
   const context = yield* Effect.context<Services>()
   const yoga = makeYoga({
     graphiql,
     pollMillis,
+    answerCache,
     runner: (signal) =>
       makeRunner(context, {
         signal,
         onDefect: (cause) => Effect.runFork(Effect.logError("GraphQL resolver failed", cause))
       })
   })
-  return GraphqlApi.of({ fetch: (request) => Promise.resolve(yoga.fetch(request)) })
+  return GraphqlApi.of({ fetch: (request) => Promise.resolve(yoga.fetch(request)), answerCache: answerCache?.stats })
 })
 
 /** What the API needs from the worker. */
@@ -63,8 +76,8 @@ export type Requirements =
   | Governance.Governance
   | GovernanceCache.GovernanceCache
 
-/** The API over the worker's services. */
-export const layer: Layer.Layer<GraphqlApi, Config.ConfigError, Requirements> = Layer.effect(GraphqlApi, make).pipe(
+/** The API over the worker's services; `cacheBytes` overrides `TALLY_GRAPHQL_CACHE_BYTES`. */
+export const layerWith = (options: { readonly cacheBytes?: number | undefined }): Layer.Layer<GraphqlApi, Config.ConfigError, Requirements> => Layer.effect(GraphqlApi, make(options)).pipe(
   Layer.provide(Layer.mergeAll(
     Budgets.Budgets.layer,
     Enforcement.Enforcement.layer,
@@ -75,6 +88,9 @@ export const layer: Layer.Layer<GraphqlApi, Config.ConfigError, Requirements> = 
     SalePricing.SalePricing.layer
   ))
 )
+
+/** The API over the worker's services, configured from the environment. */
+export const layer: Layer.Layer<GraphqlApi, Config.ConfigError, Requirements> = layerWith({})
 
 export const handler = Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest

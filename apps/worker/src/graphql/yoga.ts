@@ -12,6 +12,7 @@ import { type ApiKey, StorableText } from "@tally/core"
 import type { ASTVisitor, ValidationContext } from "graphql"
 import { ApiKeys } from "@tally/store"
 import { createGraphQLError, createYoga, type YogaServerInstance } from "graphql-yoga"
+import * as AnswerCache from "./AnswerCache.ts"
 import { type GraphqlContext, type Runner } from "./Context.ts"
 import * as Graphiql from "./Graphiql.ts"
 import { schema } from "./schema/index.ts"
@@ -24,6 +25,8 @@ export interface YogaOptions {
   readonly graphiql: boolean
   /** Default interval of subscriptions' checks for changes, in milliseconds. */
   readonly pollMillis: number
+  /** Keeps serialized `usage` answers (`AnswerCache.ts`); none when unset. */
+  readonly answerCache?: AnswerCache.AnswerCache | undefined
 }
 
 /** What GraphiQL opens with: who the key is, a query that works for any read key. */
@@ -77,7 +80,7 @@ const storableInput = {
 export const makeYoga = (options: YogaOptions): YogaServerInstance<Record<string, unknown>, GraphqlContext> =>
   createYoga<Record<string, unknown>, GraphqlContext>({
     schema,
-    plugins: [storableInput],
+    plugins: options.answerCache === undefined ? [storableInput] : [storableInput, AnswerCache.plugin(options.answerCache)],
     graphqlEndpoint: endpoint,
     landingPage: false,
     logging: false,

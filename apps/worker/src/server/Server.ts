@@ -80,7 +80,8 @@ export const layerDatabase = (config: ServerConfigShape) =>
 
 /**
  * The GraphQL API; with `readDatabaseUrl` its usage queries (`UsageReport`) read there (a replica)
- * while everything else, writes included, uses the primary.
+ * while everything else, writes included, uses the primary. The answer cache probes the write
+ * version through the same `UsageReport`, so it reads the version where the answers come from.
  */
 export const layerGraphql = (config: ServerConfigShape) => {
   // fresh: the store already built `UsageReport.layer` over the primary, and layers are memoized by reference.
@@ -89,9 +90,10 @@ export const layerGraphql = (config: ServerConfigShape) => {
       ? UsageReport.UsageReport.layer
       : UsageReport.UsageReport.layerWith({ cacheBuckets: config.usageCache.buckets, settleSeconds: config.usageCache.settleSeconds })
   )
+  const api = config.graphqlCacheBytes === undefined ? GraphqlRoute.layer : GraphqlRoute.layerWith({ cacheBytes: config.graphqlCacheBytes })
   return config.readDatabaseUrl === undefined || config.databaseUrl === undefined
-    ? config.usageCache === undefined ? GraphqlRoute.layer : GraphqlRoute.layer.pipe(Layer.provide(report))
-    : GraphqlRoute.layer.pipe(Layer.provide(report.pipe(Layer.provide(Database.layerPostgresReader({ url: config.readDatabaseUrl })))))
+    ? config.usageCache === undefined ? api : api.pipe(Layer.provide(report))
+    : api.pipe(Layer.provide(report.pipe(Layer.provide(Database.layerPostgresReader({ url: config.readDatabaseUrl })))))
 }
 
 /** Everything but the HTTP server: what an extension or a test needs to run intake in-process. */

@@ -26,6 +26,11 @@ export interface ServerConfigShape {
    * compare with and without; tests shorten the window).
    */
   readonly usageCache?: { readonly buckets: number; readonly settleSeconds?: number | undefined } | undefined
+  /**
+   * The GraphQL answer cache's budget in bytes (docs/graphql.md, "Caching"; 0 turns it off). Set
+   * in code only, over `TALLY_GRAPHQL_CACHE_BYTES` (benchmarks compare with and without).
+   */
+  readonly graphqlCacheBytes?: number | undefined
   /** PGlite's directory (`memory://` keeps it in memory). */
   readonly dataDir: string
   /** Where the JetStream consumer connects; no consumer runs when unset. */

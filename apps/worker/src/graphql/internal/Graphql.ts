@@ -10,5 +10,5 @@ import { createRequire } from "node:module"
 
 const graphql: typeof GraphqlModule = createRequire(import.meta.url)("graphql")
 
-export const { GraphQLError, Kind, lexicographicSortSchema, printSchema } = graphql
+export const { GraphQLError, getOperationAST, Kind, lexicographicSortSchema, print, printSchema } = graphql
 export type { GraphQLError as GraphQLErrorType, ValueNode } from "graphql"

@@ -261,6 +261,7 @@ builder.queryField("usage", (t) =>
           timeZone: args.timeZone ?? undefined
         })
       ))
+      if (context.answered !== undefined) context.answered.count++
       return { ...report, filter }
     }
   }))
