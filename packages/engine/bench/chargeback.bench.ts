@@ -189,6 +189,8 @@ const program = Effect.gen(function*() {
         "ALTER TABLE tally.chargeback_audit ENABLE TRIGGER USER",
         "ALTER TABLE tally.chargeback_cost_groups ENABLE TRIGGER USER",
         "DELETE FROM tally.usage_ledger WHERE request_id LIKE 'late-%'",
+        // Their raw payloads (0022) too, or recording the late calls again collides with them.
+        "DELETE FROM tally.usage_payloads WHERE request_id LIKE 'late-%'",
         "DELETE FROM tally.usage_request_ids WHERE request_id LIKE 'late-%'"
       ]) yield* sql.unsafe(statement).unprepared
     } else {
