@@ -6,12 +6,14 @@
  * (`UsageLedger.insertBatch`, batches of 1,000, two writers): 12 teams with uneven traffic, a shared
  * "platform" team, 8% of calls without a team, two models, 8% provider-priced and 2% unpriced
  * calls, raw payloads kept. Then measures, on January (31 of the 90 days):
+ *   - spend by team, FOCUS cost groups and the cost at risk, each from the ledger (the baseline) and
+ *     from its daily summary (0023, 0028)
  *   - showback by team (proportional, platform shared): p50 / p95 of `TALLY_BENCH_ITERATIONS` runs
  *   - a stored run by team (the same plus writing the draft)
  *   - runs by cost center and by a tag (`tag:region`, read from the ledger's jsonb)
  *   - finalizing January, recording 1,000 late January calls, and February's run with corrections
  *   - the FOCUS export of January's run, and the usage export of one day
- * Prints one JSON line per measurement.
+ * Prints one JSON line per measurement, with the load average when it ended.
  *
  * On a shared 2-core machine the bulk path writes 1,000 to 5,000 rows a second, so 10M rows take
  * hours. TALLY_BENCH_BULK_ROWS (default: all) writes only that many through the bulk path and
@@ -26,10 +28,11 @@
  * TALLY_BENCH_KEEP=1, in which case a later run with the same sizes reuses it and skips generation.
  */
 import { CostAllocation, CostEngine, Money, PricingSnapshot, type Usage, type UsageRecord } from "@tally/core"
-import { ChargebackLedger, Database, Store, Tenants, UsageLedger } from "@tally/store"
+import { ChargebackLedger, CostAtRisk, Database, Store, Tenants, UsageLedger } from "@tally/store"
 import { DateTime, Effect, Layer, Redacted, Stream } from "effect"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import * as Result from "effect/Result"
+import { loadavg } from "node:os"
 // The engine does not depend on the SQL driver itself; the bench borrows the store's copy.
 import * as PgClient from "../../store/node_modules/@effect/sql-pg/dist/PgClient.js"
 import * as Chargeback from "../src/chargeback/index.ts"
@@ -186,6 +189,8 @@ const program = Effect.gen(function*() {
         "ALTER TABLE tally.chargeback_audit ENABLE TRIGGER USER",
         "ALTER TABLE tally.chargeback_cost_groups ENABLE TRIGGER USER",
         "DELETE FROM tally.usage_ledger WHERE request_id LIKE 'late-%'",
+        // Their raw payloads (0022) too, or recording the late calls again collides with them.
+        "DELETE FROM tally.usage_payloads WHERE request_id LIKE 'late-%'",
         "DELETE FROM tally.usage_request_ids WHERE request_id LIKE 'late-%'"
       ]) yield* sql.unsafe(statement).unprepared
     } else {
@@ -251,7 +256,7 @@ const program = Effect.gen(function*() {
     const measure = Effect.fnUntraced(function*(step: string, n: number, effect: Effect.Effect<unknown, unknown>) {
       const samples: Array<number> = []
       for (let i = 0; i < n; i++) samples.push((yield* time(effect)).ms)
-      log({ bench: "chargeback", step, monthRows: Number(rows), iterations: n, p50Ms: Math.round(percentile(samples, 50)), p95Ms: Math.round(percentile(samples, 95)), minMs: Math.round(Math.min(...samples)) })
+      log({ bench: "chargeback", step, monthRows: Number(rows), iterations: n, p50Ms: Math.round(percentile(samples, 50)), p95Ms: Math.round(percentile(samples, 95)), minMs: Math.round(Math.min(...samples)), loadAverage: loadavg().map((l) => Number(l.toFixed(2))) })
     })
 
     // The two sources side by side: the ledger scan every run read before the daily cost summary
@@ -273,6 +278,28 @@ const program = Effect.gen(function*() {
       Effect.flatMap(reader.asOf(tenantId), (asOf) => reader.costGroups(tenantId, { ...janPeriod, dimension: byTeam, asOf, currency: "USD", source }))
     yield* measure("FOCUS cost groups of January by team: ledger jsonb expansion (baseline)", 1, groupsFrom("ledger"))
     yield* measure("FOCUS cost groups of January by team: daily cost summary", iterations, groupsFrom("auto"))
+
+    // The cost at risk a run reports: the ledger's partial and unpriced rows (the path before 0028)
+    // and the daily at-risk summary.
+    const atRisk = yield* CostAtRisk.CostAtRisk
+    const atRiskFrom = (source: "ledger" | "auto") =>
+      Effect.flatMap(reader.asOf(tenantId), (asOf) => atRisk.report(tenantId, { ...janPeriod, ingestedBy: asOf, source }))
+    const plainRisk = (r: CostAtRisk.CostAtRiskReport) =>
+      JSON.stringify([r.partialCalls, r.unpricedCalls, r.components.map((c) => [c.component, c.unit, Money.format(c.quantity), c.calls])])
+    const riskSummary = yield* Effect.flatMap(reader.asOf(tenantId), (asOf) => atRisk.summaryReport(tenantId, { ...janPeriod, ingestedBy: asOf }))
+    const riskLedger = yield* atRiskFrom("ledger")
+    const [{ atRiskRows }] = (yield* sql<{ atRiskRows: string }>`SELECT count(*)::text AS "atRiskRows" FROM tally.usage_at_risk_daily
+      WHERE day >= '2025-01-01' AND day < '2025-02-01'`) as unknown as [{ atRiskRows: string }]
+    log({
+      bench: "chargeback",
+      step: "January cost at risk: both sources agree",
+      fromSummary: riskSummary !== undefined,
+      same: riskSummary !== undefined && plainRisk(riskSummary) === plainRisk(riskLedger),
+      atRiskCalls: riskLedger.partialCalls + riskLedger.unpricedCalls,
+      summaryRows: Number(atRiskRows)
+    })
+    yield* measure("cost at risk of January: ledger's partial and unpriced rows (the path before 0028, baseline)", Math.min(iterations, 3), atRiskFrom("ledger"))
+    yield* measure("cost at risk of January: daily at-risk summary", iterations, atRiskFrom("auto"))
 
     yield* measure("showback January by team (proportional, platform shared)", iterations, service.showback(tenantId, january))
     yield* measure("run January by team (stored draft)", iterations, service.run(tenantId, january))

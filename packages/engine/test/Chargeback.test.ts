@@ -1,6 +1,6 @@
 import { assert, describe, layer } from "@effect/vitest"
 import { CostAllocation, Money } from "@tally/core"
-import { Database } from "@tally/store"
+import { CostAtRisk, Database } from "@tally/store"
 import { Cause, Effect, Exit } from "effect"
 import * as DateTime from "effect/DateTime"
 import * as Chargeback from "../src/chargeback/index.ts"
@@ -75,6 +75,12 @@ describe(`Chargeback on ${backend}`, () => {
         ])
         assert.deepStrictEqual(result.inputs.snapshotIds, [...new Set(usdMarch.flatMap((c) => (c.snapshotId === null ? [] : [c.snapshotId])).concat(marchCalls.find((c) => c.requestId === "e1")!.snapshotId!))].sort())
         assert.match(result.inputs.sha256, /^[0-9a-f]{64}$/)
+        // The cost at risk (the unpriced call's usage), read from the at-risk summary: the ledger's report.
+        const fromLedger = yield* CostAtRisk.CostAtRisk.use((atRisk) => atRisk.report(tenantId, { ...march, source: "ledger" }))
+        const plain = (components: ReadonlyArray<CostAtRisk.AtRiskComponent>) =>
+          components.map((c) => [c.component, c.unit, Money.format(c.quantity), c.calls, c.unpricedCalls])
+        assert.deepStrictEqual(fromLedger.unpricedCalls, 1)
+        assert.deepStrictEqual(plain(result.inputs.atRisk), plain(fromLedger.components))
       }))
 
     it.effect("even split, fixed shares and no rule", () =>

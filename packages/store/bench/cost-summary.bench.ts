@@ -1,27 +1,30 @@
 /**
- * What the daily cost summary (migration 0023) costs the write path: the same generated priced
- * calls through `UsageLedger.insertBatch` (batches of 1,000, one transaction each) with the
- * summary's insert trigger on and off, and on with the foreign key from the summary's tenant to
- * the tenants that 0023 had before it was dropped (`fk`: the trigger as first merged), rotating
- * batch by batch so that all see the same load on a shared machine. Off is the write path before
- * 0023 (the baseline).
+ * What the daily summaries kept by the ledger's triggers cost the write path: the daily cost
+ * summary (migration 0023) and the daily at-risk summary (0028). The same generated calls through
+ * `UsageLedger.insertBatch` (batches of 1,000, one transaction each) in three modes, rotating batch
+ * by batch so that all see the same load on a shared machine: `all` (both summaries' insert
+ * triggers, the write path now), `cost` (0023's alone: the write path before 0028, the baseline
+ * for 0028) and `off` (neither: the write path before 0023).
  *
- * Prints one JSON line per mode (rows/s, ms per batch p50) and the ratios to off.
+ * Prints one JSON line per mode (rows/s, ms per batch p50), the ratios, and the load average.
  *
  *   node packages/store/bench/cost-summary.bench.ts
  *
  * TALLY_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) is the server;
  * the bench makes a throwaway database there. TALLY_BENCH_ROWS (default 40,000) and
- * TALLY_BENCH_BATCH (1,000) override the sizes. TALLY_BENCH_SPREAD=1 spreads the calls over 90 days
- * with independent labels (as the insert bench does): nearly every call then writes its own summary
- * rows, the worst case; by default a batch spans a day with correlated labels, as live traffic.
+ * TALLY_BENCH_BATCH (1,000) override the sizes. TALLY_BENCH_AT_RISK (default 0.02) is the share of
+ * calls at risk, half of them unpriced and half partial (an unpriced video price). TALLY_BENCH_SPREAD=1
+ * spreads the calls over 90 days with independent labels (as the insert bench does): nearly every
+ * call then writes its own summary rows, the worst case; by default a batch spans a day with
+ * correlated labels, as live traffic.
  */
-import { CostEngine, PricingSnapshot, type UsageRecord } from "@tally/core"
-import * as DateTime from "effect/DateTime"
+import { CostEngine, Money, PricingSnapshot, type UsageRecord } from "@tally/core"
 import * as Effect from "effect/Effect"
+import * as DateTime from "effect/DateTime"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
+import { loadavg } from "node:os"
 import * as Database from "../src/Database.ts"
 import * as Store from "../src/Store.ts"
 import { Tenants } from "../src/Tenants.ts"
@@ -31,6 +34,7 @@ const url = process.env.TALLY_BENCH_DATABASE_URL || "postgres://postgres@127.0.0
 const totalRows = Number(process.env.TALLY_BENCH_ROWS || 40_000)
 const batchSize = Number(process.env.TALLY_BENCH_BATCH || 1_000)
 const spread = process.env.TALLY_BENCH_SPREAD === "1"
+const atRisk = Number(process.env.TALLY_BENCH_AT_RISK || 0.02)
 
 const snapshot = PricingSnapshot.decodeSnapshot({
   provider: "openai",
@@ -41,10 +45,10 @@ const teams = ["search", "chat", "ads", "growth", "ml", "infra", "data", "mobile
 
 const call = (index: number): UsageRecord.UsageRecord => {
   const usage = { tokens: { inputText: 1_000 + (index % 7_000), cacheRead: index % 3_000, outputText: 100 + (index % 1_900), reasoning: index % 500 } }
-  const breakdown = Result.getOrThrow(CostEngine.price(usage, snapshot))
-  // Independent pseudo-random labels and minute within 90 days for the spread data.
+  // Independent pseudo-random labels, minute within 90 days and kind of call.
   const h = Math.imul(index + 1, 2654435761) >>> 0
-  return {
+  const kind = (h % 10_000) / 10_000
+  const base = {
     requestId: `r-${index}`,
     occurredAt: DateTime.makeUnsafe(Date.UTC(2025, 0, 1) + (spread ? h % 129_600 : index) * 60_000),
     provider: "openai",
@@ -57,15 +61,20 @@ const call = (index: number): UsageRecord.UsageRecord => {
       : { team: teams[index % teams.length]!, project: `project-${index % 6}`, costCenter: `cc-${index % 8}` },
     tags: {},
     raw: { id: `r-${index}` },
-    snapshotId: breakdown.snapshotId,
-    breakdown,
-    total: breakdown.total,
-    costSource: "computed",
-    unpricedReason: null,
     reportedCost: null,
     reportedCurrency: null,
     difference: null
   }
+  if (kind < atRisk / 2) {
+    return { ...base, definitionId: null, snapshotId: null, breakdown: null, total: null, costSource: "unpriced", unpricedReason: "no model definition matches" }
+  }
+  if (kind < atRisk) {
+    const withVideo = { ...usage, videoSeconds: new Money.Decimal(10) }
+    const { breakdown } = CostEngine.pricePartial(withVideo, snapshot)
+    return { ...base, usage: withVideo, snapshotId: breakdown.snapshotId, breakdown, total: breakdown.total, costSource: "partial", unpricedReason: "missing-rate: no price for videoSeconds" }
+  }
+  const breakdown = Result.getOrThrow(CostEngine.price(usage, snapshot))
+  return { ...base, snapshotId: breakdown.snapshotId, breakdown, total: breakdown.total, costSource: "computed", unpricedReason: null }
 }
 
 const percentile = (values: ReadonlyArray<number>, p: number): number => {
@@ -73,41 +82,43 @@ const percentile = (values: ReadonlyArray<number>, p: number): number => {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
 }
 
+const triggers = { cost: "usage_cost_daily_insert", atRisk: "usage_at_risk_daily_insert" } as const
+/** The summaries' insert triggers each mode has on. */
+const modes = { all: ["cost", "atRisk"], cost: ["cost"], off: [] } as const satisfies Record<string, ReadonlyArray<keyof typeof triggers>>
+type Mode = keyof typeof modes
+
 const program = Effect.gen(function*() {
   const { sql } = yield* Database.Database
   const tenantId = (yield* Tenants.use((t) => t.create({ name: "Bench Co" }))).id
   const ledger = yield* UsageLedger
-  const modes = ["on", "off", "fk"] as const
-  const samples = { on: [] as Array<number>, off: [] as Array<number>, fk: [] as Array<number> }
+  const order = Object.keys(modes) as Array<Mode>
+  const samples: Record<Mode, Array<number>> = { all: [], cost: [], off: [] }
+  const setTriggers = (on: ReadonlyArray<keyof typeof triggers>) =>
+    Effect.forEach(Object.entries(triggers), ([name, trigger]) =>
+      sql.unsafe(`ALTER TABLE tally.usage_ledger ${on.includes(name as keyof typeof triggers) ? "ENABLE" : "DISABLE"} TRIGGER ${trigger}`).unprepared)
   const batches = Math.ceil(totalRows / batchSize)
   for (let b = 0; b < batches; b++) {
-    const mode = modes[b % modes.length]!
-    yield* sql.unsafe(`ALTER TABLE tally.usage_ledger ${mode === "off" ? "DISABLE" : "ENABLE"} TRIGGER usage_cost_daily_insert`).unprepared
-    if (mode === "fk") {
-      yield* sql.unsafe(`ALTER TABLE tally.usage_cost_daily ADD CONSTRAINT bench_tenant_fk FOREIGN KEY (tenant_id) REFERENCES tally.tenants (id) NOT VALID`).unprepared
-    }
+    const mode = order[b % order.length]!
+    yield* setTriggers(modes[mode])
     const calls = Array.from({ length: batchSize }, (_, i) => call(b * batchSize + i))
     const t0 = process.hrtime.bigint()
     yield* ledger.insertBatch(tenantId, calls)
     // The first batch of each mode warms up.
-    if (b >= modes.length) samples[mode].push(Number(process.hrtime.bigint() - t0) / 1e6)
-    if (mode === "fk") yield* sql.unsafe(`ALTER TABLE tally.usage_cost_daily DROP CONSTRAINT bench_tenant_fk`).unprepared
+    if (b >= order.length) samples[mode].push(Number(process.hrtime.bigint() - t0) / 1e6)
   }
-  yield* sql.unsafe(`ALTER TABLE tally.usage_ledger ENABLE TRIGGER usage_cost_daily_insert`).unprepared
-  const line = (mode: (typeof modes)[number]) => {
+  yield* setTriggers(modes.all)
+  const line = (mode: Mode) => {
     const ms = samples[mode].reduce((a, b) => a + b, 0)
-    return { bench: "cost-summary", trigger: mode, batches: samples[mode].length, rowsPerSecond: Math.round((samples[mode].length * batchSize) / (ms / 1000)), p50BatchMs: Math.round(percentile(samples[mode], 50)) }
+    return { bench: "cost-summary", triggers: mode, batches: samples[mode].length, rowsPerSecond: Math.round((samples[mode].length * batchSize) / (ms / 1000)), p50BatchMs: Math.round(percentile(samples[mode], 50)) }
   }
-  const on = line("on")
-  const off = line("off")
-  const fk = line("fk")
-  console.log(JSON.stringify(off))
-  console.log(JSON.stringify(on))
-  console.log(JSON.stringify(fk))
-  const ratio = (what: string, a: { rowsPerSecond: number }) =>
-    console.log(JSON.stringify({ bench: "cost-summary", ratio: what, value: Number((a.rowsPerSecond / off.rowsPerSecond).toFixed(3)) }))
-  ratio("rows/s with the 0023 trigger / without", on)
-  ratio("rows/s with the trigger and the summary's former tenant foreign key / without", fk)
+  const lines = { all: line("all"), cost: line("cost"), off: line("off") }
+  for (const mode of order) console.log(JSON.stringify(lines[mode]))
+  const ratio = (what: string, a: { rowsPerSecond: number }, b: { rowsPerSecond: number }) =>
+    console.log(JSON.stringify({ bench: "cost-summary", ratio: what, value: Number((a.rowsPerSecond / b.rowsPerSecond).toFixed(3)) }))
+  ratio("rows/s with both summaries (0023, 0028) / 0023's alone", lines.all, lines.cost)
+  ratio("rows/s with 0023's summary / without summaries", lines.cost, lines.off)
+  ratio("rows/s with both summaries / without summaries", lines.all, lines.off)
+  console.log(JSON.stringify({ bench: "cost-summary", atRisk, spread, loadAverage: loadavg().map((l) => Number(l.toFixed(2))) }))
 })
 
 await Effect.runPromise(

@@ -1,10 +1,15 @@
 /**
  * Cost at risk: what the recorded spend leaves out because calls were priced only in part
  * (`partial`: the priced lines count, the components without a rate do not) or not at all
- * (`unpriced`). Read from the ledger's partial and unpriced rows in `[from, to)` (a partial index
- * keeps the read to those rows), optionally narrowed like a usage report (`UsageQuery.UsageFilter`):
+ * (`unpriced`), in `[from, to)`, optionally narrowed like a usage report (`UsageQuery.UsageFilter`):
  * the number of such calls, the spend the partial calls do count, and every component no price
  * was found for with its quantity and the calls it was in, in total and per provider and model.
+ *
+ * Read from the daily at-risk summary (0028) where it stands for the ledger: a period that starts
+ * and ends at the tenant's midnights, no filter but provider and model, and, read as of an
+ * instant, no call of the period recorded or repriced after it (0023's rule, checked in the same
+ * statement). Otherwise from the ledger's partial and unpriced rows (a partial index keeps the
+ * read to those rows), which grows with the calls.
  *
  * Components are named as cost lines name them: a token bucket (`inputAudio`), `image:<key>`,
  * `toolCall:<kind>`, `webSearches`, `audioSeconds`, `videoSeconds`. A partial call's are those its
@@ -61,12 +66,23 @@ export interface CostAtRiskQuery {
   /** Only calls ingested at or before this instant (a chargeback run's read instant), so the report
    * and the run's spend read see the same calls. */
   readonly ingestedBy?: DateTime.Utc | undefined
+  /**
+   * Where to read: `auto` (the default) reads the daily at-risk summary (0028) when it stands for
+   * the ledger, `ledger` always reads the ledger's partial and unpriced rows.
+   */
+  readonly source?: "auto" | "ledger" | undefined
 }
 
 export const empty: CostAtRiskReport = { partialCalls: 0, unpricedCalls: 0, partialSpend: [], components: [], models: [] }
 
 export interface CostAtRiskService {
   readonly report: (tenantId: string, query: CostAtRiskQuery) => Effect.Effect<CostAtRiskReport, SqlError>
+  /**
+   * `report` from the daily at-risk summary (0028) alone: undefined where it cannot stand for the
+   * ledger (a filter it does not keep, a period off the tenant's midnights, calls of the period
+   * recorded or repriced after `ingestedBy`, a changed time zone). The same report as the ledger's otherwise.
+   */
+  readonly summaryReport: (tenantId: string, query: CostAtRiskQuery) => Effect.Effect<CostAtRiskReport | undefined, SqlError>
 }
 
 const tokenComponents = Object.entries(LedgerRow.tokenColumns)
@@ -112,6 +128,9 @@ interface CallRow {
   readonly partial_spend: string | null
 }
 
+/** A row of the summary's read: a component (`component` set) or a model's calls; all null but `ok` when there are none. */
+type SummaryRow = Omit<ComponentRow & CallRow, "provider"> & { readonly ok: boolean; readonly provider: string | null }
+
 const byCalls = <A extends { readonly calls?: number; readonly partialCalls: number; readonly unpricedCalls: number }>(key: (a: A) => string) => (a: A, b: A): number =>
   (b.calls ?? b.partialCalls + b.unpricedCalls) - (a.calls ?? a.partialCalls + a.unpricedCalls) || key(a).localeCompare(key(b))
 
@@ -124,6 +143,67 @@ const component = (r: { component: string; unit: string; quantity: Money.Decimal
   unpricedCalls: r.unpricedCalls
 })
 
+/** The summary answers filters on its own key columns; any other filter reads the ledger. */
+const summaryFilterColumns: ReadonlySet<UsageQuery.Dimension> = new Set(["provider", "model"])
+
+const summaryAnswers = (filter: UsageQuery.UsageFilter | undefined): boolean =>
+  filter === undefined ||
+  ((filter.tags === undefined || Object.keys(filter.tags).length === 0) &&
+    UsageQuery.dimensions.every((d) => filter[d] === undefined || summaryFilterColumns.has(d)))
+
+/** The rows of both reads as one report: per model, in total, most calls first. */
+const assemble = (components: ReadonlyArray<ComponentRow>, calls: ReadonlyArray<CallRow>): CostAtRiskReport => {
+  const models = new Map<string, { provider: string; model: string; partialCalls: number; unpricedCalls: number; components: Array<AtRiskComponent> }>()
+  const modelOf = (provider: string, model: string) => {
+    const key = `${provider}\u0000${model}`
+    let m = models.get(key)
+    if (m === undefined) {
+      m = { provider, model, partialCalls: 0, unpricedCalls: 0, components: [] }
+      models.set(key, m)
+    }
+    return m
+  }
+  const partialSpend: Array<UsageQuery.Amount> = []
+  let partialCalls = 0
+  let unpricedCalls = 0
+  for (const row of calls) {
+    const m = modelOf(row.provider, row.model)
+    m.partialCalls += Number(row.partial_calls)
+    m.unpricedCalls += Number(row.unpriced_calls)
+    partialCalls += Number(row.partial_calls)
+    unpricedCalls += Number(row.unpriced_calls)
+    if (row.partial_spend !== null && row.currency !== null && row.currency !== "") {
+      UsageQuery.addSpend(partialSpend, row.currency, new Money.Decimal(row.partial_spend))
+    }
+  }
+  const totals = new Map<string, { component: string; unit: string; quantity: Money.Decimal; partialCalls: number; unpricedCalls: number }>()
+  for (const row of components) {
+    const entry = { component: row.component, unit: row.unit, quantity: new Money.Decimal(row.quantity), partialCalls: Number(row.partial_calls), unpricedCalls: Number(row.unpriced_calls) }
+    modelOf(row.provider, row.model).components.push(component(entry))
+    const key = `${row.component}\u0000${row.unit}`
+    const total = totals.get(key)
+    if (total === undefined) totals.set(key, { ...entry })
+    else {
+      total.quantity = total.quantity.plus(entry.quantity)
+      total.partialCalls += entry.partialCalls
+      total.unpricedCalls += entry.unpricedCalls
+    }
+  }
+  const order = byCalls<AtRiskComponent>((c) => `${c.component}\u0000${c.unit}`)
+  return {
+    partialCalls,
+    unpricedCalls,
+    partialSpend,
+    components: [...totals.values()].map(component).sort(order),
+    models: [...models.values()]
+      .map((m) => ({ ...m, components: [...m.components].sort(order) }))
+      .sort(byCalls<AtRiskModel>((m) => `${m.provider}\u0000${m.model}`))
+  }
+}
+
+const sourceList = (query: CostAtRiskQuery) =>
+  (query.sources ?? ["partial", "unpriced"]).map((s) => (s === "partial" ? "'partial'" : "'unpriced'")).join(", ")
+
 export class CostAtRisk extends Context.Service<CostAtRisk, CostAtRiskService>()("@tally/store/CostAtRisk") {
   static readonly layer: Layer.Layer<CostAtRisk, never, Database> = Layer.effect(
     CostAtRisk,
@@ -131,7 +211,7 @@ export class CostAtRisk extends Context.Service<CostAtRisk, CostAtRiskService>()
       const db = yield* Database
       const sql = db.sql
 
-      const report = Effect.fn("CostAtRisk.report")(function*(tenantId: string, query: CostAtRiskQuery) {
+      const fromLedger = Effect.fnUntraced(function*(tenantId: string, query: CostAtRiskQuery) {
         const params = new Params()
         const tenant = params.add(tenantId)
         const from = params.add(DateTime.toDateUtc(query.from))
@@ -140,7 +220,7 @@ export class CostAtRisk extends Context.Service<CostAtRisk, CostAtRiskService>()
         if (query.ingestedBy !== undefined) filters.push(`ingested_at <= ${params.add(DateTime.toDateUtc(query.ingestedBy))}`)
         const rows = `(SELECT * FROM tally.usage_ledger
           WHERE tenant_id = ${tenant} AND occurred_at >= ${from} AND occurred_at < ${to}
-            AND cost_source IN (${(query.sources ?? ["partial", "unpriced"]).map((s) => (s === "partial" ? "'partial'" : "'unpriced'")).join(", ")})${filters.map((f) => ` AND ${f}`).join("")}) AS r`
+            AND cost_source IN (${sourceList(query)})${filters.map((f) => ` AND ${f}`).join("")}) AS r`
         const componentText = `SELECT provider, model, component, unit, sum(quantity)::text AS quantity,
             count(DISTINCT request_id) FILTER (WHERE cost_source = 'partial') AS partial_calls,
             count(DISTINCT request_id) FILTER (WHERE cost_source = 'unpriced') AS unpriced_calls
@@ -163,55 +243,90 @@ export class CostAtRisk extends Context.Service<CostAtRisk, CostAtRiskService>()
             return [components, calls] as const
           })
         )
-        const models = new Map<string, { provider: string; model: string; partialCalls: number; unpricedCalls: number; components: Array<AtRiskComponent> }>()
-        const modelOf = (provider: string, model: string) => {
-          const key = `${provider}\u0000${model}`
-          let m = models.get(key)
-          if (m === undefined) {
-            m = { provider, model, partialCalls: 0, unpricedCalls: 0, components: [] }
-            models.set(key, m)
-          }
-          return m
-        }
-        const partialSpend: Array<UsageQuery.Amount> = []
-        let partialCalls = 0
-        let unpricedCalls = 0
-        for (const row of calls) {
-          const m = modelOf(row.provider, row.model)
-          m.partialCalls += Number(row.partial_calls)
-          m.unpricedCalls += Number(row.unpriced_calls)
-          partialCalls += Number(row.partial_calls)
-          unpricedCalls += Number(row.unpriced_calls)
-          if (row.partial_spend !== null && row.currency !== null && row.currency !== "") {
-            UsageQuery.addSpend(partialSpend, row.currency, new Money.Decimal(row.partial_spend))
-          }
-        }
-        const totals = new Map<string, { component: string; unit: string; quantity: Money.Decimal; partialCalls: number; unpricedCalls: number }>()
-        for (const row of components) {
-          const entry = { component: row.component, unit: row.unit, quantity: new Money.Decimal(row.quantity), partialCalls: Number(row.partial_calls), unpricedCalls: Number(row.unpriced_calls) }
-          modelOf(row.provider, row.model).components.push(component(entry))
-          const key = `${row.component}\u0000${row.unit}`
-          const total = totals.get(key)
-          if (total === undefined) totals.set(key, { ...entry })
-          else {
-            total.quantity = total.quantity.plus(entry.quantity)
-            total.partialCalls += entry.partialCalls
-            total.unpricedCalls += entry.unpricedCalls
-          }
-        }
-        const order = byCalls<AtRiskComponent>((c) => `${c.component}\u0000${c.unit}`)
-        return {
-          partialCalls,
-          unpricedCalls,
-          partialSpend,
-          components: [...totals.values()].map(component).sort(order),
-          models: [...models.values()]
-            .map((m) => ({ ...m, components: [...m.components].sort(order) }))
-            .sort(byCalls<AtRiskModel>((m) => `${m.provider}\u0000${m.model}`))
-        } satisfies CostAtRiskReport
+        return assemble(components, calls)
       })
 
-      return CostAtRisk.of({ report })
+      /**
+       * The report from the daily at-risk summary (0028), or undefined when it cannot stand for the
+       * ledger: the eligibility is checked in the statement that reads the rows (one snapshot). As of
+       * an instant, the two probes of 0023's readers (usage recorded or repriced after it) reach only
+       * such rows through the (tenant, ingested_at) and (tenant, repriced_at) indexes.
+       */
+      const summaryReport = Effect.fn("CostAtRisk.summaryReport")(function*(tenantId: string, query: CostAtRiskQuery) {
+        if (!summaryAnswers(query.filter)) return undefined
+        const params = new Params()
+        const tenant = params.add(tenantId)
+        const from = params.add(DateTime.toDateUtc(query.from))
+        const to = params.add(DateTime.toDateUtc(query.to))
+        const ingestedBy = query.ingestedBy
+        let late = ""
+        if (ingestedBy !== undefined) {
+          const asOf = params.add(DateTime.toDateUtc(ingestedBy))
+          late = `
+            AND NOT EXISTS (
+              SELECT 1 FROM tally.usage_ledger
+              WHERE tenant_id = ${tenant} AND occurred_at >= ${from} AND occurred_at < ${to} AND ingested_at > ${asOf}
+            )
+            AND NOT EXISTS (
+              SELECT 1 FROM tally.usage_repricings
+              WHERE tenant_id = ${tenant} AND occurred_at >= ${from} AND occurred_at < ${to} AND repriced_at > ${asOf}
+            )`
+        }
+        let filters = ""
+        for (const d of summaryFilterColumns) {
+          const values = query.filter?.[d]
+          if (values !== undefined) filters += ` AND d.${d} = ANY(${params.add([...values])}::text[])`
+        }
+        const text = `WITH ok AS (
+            SELECT t.time_zone AS zone,
+              date_trunc('day', ${from}::timestamptz, t.time_zone) = ${from}::timestamptz
+              AND date_trunc('day', ${to}::timestamptz, t.time_zone) = ${to}::timestamptz${late}
+              AND NOT EXISTS (
+                SELECT 1 FROM tally.usage_at_risk_daily
+                WHERE tenant_id = ${tenant} AND zone <> t.time_zone
+                  AND day > ${from}::timestamptz - interval '2 days' AND day < ${to}::timestamptz + interval '2 days'
+              ) AS ok
+            FROM tally.tenants t WHERE t.id = ${tenant}
+          ), d AS (
+            SELECT d.* FROM tally.usage_at_risk_daily d, ok
+            WHERE ok.ok AND d.tenant_id = ${tenant} AND d.zone = ok.zone AND d.day >= ${from} AND d.day < ${to}
+              AND d.cost_source IN (${sourceList(query)}) AND d.calls <> 0${filters}
+          ), report_rows AS (
+            SELECT provider, model, component, unit, sum(quantity)::text AS quantity,
+              coalesce(sum(calls) FILTER (WHERE cost_source = 'partial'), 0)::text AS partial_calls,
+              coalesce(sum(calls) FILTER (WHERE cost_source = 'unpriced'), 0)::text AS unpriced_calls,
+              NULL::text AS currency, NULL::text AS partial_spend
+            FROM d WHERE component <> ''
+            GROUP BY provider, model, component, unit
+            UNION ALL
+            SELECT provider, model, '', '', NULL,
+              coalesce(sum(calls) FILTER (WHERE cost_source = 'partial'), 0)::text,
+              coalesce(sum(calls) FILTER (WHERE cost_source = 'unpriced'), 0)::text,
+              currency, (sum(amount) FILTER (WHERE cost_source = 'partial'))::text
+            FROM d WHERE component = ''
+            GROUP BY provider, model, currency
+          )
+          SELECT ok.ok, report_rows.* FROM ok LEFT JOIN report_rows ON true
+          ORDER BY provider, model, component, unit, currency`
+        const rows = yield* db.withTenant(
+          tenantId,
+          Effect.andThen(
+            // Custom plans: a generic plan cannot see that few rows follow the instant (0023's reads).
+            sql`SELECT set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true)`,
+            sql.unsafe<SummaryRow>(text, params.values)
+          )
+        )
+        if (rows[0]?.ok !== true) return undefined
+        const present = rows.filter((row): row is SummaryRow & { readonly provider: string } => row.provider !== null)
+        return assemble(present.filter((row) => row.component !== ""), present.filter((row) => row.component === ""))
+      })
+
+      const report = Effect.fn("CostAtRisk.report")(function*(tenantId: string, query: CostAtRiskQuery) {
+        const summary = query.source === "ledger" ? undefined : yield* summaryReport(tenantId, query)
+        return summary ?? (yield* fromLedger(tenantId, query))
+      })
+
+      return CostAtRisk.of({ report, summaryReport })
     })
   )
 }

@@ -31,6 +31,7 @@ import SalePrices from "./internal/migrations/0024_sale_prices.ts"
 import Credits from "./internal/migrations/0025_credits.ts"
 import Commitments from "./internal/migrations/0026_commitments.ts"
 import ExchangeRates from "./internal/migrations/0027_exchange_rates.ts"
+import AtRiskDaily from "./internal/migrations/0028_at_risk_daily.ts"
 
 export const loader: Migrator.Loader = Migrator.fromRecord({
   "0001_tenancy": Tenancy,
@@ -57,7 +58,8 @@ export const loader: Migrator.Loader = Migrator.fromRecord({
   "0024_sale_prices": SalePrices,
   "0025_credits": Credits,
   "0026_commitments": Commitments,
-  "0027_exchange_rates": ExchangeRates
+  "0027_exchange_rates": ExchangeRates,
+  "0028_at_risk_daily": AtRiskDaily
 })
 
 /** Where the migrator records what ran, inside Tally's own schema. */

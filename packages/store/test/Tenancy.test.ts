@@ -76,7 +76,9 @@ const tenantTables = [
   ["commitment_usage", "tenant_id"],
   // 0027
   ["exchange_rates", "tenant_id"],
-  ["fx_conversions", "tenant_id"]
+  ["fx_conversions", "tenant_id"],
+  // 0028 (filled by the ledger's triggers from partial and unpriced calls)
+  ["usage_at_risk_daily", "tenant_id"]
 ] as const
 
 const customSnapshot = (tenant: string) =>
@@ -90,9 +92,10 @@ const seed = (tenantId: string) =>
     yield* (yield* ApiKeys).create(tenantId, { name: "ci", scopes: ["ingest"] })
     const batch = yield* (yield* UsageLedger).insertBatch(tenantId, [
       pricedCall({ requestId: `${tenantId}-1` }),
-      { ...pricedCall({ requestId: `${tenantId}-bad` }), total: null }
+      { ...pricedCall({ requestId: `${tenantId}-bad` }), total: null },
+      pricedCall({ requestId: `${tenantId}-unpriced`, costSource: "unpriced" })
     ])
-    assert.deepStrictEqual(batch.items.map((item) => item.status), ["inserted", "rejected"])
+    assert.deepStrictEqual(batch.items.map((item) => item.status), ["inserted", "rejected", "inserted"])
     yield* (yield* PricingSnapshots).saveCustom(tenantId, [{ snapshot: customSnapshot(tenantId) }])
     yield* db.withTenant(
       tenantId,
