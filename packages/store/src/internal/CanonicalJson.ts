@@ -95,3 +95,25 @@ export const canonicalJson = (value: unknown): string => {
   const prepared = prepare(value)
   return prepared === fallback ? reference(value) : JSON.stringify(prepared)
 }
+
+/**
+ * The canonical text of an object some of whose members' canonical texts are already known
+ * (`known(key)`; the others are computed here). It equals `canonicalJson(record)`, because the
+ * canonical text of an object is its defined members' texts joined in sorted key order; so a
+ * caller that also needs a member's text (a jsonb column) serializes it once.
+ */
+export const canonicalObject = (
+  record: Readonly<Record<string, unknown>>,
+  known: (key: string) => string | undefined
+): string => {
+  const keys = Object.keys(record).sort()
+  let text = "{"
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!
+    const value = record[key]
+    if (value === undefined) continue
+    if (text.length > 1) text += ","
+    text += `${JSON.stringify(key)}:${known(key) ?? canonicalJson(value)}`
+  }
+  return `${text}}`
+}
