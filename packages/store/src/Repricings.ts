@@ -206,7 +206,7 @@ const inputOf = (change: Change) => {
       before.breakdown === null ? null : CostBreakdown.encode(before.breakdown),
       UsageRecord.currencyOf(before)
     ),
-    ...priceJson("after", change.after, checked.breakdown, checked.currency)
+    ...priceJson("after", change.after, checked.encoded.breakdown, checked.currency)
   }
 }
 

@@ -6,11 +6,13 @@ import { describe, it } from "@effect/vitest"
 import { Money, PricingSnapshot, UsageRecord } from "@tally/core"
 import * as DateTime from "effect/DateTime"
 import fc from "fast-check"
+import { hash } from "node:crypto"
 import { assert } from "vitest"
 import * as CanonicalJson from "../src/internal/CanonicalJson.ts"
 import * as EncodeRecord from "../src/internal/EncodeRecord.ts"
 import * as CheckedRecord from "../src/internal/CheckedRecord.ts"
 import { callArbitrary, pricedCall } from "./Fixtures.ts"
+import { shuffled } from "./Properties.ts"
 
 const schemaEncode = (call: unknown): UsageRecord.UsageRecordEncoded | "refused" => {
   try {
@@ -37,6 +39,30 @@ const validCall = fc.tuple(
     ...(rawText === undefined ? {} : { rawText })
   } satisfies UsageRecord.UsageRecord
 })
+
+/** Keys that JavaScript or the canonical text treat specially. */
+const oddKey = fc.oneof(fc.string(), fc.constantFrom("__proto__", "10", "2", "01", "-1", "constructor", "é", "Z", "a", ""))
+
+/** Valid calls whose raw payloads are nested objects with odd keys, and tags with odd keys. */
+const callWithPayload = fc.tuple(
+  validCall,
+  fc.dictionary(oddKey, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 6 }),
+  fc.dictionary(oddKey, fc.string(), { maxKeys: 4 }),
+  fc.boolean()
+).map(([call, raw, tags, keepRaw]): UsageRecord.UsageRecord =>
+  keepRaw ? { ...call, tags: { ...call.tags, ...tags } } : { ...call, raw: raw as UsageRecord.UsageRecord["raw"], tags }
+)
+
+/** `value` with the keys of every plain object, at every depth, in another order. */
+const permuted = (value: unknown, seed: number): unknown => {
+  if (Array.isArray(value)) return value.map((element, i) => permuted(element, (seed + i + 1) | 0))
+  if (value === null || typeof value !== "object") return value
+  const prototype = Object.getPrototypeOf(value)
+  // Decimals and instants are values, not records.
+  if (prototype !== Object.prototype && prototype !== null) return value
+  const entries = shuffled(Object.entries(value), seed).map(([key, member], i) => [key, permuted(member, (seed * 31 + i) | 0)] as const)
+  return Object.fromEntries(entries)
+}
 
 const paths: ReadonlyArray<ReadonlyArray<string | number>> = [
   ["requestId"],
@@ -160,6 +186,16 @@ describe("the hot path's encoding", () => {
     )
   })
 
+  it("an object's canonical text from its members' known texts is its canonical text", () => {
+    fc.assert(
+      fc.property(fc.dictionary(oddKey, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 8 }), fc.func(fc.boolean()), (record, isKnown) => {
+        const known = (key: string) => (isKnown(key) ? CanonicalJson.canonicalJson(record[key]) : undefined)
+        assert.strictEqual(CanonicalJson.canonicalObject(record, known), PricingSnapshot.canonicalJson(record))
+      }),
+      { numRuns: 1000 }
+    )
+  })
+
   it("the event hash ignores key order and sees every change", () => {
     fc.assert(
       fc.property(validCall, (call) => {
@@ -178,6 +214,40 @@ describe("the hot path's encoding", () => {
         if (!CheckedRecord.isRejection(changed)) assert.notDeepEqual(changed.eventHash, checked.eventHash)
       }),
       { numRuns: 200 }
+    )
+  })
+
+  it("the event hash is the reference hash of the schema's encoding, whatever the key order at any depth", () => {
+    // The hash that stored rows and idempotency compare against: sha256 of core's reference
+    // canonical JSON of the schema's encoding, as the ledger computed it before the jsonb texts
+    // were shared with the hash.
+    const reference = (call: UsageRecord.UsageRecord) =>
+      hash("sha256", PricingSnapshot.canonicalJson(UsageRecord.encode(call)), "buffer")
+    fc.assert(
+      fc.property(callWithPayload, fc.integer(), (call, seed) => {
+        const checked = CheckedRecord.check(permuted(call, seed) as UsageRecord.UsageRecord)
+        assert.isFalse(CheckedRecord.isRejection(checked))
+        if (!CheckedRecord.isRejection(checked)) assert.deepStrictEqual(checked.eventHash, reference(call))
+      }),
+      { numRuns: 500 }
+    )
+  })
+
+  it("the jsonb columns' texts are the values the ledger stored before", () => {
+    // What the driver serialized when the values were bound as jsonb; null binds SQL NULL.
+    const bound = (value: unknown) => (value === undefined || value === null ? null : JSON.parse(JSON.stringify(value)))
+    const parsed = (text: string | null) => (text === null ? null : JSON.parse(text))
+    fc.assert(
+      fc.property(callWithPayload, fc.integer(), (call, seed) => {
+        const checked = CheckedRecord.check(permuted(call, seed) as UsageRecord.UsageRecord)
+        if (CheckedRecord.isRejection(checked)) return assert.fail(checked.message)
+        assert.deepStrictEqual(parsed(checked.json.raw), bound(call.raw))
+        assert.deepStrictEqual(parsed(checked.json.tags), bound(call.tags))
+        assert.deepStrictEqual(parsed(checked.json.breakdown), bound(UsageRecord.encode(call).breakdown))
+        assert.deepStrictEqual(parsed(checked.json.imagesGenerated), bound(call.usage.imagesGenerated))
+        assert.deepStrictEqual(parsed(checked.json.toolCalls), bound(call.usage.toolCalls))
+      }),
+      { numRuns: 300 }
     )
   })
 

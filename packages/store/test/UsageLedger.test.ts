@@ -1,16 +1,19 @@
 import { assert, describe, layer } from "@effect/vitest"
+import * as PgTypes from "@effect/sql-pg/PgTypes"
 import { Money, UsageRecord } from "@tally/core"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import fc from "fast-check"
 import { Database } from "../src/Database.ts"
 import { DeadLetters } from "../src/DeadLetters.ts"
 import * as CheckedRecord from "../src/internal/CheckedRecord.ts"
+import * as LedgerRow from "../src/internal/LedgerRow.ts"
 import { UsageLedger } from "../src/UsageLedger.ts"
-import { callArbitrary, epoch, pricedCall } from "./Fixtures.ts"
+import { callArbitrary, epoch, pricedCall, usageArbitrary } from "./Fixtures.ts"
 import { chunks, shuffled } from "./Properties.ts"
 import { empty, newTenant, totals } from "./StoredTotals.ts"
 import { layerOptions, targets } from "./Targets.ts"
@@ -145,6 +148,52 @@ describe.each(targets)("UsageLedger on $name", (target) => {
         }
         const stored = yield* totals(tenantId)
         assert.deepStrictEqual([stored.ledgerRows, stored.payloadRows], [3, 2])
+      }))
+
+    it.effect("jsonb columns hold the same values as when the driver serialized them as jsonb", () =>
+      Effect.gen(function*() {
+        const db = yield* Database
+        const ledger = yield* UsageLedger
+        const tenantId = yield* newTenant()
+        const key = fc.oneof(fc.string(), fc.constantFrom("__proto__", "10", "01", "é", "✓", ""))
+        const [seed] = fc.sample(fc.integer(), 1)
+        const drawn = fc.sample(
+          fc.record({
+            raw: fc.oneof(
+              fc.dictionary(key, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 6 }),
+              fc.constantFrom([1, "two", { three: null }], "text", 1e21, -0, 0.1, 2 ** 53)
+            ),
+            tags: fc.dictionary(key, fc.string(), { maxKeys: 4 }),
+            usage: usageArbitrary,
+            costSource: fc.constantFrom<UsageRecord.CostSource>("computed", "provider", "partial", "unpriced")
+          }),
+          { numRuns: 40, seed: seed! }
+        )
+        const calls = drawn.map(({ costSource, raw, tags, usage }, i) =>
+          pricedCall({ requestId: `j-${i}`, raw: raw as UsageRecord.UsageRecord["raw"], tags, usage, costSource })
+        )
+        assert.strictEqual((yield* ledger.insertBatch(tenantId, calls)).inserted, calls.length, `seed ${seed}`)
+        // The values bound the way the ledger bound them before: jsonb arrays the driver serialized.
+        const jsonb = (values: ReadonlyArray<unknown>) =>
+          Result.getOrThrow(PgTypes.array(values.map((value) => value ?? null), PgTypes.OID.jsonb))
+        const rows = yield* db.sql<{ request_id: string; same: boolean }>`SELECT old.request_id,
+            p.raw = old.raw AND l.tags = old.tags
+              AND l.cost_breakdown IS NOT DISTINCT FROM old.cost_breakdown
+              AND l.images_generated IS NOT DISTINCT FROM old.images_generated
+              AND l.tool_calls IS NOT DISTINCT FROM old.tool_calls AS same
+          FROM unnest(
+            ${Result.getOrThrow(PgTypes.array(calls.map((call) => call.requestId), PgTypes.OID.text))}::text[],
+            ${jsonb(calls.map((call) => call.raw))}::jsonb[],
+            ${jsonb(calls.map((call) => call.tags))}::jsonb[],
+            ${jsonb(calls.map((call) => UsageRecord.encode(call).breakdown))}::jsonb[],
+            ${jsonb(calls.map((call) => call.usage.imagesGenerated))}::jsonb[],
+            ${jsonb(calls.map((call) => call.usage.toolCalls))}::jsonb[]
+          ) AS old(request_id, raw, tags, cost_breakdown, images_generated, tool_calls)
+          JOIN tally.usage_ledger l ON l.tenant_id = ${tenantId} AND l.request_id = old.request_id
+          ${db.sql.literal(LedgerRow.payloadJoin("l"))}
+          ORDER BY old.request_id`
+        assert.strictEqual(rows.length, calls.length)
+        assert.deepStrictEqual(rows.filter((row) => !row.same).map((row) => row.request_id), [], `seed ${seed}`)
       }))
 
     it.effect("the same request id with a different event is a conflict, dead-lettered with its raw payload", () =>

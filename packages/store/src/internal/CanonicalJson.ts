@@ -12,6 +12,22 @@ const fallback: unique symbol = Symbol("fallback")
 /** Array-index keys are enumerated before all others whatever the insertion order. */
 const ARRAY_INDEX = /^(?:0|[1-9]\d*)$/
 
+// The first character is tested before the pattern: almost no key starts with a digit.
+const isIndexKey = (key: string): boolean => {
+  const first = key.charCodeAt(0)
+  return first >= 48 && first <= 57 && ARRAY_INDEX.test(key) && Number(key) < 4294967295
+}
+
+/**
+ * Sets an own member. Copies are ordinary objects, which V8 keeps in its fast layout (a
+ * null-prototype object starts as a dictionary, slower to fill and to stringify); only a
+ * `__proto__` key needs defining, as plain assignment would set the prototype.
+ */
+const put = (out: Record<string, unknown>, key: string, value: unknown): void => {
+  if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true })
+  else out[key] = value
+}
+
 const isPlain = (u: object): boolean => {
   const prototype = Object.getPrototypeOf(u)
   return prototype === Object.prototype || prototype === null
@@ -40,7 +56,7 @@ const prepare = (value: unknown): unknown => {
   let sorted = true
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!
-    if (ARRAY_INDEX.test(key) && Number(key) < 4294967295) return fallback
+    if (isIndexKey(key)) return fallback
     if (i > 0 && keys[i - 1]! > key) sorted = false
   }
   if (sorted) {
@@ -52,10 +68,10 @@ const prepare = (value: unknown): unknown => {
       const p = member === undefined ? undefined : prepare(member)
       if (p === fallback) return fallback
       if (copy === undefined && (p !== member || member === undefined)) {
-        copy = Object.create(null) as Record<string, unknown>
-        for (let j = 0; j < i; j++) copy[keys[j]!] = record[keys[j]!]
+        copy = {}
+        for (let j = 0; j < i; j++) put(copy, keys[j]!, record[keys[j]!])
       }
-      if (copy !== undefined && p !== undefined) copy[key] = p
+      if (copy !== undefined && p !== undefined) put(copy, key, p)
     }
     return copy ?? value
   }
@@ -70,10 +86,9 @@ const prepare = (value: unknown): unknown => {
   return build(keys, prepared)
 }
 
-/** A null-prototype object, so that even a `__proto__` key is an ordinary own member. */
 const build = (keys: ReadonlyArray<string>, values: ReadonlyArray<unknown>): object => {
-  const out = Object.create(null) as Record<string, unknown>
-  for (let i = 0; i < keys.length; i++) if (values[i] !== undefined) out[keys[i]!] = values[i]
+  const out: Record<string, unknown> = {}
+  for (let i = 0; i < keys.length; i++) if (values[i] !== undefined) put(out, keys[i]!, values[i])
   return out
 }
 
@@ -94,4 +109,54 @@ const reference = (value: unknown): string => {
 export const canonicalJson = (value: unknown): string => {
   const prepared = prepare(value)
   return prepared === fallback ? reference(value) : JSON.stringify(prepared)
+}
+
+/**
+ * The canonical text of an object some of whose members' canonical texts are already known
+ * (`known(key)`; the others are computed here). It equals `canonicalJson(record)`, because the
+ * canonical text of an object is its defined members' texts joined in sorted key order; so a
+ * caller that also needs a member's text (a jsonb column) serializes it once. The members
+ * between two known ones are serialized together, one `JSON.stringify` per run, not per member.
+ */
+export const canonicalObject = (
+  record: Readonly<Record<string, unknown>>,
+  known: (key: string) => string | undefined
+): string => {
+  const keys = Object.keys(record)
+  // The records this serves come with their keys in order already.
+  for (let i = 1; i < keys.length; i++) {
+    if (keys[i - 1]! > keys[i]!) {
+      keys.sort()
+      break
+    }
+  }
+  let text = ""
+  let run: Record<string, unknown> | undefined
+  const append = (members: string) => {
+    text = text === "" ? members : `${text},${members}`
+  }
+  const flush = () => {
+    if (run === undefined) return
+    const members = JSON.stringify(run)
+    append(members.slice(1, -1))
+    run = undefined
+  }
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!
+    const value = record[key]
+    if (value === undefined) continue
+    const given = known(key)
+    // An index key would be enumerated first in a run; it and values outside plain JSON data
+    // get their own text.
+    const prepared = given === undefined && !isIndexKey(key) ? prepare(value) : fallback
+    if (prepared === fallback) {
+      flush()
+      append(`${JSON.stringify(key)}:${given ?? canonicalJson(value)}`)
+    } else {
+      run ??= {}
+      put(run, key, prepared)
+    }
+  }
+  flush()
+  return `{${text}}`
 }

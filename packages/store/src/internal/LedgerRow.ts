@@ -44,22 +44,33 @@ export const labelColumns = {
 
 interface Column {
   readonly name: string
+  /** OID of the array's elements as bound. */
   readonly oid: number
-  readonly type: string
+  /** The parameter's SQL type: the column's array type, or a cast to it. */
+  readonly parameter: string
   readonly get: (checked: Checked) => unknown
 }
 
 const { OID } = PgTypes
 
 const int8 = (value: number | undefined): bigint | null => (value === undefined ? null : BigInt(value))
-const numeric = (value: Money.Decimal | null | undefined): string | null =>
-  value === null || value === undefined ? null : Money.format(value)
 const orNull = <A>(value: A | undefined): A | null => (value === undefined ? null : value)
 
 const column = (name: string, oid: number, type: string, get: (checked: Checked) => unknown): Column => ({
   name,
   oid,
-  type,
+  parameter: `${type}[]`,
+  get
+})
+
+/**
+ * A jsonb column bound as the JSON text the event hash was computed from and cast by PostgreSQL,
+ * so that the driver does not serialize the value a second time.
+ */
+const jsonb = (name: string, get: (checked: Checked) => string | null): Column => ({
+  name,
+  oid: OID.text,
+  parameter: "text[]::jsonb[]",
   get
 })
 
@@ -77,11 +88,11 @@ export const columns: ReadonlyArray<Column> = [
     column(name, OID.int8, "int8", (c) => int8(c.call.usage.tokens[bucket as Usage.TokenBucket]))
   ),
   column("requests", OID.int8, "int8", (c) => int8(c.call.usage.requests)),
-  column("images_generated", OID.jsonb, "jsonb", (c) => orNull(c.call.usage.imagesGenerated)),
-  column("audio_seconds", OID.numeric, "numeric", (c) => numeric(c.call.usage.audioSeconds)),
-  column("video_seconds", OID.numeric, "numeric", (c) => numeric(c.call.usage.videoSeconds)),
+  jsonb("images_generated", (c) => c.json.imagesGenerated),
+  column("audio_seconds", OID.numeric, "numeric", (c) => orNull(c.encoded.usage.audioSeconds)),
+  column("video_seconds", OID.numeric, "numeric", (c) => orNull(c.encoded.usage.videoSeconds)),
   column("web_searches", OID.int8, "int8", (c) => int8(c.call.usage.webSearches)),
-  column("tool_calls", OID.jsonb, "jsonb", (c) => orNull(c.call.usage.toolCalls)),
+  jsonb("tool_calls", (c) => c.json.toolCalls),
   column("prompt_tokens", OID.int8, "int8", (c) => int8(c.call.usage.promptTokens)),
   column("batch", OID.bool, "bool", (c) => orNull(c.call.usage.batch)),
   column("fine_tuned", OID.bool, "bool", (c) => orNull(c.call.usage.fineTuned)),
@@ -90,16 +101,16 @@ export const columns: ReadonlyArray<Column> = [
   column("cost_source", OID.text, "text", (c) => c.call.costSource),
   column("unpriced_reason", OID.text, "text", (c) => c.call.unpricedReason),
   column("currency", OID.text, "text", (c) => c.currency),
-  column("total", OID.numeric, "numeric", (c) => numeric(c.call.total)),
-  column("cost_breakdown", OID.jsonb, "jsonb", (c) => c.breakdown),
-  column("reported_cost", OID.numeric, "numeric", (c) => numeric(c.call.reportedCost)),
+  column("total", OID.numeric, "numeric", (c) => c.encoded.total),
+  jsonb("cost_breakdown", (c) => c.json.breakdown),
+  column("reported_cost", OID.numeric, "numeric", (c) => c.encoded.reportedCost),
   column("reported_currency", OID.text, "text", (c) => c.call.reportedCurrency),
-  column("cost_difference", OID.numeric, "numeric", (c) => numeric(c.call.difference)),
+  column("cost_difference", OID.numeric, "numeric", (c) => c.encoded.difference),
   ...Object.entries(labelColumns).map(([label, name]) =>
     column(name, OID.text, "text", (c) => orNull(c.call.labels[label as keyof UsageRecord.Labels]))
   ),
-  column("tags", OID.jsonb, "jsonb", (c) => c.call.tags),
-  column("raw", OID.jsonb, "jsonb", (c) => c.call.raw),
+  jsonb("tags", (c) => c.json.tags),
+  jsonb("raw", (c) => c.json.raw),
   column("raw_text", OID.text, "text", (c) => orNull(c.call.rawText))
 ]
 
@@ -141,7 +152,7 @@ export const arrays = (items: ReadonlyArray<Checked>): ReadonlyArray<PgTypes.Par
 
 /** `unnest($2::text[], ...) AS input(request_id, ...)`, parameters numbered from `first`. */
 export const unnestInput = (first: number): string =>
-  `unnest(${columns.map((col, i) => `$${first + i}::${col.type}[]`).join(", ")}) AS input(${
+  `unnest(${columns.map((col, i) => `$${first + i}::${col.parameter}`).join(", ")}) AS input(${
     columns.map((col) => col.name).join(", ")
   })`
 
