@@ -60,9 +60,11 @@ describe.each(targets)("GraphQL currencies on %s", (target) => {
   it("a cost budget's status counts EUR spend at its day's rate and lists a day without a rate as not converted", async () => {
     const tenant = await newTenant(worker.server, { name: "FX budget GraphQL", currency: "USD" })
     const admin = client(worker.server, tenant.admin)
-    // Today and yesterday (UTC), inside the current month unless today is the 1st.
+    // Today and yesterday (UTC), inside the current month unless today is the 1st. "Today" is a
+    // minute ago, but never before the month began (the budget counts the current month).
     const now = Date.now()
-    const today = new Date(now - 60_000).toISOString()
+    const monthStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1)
+    const today = new Date(Math.max(now - 60_000, monthStart)).toISOString()
     const yesterday = new Date(now - 86_400_000).toISOString()
     const sameMonth = today.slice(0, 7) === yesterday.slice(0, 7)
     // 5 EUR each (euroModel: 2 / 6 EUR per 1M tokens).
