@@ -297,10 +297,12 @@ describe.each(targets)("hostile input over HTTP on %s", (target) => {
               }),
             `export ${JSON.stringify([from, to])}`
           )
-          expect(reply.status, `export ${JSON.stringify([from, to])}: ${reply.text.slice(0, 200)}`).toBe(400)
+          // 431 when the URL is over Node's 16 KiB header limit (two 10,000-character periods).
+          expect([400, 431], `export ${JSON.stringify([from, to])}: ${reply.text.slice(0, 200)}`).toContain(reply.status)
         }
       ),
-      { numRuns }
+      // The pair that once got a bare 431 from Node's parser, no body: always tried.
+      { numRuns, examples: [["csv", "", ["l".repeat(10_000), "l".repeat(10_000)]]] }
     )
   }, 300_000)
 })

@@ -4,6 +4,7 @@
  * problem details that still carry `error.code`.
  */
 import SwaggerParser from "@apidevtools/swagger-parser"
+import { connect } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Graphiql from "../apps/worker/src/graphql/Graphiql.ts"
 import * as Server from "../apps/worker/src/server/Server.ts"
@@ -73,5 +74,33 @@ describe("the REST API's description", () => {
     const missing = await request(`${server.url}/api/v1/no-such-route`)
     expect(missing.status).toBe(404)
     expect(missing.json).toMatchObject({ type: "urn:tally:problem:not_found", status: 404, error: { code: "not_found" } })
+  })
+
+  it("what Node's HTTP parser refuses before any route is a problem detail too", async () => {
+    // A URL over Node's 16 KiB header limit: found by the hostile-input suite, which got a bare 431.
+    const long = "l".repeat(10_000)
+    const tooLong = await request(`${server.url}/api/v1/exports/usage?from=${long}&to=${long}`)
+    expect(tooLong.status).toBe(431)
+    expect(tooLong.headers.get("content-type")).toBe("application/problem+json")
+    expect(tooLong.json).toEqual({
+      type: "urn:tally:problem:headers_too_large",
+      title: "Request Header Fields Too Large",
+      status: 431,
+      detail: tooLong.json.error.message,
+      error: { code: "headers_too_large", message: expect.stringContaining("16 KiB") }
+    })
+    // Not HTTP at all, over a raw socket.
+    const { hostname, port } = new URL(server.url)
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect({ host: hostname.replace(/^\[|\]$/g, ""), port: Number(port) }, () => socket.end("HELLO\r\n\r\n"))
+      let text = ""
+      socket.on("data", (chunk) => (text += chunk.toString("utf8")))
+      socket.on("end", () => resolve(text))
+      socket.on("error", reject)
+    })
+    expect(raw).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/)
+    const body = JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4))
+    expect(body).toMatchObject({ type: "urn:tally:problem:malformed_request", status: 400, error: { code: "malformed_request" } })
+    expect(body.error.message).toContain("not valid HTTP/1.1")
   })
 })

@@ -52,18 +52,23 @@ const titles: Record<number, string> = {
   403: "Forbidden",
   404: "Not Found",
   405: "Method Not Allowed",
+  408: "Request Timeout",
   409: "Conflict",
   413: "Content Too Large",
   415: "Unsupported Media Type",
   422: "Unprocessable Content",
+  431: "Request Header Fields Too Large",
   500: "Internal Server Error",
   503: "Service Unavailable"
 }
 
+/** The reason phrase of a status. */
+export const title = (status: number): string => titles[status] ?? (status >= 500 ? "Server Error" : "Client Error")
+
 /** The RFC 9457 problem detail of an error answer. */
 export const problem = (status: number, code: string, message: string) => ({
   type: `urn:tally:problem:${code}`,
-  title: titles[status] ?? (status >= 500 ? "Server Error" : "Client Error"),
+  title: title(status),
   status,
   detail: message,
   error: { code, message }

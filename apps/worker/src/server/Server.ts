@@ -22,6 +22,7 @@ import { createServer } from "node:http"
 import * as GraphqlRoute from "../graphql/Http.ts"
 import { Metrics } from "./Metrics.ts"
 import * as Api from "./Api.ts"
+import * as ClientErrors from "./ClientErrors.ts"
 import * as Guard from "./Guard.ts"
 import * as RequestMetrics from "./RequestMetrics.ts"
 import * as BudgetsRoute from "./routes/Budgets.ts"
@@ -117,7 +118,7 @@ export const layerServices = (config: ServerConfigShape) =>
 /** The HTTP server with every route, listening on the configured host and port. */
 export const layerHttp = (config: ServerConfigShape): Layer.Layer<HttpServer.HttpServer, unknown, Services> =>
   HttpRouter.serve(Layer.mergeAll(routes, RequestMetrics.layer, Guard.layer), { disableLogger: true, disableListenLog: true }).pipe(
-    Layer.provideMerge(NodeHttpServer.layer(() => createServer(), { port: config.port, host: config.host }))
+    Layer.provideMerge(NodeHttpServer.layer(() => ClientErrors.answerWithProblems(createServer()), { port: config.port, host: config.host }))
   )
 
 /** The whole worker process. */
