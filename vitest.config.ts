@@ -10,6 +10,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: sourceFirst(["module", "node", "development|production"]), externalConditions: ["source"] } },
   test: {
     include: ["packages/*/test/**/*.test.ts", "apps/*/test/**/*.test.ts", "test/**/*.test.ts"],
+    // One migrated PGlite cluster for the run; test databases start from it (seconds each saved).
+    globalSetup: ["packages/store/test/PgliteTemplate.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Most test files wait on PostgreSQL, NATS or a spawned `tally`, not on their own CPU: at least

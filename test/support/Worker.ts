@@ -16,6 +16,7 @@ import * as Server from "../../apps/worker/src/server/Server.ts"
 import * as ServerConfig from "../../apps/worker/src/server/ServerConfig.ts"
 import { Context, Effect, Exit, HttpServer, Layer, PgClient, Reactivity, Redacted, Scope } from "./Workspace.ts"
 import { tallyArgs } from "../../apps/worker/src/cli/Launch.ts"
+import { seedDataDir } from "../../packages/store/test/PgliteTemplate.ts"
 
 export const root = resolve(import.meta.dirname, "../..")
 
@@ -52,6 +53,7 @@ export const makeDatabase = async (target: TargetName): Promise<TestDatabase> =>
   if (target === "pglite") {
     const dir = mkdtempSync(join(tmpdir(), "tally-e2e-"))
     const dataDir = join(dir, "data")
+    seedDataDir(dataDir)
     return {
       target,
       config: { databaseUrl: undefined, dataDir },

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Cli from "../src/cli/Cli.ts"
 import * as T from "../../../packages/engine/test/AnomalyTraffic.ts"
 import { oneStderrLine, tally } from "./support/Tally.ts"
+import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 type Services = Store.Services | Database.Database
 
@@ -25,6 +26,7 @@ interface Target {
 
 const pgliteTarget = (): Target => {
   const dir = mkdtempSync(join(tmpdir(), "tally-cli-anomalies-"))
+  seedDataDir(dir)
   const layer = Store.layerWith(Database.layerPglite({ dataDir: dir }))
   return {
     name: "pglite",

@@ -12,6 +12,7 @@ import { DateTime, Effect, ManagedRuntime, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Cli from "../src/cli/Cli.ts"
 import { oneStderrLine, tally } from "./support/Tally.ts"
+import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 type Services = Store.Services | Database.Database
 
@@ -25,6 +26,7 @@ interface Target {
 
 const pgliteTarget = (): Target => {
   const dir = mkdtempSync(join(tmpdir(), "tally-cli-budget-"))
+  seedDataDir(dir)
   // Opened and closed around each use: one process at a time may hold the data directory.
   const layer = Store.layerWith(Database.layerPglite({ dataDir: dir }))
   return {

@@ -15,6 +15,7 @@ import { DateTime, Effect, Result } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Cli from "../src/cli/Cli.ts"
 import { oneStderrLine, tallyAsync } from "./support/Tally.ts"
+import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 const ok = (run: { code: number | null; stdout: string; stderr: string }): Json => {
@@ -64,6 +65,7 @@ describe("tally catalog audit on the built-in catalog", { timeout: 300_000 }, ()
 
 describe("tally catalog audit --tenant (the ledger)", { timeout: 300_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "tally-cli-audit-"))
+  seedDataDir(dir)
   const book = Result.getOrThrow(Catalog.loadBookSync())
   const at = "2026-05-01T10:00:00Z"
 

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { call } from "../../../packages/engine/test/ChargebackSupport.ts"
 import * as FocusSpec from "../../../packages/engine/test/FocusSpec.ts"
 import { oneStderrLine, tally } from "./support/Tally.ts"
+import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 const calls = [
   call({ requestId: "s1", at: "2026-03-02T10:00:00Z", labels: { team: "search" }, tokens: { inputText: 123_456, outputText: 7_890 } }),
@@ -36,6 +37,7 @@ describe("tally chargeback", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "tally-chargeback-cli-"))
+    seedDataDir(join(dir, "data"))
     tenantId = await Effect.runPromise(Effect.gen(function*() {
       const tenant = yield* Tenants.Tenants.use((t) => t.create({ name: "CLI Co" }))
       yield* UsageLedger.UsageLedger.use((l) => l.insertBatch(tenant.id, calls))

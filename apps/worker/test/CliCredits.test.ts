@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Cli from "../src/cli/Cli.ts"
 import * as FocusSpec from "../../../packages/engine/test/FocusSpec.ts"
 import { oneStderrLine } from "./support/Tally.ts"
+import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 interface Target {
   readonly flags: ReadonlyArray<string>
@@ -23,6 +24,7 @@ interface Target {
 
 const pgliteTarget = (): Target => {
   const dir = mkdtempSync(join(tmpdir(), "tally-cli-credits-"))
+  seedDataDir(dir)
   const layer = Store.layerWith(Database.layerPglite({ dataDir: dir }))
   return {
     flags: ["--data-dir", dir],

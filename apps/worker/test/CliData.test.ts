@@ -12,6 +12,7 @@ import { Database } from "@tally/store"
 import { Effect, ManagedRuntime, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { oneStderrLine, root, tally } from "./support/Tally.ts"
+import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 const events = JSON.parse(readFileSync(join(root, "examples/usage-events.json"), "utf8")) as Array<Record<string, unknown>>
 const spendLogs = join(root, "apps/worker/test/fixtures/litellm/spend-logs-export.json")
@@ -46,6 +47,7 @@ describe.each(targetNames)("tally ingest, usage and import (%s)", { timeout: 300
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "tally-cli-data-"))
+    seedDataDir(join(dir, "data"))
     target = await makeTarget(name, dir)
     for (const id of ["acme", "lite"]) {
       const created = run(["tenant", "create", "--name", id, "--id", id])

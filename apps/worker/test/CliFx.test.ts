@@ -11,6 +11,7 @@ import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { call, euroModel } from "../../../packages/engine/test/ChargebackSupport.ts"
 import { oneStderrLine, tally } from "./support/Tally.ts"
+import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 // 5 EUR on 2 March (1M input x 2 + 0.5M output x 6, per 1M), 3.5 USD on 2 March (gpt-4o 2.50 / 10).
 const calls = [
@@ -30,6 +31,7 @@ describe("tally fx", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "tally-fx-cli-"))
+    seedDataDir(join(dir, "data"))
     tenantId = await Effect.runPromise(Effect.gen(function*() {
       const tenant = yield* Tenants.Tenants.use((t) => t.create({ name: "FX Co", currency: "USD" }))
       yield* UsageLedger.UsageLedger.use((l) => l.insertBatch(tenant.id, calls))

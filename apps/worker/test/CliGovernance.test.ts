@@ -12,6 +12,7 @@ import { Effect, ManagedRuntime, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Cli from "../src/cli/Cli.ts"
 import { oneStderrLine } from "./support/Tally.ts"
+import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 interface Target {
   readonly flags: ReadonlyArray<string>
@@ -21,6 +22,7 @@ interface Target {
 
 const pgliteTarget = (): Target => {
   const dir = mkdtempSync(join(tmpdir(), "tally-cli-governance-"))
+  seedDataDir(dir)
   const layer = Store.layerWith(Database.layerPglite({ dataDir: dir }))
   return {
     flags: ["--data-dir", dir],

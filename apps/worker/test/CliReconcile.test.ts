@@ -16,6 +16,7 @@ import { Database, Store, Tenants, UsageLedger } from "@tally/store"
 import { DateTime, Effect, ManagedRuntime, Redacted, Result } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { oneStderrLine, root, tally } from "./support/Tally.ts"
+import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 const book = Result.getOrThrow(Catalog.loadBookSync())
 const payload = (JSON.parse(readFileSync(join(root, "apps/worker/test/fixtures/payloads/openai/chat_completion_basic.json"), "utf8")) as { payload: unknown }).payload
@@ -60,6 +61,7 @@ describe.each(targetNames)("tally reconcile (%s)", { timeout: 300_000 }, (name) 
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "tally-cli-reconcile-"))
+    seedDataDir(join(dir, "data"))
     target = await makeTarget(name, dir)
     await target.run(Effect.gen(function*() {
       yield* (yield* Tenants.Tenants).create({ id: TENANT, name: TENANT })

@@ -16,6 +16,7 @@ import { DateTime, Effect, Layer, ManagedRuntime, Redacted, Result } from "effec
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Cli from "../src/cli/Cli.ts"
 import { oneStderrLine, root, tally } from "./support/Tally.ts"
+import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 const book = Result.getOrThrow(Catalog.loadBookSync())
 const payload = (JSON.parse(readFileSync(join(root, "apps/worker/test/fixtures/payloads/openai/chat_completion_basic.json"), "utf8")) as {
@@ -50,6 +51,7 @@ const withPricing = <E>(store: Layer.Layer<Store.Services | Database.Database, E
 /** An embedded data directory: opened and closed around each use, since one process at a time may hold it. */
 const pgliteTarget = (): Target => {
   const dir = mkdtempSync(join(tmpdir(), "tally-cli-reprice-"))
+  seedDataDir(dir)
   const layer = withPricing(Store.layerWith(Database.layerPglite({ dataDir: dir })))
   return {
     env: { TALLY_DATA_DIR: dir },

@@ -17,6 +17,7 @@ import { DateTime, Effect, ManagedRuntime, Redacted, Result } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Cli from "../src/cli/Cli.ts"
 import { oneStderrLine, root, tally } from "./support/Tally.ts"
+import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 const fixtures = join(root, "apps/worker/test/fixtures/payloads")
 const book = Result.getOrThrow(Catalog.loadBookSync())
@@ -59,6 +60,7 @@ interface Target {
 /** An embedded data directory: opened and closed around each use, since one process at a time may hold it. */
 const pgliteTarget = (): Target => {
   const dir = mkdtempSync(join(tmpdir(), "tally-cli-rollups-"))
+  seedDataDir(dir)
   const layer = Store.layerWith(Database.layerPglite({ dataDir: dir }))
   return {
     name: "pglite",

@@ -17,6 +17,7 @@ import { join, resolve } from "node:path"
 import type * as NatsConfig from "../src/nats/NatsConfig.ts"
 import { configEnv, eventually, ledger, nats, natsUrl, testConfig, usageEvent } from "./support/Nats.ts"
 import { tallyArgs } from "../src/cli/Launch.ts"
+import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 const root = resolve(import.meta.dirname, "../../..")
 const postgresUrl = process.env.TALLY_TEST_DATABASE_URL
@@ -41,6 +42,7 @@ const sharedDatabase = Effect.gen(function*() {
     }
   }
   const dataDir = join(mkdtempSync(join(tmpdir(), "tally-nats-")), "data")
+  seedDataDir(dataDir)
   return {
     env: { TALLY_DATA_DIR: dataDir },
     use: <A, E>(effect: Effect.Effect<A, E, StoreServices>) =>

@@ -34,7 +34,7 @@ const withServices = (database: Layer.Layer<Database.Database, Database.LayerErr
 const url = process.env.TALLY_TEST_DATABASE_URL
 
 export const targets: ReadonlyArray<Target> = [
-  { name: "pglite", layer: withServices(Database.layerPgliteMemory) },
+  { name: "pglite", layer: withServices(Database.layerPgliteTest) },
   ...(url === undefined || url === ""
     ? []
     : [{ name: "postgres" as const, layer: withServices(Database.layerEphemeralPostgres(Redacted.make(url))) }])
@@ -48,7 +48,7 @@ const withGovernance = (database: Layer.Layer<Database.Database, Database.LayerE
 
 /** The same databases with `Governance` (one decision: policies and budgets) and the catalog. */
 export const governanceTargets = [
-  { name: "pglite" as const, layer: withGovernance(Database.layerPgliteMemory) },
+  { name: "pglite" as const, layer: withGovernance(Database.layerPgliteTest) },
   ...(url === undefined || url === ""
     ? []
     : [{ name: "postgres" as const, layer: withGovernance(Database.layerEphemeralPostgres(Redacted.make(url))) }])

@@ -16,11 +16,11 @@ import { ingestNow, layerOptions, newTenant } from "./TestStore.ts"
 
 const url = process.env.TALLY_TEST_DATABASE_URL
 const targets = [
-  { name: "pglite", database: Database.layerPgliteMemory },
+  { name: "pglite", database: Database.layerPgliteTest },
   ...(url === undefined || url === "" ? [] : [{ name: "postgres", database: Database.layerEphemeralPostgres(Redacted.make(url)) }])
 ]
 
-const servicesOn = (database: typeof Database.layerPgliteMemory) =>
+const servicesOn = (database: typeof Database.layerPgliteTest) =>
   Layer.mergeAll(TenantPricing.TenantPricing.layer, Reprice.Repricing.layer, Chargeback.layer).pipe(
     Layer.provideMerge(Layer.merge(Store.layerWith(database), Catalog.Catalog.layer))
   )

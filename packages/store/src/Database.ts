@@ -25,6 +25,7 @@ import type * as Scope from "effect/Scope"
 import type { MigrationError } from "effect/sql/Migrator"
 import { ConnectionError, SqlError } from "effect/sql/SqlError"
 import { randomBytes } from "node:crypto"
+import { readFileSync } from "node:fs"
 import { mkdir } from "node:fs/promises"
 import lockfile from "proper-lockfile"
 import * as PgliteStream from "./internal/PgliteStream.ts"
@@ -166,6 +167,12 @@ export interface PgliteOptions {
    * memory. Defaults to `./.tally/data`.
    */
   readonly dataDir?: string | undefined
+  /**
+   * A cluster to start a new database from: a `PGlite.dumpDataDir` archive. It replaces initdb;
+   * the migrations then apply only what the archive lacks. Refused by PGlite for a directory that
+   * already holds a database.
+   */
+  readonly loadDataDir?: Blob | undefined
 }
 
 /**
@@ -195,7 +202,7 @@ const lockDataDir = (dataDir: string): Effect.Effect<void, SqlError, Scope.Scope
     (release) => Effect.promise(() => release().catch(() => undefined))
   ).pipe(Effect.asVoid)
 
-const openPglite = (dataDir: string): Effect.Effect<PGlite, SqlError, Scope.Scope> =>
+const openPglite = (dataDir: string, loadDataDir: Blob | undefined): Effect.Effect<PGlite, SqlError, Scope.Scope> =>
   Effect.gen(function*() {
     const onDisk = !dataDir.includes("://")
     if (onDisk) {
@@ -207,7 +214,7 @@ const openPglite = (dataDir: string): Effect.Effect<PGlite, SqlError, Scope.Scop
     }
     return yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => PGlite.create(dataDir, { username: "postgres", database: "postgres" }),
+        try: () => PGlite.create(dataDir, { username: "postgres", database: "postgres", ...(loadDataDir === undefined ? {} : { loadDataDir }) }),
         catch: (cause) => connectionError(cause, `could not open the embedded database at ${dataDir}`)
       }),
       (db) => Effect.promise(() => db.close())
@@ -224,7 +231,7 @@ const connectionError = (cause: unknown, message: string): SqlError =>
 export const layerPglite = (options: PgliteOptions = {}): Layer.Layer<Database, LayerError> =>
   Layer.effect(Database, make("pglite")).pipe(
     Layer.provide(PgClient.layerFrom(
-      Effect.flatMap(openPglite(options.dataDir ?? defaultDataDir), (db) =>
+      Effect.flatMap(openPglite(options.dataDir ?? defaultDataDir, options.loadDataDir), (db) =>
         PgClient.make({
           stream: PgliteStream.makeFactory(db),
           username: "postgres",
@@ -239,6 +246,24 @@ export const layerPglite = (options: PgliteOptions = {}): Layer.Layer<Database, 
 
 /** PGlite entirely in memory: nothing outlives the layer. */
 export const layerPgliteMemory: Layer.Layer<Database, LayerError> = layerPglite({ dataDir: "memory://" })
+
+/**
+ * Where a test run keeps its migrated PGlite cluster (a `dumpDataDir` archive), written once by the
+ * run's global setup (`packages/store/test/PgliteTemplate.ts`).
+ */
+export const testTemplateVariable = "TALLY_TEST_PGLITE_TEMPLATE"
+
+/**
+ * PGlite in memory for tests: started from the run's migrated cluster when `TALLY_TEST_PGLITE_TEMPLATE`
+ * names one, else from scratch like `layerPgliteMemory`. The archive spares each test database
+ * initdb and the migrations (seconds of WASM each); the migrations still run, and find nothing to do.
+ */
+export const layerPgliteTest: Layer.Layer<Database, LayerError> = Layer.suspend(() => {
+  const template = process.env[testTemplateVariable]
+  return template === undefined || template === ""
+    ? layerPgliteMemory
+    : layerPglite({ dataDir: "memory://", loadDataDir: new Blob([readFileSync(template)]) })
+})
 
 /**
  * `TALLY_DATABASE_URL` set: real PostgreSQL at that URL. Otherwise the embedded database in
@@ -290,6 +315,6 @@ export const layerEphemeralPostgres = (adminUrl: Redacted.Redacted<string>): Lay
 export const layerTest: Layer.Layer<Database, LayerError | Config.ConfigError> = Layer.unwrap(
   Effect.gen(function*() {
     const url = yield* Config.option(Config.Redacted("TALLY_TEST_DATABASE_URL"))
-    return Option.isSome(url) ? layerEphemeralPostgres(url.value) : layerPgliteMemory
+    return Option.isSome(url) ? layerEphemeralPostgres(url.value) : layerPgliteTest
   })
 )

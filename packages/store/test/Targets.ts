@@ -16,7 +16,7 @@ export interface Target {
 const url = process.env.TALLY_TEST_DATABASE_URL
 
 export const targets: ReadonlyArray<Target> = [
-  { name: "pglite", layer: Store.layerWith(Database.layerPgliteMemory) },
+  { name: "pglite", layer: Store.layerWith(Database.layerPgliteTest) },
   ...(url === undefined || url === ""
     ? []
     : [{ name: "postgres" as const, layer: Store.layerWith(Database.layerEphemeralPostgres(Redacted.make(url))) }])

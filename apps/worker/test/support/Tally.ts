@@ -1,8 +1,13 @@
-/** Runs the real `tally` CLI in a child process, as a script would. */
+/**
+ * Runs the real `tally` CLI in a child process, as a script would (`tally`, `tallyAsync`), or in
+ * this process through `Cli.run`, the function bin.ts prints (`tallyHere`): the same stdout, stderr
+ * and exit code without starting Node and loading the modules again (seconds per command).
+ */
 import { spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
+import * as Cli from "../../src/cli/Cli.ts"
 import { tallyArgs } from "../../src/cli/Launch.ts"
 
 export const root = resolve(import.meta.dirname, "../../../..")
@@ -48,6 +53,15 @@ export const tallyAsync = (args: ReadonlyArray<string>, options: Options = {}): 
     child.on("close", (code) => done({ code, stdout, stderr }))
     child.stdin.end(options.input ?? "")
   })
+
+/**
+ * A command run in this process. `env` is all the settings it reads (as `--data-dir` or
+ * `TALLY_DATABASE_URL` would name the database); commands that read stdin need `tally`.
+ */
+export const tallyHere = async (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>): Promise<Run> => {
+  const outcome = await Cli.run(args, { env })
+  return { code: outcome.exitCode, stdout: outcome.stdout, stderr: outcome.stderr }
+}
 
 /** Runs `tasks` with at most `limit` at a time, results in input order. */
 export const pool = async <A>(tasks: ReadonlyArray<() => Promise<A>>, limit: number): Promise<Array<A>> => {
