@@ -11,7 +11,7 @@ import { Effect, ManagedRuntime, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Cli from "../src/cli/Cli.ts"
 import * as T from "../../../packages/engine/test/AnomalyTraffic.ts"
-import { oneStderrLine, tally } from "./support/Tally.ts"
+import { oneStderrLine, tally, tallyHere } from "./support/Tally.ts"
 import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 type Services = Store.Services | Database.Database
@@ -95,8 +95,8 @@ describe.each(targetNames)("tally anomalies (%s)", { timeout: 300_000 }, (name) 
     await target?.close()
   })
 
-  it("lists nothing before any detection ran", () => {
-    const out = tally(["anomalies", "--tenant", TENANT, ...window], { env: target.env })
+  it("lists nothing before any detection ran", async () => {
+    const out = await tallyHere(["anomalies", "--tenant", TENANT, ...window], target.env)
     expect(out.stderr).toBe("")
     expect(out.code).toBe(0)
     expect(JSON.parse(out.stdout)).toEqual({
@@ -109,8 +109,8 @@ describe.each(targetNames)("tally anomalies (%s)", { timeout: 300_000 }, (name) 
     })
   })
 
-  it("--detect over a range records the injected anomalies with their evidence; a second run records nothing new", () => {
-    const out = tally(["anomalies", "--tenant", TENANT, ...window, "--detect"], { env: target.env })
+  it("--detect over a range records the injected anomalies with their evidence; a second run records nothing new", async () => {
+    const out = await tallyHere(["anomalies", "--tenant", TENANT, ...window, "--detect"], target.env)
     expect(out.stderr).toBe("")
     expect(out.code).toBe(0)
     const first = JSON.parse(out.stdout) as Output
@@ -130,14 +130,14 @@ describe.each(targetNames)("tally anomalies (%s)", { timeout: 300_000 }, (name) 
     const starts = first.findings.map((f) => f.window.from)
     expect(starts).toEqual([...starts].sort().reverse())
 
-    const again = JSON.parse(tally(["anomalies", "--tenant", TENANT, ...window, "--detect"], { env: target.env }).stdout) as Output
+    const again = JSON.parse((await tallyHere(["anomalies", "--tenant", TENANT, ...window, "--detect"], target.env)).stdout) as Output
     expect(again.detection!.recorded).toEqual([])
     expect(again.detection!.duplicates).toBe(first.detection!.recorded.length)
     expect(again.findings).toEqual(first.findings)
   })
 
-  it("filters by kind and scope, and names the database by flag", () => {
-    const out = tally(["anomalies", "--tenant", TENANT, ...window, "--kind", "token_rate_spike", "--scope", "apiKey", "--scope", "project", ...target.flag])
+  it("filters by kind and scope, and names the database by flag", async () => {
+    const out = await tallyHere(["anomalies", "--tenant", TENANT, ...window, "--kind", "token_rate_spike", "--scope", "apiKey", "--scope", "project", ...target.flag], {})
     expect(out.code).toBe(0)
     const listed = JSON.parse(out.stdout) as Output
     const scopes = listed.findings.map((f) => `${f.scope.kind}=${f.scope.value}`)
@@ -148,8 +148,8 @@ describe.each(targetNames)("tally anomalies (%s)", { timeout: 300_000 }, (name) 
     }
   })
 
-  it("an unknown tenant is an error, not a quiet tenant", () => {
-    const out = tally(["anomalies", "--tenant", "initech", ...target.flag])
+  it("an unknown tenant is an error, not a quiet tenant", async () => {
+    const out = await tallyHere(["anomalies", "--tenant", "initech", ...target.flag], {})
     expect(out).toMatchObject({ code: 2, stdout: "" })
     expect(oneStderrLine(out)).toBe(`tally: anomalies: no tenant with id "initech"`)
   })
@@ -158,7 +158,7 @@ describe.each(targetNames)("tally anomalies (%s)", { timeout: 300_000 }, (name) 
 describe("tally anomalies: bad input exits 2 before any database is opened", { timeout: 300_000 }, () => {
   const neverCreated = join(tmpdir(), `tally-never-created-anomalies-${process.pid}`)
 
-  it("in a real process: one line on stderr, nothing on stdout, exit 2", () => {
+  it("in a real process: one line on stderr, nothing on stdout, exit 2", async () => {
     const out = tally(["anomalies", "--tenant", TENANT, "--from", "2026-05-02", "--to", "2026-05-01"], { env: { TALLY_DATA_DIR: neverCreated } })
     expect(out).toMatchObject({ code: 2, stdout: "" })
     expect(oneStderrLine(out)).toBe("tally: anomalies: --to (2026-05-01T00:00:00.000Z) must be after --from (2026-05-02T00:00:00.000Z)")

@@ -13,7 +13,7 @@ import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { call } from "../../../packages/engine/test/ChargebackSupport.ts"
 import * as FocusSpec from "../../../packages/engine/test/FocusSpec.ts"
-import { oneStderrLine, tally } from "./support/Tally.ts"
+import { oneStderrLine, tally, tallyHere } from "./support/Tally.ts"
 import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 const calls = [
@@ -29,8 +29,9 @@ describe("tally chargeback", () => {
   let runId: string
   let finalLines: unknown
   const env = () => ({ TALLY_DATA_DIR: join(dir, "data") })
-  const json = (args: ReadonlyArray<string>) => {
-    const result = tally(["chargeback", ...args], { env: env() })
+  /** In this process (`Cli.run`); the bad-input case also spawns the real binary, as a script would. */
+  const json = async (args: ReadonlyArray<string>) => {
+    const result = await tallyHere(["chargeback", ...args], env())
     if (result.code !== 0) throw new Error(`tally chargeback ${args.join(" ")} exited ${result.code}: ${result.stderr}`)
     return JSON.parse(result.stdout)
   }
@@ -47,12 +48,12 @@ describe("tally chargeback", () => {
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-  it("showback stores nothing; run stores a draft whose lines sum to its total; finalize makes it final once", () => {
-    const preview = json(["run", "--tenant", tenantId, "--month", "2026-03", "--dimension", "team", "--shared", "platform", "--showback"])
+  it("showback stores nothing; run stores a draft whose lines sum to its total; finalize makes it final once", async () => {
+    const preview = await json(["run", "--tenant", tenantId, "--month", "2026-03", "--dimension", "team", "--shared", "platform", "--showback"])
     expect(preview.showback).toBe(true)
-    expect(json(["show", "--tenant", tenantId]).runs).toEqual([])
+    expect((await json(["show", "--tenant", tenantId])).runs).toEqual([])
 
-    const run = json(["run", "--tenant", tenantId, "--month", "2026-03", "--dimension", "team", "--shared", "platform", "--by", "ops"])
+    const run = await json(["run", "--tenant", tenantId, "--month", "2026-03", "--dimension", "team", "--shared", "platform", "--by", "ops"])
     expect(run.status).toBe("draft")
     expect(run.lines.map((l: { owner: string }) => l.owner)).toEqual(["chat", "search"])
     expect(run.inputs.sha256).toBe(preview.inputs.sha256)
@@ -61,23 +62,23 @@ describe("tally chargeback", () => {
     expect(run.total).toBe(run.inputs.roundedTotal)
     expect(run.audit.map((a: { action: string; actor: string }) => [a.action, a.actor])).toEqual([["created", "ops"]])
 
-    const final = json(["finalize", "--tenant", tenantId, "--run", run.runId, "--by", "cfo"])
+    const final = await json(["finalize", "--tenant", tenantId, "--run", run.runId, "--by", "cfo"])
     expect(final.status).toBe("final")
     expect(final.audit.map((a: { action: string; actor: string }) => [a.action, a.actor])).toEqual([["created", "ops"], ["finalized", "cfo"]])
     runId = run.runId
     finalLines = final.lines
   }, 600_000)
 
-  it("a final run cannot be finalized again; show prints it and lists runs; its period is closed", () => {
+  it("a final run cannot be finalized again; show prints it and lists runs; its period is closed", async () => {
     const run = { runId }
     const final = { lines: finalLines }
     const again = tally(["chargeback", "finalize", "--tenant", tenantId, "--run", run.runId], { env: env() })
     expect(again.code).toBe(2)
     expect(oneStderrLine(again)).toMatch(/^tally: chargeback finalize: chargeback run .* is final already/)
 
-    const shown = json(["show", "--tenant", tenantId, "--run", run.runId])
+    const shown = await json(["show", "--tenant", tenantId, "--run", run.runId])
     expect(shown.lines).toEqual(final.lines)
-    const listed = json(["show", "--tenant", tenantId, "--status", "final"])
+    const listed = await json(["show", "--tenant", tenantId, "--status", "final"])
     expect(listed.runs.map((r: { runId: string }) => r.runId)).toEqual([run.runId])
 
     const overlap = tally(["chargeback", "run", "--tenant", tenantId, "--from", "2026-03-15T00:00:00Z", "--to", "2026-04-15T00:00:00Z", "--dimension", "team"], { env: env() })
@@ -85,15 +86,15 @@ describe("tally chargeback", () => {
     expect(oneStderrLine(overlap)).toContain("late usage for it appears as corrections in the next run")
   }, 600_000)
 
-  it("export writes the run's CSV lines or FOCUS rows to a file", () => {
-    const run = json(["run", "--tenant", tenantId, "--month", "2026-03", "--dimension", "costCenter", "--rule", "fixed", "--share", "cc-1=60", "--share", "cc-2=40"])
+  it("export writes the run's CSV lines or FOCUS rows to a file", async () => {
+    const run = await json(["run", "--tenant", tenantId, "--month", "2026-03", "--dimension", "costCenter", "--rule", "fixed", "--share", "cc-1=60", "--share", "cc-2=40"])
     const csvFile = join(dir, "lines.csv")
-    const csv = json(["export", "--tenant", tenantId, "--run", run.runId, "--out", csvFile])
+    const csv = await json(["export", "--tenant", tenantId, "--run", run.runId, "--out", csvFile])
     expect(csv).toMatchObject({ runId: run.runId, format: "csv", file: csvFile, records: 2, total: run.total })
     const lines = FocusSpec.parseCsv(readFileSync(csvFile, "utf8")).rows
     expect(lines.map((l) => [l["owner"], l["allocated"]])).toEqual(run.lines.map((l: { owner: string; allocated: string }) => [l.owner, l.allocated]))
     const focusFile = join(dir, "focus.csv")
-    const focus = json(["export", "--tenant", tenantId, "--run", run.runId, "--format", "focus", "--out", focusFile])
+    const focus = await json(["export", "--tenant", tenantId, "--run", run.runId, "--format", "focus", "--out", focusFile])
     const { header, rows } = FocusSpec.parseCsv(readFileSync(focusFile, "utf8"))
     expect(focus.records).toBe(rows.length)
     expect(FocusSpec.problems(header, rows)).toEqual([])
@@ -102,7 +103,7 @@ describe("tally chargeback", () => {
     expect(header).toContain("ServiceProviderName")
     // FOCUS 1.2 stays selectable.
     const oldFile = join(dir, "focus-1.2.csv")
-    const old = json(["export", "--tenant", tenantId, "--run", run.runId, "--format", "focus", "--focus-version", "1.2", "--out", oldFile])
+    const old = await json(["export", "--tenant", tenantId, "--run", run.runId, "--format", "focus", "--focus-version", "1.2", "--out", oldFile])
     expect(old.focusVersion).toBe("1.2")
     const previous = FocusSpec.parseCsv(readFileSync(oldFile, "utf8"))
     expect(previous.header).not.toContain("ServiceProviderName")
@@ -110,7 +111,7 @@ describe("tally chargeback", () => {
     expect(Money.format(FocusSpec.total(previous.rows, "BilledCost"))).toBe(run.total)
   }, 600_000)
 
-  it("bad input exits 2 with one line that names the problem", () => {
+  it("bad input exits 2 with one line that names the problem", async () => {
     const cases: Array<[ReadonlyArray<string>, RegExp]> = [
       [["run", "--tenant", tenantId, "--month", "2026-03", "--dimension", "team", "--rule", "fixed", "--share", "a=50", "--share", "b=40"], /rule\.shares: the percentages must sum to exactly 100, they sum to 90/],
       [["run", "--tenant", tenantId, "--month", "2026-3", "--dimension", "team"], /month: expected a month as YYYY-MM/],
@@ -127,8 +128,11 @@ describe("tally chargeback", () => {
       [["export", "--tenant", tenantId, "--run", "x", "--format", "focus", "--focus-version", "1.1", "--out", "/tmp/x"], /--focus-version must be 1\.3 or 1\.2, got "1\.1"/],
       [["frobnicate"], /unknown subcommand "frobnicate"/]
     ]
+    const [firstArgs, firstExpected] = cases[0]!
+    const spawned = tally(["chargeback", ...firstArgs], { env: env() })
+    expect([spawned.code, oneStderrLine(spawned)]).toEqual([2, expect.stringMatching(firstExpected)])
     for (const [args, expected] of cases) {
-      const result = tally(["chargeback", ...args], { env: env() })
+      const result = await tallyHere(["chargeback", ...args], env())
       expect(result.code, args.join(" ")).toBe(2)
       expect(oneStderrLine(result)).toMatch(expected)
     }

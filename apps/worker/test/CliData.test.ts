@@ -11,7 +11,7 @@ import { join } from "node:path"
 import { Database } from "@tally/store"
 import { Effect, ManagedRuntime, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { oneStderrLine, root, tally } from "./support/Tally.ts"
+import { oneStderrLine, root, tally, tallyHere } from "./support/Tally.ts"
 import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 const events = JSON.parse(readFileSync(join(root, "examples/usage-events.json"), "utf8")) as Array<Record<string, unknown>>
@@ -43,14 +43,15 @@ const json = (stdout: string) => JSON.parse(stdout) as Record<string, any>
 describe.each(targetNames)("tally ingest, usage and import (%s)", { timeout: 300_000 }, (name) => {
   let dir: string
   let target: Target
-  const run = (args: ReadonlyArray<string>, input?: string) => tally(args, { env: target.env, input })
+  /** In this process (`Cli.run`) unless it reads stdin: that spawns the real binary, as a script would. */
+  const run = (args: ReadonlyArray<string>, input?: string) => input === undefined ? tallyHere(args, target.env) : Promise.resolve(tally(args, { env: target.env, input }))
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "tally-cli-data-"))
     seedDataDir(join(dir, "data"))
     target = await makeTarget(name, dir)
     for (const id of ["acme", "lite"]) {
-      const created = run(["tenant", "create", "--name", id, "--id", id])
+      const created = await run(["tenant", "create", "--name", id, "--id", id])
       expect(created.code, created.stderr).toBe(0)
     }
   }, 300_000)
@@ -60,43 +61,44 @@ describe.each(targetNames)("tally ingest, usage and import (%s)", { timeout: 300
     rmSync(dir, { recursive: true, force: true })
   })
 
-  it("ingest streams NDJSON in batches, and a rerun after an interruption inserts only what is missing", () => {
+  it("ingest streams NDJSON in batches, and a rerun after an interruption inserts only what is missing", async () => {
     const ndjson = join(dir, "events.ndjson")
     writeFileSync(ndjson, events.map((e) => JSON.stringify(e)).join("\n") + "\n")
     // An interrupted load: only the first event landed.
-    const first = run(["ingest", "--tenant", "acme", "-"], `${JSON.stringify(events[0])}\n`)
+    const first = await run(["ingest", "--tenant", "acme", "-"], `${JSON.stringify(events[0])}\n`)
     expect(first.code, first.stderr).toBe(0)
     expect(json(first.stdout)).toMatchObject({ tenant: "acme", input: "-", events: 1, inserted: 1, duplicates: 0, batches: 1 })
 
-    const resumed = run(["ingest", "--tenant", "acme", "--batch-size", "2", ndjson])
+    // Spawned: ingest reports its progress on the process' own stderr.
+    const resumed = tally(["ingest", "--tenant", "acme", "--batch-size", "2", ndjson], { env: target.env })
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(json(resumed.stdout)).toMatchObject({ events: 3, inserted: 2, duplicates: 1, conflicts: 0, rejected: 0, batches: 2, rejections: [] })
     // The summary goes to stderr, never to stdout.
     expect(resumed.stderr).toMatch(/^tally ingest: 3 events: 2 inserted, 1 duplicates, 0 conflicts, 0 rejected in \d+\.\d s\n$/)
 
     // A JSON array is read as well; everything is there already.
-    const again = run(["ingest", "--tenant", "acme", join(root, "examples/usage-events.json")])
+    const again = await run(["ingest", "--tenant", "acme", join(root, "examples/usage-events.json")])
     expect(json(again.stdout)).toMatchObject({ events: 3, inserted: 0, duplicates: 3 })
   })
 
-  it("ingest lands the good events, names the first bad one by line and exits 2", () => {
+  it("ingest lands the good events, names the first bad one by line and exits 2", async () => {
     const mixed = [JSON.stringify({ ...events[0], requestId: "bad-1", occurredAt: "2026-02-30T00:00:00Z" }), "{not json", JSON.stringify({ ...events[1], requestId: "good-1" })].join("\n")
-    const out = run(["ingest", "--tenant", "acme", "-"], mixed)
+    const out = await run(["ingest", "--tenant", "acme", "-"], mixed)
     expect(out.code).toBe(2)
     expect(json(out.stdout)).toMatchObject({ events: 3, inserted: 1, rejected: 2 })
     expect(json(out.stdout).rejections.map((r: { at: number }) => r.at)).toEqual([2, 1])
     expect(oneStderrLine(out)).toMatch(/^tally: ingest: 3 events: 1 inserted, .* first not stored, at 2: not valid JSON/)
-    expect(run(["ingest", "--tenant", "nobody", "-"], mixed)).toMatchObject({ code: 2, stderr: "tally: ingest: tenant \"nobody\" does not exist\n" })
+    expect(await run(["ingest", "--tenant", "nobody", "-"], mixed)).toMatchObject({ code: 2, stderr: "tally: ingest: tenant \"nobody\" does not exist\n" })
   })
 
-  it("usage sums the rollups per model and day as JSON, CSV and a table", () => {
+  it("usage sums the rollups per model and day as JSON, CSV and a table", async () => {
     const period = ["--tenant", "acme", "--from", "2026-11-01", "--to", "2026-12-01"]
-    const total = json(run(["usage", ...period]).stdout)
+    const total = json((await run(["usage", ...period])).stdout)
     expect(total).toMatchObject({ tenant: "acme", groupBy: [], granularity: "total" })
     expect(total.rows).toHaveLength(1)
     expect(total.rows[0]).toMatchObject({ currency: "USD", requests: 4, unpriced: 0 })
 
-    const byModel = json(run(["usage", ...period, "--group-by", "provider,model", "--granularity", "day"]).stdout)
+    const byModel = json((await run(["usage", ...period, "--group-by", "provider,model", "--granularity", "day"])).stdout)
     expect(byModel.rows.map((r: { bucket: string; provider: string }) => [r.bucket, r.provider])).toEqual([
       ["2026-11-02T00:00:00.000Z", "anthropic"],
       ["2026-11-02T00:00:00.000Z", "openai"],
@@ -106,40 +108,40 @@ describe.each(targetNames)("tally ingest, usage and import (%s)", { timeout: 300
     const sum = byModel.rows.reduce((s: number, r: { requests: number }) => s + r.requests, 0)
     expect(sum).toBe(4)
 
-    const csv = run(["usage", ...period, "--group-by", "provider", "--format", "csv"])
+    const csv = await run(["usage", ...period, "--group-by", "provider", "--format", "csv"])
     expect(csv.code, csv.stderr).toBe(0)
     const lines = csv.stdout.trimEnd().split("\r\n")
     expect(lines[0]).toBe("provider,currency,requests,unpriced,cost,inputTokens,outputTokens")
     expect(lines.slice(1).map((l) => l.split(",")[0]).sort()).toEqual(["anthropic", "openai"])
 
-    const table = run(["usage", ...period, "--group-by", "provider", "--format", "table"])
+    const table = await run(["usage", ...period, "--group-by", "provider", "--format", "table"])
     expect(table.stdout.split("\n")[0]).toMatch(/^provider\s+currency\s+requests/)
     expect(table.stdout).toContain("anthropic")
 
     const written = join(dir, "usage.csv")
-    const toFile = json(run(["usage", ...period, "--format", "csv", "--out", written]).stdout)
+    const toFile = json((await run(["usage", ...period, "--format", "csv", "--out", written])).stdout)
     expect(toFile).toMatchObject({ out: written, rows: 1 })
     expect(readFileSync(written, "utf8").split("\r\n")[0]).toBe("currency,requests,unpriced,cost,inputTokens,outputTokens")
 
-    expect(oneStderrLine(run(["usage", ...period, "--group-by", "colour"]))).toBe(
+    expect(oneStderrLine(await run(["usage", ...period, "--group-by", "colour"]))).toBe(
       "tally: usage: --group-by must be among provider, model, project, environment, feature, team, customer, costCenter, apiKey, got \"colour\""
     )
-    expect(run(["usage", "--tenant", "acme", "--from", "2026-11-01"])).toMatchObject({ code: 2, stderr: "tally: usage: --to is required\n" })
+    expect(await run(["usage", "--tenant", "acme", "--from", "2026-11-01"])).toMatchObject({ code: 2, stderr: "tally: usage: --to is required\n" })
   })
 
-  it("import litellm-spend-logs round-trips an export: LiteLLM's spend is the reported cost and reconcile names the call it overcharged", () => {
-    const imported = run(["import", "litellm-spend-logs", "--tenant", "lite", spendLogs])
+  it("import litellm-spend-logs round-trips an export: LiteLLM's spend is the reported cost and reconcile names the call it overcharged", async () => {
+    const imported = await run(["import", "litellm-spend-logs", "--tenant", "lite", spendLogs])
     expect(imported.code, imported.stderr).toBe(0)
     // Four rows: three calls and a rate-limited failure, which bills nothing.
     expect(json(imported.stdout)).toMatchObject({ events: 3, inserted: 3, skipped: 1, rejected: 0 })
-    expect(json(run(["import", "litellm-spend-logs", "--tenant", "lite", spendLogs]).stdout)).toMatchObject({ inserted: 0, duplicates: 3 })
+    expect(json((await run(["import", "litellm-spend-logs", "--tenant", "lite", spendLogs])).stdout)).toMatchObject({ inserted: 0, duplicates: 3 })
 
-    const usage = json(run(["usage", "--tenant", "lite", "--from", "2026-11-01", "--to", "2026-12-01", "--group-by", "team"]).stdout)
+    const usage = json((await run(["usage", "--tenant", "lite", "--from", "2026-11-01", "--to", "2026-12-01", "--group-by", "team"])).stdout)
     // Billed at LiteLLM's spend (the provider-reported cost), per team of the keys.
     expect(usage.rows.map((r: { team: string; cost: string }) => [r.team, r.cost])).toEqual([["research", "2.3"], ["support", "0.01372"]])
 
     const reportFile = join(dir, "litellm-reconcile.json")
-    const reconciled = run(["reconcile", "--tenant", "lite", "--from", "2026-11-01", "--to", "2026-12-01", "--out", reportFile])
+    const reconciled = await run(["reconcile", "--tenant", "lite", "--from", "2026-11-01", "--to", "2026-12-01", "--out", reportFile])
     expect(reconciled.code, reconciled.stderr).toBe(0)
     expect(json(reconciled.stdout).summary).toMatchObject({
       rows: 3,

@@ -10,7 +10,7 @@ import { Database, Store, Tenants, UsageLedger } from "@tally/store"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { call, euroModel } from "../../../packages/engine/test/ChargebackSupport.ts"
-import { oneStderrLine, tally } from "./support/Tally.ts"
+import { oneStderrLine, tally, tallyHere } from "./support/Tally.ts"
 import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 // 5 EUR on 2 March (1M input x 2 + 0.5M output x 6, per 1M), 3.5 USD on 2 March (gpt-4o 2.50 / 10).
@@ -23,8 +23,9 @@ describe("tally fx", () => {
   let dir: string
   let tenantId: string
   const env = () => ({ TALLY_DATA_DIR: join(dir, "data") })
-  const json = (args: ReadonlyArray<string>) => {
-    const result = tally(["fx", ...args], { env: env() })
+  /** In this process (`Cli.run`); the bad-input case also spawns the real binary, as a script would. */
+  const json = async (args: ReadonlyArray<string>) => {
+    const result = await tallyHere(["fx", ...args], env())
     if (result.code !== 0) throw new Error(`tally fx ${args.join(" ")} exited ${result.code}: ${result.stderr}`)
     return JSON.parse(result.stdout)
   }
@@ -41,13 +42,13 @@ describe("tally fx", () => {
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-  it("imports and adds rates, lists them, and converts a period's spend by owner", () => {
+  it("imports and adds rates, lists them, and converts a period's spend by owner", async () => {
     const file = join(dir, "rates.csv")
     writeFileSync(file, "base,quote,date,rate\nEUR,USD,2026-03-02,1.08\n")
-    const imported = json(["import", "--tenant", tenantId, "--file", file, "--source", "ECB"])
+    const imported = await json(["import", "--tenant", tenantId, "--file", file, "--source", "ECB"])
     expect(imported.imported).toBe(1)
     expect(imported.rates[0]).toMatchObject({ base: "EUR", quote: "USD", date: "2026-03-02", rate: "1.08", source: "ECB", recordedBy: "cli" })
-    const converted = json(["convert", "--tenant", tenantId, "--from", "2026-03-01", "--to", "2026-04-01", "--dimension", "customer"])
+    const converted = await json(["convert", "--tenant", tenantId, "--from", "2026-03-01", "--to", "2026-04-01", "--dimension", "customer"])
     // 5 EUR x 1.08 = 5.4 USD for globex, 3.5 USD for initech: 8.9 USD.
     expect(converted.total).toBe("8.9")
     expect(converted.owners).toEqual([
@@ -55,20 +56,23 @@ describe("tally fx", () => {
       { owner: "initech", original: [{ currency: "USD", amount: "3.5" }], converted: "3.5" }
     ])
     expect(converted.rateIds).toEqual([imported.rates[0].id])
-    const added = json(["add", "--tenant", tenantId, "--base", "EUR", "--quote", "USD", "--date", "2026-03-02", "--rate", "1.1", "--source", "manual", "--by", "ops"])
+    const added = await json(["add", "--tenant", tenantId, "--base", "EUR", "--quote", "USD", "--date", "2026-03-02", "--rate", "1.1", "--source", "manual", "--by", "ops"])
     expect(added).toMatchObject({ rate: "1.1", recordedBy: "ops" })
-    expect(json(["list", "--tenant", tenantId, "--base", "EUR"]).rates.map((r: { rate: string }) => r.rate)).toEqual(["1.08", "1.1"])
+    expect((await json(["list", "--tenant", tenantId, "--base", "EUR"])).rates.map((r: { rate: string }) => r.rate)).toEqual(["1.08", "1.1"])
   }, 600_000)
 
-  it("bad input exits 2 with one line that names the problem", () => {
+  it("bad input exits 2 with one line that names the problem", async () => {
     writeFileSync(join(dir, "bad.json"), JSON.stringify([{ base: "EUR", quote: "USD", date: "2026-13-01", rate: "1.1", source: "x" }]))
     const cases: Array<[ReadonlyArray<string>, RegExp]> = [
       [["add", "--tenant", tenantId, "--base", "EUR", "--quote", "USD", "--date", "2026-03-02", "--rate", "-1", "--source", "x"], /^tally: fx add: rate: expected a rate above 0, got -1$/],
       [["convert", "--tenant", "nobody", "--from", "2026-03-01", "--to", "2026-04-01"], /^tally: fx convert: tenant "nobody" does not exist$/],
       [["import", "--tenant", tenantId, "--file", join(dir, "bad.json")], /^tally: fx import: rates\[0\]\.date: /]
     ]
+    const [firstArgs, firstExpected] = cases[0]!
+    const spawned = tally(["fx", ...firstArgs], { env: env() })
+    expect([spawned.code, oneStderrLine(spawned)]).toEqual([2, expect.stringMatching(firstExpected)])
     for (const [args, expected] of cases) {
-      const result = tally(["fx", ...args], { env: env() })
+      const result = await tallyHere(["fx", ...args], env())
       expect(result.code, args.join(" ")).toBe(2)
       expect(oneStderrLine(result)).toMatch(expected)
     }

@@ -15,7 +15,7 @@ import { Database, Store, Tenants, UsageLedger } from "@tally/store"
 import { DateTime, Effect, Layer, ManagedRuntime, Redacted, Result } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Cli from "../src/cli/Cli.ts"
-import { oneStderrLine, root, tally } from "./support/Tally.ts"
+import { oneStderrLine, root, tally, tallyHere } from "./support/Tally.ts"
 import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 const book = Result.getOrThrow(Catalog.loadBookSync())
@@ -110,7 +110,7 @@ describe.each(targetNames)("tally reprice (%s)", { timeout: 300_000 }, (name) =>
   it("a dry run prints what would change and writes nothing", async () => {
     const before = await ledger(target)
     expect(before.map((r) => r.cost_source)).toEqual(["unpriced", "unpriced", "computed"])
-    const out = tally([...args, "--only-unpriced", "--dry-run"], { env: target.env })
+    const out = await tallyHere([...args, "--only-unpriced", "--dry-run"], target.env)
     expect(out.stderr).toBe("")
     expect(out.code).toBe(0)
     // Each call: 16 x $1/M + 363 x $2/M = 0.000016 + 0.000726 = 0.000742
@@ -130,7 +130,7 @@ describe.each(targetNames)("tally reprice (%s)", { timeout: 300_000 }, (name) =>
   })
 
   it("prices the unpriced calls once, with the actor on the audit record; a second run changes nothing", async () => {
-    const out = tally([...args, "--by", "ops"], { env: target.env })
+    const out = await tallyHere([...args, "--by", "ops"], target.env)
     expect(out.stderr).toBe("")
     expect(out.code).toBe(0)
     const summary = JSON.parse(out.stdout)
@@ -147,12 +147,13 @@ describe.each(targetNames)("tally reprice (%s)", { timeout: 300_000 }, (name) =>
     }))
     expect(runs).toEqual([{ id: summary.runId, actor: "ops" }])
 
-    const again = tally(args, { env: target.env })
+    const again = await tallyHere(args, target.env)
     expect(again.code).toBe(0)
     expect(JSON.parse(again.stdout)).toMatchObject({ runId: null, scanned: 3, repriced: 0, unchanged: 3, totals: [] })
   })
 
   it("an unknown tenant is an error, not an empty success", () => {
+    // The real binary, spawned, as a script runs it.
     const out = tally(["reprice", "--tenant", "initech", "--from", "2026-05-01", "--to", "2026-06-01"], { env: target.env })
     expect(out).toMatchObject({ code: 2, stdout: "" })
     expect(oneStderrLine(out)).toContain("reprice:")

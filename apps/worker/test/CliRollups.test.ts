@@ -16,7 +16,7 @@ import { Database, Rollups, Store, Tenants, UsageLedger } from "@tally/store"
 import { DateTime, Effect, ManagedRuntime, Redacted, Result } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Cli from "../src/cli/Cli.ts"
-import { oneStderrLine, root, tally } from "./support/Tally.ts"
+import { oneStderrLine, root, tally, tallyHere } from "./support/Tally.ts"
 import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 const fixtures = join(root, "apps/worker/test/fixtures/payloads")
@@ -131,7 +131,7 @@ describe.each(targetNames)("tally rollups rebuild (%s)", { timeout: 300_000 }, (
     await target?.close()
   })
 
-  it("the seed produced rollups to compare with", () => {
+  it("the seed produced rollups to compare with", async () => {
     // acme: 10:00 anthropic/search, 10:00 openai, 11:00 openai/index, 2026-05-02 09:00 openai; globex: 10:00, 23:00.
     expect(before[ACME]!.map((r) => r.hour)).toEqual([
       "2026-05-01T10:00:00.000Z",
@@ -148,7 +148,7 @@ describe.each(targetNames)("tally rollups rebuild (%s)", { timeout: 300_000 }, (
   })
 
   it("one tenant, a range widened to whole hours: only those hours are rebuilt", async () => {
-    const out = tally(["rollups", "rebuild", "--from", "2026-05-01T10:15:00Z", "--to", "2026-05-01T11:30:00Z", "--tenant", ACME], { env: target.env })
+    const out = await tallyHere(["rollups", "rebuild", "--from", "2026-05-01T10:15:00Z", "--to", "2026-05-01T11:30:00Z", "--tenant", ACME], target.env)
     expect(out.stderr).toBe("")
     expect(out.code).toBe(0)
     expect(JSON.parse(out.stdout)).toEqual({
@@ -166,21 +166,21 @@ describe.each(targetNames)("tally rollups rebuild (%s)", { timeout: 300_000 }, (
 
   it("every tenant over two days: the rollups equal what the inserts produced, and a second run changes nothing", async () => {
     const args = ["rollups", "rebuild", "--from", "2026-05-01", "--to", "2026-05-03"]
-    const out = tally(args, { env: target.env })
+    const out = await tallyHere(args, target.env)
     expect(out.code).toBe(0)
     const expected = { backend: name, tenant: null, from: "2026-05-01T00:00:00.000Z", to: "2026-05-03T00:00:00.000Z", hours: 48, tenants: 2, rows: 6 }
     expect(JSON.parse(out.stdout)).toEqual(expected)
     expect(await target.run(rollups(ACME))).toEqual(before[ACME])
     expect(await target.run(rollups(GLOBEX))).toEqual(before[GLOBEX])
 
-    const again = tally(args, { env: target.env })
+    const again = await tallyHere(args, target.env)
     expect(JSON.parse(again.stdout)).toEqual(expected)
     expect(await target.run(rollups(GLOBEX))).toEqual(before[GLOBEX])
   })
 
-  it("an unknown tenant is an error, not an empty success (the database named by flag instead of the environment)", () => {
+  it("an unknown tenant is an error, not an empty success (the database named by flag instead of the environment)", async () => {
     const flag = name === "postgres" ? ["--database-url", target.env.TALLY_DATABASE_URL!] : ["--data-dir", target.env.TALLY_DATA_DIR!]
-    const out = tally(["rollups", "rebuild", "--from", "2026-05-01", "--to", "2026-05-02", "--tenant", "initech", ...flag])
+    const out = await tallyHere(["rollups", "rebuild", "--from", "2026-05-01", "--to", "2026-05-02", "--tenant", "initech", ...flag], {})
     expect(out).toMatchObject({ code: 2, stdout: "" })
     expect(oneStderrLine(out)).toBe(`tally: rollups rebuild: no tenant with id "initech"`)
   })
@@ -190,7 +190,7 @@ describe("tally rollups rebuild: bad input exits 2 before any database is opened
   // A data directory that must never come to exist: these fail on the arguments alone.
   const neverCreated = join(tmpdir(), `tally-never-created-${process.pid}`)
 
-  it("in a real process: one line on stderr, nothing on stdout, exit 2", () => {
+  it("in a real process: one line on stderr, nothing on stdout, exit 2", async () => {
     const out = tally(["rollups", "rebuild", "--from", "2026-05-02", "--to", "2026-05-01"], { env: { TALLY_DATA_DIR: neverCreated } })
     expect(out).toMatchObject({ code: 2, stdout: "" })
     expect(oneStderrLine(out)).toBe("tally: rollups rebuild: --to (2026-05-01T00:00:00.000Z) must be after --from (2026-05-02T00:00:00.000Z)")
