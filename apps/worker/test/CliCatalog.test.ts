@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import * as Cli from "../src/cli/Cli.ts"
-import { oneStderrLine, root, scratch, tallyAsync } from "./support/Tally.ts"
+import { oneStderrLine, root, scratch, tallyAsync, tallyHere } from "./support/Tally.ts"
 
 const fixtures = join(root, "apps/worker/test/fixtures/payloads")
 const { dir, file } = scratch("tally-cli-catalog-")
@@ -44,9 +44,9 @@ describe("tally catalog list", { timeout: 300_000 }, () => {
   it("filters by provider (aliases too), search text and maintainer, and names the snapshot in force at --at", async () => {
     const [openai, bedrock, custom, onlyCustom] = await Promise.all([
       tallyAsync(["catalog", "list", "--provider", "openai", "--search", "GPT-4O-MINI", "--at", "2026-05-01"]),
-      tallyAsync(["catalog", "list", "--provider", "bedrock", "--search", "claude-sonnet-4-5"]),
-      tallyAsync(["catalog", "list", "--catalog", customCatalog, "--maintainer", "custom"]),
-      tallyAsync(["catalog", "list", "--catalog", customCatalog, "--no-builtin", "--provider", "openai"])
+      tallyHere(["catalog", "list", "--provider", "bedrock", "--search", "claude-sonnet-4-5"]),
+      tallyHere(["catalog", "list", "--catalog", customCatalog, "--maintainer", "custom"]),
+      tallyHere(["catalog", "list", "--catalog", customCatalog, "--no-builtin", "--provider", "openai"])
     ])
     const o = ok(openai)
     expect(o.count).toBe(o.definitions.length)
@@ -92,10 +92,10 @@ describe("tally catalog list", { timeout: 300_000 }, () => {
 describe("tally catalog show", { timeout: 300_000 }, () => {
   it("prints the definition with its snapshot history and which entry is in force at --at", async () => {
     const [offPeak, standard, overridden, missing] = await Promise.all([
-      tallyAsync(["catalog", "show", "deepseek/deepseek-chat", "--at", "2026-05-01T20:00:00Z"]),
-      tallyAsync(["catalog", "show", "deepseek/deepseek-chat", "--at", "2026-05-01T12:00:00Z"]),
-      tallyAsync(["catalog", "show", "openai/gpt-4o", "--catalog", customCatalog, "--at", "2026-05-01"]),
-      tallyAsync(["catalog", "show", "openai/gpt-9"])
+      tallyHere(["catalog", "show", "deepseek/deepseek-chat", "--at", "2026-05-01T20:00:00Z"]),
+      tallyHere(["catalog", "show", "deepseek/deepseek-chat", "--at", "2026-05-01T12:00:00Z"]),
+      tallyHere(["catalog", "show", "openai/gpt-4o", "--catalog", customCatalog, "--at", "2026-05-01"]),
+      tallyHere(["catalog", "show", "openai/gpt-9"])
     ])
     const off = ok(offPeak)
     expect(off).toMatchObject({ id: "deepseek/deepseek-chat", layer: "built-in", overriddenBy: null, at: "2026-05-01T20:00:00.000Z" })
@@ -120,9 +120,9 @@ describe("tally catalog show", { timeout: 300_000 }, () => {
 describe("tally catalog explain", { timeout: 300_000 }, () => {
   it("prints Match.explainMatch: the winning rule, fallbacks, candidates and snapshot; exit 3 when nothing matches", async () => {
     const [azure, custom, none] = await Promise.all([
-      tallyAsync(["catalog", "explain", "--provider", "azure", "--model", "gpt-4o-2024-08-06", "--at", "2026-05-01"]),
-      tallyAsync(["catalog", "explain", "--provider", "openai", "--model", "gpt-4o", "--at", "2026-05-01", "--catalog", customCatalog]),
-      tallyAsync(["catalog", "explain", "--provider", "openai", "--model", "gpt-9-turbo", "--at", "2026-05-01"])
+      tallyHere(["catalog", "explain", "--provider", "azure", "--model", "gpt-4o-2024-08-06", "--at", "2026-05-01"]),
+      tallyHere(["catalog", "explain", "--provider", "openai", "--model", "gpt-4o", "--at", "2026-05-01", "--catalog", customCatalog]),
+      tallyHere(["catalog", "explain", "--provider", "openai", "--model", "gpt-9-turbo", "--at", "2026-05-01"])
     ])
     const a = ok(azure)
     expect(a).toMatchObject({
@@ -159,7 +159,7 @@ describe("tally catalog coverage", { timeout: 300_000 }, () => {
 
   it("reports matched, unmatched and matched-but-unpriced-bucket names with counts and cost at risk; --strict exits 3", async () => {
     const args = ["catalog", "coverage", "--at", "2026-05-01", "--catalog", customCatalog, "--reference", "openai/gpt-4o", models]
-    const [report, strict] = await Promise.all([tallyAsync(args), tallyAsync([...args, "--strict"])])
+    const [report, strict] = await Promise.all([tallyHere(args), tallyHere([...args, "--strict"])])
     const r = ok(report)
     expect(r).toMatchObject({
       at: "2026-05-01T00:00:00.000Z",
@@ -216,7 +216,7 @@ describe("tally catalog import", { timeout: 300_000 }, () => {
 
   it("LiteLLM: writes a custom catalog that tally cost --catalog prices with, and reports every key it did not use", async () => {
     const out = join(dir, "imported.json")
-    const imported = ok(await tallyAsync(["catalog", "import", "--format", "litellm", litellm, "--out", out]))
+    const imported = ok(await tallyHere(["catalog", "import", "--format", "litellm", litellm, "--out", out]))
     expect(imported).toMatchObject({ format: "litellm", input: litellm, definitions: 2, definitionIds: ["litellm:acme-gpt", "litellm:gpt-4o"], out })
     expect(imported.issueCounts).toEqual({ "skipped-model": 1, "unknown-key": 1, "unsupported-price": 1 })
     expect(imported.issues).toContainEqual({ model: "acme-gpt", key: "frobnicate_cost_per_token", kind: "unknown-key", detail: expect.any(String) })
@@ -227,7 +227,7 @@ describe("tally catalog import", { timeout: 300_000 }, () => {
     expect(written.definitions[0]).toMatchObject({ id: "litellm:acme-gpt", maintainer: "custom", history: [{ snapshot: { rates: { inputText: "2", cacheRead: "0.5", outputText: "8" } } }] })
 
     // The imported gpt-4o (custom) wins over the built-in one.
-    const cost = ok(await tallyAsync(["cost", "--provider", "openai", "--at", "2026-05-01", "--catalog", out, join(fixtures, "openai/chat_completion_prompt_cached.json")]))
+    const cost = ok(await tallyHere(["cost", "--provider", "openai", "--at", "2026-05-01", "--catalog", out, join(fixtures, "openai/chat_completion_prompt_cached.json")]))
     expect(cost.definition).toBe("litellm:gpt-4o")
     expect(cost.lines.map((l: Json) => [l.component, l.quantity, l.listRate])).toEqual([["inputText", "86", "2"], ["cacheRead", "1920", "1"], ["outputText", "300", "8"]])
     // 86 input × $2/M + 1920 cached × $1/M + 300 output × $8/M = 0.000172 + 0.00192 + 0.0024
@@ -238,8 +238,8 @@ describe("tally catalog import", { timeout: 300_000 }, () => {
     const csv = file("models.csv", "provider,model,input,output,effective_from,discount_code\nopenai,house-llm,1.5,6,2026-01-01,X1\nopenai,house-llm,1.2,4.8,2026-06-01,X2\n")
     const rows = join(root, "packages/catalog/test/fixtures/custom-models.json")
     const [fromCsv, fromJson] = await Promise.all([
-      tallyAsync(["catalog", "import", "--format", "csv", csv]),
-      tallyAsync(["catalog", "import", "--format", "json", rows])
+      tallyHere(["catalog", "import", "--format", "csv", csv]),
+      tallyHere(["catalog", "import", "--format", "json", rows])
     ])
     const c = ok(fromCsv)
     expect(c).toMatchObject({ definitions: 1, definitionIds: ["custom:openai/house-llm"], out: null, issueCounts: { "unknown-key": 1 } })

@@ -4,7 +4,7 @@
  */
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { oneStderrLine, root, scratch, tally } from "./support/Tally.ts"
+import { oneStderrLine, root, scratch, tally, tallyHere } from "./support/Tally.ts"
 
 const fixtures = join(root, "apps/worker/test/fixtures/payloads")
 const { file } = scratch("tally-cli-cost-")
@@ -23,7 +23,8 @@ const chat = (model: string) =>
   })
 
 describe("tally cost", { timeout: 300_000 }, () => {
-  it("prints the provider, model, definition, snapshot, usage, lines and exact total as JSON", () => {
+  it("prints the provider, model, definition, snapshot, usage, lines and exact total as JSON", async () => {
+    // The real binary, spawned, as a script runs it; the other cases run in this process (`Cli.run`).
     const out = tally(["cost", "--provider", "anthropic", "--at", "2026-05-01", join(fixtures, "anthropic/messages_basic.json")])
     expect(out).toMatchObject({ code: 0, stderr: "" })
     const cost = json(out.stdout)
@@ -55,8 +56,8 @@ describe("tally cost", { timeout: 300_000 }, () => {
     expect(cost.match).toContain("anthropic/claude-sonnet-4-5")
   })
 
-  it("bills the provider's own reported cost and reports the difference from Tally's pricing", () => {
-    const out = tally(["cost", "--provider", "xai", "--at", "2026-05-01", join(fixtures, "xai/chat_completion_reasoning.json")])
+  it("bills the provider's own reported cost and reports the difference from Tally's pricing", async () => {
+    const out = await tallyHere(["cost", "--provider", "xai", "--at", "2026-05-01", join(fixtures, "xai/chat_completion_reasoning.json")])
     expect(out.code).toBe(0)
     const cost = json(out.stdout)
     expect(cost).toMatchObject({
@@ -70,10 +71,10 @@ describe("tally cost", { timeout: 300_000 }, () => {
     })
   })
 
-  it("--at picks the snapshot in force at the event time (o3's price cut on 2025-06-10)", () => {
+  it("--at picks the snapshot in force at the event time (o3's price cut on 2025-06-10)", async () => {
     const payload = chat("o3-2025-04-16")
-    const before = tally(["cost", "--provider", "openai", "--at", "2025-06-09T23:59:59Z", payload])
-    const after = tally(["cost", "--provider", "openai", "--at", "2025-06-10", payload])
+    const before = await tallyHere(["cost", "--provider", "openai", "--at", "2025-06-09T23:59:59Z", payload])
+    const after = await tallyHere(["cost", "--provider", "openai", "--at", "2025-06-10", payload])
     expect(before.code).toBe(0)
     expect(after.code).toBe(0)
     const [b, a] = [json(before.stdout), json(after.stdout)]
@@ -87,7 +88,7 @@ describe("tally cost", { timeout: 300_000 }, () => {
     expect(a.snapshotId).not.toBe(b.snapshotId)
   })
 
-  it("--catalog: a custom file's override replaces a built-in price, and its own definitions are dated too", () => {
+  it("--catalog: a custom file's override replaces a built-in price, and its own definitions are dated too", async () => {
     const catalog = file("custom.json", {
       format: "tally.catalog/v1",
       overrides: [{
@@ -117,7 +118,7 @@ describe("tally cost", { timeout: 300_000 }, () => {
         }
       ]
     })
-    const overridden = tally(["cost", "--provider", "anthropic", "--at", "2026-05-01", "--catalog", catalog, join(fixtures, "anthropic/messages_basic.json")])
+    const overridden = await tallyHere(["cost", "--provider", "anthropic", "--at", "2026-05-01", "--catalog", catalog, join(fixtures, "anthropic/messages_basic.json")])
     expect(overridden.code).toBe(0)
     const o = json(overridden.stdout)
     expect(o.definition).toBe("anthropic/claude-sonnet-4-5")
@@ -126,8 +127,8 @@ describe("tally cost", { timeout: 300_000 }, () => {
     expect(o.match).toContain("prices overridden by layer file")
 
     const house = chat("house-model")
-    const early = tally(["cost", "--provider", "openai", "--at", "2026-02-28T23:59:59Z", "--catalog", catalog, house])
-    const late = tally(["cost", "--provider", "openai", "--at", "2026-03-01", "--catalog", catalog, house])
+    const early = await tallyHere(["cost", "--provider", "openai", "--at", "2026-02-28T23:59:59Z", "--catalog", catalog, house])
+    const late = await tallyHere(["cost", "--provider", "openai", "--at", "2026-03-01", "--catalog", catalog, house])
     expect(early.code).toBe(0)
     expect(late.code).toBe(0)
     expect(json(early.stdout)).toMatchObject({
@@ -145,7 +146,7 @@ describe("tally cost", { timeout: 300_000 }, () => {
     // The output text is priced (45 x 4 / 1M = 0.00018); the 14 audio tokens are named as missing.
     // (Reasoning would fall back to the output rate; audio input has no fallback.)
     const transcription = join(fixtures, "openai/audio_transcription_tokens.json")
-    const textOnly = tally(["cost", "--provider", "openai", "--model", "text-only", "--at", "2026-05-01", "--catalog", catalog, transcription])
+    const textOnly = await tallyHere(["cost", "--provider", "openai", "--model", "text-only", "--at", "2026-05-01", "--catalog", catalog, transcription])
     expect(textOnly.code).toBe(3)
     expect(json(textOnly.stdout)).toMatchObject({
       definition: "acme/text-only",
@@ -161,13 +162,13 @@ describe("tally cost", { timeout: 300_000 }, () => {
     expect(oneStderrLine(textOnly)).toContain("inputAudio")
 
     // Without the built-in catalog the override has nothing to override: the file is rejected, not half-used.
-    const noBuiltIn = tally(["cost", "--provider", "openai", "--at", "2026-03-01", "--catalog", catalog, "--no-builtin", house])
+    const noBuiltIn = await tallyHere(["cost", "--provider", "openai", "--at", "2026-03-01", "--catalog", catalog, "--no-builtin", house])
     expect(noBuiltIn).toMatchObject({ code: 2, stdout: "" })
     expect(oneStderrLine(noBuiltIn)).toContain("override targets unknown definition anthropic/claude-sonnet-4-5")
   })
 
-  it("an unmatched model still prints its usage, with costSource unpriced and the reason, and exits 3", () => {
-    const out = tally(["cost", "--provider", "openai", "--at", "2026-05-01", chat("gpt-nonexistent-9")])
+  it("an unmatched model still prints its usage, with costSource unpriced and the reason, and exits 3", async () => {
+    const out = await tallyHere(["cost", "--provider", "openai", "--at", "2026-05-01", chat("gpt-nonexistent-9")])
     expect(out.code).toBe(3)
     const line = oneStderrLine(out)
     expect(line).toContain("unpriced (no-rule-matched)")
@@ -187,24 +188,24 @@ describe("tally cost", { timeout: 300_000 }, () => {
     expect(cost.unpricedDetail).toContain("gpt-nonexistent-9")
   })
 
-  it("a bad --at, a missing catalog file and a payload without a model are one-line errors", () => {
+  it("a bad --at, a missing catalog file and a payload without a model are one-line errors", async () => {
     const payload = join(fixtures, "anthropic/messages_basic.json")
-    const badAt = tally(["cost", "--provider", "anthropic", "--at", "yesterday", payload])
+    const badAt = await tallyHere(["cost", "--provider", "anthropic", "--at", "yesterday", payload])
     expect(badAt).toMatchObject({ code: 2, stdout: "" })
     expect(oneStderrLine(badAt)).toContain(`--at must be an ISO 8601 date or date-time such as 2026-05-01 or 2026-05-01T12:00:00Z, got "yesterday"`)
-    expect(tally(["cost", "--provider", "anthropic", "--at", "2026-02-30", payload]).code).toBe(2)
+    expect((await tallyHere(["cost", "--provider", "anthropic", "--at", "2026-02-30", payload])).code).toBe(2)
 
-    const noCatalog = tally(["cost", "--provider", "anthropic", "--catalog", join(root, "no-such-catalog.json"), payload])
+    const noCatalog = await tallyHere(["cost", "--provider", "anthropic", "--catalog", join(root, "no-such-catalog.json"), payload])
     expect(noCatalog).toMatchObject({ code: 2, stdout: "" })
     expect(oneStderrLine(noCatalog)).toContain("no-such-catalog.json")
 
-    const noModel = tally(["cost", "--provider", "cohere", "--at", "2026-05-01", join(fixtures, "cohere/chat_v2.json")])
+    const noModel = await tallyHere(["cost", "--provider", "cohere", "--at", "2026-05-01", join(fixtures, "cohere/chat_v2.json")])
     expect(noModel.code).toBe(3)
     expect(json(noModel.stdout)).toMatchObject({ costSource: "unpriced", unpricedReason: "no-model", usage: { tokens: { inputText: 12, outputText: 7 } } })
     expect(oneStderrLine(noModel)).toContain("pass the model the request used")
   })
 
-  it("prices an Anthropic Message Batches result line at the snapshot's batch rate", () => {
+  it("prices an Anthropic Message Batches result line at the snapshot's batch rate", async () => {
     // The snapshot the line is priced with carries Anthropic's 50% batch discount (the built-in
     // catalog gains it with the catalog's batch data; the engine applies whatever the snapshot says).
     const catalog = file("anthropic-batch.json", {
@@ -216,7 +217,7 @@ describe("tally cost", { timeout: 300_000 }, () => {
       }]
     })
     const line = join(fixtures, "anthropic/message_batch_result_line.json")
-    const out = tally(["cost", "--provider", "anthropic", "--at", "2026-05-01", "--catalog", catalog, line])
+    const out = await tallyHere(["cost", "--provider", "anthropic", "--at", "2026-05-01", "--catalog", catalog, line])
     expect(out).toMatchObject({ code: 0, stderr: "" })
     const cost = json(out.stdout)
     expect(cost).toMatchObject({
@@ -238,12 +239,12 @@ describe("tally cost", { timeout: 300_000 }, () => {
       custom_id: "my-first-request",
       result: { type: "errored", error: { type: "error", error: { type: "invalid_request_error", message: "max_tokens: Field required" } } }
     })
-    const failed = tally(["cost", "--provider", "anthropic", "--at", "2026-05-01", errored])
+    const failed = await tallyHere(["cost", "--provider", "anthropic", "--at", "2026-05-01", errored])
     expect(failed).toMatchObject({ code: 2, stdout: "" })
     expect(oneStderrLine(failed)).toContain("batch request my-first-request errored")
   })
 
-  it("an OpenAI-compatible self-hosted server is named as its provider and priced with a custom catalog", () => {
+  it("an OpenAI-compatible self-hosted server is named as its provider and priced with a custom catalog", async () => {
     const catalog = file("vllm.json", {
       format: "tally.catalog/v1",
       definitions: [{
@@ -256,7 +257,7 @@ describe("tally cost", { timeout: 300_000 }, () => {
       }]
     })
     const payload = chat("Llama-3.1-8B-Instruct")
-    const out = tally(["cost", "--provider", "vllm", "--at", "2026-05-01", "--catalog", catalog, payload])
+    const out = await tallyHere(["cost", "--provider", "vllm", "--at", "2026-05-01", "--catalog", catalog, payload])
     expect(out).toMatchObject({ code: 0, stderr: "" })
     expect(json(out.stdout)).toMatchObject({
       provider: "vllm",
@@ -267,12 +268,12 @@ describe("tally cost", { timeout: 300_000 }, () => {
       total: "0.0001"
     })
     // Without the custom catalog there is no price for a self-hosted server: unpriced, never $0.
-    const builtInOnly = tally(["cost", "--provider", "vllm", "--at", "2026-05-01", payload])
+    const builtInOnly = await tallyHere(["cost", "--provider", "vllm", "--at", "2026-05-01", payload])
     expect(builtInOnly.code).toBe(3)
     expect(json(builtInOnly.stdout)).toMatchObject({ provider: "vllm", costSource: "unpriced", total: null })
   })
 
-  it("prices an OpenAI Batch object's batch-level usage and a whole batch output file at the batch rate", () => {
+  it("prices an OpenAI Batch object's batch-level usage and a whole batch output file at the batch rate", async () => {
     const catalog = file("openai-batch.json", {
       format: "tally.catalog/v1",
       overrides: [
@@ -288,7 +289,7 @@ describe("tally cost", { timeout: 300_000 }, () => {
         }
       ]
     })
-    const object = tally(["cost", "--provider", "openai", "--at", "2026-05-01", "--catalog", catalog, join(fixtures, "openai/batch_object_usage.json")])
+    const object = await tallyHere(["cost", "--provider", "openai", "--at", "2026-05-01", "--catalog", catalog, join(fixtures, "openai/batch_object_usage.json")])
     expect(object).toMatchObject({ code: 0, stderr: "" })
     expect(json(object.stdout)).toMatchObject({
       api: "batch",
@@ -309,7 +310,7 @@ describe("tally cost", { timeout: 300_000 }, () => {
     })
     const expired = JSON.stringify({ id: "batch_req_failed01", custom_id: "request-7", response: null, error: { code: "batch_expired", message: "This request could not be executed before the completion window expired." } })
     const output = file("batch-output.jsonl", [line("request-1", 24, 15), expired, line("request-3", 1000, 200)].join("\n") + "\n")
-    const out = tally(["cost", "--provider", "openai", "--at", "2026-05-01", "--catalog", catalog, output])
+    const out = await tallyHere(["cost", "--provider", "openai", "--at", "2026-05-01", "--catalog", catalog, output])
     expect(out).toMatchObject({ code: 0, stderr: "" })
     const batch = json(out.stdout)
     expect(batch).toMatchObject({ batchFile: true, billedLines: 2, notBillableLines: 1, currency: "USD" })

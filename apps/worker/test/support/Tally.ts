@@ -58,7 +58,7 @@ export const tallyAsync = (args: ReadonlyArray<string>, options: Options = {}): 
  * A command run in this process. `env` is all the settings it reads (as `--data-dir` or
  * `TALLY_DATABASE_URL` would name the database); commands that read stdin need `tally`.
  */
-export const tallyHere = async (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>): Promise<Run> => {
+export const tallyHere = async (args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}): Promise<Run> => {
   const outcome = await Cli.run(args, { env })
   return { code: outcome.exitCode, stdout: outcome.stdout, stderr: outcome.stderr }
 }
