@@ -14,7 +14,7 @@ import { Database, Store, Tenants, UsageLedger } from "@tally/store"
 import { DateTime, Effect, Result } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Cli from "../src/cli/Cli.ts"
-import { oneStderrLine, tallyAsync } from "./support/Tally.ts"
+import { oneStderrLine, tallyAsync, tallyHere } from "./support/Tally.ts"
 import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -52,7 +52,7 @@ describe("tally catalog audit on the built-in catalog", { timeout: 300_000 }, ()
   })
 
   it("--kind narrows the list; an unknown kind exits 2", async () => {
-    const report = ok(await tallyAsync(["catalog", "audit", "--at", "2025-11-01", "--kind", "batch-at-list", "--provider", "mistral"]))
+    const report = ok(await tallyHere(["catalog", "audit", "--at", "2025-11-01", "--kind", "batch-at-list", "--provider", "mistral"]))
     expect(report.fallbacks).toBeGreaterThan(0)
     expect(new Set((report.entries as Array<Json>).map((e) => e.kind))).toEqual(new Set(["batch-at-list"]))
     const bad = await Cli.run(["catalog", "audit", "--kind", "everything"])
@@ -110,9 +110,9 @@ describe("tally catalog audit --tenant (the ledger)", { timeout: 300_000 }, () =
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
   it("names the recorded calls each fallback priced, with quantities and amounts", async () => {
-    const report = ok(await tallyAsync(
+    const report = ok(await tallyHere(
       ["catalog", "audit", "--tenant", "acme", "--from", "2026-05-01", "--to", "2026-05-02", "--provider", "openai", "--kind", "rate-fallback", "--kind", "modality-cache-read"],
-      { env: { TALLY_DATA_DIR: dir } }
+      { TALLY_DATA_DIR: dir }
     ))
     // 2 calls x 1000 audio tokens at the $2.50 text rate = 2000 x 2.5 / 1M = $0.005
     expect(report.ledger.byCondition).toEqual([{
