@@ -1,6 +1,7 @@
 /**
  * End to end over every call payload fixture: `tally cost --provider <p> --at 2026-05-01 <fixture>`
- * (normalizer, built-in catalog, matcher and engine in one real process) against a total computed
+ * (normalizer, built-in catalog, matcher and engine; the first fixture in a spawned process, the
+ * others through `Cli.run`, the function bin.ts prints) against a total computed
  * by hand. Each case lists its usage buckets as the fixture's notes define them and the price per
  * 1M tokens (per 1k searches) looked up in packages/catalog/data/builtin-catalog.json for the
  * matched definition; the arithmetic is in the comment and is re-added exactly below as a check
@@ -13,7 +14,7 @@ import { availableParallelism } from "node:os"
 import { join } from "node:path"
 import { Money } from "@tally/core"
 import { beforeAll, describe, expect, it } from "vitest"
-import { pool, root, type Run, tallyAsync } from "./support/Tally.ts"
+import { pool, root, type Run, tallyAsync, tallyHere } from "./support/Tally.ts"
 
 const dir = join(root, "apps/worker/test/fixtures/payloads")
 const AT = "2026-05-01"
@@ -413,12 +414,13 @@ const results = new Map<string, Run>()
 
 beforeAll(async () => {
   const entries = Object.entries(CASES)
-  // One process per fixture, one per core at a time. Each costs about 3 CPU-seconds (module loading
-  // and the built-in catalog), so on a loaded machine this takes long: the timeout allows for it.
+  // The first fixture in a spawned process, as a script runs it; the rest through `Cli.run` in this
+  // process (what bin.ts prints), since a process costs about 3 CPU-seconds of module loading.
   const runs = await pool(
-    entries.map(([name, c]) => () =>
-      tallyAsync(["cost", "--provider", c.provider, "--at", AT, ...(c.model === undefined ? [] : ["--model", c.model]), join(dir, name)])
-    ),
+    entries.map(([name, c], i) => () => {
+      const args = ["cost", "--provider", c.provider, "--at", AT, ...(c.model === undefined ? [] : ["--model", c.model]), join(dir, name)]
+      return i === 0 ? tallyAsync(args) : tallyHere(args)
+    }),
     Math.max(2, availableParallelism())
   )
   entries.forEach(([name], i) => results.set(name, runs[i]!))
