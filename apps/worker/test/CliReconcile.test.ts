@@ -15,7 +15,7 @@ import { Normalize } from "@tally/providers"
 import { Database, Store, Tenants, UsageLedger } from "@tally/store"
 import { DateTime, Effect, ManagedRuntime, Redacted, Result } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { oneStderrLine, root, tally } from "./support/Tally.ts"
+import { oneStderrLine, root, tally, tallyHere } from "./support/Tally.ts"
 import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 const book = Result.getOrThrow(Catalog.loadBookSync())
@@ -99,19 +99,19 @@ describe.each(targetNames)("tally reconcile (%s)", { timeout: 300_000 }, (name) 
     expect(missing).toMatchObject({ severity: "error", reportedCost: "0.0125", currency: "USD" })
   })
 
-  it("bad input exits 2 with one line naming the problem", () => {
-    const unknownFormat = tally(["reconcile", ...period, "--report", csv, "--format", "xlsx"], { env: target.env })
+  it("bad input exits 2 with one line naming the problem", async () => {
+    const unknownFormat = await tallyHere(["reconcile", ...period, "--report", csv, "--format", "xlsx"], target.env)
     expect(unknownFormat.code).toBe(2)
     expect(oneStderrLine(unknownFormat)).toMatch(/^tally: reconcile: .*openai\.csv: xlsx report: unknown format/)
     const broken = join(dir, "broken.csv")
     writeFileSync(broken, "date,cost\n2026-05-03,abc\n")
-    const malformed = tally(["reconcile", ...period, "--report", broken, "--format", "csv"], { env: target.env })
+    const malformed = await tallyHere(["reconcile", ...period, "--report", broken, "--format", "csv"], target.env)
     expect(malformed.code).toBe(2)
     expect(oneStderrLine(malformed)).toContain("line 2: cost \"abc\" is not a decimal")
-    const backwards = tally(["reconcile", "--tenant", TENANT, "--from", "2026-06-01T00:00:00Z", "--to", "2026-05-01T00:00:00Z"], { env: target.env })
+    const backwards = await tallyHere(["reconcile", "--tenant", TENANT, "--from", "2026-06-01T00:00:00Z", "--to", "2026-05-01T00:00:00Z"], target.env)
     expect(backwards.code).toBe(2)
     expect(oneStderrLine(backwards)).toContain("must be after --from")
-    const unknownTenant = tally(["reconcile", "--tenant", "nobody", "--from", "2026-05-01T00:00:00Z", "--to", "2026-06-01T00:00:00Z"], { env: target.env })
+    const unknownTenant = await tallyHere(["reconcile", "--tenant", "nobody", "--from", "2026-05-01T00:00:00Z", "--to", "2026-06-01T00:00:00Z"], target.env)
     expect(unknownTenant.code).toBe(2)
     expect(oneStderrLine(unknownTenant)).toBe("tally: reconcile: no tenant with id \"nobody\"")
   })
