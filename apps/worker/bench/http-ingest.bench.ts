@@ -26,6 +26,7 @@
  * the bench creates two databases there (one per path) and drops them afterwards.
  * TALLY_BENCH_EVENTS (default 50,000), TALLY_BENCH_BATCH (500), TALLY_BENCH_CONCURRENCY (4).
  * TALLY_BENCH_PROFILE=<dir> writes a V8 CPU profile of the server process there (where time goes).
+ * TALLY_BENCH_HTTP_ONLY=1 runs the HTTP path alone (a long sustained run without the baselines).
  */
 import type { UsageRecord } from "@tally/core"
 import { Catalog } from "@tally/catalog"
@@ -49,6 +50,7 @@ const adminUrl = process.env["TALLY_BENCH_DATABASE_URL"] || "postgres://postgres
 const total = Number(process.env["TALLY_BENCH_EVENTS"] || 50_000)
 const batch = Number(process.env["TALLY_BENCH_BATCH"] || 500)
 const concurrency = Number(process.env["TALLY_BENCH_CONCURRENCY"] || 4)
+const withBaselines = process.env["TALLY_BENCH_HTTP_ONLY"] !== "1"
 
 /** A throwaway database (dropped with the layer) and its URL, for the server process. */
 const ephemeral = Store.layerWith(Database.layerEphemeralPostgres(Redacted.make(adminUrl))).pipe(Layer.orDie)
@@ -185,21 +187,24 @@ const line = (path: string, seconds: number, cpuSeconds: number, extra: Record<s
 
 const main = Effect.gen(function*() {
   const http = yield* httpPath.pipe(Effect.provide(ephemeral))
-  const pipeline = yield* pipelinePath.pipe(Effect.provide(ephemeral))
-  const [store, storeSequential] = yield* Effect.all([storePath(concurrency, "bench"), storePath(1, "bench")]).pipe(
-    Effect.provide(Layer.merge(ephemeral, Catalog.Catalog.layer.pipe(Layer.orDie)))
-  )
   const httpLine = line("http (load generator process -> tally serve -> PostgreSQL)", http.seconds, http.serverCpu, {
     concurrency,
     requestBytes: http.bytes,
     generatorCpuSecondsPer1000: Number((http.cpuSeconds / total * 1000).toFixed(4))
   })
+  console.log(JSON.stringify(httpLine))
+  // A long run of the HTTP path alone (e.g. over 1M events) leaves out the comparison paths.
+  if (!withBaselines) return
+  const pipeline = yield* pipelinePath.pipe(Effect.provide(ephemeral))
+  const [store, storeSequential] = yield* Effect.all([storePath(concurrency, "bench"), storePath(1, "bench")]).pipe(
+    Effect.provide(Layer.merge(ephemeral, Catalog.Catalog.layer.pipe(Layer.orDie)))
+  )
   const pipelineLine = line(`pipeline in-process (IngestPipeline.submit, ${concurrency} at a time, no HTTP)`, pipeline.seconds, pipeline.cpuSeconds)
   const storeLine = line(`store insertBatch of the same calls, ${concurrency} batches at a time`, store.seconds, store.cpuSeconds)
   const sequentialLine = line("store insertBatch of the same calls, one batch at a time", storeSequential.seconds, storeSequential.cpuSeconds)
   const fastestStore = Math.max(storeLine.eventsPerSecond, sequentialLine.eventsPerSecond)
   const overhead = fastestStore / httpLine.eventsPerSecond - 1
-  for (const l of [httpLine, pipelineLine, storeLine, sequentialLine]) console.log(JSON.stringify(l))
+  for (const l of [pipelineLine, storeLine, sequentialLine]) console.log(JSON.stringify(l))
   console.log(JSON.stringify({
     bench: "worker.http-ingest",
     httpOverStore: Number((httpLine.eventsPerSecond / fastestStore).toFixed(3)),
