@@ -10,8 +10,7 @@ import { BudgetPeriod, Money, type UsageRecord } from "@tally/core"
 import { Database, Store, Tenants, UsageLedger } from "@tally/store"
 import { DateTime, Effect, ManagedRuntime, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import * as Cli from "../src/cli/Cli.ts"
-import { oneStderrLine, tally } from "./support/Tally.ts"
+import { oneStderrLine, tally, tallyHere } from "./support/Tally.ts"
 import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 type Services = Store.Services | Database.Database
@@ -86,10 +85,7 @@ describe.each(targetNames)("tally budget (%s)", { timeout: 300_000 }, (name) => 
    * `tally budget ...` through `Cli.run`, the function bin.ts prints, with the database as flags:
    * opening an embedded database per spawned process is slow, so one test spawns the real binary.
    */
-  const run = async (args: ReadonlyArray<string>) => {
-    const out = await Cli.run(["budget", ...args, ...target.flags])
-    return { code: out.exitCode, stdout: out.stdout, stderr: out.stderr }
-  }
+  const run = (args: ReadonlyArray<string>) => tallyHere(["budget", ...args, ...target.flags])
 
   beforeAll(async () => {
     target = name === "postgres" ? await postgresTarget(adminUrl!) : pgliteTarget()

@@ -11,9 +11,8 @@ import { CostAllocation } from "@tally/core"
 import { Database, Store, Tenants } from "@tally/store"
 import { Effect, ManagedRuntime, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import * as Cli from "../src/cli/Cli.ts"
 import * as FocusSpec from "../../../packages/engine/test/FocusSpec.ts"
-import { oneStderrLine } from "./support/Tally.ts"
+import { oneStderrLine, tallyHere } from "./support/Tally.ts"
 import { seedDataDir } from "../../../packages/store/test/PgliteTemplate.ts"
 
 interface Target {
@@ -56,8 +55,8 @@ describe.each(targetNames)("tally commitment and credits (%s)", { timeout: 300_0
   let target: Target
   const tenant = "cli-credits"
   const run = async (args: ReadonlyArray<string>) => {
-    const out = await Cli.run([...args, ...target.flags])
-    return { code: out.exitCode, stdout: out.stdout, stderr: out.stderr, json: out.stdout === "" ? undefined : JSON.parse(out.stdout) }
+    const out = await tallyHere([...args, ...target.flags])
+    return { ...out, json: out.stdout === "" ? undefined : JSON.parse(out.stdout) }
   }
 
   beforeAll(async () => {
